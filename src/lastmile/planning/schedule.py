@@ -1,0 +1,168 @@
+"""Turn a vehicle's sequence of steps into a timed route.
+
+Engines decide *what* each vehicle does and in which order; this module
+computes *when* (earliest feasible start at every step, the route's departure
+delayed so the vehicle does not wait at its first stop), what it carries and
+how far it has gone. It never checks feasibility: a step that cannot be served
+in any window is still scheduled (at its arrival) and left for the validator
+to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lastmile.domain import Order, OrderKind, Route, Vehicle, Visit, VisitKind
+from lastmile.domain.time import earliest_start
+from lastmile.planning.problem import PlanningProblem, route_cost
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One step an engine chose: an order stop, a break or a reload."""
+
+    kind: VisitKind
+    order_id: str | None = None
+    break_id: str | None = None
+    depot: int | None = None
+
+
+def _add(a: tuple[int, ...], b: tuple[int, ...], sign: int = 1) -> tuple[int, ...]:
+    return tuple(x + sign * y for x, y in zip(a, b, strict=True))
+
+
+def _trip_deliveries(
+    problem: PlanningProblem, steps: Sequence[Step], begin: int
+) -> tuple[int, ...]:
+    """Sum of depot-loaded amounts (delivery jobs) from ``begin`` to the next reload."""
+    load = (0,) * len(problem.dimensions)
+    for step in steps[begin:]:
+        if step.kind is VisitKind.RELOAD:
+            break
+        if step.kind is VisitKind.JOB:
+            order = problem.order(step.order_id or "")
+            if order.kind is OrderKind.DELIVERY:
+                load = _add(load, problem.amount(order))
+    return load
+
+
+def build_route(
+    problem: PlanningProblem,
+    vehicle: Vehicle,
+    steps: Sequence[Step],
+    *,
+    start_time: int | None = None,
+) -> Route:
+    """Schedule ``steps`` (START/END excluded) for ``vehicle``.
+
+    ``start_time`` fixes the departure from the start depot; by default the
+    vehicle leaves at its shift start, delayed by any wait at its first stop.
+    """
+    matrix = problem.matrix_for(vehicle)
+    dur, dist = matrix.durations, matrix.distances
+    depots = problem.depots
+    visits: list[Visit] = []
+
+    t = vehicle.shift.start if start_time is None else start_time
+    if vehicle.start_depot is not None:
+        t = max(t, depots[vehicle.start_depot].time_window.start)
+    load = _trip_deliveries(problem, steps, 0)
+    loc: int | None = None
+    travel = distance = 0
+    if vehicle.start_depot is not None:
+        loc = depots[vehicle.start_depot].location
+        visits.append(Visit(VisitKind.START, loc, t, t, t, load, 0, 0, depot=vehicle.start_depot))
+
+    for i, step in enumerate(steps):
+        order: Order | None = None
+        if step.kind is VisitKind.BREAK:
+            brk = next(b for b in vehicle.breaks if b.id == step.break_id)
+            here = loc if loc is not None else _first_location(problem, steps)
+            start = earliest_start(brk.time_windows, t)
+            start = t if start is None else start
+            t_dep = start + brk.duration
+            visits.append(
+                Visit(VisitKind.BREAK, here, t, start, t_dep, load, distance, travel,
+                      break_id=brk.id)
+            )
+            t = t_dep
+            continue
+        if step.kind is VisitKind.RELOAD:
+            depot = depots[step.depot if step.depot is not None else 0]
+            nxt, windows, work = depot.location, (depot.time_window,), depot.reload_time
+        else:
+            order = problem.order(step.order_id or "")
+            stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
+            if step.kind is VisitKind.JOB:
+                stop = order.single_stop
+            assert stop is not None
+            nxt, windows = stop.location, stop.time_windows
+            work = stop.service + (stop.setup if nxt != loc else 0)
+        if loc is not None:
+            travel += int(dur[loc, nxt])
+            distance += int(dist[loc, nxt])
+            t += int(dur[loc, nxt])
+        arrival = t
+        start = earliest_start(windows, arrival)
+        start = arrival if start is None else start
+        t = start + work
+        if step.kind is VisitKind.RELOAD:
+            load = _trip_deliveries(problem, steps, i + 1)
+        else:
+            assert order is not None
+            amount = problem.amount(order)
+            delivers = step.kind is VisitKind.DELIVERY or (
+                step.kind is VisitKind.JOB and order.kind is OrderKind.DELIVERY
+            )
+            load = _add(load, amount, -1 if delivers else 1)
+        visits.append(
+            Visit(step.kind, nxt, arrival, start, t, load, distance, travel,
+                  order_id=order.id if order else None,
+                  depot=step.depot if step.kind is VisitKind.RELOAD else None)
+        )
+        loc = nxt
+
+    if vehicle.end_depot is not None:
+        end = depots[vehicle.end_depot]
+        if loc is not None:
+            travel += int(dur[loc, end.location])
+            distance += int(dist[loc, end.location])
+            t += int(dur[loc, end.location])
+        visits.append(Visit(VisitKind.END, end.location, t, t, t, load, distance, travel,
+                            depot=vehicle.end_depot))
+
+    if start_time is None:
+        visits = _delay_departure(visits)
+    has_task = any(v.is_task for v in visits)
+    cost = route_cost(vehicle, travel, distance) if has_task else 0
+    return Route(vehicle.id, tuple(visits), cost)
+
+
+def _first_location(problem: PlanningProblem, steps: Sequence[Step]) -> int:
+    for step in steps:
+        if step.order_id is not None:
+            order = problem.order(step.order_id)
+            stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
+            if step.kind is VisitKind.JOB:
+                stop = order.single_stop
+            assert stop is not None
+            return stop.location
+    return 0
+
+
+def _delay_departure(visits: list[Visit]) -> list[Visit]:
+    """Leave later by the wait at the first stop; nothing after it changes."""
+    if len(visits) < 2 or visits[0].kind is not VisitKind.START:
+        return visits
+    first = visits[1]
+    delay = first.wait if first.is_task or first.kind is VisitKind.RELOAD else 0
+    if delay <= 0:
+        return visits
+    s = visits[0]
+    t = s.departure + delay
+    shifted = Visit(s.kind, s.location, t, t, t, s.load, 0, 0, depot=s.depot)
+    moved = Visit(first.kind, first.location, first.start, first.start, first.departure,
+                  first.load, first.distance, first.travel, order_id=first.order_id,
+                  break_id=first.break_id, depot=first.depot)
+    return [shifted, moved, *visits[2:]]
