@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -23,9 +24,7 @@ class TimeWindow:
         is_int(self.start, "time_window.start")
         is_int(self.end, "time_window.end")
         if self.start > self.end:
-            raise InputError(
-                f"start {self.start} is after end {self.end}", where="time_window"
-            )
+            raise InputError(f"start {self.start} is after end {self.end}", where="time_window")
 
     def contains(self, t: int) -> bool:
         return self.start <= t <= self.end
@@ -38,7 +37,7 @@ class TimeWindow:
 def normalise_windows(windows: Iterable[TimeWindow], field: str) -> tuple[TimeWindow, ...]:
     """Sort windows and reject overlapping ones (they would be ambiguous)."""
     ordered = tuple(sorted(windows))
-    for prev, nxt in zip(ordered, ordered[1:], strict=False):
+    for prev, nxt in itertools.pairwise(ordered):
         if nxt.start <= prev.end:
             raise InputError(
                 f"time windows {prev.start}-{prev.end} and {nxt.start}-{nxt.end} overlap",

@@ -8,41 +8,9 @@ from enum import StrEnum
 from functools import cached_property
 from types import MappingProxyType
 
-import numpy as np
-import numpy.typing as npt
-
 from lastmile.domain import Depot, Location, Order, OrderKind, Vehicle
 from lastmile.exceptions import InputError
-
-IntMatrix = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class TravelMatrix:
-    """Travel durations (seconds) and distances (metres) between all locations."""
-
-    durations: IntMatrix
-    distances: IntMatrix
-
-    def __post_init__(self) -> None:
-        for name in ("durations", "distances"):
-            m = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
-            if m.ndim != 2 or m.shape[0] != m.shape[1]:
-                raise InputError(f"must be a square matrix, got shape {m.shape}", where=name)
-            if (m < 0).any():
-                i, j = np.argwhere(m < 0)[0]
-                raise InputError(f"negative value {m[i, j]} at [{i}][{j}]", where=name)
-            m.setflags(write=False)
-            object.__setattr__(self, name, m)
-        if self.durations.shape != self.distances.shape:
-            raise InputError(
-                f"durations {self.durations.shape} and distances {self.distances.shape} differ",
-                where="matrix",
-            )
-
-    @property
-    def size(self) -> int:
-        return int(self.durations.shape[0])
+from lastmile.travel.matrix import TravelMatrix as TravelMatrix
 
 
 class Feature(StrEnum):
@@ -109,9 +77,7 @@ class PlanningProblem:
         object.__setattr__(self, "dimensions", tuple(self.dimensions))
         object.__setattr__(self, "matrices", MappingProxyType(dict(self.matrices)))
         self._check()
-        object.__setattr__(
-            self, "_by_id", MappingProxyType({o.id: o for o in self.orders})
-        )
+        object.__setattr__(self, "_by_id", MappingProxyType({o.id: o for o in self.orders}))
 
     def _check(self) -> None:
         n = len(self.locations)
@@ -243,7 +209,9 @@ class PlanningProblem:
                 f.add(Feature.DISTANCE_COSTS)
             if v.type.cost_per_hour:
                 f.add(Feature.DURATION_COSTS)
-        used_depots = {d for v in self.vehicles for d in (v.start_depot, v.end_depot) if d is not None}
+        used_depots = {
+            d for v in self.vehicles for d in (v.start_depot, v.end_depot) if d is not None
+        }
         if len({self.depots[d].location for d in used_depots}) > 1:
             f.add(Feature.MULTIPLE_DEPOTS)
         if len({v.type for v in self.vehicles}) > 1:

@@ -83,8 +83,9 @@ def build_route(
             start = t if start is None else start
             t_dep = start + brk.duration
             visits.append(
-                Visit(VisitKind.BREAK, here, t, start, t_dep, load, distance, travel,
-                      break_id=brk.id)
+                Visit(
+                    VisitKind.BREAK, here, t, start, t_dep, load, distance, travel, break_id=brk.id
+                )
             )
             t = t_dep
             continue
@@ -117,9 +118,18 @@ def build_route(
             )
             load = _add(load, amount, -1 if delivers else 1)
         visits.append(
-            Visit(step.kind, nxt, arrival, start, t, load, distance, travel,
-                  order_id=order.id if order else None,
-                  depot=step.depot if step.kind is VisitKind.RELOAD else None)
+            Visit(
+                step.kind,
+                nxt,
+                arrival,
+                start,
+                t,
+                load,
+                distance,
+                travel,
+                order_id=order.id if order else None,
+                depot=step.depot if step.kind is VisitKind.RELOAD else None,
+            )
         )
         loc = nxt
 
@@ -129,8 +139,19 @@ def build_route(
             travel += int(dur[loc, end.location])
             distance += int(dist[loc, end.location])
             t += int(dur[loc, end.location])
-        visits.append(Visit(VisitKind.END, end.location, t, t, t, load, distance, travel,
-                            depot=vehicle.end_depot))
+        visits.append(
+            Visit(
+                VisitKind.END,
+                end.location,
+                t,
+                t,
+                t,
+                load,
+                distance,
+                travel,
+                depot=vehicle.end_depot,
+            )
+        )
 
     if start_time is None:
         visits = _delay_departure(visits)
@@ -162,7 +183,17 @@ def _delay_departure(visits: list[Visit]) -> list[Visit]:
     s = visits[0]
     t = s.departure + delay
     shifted = Visit(s.kind, s.location, t, t, t, s.load, 0, 0, depot=s.depot)
-    moved = Visit(first.kind, first.location, first.start, first.start, first.departure,
-                  first.load, first.distance, first.travel, order_id=first.order_id,
-                  break_id=first.break_id, depot=first.depot)
+    moved = Visit(
+        first.kind,
+        first.location,
+        first.start,
+        first.start,
+        first.departure,
+        first.load,
+        first.distance,
+        first.travel,
+        order_id=first.order_id,
+        break_id=first.break_id,
+        depot=first.depot,
+    )
     return [shifted, moved, *visits[2:]]

@@ -33,7 +33,9 @@ class Engine(Protocol):
     ) -> Plan: ...
 
 
-def check_supported(engine: str, capabilities: frozenset[Feature], problem: PlanningProblem) -> None:
+def check_supported(
+    engine: str, capabilities: frozenset[Feature], problem: PlanningProblem
+) -> None:
     """Raise :class:`UnsupportedConstraint` naming every feature the engine lacks."""
     missing = problem.features - capabilities
     if missing:

@@ -1,0 +1,40 @@
+"""Travel matrices: what every engine consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from lastmile.exceptions import InputError
+
+IntMatrix = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class TravelMatrix:
+    """Travel durations (seconds) and distances (metres) between all locations."""
+
+    durations: IntMatrix
+    distances: IntMatrix
+
+    def __post_init__(self) -> None:
+        for name in ("durations", "distances"):
+            m = np.ascontiguousarray(getattr(self, name), dtype=np.int64)
+            if m.ndim != 2 or m.shape[0] != m.shape[1]:
+                raise InputError(f"must be a square matrix, got shape {m.shape}", where=name)
+            if (m < 0).any():
+                i, j = np.argwhere(m < 0)[0]
+                raise InputError(f"negative value {m[i, j]} at [{i}][{j}]", where=name)
+            m.setflags(write=False)
+            object.__setattr__(self, name, m)
+        if self.durations.shape != self.distances.shape:
+            raise InputError(
+                f"durations {self.durations.shape} and distances {self.distances.shape} differ",
+                where="matrix",
+            )
+
+    @property
+    def size(self) -> int:
+        return int(self.durations.shape[0])
