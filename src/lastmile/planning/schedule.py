@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lastmile.domain import Order, OrderKind, Route, Vehicle, Visit, VisitKind
+from lastmile.domain import Order, OrderKind, Route, TimeWindow, Vehicle, Visit, VisitKind
 from lastmile.domain.time import earliest_start
 from lastmile.planning.problem import PlanningProblem, route_cost
 
@@ -91,7 +91,8 @@ def build_route(
             continue
         if step.kind is VisitKind.RELOAD:
             depot = depots[step.depot if step.depot is not None else 0]
-            nxt, windows, work = depot.location, (depot.time_window,), depot.reload_time
+            windows: tuple[TimeWindow, ...] = (depot.time_window,)
+            nxt, work = depot.location, depot.reload_time
         else:
             order = problem.order(step.order_id or "")
             stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
