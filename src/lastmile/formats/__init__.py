@@ -1,0 +1,4 @@
+"""Reading and writing problems and plans: VROOM JSON, Solomon, VRPLIB, GeoJSON.
+
+Import the module of the format you need (``lastmile.formats.vroom`` ...).
+"""
