@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
-from types import MappingProxyType
 
 from lastmile.domain import Depot, Location, Order, OrderKind, Vehicle
 from lastmile.exceptions import InputError
@@ -75,9 +74,9 @@ class PlanningProblem:
         object.__setattr__(self, "vehicles", tuple(self.vehicles))
         object.__setattr__(self, "orders", tuple(self.orders))
         object.__setattr__(self, "dimensions", tuple(self.dimensions))
-        object.__setattr__(self, "matrices", MappingProxyType(dict(self.matrices)))
+        object.__setattr__(self, "matrices", dict(self.matrices))
         self._check()
-        object.__setattr__(self, "_by_id", MappingProxyType({o.id: o for o in self.orders}))
+        object.__setattr__(self, "_by_id", {o.id: o for o in self.orders})
 
     def _check(self) -> None:
         n = len(self.locations)

@@ -1,0 +1,485 @@
+"""PyVRP (hybrid iterated local search) behind the engine protocol.
+
+How lastmile's model maps onto PyVRP 0.14:
+
+- every lastmile vehicle becomes a member of a PyVRP vehicle type; vehicles
+  with identical attributes share one type (``num_available``);
+- several time windows on a stop: one optional client per window in a
+  required, mutually exclusive client group, so exactly one window is used;
+- skills: vehicles lacking a skill get a routing profile whose edges into the
+  clients needing it cost a prohibitive amount, so PyVRP never uses them while
+  any alternative exists (the planner's validator is the final check);
+- open routes: a dummy depot with zero-cost, zero-time edges into it (open
+  end) or out of it (open start);
+- travel cost: the profile's "distance" matrix carries the full edge cost
+  ``cost_per_hour*duration/3600 + cost_per_km*distance/1000`` (times 1000, in
+  integers), so the objective is exactly lastmile's. When a problem also caps
+  the distance while charging time, the cost matrix cannot double as a distance
+  matrix: then durations are charged through PyVRP's ``unit_duration_cost`` on
+  the whole route duration (waiting and service included), an approximation
+  the capability table states;
+- ``max_tasks``: an extra load dimension where each task weighs 1;
+- reloads (multi-trip): PyVRP's reload depots.
+
+Not modelled (``check_supported`` raises): breaks, setup times, max travel
+time, and max_tasks together with shipments or reloads, several time windows on
+a shipment stop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+import pyvrp
+from pyvrp.stop import MaxRuntime
+
+from lastmile.domain import HORIZON, Order, OrderKind, Plan, Stop, Unassigned, Vehicle, VisitKind
+from lastmile.exceptions import UnsupportedConstraint
+from lastmile.planning.engines.base import check_supported
+from lastmile.planning.problem import Feature, PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+from lastmile.travel.matrix import IntMatrix
+
+COST_SCALE = 1000
+_INF = np.iinfo(np.int64).max
+_BIG_EDGE = 10**9
+
+
+@dataclass
+class _Lowered:
+    """A PlanningProblem lowered to PyVRP data, with the maps back."""
+
+    data: pyvrp.ProblemData
+    #: PyVRP client index -> (order id, step kind)
+    clients: list[tuple[str, VisitKind]] = field(default_factory=list)
+    #: PyVRP shipment index -> order id
+    shipments: list[str] = field(default_factory=list)
+    #: PyVRP vehicle type index -> lastmile vehicles of that type
+    type_vehicles: list[list[Vehicle]] = field(default_factory=list)
+    #: PyVRP depot index -> lastmile depot index (None for dummy depots)
+    depots: list[int | None] = field(default_factory=list)
+
+
+def _window(stop: Stop) -> tuple[int, int]:
+    if not stop.time_windows:
+        return 0, _INF
+    w = stop.time_windows[0]
+    return w.start, (w.end if w.end < HORIZON else _INF)
+
+
+def _vehicle_key(v: Vehicle) -> tuple[object, ...]:
+    return (
+        v.type,
+        v.start_depot,
+        v.end_depot,
+        v.shift,
+        v.max_duration,
+        v.max_distance,
+        v.max_tasks,
+        v.reload_depots,
+        v.max_reloads,
+    )
+
+
+class PyVRPEngine:
+    """PyVRP's iterated local search; the strongest engine on what it models."""
+
+    name: ClassVar[str] = "pyvrp"
+    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
+        Feature.BREAKS,
+        Feature.SETUP_TIMES,
+        Feature.MAX_TRAVEL_TIME,
+    }
+
+    def supports(self, problem: PlanningProblem) -> str | None:
+        """Why this engine cannot take ``problem``, or None if it can."""
+        try:
+            self._check(problem)
+        except UnsupportedConstraint as exc:
+            return str(exc)
+        return None
+
+    def _check(self, problem: PlanningProblem) -> None:
+        check_supported(self.name, self.capabilities, problem)
+        f = problem.features
+        has_shipments = Feature.SHIPMENTS in f
+        if Feature.MAX_TASKS in f and (has_shipments or Feature.RELOADS in f):
+            raise UnsupportedConstraint(self.name, {"max_tasks with shipments or reloads"})
+        for o in problem.orders:
+            if o.kind is OrderKind.SHIPMENT and any(len(s.time_windows) > 1 for s in o.stops):
+                raise UnsupportedConstraint(self.name, {"multiple_time_windows on shipments"})
+
+    # -- lowering -------------------------------------------------------------------
+
+    def lower(self, problem: PlanningProblem) -> _Lowered:
+        """Translate ``problem`` to PyVRP's ProblemData (see module docstring)."""
+        self._check(problem)
+        f = problem.features
+        n_loc = len(problem.locations)
+        opens_start = any(v.start_depot is None for v in problem.vehicles)
+        opens_end = any(v.end_depot is None for v in problem.vehicles)
+        dummy_start = n_loc if opens_start else None
+        dummy_end = n_loc + int(opens_start) if opens_end else None
+        n_all = n_loc + int(opens_start) + int(opens_end)
+
+        locations = [
+            pyvrp.Location(x=float(loc.lon or 0.0), y=float(loc.lat or 0.0))
+            for loc in problem.locations
+        ] + [pyvrp.Location(x=0.0, y=0.0)] * (n_all - n_loc)
+
+        count_tasks = Feature.MAX_TASKS in f
+        ndim = len(problem.dimensions) + int(count_tasks)
+        lowered = _Lowered(data=None)  # type: ignore[arg-type]
+
+        # Depots: every lastmile depot, then the dummies.
+        depots = [
+            pyvrp.Depot(
+                location=d.location,
+                tw_early=d.time_window.start,
+                tw_late=d.time_window.end if d.time_window.end < HORIZON else _INF,
+                service_duration=d.reload_time,
+                name=d.id,
+            )
+            for d in problem.depots
+        ]
+        lowered.depots = list(range(len(problem.depots)))
+        dummy_start_depot = dummy_end_depot = None
+        if dummy_start is not None:
+            dummy_start_depot = len(depots)
+            depots.append(pyvrp.Depot(location=dummy_start, name="open start"))
+            lowered.depots.append(None)
+        if dummy_end is not None:
+            dummy_end_depot = len(depots)
+            depots.append(pyvrp.Depot(location=dummy_end, name="open end"))
+            lowered.depots.append(None)
+
+        # Clients, groups and shipments.
+        clients: list[pyvrp.Client] = []
+        groups: list[pyvrp.ClientGroup] = []
+        shipments: list[pyvrp.Shipment] = []
+        prize_collecting = Feature.PRIORITIES in f
+        client_stop_orders: list[Order] = []
+        for order in problem.orders:
+            amount = list(problem.amount(order)) + ([1] if count_tasks else [])
+            zero = [0] * ndim
+            prize = (order.priority + 1) * self._prize_unit(problem) if prize_collecting else 0
+            if order.kind is OrderKind.SHIPMENT:
+                p, d = order.pickup, order.delivery
+                assert p is not None and d is not None
+                pe, pl = _window(p)
+                de, dl = _window(d)
+                shipments.append(
+                    pyvrp.Shipment(
+                        pickup_location=p.location,
+                        delivery_location=d.location,
+                        pickup_tw_early=pe,
+                        pickup_tw_late=pl,
+                        pickup_service_duration=p.service,
+                        delivery_tw_early=de,
+                        delivery_tw_late=dl,
+                        delivery_service_duration=d.service,
+                        amount=amount,
+                        prize=prize,
+                        required=not prize_collecting,
+                        name=order.id,
+                    )
+                )
+                lowered.shipments.append(order.id)
+                continue
+            stop = order.single_stop
+            delivery = amount if order.kind is OrderKind.DELIVERY else zero
+            pickup = amount if order.kind is OrderKind.PICKUP else zero
+            if count_tasks and order.kind is OrderKind.PICKUP:
+                # The task counter is a delivery-side dimension for every kind.
+                pickup = [*amount[:-1], 0]
+                delivery = [0] * (ndim - 1) + [1]
+            windows = stop.time_windows or ()
+            if len(windows) <= 1:
+                early, late = _window(stop)
+                clients.append(
+                    pyvrp.Client(
+                        location=stop.location,
+                        delivery=delivery,
+                        pickup=pickup,
+                        service_duration=stop.service,
+                        tw_early=early,
+                        tw_late=late,
+                        prize=prize,
+                        required=not prize_collecting,
+                        name=order.id,
+                    )
+                )
+                lowered.clients.append((order.id, VisitKind.JOB))
+                client_stop_orders.append(order)
+                continue
+            members = []
+            for w in windows:
+                members.append(len(clients))
+                clients.append(
+                    pyvrp.Client(
+                        location=stop.location,
+                        delivery=delivery,
+                        pickup=pickup,
+                        service_duration=stop.service,
+                        tw_early=w.start,
+                        tw_late=w.end if w.end < HORIZON else _INF,
+                        prize=prize,
+                        required=False,
+                        group=len(groups),
+                        name=order.id,
+                    )
+                )
+                lowered.clients.append((order.id, VisitKind.JOB))
+                client_stop_orders.append(order)
+            groups.append(pyvrp.ClientGroup(members, required=not prize_collecting))
+
+        # Vehicle types and the profiles they need.
+        by_key: dict[tuple[object, ...], list[Vehicle]] = {}
+        for v in problem.vehicles:
+            by_key.setdefault(_vehicle_key(v), []).append(v)
+        profile_index: dict[tuple[object, ...], int] = {}
+        dist_mats: list[IntMatrix] = []
+        dur_mats: list[IntMatrix] = []
+        use_cost_matrix = Feature.MAX_DISTANCE not in f
+        client_locs = [(i, problem.order(oid)) for i, (oid, _) in enumerate(lowered.clients)]
+        vehicle_types: list[pyvrp.VehicleType] = []
+        for vehicles in by_key.values():
+            v = vehicles[0]
+            t = v.type
+            forbidden = tuple(
+                sorted(
+                    {o.id for _, o in client_locs if not o.skills <= t.skills}
+                    | {
+                        o.id
+                        for o in problem.orders
+                        if o.kind is OrderKind.SHIPMENT and not o.skills <= t.skills
+                    }
+                )
+            )
+            pkey = (t.profile, t.cost_per_hour if use_cost_matrix else 0, t.cost_per_km, forbidden)
+            if pkey not in profile_index:
+                profile_index[pkey] = len(dist_mats)
+                dist, dur = self._profile_matrices(
+                    problem,
+                    t.profile,
+                    t.cost_per_hour if use_cost_matrix else 0,
+                    t.cost_per_km,
+                    forbidden,
+                    n_all,
+                    dummy_start,
+                    dummy_end,
+                    use_cost_matrix,
+                )
+                dist_mats.append(dist)
+                dur_mats.append(dur)
+            capacity = list(v.capacity) + ([v.max_tasks or 0] if count_tasks else [])
+            if count_tasks and v.max_tasks is None:
+                capacity[-1] = len(problem.orders)
+            start = v.start_depot if v.start_depot is not None else dummy_start_depot
+            end = v.end_depot if v.end_depot is not None else dummy_end_depot
+            assert start is not None and end is not None
+            vehicle_types.append(
+                pyvrp.VehicleType(
+                    num_available=len(vehicles),
+                    capacity=capacity,
+                    start_depot=start,
+                    end_depot=end,
+                    fixed_cost=t.fixed_cost * COST_SCALE,
+                    tw_early=v.shift.start,
+                    tw_late=v.shift.end if v.shift.end < HORIZON else _INF,
+                    shift_duration=v.max_duration if v.max_duration is not None else _INF,
+                    max_distance=v.max_distance if v.max_distance is not None else _INF,
+                    unit_distance_cost=1 if use_cost_matrix else t.cost_per_km,
+                    unit_duration_cost=0
+                    if use_cost_matrix
+                    else round(t.cost_per_hour * COST_SCALE / 3600),
+                    profile=profile_index[pkey],
+                    reload_depots=list(v.reload_depots),
+                    max_reloads=v.max_reloads if v.max_reloads is not None else _INF,
+                    name=v.id,
+                )
+            )
+            lowered.type_vehicles.append(vehicles)
+
+        lowered.data = pyvrp.ProblemData(
+            locations=locations,
+            clients=clients,
+            depots=depots,
+            vehicle_types=vehicle_types,
+            distance_matrices=dist_mats,
+            duration_matrices=dur_mats,
+            groups=groups,
+            shipments=shipments,
+        )
+        return lowered
+
+    @staticmethod
+    def _prize_unit(problem: PlanningProblem) -> int:
+        """A prize larger than any single order's insertion cost."""
+        worst = 0
+        for v in problem.vehicles:
+            m = problem.matrix_for(v)
+            t = v.type
+            edge = (
+                t.cost_per_hour * int(m.durations.max()) / 3600
+                + t.cost_per_km * int(m.distances.max()) / 1000
+            )
+            worst = max(worst, int(2 * edge + t.fixed_cost) + 1)
+        return worst * COST_SCALE
+
+    @staticmethod
+    def _profile_matrices(
+        problem: PlanningProblem,
+        profile: str,
+        per_hour: int,
+        per_km: int,
+        forbidden: Sequence[str],
+        n_all: int,
+        dummy_start: int | None,
+        dummy_end: int | None,
+        use_cost_matrix: bool,
+    ) -> tuple[IntMatrix, IntMatrix]:
+        m = problem.matrices[profile]
+        n = m.size
+        dur = np.zeros((n_all, n_all), dtype=np.int64)
+        dur[:n, :n] = m.durations
+        if use_cost_matrix:
+            cost = (per_hour * COST_SCALE / 3600) * m.durations + (
+                per_km * COST_SCALE / 1000
+            ) * m.distances
+            base = np.rint(cost).astype(np.int64)
+        else:
+            base = m.distances
+        dist = np.zeros((n_all, n_all), dtype=np.int64)
+        dist[:n, :n] = base
+        for dummy, into in ((dummy_start, False), (dummy_end, True)):
+            if dummy is None:
+                continue
+            # Free to enter an open end / leave an open start; never the reverse.
+            if into:
+                dist[dummy, :] = dur[dummy, :] = _BIG_EDGE
+            else:
+                dist[:, dummy] = dur[:, dummy] = _BIG_EDGE
+            dist[dummy, dummy] = dur[dummy, dummy] = 0
+        if forbidden:
+            locs = sorted({s.location for oid in forbidden for s in problem.order(oid).stops})
+            # Only block locations that no allowed order shares.
+            allowed_locs = {
+                s.location for o in problem.orders if o.id not in set(forbidden) for s in o.stops
+            }
+            blocked = [loc for loc in locs if loc not in allowed_locs]
+            dist[:, blocked] = np.maximum(dist[:, blocked], _BIG_EDGE)
+            for loc in blocked:
+                dist[loc, loc] = 0
+        return dist, dur
+
+    # -- solving ----------------------------------------------------------------------
+
+    def solve(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        initial: Plan | None = None,
+    ) -> Plan:
+        began = time.perf_counter()
+        lowered = self.lower(problem)
+        init = self._initial(problem, lowered, initial) if initial is not None else None
+        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        result = pyvrp.solve(
+            lowered.data,
+            stop=MaxRuntime(remaining),
+            seed=seed,
+            collect_stats=False,
+            display=False,
+            initial_solution=init,
+        )
+        plan = self.to_plan(problem, lowered, result.best)
+        return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+    def to_plan(
+        self, problem: PlanningProblem, lowered: _Lowered, solution: pyvrp.Solution
+    ) -> Plan:
+        """Map a PyVRP solution back to a lastmile plan."""
+        next_vehicle = [0] * len(lowered.type_vehicles)
+        served: set[str] = set()
+        routes = []
+        for route in solution.routes():
+            vt = route.vehicle_type()
+            vehicle = lowered.type_vehicles[vt][next_vehicle[vt]]
+            next_vehicle[vt] += 1
+            steps: list[Step] = []
+            activities = list(route)
+            for k, act in enumerate(activities):
+                if act.is_depot():
+                    if 0 < k < len(activities) - 1:
+                        depot = lowered.depots[act.idx]
+                        steps.append(Step(VisitKind.RELOAD, depot=depot))
+                    continue
+                if act.is_client():
+                    oid, kind = lowered.clients[act.idx]
+                    steps.append(Step(kind, order_id=oid))
+                else:
+                    oid = lowered.shipments[act.idx]
+                    kind = VisitKind.PICKUP if act.is_pickup() else VisitKind.DELIVERY
+                    steps.append(Step(kind, order_id=oid))
+                served.add(oid)
+            routes.append(build_route(problem, vehicle, steps))
+        unassigned = tuple(
+            Unassigned(o.id, "not planned by pyvrp", "engine")
+            for o in problem.orders
+            if o.id not in served
+        )
+        return Plan(tuple(routes), unassigned, self.name)
+
+    def _initial(
+        self, problem: PlanningProblem, lowered: _Lowered, plan: Plan
+    ) -> pyvrp.Solution | None:
+        """A PyVRP solution equal to ``plan``, or None if it cannot be expressed."""
+        client_of: dict[str, list[int]] = {}
+        for i, (oid, _) in enumerate(lowered.clients):
+            client_of.setdefault(oid, []).append(i)
+        shipment_of = {oid: i for i, oid in enumerate(lowered.shipments)}
+        type_of = {v.id: t for t, vehicles in enumerate(lowered.type_vehicles) for v in vehicles}
+        routes = []
+        for route in plan.routes:
+            acts = []
+            for visit in route.visits:
+                if visit.order_id is None:
+                    if visit.kind is VisitKind.RELOAD and visit.depot is not None:
+                        acts.append(pyvrp.Activity(pyvrp.ActivityType.DEPOT, visit.depot))
+                    continue
+                order = problem.order(visit.order_id)
+                if visit.kind is VisitKind.JOB:
+                    idx = self._client_for_visit(order, visit.start, client_of[order.id], lowered)
+                    acts.append(pyvrp.Activity(pyvrp.ActivityType.CLIENT, idx))
+                else:
+                    kind = (
+                        pyvrp.ActivityType.PICKUP
+                        if visit.kind is VisitKind.PICKUP
+                        else pyvrp.ActivityType.DELIVERY
+                    )
+                    acts.append(pyvrp.Activity(kind, shipment_of[order.id]))
+            if acts:
+                routes.append(pyvrp.Route(lowered.data, acts, type_of[route.vehicle_id]))
+        try:
+            return pyvrp.Solution(lowered.data, routes)
+        except (RuntimeError, ValueError):
+            return None
+
+    @staticmethod
+    def _client_for_visit(
+        order: Order, start: int, candidates: list[int], lowered: _Lowered
+    ) -> int:
+        if len(candidates) == 1:
+            return candidates[0]
+        for idx in candidates:
+            c = lowered.data.clients()[idx]
+            if c.tw_early <= start <= c.tw_late:
+                return idx
+        return candidates[0]

@@ -1,0 +1,289 @@
+"""``solve``: one call from a problem to a checked plan, using the whole machine.
+
+What happens, in order:
+
+1. orders that no vehicle could serve even alone (a skill nobody has, too
+   heavy for every vehicle, a window that closes before anyone can arrive)
+   are set aside with their reason, so engines never waste time on them;
+2. the engine is chosen: ``"auto"`` takes the first engine of
+   :data:`~lastmile.planning.engines.REGISTRY` that honours every feature the
+   problem uses; a named engine that cannot is an error naming the features;
+3. the search runs in worker processes, one per core, as a portfolio:
+   PyVRP with different seeds when PyVRP can take the problem; otherwise VROOM
+   (deterministic, on every core) whose plan is then improved by OR-Tools'
+   guided local search for the rest of the time. The best plan wins;
+4. the plan goes through the independent validator; any route it rejects is
+   repaired by taking out the offending orders (they become unassigned), so
+   nothing infeasible ever leaves the planner;
+5. every unassigned order gets a reason a dispatcher understands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import multiprocessing as mp
+import os
+import threading
+import time
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from lastmile.domain import Plan, Route, Unassigned, VisitKind
+from lastmile.exceptions import SolveError, UnsupportedConstraint
+from lastmile.planning.engines import REGISTRY, get_engine
+from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+
+Progress = Callable[[float, str], None]
+
+#: Fraction of the time limit reserved for work outside the search.
+_RESERVE = 0.03
+#: Reasons that make an order impossible whatever the other orders do.
+_HOPELESS = frozenset({"skills", "capacity", "time_window", "shift"})
+
+
+def solve(
+    problem: PlanningProblem,
+    *,
+    engine: str = "auto",
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+) -> Plan:
+    """Plan ``problem`` within ``time_limit`` seconds of wall time.
+
+    ``workers`` defaults to the number of cores. The returned plan has passed
+    :func:`~lastmile.planning.validate.validate`, and every order is either on
+    a route or in ``plan.unassigned`` with a reason.
+    """
+    from lastmile.planning.unassigned import explain_unassigned
+
+    if time_limit <= 0:
+        raise ValueError(f"time_limit must be > 0, got {time_limit}")
+    began = time.perf_counter()
+    deadline = began + time_limit
+    workers = max(1, workers or os.cpu_count() or 1)
+
+    hopeless = _hopeless_orders(problem, explain_unassigned)
+    solvable = (
+        dataclasses.replace(
+            problem, orders=tuple(o for o in problem.orders if o.id not in hopeless)
+        )
+        if hopeless
+        else problem
+    )
+    names = _choose_engines(solvable, engine)
+
+    if solvable.orders:
+        budget = deadline - time.perf_counter() - _RESERVE * time_limit
+        plan, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
+    else:
+        plan, label = Plan(()), names[0]
+
+    plan = _repair(problem, plan)
+    served = {v.order_id for r in plan.routes for v in r.visits if v.order_id}
+    missing = [o for o in problem.orders if o.id not in served]
+    pending = Plan(plan.routes, tuple(Unassigned(o.id, "", "") for o in missing))
+    reasons = {u.order_id: u for u in explain_unassigned(problem, pending)}
+    for oid, why in hopeless.items():
+        reasons[oid] = why
+    unassigned = tuple(reasons[o.id] for o in missing)
+    if on_progress:
+        on_progress(1.0, "done")
+    return Plan(plan.routes, unassigned, label, time.perf_counter() - began)
+
+
+def _hopeless_orders(
+    problem: PlanningProblem, explain: Callable[[PlanningProblem, Plan], tuple[Unassigned, ...]]
+) -> dict[str, Unassigned]:
+    everyone = Plan((), tuple(Unassigned(o.id, "", "") for o in problem.orders))
+    return {u.order_id: u for u in explain(problem, everyone) if u.code in _HOPELESS}
+
+
+def _choose_engines(problem: PlanningProblem, engine: str) -> list[str]:
+    if engine != "auto":
+        chosen = get_engine(engine)
+        missing = problem.features - chosen.capabilities
+        if missing:
+            raise UnsupportedConstraint(engine, {str(f) for f in missing})
+        reason = _refusal(chosen, problem)
+        if reason:
+            raise UnsupportedConstraint(engine, {reason})
+        return [engine]
+    capable = []
+    for name in REGISTRY:
+        candidate = get_engine(name)
+        if problem.features <= candidate.capabilities and not _refusal(candidate, problem):
+            capable.append(name)
+    if not capable:
+        raise UnsupportedConstraint("auto", {str(f) for f in problem.features})
+    return capable
+
+
+def _refusal(engine: Any, problem: PlanningProblem) -> str | None:
+    supports = getattr(engine, "supports", None)
+    return supports(problem) if supports is not None else None
+
+
+# -- the portfolio ----------------------------------------------------------------------
+
+
+def _portfolio(
+    problem: PlanningProblem,
+    names: list[str],
+    budget: float,
+    seed: int,
+    workers: int,
+    on_progress: Progress | None,
+) -> tuple[Plan, str]:
+    """Run the search in worker processes and keep the best plan."""
+    budget = max(0.1, budget)
+    first = names[0]
+    jobs: list[tuple[str, tuple[Any, ...]]]
+    if first == "pyvrp":
+        jobs = [("single", ("pyvrp", budget, seed + k)) for k in range(workers)]
+        label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
+    elif first == "vroom" and "ortools" in names:
+        jobs = [("chain", (budget, seed, workers))]
+        label = "vroom+ortools"
+    else:
+        jobs = [("single", (first, budget, seed))]
+        label = first
+
+    if len(jobs) == 1 and jobs[0][0] == "single":
+        # One worker only: no process to start.
+        plans = [_run_job(problem, jobs[0])]
+    else:
+        plans = _run_in_processes(problem, jobs, budget, on_progress)
+    feasible = [p for p in plans if p is not None]
+    if not feasible:
+        raise SolveError(f"no engine returned a plan for {problem.name or 'the problem'}")
+    best = min(feasible, key=lambda p: (len(p.unassigned), p.cost))
+    return best, label if len(feasible) == len(plans) else f"{label} (partial)"
+
+
+def _run_job(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]]) -> Plan:
+    kind, args = job
+    if kind == "single":
+        name, budget, seed = args
+        return get_engine(name).solve(problem, time_limit=budget, seed=seed)
+    budget, seed, threads = args
+    return _vroom_then_ortools(problem, budget, seed, threads)
+
+
+def _vroom_then_ortools(problem: PlanningProblem, budget: float, seed: int, threads: int) -> Plan:
+    """VROOM on every core, then OR-Tools' guided local search from its plan."""
+    began = time.perf_counter()
+    vroom_engine = get_engine("vroom")
+    vroom_engine.nb_threads = threads  # type: ignore[attr-defined]
+    start = vroom_engine.solve(problem, time_limit=budget, seed=seed)
+    left = budget - (time.perf_counter() - began)
+    if left < 0.5:
+        return start
+    improved = get_engine("ortools").solve(problem, time_limit=left, seed=seed, initial=start)
+    if (len(improved.unassigned), improved.cost) < (len(start.unassigned), start.cost):
+        return Plan(improved.routes, improved.unassigned, "vroom+ortools", improved.runtime_s)
+    return start
+
+
+def _worker(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]], conn: Connection) -> None:
+    try:
+        conn.send(("ok", _run_job(problem, job)))
+    except BaseException as exc:
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def _run_in_processes(
+    problem: PlanningProblem,
+    jobs: list[tuple[str, tuple[Any, ...]]],
+    budget: float,
+    on_progress: Progress | None,
+) -> list[Plan | None]:
+    # fork is cheapest (nothing to re-import) and safe while this process runs
+    # one thread; otherwise fall back to spawn.
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    ctx = mp.get_context(method)
+    began = time.perf_counter()
+    procs = []
+    for job in jobs:
+        parent, child = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_worker, args=(problem, job, child), daemon=True)
+        proc.start()
+        child.close()
+        procs.append((proc, parent))
+    results: list[Plan | None] = [None] * len(procs)
+    errors: list[str] = []
+    hard_stop = began + budget * 1.5 + 5.0
+    pending = set(range(len(procs)))
+    while pending and time.perf_counter() < hard_stop:
+        for i in list(pending):
+            proc, conn = procs[i]
+            if conn.poll(0.05):
+                try:
+                    status, payload = conn.recv()
+                except EOFError:
+                    status, payload = "error", "worker exited without an answer"
+                if status == "ok":
+                    results[i] = payload
+                else:
+                    errors.append(payload)
+                pending.discard(i)
+            elif not proc.is_alive() and not conn.poll():
+                errors.append(f"worker exited with code {proc.exitcode}")
+                pending.discard(i)
+        if on_progress:
+            elapsed = time.perf_counter() - began
+            on_progress(min(0.99, elapsed / budget), "searching")
+    for proc, conn in procs:
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(timeout=1)
+        conn.close()
+    if all(r is None for r in results) and errors:
+        raise SolveError("; ".join(errors))
+    return results
+
+
+# -- repair -------------------------------------------------------------------------------
+
+
+def _repair(problem: PlanningProblem, plan: Plan) -> Plan:
+    """Take offending orders out of routes the validator rejects."""
+    from lastmile.planning.validate import validate
+
+    routes = {r.vehicle_id: r for r in plan.routes}
+    for _ in range(len(problem.orders) + 1):
+        report = validate(problem, Plan(tuple(routes.values()), ()), check_cost=True)
+        bad = {
+            v.vehicle_id: v for v in report.violations if v.vehicle_id and v.vehicle_id in routes
+        }
+        if not bad:
+            break
+        for vehicle_id in bad:
+            culprits = {
+                v.order_id for v in report.violations if v.vehicle_id == vehicle_id and v.order_id
+            }
+            repaired = _without(problem, routes[vehicle_id], culprits)
+            if repaired.tasks:
+                routes[vehicle_id] = repaired
+            else:
+                del routes[vehicle_id]
+    kept = tuple(r for r in routes.values() if r.tasks)
+    return Plan(kept, (), plan.engine, plan.runtime_s)
+
+
+def _without(problem: PlanningProblem, route: Route, culprits: set[str | None]) -> Route:
+    """The route minus ``culprits`` (or minus its last order if none is named)."""
+    tasks = [v for v in route.visits if v.is_task]
+    if not culprits and tasks:
+        culprits = {tasks[-1].order_id}
+    steps = [
+        Step(v.kind, order_id=v.order_id, break_id=v.break_id, depot=v.depot)
+        for v in route.visits
+        if v.kind not in (VisitKind.START, VisitKind.END) and v.order_id not in culprits
+    ]
+    return build_route(problem, problem.vehicle(route.vehicle_id), steps)
