@@ -1,0 +1,271 @@
+"""The ``lastmile`` command: thin over the library.
+
+Exit codes: 0 success, 1 unexpected failure, 2 bad input (the message names the
+file, line or field and what is wrong; no output file is written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from lastmile import __version__
+from lastmile.domain import Plan
+from lastmile.domain.time import format_clock
+from lastmile.exceptions import InputError, LastmileError, UnknownEngine, UnsupportedConstraint
+from lastmile.planning.problem import PlanningProblem
+
+FORMATS = ("auto", "vroom", "solomon", "vrplib")
+ENGINES = ("auto", "pyvrp", "vroom", "ortools")
+ROUNDINGS = ("exact", "dimacs", "round")
+
+err = Console(stderr=True, highlight=False)
+
+
+# -- reading and writing ----------------------------------------------------------------
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` from its suffix (``.json``, ``.txt``, ``.vrp``)."""
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        return "vroom"
+    if suffix == ".vrp":
+        return "vrplib"
+    if suffix == ".txt":
+        return "solomon"
+    raise InputError(
+        f"cannot tell the format from the suffix {suffix!r}; pass --format vroom|solomon|vrplib",
+        where=str(path),
+    )
+
+
+def read_problem(path: Path, *, fmt: str = "auto", rounding: str | None = None) -> PlanningProblem:
+    """Read a problem file in any supported format."""
+    if not path.is_file():
+        raise InputError("no such file", where=str(path))
+    fmt = detect_format(path) if fmt == "auto" else fmt
+    if fmt == "vroom":
+        from lastmile.formats.vroom import read_problem as read_vroom
+
+        if rounding not in (None, "exact"):
+            raise InputError(
+                "--rounding applies to Solomon and VRPLIB instances, not VROOM problems",
+                where="--rounding",
+            )
+        return read_vroom(path)
+    if fmt == "solomon":
+        from lastmile.formats.solomon import read_solomon
+
+        return read_solomon(path, rounding=rounding or "dimacs")
+    if fmt == "vrplib":
+        from lastmile.formats.vrplib import read_vrplib
+
+        return read_vrplib(path, rounding=rounding or "dimacs")
+    raise InputError(f"unknown format {fmt!r}", where="--format")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` all at once (no half-written file on failure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# -- presentation -----------------------------------------------------------------------
+
+
+def _amount(values: Sequence[int]) -> str:
+    return "/".join(str(v) for v in values) if values else "-"
+
+
+def summary_table(problem: PlanningProblem, plan: Plan) -> Table:
+    """One row per route, then totals."""
+    scale = problem.time_scale
+    clock: Callable[[int], str] = lambda t: format_clock(t, scale=scale)  # noqa: E731
+
+    def dist(m: int) -> str:
+        return f"{m / scale:,.1f}" if scale != 1 else f"{m / 1000:,.1f} km"
+
+    def dur(s: int) -> str:
+        return f"{s / scale:,.1f}" if scale != 1 else f"{s // 3600}h{(s % 3600) // 60:02d}"
+
+    table = Table(title=f"Plan for {problem.name or 'problem'} ({plan.engine})", show_lines=False)
+    for col in ("vehicle", "stops", "start", "end", "driving", "distance", "waiting", "cost"):
+        table.add_column(col, justify="left" if col == "vehicle" else "right")
+    for route in plan.routes:
+        table.add_row(
+            route.vehicle_id,
+            str(len(route.tasks)),
+            clock(route.start_time),
+            clock(route.end_time),
+            dur(route.travel),
+            dist(route.distance),
+            dur(route.wait),
+            f"{route.cost / scale:,.1f}" if scale != 1 else f"{route.cost:,}",
+        )
+    table.add_section()
+    table.add_row(
+        f"{plan.num_vehicles} vehicles",
+        str(sum(len(r.tasks) for r in plan.routes)),
+        "",
+        "",
+        dur(plan.travel),
+        dist(plan.distance),
+        dur(sum(r.wait for r in plan.routes)),
+        f"{plan.cost / scale:,.1f}" if scale != 1 else f"{plan.cost:,}",
+    )
+    return table
+
+
+def print_plan(console: Console, problem: PlanningProblem, plan: Plan, *, valid: bool) -> None:
+    console.print(summary_table(problem, plan))
+    served = sum(len(r.tasks) for r in plan.routes)
+    console.print(
+        f"{len(problem.orders) - len(plan.unassigned)}/{len(problem.orders)} orders planned "
+        f"({served} stops), {len(plan.unassigned)} unassigned; "
+        f"validator: {'[green]OK[/green]' if valid else '[red]VIOLATIONS[/red]'}; "
+        f"solved in {plan.runtime_s:.2f} s"
+    )
+    if problem.travel_note:
+        console.print(f"travel: {problem.travel_note}")
+    for u in plan.unassigned[:20]:
+        console.print(f"  unassigned {u.order_id}: {u.reason}")
+    if len(plan.unassigned) > 20:
+        console.print(f"  ... and {len(plan.unassigned) - 20} more (see the output file)")
+
+
+def _solve_with_progress(problem: PlanningProblem, *, show: bool, **kwargs: Any) -> Plan:
+    from lastmile.planning import solve
+
+    if not show:
+        return solve(problem, **kwargs)
+    with Progress(
+        TextColumn("[bold]solving[/bold] {task.description}"),
+        BarColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(problem.name or "", total=1.0)
+
+        def report(fraction: float, message: str) -> None:
+            progress.update(task, completed=fraction, description=message)
+
+        return solve(problem, on_progress=report, **kwargs)
+
+
+# -- commands ------------------------------------------------------------------------------
+
+
+def cmd_solve(args: argparse.Namespace) -> int:
+    from lastmile.formats.geojson import plan_to_geojson
+    from lastmile.formats.vroom import write_solution
+    from lastmile.planning.validate import validate
+
+    path = Path(args.input)
+    loaded = time.perf_counter()
+    problem = read_problem(path, fmt=args.format, rounding=args.rounding)
+    load_s = time.perf_counter() - loaded
+    plan = _solve_with_progress(
+        problem,
+        show=sys.stderr.isatty() and not args.quiet,
+        engine=args.engine,
+        time_limit=args.time_limit,
+        seed=args.seed,
+    )
+    report = validate(problem, plan)
+    solution = write_solution(problem, plan, computing_time_s=plan.runtime_s + load_s)
+    if args.output:
+        write_atomically(Path(args.output), json.dumps(solution, indent=1) + "\n")
+    if args.geojson:
+        write_atomically(Path(args.geojson), json.dumps(plan_to_geojson(problem, plan)) + "\n")
+    if not args.output:
+        print(json.dumps(solution))
+    if not args.quiet:
+        print_plan(err, problem, plan, valid=report.ok)
+    if not report.ok:
+        for v in report.violations[:20]:
+            err.print(f"[red]violation[/red] {v.code}: {v.message}")
+        return 1
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lastmile.demo import run_demo
+
+    return run_demo(
+        out_dir=Path(args.out), time_limit=args.time_limit, seed=args.seed, orders=args.orders
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="lastmile", description="Last-mile delivery planning and operations."
+    )
+    parser.add_argument("--version", action="version", version=f"lastmile {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    solve = sub.add_parser("solve", help="plan routes for a problem file")
+    solve.add_argument("input", help="problem file (VROOM JSON, Solomon .txt, VRPLIB .vrp)")
+    solve.add_argument("--format", choices=FORMATS, default="auto")
+    solve.add_argument("--engine", choices=ENGINES, default="auto")
+    solve.add_argument("--time-limit", type=float, default=10.0, help="seconds of wall time")
+    solve.add_argument("--seed", type=int, default=0)
+    solve.add_argument(
+        "--rounding",
+        choices=ROUNDINGS,
+        default=None,
+        help="benchmark instances: exact (x1000), dimacs (truncate to 0.1), round (nearest)",
+    )
+    solve.add_argument("-o", "--output", help="write the VROOM-format solution here")
+    solve.add_argument("--geojson", help="write the routes as GeoJSON here")
+    solve.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    solve.set_defaults(func=cmd_solve)
+
+    demo = sub.add_parser("demo", help="plan a realistic delivery day and show it")
+    demo.add_argument("--out", default="out/demo", help="folder for the demo's files")
+    demo.add_argument("--time-limit", type=float, default=10.0)
+    demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--orders", type=int, default=250)
+    demo.set_defaults(func=cmd_demo)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.func(args)
+    except (InputError, UnsupportedConstraint, UnknownEngine) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    except LastmileError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 1
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
