@@ -29,12 +29,14 @@ a shipment stop.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 from lastmile.domain import HORIZON, Order, OrderKind, Plan, Stop, Unassigned, Vehicle, VisitKind
@@ -44,7 +46,8 @@ from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel.matrix import IntMatrix
 
-COST_SCALE = 1000
+#: Cost units per lastmile cost unit when edge costs are not whole numbers.
+FINE_COST_SCALE = 1000
 _INF = np.iinfo(np.int64).max
 _BIG_EDGE = 10**9
 
@@ -62,6 +65,21 @@ class _Lowered:
     type_vehicles: list[list[Vehicle]] = field(default_factory=list)
     #: PyVRP depot index -> lastmile depot index (None for dummy depots)
     depots: list[int | None] = field(default_factory=list)
+    #: PyVRP cost units per lastmile cost unit
+    cost_scale: int = 1
+
+
+def cost_scale(problem: PlanningProblem) -> int:
+    """1 when every edge cost is a whole number, else a finer integer scale.
+
+    PyVRP's penalties for excess load and lateness are bounded; keeping costs
+    at their natural scale keeps those penalties strong enough to matter.
+    """
+    whole = all(
+        v.type.cost_per_hour % 3600 == 0 and v.type.cost_per_km % 1000 == 0
+        for v in problem.vehicles
+    )
+    return 1 if whole else FINE_COST_SCALE
 
 
 def _window(stop: Stop) -> tuple[int, int]:
@@ -134,6 +152,7 @@ class PyVRPEngine:
         count_tasks = Feature.MAX_TASKS in f
         ndim = len(problem.dimensions) + int(count_tasks)
         lowered = _Lowered(data=None)  # type: ignore[arg-type]
+        scale = lowered.cost_scale = cost_scale(problem)
 
         # Depots: every lastmile depot, then the dummies.
         depots = [
@@ -166,7 +185,9 @@ class PyVRPEngine:
         for order in problem.orders:
             amount = list(problem.amount(order)) + ([1] if count_tasks else [])
             zero = [0] * ndim
-            prize = (order.priority + 1) * self._prize_unit(problem) if prize_collecting else 0
+            prize = (
+                (order.priority + 1) * self._prize_unit(problem, scale) if prize_collecting else 0
+            )
             if order.kind is OrderKind.SHIPMENT:
                 p, d = order.pickup, order.delivery
                 assert p is not None and d is not None
@@ -273,6 +294,7 @@ class PyVRPEngine:
                     dummy_start,
                     dummy_end,
                     use_cost_matrix,
+                    scale,
                 )
                 dist_mats.append(dist)
                 dur_mats.append(dur)
@@ -288,15 +310,15 @@ class PyVRPEngine:
                     capacity=capacity,
                     start_depot=start,
                     end_depot=end,
-                    fixed_cost=t.fixed_cost * COST_SCALE,
+                    fixed_cost=t.fixed_cost * scale,
                     tw_early=v.shift.start,
                     tw_late=v.shift.end if v.shift.end < HORIZON else _INF,
                     shift_duration=v.max_duration if v.max_duration is not None else _INF,
                     max_distance=v.max_distance if v.max_distance is not None else _INF,
-                    unit_distance_cost=1 if use_cost_matrix else t.cost_per_km,
+                    unit_distance_cost=1 if use_cost_matrix else t.cost_per_km * scale // 1000,
                     unit_duration_cost=0
                     if use_cost_matrix
-                    else round(t.cost_per_hour * COST_SCALE / 3600),
+                    else round(t.cost_per_hour * scale / 3600),
                     profile=profile_index[pkey],
                     reload_depots=list(v.reload_depots),
                     max_reloads=v.max_reloads if v.max_reloads is not None else _INF,
@@ -318,7 +340,7 @@ class PyVRPEngine:
         return lowered
 
     @staticmethod
-    def _prize_unit(problem: PlanningProblem) -> int:
+    def _prize_unit(problem: PlanningProblem, scale: int) -> int:
         """A prize larger than any single order's insertion cost."""
         worst = 0
         for v in problem.vehicles:
@@ -329,7 +351,7 @@ class PyVRPEngine:
                 + t.cost_per_km * int(m.distances.max()) / 1000
             )
             worst = max(worst, int(2 * edge + t.fixed_cost) + 1)
-        return worst * COST_SCALE
+        return worst * scale
 
     @staticmethod
     def _profile_matrices(
@@ -342,15 +364,14 @@ class PyVRPEngine:
         dummy_start: int | None,
         dummy_end: int | None,
         use_cost_matrix: bool,
+        scale: int,
     ) -> tuple[IntMatrix, IntMatrix]:
         m = problem.matrices[profile]
         n = m.size
         dur = np.zeros((n_all, n_all), dtype=np.int64)
         dur[:n, :n] = m.durations
         if use_cost_matrix:
-            cost = (per_hour * COST_SCALE / 3600) * m.durations + (
-                per_km * COST_SCALE / 1000
-            ) * m.distances
+            cost = (per_hour * scale / 3600) * m.durations + (per_km * scale / 1000) * m.distances
             base = np.rint(cost).astype(np.int64)
         else:
             base = m.distances
@@ -391,14 +412,22 @@ class PyVRPEngine:
         lowered = self.lower(problem)
         init = self._initial(problem, lowered, initial) if initial is not None else None
         remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
-        result = pyvrp.solve(
-            lowered.data,
-            stop=MaxRuntime(remaining),
-            seed=seed,
-            collect_stats=False,
-            display=False,
-            initial_solution=init,
+        params = pyvrp.SolveParams(
+            penalty=pyvrp.PenaltyParams(max_penalty=100_000.0 * lowered.cost_scale)
         )
+        with warnings.catch_warnings():
+            # PyVRP warns when it struggles to find a feasible solution; the
+            # planner's validator and repair step deal with that outcome.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            result = pyvrp.solve(
+                lowered.data,
+                stop=MaxRuntime(remaining),
+                seed=seed,
+                collect_stats=False,
+                display=False,
+                params=params,
+                initial_solution=init,
+            )
         plan = self.to_plan(problem, lowered, result.best)
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
 
