@@ -175,83 +175,57 @@ class _Explainer:
         return reason
 
     def alone(self, order: Order, vehicle: Vehicle) -> _Fail | None:
-        """Simulate ``vehicle`` serving only ``order`` as early as possible."""
+        """Why ``vehicle`` cannot serve only ``order``, or None if it might."""
         problem = self.problem
-        matrix = problem.matrix_for(vehicle)
-        dur, dist = matrix.durations, matrix.distances
-        t = vehicle.shift.start
-        loc: int | None = None
+        t0 = vehicle.shift.start
         origin = f"{vehicle.id}'s shift start"
         if vehicle.start_depot is not None:
             depot = problem.depots[vehicle.start_depot]
-            t = max(t, depot.time_window.start)
-            loc = depot.location
+            t0 = max(t0, depot.time_window.start)
             origin = f"depot {depot.name or depot.id}"
-        stops: tuple[Stop, ...] = order.stops
-        travel = distance = 0
-        route_start: int | None = None
-        pair_fail: _Fail | None = None
-        for k, stop in enumerate(stops):
-            leg = int(dur[loc, stop.location]) if loc is not None else 0
-            travel += leg
-            distance += int(dist[loc, stop.location]) if loc is not None else 0
-            arrival = t + leg
-            start = earliest_start(stop.time_windows, arrival)
-            if start is None:
-                last_end = stop.time_windows[-1].end
-                if k == 0:
-                    what = "pickup " if order.kind is OrderKind.SHIPMENT else ""
-                    return _Fail(
-                        3,
-                        f"{what}{self.windows(stop.time_windows)} closes before the earliest "
-                        f"possible arrival {self.clock(arrival)} from {origin}",
-                        arrival - last_end,
-                    )
-                pair_fail = _Fail(
-                    5,
-                    f"delivery {self.windows(stop.time_windows)} closes before the earliest "
-                    f"possible arrival {self.clock(arrival)} after leaving the pickup at "
-                    f"{self.clock(t)} (vehicle {vehicle.id})",
-                    arrival - last_end,
-                )
-                start = arrival
-            if route_start is None:
-                # The vehicle leaves late enough not to wait at its first stop.
-                route_start = start - leg if vehicle.start_depot is not None else start
-            t = start + stop.service + (stop.setup if stop.location != loc else 0)
-            loc = stop.location
-        end_depot_name = ""
+        end_name = ""
         end_by = vehicle.shift.end
-        if vehicle.end_depot is not None and loc is not None:
+        if vehicle.end_depot is not None:
             end = problem.depots[vehicle.end_depot]
-            leg = int(dur[loc, end.location])
-            travel += leg
-            distance += int(dist[loc, end.location])
-            t += leg
-            end_depot_name = end.name or end.id
+            end_name = end.name or end.id
             end_by = min(end_by, end.time_window.end)
-        start_at = t if route_start is None else route_start
+        solo = _Solo(problem, vehicle, order.stops)
+        travel, distance = solo.travel, solo.distance
+
+        # Leaving as early as possible reaches every stop and the end as early as possible.
+        early = solo.run(t0)
+        if early.missed == 0:
+            stop = order.stops[0]
+            what = "pickup " if order.kind is OrderKind.SHIPMENT else ""
+            return _Fail(
+                3,
+                f"{what}{self.windows(stop.time_windows)} closes before the earliest "
+                f"possible arrival {self.clock(early.arrival)} from {origin}",
+                early.arrival - stop.time_windows[-1].end,
+            )
 
         limits = []
-        if t > end_by:
-            back = f"get back to depot {end_depot_name}" if end_depot_name else "finish"
+        if early.end > end_by:
+            back = f"get back to depot {end_name}" if end_name else "finish"
             limits.append(
                 _Fail(
                     4,
                     f"even alone, {vehicle.id} cannot {back} by {self.clock(end_by)}: "
-                    f"the earliest is {self.clock(t)}",
-                    t - end_by,
+                    f"the earliest is {self.clock(early.end)}",
+                    early.end - end_by,
                 )
             )
-        if vehicle.max_duration is not None and t - start_at > vehicle.max_duration:
-            limits.append(
-                _Fail(
-                    4,
-                    f"even alone, {vehicle.id}'s route takes {self.span(t - start_at)}, over its "
-                    f"maximum {self.span(vehicle.max_duration)}",
-                    t - start_at - vehicle.max_duration,
+        elif vehicle.max_duration is not None and early.missed is None:
+            shortest = solo.shortest_duration(t0, end_by)
+            if shortest is not None and shortest > vehicle.max_duration:
+                limits.append(
+                    _Fail(
+                        4,
+                        f"even alone, {vehicle.id}'s route takes at least {self.span(shortest)}, "
+                        f"over its maximum {self.span(vehicle.max_duration)}",
+                        shortest - vehicle.max_duration,
+                    )
                 )
-            )
         if vehicle.max_travel_time is not None and travel > vehicle.max_travel_time:
             limits.append(
                 _Fail(
@@ -270,6 +244,7 @@ class _Explainer:
                     distance - vehicle.max_distance,
                 )
             )
+        stops = order.stops
         if vehicle.max_tasks is not None and len(stops) > vehicle.max_tasks:
             limits.append(
                 _Fail(
@@ -281,4 +256,97 @@ class _Explainer:
             )
         if limits:
             return limits[0]
-        return pair_fail
+        if early.missed is not None:
+            stop = order.stops[early.missed]
+            return _Fail(
+                5,
+                f"delivery {self.windows(stop.time_windows)} closes before the earliest "
+                f"possible arrival {self.clock(early.arrival)} after leaving the pickup at "
+                f"{self.clock(early.left_before)} (vehicle {vehicle.id})",
+                early.arrival - stop.time_windows[-1].end,
+            )
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """One timing of a solo route. ``missed`` is the stop whose windows all closed
+    before ``arrival`` (then service is assumed to start at arrival)."""
+
+    missed: int | None
+    arrival: int
+    left_before: int
+    end: int
+    duration: int
+
+
+class _Solo:
+    """A vehicle serving only the given stops, between its depots."""
+
+    def __init__(self, problem: PlanningProblem, vehicle: Vehicle, stops: tuple[Stop, ...]):
+        dur, dist = problem.matrix_for(vehicle).durations, problem.matrix_for(vehicle).distances
+        self.stops = stops
+        self.opened = vehicle.start_depot is None
+        loc = None if self.opened else problem.depots[vehicle.start_depot or 0].location
+        self.legs: list[int] = []
+        self.works: list[int] = []
+        self.travel = self.distance = 0
+        for stop in stops:
+            leg = int(dur[loc, stop.location]) if loc is not None else 0
+            self.travel += leg
+            self.distance += int(dist[loc, stop.location]) if loc is not None else 0
+            self.legs.append(leg)
+            self.works.append(stop.service + (stop.setup if stop.location != loc else 0))
+            loc = stop.location
+        self.back = 0
+        if vehicle.end_depot is not None and loc is not None:
+            end = problem.depots[vehicle.end_depot].location
+            self.back = int(dur[loc, end])
+            self.travel += self.back
+            self.distance += int(dist[loc, end])
+
+    def run(self, depart: int) -> _Run:
+        """Leave at ``depart`` (appear at the first stop then, for open starts)."""
+        t = depart
+        missed: int | None = None
+        arrival = left_before = depart
+        first_start: int | None = None
+        for k, stop in enumerate(self.stops):
+            reach = t + self.legs[k]
+            start = earliest_start(stop.time_windows, reach)
+            if start is None:
+                if missed is None:
+                    missed, arrival, left_before = k, reach, t
+                start = reach
+            if first_start is None:
+                # The vehicle leaves late enough not to wait at its first stop.
+                first_start = start - self.legs[k]
+            t = start + self.works[k]
+        end = t + self.back
+        begin = depart if first_start is None else first_start
+        return _Run(missed, arrival, left_before, end, end - begin)
+
+    def shortest_duration(self, earliest: int, end_by: int) -> int | None:
+        """The least end-minus-start over departures that meet every window and ``end_by``.
+
+        Leaving later never lengthens the route (waiting is absorbed), so the
+        best departure is the latest feasible one; it is one where some stop is
+        reached exactly at the close of one of its windows, or the end exactly
+        at ``end_by`` -- try them all.
+        """
+        candidates = {earliest}
+        offset = 0
+        for k, stop in enumerate(self.stops):
+            offset += self.legs[k]
+            candidates.update(w.end - offset for w in stop.time_windows if w.end < HORIZON)
+            offset += self.works[k]
+        if end_by < HORIZON:
+            candidates.add(end_by - offset - self.back)
+        best: int | None = None
+        for depart in candidates:
+            if depart < earliest:
+                continue
+            r = self.run(depart)
+            if r.missed is None and r.end <= end_by and (best is None or r.duration < best):
+                best = r.duration
+        return best
