@@ -1,0 +1,372 @@
+"""The VROOM engine (through pyvroom): fast, rich constraints, deterministic.
+
+VROOM models everything lastmile's problems use except multi-trip routes
+(reloads) and a cap on a route's duration (it bounds the working hours
+through the shift window, not end minus start); asking it for those raises
+:class:`UnsupportedConstraint`.
+
+VROOM gets the problem's own matrices (durations and distances per profile),
+so its times are ours. One semantic difference remains: when a vehicle would
+wait for a break window, VROOM drives part of the next leg before the break,
+while lastmile's schedule takes a break where the vehicle is. Routes are
+re-timed with :func:`build_route` (starting when VROOM starts them); where
+that makes a route late, the break is moved to another position of the
+route, and failing that, the late tasks are left unassigned. Plans returned
+are therefore feasible under lastmile's semantics.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import numpy as np
+import vroom
+
+from lastmile.domain import HORIZON, Plan, Route, TimeWindow, Unassigned, Vehicle, VisitKind
+from lastmile.domain.orders import OrderKind
+from lastmile.exceptions import SolveError
+from lastmile.formats.vroom import VROOM_MAX_TIME, vroom_time_window
+from lastmile.planning.engines.base import check_supported
+from lastmile.planning.problem import Feature, PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+
+#: Seconds kept back from the time limit for reading VROOM's answer and re-timing routes.
+RESULT_MARGIN_S = 0.05
+
+_KIND = {b"job": VisitKind.JOB, b"pickup": VisitKind.PICKUP, b"delivery": VisitKind.DELIVERY}
+
+
+@dataclass(frozen=True)
+class VroomRoute:
+    """One route as VROOM returned it: its steps and VROOM's own arrival times.
+
+    ``arrivals`` has one entry per step plus VROOM's start and end steps
+    (``arrivals[0]`` is the departure, ``arrivals[-1]`` the end).
+    """
+
+    vehicle: Vehicle
+    steps: tuple[Step, ...]
+    arrivals: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class VroomResult:
+    """VROOM's raw answer in lastmile terms, before re-timing."""
+
+    routes: tuple[VroomRoute, ...]
+    unassigned: tuple[str, ...]
+
+
+def _window(w: TimeWindow, where: str) -> Any:
+    if w.start > VROOM_MAX_TIME:
+        raise SolveError(f"{where}: time {w.start} is beyond VROOM's range (2**32 - 1 s)")
+    return vroom.TimeWindow(w.start, min(w.end, VROOM_MAX_TIME))
+
+
+def _windows(ws: Sequence[TimeWindow], where: str) -> list[Any]:
+    if not ws or (len(ws) == 1 and not ws[0].is_bounded):
+        return []  # VROOM's default: any time
+    return [_window(w, where) for w in ws]
+
+
+def _uint32(m: np.ndarray[Any, Any], where: str) -> np.ndarray[Any, Any]:
+    if m.size and int(m.max()) > VROOM_MAX_TIME:
+        raise SolveError(f"{where}: values above 2**32 - 1 do not fit VROOM")
+    return m.astype(np.uint32)
+
+
+def build_input(problem: PlanningProblem) -> Any:
+    """The problem as a ``vroom.Input``.
+
+    Ids given to VROOM are positions: job/shipment ids are order indices,
+    vehicle ids vehicle indices, break ids indices in ``vehicle.breaks``.
+    """
+    inp = vroom.Input()
+    used = sorted({v.type.profile for v in problem.vehicles})
+    for profile in used:
+        m = problem.matrices[profile]
+        inp.set_durations_matrix(profile, _uint32(m.durations, f"matrices[{profile!r}]"))
+        inp.set_distances_matrix(profile, _uint32(m.distances, f"matrices[{profile!r}]"))
+
+    names = sorted(
+        {s for o in problem.orders for s in o.skills}
+        | {s for v in problem.vehicles for s in v.skills}
+    )
+    skill = {name: i for i, name in enumerate(names)}
+    dims = len(problem.dimensions)
+    zero = [0] * dims
+
+    for vi, v in enumerate(problem.vehicles):
+        where = f"vehicle {v.id!r}"
+        tw = vroom_time_window(problem, v)
+        t = v.type
+        kwargs: dict[str, Any] = {
+            "start": None if v.start_depot is None else problem.depots[v.start_depot].location,
+            "end": None if v.end_depot is None else problem.depots[v.end_depot].location,
+            "profile": t.profile,
+            "capacity": list(t.capacity),
+            "skills": {skill[s] for s in t.skills},
+            "breaks": [
+                vroom.Break(
+                    bi,
+                    time_windows=_windows(b.time_windows, f"{where} break {b.id!r}")
+                    or [vroom.TimeWindow(0, VROOM_MAX_TIME)],
+                    service=b.duration,
+                )
+                for bi, b in enumerate(v.breaks)
+            ],
+            "costs": vroom.VehicleCosts(
+                fixed=t.fixed_cost, per_hour=t.cost_per_hour, per_km=t.cost_per_km
+            ),
+        }
+        if tw.is_bounded:
+            kwargs["time_window"] = _window(tw, where)
+        if v.max_tasks is not None:
+            kwargs["max_tasks"] = v.max_tasks
+        if v.max_travel_time is not None:
+            kwargs["max_travel_time"] = min(v.max_travel_time, VROOM_MAX_TIME)
+        if v.max_distance is not None:
+            kwargs["max_distance"] = min(v.max_distance, VROOM_MAX_TIME)
+        inp.add_vehicle(vroom.Vehicle(vi, **kwargs))
+
+    for oi, o in enumerate(problem.orders):
+        where = f"order {o.id!r}"
+        amount = list(problem.amount(o))
+        common: dict[str, Any] = {
+            "skills": {skill[s] for s in o.skills},
+            "priority": o.priority,
+        }
+        if o.kind is OrderKind.SHIPMENT:
+            assert o.pickup is not None and o.delivery is not None
+            steps = [
+                vroom.ShipmentStep(
+                    oi,
+                    location=s.location,
+                    default_setup=s.setup,
+                    default_service=s.service,
+                    time_windows=_windows(s.time_windows, where),
+                )
+                for s in (o.pickup, o.delivery)
+            ]
+            inp.add_job(vroom.Shipment(steps[0], steps[1], amount=amount, **common))
+        else:
+            s = o.single_stop
+            delivering = o.kind is OrderKind.DELIVERY
+            inp.add_job(
+                vroom.Job(
+                    oi,
+                    location=s.location,
+                    default_setup=s.setup,
+                    default_service=s.service,
+                    delivery=amount if delivering else zero,
+                    pickup=zero if delivering else amount,
+                    time_windows=_windows(s.time_windows, where),
+                    **common,
+                )
+            )
+    return inp
+
+
+def run_vroom(
+    problem: PlanningProblem,
+    *,
+    deadline: float | None = None,
+    nb_threads: int = 2,
+    exploration_level: int = 5,
+) -> VroomResult:
+    """Solve with VROOM and return its routes (steps and VROOM's arrival times).
+
+    ``deadline`` is a ``time.perf_counter()`` value: VROOM's timeout is what
+    remains of it once the input is built (at least 10 ms).
+    """
+    inp = build_input(problem)
+    timeout = None
+    if deadline is not None:
+        timeout = timedelta(seconds=max(0.01, deadline - time.perf_counter()))
+    try:
+        solution = inp.solve(
+            exploration_level=exploration_level, nb_threads=nb_threads, timeout=timeout
+        )
+    except (
+        vroom._vroom.VroomInputException,
+        vroom._vroom.VroomInternalException,
+        vroom._vroom.VroomRoutingException,
+    ) as exc:
+        raise SolveError(f"VROOM failed: {exc}") from exc
+
+    rows = np.asarray(solution._routes_numpy())
+    by_vehicle: dict[int, tuple[list[Step], list[int]]] = {}
+    for row in rows:
+        vi = int(row["vehicle_id"])
+        steps, arrivals = by_vehicle.setdefault(vi, ([], []))
+        kind = bytes(row["type"])
+        arrivals.append(int(row["arrival"]))
+        if kind in _KIND:
+            steps.append(Step(_KIND[kind], order_id=problem.orders[int(row["id"])].id))
+        elif kind == b"break":
+            brk = problem.vehicles[vi].breaks[int(row["id"])]
+            steps.append(Step(VisitKind.BREAK, break_id=brk.id))
+    routes = tuple(
+        VroomRoute(problem.vehicles[vi], tuple(steps), tuple(arrivals))
+        for vi, (steps, arrivals) in sorted(by_vehicle.items())
+    )
+    unassigned: dict[str, None] = {}
+    for job in solution.unassigned:
+        unassigned[problem.orders[int(job._id)].id] = None
+    return VroomResult(routes, tuple(unassigned))
+
+
+def vroom_arrivals_match(route: Route, vroom_route: VroomRoute) -> bool:
+    """Whether our timing of ``route`` gives VROOM's arrival at every task and end."""
+    ours = [v.arrival for v in route.visits if v.kind is not VisitKind.START]
+    theirs = list(vroom_route.arrivals[1:])
+    if route.visits[-1].kind is not VisitKind.END:
+        theirs = theirs[:-1]
+    return ours == theirs
+
+
+def _late_visit(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> int | None:
+    """Index of the first visit that breaks a time rule under our semantics, else None."""
+    end_limit = vroom_time_window(problem, vehicle).end
+    for i, v in enumerate(route.visits):
+        if v.is_task:
+            order = problem.order(v.order_id or "")
+            if v.kind is VisitKind.PICKUP:
+                stop = order.pickup
+            elif v.kind is VisitKind.DELIVERY:
+                stop = order.delivery
+            else:
+                stop = order.single_stop
+            assert stop is not None
+            windows = stop.time_windows
+        elif v.kind is VisitKind.BREAK:
+            windows = next(b.time_windows for b in vehicle.breaks if b.id == v.break_id)
+        else:
+            windows = ()
+        if windows and not any(w.contains(v.start) for w in windows):
+            return i
+    last = route.visits[-1]
+    finish = last.arrival if last.kind is VisitKind.END else last.departure
+    if finish > end_limit and end_limit < HORIZON:
+        return len(route.visits) - 1
+    return None
+
+
+def _moves(steps: Sequence[Step]) -> list[list[Step]]:
+    """Variants of ``steps`` with one break moved elsewhere, nearest positions first."""
+    out = []
+    for i, step in enumerate(steps):
+        if step.kind is not VisitKind.BREAK:
+            continue
+        rest = [s for j, s in enumerate(steps) if j != i]
+        for pos in sorted(range(len(rest) + 1), key=lambda p: (abs(p - i), p)):
+            if pos != i:
+                out.append([*rest[:pos], step, *rest[pos:]])
+    return out
+
+
+def retime(problem: PlanningProblem, vroom_route: VroomRoute) -> tuple[Route | None, list[str]]:
+    """Our timing of a VROOM route, repaired where our break semantics make it late.
+
+    Returns the route (None if no task is left) and the ids of orders dropped.
+    """
+    vehicle = vroom_route.vehicle
+    steps = list(vroom_route.steps)
+    start = vroom_route.arrivals[0]
+    dropped: list[str] = []
+    while any(s.order_id is not None for s in steps):
+        route = build_route(problem, vehicle, steps, start_time=start)
+        late = _late_visit(problem, vehicle, route)
+        if late is None:
+            return route, dropped
+        for variant in _moves(steps):
+            for begin in (start, None):
+                candidate = build_route(problem, vehicle, variant, start_time=begin)
+                if _late_visit(problem, vehicle, candidate) is None:
+                    return candidate, dropped
+        visit = route.visits[late]
+        victim = visit.order_id
+        if victim is None:  # a late break or a late end: drop the last task before it
+            victim = next(
+                (v.order_id for v in reversed(route.visits[: late + 1]) if v.order_id), None
+            )
+        if victim is None:
+            victim = next(s.order_id for s in reversed(steps) if s.order_id is not None)
+        dropped.append(victim)
+        steps = [s for s in steps if s.order_id != victim]
+    return None, dropped
+
+
+class VroomEngine:
+    """VROOM through pyvroom. Deterministic: ``seed`` is accepted and ignored.
+
+    ``nb_threads`` and ``exploration_level`` (1-5) are VROOM's own settings.
+    ``initial`` plans are not used (VROOM would then follow a single search
+    path from them).
+    """
+
+    name: ClassVar[str] = "vroom"
+    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
+        Feature.RELOADS,
+        Feature.MAX_DURATION,
+    }
+
+    def __init__(self, *, nb_threads: int = 2, exploration_level: int = 5) -> None:
+        if nb_threads < 1:
+            raise ValueError(f"nb_threads must be >= 1, got {nb_threads}")
+        if not 1 <= exploration_level <= 5:
+            raise ValueError(f"exploration_level must be in 1..5, got {exploration_level}")
+        self.nb_threads = nb_threads
+        self.exploration_level = exploration_level
+
+    def check_supported(self, problem: PlanningProblem) -> None:
+        """Raise :class:`UnsupportedConstraint` for anything VROOM cannot honour."""
+        check_supported(self.name, self.capabilities, problem)
+        for vehicle in problem.vehicles:
+            vroom_time_window(problem, vehicle)
+
+    def solve(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        initial: Plan | None = None,
+    ) -> Plan:
+        del seed, initial  # VROOM is deterministic; see the class docstring for initial
+        began = time.perf_counter()
+        self.check_supported(problem)
+        if not problem.orders:
+            return Plan(routes=(), engine=self.name, runtime_s=time.perf_counter() - began)
+        result = run_vroom(
+            problem,
+            deadline=began + time_limit - RESULT_MARGIN_S,
+            nb_threads=self.nb_threads,
+            exploration_level=self.exploration_level,
+        )
+        routes: list[Route] = []
+        unassigned = [
+            Unassigned(oid, "VROOM left it unassigned", code="engine") for oid in result.unassigned
+        ]
+        for vroom_route in result.routes:
+            route, dropped = retime(problem, vroom_route)
+            if route is not None:
+                routes.append(route)
+            unassigned.extend(
+                Unassigned(
+                    oid,
+                    "taking the break where the vehicle is made this stop late",
+                    code="engine",
+                )
+                for oid in dropped
+            )
+        return Plan(
+            routes=tuple(routes),
+            unassigned=tuple(unassigned),
+            engine=self.name,
+            runtime_s=time.perf_counter() - began,
+        )
