@@ -1,0 +1,138 @@
+"""solve(): engine choice, hopeless orders, repair, reasons, the portfolio."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lastmile.domain import (
+    Break,
+    Depot,
+    Location,
+    Order,
+    OrderKind,
+    Plan,
+    Stop,
+    TimeWindow,
+    Vehicle,
+    VehicleType,
+    VisitKind,
+)
+from lastmile.exceptions import UnknownEngine, UnsupportedConstraint
+from lastmile.planning import solve
+from lastmile.planning.problem import PlanningProblem, TravelMatrix
+from lastmile.planning.schedule import Step, build_route
+from lastmile.planning.solve import _choose_engines, _repair
+from lastmile.planning.validate import validate
+from lastmile.simulate import city_day, random_matrix_problem
+
+POS = np.arange(5)
+DUR = np.abs(POS[:, None] - POS[None, :]).astype(np.int64) * 600
+VT = VehicleType("van", (10,))
+
+
+def problem(orders: tuple[Order, ...], vehicles: tuple[Vehicle, ...] = ()) -> PlanningProblem:
+    return PlanningProblem(
+        locations=tuple(Location(float(i), 0.0, planar=True) for i in range(5)),
+        matrices={"car": TravelMatrix(DUR, DUR * 10)},
+        depots=(Depot("main", 0),),
+        vehicles=vehicles or (Vehicle("v1", VT, shift=TimeWindow(0, 8 * 3600)),),
+        orders=orders,
+        dimensions=("kg",),
+        name="tiny",
+    )
+
+
+def deliver(oid: str, loc: int, kg: int = 1, **kw: object) -> Order:
+    return Order(oid, OrderKind.DELIVERY, delivery=Stop(loc), amount=(kg,), **kw)  # type: ignore[arg-type]
+
+
+def test_unknown_engine_fails_loudly() -> None:
+    with pytest.raises(UnknownEngine, match="unknown engine 'gurobi'"):
+        solve(problem((deliver("a", 1),)), engine="gurobi", time_limit=1)
+
+
+def test_named_engine_lacking_a_feature_names_it() -> None:
+    lunch = Break("lunch", (TimeWindow(3600, 7200),), 1800)
+    p = problem((deliver("a", 1),), (Vehicle("v", VT, breaks=(lunch,)),))
+    with pytest.raises(UnsupportedConstraint, match="breaks"):
+        solve(p, engine="pyvrp", time_limit=1)
+
+
+def test_auto_prefers_pyvrp_and_falls_back_when_it_cannot() -> None:
+    plain = problem((deliver("a", 1),))
+    assert _choose_engines(plain, "auto")[0] == "pyvrp"
+    lunch = Break("lunch", (TimeWindow(3600, 7200),), 1800)
+    with_break = problem((deliver("a", 1),), (Vehicle("v", VT, breaks=(lunch,)),))
+    assert _choose_engines(with_break, "auto")[0] == "vroom"
+
+
+def test_hopeless_orders_come_back_with_reasons() -> None:
+    p = problem(
+        (
+            deliver("ok", 1),
+            deliver("heavy", 2, kg=25),
+            Order(
+                "cold",
+                OrderKind.DELIVERY,
+                delivery=Stop(2),
+                amount=(1,),
+                skills=frozenset({"refrigerated"}),
+            ),
+        )
+    )
+    plan = solve(p, time_limit=1, workers=1)
+    assert validate(p, plan).ok
+    reasons = {u.order_id: u for u in plan.unassigned}
+    assert set(reasons) == {"heavy", "cold"}
+    assert reasons["cold"].code == "skills" and "refrigerated" in reasons["cold"].reason
+    assert reasons["heavy"].code == "capacity" and "15 kg" in reasons["heavy"].reason
+
+
+def test_every_order_is_served_or_explained_on_a_busy_day() -> None:
+    p = random_matrix_problem(n_orders=60, n_vehicles=3, seed=5, capacity=60)
+    plan = solve(p, time_limit=2, workers=2)
+    report = validate(p, plan)
+    assert report.ok, report.violations
+    served = {v.order_id for r in plan.routes for v in r.tasks}
+    assert served.isdisjoint({u.order_id for u in plan.unassigned})
+    assert len(served) + len(plan.unassigned) == 60
+    assert plan.unassigned, "three small vans cannot carry sixty orders"
+    assert all(u.reason for u in plan.unassigned)
+
+
+def test_portfolio_uses_several_workers() -> None:
+    p = random_matrix_problem(n_orders=30, n_vehicles=6, seed=2)
+    plan = solve(p, time_limit=1.5, workers=2, seed=4)
+    assert plan.engine == "pyvrp x2"
+    assert validate(p, plan).ok
+
+
+def test_repair_takes_out_the_order_that_breaks_a_route() -> None:
+    late = Order(
+        "late",
+        OrderKind.DELIVERY,
+        delivery=Stop(4, time_windows=(TimeWindow(0, 100),)),
+        amount=(1,),
+    )
+    p = problem((deliver("a", 1), late))
+    v = p.vehicles[0]
+    bad = build_route(
+        p, v, [Step(VisitKind.JOB, order_id="a"), Step(VisitKind.JOB, order_id="late")]
+    )
+    assert not validate(p, Plan((bad,))).ok
+    fixed = _repair(p, Plan((bad,)))
+    assert [x.order_id for r in fixed.routes for x in r.tasks] == ["a"]
+    assert validate(p, Plan(fixed.routes, ())).of("unserved")
+
+
+def test_breaks_and_setup_go_through_vroom_then_ortools() -> None:
+    p = city_day(n_orders=40, n_vans=4, n_bikes=1, seed=3)
+    plan = solve(p, time_limit=4, seed=1)
+    assert plan.engine.startswith("vroom")
+    report = validate(p, plan)
+    assert report.ok, report.violations
+    for route in plan.routes:
+        vehicle = p.vehicle(route.vehicle_id)
+        taken = [x.break_id for x in route.visits if x.kind is VisitKind.BREAK]
+        assert sorted(taken) == sorted(b.id for b in vehicle.breaks)
