@@ -40,3 +40,16 @@ def capable_engines(problem: PlanningProblem) -> list[str]:
         if problem.features <= caps:
             names.append(name)
     return names
+
+
+def capability_table() -> str:
+    """The engine x feature table as Markdown (docs/engines.md embeds it)."""
+    engines = [get_engine(name) for name in REGISTRY]
+    lines = [
+        "| feature | " + " | ".join(e.name for e in engines) + " |",
+        "|---|" + "---|" * len(engines),
+    ]
+    for feature in Feature:
+        marks = ["yes" if feature in e.capabilities else "no" for e in engines]
+        lines.append(f"| {feature.value} | " + " | ".join(marks) + " |")
+    return "\n".join(lines) + "\n"
