@@ -166,15 +166,20 @@ def test_max_distance_and_fixed_costs() -> None:
     assert visited(plan)["b"] == "long"
 
 
-def test_breaks_and_setup_are_refused() -> None:
+def test_breaks_are_refused() -> None:
     lunch = Break("lunch", (TimeWindow(0, 100),), 30)
+    p = problem((deliver("a", 1),), vehicles=(Vehicle("v", VT, breaks=(lunch,)),))
     with pytest.raises(UnsupportedConstraint, match="breaks"):
-        PyVRPEngine().solve(
-            problem((deliver("a", 1),), vehicles=(Vehicle("v", VT, breaks=(lunch,)),)),
-            time_limit=0.2,
-        )
-    with pytest.raises(UnsupportedConstraint, match="setup_times"):
-        PyVRPEngine().solve(problem((deliver("a", 1, setup=5),)), time_limit=0.2)
+        PyVRPEngine().solve(p, time_limit=0.2)
+
+
+def test_setup_is_spent_once_per_place() -> None:
+    # Two orders at the same place: setup counts once in the plan's times.
+    p = problem((deliver("a", 2, setup=60, service=10), deliver("b", 2, setup=60, service=10)))
+    plan = solve(p)
+    (route,) = plan.routes
+    a, b = route.tasks
+    assert (a.departure - a.start, b.departure - b.start) == (70, 10)
 
 
 def test_initial_plan_is_accepted_and_not_worsened() -> None:

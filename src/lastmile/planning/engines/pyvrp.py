@@ -19,11 +19,14 @@ How lastmile's model maps onto PyVRP 0.14:
   the whole route duration (waiting and service included), an approximation
   the capability table states;
 - ``max_tasks``: an extra load dimension where each task weighs 1;
+- setup times: added to the service time of every visit. lastmile spends
+  setup only when arriving from another location, so when two stops share a
+  place the plan PyVRP searched over is slightly pessimistic -- never
+  infeasible: arriving earlier than PyVRP assumed only adds waiting;
 - reloads (multi-trip): PyVRP's reload depots.
 
-Not modelled (``check_supported`` raises): breaks, setup times, max travel
-time, and max_tasks together with shipments or reloads, several time windows on
-a shipment stop.
+Not modelled (``check_supported`` raises): breaks, max travel time, max_tasks
+together with shipments or reloads, several time windows on a shipment stop.
 """
 
 from __future__ import annotations
@@ -109,7 +112,6 @@ class PyVRPEngine:
     name: ClassVar[str] = "pyvrp"
     capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
         Feature.BREAKS,
-        Feature.SETUP_TIMES,
         Feature.MAX_TRAVEL_TIME,
     }
 
@@ -199,10 +201,10 @@ class PyVRPEngine:
                         delivery_location=d.location,
                         pickup_tw_early=pe,
                         pickup_tw_late=pl,
-                        pickup_service_duration=p.service,
+                        pickup_service_duration=p.service + p.setup,
                         delivery_tw_early=de,
                         delivery_tw_late=dl,
-                        delivery_service_duration=d.service,
+                        delivery_service_duration=d.service + d.setup,
                         amount=amount,
                         prize=prize,
                         required=not prize_collecting,
@@ -226,7 +228,7 @@ class PyVRPEngine:
                         location=stop.location,
                         delivery=delivery,
                         pickup=pickup,
-                        service_duration=stop.service,
+                        service_duration=stop.service + stop.setup,
                         tw_early=early,
                         tw_late=late,
                         prize=prize,
@@ -245,7 +247,7 @@ class PyVRPEngine:
                         location=stop.location,
                         delivery=delivery,
                         pickup=pickup,
-                        service_duration=stop.service,
+                        service_duration=stop.service + stop.setup,
                         tw_early=w.start,
                         tw_late=w.end if w.end < HORIZON else _INF,
                         prize=prize,
