@@ -167,6 +167,13 @@ def _prescan(text: str, source: str) -> None:
             if not _is_number(tok):
                 field = f"{section} {columns[k]}" if columns is not None else section
                 raise FormatError(f"field {field} must be a number, got {tok!r}", where=where)
+        if section == "TIME_WINDOW_SECTION" and float(tokens[2]) < float(tokens[1]):
+            raise FormatError(
+                f"field TIME_WINDOW_SECTION latest {tokens[2]} is before earliest {tokens[1]}",
+                where=where,
+            )
+        if section in ("DEMAND_SECTION", "SERVICE_TIME_SECTION") and float(tokens[1]) < 0:
+            raise FormatError(f"field {section} must be >= 0, got {tokens[1]}", where=where)
         if columns is not None and columns[0] == "node":
             if tokens[0] != str(expected_node):
                 raise FormatError(
