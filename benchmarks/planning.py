@@ -707,9 +707,14 @@ def machine() -> dict[str, Any]:
         ).stdout.strip()
     except OSError:
         commit = ""
+    try:
+        load = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        load = []
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
+        "load_1_5_15min": load,
         "python": platform.python_version(),
         "versions": versions,
         "commit": commit,
@@ -757,7 +762,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(
         f"set {bench.name}, {len(instances)} instance(s), rounding {rounding}, "
         f"{args.time_limit:g} s per solver, run one after the other; "
-        f"{info['cpu']}, {info['cores']} cores; "
+        f"{info['cpu']}, {info['cores']} cores, load {'/'.join(map(str, info['load_1_5_15min']))}; "
         + ", ".join(f"{k} {v}" for k, v in info["versions"].items())
         + (f"; commit {info['commit']}" if info["commit"] else ""),
         highlight=False,
@@ -777,6 +782,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     overview, means = summary_tables(instances, results, solvers)
     console.print(overview)
     console.print(means)
+    with contextlib.suppress(OSError):
+        load = "/".join(f"{x:.2f}" for x in os.getloadavg())
+        console.print(f"load average at the end (1/5/15 min): {load}", highlight=False)
 
     if args.json:
         payload = {
