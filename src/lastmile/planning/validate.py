@@ -332,7 +332,7 @@ class _Checker:
         # Structure: START first and END last exactly when the vehicle has them.
         first, stop_at = 0, len(visits)
         start_visit = visits[0] if visits[0].kind is _START else None
-        end_visit = visits[-1] if len(visits) > 1 and visits[-1].kind is _END else None
+        end_visit = visits[-1] if visits[-1].kind is _END else None
         if start_visit is not None:
             first = 1
         if end_visit is not None:
@@ -720,8 +720,6 @@ class _Checker:
                     f"expected depot {depots[want].id!r} (location {depots[want].location})",
                     vid,
                 )
-        if len(visits) == 1 and visits[0].kind is _END:
-            self.add("sequence", f"vehicle {vid!r}: route has only an END", vid)
 
     def stop_of(self, order: Order, v: Visit, vid: str) -> Stop | None:
         """The stop a task visit serves, or None (reported) if the kind does not fit."""
