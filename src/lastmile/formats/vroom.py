@@ -62,6 +62,7 @@ from lastmile.domain import (
     Visit,
     VisitKind,
 )
+from lastmile.domain.time import normalise_windows
 from lastmile.exceptions import FormatError, InputError, UnsupportedConstraint
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.travel import HaversineModel, TravelMatrix, TravelModel
@@ -234,11 +235,9 @@ class _Fields:
             raise self.fail(path, "must list at least one time window (omit the key for none)")
         tws = [self.window(w, f"{path}[{i}]") for i, w in enumerate(items)]
         try:
-            # Stop/Break sort the windows and reject overlaps; check here to name the field.
-            Break("check", tuple(tws), 0)
+            return normalise_windows(tws, path)
         except InputError as exc:
             raise self.refuse(path, _inner_message(exc)) from None
-        return tuple(tws)
 
     def skills(self, value: object, path: str) -> frozenset[str]:
         items = self.array(value, path)
@@ -276,6 +275,8 @@ class _Place:
     index: int | None
     coords: tuple[float, float] | None
     path: str
+    loc_key: str
+    index_key: str
 
 
 @dataclass
@@ -293,24 +294,27 @@ class _Locations:
             idx = place.index
             if idx is None:
                 raise fields.fail(
-                    place.path, "needs a location_index (start_index/end_index) with matrices"
+                    f"{place.path}.{place.index_key}", "missing: required when matrices are given"
                 )
             if idx >= self.size:
                 raise fields.refuse(
-                    place.path,
+                    f"{place.path}.{place.index_key}",
                     f"location index {idx} is outside the {self.size}x{self.size} matrix",
                 )
             if place.coords is not None:
                 known = self.coords.setdefault(idx, place.coords)
                 if known != place.coords:
                     raise fields.refuse(
-                        place.path,
+                        f"{place.path}.{place.loc_key}",
                         f"coordinates {list(place.coords)} differ from {list(known)} given "
                         f"earlier for location index {idx}",
                     )
             return idx
         if place.coords is None:
-            raise fields.fail(place.path, "needs coordinates [lon, lat] when no matrices are given")
+            raise fields.fail(
+                f"{place.path}.{place.loc_key}",
+                "missing: coordinates [lon, lat] are required when no matrices are given",
+            )
         if place.coords not in self.by_coords:
             self.by_coords[place.coords] = len(self.by_coords)
             self.coords[self.by_coords[place.coords]] = place.coords
@@ -417,7 +421,7 @@ def _place(
     index = f.integer(obj[index_key], f"{path}.{index_key}") if index_key in obj else None
     if coords is None and index is None:
         return None
-    return _Place(index, coords, f"{path}.{index_key if index is not None else loc_key}")
+    return _Place(index, coords, path, loc_key, index_key)
 
 
 def _no_per_type(f: _Fields, obj: Mapping[str, Any], path: str) -> None:
@@ -456,11 +460,8 @@ class _Reading:
 def _task_stop(r: _Reading, obj: Mapping[str, Any], path: str, ref: str) -> Stop:
     f = r.f
     place = _place(f, obj, path, "location", "location_index")
-    if place is None:
-        raise f.fail(
-            f"{path}.location",
-            "missing: give location [lon, lat] and/or location_index",
-        )
+    if place is None:  # index() names the field that is missing
+        place = _Place(None, None, path, "location", "location_index")
     idx = r.locations.index(place, f)
     if "description" in obj:
         r.locations.name(idx, f.string(obj["description"], f"{path}.description"))
@@ -468,6 +469,8 @@ def _task_stop(r: _Reading, obj: Mapping[str, Any], path: str, ref: str) -> Stop
     windows = (
         f.windows(obj["time_windows"], f"{path}.time_windows") if "time_windows" in obj else ()
     )
+    if windows == (TimeWindow(),):
+        windows = ()  # [0, 2**32 - 1] is VROOM's way of saying "any time"
     return Stop(
         location=idx,
         service=f.opt_int(obj, "service", path),
@@ -481,6 +484,11 @@ def _priority(f: _Fields, obj: Mapping[str, Any], path: str) -> int:
     if "priority" not in obj:
         return 0
     return f.integer(obj["priority"], f"{path}.priority", maximum=100)
+
+
+def _nonzero(amount: tuple[int, ...] | None) -> tuple[int, ...]:
+    """An all-zero amount is stored as ``()`` (no goods), so every reading agrees."""
+    return amount if amount and any(amount) else ()
 
 
 def _read_job(r: _Reading, job: object, path: str, seen: dict[int, str]) -> Order:
@@ -513,7 +521,7 @@ def _read_job(r: _Reading, job: object, path: str, seen: dict[int, str]) -> Orde
     }
     if pickup and any(pickup):
         return Order(kind=OrderKind.PICKUP, pickup=stop, amount=pickup, **common)
-    return Order(kind=OrderKind.DELIVERY, delivery=stop, amount=delivery or (), **common)
+    return Order(kind=OrderKind.DELIVERY, delivery=stop, amount=_nonzero(delivery), **common)
 
 
 def _read_shipment(
@@ -543,7 +551,7 @@ def _read_shipment(
         kind=OrderKind.SHIPMENT,
         pickup=stops["pickup"],
         delivery=stops["delivery"],
-        amount=r.amount(obj, "amount", path) or (),
+        amount=_nonzero(r.amount(obj, "amount", path)),
         skills=f.skills(obj["skills"], f"{path}.skills") if "skills" in obj else frozenset(),
         priority=_priority(f, obj, path),
     )
@@ -857,24 +865,16 @@ def _tw(w: TimeWindow) -> list[int]:
     return [w.start, _clamp(w.end)]
 
 
-def vroom_time_window(problem: PlanningProblem, vehicle: Vehicle) -> TimeWindow:
-    """The vehicle's working hours as VROOM sees them: shift within depot hours.
-
-    Raises :class:`UnsupportedConstraint` when the start depot closes before
-    the vehicle must be back (VROOM cannot bound the departure alone).
-    """
+def vroom_time_window(problem: PlanningProblem, vehicle: Vehicle) -> TimeWindow | None:
+    """The vehicle's working hours as VROOM sees them: its shift, starting no
+    earlier than its start depot opens and ending no later than its end depot
+    closes (lastmile's rules for depot hours). None when that leaves no time."""
     start, end = vehicle.shift.start, vehicle.shift.end
     if vehicle.start_depot is not None:
         start = max(start, problem.depots[vehicle.start_depot].time_window.start)
     if vehicle.end_depot is not None:
         end = min(end, problem.depots[vehicle.end_depot].time_window.end)
-    if vehicle.start_depot is not None:
-        closes = problem.depots[vehicle.start_depot].time_window.end
-        if closes < end:
-            raise UnsupportedConstraint("vroom", {"start_depot_closing_time"})
-    if start > end:
-        end = start  # an unusable vehicle stays unusable
-    return TimeWindow(start, end)
+    return TimeWindow(start, end) if start <= end else None
 
 
 def _unsupported_by_vroom(problem: PlanningProblem) -> None:
@@ -887,9 +887,9 @@ def write_problem(problem: PlanningProblem) -> dict[str, Any]:
     """The problem as VROOM JSON with ``location_index`` and per-profile matrices.
 
     Ids that are integers are kept; otherwise tasks/vehicles are numbered from
-    1 and the original id is written as ``description``. Problems using what
-    VROOM cannot model (reloads, max_duration, a start depot closing before
-    the shift ends) raise :class:`UnsupportedConstraint`.
+    1 and the original id is written as ``description``. Depot hours are folded
+    into each vehicle's ``time_window``. Problems using what VROOM cannot model
+    (reloads, max_duration) raise :class:`UnsupportedConstraint`.
     """
     _unsupported_by_vroom(problem)
     locs = problem.locations
@@ -986,7 +986,9 @@ def write_problem(problem: PlanningProblem) -> dict[str, Any]:
                 "per_km": t.cost_per_km,
             }
         tw = vroom_time_window(problem, vehicle)
-        if tw.is_bounded:
+        if tw is None:  # no working time left: an instant VROOM cannot fill
+            out["time_window"] = [_clamp(vehicle.shift.start)] * 2
+        elif tw.is_bounded:
             out["time_window"] = _tw(tw)
         if vehicle.breaks:
             ids = _int_ids([b.id for b in vehicle.breaks])

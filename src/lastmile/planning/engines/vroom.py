@@ -28,7 +28,7 @@ import vroom
 
 from lastmile.domain import HORIZON, Plan, Route, TimeWindow, Unassigned, Vehicle, VisitKind
 from lastmile.domain.orders import OrderKind
-from lastmile.exceptions import SolveError
+from lastmile.exceptions import SolveError, UnsupportedConstraint
 from lastmile.formats.vroom import VROOM_MAX_TIME, vroom_time_window
 from lastmile.planning.engines.base import check_supported
 from lastmile.planning.problem import Feature, PlanningProblem
@@ -55,10 +55,12 @@ class VroomRoute:
 
 @dataclass(frozen=True)
 class VroomResult:
-    """VROOM's raw answer in lastmile terms, before re-timing."""
+    """VROOM's answer in lastmile terms, before re-timing; ``solution`` is
+    pyvroom's own object (``solution.to_dict()`` is VROOM's JSON)."""
 
     routes: tuple[VroomRoute, ...]
     unassigned: tuple[str, ...]
+    solution: Any
 
 
 def _window(w: TimeWindow, where: str) -> Any:
@@ -103,6 +105,8 @@ def build_input(problem: PlanningProblem) -> Any:
     for vi, v in enumerate(problem.vehicles):
         where = f"vehicle {v.id!r}"
         tw = vroom_time_window(problem, v)
+        if tw is None:
+            continue  # its depot hours leave it no working time
         t = v.type
         kwargs: dict[str, Any] = {
             "start": None if v.start_depot is None else problem.depots[v.start_depot].location,
@@ -217,7 +221,7 @@ def run_vroom(
     unassigned: dict[str, None] = {}
     for job in solution.unassigned:
         unassigned[problem.orders[int(job._id)].id] = None
-    return VroomResult(routes, tuple(unassigned))
+    return VroomResult(routes, tuple(unassigned), solution)
 
 
 def vroom_arrivals_match(route: Route, vroom_route: VroomRoute) -> bool:
@@ -231,7 +235,8 @@ def vroom_arrivals_match(route: Route, vroom_route: VroomRoute) -> bool:
 
 def _late_visit(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> int | None:
     """Index of the first visit that breaks a time rule under our semantics, else None."""
-    end_limit = vroom_time_window(problem, vehicle).end
+    hours = vroom_time_window(problem, vehicle)
+    end_limit = hours.end if hours is not None else vehicle.shift.start
     for i, v in enumerate(route.visits):
         if v.is_task:
             order = problem.order(v.order_id or "")
@@ -326,8 +331,14 @@ class VroomEngine:
     def check_supported(self, problem: PlanningProblem) -> None:
         """Raise :class:`UnsupportedConstraint` for anything VROOM cannot honour."""
         check_supported(self.name, self.capabilities, problem)
-        for vehicle in problem.vehicles:
-            vroom_time_window(problem, vehicle)
+
+    def supports(self, problem: PlanningProblem) -> str | None:
+        """Why this engine cannot take ``problem``, or None if it can."""
+        try:
+            self.check_supported(problem)
+        except UnsupportedConstraint as exc:
+            return str(exc)
+        return None
 
     def solve(
         self,
