@@ -174,6 +174,10 @@ def test_format_by_suffix_and_read_any() -> None:
     assert read_any(tiny).orders == read_solomon(tiny).orders
     assert read_any(DATA / "X-n101-k25.vrp").time_scale == 1  # CVRP: nint by default
     assert read_any(DATA / "C101_10.vrp", rounding="exact").time_scale == 1000
+    from lastmile.formats.vroom import read_problem
+
+    vroom_file = DATA / "vroom" / "matrices.json"
+    assert read_any(vroom_file).orders == read_problem(vroom_file).orders
 
 
 # -- property: Solomon text and its VRPLIB twin read the same -----------------------
