@@ -79,6 +79,7 @@ def _route_features(problem: PlanningProblem, route: Route) -> tuple[list[dict[s
             }
         )
     line_props: dict[str, Any] = {
+        "kind": "route",
         "vehicle": route.vehicle_id,
         "cost": route.cost,
         "distance": route.distance,
