@@ -1,0 +1,642 @@
+# OR-Tools' SWIG stubs declare no types; every call into them is untyped.
+# mypy: disable-error-code="no-untyped-call"
+"""OR-Tools routing (constraint programming + guided local search) behind the engine protocol.
+
+How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
+
+- nodes: one per order stop (a shipment has two), one per depot used as a
+  start or an end, and one dummy node with zero travel to and from it standing
+  for the open end (or open start) of open routes;
+- time: a ``time`` dimension whose cumul at a stop is the moment its setup is
+  done (service start + setup actually spent). The transit of arc i->j is
+  ``service(i) + duration(i, j) + setup(j)`` where ``setup(j)`` counts only when
+  i and j are at different locations -- exactly the shared semantics, arc by
+  arc. Slack is waiting. A stop's windows constrain service start = cumul -
+  setup spent: when no other node shares the stop's location the setup is always
+  spent and the windows (shifted by setup) are the cumul's domain, with the gaps
+  between windows removed; otherwise a small constraint on the stop's
+  predecessor (``NextVar`` of its co-located nodes) decides whether setup is
+  spent, and the service start variable carries the windows;
+- shifts and depots: the start cumul is the departure (>= shift start and the
+  start depot's opening), the end cumul the arrival at the end depot (or the last
+  departure of an open route), <= shift end and the end depot's closing;
+  ``max_duration`` is the span upper bound;
+- capacities: one dimension per capacity dimension with deliveries as negative
+  and pickups as positive demand and a free start cumul (the load on leaving
+  the depot). When delivery and pickup jobs are mixed, a second dimension sums
+  the route's deliveries and the start load is tied to it, so the vehicle
+  really leaves with everything it delivers;
+- shipments: ``AddPickupAndDelivery`` plus same vehicle, both or neither
+  performed, and a task-count dimension putting the pickup strictly before the
+  delivery;
+- skills: the stop's ``VehicleVar`` restricted to capable vehicles; orders no
+  vehicle can serve are not modelled and come back unassigned;
+- unassigned orders: every order is optional (``AddDisjunction``) with a
+  penalty above the cost of any solution, so serving an order always wins when
+  feasible; with priorities the penalty grows with the priority so that the
+  total priority served comes first, then the number of orders, then the cost;
+- breaks: optional interval variables, performed iff the vehicle is used, whose
+  start variable carries every window of the break (several windows are
+  modelled exactly: gaps removed from the domain), given to OR-Tools' vehicle
+  break constraint (no overlap with service, break time taken from slack). OR-Tools
+  lets a break interrupt a drive; lastmile takes it where the vehicle is, before
+  driving on. An extra variable per break picks the node of the route it
+  follows (``Element`` constraints); the break starts after that node's
+  departure and ends within its waiting slack, before the drive begins;
+- ``max_travel_time``, ``max_distance`` and ``max_tasks``: one dimension each
+  (driving time, metres, stops) with the limit as the vehicle's capacity;
+- costs: the arc cost of vehicle v is ``cost_per_hour*duration*1000 +
+  cost_per_km*distance*3600`` (divided by a common factor), an exact integer
+  multiple of the objective; fixed costs scaled alike. Reported costs come from
+  :func:`~lastmile.planning.problem.route_cost` on the final routes.
+
+Not modelled (``check_supported`` raises): reloads (multi-trip routes).
+
+Search: PATH_CHEAPEST_ARC (PARALLEL_CHEAPEST_INSERTION when there are
+shipments) for the first solution, then guided local search until the time
+limit, which counts model building. OR-Tools routing has no random seed: with
+the same problem it follows the same path, so ``seed`` is accepted and ignored;
+only where the time limit cuts the search differs between runs. An ``initial``
+plan (from another engine) is read with ``ReadAssignmentFromRoutes`` and
+improved; if the model rejects it, the search starts from scratch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from lastmile.domain import (
+    HORIZON,
+    Order,
+    OrderKind,
+    Plan,
+    Stop,
+    TimeWindow,
+    Unassigned,
+    Vehicle,
+    VisitKind,
+)
+from lastmile.exceptions import SolveError, UnsupportedConstraint
+from lastmile.planning.engines.base import check_supported
+from lastmile.planning.problem import Feature, PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+from lastmile.travel.matrix import IntMatrix
+
+#: Seconds kept aside from the time limit for turning the solution into a plan.
+_MARGIN_S = 0.05
+#: The arc cost scale: cost_per_hour * s / 3600 + cost_per_km * m / 1000, times this.
+_COST_SCALE = 3_600_000
+#: Penalties summed over all orders stay below this (the objective is an int64).
+_PENALTY_CEILING = 2**61
+_UNASSIGNED_REASON = "not served in the OR-Tools solution found within the time limit"
+
+
+@dataclass(frozen=True, slots=True)
+class _StopNode:
+    """One order stop as an OR-Tools node."""
+
+    order: Order
+    kind: VisitKind
+    stop: Stop
+
+
+@dataclass
+class _Model:
+    """A PlanningProblem lowered to an OR-Tools routing model, with the maps back."""
+
+    manager: Any
+    routing: Any
+    time_dim: Any
+    #: stop nodes first (node id = position), then depot nodes, then the dummy node
+    stops: list[_StopNode]
+    #: lastmile vehicles in the model, by OR-Tools vehicle index
+    vehicles: list[Vehicle]
+    #: (order id, step kind) -> node id
+    node_of: dict[tuple[str, VisitKind], int]
+    #: service time per node (0 for depots and the dummy)
+    service: list[int]
+    #: OR-Tools vehicle index -> [(break id, interval var)]
+    breaks: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: orders left out of the model (no vehicle can serve them), with the reason
+    excluded: dict[str, str] = field(default_factory=dict)
+    shipments: bool = False
+
+
+class ORToolsEngine:
+    """OR-Tools' routing solver: exact on every feature but reloads; good local search."""
+
+    name: ClassVar[str] = "ortools"
+    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {Feature.RELOADS}
+
+    def supports(self, problem: PlanningProblem) -> str | None:
+        """Why this engine cannot take ``problem``, or None if it can."""
+        try:
+            check_supported(self.name, self.capabilities, problem)
+        except UnsupportedConstraint as exc:
+            return str(exc)
+        return None
+
+    def solve(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        initial: Plan | None = None,
+    ) -> Plan:
+        """Plan ``problem`` within ``time_limit`` seconds (model building included).
+
+        ``seed`` is accepted for the protocol; OR-Tools routing is deterministic
+        (see the module docstring). ``initial`` is a plan to improve.
+        """
+        began = time.perf_counter()
+        check_supported(self.name, self.capabilities, problem)
+        model = _build(problem)
+        if not model.vehicles:
+            unassigned = tuple(
+                Unassigned(o.id, "no vehicle can leave its depot within its shift", "engine")
+                for o in problem.orders
+            )
+            return Plan((), unassigned, self.name, time.perf_counter() - began)
+        params = _search_parameters(model, time_limit - (time.perf_counter() - began))
+        routing = model.routing
+        solution = None
+        if initial is not None:
+            routing.CloseModelWithParameters(params)
+            start = _read_initial(model, initial)
+            params = _search_parameters(model, time_limit - (time.perf_counter() - began))
+            if start is not None:
+                solution = routing.SolveFromAssignmentWithParameters(start, params)
+        if solution is None:
+            solution = routing.SolveWithParameters(params)
+        if solution is None:
+            raise SolveError(
+                f"OR-Tools found no solution for {problem.name or 'the problem'} "
+                f"(status {routing.status()})"
+            )
+        plan = _to_plan(problem, model, solution)
+        return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+
+# -- building the model -------------------------------------------------------------------
+
+
+def _search_parameters(model: _Model, seconds: float) -> Any:
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    strategy = routing_enums_pb2.FirstSolutionStrategy
+    params.first_solution_strategy = (
+        strategy.PARALLEL_CHEAPEST_INSERTION if model.shipments else strategy.PATH_CHEAPEST_ARC
+    )
+    params.local_search_metaheuristic = (
+        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    )
+    params.log_search = False
+    ms = max(10, int((seconds - _MARGIN_S) * 1000))
+    params.time_limit.FromMilliseconds(ms)
+    return params
+
+
+_Domain = tuple[int, int, list[tuple[int, int]]]
+
+
+def _ranges(windows: Sequence[TimeWindow], offset: int, horizon: int) -> _Domain:
+    """Domain of ``windows`` shifted by ``offset`` and clipped at ``horizon``.
+
+    Returns (min, max, gaps) with gaps as inclusive (lo, hi) pairs to remove.
+    """
+    lo = windows[0].start + offset
+    hi = min(windows[-1].end + offset, horizon)
+    gaps = []
+    for a, b in itertools.pairwise(windows):
+        g_lo, g_hi = a.end + offset + 1, min(b.start + offset - 1, horizon)
+        if g_lo <= g_hi:
+            gaps.append((g_lo, g_hi))
+    return lo, hi, gaps
+
+
+def _restrict(var: Any, lo: int, hi: int, gaps: list[tuple[int, int]]) -> None:
+    var.SetRange(lo, hi)
+    for g_lo, g_hi in gaps:
+        var.RemoveInterval(g_lo, g_hi)
+
+
+def _usable(problem: PlanningProblem, v: Vehicle) -> tuple[int, int, int] | None:
+    """(earliest departure, latest departure, latest end) of ``v``, or None if unusable."""
+    depots = problem.depots
+    lo = v.shift.start
+    if v.start_depot is not None:
+        lo = max(lo, depots[v.start_depot].time_window.start)
+    end_max = v.shift.end
+    if v.end_depot is not None:
+        end_max = min(end_max, depots[v.end_depot].time_window.end)
+    if v.start_depot is not None and v.end_depot is not None:
+        a, b = depots[v.start_depot].location, depots[v.end_depot].location
+        direct = int(problem.matrix_for(v).durations[a, b])
+    else:
+        direct = 0
+    if lo + direct > end_max:
+        return None
+    return lo, v.shift.end, end_max
+
+
+def _build(problem: PlanningProblem) -> _Model:
+    dims = len(problem.dimensions)
+    limits: dict[str, tuple[int, int, int]] = {}
+    for v in problem.vehicles:
+        usable = _usable(problem, v)
+        if usable is not None:
+            limits[v.id] = usable
+    vehicles = [v for v in problem.vehicles if v.id in limits]
+
+    # -- nodes
+    excluded: dict[str, str] = {}
+    allowed: dict[str, list[int]] = {}
+    stops: list[_StopNode] = []
+    for order in problem.orders:
+        ok = [k for k, v in enumerate(vehicles) if order.skills <= v.skills]
+        if not ok:
+            excluded[order.id] = "no vehicle has the skills it needs"
+            continue
+        if len(ok) < len(vehicles):
+            allowed[order.id] = ok
+        if order.kind is OrderKind.SHIPMENT:
+            assert order.pickup is not None and order.delivery is not None
+            stops.append(_StopNode(order, VisitKind.PICKUP, order.pickup))
+            stops.append(_StopNode(order, VisitKind.DELIVERY, order.delivery))
+        else:
+            stops.append(_StopNode(order, VisitKind.JOB, order.single_stop))
+    n_stops = len(stops)
+    used_depots = sorted(
+        {d for v in vehicles for d in (v.start_depot, v.end_depot) if d is not None}
+    )
+    depot_node = {d: n_stops + k for k, d in enumerate(used_depots)}
+    has_dummy = any(v.start_depot is None or v.end_depot is None for v in vehicles)
+    dummy = n_stops + len(used_depots)
+    n_nodes = dummy + int(has_dummy)
+
+    loc = np.full(n_nodes, -1, dtype=np.int64)
+    service = np.zeros(n_nodes, dtype=np.int64)
+    setup = np.zeros(n_nodes, dtype=np.int64)
+    for i, s in enumerate(stops):
+        loc[i], service[i], setup[i] = s.stop.location, s.stop.service, s.stop.setup
+    for d, node in depot_node.items():
+        loc[node] = problem.depots[d].location
+    node_of = {(s.order.id, s.kind): i for i, s in enumerate(stops)}
+
+    starts = [depot_node[v.start_depot] if v.start_depot is not None else dummy for v in vehicles]
+    ends = [depot_node[v.end_depot] if v.end_depot is not None else dummy for v in vehicles]
+    if not vehicles:
+        return _Model(None, None, None, stops, [], node_of, service.tolist(), excluded=excluded)
+    manager = pywrapcp.RoutingIndexManager(n_nodes, len(vehicles), starts, ends)
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+    index = [manager.NodeToIndex(i) for i in range(n_stops)]
+
+    # -- per-profile node matrices (the dummy row/column is all zeros)
+    real = loc >= 0
+    ix = np.ix_(real, real)
+
+    def node_matrix(m: IntMatrix) -> IntMatrix:
+        out = np.zeros((n_nodes, n_nodes), dtype=np.int64)
+        out[ix] = m[np.ix_(loc[real], loc[real])]
+        return out
+
+    differs = loc[:, None] != loc[None, :]
+    profiles = sorted({v.type.profile for v in vehicles})
+    dur = {p: node_matrix(problem.matrices[p].durations) for p in profiles}
+    dist = {p: node_matrix(problem.matrices[p].distances) for p in profiles}
+    time_m = {p: service[:, None] + dur[p] + setup[None, :] * differs for p in profiles}
+    time_cb = {p: routing.RegisterTransitMatrix(time_m[p].tolist()) for p in profiles}
+
+    # -- horizon: no earliest schedule runs later than the latest lower bound
+    # plus every possible transit and every break.
+    lower_bounds = [0]
+    lower_bounds += [w.start for s in stops for w in s.stop.time_windows]
+    lower_bounds += [w.start for v in vehicles for b in v.breaks for w in b.time_windows]
+    lower_bounds += [limits[v.id][0] for v in vehicles]
+    transit_bound = sum(int(m.max(axis=1).sum()) for m in time_m.values())
+    breaks_bound = sum(b.duration for v in vehicles for b in v.breaks)
+    horizon = min(HORIZON, max(lower_bounds) + transit_bound + breaks_bound + 1)
+
+    # -- costs
+    factor = _COST_SCALE
+    for v in vehicles:
+        factor = math.gcd(factor, v.type.cost_per_hour * 1000, v.type.cost_per_km * 3600)
+    cost_classes: dict[tuple[str, int, int], int] = {}
+    cost_max_out = np.zeros(n_nodes, dtype=np.int64)
+    for k, v in enumerate(vehicles):
+        a = v.type.cost_per_hour * 1000 // factor
+        b = v.type.cost_per_km * 3600 // factor
+        key = (v.type.profile, a, b)
+        if key not in cost_classes:
+            cost = a * dur[v.type.profile] + b * dist[v.type.profile]
+            cost_max_out = np.maximum(cost_max_out, cost.max(axis=1))
+            cost_classes[key] = routing.RegisterTransitMatrix(cost.tolist())
+        routing.SetArcCostEvaluatorOfVehicle(cost_classes[key], k)
+        if v.type.fixed_cost:
+            routing.SetFixedCostOfVehicle(v.type.fixed_cost * (_COST_SCALE // factor), k)
+
+    # -- time
+    routing.AddDimensionWithVehicleTransitAndCapacity(
+        [time_cb[v.type.profile] for v in vehicles],
+        horizon,
+        [horizon] * len(vehicles),
+        False,
+        "time",
+    )
+    time_dim = routing.GetDimensionOrDie("time")
+    for k, v in enumerate(vehicles):
+        lo, hi, end_max = limits[v.id]
+        time_dim.CumulVar(routing.Start(k)).SetRange(lo, min(hi, horizon))
+        time_dim.CumulVar(routing.End(k)).SetRange(lo, min(end_max, horizon))
+        if v.max_duration is not None:
+            time_dim.SetSpanUpperBoundForVehicle(v.max_duration, k)
+        # Finish as early as the sequence allows, then leave as late as that allows.
+        routing.AddWeightedVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(k)), 2)
+        routing.AddWeightedVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(k)), 1)
+
+    # Nodes that can come right before a node at the same location (no setup then).
+    same_place: dict[int, list[int]] = {}
+    for i in range(n_stops):
+        same_place.setdefault(int(loc[i]), []).append(index[i])
+    starts_at: dict[int, list[int]] = {}
+    for k, v in enumerate(vehicles):
+        if v.start_depot is not None:
+            starts_at.setdefault(problem.depots[v.start_depot].location, []).append(
+                routing.Start(k)
+            )
+    for i, s in enumerate(stops):
+        windows = s.stop.time_windows
+        if not windows:
+            continue
+        cumul = time_dim.CumulVar(index[i])
+        place = int(loc[i])
+        preds = [j for j in same_place[place] if j != index[i]] + starts_at.get(place, [])
+        if s.stop.setup == 0 or not preds:
+            _restrict(cumul, *_ranges(windows, s.stop.setup, horizon))
+            continue
+        # Setup is spent unless the predecessor stands at the same location.
+        lo, hi, gaps = _ranges(windows, 0, horizon)
+        start_var = solver.IntVar(lo, hi, f"start_{i}")
+        for g_lo, g_hi in gaps:
+            start_var.RemoveInterval(g_lo, g_hi)
+        cumul.SetRange(lo, min(hi + s.stop.setup, horizon))
+        same = solver.Sum([solver.IsEqualCstVar(routing.NextVar(j), index[i]) for j in preds])
+        solver.Add(start_var == cumul - s.stop.setup + same * s.stop.setup)
+        routing.AddVariableMinimizedByFinalizer(start_var)
+
+    # -- orders: optional, skills, shipments
+    penalties = _penalties(problem, stops, cost_max_out, vehicles, factor, n_stops)
+    for i, s in enumerate(stops):
+        if s.order.id in allowed:
+            # -1 keeps the stop optional (unperformed stops have vehicle -1).
+            routing.VehicleVar(index[i]).SetValues([-1, *allowed[s.order.id]])
+    count_dim = None
+    needs_count = any(s.kind is VisitKind.PICKUP for s in stops) or any(
+        v.max_tasks is not None for v in vehicles
+    )
+    if needs_count:
+        cb = routing.RegisterUnaryTransitVector([1] * n_stops + [0] * (n_nodes - n_stops))
+        routing.AddDimensionWithVehicleCapacity(
+            cb,
+            0,
+            [v.max_tasks if v.max_tasks is not None else n_stops for v in vehicles],
+            True,
+            "tasks",
+        )
+        count_dim = routing.GetDimensionOrDie("tasks")
+    for i, s in enumerate(stops):
+        if s.kind is VisitKind.DELIVERY:
+            continue  # handled with its pickup
+        penalty = penalties[s.order.id]
+        if s.kind is VisitKind.JOB:
+            routing.AddDisjunction([index[i]], penalty)
+            continue
+        p, d = index[i], index[i + 1]
+        routing.AddDisjunction([p], penalty // 2)
+        routing.AddDisjunction([d], penalty - penalty // 2)
+        routing.AddPickupAndDelivery(p, d)
+        solver.Add(routing.ActiveVar(p) == routing.ActiveVar(d))
+        solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
+        # Pickup strictly first, also when both halves are at one place at one
+        # time (an inactive pair has both counts at 0).
+        assert count_dim is not None
+        solver.Add(count_dim.CumulVar(p) + routing.ActiveVar(p) <= count_dim.CumulVar(d))
+
+    # -- capacities
+    for k_dim in range(dims):
+        demand = [0] * n_nodes
+        delivered = [0] * n_nodes
+        has_delivery_jobs = has_pickup_jobs = False
+        for i, s in enumerate(stops):
+            a = problem.amount(s.order)[k_dim]
+            if a == 0:
+                continue
+            picks = s.kind is VisitKind.PICKUP or s.order.kind is OrderKind.PICKUP
+            demand[i] = a if picks else -a
+            if s.kind is VisitKind.JOB and s.order.kind is OrderKind.DELIVERY:
+                delivered[i] = a
+                has_delivery_jobs = True
+            if s.kind is VisitKind.JOB and s.order.kind is OrderKind.PICKUP:
+                has_pickup_jobs = True
+        if not any(demand):
+            continue
+        caps = [v.capacity[k_dim] for v in vehicles]
+        name = f"load_{k_dim}"
+        routing.AddDimensionWithVehicleCapacity(
+            routing.RegisterUnaryTransitVector(demand), 0, caps, False, name
+        )
+        load = routing.GetDimensionOrDie(name)
+        if has_delivery_jobs and has_pickup_jobs:
+            # The start load must be all the route delivers, not just enough to
+            # keep the load non-negative.
+            routing.AddDimensionWithVehicleCapacity(
+                routing.RegisterUnaryTransitVector(delivered), 0, caps, True, f"delivered_{k_dim}"
+            )
+            total = routing.GetDimensionOrDie(f"delivered_{k_dim}")
+            for k in range(len(vehicles)):
+                solver.Add(load.CumulVar(routing.Start(k)) == total.CumulVar(routing.End(k)))
+
+    # -- route limits
+    big = 2**50
+    if any(v.max_distance is not None for v in vehicles):
+        cbs = {p: routing.RegisterTransitMatrix(dist[p].tolist()) for p in profiles}
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [cbs[v.type.profile] for v in vehicles],
+            0,
+            [v.max_distance if v.max_distance is not None else big for v in vehicles],
+            True,
+            "distance",
+        )
+    if any(v.max_travel_time is not None for v in vehicles):
+        cbs = {p: routing.RegisterTransitMatrix(dur[p].tolist()) for p in profiles}
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [cbs[v.type.profile] for v in vehicles],
+            0,
+            [v.max_travel_time if v.max_travel_time is not None else big for v in vehicles],
+            True,
+            "travel",
+        )
+
+    model = _Model(
+        manager,
+        routing,
+        time_dim,
+        stops,
+        vehicles,
+        node_of,
+        service.tolist(),
+        excluded=excluded,
+        shipments=any(s.kind is VisitKind.PICKUP for s in stops),
+    )
+    _add_breaks(model, horizon, allowed)
+    return model
+
+
+def _penalties(
+    problem: PlanningProblem,
+    stops: list[_StopNode],
+    cost_max_out: IntMatrix,
+    vehicles: list[Vehicle],
+    factor: int,
+    n_stops: int,
+) -> dict[str, int]:
+    """Penalty for leaving each order out: more than any solution costs, by priority."""
+    fixed = sum(v.type.fixed_cost for v in vehicles) * (_COST_SCALE // factor)
+    depots_out = int(cost_max_out[n_stops:].max()) if len(cost_max_out) > n_stops else 0
+    bound = int(cost_max_out[:n_stops].sum()) + len(vehicles) * depots_out + fixed + 1
+    bound *= 2  # even, so a shipment's penalty splits over its two stops
+    orders = {s.order.id: s.order for s in stops}
+    n = max(1, len(orders))
+    weight = n + 1 if Feature.PRIORITIES in problem.features else 0
+    # Keep the sum of all penalties inside int64 with room to spare.
+    while weight and n * bound * (1 + 100 * weight) > _PENALTY_CEILING:
+        weight //= 2
+    bound = min(bound, _PENALTY_CEILING // (n * (1 + 100 * weight)))
+    return {oid: bound * (1 + weight * o.priority) for oid, o in orders.items()}
+
+
+def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> None:
+    """Breaks as optional intervals taken where the vehicle is, before it drives on."""
+    routing, solver, time_dim = model.routing, model.routing.solver(), model.time_dim
+    visit_transits = [0] * routing.Size()
+    for i in range(routing.Size()):
+        node = model.manager.IndexToNode(i)
+        visit_transits[i] = model.service[node]
+    for k, v in enumerate(model.vehicles):
+        if not v.breaks:
+            continue
+        used = routing.ActiveVehicleVar(k)
+        # The nodes a break may follow: the vehicle's start and the stops it may serve.
+        after = [routing.Start(k)] + [
+            model.manager.NodeToIndex(i)
+            for i, s in enumerate(model.stops)
+            if s.order.id not in allowed or k in allowed[s.order.id]
+        ]
+        vehicle_of = [routing.VehicleVar(i) for i in after]
+        cumuls = [time_dim.CumulVar(i) for i in after]
+        slacks = [time_dim.SlackVar(i) for i in after]
+        services = [visit_transits[i] for i in after]
+        intervals = []
+        for brk in v.breaks:
+            lo, hi, gaps = _ranges(brk.time_windows, 0, horizon)
+            start = solver.IntVar(lo, max(lo, hi), f"break_{v.id}_{brk.id}")
+            for g_lo, g_hi in gaps:
+                start.RemoveInterval(g_lo, g_hi)
+            interval = solver.FixedDurationIntervalVar(start, brk.duration, used, brk.id)
+            routing.AddIntervalToAssignment(interval)
+            intervals.append(interval)
+            model.breaks.setdefault(k, []).append((brk.id, interval))
+            # ``pos`` picks the node the break follows. The break starts after
+            # that node's departure and ends within its waiting slack, so the
+            # drive to the next node comes after it: the break is taken where
+            # the vehicle stands. Relaxed (big M) when the vehicle is unused.
+            pos = solver.IntVar(0, len(after) - 1, f"break_at_{v.id}_{brk.id}")
+            departure = solver.Element(cumuls, pos) + solver.Element(services, pos)
+            big = horizon + brk.duration + 1
+            solver.Add(solver.Element(vehicle_of, pos) == k)
+            solver.Add(start + big * (1 - used) >= departure)
+            solver.Add(
+                start + brk.duration <= departure + solver.Element(slacks, pos) + big * (1 - used)
+            )
+            routing.AddVariableMinimizedByFinalizer(pos)
+            routing.AddVariableMinimizedByFinalizer(start)
+        time_dim.SetBreakIntervalsOfVehicle(intervals, k, visit_transits)
+
+
+# -- reading plans in and out ---------------------------------------------------------------
+
+
+def _read_initial(model: _Model, plan: Plan) -> Any:
+    """The assignment matching ``plan``, or None if the model cannot take it."""
+    vehicle_no = {v.id: k for k, v in enumerate(model.vehicles)}
+    routes: list[list[int]] = [[] for _ in model.vehicles]
+    for route in plan.routes:
+        k = vehicle_no.get(route.vehicle_id)
+        indices = []
+        for visit in route.visits:
+            if not visit.is_task or visit.order_id is None:
+                continue
+            node = model.node_of.get((visit.order_id, visit.kind))
+            if node is not None:
+                indices.append(model.manager.NodeToIndex(node))
+        if indices and k is None:
+            return None
+        if k is not None:
+            routes[k] = indices
+    return model.routing.ReadAssignmentFromRoutes(routes, True)
+
+
+def _to_plan(problem: PlanningProblem, model: _Model, solution: Any) -> Plan:
+    routing, manager, time_dim = model.routing, model.manager, model.time_dim
+    n_stops = len(model.stops)
+    served: set[str] = set()
+    routes = []
+    for k, vehicle in enumerate(model.vehicles):
+        index = routing.Start(k)
+        t_start = solution.Value(time_dim.CumulVar(index))
+        # (departure, node) of the start and of every stop, in route order
+        departures: list[tuple[int, int | None]] = [(t_start, None)]
+        index = solution.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            node = manager.IndexToNode(index)
+            if node < n_stops:
+                dep = solution.Value(time_dim.CumulVar(index)) + model.service[node]
+                departures.append((dep, node))
+            index = solution.Value(routing.NextVar(index))
+        if len(departures) == 1:
+            continue
+        # Each break goes after the last node left no later than the break starts.
+        after: dict[int, list[tuple[int, str]]] = {}
+        for brk_id, interval in model.breaks.get(k, []):
+            if not solution.PerformedValue(interval):
+                continue
+            b_start = solution.StartValue(interval)
+            pos = 0
+            for p, (dep, _) in enumerate(departures):
+                if dep <= b_start:
+                    pos = p
+            after.setdefault(pos, []).append((b_start, brk_id))
+        steps: list[Step] = []
+        for p, (_, node) in enumerate(departures):
+            if node is not None:
+                s = model.stops[node]
+                steps.append(Step(s.kind, order_id=s.order.id))
+                served.add(s.order.id)
+            for _, brk_id in sorted(after.get(p, [])):
+                steps.append(Step(VisitKind.BREAK, break_id=brk_id))
+        routes.append(build_route(problem, vehicle, steps, start_time=t_start))
+    unassigned = tuple(
+        Unassigned(o.id, model.excluded.get(o.id, _UNASSIGNED_REASON), "engine")
+        for o in problem.orders
+        if o.id not in served
+    )
+    return Plan(tuple(routes), unassigned, ORToolsEngine.name)
