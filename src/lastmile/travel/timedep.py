@@ -484,13 +484,34 @@ class BoundModel:
                 )
             self._cache[key] = (arr, res.length_m[i, self.nodes])
 
+    def matrix_rows(
+        self, rows: Sequence[int], departures: Sequence[int]
+    ) -> tuple[IntArray, IntArray]:
+        """Durations (s) and distances (m) from location ``rows[k]`` leaving at ``departures[k]``.
+
+        One search per distinct (row, departure), cached; the diagonal is zero.
+        """
+        if len(rows) != len(departures):
+            raise InputError(
+                f"{len(rows)} rows for {len(departures)} departures", where="departures"
+            )
+        keys = [(int(r), int(t)) for r, t in zip(rows, departures, strict=True)]
+        for r, _ in keys:
+            if not 0 <= r < self.size:
+                raise InputError(f"location {r} out of range [0, {self.size})", where="rows")
+        self._rows([r for r, _ in keys], [t for _, t in keys])
+        dur = np.empty((len(keys), self.size))
+        dist = np.empty((len(keys), self.size))
+        for k, (r, t) in enumerate(keys):
+            arr, length = self._cache[(r, t)]
+            dur[k] = arr + self.access_s[r] + self.access_s
+            dist[k] = length + self.gap_m[r] + self.gap_m
+            dur[k, r] = dist[k, r] = 0.0
+        return np.rint(dur).astype(np.int64), np.rint(dist).astype(np.int64)
+
     def leg_duration(self, a: int, b: int, depart_at: int) -> int:
-        """Seconds from location ``a`` to ``b`` leaving at ``depart_at`` (rounded)."""
-        if a == b:
-            return 0
-        self._rows([a], [depart_at])
-        arr, _ = self._cache[(a, depart_at)]
-        return round(float(arr[b] + self.access_s[a] + self.access_s[b]))
+        """Seconds from location ``a`` to ``b`` leaving at ``depart_at``, fastest path."""
+        return int(self.matrix_rows([a], [depart_at])[0][0, b])
 
     def departure_matrix(self, departures: Sequence[int]) -> TravelMatrix:
         """Durations and distances where row ``i`` leaves location ``i`` at ``departures[i]``."""
@@ -498,20 +519,8 @@ class BoundModel:
             raise InputError(
                 f"{len(departures)} departures for {self.size} locations", where="departures"
             )
-        rows = list(range(self.size))
-        deps = [int(t) for t in departures]
-        self._rows(rows, deps)
-        dur = np.empty((self.size, self.size))
-        dist = np.empty((self.size, self.size))
-        for i, t in enumerate(deps):
-            arr, length = self._cache[(i, t)]
-            dur[i] = arr + self.access_s[i] + self.access_s
-            dist[i] = length + self.gap_m[i] + self.gap_m
-        np.fill_diagonal(dur, 0)
-        np.fill_diagonal(dist, 0)
-        return TravelMatrix(
-            durations=np.rint(dur).astype(np.int64), distances=np.rint(dist).astype(np.int64)
-        )
+        dur, dist = self.matrix_rows(list(range(self.size)), departures)
+        return TravelMatrix(durations=dur, distances=dist)
 
     def frozen_matrix(self, t: float) -> TravelMatrix:
         """Durations with speeds frozen at time ``t`` (a static per-slice matrix)."""

@@ -1,0 +1,594 @@
+"""Planning with travel times that depend on the time of day.
+
+Engines take static matrices; traffic makes a leg's duration depend on when it
+starts. :func:`solve_time_dependent` bridges the two with *departure-stamped
+matrices*, re-timing and repair:
+
+1. **Stamp.** Every matrix row ``i`` is computed with the exact time-dependent
+   model for a departure from location ``i`` at ``stamp[i]``, the time a
+   vehicle is expected to leave it. The row of each vehicle's start depot is
+   stamped with that vehicle's departure, so vehicles with different
+   departures get their own routing profile (one profile per shift to start
+   with). First stamps: the middle of each stop's first window (the middle of
+   the fleet's working span for stops without one) plus its service time.
+2. **Solve** the stamped problem with :func:`lastmile.planning.solve`.
+3. **Re-time** every route with the exact model: each leg takes the duration
+   of the time-dependent fastest path leaving at the time the vehicle really
+   leaves, iterated to a fixed point with the scheduler's own rules
+   (:func:`~lastmile.planning.build_route`). The gap between the engine's
+   promised arrivals and these is the method's error (:class:`ArrivalError`).
+4. **Re-stamp** each row with the departure just computed and go back to 2, for
+   ``rounds`` rounds: a stop's departure time moves little from one round to
+   the next, so the promise converges on the truth.
+5. **Repair** the last round's re-timed routes with the independent validator:
+   a route that breaks a rule under true travel times loses its first
+   offending order until it holds; lost orders are re-inserted where the
+   re-timed route stays valid (cheapest first) or reported unassigned with
+   code ``traffic``.
+
+``method="shift"`` is the simple baseline: one round with every row stamped at
+the vehicles' shift start (one PyVRP profile per shift start).
+
+The returned plan's times are the re-timed (true) ones. Each route is
+consistent with its own problem (:meth:`TimeDependentResult.route_problem`),
+whose matrix carries the leg durations the route actually drives.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from lastmile.domain import (
+    Order,
+    OrderKind,
+    Plan,
+    Route,
+    Unassigned,
+    Vehicle,
+    VehicleType,
+    VisitKind,
+)
+from lastmile.domain.time import HORIZON, format_clock
+from lastmile.exceptions import InputError
+from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+from lastmile.planning.solve import solve
+from lastmile.planning.validate import Violation, validate
+from lastmile.travel.matrix import IntMatrix, TravelMatrix
+
+#: Re-timing iterations before giving up on an exact fixed point (never reached in practice).
+_MAX_RETIME_ITERATIONS = 30
+#: Depot departures are grouped to this granularity (s) into routing profiles.
+_DEPOT_GRANULARITY_S = 60
+#: Candidate insertions tried with the exact model per dropped order.
+_INSERTION_CANDIDATES = 6
+#: Violations that re-timing can cause (anything else was already wrong).
+_TIMING_CODES = frozenset(
+    {
+        "time_window",
+        "shift_end",
+        "shift_start",
+        "depot_window",
+        "max_duration",
+        "max_travel_time",
+        "max_distance",
+        "break",
+    }
+)
+
+
+class LegModel(Protocol):
+    """Exact time-dependent travel between the rows of a problem's matrices.
+
+    :class:`lastmile.travel.timedep.BoundModel` implements it.
+    """
+
+    @property
+    def size(self) -> int:
+        """Number of locations (matrix rows)."""
+        ...
+
+    def matrix_rows(
+        self, rows: Sequence[int], departures: Sequence[int]
+    ) -> tuple[IntMatrix, IntMatrix]:
+        """Durations (s) and distances (m) from ``rows[k]`` leaving at ``departures[k]``."""
+        ...
+
+
+@dataclass(frozen=True)
+class ArrivalError:
+    """Promised minus re-timed arrival at every served stop, in seconds (signed).
+
+    ``p50_s``, ``p95_s`` and ``max_s`` are of the absolute error; ``within_60s``
+    is the share of stops whose promise is within 60 s.
+    """
+
+    n: int
+    p50_s: float
+    p95_s: float
+    max_s: float
+    mean_s: float
+    within_60s: float
+
+    @classmethod
+    def of(cls, diffs: Sequence[float]) -> ArrivalError:
+        if not diffs:
+            return cls(0, 0.0, 0.0, 0.0, 0.0, 1.0)
+        d = np.asarray(diffs, dtype=np.float64)
+        a = np.abs(d)
+        return cls(
+            n=len(d),
+            p50_s=float(np.percentile(a, 50)),
+            p95_s=float(np.percentile(a, 95)),
+            max_s=float(a.max()),
+            mean_s=float(d.mean()),
+            within_60s=float((a <= 60).mean()),
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"{self.n} stops: |error| p50 {self.p50_s:.0f} s, p95 {self.p95_s:.0f} s, "
+            f"max {self.max_s:.0f} s, mean {self.mean_s:+.0f} s, "
+            f"{100 * self.within_60s:.1f}% within 60 s"
+        )
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What one round of stamping, solving and re-timing gave."""
+
+    round: int
+    error: ArrivalError
+    promised_cost: int
+    retimed_cost: int
+    served: int
+    breaking_routes: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _Timed:
+    """A route re-timed with the exact model, and the matrix that reproduces it."""
+
+    route: Route
+    durations: IntMatrix
+    distances: IntMatrix
+    residual_s: int
+
+
+@dataclass(frozen=True)
+class TimeDependentResult:
+    """The re-timed, repaired plan and how far the engine's promises were from it."""
+
+    plan: Plan
+    promised: Plan
+    stamped: PlanningProblem
+    error: ArrivalError
+    rounds: tuple[RoundReport, ...]
+    dropped: tuple[str, ...]
+    reinserted: tuple[str, ...]
+    _route_matrices: dict[str, tuple[IntMatrix, IntMatrix]] = field(repr=False)
+
+    def route_problem(self, vehicle_id: str) -> PlanningProblem:
+        """The problem whose matrix holds exactly the legs ``vehicle_id`` drives."""
+        dur, dist = self._route_matrices[vehicle_id]
+        vehicle = self.stamped.vehicle(vehicle_id)
+        matrices = dict(self.stamped.matrices)
+        matrices[vehicle.type.profile] = TravelMatrix(durations=dur, distances=dist)
+        return dataclasses.replace(self.stamped, matrices=matrices)
+
+    def violations(self) -> tuple[Violation, ...]:
+        """Every rule the plan breaks, each route checked against its own problem."""
+        found: list[Violation] = []
+        served = {v.order_id for r in self.plan.routes for v in r.visits if v.order_id}
+        for route in self.plan.routes:
+            report = validate(self.route_problem(route.vehicle_id), Plan((route,)))
+            found += [v for v in report.violations if v.vehicle_id == route.vehicle_id]
+        listed = {u.order_id for u in self.plan.unassigned}
+        for order in self.stamped.orders:
+            if order.id not in served and order.id not in listed:
+                found.append(Violation("unserved", f"order {order.id!r} is lost", None, order.id))
+        return tuple(found)
+
+
+def solve_time_dependent(
+    problem: PlanningProblem,
+    legs: LegModel,
+    *,
+    method: str = "stamped",
+    rounds: int = 3,
+    engine: str = "auto",
+    time_limit: float = 10.0,
+    seed: int = 0,
+    workers: int | None = None,
+) -> TimeDependentResult:
+    """Plan ``problem`` with the time-dependent travel of ``legs`` (see the module docstring).
+
+    ``problem.matrices`` are replaced: every vehicle drives the travel times of
+    ``legs`` whatever its profile. ``time_limit`` (seconds) is shared by the
+    rounds' searches.
+    """
+    if legs.size != len(problem.locations):
+        raise InputError(
+            f"leg model has {legs.size} locations, problem has {len(problem.locations)}",
+            where="legs",
+        )
+    if method not in ("stamped", "shift"):
+        raise InputError(f"unknown method {method!r} (use stamped or shift)", where="method")
+    if rounds < 1:
+        raise InputError(f"must be >= 1, got {rounds}", where="rounds")
+    if method == "shift":
+        rounds = 1
+    began = time.perf_counter()
+    stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
+    reports: list[RoundReport] = []
+    best: tuple[PlanningProblem, Plan, list[_Timed], ArrivalError] | None = None
+    best_key = (0, 0)
+    for k in range(rounds):
+        round_began = time.perf_counter()
+        stamped = _stamped_problem(problem, legs, stamps, depot_stamps)
+        left = time_limit - (time.perf_counter() - began)
+        budget = max(0.2, left / (rounds - k) * 0.85)
+        promised = solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=workers)
+        timed = [_retime(stamped, legs, r) for r in promised.routes]
+        error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
+        breaking = sum(1 for t in timed if _breaks(stamped, t))
+        reports.append(
+            RoundReport(
+                round=k,
+                error=error,
+                promised_cost=promised.cost,
+                retimed_cost=sum(t.route.cost for t in timed),
+                served=sum(len(r.tasks) for r in promised.routes),
+                breaking_routes=breaking,
+                seconds=time.perf_counter() - round_began,
+            )
+        )
+        # Keep the cheapest re-timed plan serving the most orders; the first round's
+        # stamps are guesses, so it only counts when it is the only round.
+        key = (-reports[-1].served, reports[-1].retimed_cost)
+        if best is None or k == 1 or key < best_key:
+            best, best_key = (stamped, promised, timed, error), key
+        stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
+    assert best is not None
+    stamped, promised, timed, error = best
+    plan, matrices, dropped, reinserted = _repair(stamped, legs, promised, timed)
+    return TimeDependentResult(
+        plan=plan,
+        promised=promised,
+        stamped=stamped,
+        error=error,
+        rounds=tuple(reports),
+        dropped=tuple(dropped),
+        reinserted=tuple(reinserted),
+        _route_matrices=matrices,
+    )
+
+
+# -- stamps --------------------------------------------------------------------------------
+
+
+def _working_span(problem: PlanningProblem) -> tuple[int, int]:
+    start = min(v.shift.start for v in problem.vehicles)
+    ends = [v.shift.end for v in problem.vehicles if v.shift.end < HORIZON]
+    end = max(ends) if ends else start + 10 * 3600
+    return start, max(start, end)
+
+
+def _initial_stamps(
+    problem: PlanningProblem, *, shift_only: bool
+) -> tuple[dict[int, int], dict[str, int]]:
+    """First guess of when each location is left, and when each vehicle leaves its depot."""
+    span_start, span_end = _working_span(problem)
+    depot_stamps = {v.id: v.shift.start for v in problem.vehicles}
+    stamps: dict[int, int] = {}
+    if shift_only:
+        return stamps, depot_stamps
+    guesses: dict[int, list[int]] = {}
+    for order in problem.orders:
+        for stop in order.stops:
+            window = next((w for w in stop.time_windows if w.end >= span_start), None)
+            if window is None:
+                mid = (span_start + span_end) // 2
+            else:
+                lo = max(window.start, span_start)
+                hi = min(window.end, span_end) if window.end < HORIZON else span_end
+                mid = (lo + max(lo, hi)) // 2
+            guesses.setdefault(stop.location, []).append(mid + stop.service)
+    for loc, values in guesses.items():
+        stamps[loc] = round(sum(values) / len(values))
+    return stamps, depot_stamps
+
+
+def _stamped_problem(
+    problem: PlanningProblem,
+    legs: LegModel,
+    stamps: dict[int, int],
+    depot_stamps: dict[str, int],
+) -> PlanningProblem:
+    """``problem`` with stamped matrices, one profile per vehicle depot departure."""
+    n = len(problem.locations)
+    fallback = min(depot_stamps.values())
+    base_times = [stamps.get(i, fallback) for i in range(n)]
+    dur, dist = legs.matrix_rows(list(range(n)), base_times)
+    matrices: dict[str, TravelMatrix] = {}
+    types: dict[tuple[VehicleType, int], VehicleType] = {}
+    vehicles: list[Vehicle] = []
+    for v in problem.vehicles:
+        depart = depot_stamps.get(v.id, v.shift.start)
+        depart = depart - depart % _DEPOT_GRANULARITY_S
+        key = (v.type, depart)
+        if key not in types:
+            name = f"{v.type.profile}@{format_clock(depart)}"
+            if name not in matrices:
+                d, s = dur.copy(), dist.copy()
+                if v.start_depot is not None:
+                    row = problem.depots[v.start_depot].location
+                    rd, rs = legs.matrix_rows([row], [depart])
+                    d[row], s[row] = rd[0], rs[0]
+                    d[row, row] = s[row, row] = 0
+                matrices[name] = TravelMatrix(durations=d, distances=s)
+            types[key] = dataclasses.replace(v.type, profile=name)
+        vehicles.append(dataclasses.replace(v, type=types[key]))
+    # Vehicles starting at different depots share a profile name only if they share the
+    # depot row; make names unique per start depot where they differ.
+    return dataclasses.replace(
+        problem,
+        matrices=matrices,
+        vehicles=tuple(vehicles),
+        travel_note=f"time-dependent travel, departure-stamped ({problem.travel_note})".rstrip(
+            " ()"
+        ),
+    )
+
+
+def _restamp(
+    timed: Sequence[_Timed],
+    stamps: dict[int, int],
+    depot_stamps: dict[str, int],
+) -> tuple[dict[int, int], dict[str, int]]:
+    """New stamps: the re-timed departure from every visited location."""
+    seen: dict[int, list[int]] = {}
+    new_depots = dict(depot_stamps)
+    for t in timed:
+        visits = t.route.visits
+        if visits and visits[0].kind is VisitKind.START:
+            new_depots[t.route.vehicle_id] = visits[0].departure
+        for v in visits:
+            if v.is_task or v.kind is VisitKind.RELOAD:
+                seen.setdefault(v.location, []).append(v.departure)
+    new = dict(stamps)
+    for loc, values in seen.items():
+        new[loc] = round(sum(values) / len(values))
+    return new, new_depots
+
+
+# -- re-timing ------------------------------------------------------------------------------
+
+
+def _steps(route: Route) -> list[Step]:
+    return [
+        Step(v.kind, order_id=v.order_id, break_id=v.break_id, depot=v.depot)
+        for v in route.visits
+        if v.kind not in (VisitKind.START, VisitKind.END)
+    ]
+
+
+def _route_legs(route: Route) -> list[tuple[int, int, int]]:
+    """(from, to, departure) of every leg the route drives."""
+    out = []
+    visits = route.visits
+    for prev, cur in itertools.pairwise(visits):
+        if cur.kind is VisitKind.BREAK or prev.location == cur.location:
+            continue
+        out.append((prev.location, cur.location, prev.departure))
+    return out
+
+
+def _retime(
+    stamped: PlanningProblem,
+    legs: LegModel,
+    route: Route,
+    steps: Sequence[Step] | None = None,
+) -> _Timed:
+    """Schedule the route's steps with exact leg durations (fixed point of build_route)."""
+    vehicle = stamped.vehicle(route.vehicle_id)
+    steps = _steps(route) if steps is None else steps
+    base = stamped.matrix_for(vehicle)
+    dur = np.array(base.durations)
+    dist = np.array(base.distances)
+    current = build_route(stamped, vehicle, steps)
+    residual = 0
+    for _ in range(_MAX_RETIME_ITERATIONS):
+        wanted = _route_legs(current)
+        if not wanted:
+            break
+        rows = [a for a, _, _ in wanted]
+        departs = [t for _, _, t in wanted]
+        d_rows, s_rows = legs.matrix_rows(rows, departs)
+        changed = False
+        residual = 0
+        for k, (a, b, _) in enumerate(wanted):
+            true_d, true_s = int(d_rows[k, b]), int(s_rows[k, b])
+            residual = max(residual, abs(int(dur[a, b]) - true_d))
+            if dur[a, b] != true_d or dist[a, b] != true_s:
+                dur[a, b], dist[a, b] = true_d, true_s
+                changed = True
+        if not changed:
+            break
+        current = build_route(_with_matrix(stamped, vehicle, dur, dist), vehicle, steps)
+    return _Timed(current, dur, dist, residual)
+
+
+def _with_matrix(
+    stamped: PlanningProblem, vehicle: Vehicle, dur: IntMatrix, dist: IntMatrix
+) -> PlanningProblem:
+    matrices = dict(stamped.matrices)
+    matrices[vehicle.type.profile] = TravelMatrix(durations=dur.copy(), distances=dist.copy())
+    return dataclasses.replace(stamped, matrices=matrices)
+
+
+def _arrival_diffs(promised: Sequence[Route], retimed: Sequence[Route]) -> list[float]:
+    diffs: list[float] = []
+    for p, r in zip(promised, retimed, strict=True):
+        for a, b in zip(p.visits, r.visits, strict=True):
+            if a.is_task:
+                diffs.append(float(a.arrival - b.arrival))
+    return diffs
+
+
+def _route_violations(stamped: PlanningProblem, timed: _Timed) -> list[Violation]:
+    problem = _with_matrix(
+        stamped, stamped.vehicle(timed.route.vehicle_id), timed.durations, timed.distances
+    )
+    report = validate(problem, Plan((timed.route,)))
+    return [
+        v
+        for v in report.violations
+        if v.vehicle_id == timed.route.vehicle_id and v.code in _TIMING_CODES | {"capacity"}
+    ]
+
+
+def _breaks(stamped: PlanningProblem, timed: _Timed) -> bool:
+    return bool(_route_violations(stamped, timed))
+
+
+# -- repair -------------------------------------------------------------------------------
+
+
+def _first_culprit(route: Route, violations: Sequence[Violation]) -> str | None:
+    named = {v.order_id for v in violations if v.order_id}
+    for visit in route.visits:
+        if visit.order_id in named:
+            return visit.order_id
+    tasks = [v.order_id for v in route.visits if v.is_task and v.order_id]
+    return tasks[-1] if tasks else None
+
+
+def _describe(order: Order) -> str:
+    windows = ", ".join(
+        f"{format_clock(w.start)}-{format_clock(w.end)}"
+        for stop in order.stops
+        for w in stop.time_windows
+        if w.is_bounded
+    )
+    where = f" (window {windows})" if windows else ""
+    return (
+        f"no route reaches it in time once travel follows the traffic and weather of the day{where}"
+    )
+
+
+def _repair(
+    stamped: PlanningProblem,
+    legs: LegModel,
+    promised: Plan,
+    timed: list[_Timed],
+) -> tuple[Plan, dict[str, tuple[IntMatrix, IntMatrix]], list[str], list[str]]:
+    routes: dict[str, _Timed] = {}
+    steps_of: dict[str, list[Step]] = {}
+    dropped: list[str] = []
+    for t in timed:
+        vid = t.route.vehicle_id
+        steps = _steps(t.route)
+        current = t
+        for _ in range(len(steps) + 1):
+            bad = _route_violations(stamped, current)
+            if not bad:
+                break
+            culprit = _first_culprit(current.route, bad)
+            if culprit is None:
+                break
+            dropped.append(culprit)
+            steps = [s for s in steps if s.order_id != culprit]
+            current = _retime(stamped, legs, current.route, steps)
+        if any(v.is_task for v in current.route.visits):
+            routes[vid] = current
+            steps_of[vid] = steps
+
+    reinserted: list[str] = []
+    for oid in list(dropped):
+        order = stamped.order(oid)
+        if order.kind is OrderKind.SHIPMENT:
+            continue
+        placed = _insert(stamped, legs, order, routes, steps_of)
+        if placed:
+            reinserted.append(oid)
+    still = [oid for oid in dropped if oid not in reinserted]
+
+    served = {v.order_id for t in routes.values() for v in t.route.visits if v.order_id}
+    unassigned = [u for u in promised.unassigned if u.order_id not in served]
+    for oid in still:
+        order = stamped.order(oid)
+        unassigned.append(Unassigned(oid, _describe(order), "traffic"))
+    ordered = tuple(routes[v.id].route for v in stamped.vehicles if v.id in routes)
+    plan = Plan(ordered, tuple(unassigned), promised.engine, promised.runtime_s)
+    matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
+    return plan, matrices, dropped, reinserted
+
+
+def _insert(
+    stamped: PlanningProblem,
+    legs: LegModel,
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+) -> bool:
+    """Put a single-stop order where its re-timed route stays valid, cheapest first.
+
+    Positions are ranked by the detour on the stamped matrix (an unused vehicle
+    only after every used one); the best few are re-timed exactly and checked.
+    """
+    loc = order.single_stop.location
+    candidates: list[tuple[bool, float, str, int]] = []
+    for vehicle in stamped.vehicles:
+        if not order.skills <= vehicle.skills:
+            continue
+        timed = routes.get(vehicle.id)
+        locs = _step_locations(stamped, vehicle, timed.route if timed else None)
+        dur = stamped.matrix_for(vehicle).durations
+        for pos in range(len(locs) - 1):
+            a, b = locs[pos], locs[pos + 1]
+            extra = float(
+                (dur[a, loc] if a >= 0 else 0)
+                + (dur[loc, b] if b >= 0 else 0)
+                - (dur[a, b] if a >= 0 and b >= 0 else 0)
+            )
+            candidates.append((timed is None, extra, vehicle.id, pos))
+    candidates.sort()
+    for _, _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
+        steps = steps_of.get(vid, [])
+        new_steps = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
+        timed = _retime(stamped, legs, Route(vid, ()), new_steps)
+        if not _route_violations(stamped, timed):
+            routes[vid] = timed
+            steps_of[vid] = new_steps
+            return True
+    return False
+
+
+def _step_locations(stamped: PlanningProblem, vehicle: Vehicle, route: Route | None) -> list[int]:
+    """Start, the location of every step, end (-1 for an open end): the insertion gaps."""
+    start = stamped.depots[vehicle.start_depot].location if vehicle.start_depot is not None else -1
+    end = stamped.depots[vehicle.end_depot].location if vehicle.end_depot is not None else -1
+    middle: list[int] = []
+    if route is not None:
+        middle = [
+            v.location for v in route.visits if v.kind not in (VisitKind.START, VisitKind.END)
+        ]
+    return [start, *middle, end]
+
+
+__all__ = [
+    "ArrivalError",
+    "LegModel",
+    "RoundReport",
+    "TimeDependentResult",
+    "solve_time_dependent",
+]
