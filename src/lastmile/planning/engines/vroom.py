@@ -37,6 +37,12 @@ from lastmile.planning.schedule import Step, build_route
 #: Seconds kept back from the time limit for reading VROOM's answer and re-timing routes.
 RESULT_MARGIN_S = 0.05
 
+#: Seconds one VROOM construction heuristic takes per (number of tasks)^2, measured with
+#: pyvroom 1.15 on a busy 2-core machine (400 tasks: ~0.09 s). VROOM's timeout bounds
+#: only the local search that follows each construction, so the constructions must be
+#: budgeted apart (see :func:`plan_search`).
+HEURISTIC_S_PER_TASK2 = 5.5e-7
+
 _KIND = {b"job": VisitKind.JOB, b"pickup": VisitKind.PICKUP, b"delivery": VisitKind.DELIVERY}
 
 
@@ -175,6 +181,33 @@ def build_input(problem: PlanningProblem) -> Any:
     return inp
 
 
+def _searches_per_thread(exploration_level: int, nb_threads: int) -> int:
+    """How many searches (construction + local search) each VROOM thread runs."""
+    searches = 4 * (exploration_level + 1) + 4 * (exploration_level >= 4)
+    searches += 4 * (exploration_level >= 5)
+    return -(-searches // nb_threads)
+
+
+def plan_search(
+    num_tasks: int, budget_s: float, *, nb_threads: int, max_level: int
+) -> tuple[int, float]:
+    """``(exploration_level, timeout_s)`` so VROOM finishes within ``budget_s``.
+
+    VROOM runs its searches one after another on each thread, and its
+    timeout is shared among the local searches only; the constructions come
+    on top. The highest level whose constructions are estimated to take at
+    most half the budget is chosen, and the timeout is what they leave. When
+    even level 1 does not fit, level 1 runs with a 10 ms timeout (and may
+    overrun the budget by the time of its constructions).
+    """
+    per_search = HEURISTIC_S_PER_TASK2 * num_tasks**2
+    for level in range(max_level, 0, -1):
+        constructions = _searches_per_thread(level, nb_threads) * per_search
+        if constructions <= budget_s / 2 or level == 1:
+            return level, max(0.01, budget_s - constructions)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def run_vroom(
     problem: PlanningProblem,
     *,
@@ -184,13 +217,22 @@ def run_vroom(
 ) -> VroomResult:
     """Solve with VROOM and return its routes (steps and VROOM's arrival times).
 
-    ``deadline`` is a ``time.perf_counter()`` value: VROOM's timeout is what
-    remains of it once the input is built (at least 10 ms).
+    ``deadline`` is a ``time.perf_counter()`` value; what remains of it once
+    the input is built is shared between VROOM's constructions and its local
+    search by :func:`plan_search` (``exploration_level`` is then a maximum).
+    Without a deadline VROOM runs at ``exploration_level`` to completion.
     """
     inp = build_input(problem)
     timeout = None
     if deadline is not None:
-        timeout = timedelta(seconds=max(0.01, deadline - time.perf_counter()))
+        tasks = sum(len(o.stops) for o in problem.orders)
+        exploration_level, seconds = plan_search(
+            tasks,
+            deadline - time.perf_counter(),
+            nb_threads=nb_threads,
+            max_level=exploration_level,
+        )
+        timeout = timedelta(seconds=seconds)
     try:
         solution = inp.solve(
             exploration_level=exploration_level, nb_threads=nb_threads, timeout=timeout
