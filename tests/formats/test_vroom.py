@@ -583,3 +583,18 @@ def test_property_round_trip(data: dict[str, Any]) -> None:
     assert data == original  # the input is not modified
     back = read_problem(write_problem(p))
     _same_problem(p, back)
+
+
+def test_vroom_itself_reads_what_we_write(tmp_path: Path) -> None:
+    """VROOM's own parser accepts write_problem's output and finds the same optimum."""
+    import vroom
+
+    original = vroom.Input.from_json(MATRICES)
+    target = tmp_path / "written.json"
+    target.write_text(json.dumps(write_problem(read_problem(MATRICES))))
+    written = vroom.Input.from_json(target)
+    costs = [
+        inp.solve(exploration_level=5, nb_threads=1).to_dict()["summary"]["cost"]
+        for inp in (original, written)
+    ]
+    assert costs[0] == costs[1]

@@ -14,7 +14,9 @@ Mapping (VROOM -> lastmile):
   its stops carry ``ref`` = the step ids.
 - vehicle starts/ends become depots, one per distinct location; vehicles with
   the same (capacity, skills, profile, costs) share a vehicle type.
-- skills (integers) become strings; amounts become dimensions ``amount_0``...
+- skills (integers) become strings; amounts become dimensions ``amount_0``...;
+  all-zero amounts are stored as none, and a vehicle without ``capacity``
+  carries nothing when others have one (VROOM's default amount is zero).
 - ``time_window``/``time_windows`` ends at or beyond ``2**32 - 1`` (VROOM's
   "no end") mean no end.
 - with ``matrices`` the matrices are used exactly as given. A vehicle with a

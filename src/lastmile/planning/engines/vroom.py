@@ -13,6 +13,12 @@ re-timed with :func:`build_route` (starting when VROOM starts them); where
 that makes a route late, the break is moved to another position of the
 route, and failing that, the late tasks are left unassigned. Plans returned
 are therefore feasible under lastmile's semantics.
+
+Time limit: VROOM's own timeout bounds only the local search after each of
+its construction heuristics, so :func:`plan_search` estimates the
+constructions' time from the problem size, lowers the exploration level when
+they would take more than half the budget, and gives VROOM the rest as its
+timeout.
 """
 
 from __future__ import annotations
