@@ -64,7 +64,7 @@ from lastmile.planning.validate import Violation, validate
 from lastmile.travel.matrix import IntMatrix, TravelMatrix
 
 #: Re-timing iterations before giving up on an exact fixed point (never reached in practice).
-_MAX_RETIME_ITERATIONS = 30
+_MAX_RETIME_ITERATIONS = 60
 #: Depot departures are grouped to this granularity (s) into routing profiles.
 _DEPOT_GRANULARITY_S = 60
 #: Candidate insertions tried with the exact model per dropped order.
@@ -406,7 +406,7 @@ def _retime(
     dist = np.array(base.distances)
     current = build_route(stamped, vehicle, steps)
     residual = 0
-    for _ in range(_MAX_RETIME_ITERATIONS):
+    for iteration in range(_MAX_RETIME_ITERATIONS):
         wanted = _route_legs(current)
         if not wanted:
             break
@@ -415,9 +415,18 @@ def _retime(
         d_rows, s_rows = legs.matrix_rows(rows, departs)
         changed = False
         residual = 0
+        seen: set[tuple[int, int]] = set()
         for k, (a, b, _) in enumerate(wanted):
             true_d, true_s = int(d_rows[k, b]), int(s_rows[k, b])
             residual = max(residual, abs(int(dur[a, b]) - true_d))
+            if (a, b) in seen:
+                # Driven twice at different times: one matrix entry cannot hold both.
+                continue
+            seen.add((a, b))
+            if k == 0 and iteration >= 2 and current.visits[0].kind is VisitKind.START:
+                # The start is delayed by the first leg's own duration (no wait at the
+                # first stop): d = TD(window start - d) can cycle; halve the step.
+                true_d = (int(dur[a, b]) + true_d + 1) // 2
             if dur[a, b] != true_d or dist[a, b] != true_s:
                 dur[a, b], dist[a, b] = true_d, true_s
                 changed = True

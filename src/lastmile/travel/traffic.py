@@ -71,20 +71,23 @@ RUSH_DEPTH: dict[str, float] = {
 }
 
 #: Congestion intensity (0 = free flow, 1 = the worst rush) through a weekday, as
-#: (hour, intensity) knots joined linearly: a morning peak at 08:00, a lunchtime
-#: plateau, an evening peak at 17:30.
+#: (hour, intensity) knots joined linearly: a morning peak 08:00-08:30, a lunchtime
+#: plateau, an evening peak 17:00-18:00.
 WEEKDAY_INTENSITY: tuple[tuple[float, float], ...] = (
     (0.0, 0.0),
     (6.0, 0.05),
     (7.0, 0.6),
+    (7.5, 0.9),
     (8.0, 1.0),
+    (8.5, 1.0),
     (9.0, 0.8),
     (10.0, 0.35),
     (12.0, 0.4),
     (13.0, 0.45),
     (14.0, 0.35),
     (16.0, 0.55),
-    (17.5, 0.95),
+    (17.0, 0.9),
+    (18.0, 0.9),
     (18.5, 0.75),
     (20.0, 0.2),
     (22.0, 0.05),
