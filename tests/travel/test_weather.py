@@ -77,7 +77,7 @@ def test_table_overrides(tmp_path: Path) -> None:
     assert table.multiplier({Condition.HEAVY_RAIN}) == 0.7
     assert table.multiplier({Condition.SNOW}) == 0.7  # default kept
     path.write_text("condition,multiplier\nfog,slow\n", encoding="utf-8")
-    with pytest.raises(FormatError, match="w.csv:2 column multiplier"):
+    with pytest.raises(FormatError, match=r"w\.csv:2 column multiplier"):
         WeatherTable.from_csv(path)
     with pytest.raises(InputError, match="unknown condition 'hail'"):
         WeatherTable.from_mapping({"hail": 0.5})
@@ -122,10 +122,10 @@ def test_file_weather_csv(tmp_path: Path) -> None:
     assert series.conditions_at(DAY.replace(hour=8)) == {Condition.RAIN, Condition.STRONG_WIND}
     assert series.conditions_at(DAY.replace(hour=10)) == frozenset()
     path.write_text("start,end,conditions\n2024-03-05T07:00,2024-03-05T09:00,hail\n")
-    with pytest.raises(InputError, match="weather.csv:2 column conditions: unknown condition"):
+    with pytest.raises(InputError, match=r"weather\.csv:2 column conditions: unknown condition"):
         FileWeather(path).forecast(start=DAY, end=DAY)
     path.write_text("start,end,conditions\nsoon,2024-03-05T09:00,rain\n")
-    with pytest.raises(InputError, match="weather.csv:2 column start: expected an ISO"):
+    with pytest.raises(InputError, match=r"weather\.csv:2 column start: expected an ISO"):
         FileWeather(path).forecast(start=DAY, end=DAY)
 
 
@@ -191,10 +191,10 @@ def test_open_meteo_older_field_names_and_bad_answers() -> None:
     hourly["weathercode"] = hourly.pop("weather_code")
     hourly["windspeed_10m"] = hourly.pop("wind_speed_10m")
     assert len(parse_open_meteo(doc)) == 4
-    with pytest.raises(FormatError, match="no hourly.time"):
+    with pytest.raises(FormatError, match=r"no hourly\.time"):
         parse_open_meteo({"hourly": {}})
     hourly["precipitation"] = [0.0]
-    with pytest.raises(FormatError, match="hourly.precipitation: expected 4 values"):
+    with pytest.raises(FormatError, match=r"hourly\.precipitation: expected 4 values"):
         parse_open_meteo(doc)
 
 
