@@ -1,0 +1,204 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+On start-up the database is migrated to head (unless ``auto_migrate`` is off)
+and the planning job runner is started; on shut-down running jobs are
+cancelled. Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from pydantic import Field
+
+import lastmile
+from lastmile.exceptions import InputError
+from lastmile.service import db
+from lastmile.service.auth.router import router as auth_router
+from lastmile.service.depots.router import router as depots_router
+from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
+from lastmile.service.fleet.router import router as fleet_router
+from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.orders.router import public_router as tracking_router
+from lastmile.service.orders.router import router as orders_router
+from lastmile.service.orgs.router import router as orgs_router
+from lastmile.service.plans.jobs import JobRunner
+from lastmile.service.plans.router import router as plans_router
+from lastmile.service.ratelimit import RateLimiter
+from lastmile.service.schemas import ApiModel, ErrorOut
+from lastmile.service.settings import Settings
+from lastmile.travel import HaversineModel, TravelModel
+
+
+class Health(ApiModel):
+    """The service is up."""
+
+    status: str = Field(description="Always ok.")
+    version: str = Field(description="lastmile version.")
+
+
+#: Error answers every authenticated route may give.
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Not authenticated (no, unknown or expired token)."},
+    403: {"model": ErrorOut, "description": "Authenticated, but not allowed (role, or not yours)."},
+    404: {"model": ErrorOut, "description": "No such object in your organisation."},
+    409: {"model": ErrorOut, "description": "Conflicts with the current state."},
+    422: {"model": ErrorOut, "description": "Invalid input: every problem is listed."},
+}
+_PUBLIC_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: _ERRORS[401],
+    404: _ERRORS[404],
+    422: _ERRORS[422],
+    429: {"model": ErrorOut, "description": "Rate limit exceeded; see Retry-After."},
+}
+
+_DEFAULT = object()
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    geocode: GeocodeFn | object | None = _DEFAULT,
+    travel_model: TravelModel | None = None,
+) -> FastAPI:
+    """A configured app. ``geocode`` and ``travel_model`` override what the
+    settings would build (tests pass fakes)."""
+    settings = settings or Settings()
+    engine = db.make_engine(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.auto_migrate:
+            db.upgrade(engine)
+        runner = JobRunner(
+            sessions=app.state.sessionmaker,
+            settings=settings,
+            travel_model=app.state.travel_model,
+        )
+        app.state.job_runner = runner
+        runner.recover()
+        try:
+            yield
+        finally:
+            runner.shutdown(wait=True)
+            engine.dispose()
+
+    app = FastAPI(
+        title="lastmile",
+        version=lastmile.__version__,
+        summary="Last-mile delivery operations: orders, plans, dispatch and tracking.",
+        description=(
+            "Authenticate with `Authorization: Bearer <token>`: a session token from "
+            "`POST /auth/login` or an API key. Every object belongs to one organisation; "
+            "other organisations' objects answer 404. See docs/api.md."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.geocode = make_geocoder(settings) if geocode is _DEFAULT else geocode
+    app.state.travel_model = travel_model or HaversineModel(
+        speed_kph=settings.travel_speed_kph, detour_factor=settings.travel_detour_factor
+    )
+    app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
+    app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
+
+    for router in (
+        auth_router,
+        orgs_router,
+        depots_router,
+        fleet_router,
+        orders_router,
+        plans_router,
+    ):
+        app.include_router(router, responses=_ERRORS)
+    app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
+
+    @app.get("/health", response_model=Health, tags=["service"])
+    def health() -> Health:
+        """Liveness check (no authentication)."""
+        return Health(status="ok", version=lastmile.__version__)
+
+    _install_error_handlers(app)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _error_response(
+    status: int, detail: str, errors: list[FieldError] | None = None
+) -> JSONResponse:
+    errors = errors or []
+    body = ErrorOut.model_validate(
+        {
+            "detail": detail,
+            "errors": [{"reason": e.reason, "column": e.column, "row": e.row} for e in errors],
+        }
+    )
+    return JSONResponse(status_code=status, content=body.model_dump(mode="json"))
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ServiceError)
+    async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
+        del request
+        errors = exc.errors if isinstance(exc, Unprocessable) else []
+        response = _error_response(exc.status_code, exc.detail, errors)
+        if exc.status_code == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError) -> JSONResponse:
+        del request
+        reason = str(exc)
+        if exc.where and reason.startswith(f"{exc.where}: "):
+            reason = reason[len(exc.where) + 2 :]
+        return _error_response(422, str(exc), [FieldError(reason=reason, column=exc.where)])
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        del request
+        errors = [
+            FieldError(
+                reason=str(e.get("msg", "")), column=".".join(str(p) for p in e.get("loc", ()))
+            )
+            for e in exc.errors()
+        ]
+        return _error_response(422, "the request is not valid", errors)
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with FastAPI's own 422 shape replaced by ours."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    ref = {"$ref": "#/components/schemas/ErrorOut"}
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            response = operation.get("responses", {}).get("422")
+            if response is not None:
+                response["content"] = {"application/json": {"schema": ref}}
+                response["description"] = _ERRORS[422]["description"]
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    for name, component in components.items():
+        if name.startswith("Body_") and "description" not in component:
+            component["description"] = f"Multipart form fields of {component.get('title', name)}."
+    app.openapi_schema = schema
+    return schema

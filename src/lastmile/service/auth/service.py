@@ -1,0 +1,170 @@
+"""Users, login sessions and API keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lastmile.service.auth.models import ApiKey, Role, SessionToken, User
+from lastmile.service.auth.schemas import UserUpdate
+from lastmile.service.db import utcnow
+from lastmile.service.errors import Conflict, NotAuthenticated, NotFound
+from lastmile.service.security import (
+    API_KEY_PREFIX,
+    SESSION_PREFIX,
+    digest,
+    hash_password,
+    needs_rehash,
+    new_token,
+    verify_password,
+)
+
+
+def create_user(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    email: str,
+    password: str,
+    role: Role,
+    name: str = "",
+) -> User:
+    """A new user; e-mail addresses are unique across the whole service."""
+    email = email.strip().lower()
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise Conflict(f"a user with e-mail {email!r} already exists")
+    user = User(
+        org_id=org_id,
+        email=email,
+        name=name,
+        role=role.value,
+        password_hash=hash_password(password),
+    )
+    session.add(user)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"a user with e-mail {email!r} already exists") from None
+    return user
+
+
+def login(
+    session: Session, *, email: str, password: str, ttl_s: int
+) -> tuple[str, SessionToken, User]:
+    """Check the password and open a session; returns the token (shown once)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        raise NotAuthenticated("wrong e-mail or password")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    token = new_token(SESSION_PREFIX)
+    now = utcnow()
+    row = SessionToken(
+        org_id=user.org_id,
+        user_id=user.id,
+        token_hash=digest(token),
+        created_at=now,
+        expires_at=now + dt.timedelta(seconds=ttl_s),
+    )
+    session.add(row)
+    session.commit()
+    return token, row, user
+
+
+def logout(session: Session, *, session_token_id: uuid.UUID) -> None:
+    row = session.get(SessionToken, session_token_id)
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.commit()
+
+
+def list_users(session: Session, *, org_id: uuid.UUID, limit: int, offset: int) -> list[User]:
+    stmt = (
+        select(User)
+        .where(User.org_id == org_id)
+        .order_by(User.created_at, User.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_user(session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID) -> User:
+    user = session.get(User, user_id)
+    if user is None or user.org_id != org_id:
+        raise NotFound("user not found")
+    return user
+
+
+def update_user(
+    session: Session, *, org_id: uuid.UUID, user_id: uuid.UUID, changes: UserUpdate
+) -> User:
+    """Apply ``changes``; deactivating or changing the password ends the user's sessions."""
+    user = get_user(session, org_id=org_id, user_id=user_id)
+    if changes.name is not None:
+        user.name = changes.name
+    if changes.role is not None:
+        user.role = changes.role.value
+    end_sessions = False
+    if changes.active is not None:
+        user.active = changes.active
+        end_sessions = not changes.active
+    if changes.password is not None:
+        user.password_hash = hash_password(changes.password)
+        end_sessions = True
+    if end_sessions or changes.role is not None:
+        session.execute(
+            update(SessionToken)
+            .where(SessionToken.user_id == user.id, SessionToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    session.commit()
+    return user
+
+
+def create_api_key(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    name: str,
+    role: Role,
+    created_by_id: uuid.UUID | None,
+) -> tuple[str, ApiKey]:
+    """A new API key; returns the key (shown once) and its stored row (hash only)."""
+    key = new_token(API_KEY_PREFIX)
+    row = ApiKey(
+        org_id=org_id,
+        name=name,
+        role=role.value,
+        prefix=key[:10],
+        key_hash=digest(key),
+        created_by_id=created_by_id,
+    )
+    session.add(row)
+    session.commit()
+    return key, row
+
+
+def list_api_keys(session: Session, *, org_id: uuid.UUID) -> list[ApiKey]:
+    stmt = select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.created_at, ApiKey.id)
+    return list(session.scalars(stmt))
+
+
+def get_api_key(session: Session, *, org_id: uuid.UUID, api_key_id: uuid.UUID) -> ApiKey:
+    key = session.get(ApiKey, api_key_id)
+    if key is None or key.org_id != org_id:
+        raise NotFound("API key not found")
+    return key
+
+
+def revoke_api_key(session: Session, *, key: ApiKey) -> ApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.commit()
+    return key

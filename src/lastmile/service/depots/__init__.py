@@ -1,0 +1,1 @@
+"""depots feature."""

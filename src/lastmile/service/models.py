@@ -1,0 +1,43 @@
+"""Every table of the service, imported once so the metadata knows them all."""
+
+from lastmile.service.auth.models import ApiKey as ApiKey
+from lastmile.service.auth.models import Role as Role
+from lastmile.service.auth.models import SessionToken as SessionToken
+from lastmile.service.auth.models import User as User
+from lastmile.service.db import Base as Base
+from lastmile.service.depots.models import Depot as Depot
+from lastmile.service.fleet.models import Driver as Driver
+from lastmile.service.fleet.models import Shift as Shift
+from lastmile.service.fleet.models import Vehicle as Vehicle
+from lastmile.service.fleet.models import VehicleType as VehicleType
+from lastmile.service.orders.models import Order as Order
+from lastmile.service.orders.models import OrderItem as OrderItem
+from lastmile.service.orders.models import TrackingLink as TrackingLink
+from lastmile.service.orgs.models import Organisation as Organisation
+from lastmile.service.plans.models import Plan as Plan
+from lastmile.service.plans.models import PlanningJob as PlanningJob
+from lastmile.service.plans.models import Route as Route
+from lastmile.service.plans.models import UnassignedOrder as UnassignedOrder
+from lastmile.service.plans.models import Visit as Visit
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Depot",
+    "Driver",
+    "Order",
+    "OrderItem",
+    "Organisation",
+    "Plan",
+    "PlanningJob",
+    "Role",
+    "Route",
+    "SessionToken",
+    "Shift",
+    "TrackingLink",
+    "UnassignedOrder",
+    "User",
+    "Vehicle",
+    "VehicleType",
+    "Visit",
+]

@@ -1,0 +1,84 @@
+"""Orders, their items, and customer tracking links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import Uuid
+
+from lastmile.service.db import TenantBase, UTCDateTime, utcnow
+
+
+class Order(TenantBase):
+    """One customer order. Stop columns are prefixed ``pickup_``/``delivery_``;
+    a delivery has only the delivery stop, a pickup only the pickup stop, a
+    shipment both. Time windows are JSON lists of ``{"start": iso, "end": iso}``."""
+
+    __tablename__ = "orders"
+    __table_args__ = (UniqueConstraint("org_id", "external_id"),)
+
+    external_id: Mapped[str | None] = mapped_column(String(128), default=None)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[list[int]] = mapped_column(JSON, default=list)
+    skills: Mapped[list[str]] = mapped_column(JSON, default=list)
+    depot_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("depots.id", ondelete="SET NULL"), default=None
+    )
+    customer_name: Mapped[str] = mapped_column(String(200), default="")
+    customer_phone: Mapped[str] = mapped_column(String(64), default="")
+    customer_email: Mapped[str] = mapped_column(String(320), default="")
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    #: Compartment of the items that name none (loading lists).
+    compartment: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    pickup_address: Mapped[str] = mapped_column(String(500), default="")
+    pickup_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    pickup_lat: Mapped[float | None] = mapped_column(Float, default=None)
+    pickup_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    pickup_service_s: Mapped[int] = mapped_column(Integer, default=0)
+
+    delivery_address: Mapped[str] = mapped_column(String(500), default="")
+    delivery_lon: Mapped[float | None] = mapped_column(Float, default=None)
+    delivery_lat: Mapped[float | None] = mapped_column(Float, default=None)
+    delivery_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    delivery_service_s: Mapped[int] = mapped_column(Integer, default=0)
+
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    items: Mapped[list[OrderItem]] = relationship(
+        cascade="all, delete-orphan", order_by="OrderItem.position", lazy="selectin"
+    )
+
+
+class OrderItem(TenantBase):
+    __tablename__ = "order_items"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    barcode: Mapped[str | None] = mapped_column(String(128), default=None, index=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+    quantity: Mapped[int] = mapped_column(Integer, default=1)
+    compartment: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class TrackingLink(TenantBase):
+    """A customer's read-only view of one order. Only the token's SHA-256 is kept."""
+
+    __tablename__ = "tracking_links"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)

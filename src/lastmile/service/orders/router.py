@@ -1,0 +1,169 @@
+"""Routes: /orders (CRUD, cancel, retry, CSV import, tracking links) and the
+public /track/{token}."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+
+from lastmile.operations import OrderEvent, OrderStatus
+from lastmile.service.deps import (
+    PageDep,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+    client_address,
+)
+from lastmile.service.errors import FieldError, Unprocessable
+from lastmile.service.geocoding import GeocodeFn
+from lastmile.service.orders import service
+from lastmile.service.orders.models import Order
+from lastmile.service.orders.schemas import (
+    ImportResult,
+    OrderIn,
+    OrderOut,
+    OrderUpdate,
+    TrackingLinkOut,
+    TrackingOut,
+)
+from lastmile.service.orgs.models import Organisation
+from lastmile.service.orgs.service import get_org
+from lastmile.service.ratelimit import RateLimiter
+
+router = APIRouter(prefix="/orders", tags=["orders"])
+public_router = APIRouter(tags=["customer tracking"])
+
+#: Largest CSV file accepted by the import.
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+
+
+def get_geocoder(request: Request) -> GeocodeFn | None:
+    geocode: GeocodeFn | None = request.app.state.geocode
+    return geocode
+
+
+def org_dep(user: StaffUser, session: SessionDep) -> Organisation:
+    return get_org(session, org_id=user.org_id)
+
+
+def order_dep(order_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Order:
+    return service.get_order(session, org_id=user.org_id, order_id=order_id)
+
+
+GeocoderDep = Annotated[GeocodeFn | None, Depends(get_geocoder)]
+OrgDep = Annotated[Organisation, Depends(org_dep)]
+OrderDep = Annotated[Order, Depends(order_dep)]
+
+
+@router.get("", response_model=list[OrderOut])
+def list_orders(
+    user: StaffUser,
+    session: SessionDep,
+    page: PageDep,
+    status: Annotated[OrderStatus | None, Query(description="Only orders in this status.")] = None,
+    external_id: Annotated[
+        str | None, Query(description="Only the order with this reference.")
+    ] = None,
+) -> list[OrderOut]:
+    """Orders, oldest first; filter by status or external id."""
+    rows = service.list_orders(
+        session,
+        org_id=user.org_id,
+        limit=page.limit,
+        offset=page.offset,
+        status=status,
+        external_id=external_id,
+    )
+    return [service.to_out(o) for o in rows]
+
+
+@router.post("", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
+def create_order(body: OrderIn, org: OrgDep, session: SessionDep, geocode: GeocoderDep) -> OrderOut:
+    """Add an order. Stops with an address but no lon/lat are geocoded."""
+    return service.to_out(service.create_order(session, org=org, data=body, geocode=geocode))
+
+
+@router.post("/import", response_model=ImportResult)
+def import_orders(
+    org: OrgDep,
+    session: SessionDep,
+    geocode: GeocoderDep,
+    file: Annotated[UploadFile, File(description="CSV file, UTF-8, one order per row.")],
+    date: Annotated[
+        dt.date | None, Query(description="Day that HH:MM time windows refer to.")
+    ] = None,
+    dry_run: Annotated[bool, Query(description="Check everything, write nothing.")] = False,
+) -> ImportResult:
+    """Import orders from CSV, all or nothing (see docs/api.md for the columns).
+
+    Errors come back as 422 with one entry per problem: row (the header is
+    row 1), column and reason. Rows whose external_id already exists update
+    that order instead of adding one.
+    """
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise Unprocessable(
+            "file too large", [FieldError(reason=f"more than {MAX_IMPORT_BYTES} bytes")]
+        )
+    return service.import_orders(
+        session, org=org, data=data, date=date, geocode=geocode, dry_run=dry_run
+    )
+
+
+@router.get("/{order_id}", response_model=OrderOut)
+def read_order(order: OrderDep) -> OrderOut:
+    """One order."""
+    return service.to_out(order)
+
+
+@router.patch("/{order_id}", response_model=OrderOut)
+def update_order(
+    body: OrderUpdate, order: OrderDep, org: OrgDep, session: SessionDep, geocode: GeocoderDep
+) -> OrderOut:
+    """Change an order that is pending, planned or failed (409 once dispatched)."""
+    updated = service.update_order(session, org=org, order=order, changes=body, geocode=geocode)
+    return service.to_out(updated)
+
+
+@router.post("/{order_id}/cancel", response_model=OrderOut)
+def cancel_order(order: OrderDep, session: SessionDep) -> OrderOut:
+    """Cancel an order that is not yet on its way (422 otherwise)."""
+    return service.to_out(service.change_status(session, order=order, event=OrderEvent.CANCEL))
+
+
+@router.post("/{order_id}/retry", response_model=OrderOut)
+def retry_order(order: OrderDep, session: SessionDep) -> OrderOut:
+    """Put a failed order back to pending, to be planned again."""
+    return service.to_out(service.change_status(session, order=order, event=OrderEvent.RETRY))
+
+
+@router.post(
+    "/{order_id}/tracking-links",
+    response_model=TrackingLinkOut,
+    status_code=status.HTTP_201_CREATED,
+)
+def create_tracking_link(
+    order: OrderDep, session: SessionDep, settings: SettingsDep, request: Request
+) -> TrackingLinkOut:
+    """Make a customer tracking link for the order; the token is shown only here."""
+    base = settings.public_base_url or str(request.base_url)
+    return service.create_tracking_link(
+        session, order=order, ttl_s=settings.tracking_link_ttl_s, base_url=base
+    )
+
+
+@router.delete("/{order_id}/tracking-links", status_code=status.HTTP_204_NO_CONTENT)
+def revoke_tracking_links(order: OrderDep, session: SessionDep) -> None:
+    """Revoke every tracking link of the order."""
+    service.revoke_tracking_links(session, order=order)
+
+
+@public_router.get("/track/{token}", response_model=TrackingOut)
+def track(token: str, request: Request, settings: SettingsDep, session: SessionDep) -> TrackingOut:
+    """What a customer with a tracking link sees (no login; rate-limited per address)."""
+    limiter: RateLimiter = request.app.state.tracking_limiter
+    limiter.hit(f"track:{client_address(request, settings)}", what="tracking requests")
+    return service.tracking_view(session, token=token)

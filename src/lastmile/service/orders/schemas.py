@@ -1,0 +1,204 @@
+"""Order schemas: stops with time windows, items, customer contact, import results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import uuid
+
+from pydantic import Field, model_validator
+
+from lastmile.domain import OrderKind
+from lastmile.operations import OrderStatus
+from lastmile.service.schemas import ApiModel, AwareDatetime
+
+
+class TimeWindowIn(ApiModel):
+    """A time window: service must start between ``start`` and ``end``."""
+
+    start: AwareDatetime = Field(description="Earliest service start (with time zone).")
+    end: AwareDatetime = Field(description="Latest service start (with time zone).")
+
+    @model_validator(mode="after")
+    def _order(self) -> TimeWindowIn:
+        if self.end < self.start:
+            raise ValueError("end must not be before start")
+        return self
+
+
+class TimeWindowOut(ApiModel):
+    """A time window (UTC)."""
+
+    start: dt.datetime = Field(description="Earliest service start.")
+    end: dt.datetime = Field(description="Latest service start.")
+
+
+class StopIn(ApiModel):
+    """Where and when a vehicle serves the order. Give lon and lat, or an address
+    to geocode."""
+
+    address: str = Field(default="", max_length=500, description="Postal address.")
+    lon: float | None = Field(default=None, ge=-180, le=180, description="Longitude, degrees.")
+    lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
+    time_windows: list[TimeWindowIn] = Field(
+        default_factory=list, max_length=8, description="When service may start (none: any time)."
+    )
+    service_s: int = Field(default=0, ge=0, le=86_400, description="Time spent at the stop.")
+
+    @model_validator(mode="after")
+    def _where(self) -> StopIn:
+        if (self.lon is None) != (self.lat is None):
+            raise ValueError("give both lon and lat, or neither")
+        if self.lon is None and not self.address.strip():
+            raise ValueError("give lon and lat, or an address")
+        ordered = sorted(self.time_windows, key=lambda w: w.start)
+        for a, b in itertools.pairwise(ordered):
+            if b.start <= a.end:
+                raise ValueError("time windows overlap")
+        self.time_windows = ordered
+        return self
+
+
+class StopOut(ApiModel):
+    """A stop of an order."""
+
+    address: str = Field(description="Postal address.")
+    lon: float = Field(description="Longitude, degrees.")
+    lat: float = Field(description="Latitude, degrees.")
+    time_windows: list[TimeWindowOut] = Field(description="When service may start.")
+    service_s: int = Field(description="Time spent at the stop.")
+
+
+class ContactIn(ApiModel):
+    """The customer to notify and to call."""
+
+    name: str = Field(default="", max_length=200, description="Customer name.")
+    phone: str = Field(default="", max_length=64, description="Phone number.")
+    email: str = Field(default="", max_length=320, description="E-mail address.")
+
+
+class ItemIn(ApiModel):
+    """A line of the order: a parcel or a number of identical pieces."""
+
+    barcode: str | None = Field(default=None, max_length=128, description="Barcode to scan.")
+    description: str = Field(default="", max_length=500, description="What it is.")
+    quantity: int = Field(default=1, ge=1, description="How many pieces.")
+    compartment: str | None = Field(
+        default=None, max_length=64, description="Compartment it travels in (e.g. chilled)."
+    )
+
+
+class ItemOut(ItemIn):
+    """A stored order line."""
+
+    id: uuid.UUID = Field(description="Item id.")
+
+
+class OrderIn(ApiModel):
+    """A new order. A delivery has a delivery stop, a pickup a pickup stop, a
+    shipment both (picked up first, on the same vehicle)."""
+
+    external_id: str | None = Field(
+        default=None, max_length=128, description="Your reference; unique in the organisation."
+    )
+    kind: OrderKind = Field(default=OrderKind.DELIVERY, description="delivery, pickup or shipment.")
+    pickup: StopIn | None = Field(default=None, description="Pickup stop (pickup, shipment).")
+    delivery: StopIn | None = Field(default=None, description="Delivery stop (delivery, shipment).")
+    amount: list[int] = Field(
+        default_factory=list, description="Size per organisation dimension (empty: nothing)."
+    )
+    skills: list[str] = Field(default_factory=list, description="Skills the vehicle must have.")
+    priority: int = Field(default=0, ge=0, le=100, description="Kept first when not all fit.")
+    depot_id: uuid.UUID | None = Field(default=None, description="Depot it ships from, if fixed.")
+    customer: ContactIn = Field(default_factory=ContactIn, description="Customer contact.")
+    instructions: str = Field(default="", max_length=2000, description="Notes for the driver.")
+    compartment: str | None = Field(
+        default=None, max_length=64, description="Compartment of items that name none."
+    )
+    items: list[ItemIn] = Field(default_factory=list, max_length=500, description="Order lines.")
+
+    @model_validator(mode="after")
+    def _stops(self) -> OrderIn:
+        need_pickup = self.kind in (OrderKind.PICKUP, OrderKind.SHIPMENT)
+        need_delivery = self.kind in (OrderKind.DELIVERY, OrderKind.SHIPMENT)
+        if need_pickup != (self.pickup is not None):
+            raise ValueError(
+                f"a {self.kind.value} order {'needs' if need_pickup else 'has no'} pickup stop"
+            )
+        if need_delivery != (self.delivery is not None):
+            raise ValueError(
+                f"a {self.kind.value} order {'needs' if need_delivery else 'has no'} delivery stop"
+            )
+        if any(a < 0 for a in self.amount):
+            raise ValueError("amount values must be >= 0")
+        self.skills = sorted({s.strip() for s in self.skills if s.strip()})
+        return self
+
+
+class OrderUpdate(ApiModel):
+    """Changes to an order that is pending, planned or failed; omitted fields stay.
+    Stops and items are replaced whole."""
+
+    external_id: str | None = Field(default=None, max_length=128, description="Your reference.")
+    pickup: StopIn | None = Field(default=None, description="New pickup stop.")
+    delivery: StopIn | None = Field(default=None, description="New delivery stop.")
+    amount: list[int] | None = Field(default=None, description="New amount per dimension.")
+    skills: list[str] | None = Field(default=None, description="New skills.")
+    priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
+    depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
+    customer: ContactIn | None = Field(default=None, description="New customer contact.")
+    instructions: str | None = Field(default=None, max_length=2000, description="New notes.")
+    compartment: str | None = Field(default=None, max_length=64, description="New compartment.")
+    items: list[ItemIn] | None = Field(default=None, max_length=500, description="New lines.")
+
+
+class OrderOut(ApiModel):
+    """A stored order."""
+
+    id: uuid.UUID = Field(description="Order id.")
+    external_id: str | None = Field(description="Your reference.")
+    kind: OrderKind = Field(description="delivery, pickup or shipment.")
+    status: OrderStatus = Field(description="Where the order is in its lifecycle.")
+    pickup: StopOut | None = Field(description="Pickup stop.")
+    delivery: StopOut | None = Field(description="Delivery stop.")
+    amount: list[int] = Field(description="Size per organisation dimension.")
+    skills: list[str] = Field(description="Skills the vehicle must have.")
+    priority: int = Field(description="Priority, 0-100.")
+    depot_id: uuid.UUID | None = Field(description="Depot it ships from, if fixed.")
+    customer: ContactIn = Field(description="Customer contact.")
+    instructions: str = Field(description="Notes for the driver.")
+    compartment: str | None = Field(description="Compartment of items that name none.")
+    items: list[ItemOut] = Field(description="Order lines.")
+    created_at: dt.datetime = Field(description="When the order was created.")
+    updated_at: dt.datetime = Field(description="When the order last changed.")
+
+
+class ImportResult(ApiModel):
+    """What an import did (or, for a dry run, would do)."""
+
+    created: int = Field(description="New orders.")
+    updated: int = Field(description="Orders with the same external id whose contents changed.")
+    unchanged: int = Field(description="Orders with the same external id and the same contents.")
+    order_ids: list[uuid.UUID] = Field(description="The order of each data row, in file order.")
+    dry_run: bool = Field(description="True: nothing was written.")
+
+
+class TrackingLinkOut(ApiModel):
+    """A customer tracking link. The token is shown only in this answer."""
+
+    token: str = Field(description="The secret token (192 random bits).")
+    url: str = Field(description="The page to send to the customer.")
+    expires_at: dt.datetime = Field(description="When the link stops working.")
+
+
+class TrackingOut(ApiModel):
+    """What a customer sees for their order (no other customer's data, no driver data)."""
+
+    organisation: str = Field(description="Who delivers.")
+    kind: OrderKind = Field(description="delivery, pickup or shipment.")
+    status: OrderStatus = Field(description="Where the order is.")
+    eta_at: dt.datetime | None = Field(
+        description="Expected arrival at the customer, once the order is on a route."
+    )
+    time_windows: list[TimeWindowOut] = Field(description="The agreed time windows.")
+    updated_at: dt.datetime = Field(description="When the order last changed.")

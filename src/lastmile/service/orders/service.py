@@ -1,0 +1,507 @@
+"""Orders: create, change, cancel, import from CSV, customer tracking links."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lastmile.domain import OrderKind
+from lastmile.operations import OrderEvent, OrderStatus, next_status
+from lastmile.service.crud import get_owned
+from lastmile.service.db import utcnow
+from lastmile.service.depots.models import Depot
+from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
+from lastmile.service.geocoding import GeocodeFn
+from lastmile.service.orders.csv_import import parse_orders_csv
+from lastmile.service.orders.models import Order, OrderItem, TrackingLink
+from lastmile.service.orders.schemas import (
+    ContactIn,
+    ImportResult,
+    ItemIn,
+    ItemOut,
+    OrderIn,
+    OrderOut,
+    OrderUpdate,
+    StopIn,
+    StopOut,
+    TimeWindowIn,
+    TimeWindowOut,
+    TrackingLinkOut,
+    TrackingOut,
+)
+from lastmile.service.orgs.models import Organisation
+from lastmile.service.security import digest, new_token
+
+# -- rows <-> schemas ----------------------------------------------------------------------
+
+
+def _windows_json(windows: Iterable[TimeWindowIn]) -> list[dict[str, Any]]:
+    return [{"start": w.start.isoformat(), "end": w.end.isoformat()} for w in windows]
+
+
+def windows_of(raw: list[dict[str, Any]]) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Stored windows as (start, end) UTC datetimes."""
+    return [
+        (dt.datetime.fromisoformat(w["start"]), dt.datetime.fromisoformat(w["end"])) for w in raw
+    ]
+
+
+def _stop_out(order: Order, prefix: str) -> StopOut | None:
+    lon, lat = getattr(order, f"{prefix}_lon"), getattr(order, f"{prefix}_lat")
+    if lon is None or lat is None:
+        return None
+    return StopOut(
+        address=getattr(order, f"{prefix}_address"),
+        lon=lon,
+        lat=lat,
+        time_windows=[
+            TimeWindowOut(start=s, end=e)
+            for s, e in windows_of(getattr(order, f"{prefix}_windows"))
+        ],
+        service_s=getattr(order, f"{prefix}_service_s"),
+    )
+
+
+def to_out(order: Order) -> OrderOut:
+    return OrderOut(
+        id=order.id,
+        external_id=order.external_id,
+        kind=OrderKind(order.kind),
+        status=OrderStatus(order.status),
+        pickup=_stop_out(order, "pickup"),
+        delivery=_stop_out(order, "delivery"),
+        amount=order.amount,
+        skills=order.skills,
+        priority=order.priority,
+        depot_id=order.depot_id,
+        customer=ContactIn(
+            name=order.customer_name, phone=order.customer_phone, email=order.customer_email
+        ),
+        instructions=order.instructions,
+        compartment=order.compartment,
+        items=[ItemOut.model_validate(i) for i in order.items],
+        created_at=order.created_at,
+        updated_at=order.updated_at,
+    )
+
+
+def _stop_in(order: Order, prefix: str) -> StopIn | None:
+    out = _stop_out(order, prefix)
+    if out is None:
+        return None
+    return StopIn(
+        address=out.address,
+        lon=out.lon,
+        lat=out.lat,
+        time_windows=[TimeWindowIn(start=w.start, end=w.end) for w in out.time_windows],
+        service_s=out.service_s,
+    )
+
+
+def _content(order: Order) -> OrderIn:
+    """The order as the input that would create it (to compare re-imports)."""
+    return OrderIn(
+        external_id=order.external_id,
+        kind=OrderKind(order.kind),
+        pickup=_stop_in(order, "pickup"),
+        delivery=_stop_in(order, "delivery"),
+        amount=order.amount,
+        skills=order.skills,
+        priority=order.priority,
+        depot_id=order.depot_id,
+        customer=ContactIn(
+            name=order.customer_name, phone=order.customer_phone, email=order.customer_email
+        ),
+        instructions=order.instructions,
+        compartment=order.compartment,
+        items=[
+            ItemIn(
+                barcode=i.barcode,
+                description=i.description,
+                quantity=i.quantity,
+                compartment=i.compartment,
+            )
+            for i in order.items
+        ],
+    )
+
+
+def _set_stop(order: Order, prefix: str, stop: StopIn | None) -> None:
+    setattr(order, f"{prefix}_address", stop.address if stop else "")
+    setattr(order, f"{prefix}_lon", stop.lon if stop else None)
+    setattr(order, f"{prefix}_lat", stop.lat if stop else None)
+    setattr(order, f"{prefix}_windows", _windows_json(stop.time_windows) if stop else [])
+    setattr(order, f"{prefix}_service_s", stop.service_s if stop else 0)
+
+
+def _fill(order: Order, data: OrderIn) -> None:
+    order.external_id = data.external_id
+    order.kind = data.kind.value
+    _set_stop(order, "pickup", data.pickup)
+    _set_stop(order, "delivery", data.delivery)
+    order.amount = list(data.amount)
+    order.skills = sorted(set(data.skills))
+    order.priority = data.priority
+    order.depot_id = data.depot_id
+    order.customer_name = data.customer.name
+    order.customer_phone = data.customer.phone
+    order.customer_email = data.customer.email
+    order.instructions = data.instructions
+    order.compartment = data.compartment
+    order.items = [
+        OrderItem(org_id=order.org_id, position=k, **item.model_dump())
+        for k, item in enumerate(data.items)
+    ]
+
+
+# -- checks and geocoding ----------------------------------------------------------------
+
+
+def _check(
+    session: Session, org: Organisation, data: OrderIn, *, row: int | None = None
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if data.amount and len(data.amount) != len(org.dimensions):
+        errors.append(
+            FieldError(
+                reason=f"has {len(data.amount)} values for the organisation's "
+                f"{len(org.dimensions)} dimensions ({', '.join(org.dimensions)})",
+                column="amount",
+                row=row,
+            )
+        )
+    if data.depot_id is not None:
+        depot = session.get(Depot, data.depot_id)
+        if depot is None or depot.org_id != org.id:
+            errors.append(
+                FieldError(reason=f"no such depot {data.depot_id}", column="depot_id", row=row)
+            )
+    return errors
+
+
+def _geocode(
+    data: OrderIn,
+    geocode: GeocodeFn | None,
+    *,
+    row: int | None = None,
+    columns: dict[str, str] | None = None,
+    cache: dict[str, tuple[float, float] | None] | None = None,
+) -> tuple[OrderIn, list[FieldError]]:
+    """``data`` with coordinates for every stop that gave only an address."""
+    errors: list[FieldError] = []
+    cache = {} if cache is None else cache
+    updates: dict[str, StopIn] = {}
+    for name in ("pickup", "delivery"):
+        stop: StopIn | None = getattr(data, name)
+        if stop is None or stop.lon is not None:
+            continue
+        column = (columns or {}).get(name, f"{name}.address")
+        if geocode is None:
+            errors.append(
+                FieldError(
+                    reason="no coordinates and no geocoder configured: give lon and lat",
+                    column=column,
+                    row=row,
+                )
+            )
+            continue
+        key = stop.address.strip().lower()
+        if key not in cache:
+            cache[key] = geocode(stop.address)
+        found = cache[key]
+        if found is None:
+            errors.append(
+                FieldError(reason=f"address {stop.address!r} not found", column=column, row=row)
+            )
+            continue
+        updates[name] = stop.model_copy(update={"lon": found[0], "lat": found[1]})
+    return (data.model_copy(update=updates) if updates else data), errors
+
+
+# -- create, read, change -----------------------------------------------------------------
+
+
+def create_order(
+    session: Session, *, org: Organisation, data: OrderIn, geocode: GeocodeFn | None
+) -> Order:
+    data, errors = _geocode(data, geocode)
+    errors += _check(session, org, data)
+    if errors:
+        raise Unprocessable("the order is not valid", errors)
+    if data.external_id is not None and _by_external_id(session, org.id, [data.external_id]):
+        raise Conflict(f"an order with external_id {data.external_id!r} already exists")
+    order = Order(org_id=org.id, id=uuid.uuid4(), status=OrderStatus.PENDING.value)
+    _fill(order, data)
+    session.add(order)
+    _commit(session)
+    return order
+
+
+def get_order(session: Session, *, org_id: uuid.UUID, order_id: uuid.UUID) -> Order:
+    return get_owned(session, Order, org_id=org_id, id=order_id, what="order")
+
+
+def list_orders(
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    limit: int,
+    offset: int,
+    status: OrderStatus | None = None,
+    external_id: str | None = None,
+) -> list[Order]:
+    stmt = select(Order).where(Order.org_id == org_id)
+    if status is not None:
+        stmt = stmt.where(Order.status == status.value)
+    if external_id is not None:
+        stmt = stmt.where(Order.external_id == external_id)
+    stmt = stmt.order_by(Order.created_at, Order.id).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def update_order(
+    session: Session,
+    *,
+    org: Organisation,
+    order: Order,
+    changes: OrderUpdate,
+    geocode: GeocodeFn | None,
+) -> Order:
+    """Change an order that is still editable (pending, planned or failed)."""
+    status = OrderStatus(order.status)
+    if not status.is_editable:
+        raise Conflict(f"order is {status.value}; it can no longer be changed")
+    merged = _content(order).model_dump()
+    for name, value in changes.model_dump(exclude_unset=True).items():
+        if value is None and name in (
+            "customer",
+            "items",
+            "amount",
+            "skills",
+            "priority",
+            "instructions",
+        ):
+            continue
+        merged[name] = value
+    try:
+        data = OrderIn.model_validate(merged)
+    except ValidationError as exc:
+        raise Unprocessable(
+            "the order is not valid",
+            [
+                FieldError(reason=e["msg"], column=".".join(str(p) for p in e["loc"]))
+                for e in exc.errors()
+            ],
+        ) from None
+    data, errors = _geocode(data, geocode)
+    errors += _check(session, org, data)
+    if errors:
+        raise Unprocessable("the order is not valid", errors)
+    renamed = data.external_id is not None and data.external_id != order.external_id
+    if renamed and _by_external_id(session, org.id, [data.external_id or ""]):
+        raise Conflict(f"an order with external_id {data.external_id!r} already exists")
+    _fill(order, data)
+    _commit(session)
+    return order
+
+
+def apply_event(order: Order, event: OrderEvent) -> None:
+    """Move ``order`` through the lifecycle (422 naming the order if not allowed)."""
+    order.status = next_status(
+        kind=OrderKind(order.kind),
+        status=OrderStatus(order.status),
+        event=event,
+        where=f"order {order.external_id or order.id}",
+    ).value
+
+
+def change_status(session: Session, *, order: Order, event: OrderEvent) -> Order:
+    apply_event(order, event)
+    session.commit()
+    return order
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("another request changed the same orders; try again") from None
+
+
+def _by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict[str, Order]:
+    found: dict[str, Order] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        stmt = select(Order).where(Order.org_id == org_id, Order.external_id.in_(chunk))
+        for order in session.scalars(stmt):
+            assert order.external_id is not None
+            found[order.external_id] = order
+    return found
+
+
+# -- CSV import ----------------------------------------------------------------------------
+
+
+def import_orders(
+    session: Session,
+    *,
+    org: Organisation,
+    data: bytes,
+    date: dt.date | None,
+    geocode: GeocodeFn | None,
+    dry_run: bool = False,
+) -> ImportResult:
+    """Import a CSV file all-or-nothing.
+
+    Every row is checked (parsing, geocoding, references, existing orders)
+    before anything is written; any error fails the whole import with the list
+    of ``(row, column, reason)``. A row whose ``external_id`` already exists
+    updates that order if its contents changed and it is still editable,
+    and is counted unchanged otherwise: re-importing a file never duplicates.
+    """
+    rows, errors = parse_orders_csv(
+        data, dimensions=org.dimensions, timezone=org.timezone, date=date
+    )
+    cache: dict[str, tuple[float, float] | None] = {}
+    located: list[tuple[int, OrderIn]] = []
+    for parsed in rows:
+        kind = parsed.order.kind
+        columns = {
+            "pickup": "pickup_address" if kind is OrderKind.SHIPMENT else "address",
+            "delivery": "address",
+        }
+        order, geo_errors = _geocode(
+            parsed.order, geocode, row=parsed.row, columns=columns, cache=cache
+        )
+        errors += geo_errors + _check(session, org, order, row=parsed.row)
+        located.append((parsed.row, order))
+    existing = _by_external_id(session, org.id, [o.external_id or "" for _, o in located])
+    created = updated = unchanged = 0
+    plan: list[tuple[Order | None, OrderIn]] = []
+    for row, order in located:
+        current = existing.get(order.external_id or "")
+        if current is None:
+            created += 1
+            plan.append((None, order))
+            continue
+        if _content(current).model_dump() == order.model_dump():
+            unchanged += 1
+            plan.append((current, order))
+            continue
+        status = OrderStatus(current.status)
+        if not status.is_editable:
+            errors.append(
+                FieldError(
+                    reason=f"order {order.external_id!r} is {status.value}; "
+                    "it can no longer be changed",
+                    column="external_id",
+                    row=row,
+                )
+            )
+            continue
+        updated += 1
+        plan.append((current, order))
+    if errors:
+        errors.sort(key=lambda e: (e.row or 0, e.column))
+        raise Unprocessable(
+            f"{len({e.row for e in errors})} row(s) have errors; nothing was imported", errors
+        )
+    ids: list[uuid.UUID] = []
+    for current, order in plan:
+        if current is None:
+            row_obj = Order(org_id=org.id, id=uuid.uuid4(), status=OrderStatus.PENDING.value)
+            _fill(row_obj, order)
+            if not dry_run:
+                session.add(row_obj)
+            ids.append(row_obj.id)
+        else:
+            if not dry_run and _content(current).model_dump() != order.model_dump():
+                _fill(current, order)
+            ids.append(current.id)
+    if dry_run:
+        session.rollback()
+    else:
+        _commit(session)
+    return ImportResult(
+        created=created, updated=updated, unchanged=unchanged, order_ids=ids, dry_run=dry_run
+    )
+
+
+# -- tracking links ------------------------------------------------------------------------
+
+
+def create_tracking_link(
+    session: Session, *, order: Order, ttl_s: int, base_url: str
+) -> TrackingLinkOut:
+    """A new link for the customer of ``order``; only its digest is stored."""
+    token = new_token(nbytes=24)
+    link = TrackingLink(
+        org_id=order.org_id,
+        order_id=order.id,
+        token_hash=digest(token),
+        expires_at=utcnow() + dt.timedelta(seconds=ttl_s),
+    )
+    session.add(link)
+    session.commit()
+    return TrackingLinkOut(
+        token=token, url=f"{base_url.rstrip('/')}/track/{token}", expires_at=link.expires_at
+    )
+
+
+def revoke_tracking_links(session: Session, *, order: Order) -> int:
+    links = session.scalars(
+        select(TrackingLink).where(
+            TrackingLink.order_id == order.id, TrackingLink.revoked_at.is_(None)
+        )
+    ).all()
+    for link in links:
+        link.revoked_at = utcnow()
+    session.commit()
+    return len(links)
+
+
+def tracking_view(session: Session, *, token: str) -> TrackingOut:
+    """What the holder of a tracking link may see (404 for unknown/expired/revoked)."""
+    from lastmile.service.plans.models import Plan, Route, Visit
+
+    link = session.scalar(select(TrackingLink).where(TrackingLink.token_hash == digest(token)))
+    if link is None or link.revoked_at is not None or link.expires_at <= utcnow():
+        raise NotFound("unknown or expired tracking link")
+    order = session.get(Order, link.order_id)
+    org = session.get(Organisation, link.org_id)
+    if order is None or org is None:
+        raise NotFound("unknown or expired tracking link")
+    eta = None
+    if order.status in (OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE, OrderStatus.PICKED_UP):
+        eta = session.scalar(
+            select(Visit.eta_at)
+            .join(Route, Route.id == Visit.route_id)
+            .join(Plan, Plan.id == Route.plan_id)
+            .where(
+                Visit.order_id == order.id,
+                Visit.kind.in_(("job", "delivery")),
+                Route.driver_id.is_not(None),
+            )
+            .order_by(Plan.dispatched_at.desc())
+            .limit(1)
+        )
+    prefix = "pickup" if order.kind == OrderKind.PICKUP else "delivery"
+    return TrackingOut(
+        organisation=org.name,
+        kind=OrderKind(order.kind),
+        status=OrderStatus(order.status),
+        eta_at=eta,
+        time_windows=[
+            TimeWindowOut(start=s, end=e)
+            for s, e in windows_of(getattr(order, f"{prefix}_windows"))
+        ],
+        updated_at=order.updated_at,
+    )

@@ -1,0 +1,21 @@
+"""Organisations: the tenants. Every other row belongs to exactly one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lastmile.service.db import Base, UTCDateTime, utcnow
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    #: Capacity dimensions, e.g. ["weight_kg", "volume_l"]; amounts follow this order.
+    dimensions: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["units"])
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,284 @@
+"""Background planning jobs: a supervisor thread per job, the search in a worker process.
+
+The API process never solves: :meth:`JobRunner.submit` hands a job id to a
+small thread pool (``planning_concurrency`` threads). Each supervisor thread
+builds the problem from the database, starts a worker process
+(``python -m lastmile.service.plans.worker``, in its own session), relays its
+progress to the job row, writes a heartbeat, and stores the plan when it
+arrives. Cancelling (from any API process: the flag is in the database) kills
+the worker's process group.
+
+With ``planning_executor="thread"`` the search runs in the supervisor thread
+instead (no process start-up; cancellation then takes effect when the search
+ends, and the result is discarded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from multiprocessing.connection import Connection
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from lastmile.domain import Plan
+from lastmile.service.plans import service
+from lastmile.service.plans.problem import Snapshot
+from lastmile.service.settings import Settings
+from lastmile.travel import TravelModel
+
+log = logging.getLogger(__name__)
+
+#: How often the supervisor writes progress and looks for a cancel request.
+TICK_S = 0.5
+#: A running job whose heartbeat is older than this was abandoned by a dead process.
+STALE_AFTER = dt.timedelta(seconds=60)
+
+
+class Cancelled(Exception):
+    """The job was cancelled while it ran."""
+
+
+class JobRunner:
+    """Runs planning jobs in the background of one API process."""
+
+    def __init__(
+        self,
+        *,
+        sessions: sessionmaker[Session],
+        settings: Settings,
+        travel_model: TravelModel,
+    ) -> None:
+        self._sessions = sessions
+        self._settings = settings
+        self._travel_model = travel_model
+        self._pool = ThreadPoolExecutor(
+            max_workers=settings.planning_concurrency, thread_name_prefix="planning"
+        )
+        self._events: dict[uuid.UUID, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- public ------------------------------------------------------------------------
+
+    def submit(self, job_id: uuid.UUID) -> None:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the job runner is shut down")
+            self._events[job_id] = threading.Event()
+        self._pool.submit(self._run_safely, job_id)
+
+    def cancel(self, job_id: uuid.UUID) -> None:
+        """Ask a job running here to stop (other processes see the database flag)."""
+        with self._lock:
+            event = self._events.get(job_id)
+        if event is not None:
+            event.set()
+
+    def recover(self) -> None:
+        """At start-up: requeue queued jobs, fail running ones whose process died."""
+        with self._sessions() as session:
+            queued, abandoned = service.orphaned_jobs(session, stale_after=STALE_AFTER)
+            for job_id in abandoned:
+                service.finish_job(
+                    session,
+                    job_id=job_id,
+                    status="failed",
+                    error="interrupted: the service stopped",
+                )
+        for job_id in queued:
+            self.submit(job_id)
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Cancel every job of this process and stop the threads."""
+        with self._lock:
+            self._closed = True
+            events = list(self._events.values())
+        for event in events:
+            event.set()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    # -- one job -----------------------------------------------------------------------
+
+    def _run_safely(self, job_id: uuid.UUID) -> None:
+        try:
+            self._run(job_id)
+        except Exception:  # the thread must survive and the job must end
+            log.exception("planning job %s crashed", job_id)
+            with self._sessions() as session:
+                service.finish_job(
+                    session, job_id=job_id, status="failed", error="internal error; see the logs"
+                )
+        finally:
+            with self._lock:
+                self._events.pop(job_id, None)
+
+    def _cancelled(self, session: Session, job_id: uuid.UUID) -> bool:
+        with self._lock:
+            event = self._events.get(job_id)
+        return (event is not None and event.is_set()) or service.cancel_requested(
+            session, job_id=job_id
+        )
+
+    def _run(self, job_id: uuid.UUID) -> None:
+        with self._sessions() as session:
+            params = service.start_job(session, job_id=job_id)
+            if params is None:
+                return  # cancelled while queued, or already taken
+            if self._cancelled(session, job_id):
+                service.finish_job(session, job_id=job_id, status="cancelled")
+                return
+            try:
+                snapshot = service.snapshot_for_job(
+                    session, job_id=job_id, travel_model=self._travel_model
+                )
+            except Exception as exc:
+                service.finish_job(
+                    session, job_id=job_id, status="failed", error=f"{type(exc).__name__}: {exc}"
+                )
+                return
+            if not snapshot.problem.orders:
+                service.store_result(session, job_id=job_id, snapshot=snapshot, plan=Plan(()))
+                return
+            try:
+                if self._settings.planning_executor == "process":
+                    plan = self._solve_in_process(session, job_id, snapshot, params)
+                else:
+                    plan = self._solve_in_thread(session, job_id, snapshot, params)
+            except Cancelled:
+                service.finish_job(session, job_id=job_id, status="cancelled")
+                return
+            except _Failed as exc:
+                service.finish_job(session, job_id=job_id, status="failed", error=str(exc))
+                return
+            if self._cancelled(session, job_id):
+                service.finish_job(session, job_id=job_id, status="cancelled")
+                return
+            service.store_result(session, job_id=job_id, snapshot=snapshot, plan=plan)
+
+    def _solve_in_thread(
+        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+    ) -> Plan:
+        from lastmile.planning import solve
+
+        def progress(fraction: float, message: str) -> None:
+            with self._lock:
+                event = self._events.get(job_id)
+            if event is not None and event.is_set():
+                raise Cancelled()
+            del fraction, message
+
+        service.record_progress(session, job_id=job_id, progress=0.05, message="searching")
+        try:
+            return solve(
+                snapshot.problem,
+                engine=params["engine"],
+                time_limit=params["time_limit_s"],
+                seed=params["seed"],
+                workers=self._settings.solver_workers,
+                on_progress=progress,
+            )
+        except Cancelled:
+            raise
+        except Exception as exc:
+            raise _Failed(f"{type(exc).__name__}: {exc}") from exc
+
+    def _solve_in_process(
+        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+    ) -> Plan:
+        time_limit = float(params["time_limit_s"])
+        request = (
+            snapshot.problem,
+            params["engine"],
+            time_limit,
+            params["seed"],
+            self._settings.solver_workers,
+        )
+        began = time.monotonic()
+        proc, conn = _start_worker(request)
+        # Start-up (interpreter + imports) is not search time: allow for it generously.
+        deadline = began + time_limit * 1.5 + 60.0
+        reported = 0.0
+        message = "starting the solver"
+        service.record_progress(session, job_id=job_id, progress=0.02, message=message)
+        try:
+            while True:
+                if conn.poll(TICK_S):
+                    try:
+                        kind, *payload = conn.recv()
+                    except EOFError:
+                        raise _Failed(
+                            f"the solver process ended without an answer (exit code {proc.poll()})"
+                        ) from None
+                    if kind == "ok":
+                        plan: Plan = payload[0]
+                        return plan
+                    if kind == "error":
+                        raise _Failed(str(payload[0]))
+                    reported, message = float(payload[0]), str(payload[1])
+                elif proc.poll() is not None:
+                    raise _Failed(f"the solver process died (exit code {proc.returncode})")
+                if self._cancelled(session, job_id):
+                    raise Cancelled()
+                if time.monotonic() > deadline:
+                    raise _Failed("the solver did not answer in time")
+                elapsed = time.monotonic() - began
+                estimate = max(reported, min(0.95, elapsed / max(time_limit, 1e-3)))
+                service.record_progress(
+                    session, job_id=job_id, progress=estimate, message=message or "searching"
+                )
+        finally:
+            _stop(proc)
+            conn.close()
+
+
+class _Failed(Exception):
+    """The search failed; the message is stored on the job."""
+
+
+def _start_worker(request: tuple[Any, ...]) -> tuple[subprocess.Popen[bytes], Connection]:
+    """Start ``python -m lastmile.service.plans.worker`` in its own session."""
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lastmile.service.plans.worker", str(write_fd)],
+            stdin=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            start_new_session=True,
+        )
+    except BaseException:
+        os.close(read_fd)
+        raise
+    finally:
+        os.close(write_fd)
+    conn = Connection(read_fd, writable=False)
+    assert proc.stdin is not None
+    try:
+        pickle.dump(request, proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+        proc.stdin.close()
+    except BrokenPipeError:
+        pass  # the worker died at once; the supervisor reports its exit code
+    return proc, conn
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """End the worker and every process it started (its process group)."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        # The worker is gone; solver processes it left behind share its group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)

@@ -1,0 +1,132 @@
+"""Plans, the jobs that compute them, their routes, visits and unassigned orders."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.types import Uuid
+
+from lastmile.service.db import TenantBase, UTCDateTime, utcnow
+
+
+class Plan(TenantBase):
+    """A plan for one day. ``epoch`` is the instant planning time 0 stands for."""
+
+    __tablename__ = "plans"
+
+    name: Mapped[str] = mapped_column(String(200), default="")
+    #: planning, ready, failed, cancelled, dispatched
+    status: Mapped[str] = mapped_column(String(16), default="planning", index=True)
+    epoch: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    engine: Mapped[str] = mapped_column(String(64), default="")
+    travel_note: Mapped[str] = mapped_column(String(300), default="")
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    distance_m: Mapped[int] = mapped_column(Integer, default=0)
+    travel_s: Mapped[int] = mapped_column(Integer, default=0)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    routes: Mapped[list[Route]] = relationship(
+        cascade="all, delete-orphan", order_by="Route.position", lazy="selectin"
+    )
+    unassigned: Mapped[list[UnassignedOrder]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class PlanningJob(TenantBase):
+    """The background optimisation that fills a plan."""
+
+    __tablename__ = "planning_jobs"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("plans.id", ondelete="CASCADE"), unique=True
+    )
+    #: queued, running, succeeded, failed, cancelled
+    status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str] = mapped_column(String(300), default="")
+    error: Mapped[str] = mapped_column(Text, default="")
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class Route(TenantBase):
+    __tablename__ = "routes"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("plans.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    vehicle_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("vehicles.id", ondelete="RESTRICT"), index=True
+    )
+    driver_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("drivers.id", ondelete="SET NULL"), index=True, default=None
+    )
+    #: planned, dispatched, started, completed
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    distance_m: Mapped[int] = mapped_column(Integer, default=0)
+    travel_s: Mapped[int] = mapped_column(Integer, default=0)
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+
+    visits: Mapped[list[Visit]] = relationship(
+        cascade="all, delete-orphan", order_by="Visit.sequence", lazy="selectin"
+    )
+
+
+class Visit(TenantBase):
+    """One timed step of a route. ``eta_at`` starts as the planned arrival;
+    live tracking revises it."""
+
+    __tablename__ = "visits"
+
+    route_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("routes.id", ondelete="CASCADE"), index=True
+    )
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    order_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("orders.id", ondelete="SET NULL"), index=True, default=None
+    )
+    depot_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("depots.id", ondelete="SET NULL"), default=None
+    )
+    break_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    lon: Mapped[float | None] = mapped_column(Float, default=None)
+    lat: Mapped[float | None] = mapped_column(Float, default=None)
+    arrival_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    departure_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    eta_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    load: Mapped[list[int]] = mapped_column(JSON, default=list)
+    distance_m: Mapped[int] = mapped_column(Integer, default=0)
+    travel_s: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class UnassignedOrder(TenantBase):
+    __tablename__ = "unassigned_orders"
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("plans.id", ondelete="CASCADE"), index=True
+    )
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("orders.id", ondelete="CASCADE"), index=True
+    )
+    code: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,157 @@
+"""Routes: /plans (optimise, follow, cancel, dispatch), /routes and /me/routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, status
+
+from lastmile.service.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
+from lastmile.service.errors import Forbidden
+from lastmile.service.orgs.service import get_org
+from lastmile.service.plans import service
+from lastmile.service.plans.jobs import JobRunner
+from lastmile.service.plans.models import Plan, PlanningJob, Route
+from lastmile.service.plans.schemas import (
+    DispatchRequest,
+    JobOut,
+    LoadingListOut,
+    PlanCreate,
+    PlanDetail,
+    PlanOut,
+    RouteOut,
+    UnassignedOut,
+)
+
+router = APIRouter(tags=["plans"])
+
+
+def get_runner(request: Request) -> JobRunner:
+    runner: JobRunner = request.app.state.job_runner
+    return runner
+
+
+def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
+    return service.get_plan(session, org_id=user.org_id, plan_id=plan_id)
+
+
+def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Route:
+    return service.get_route(session, principal=user, route_id=route_id)
+
+
+RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+PlanDep = Annotated[Plan, Depends(plan_dep)]
+RouteDep = Annotated[Route, Depends(route_dep)]
+
+
+def _job_out(job: PlanningJob | None) -> JobOut | None:
+    return JobOut.model_validate(job) if job is not None else None
+
+
+def _plan_out(session: SessionDep, plan: Plan) -> PlanOut:
+    out = PlanOut.model_validate(plan, from_attributes=True)
+    out.job = _job_out(service.get_job(session, plan=plan))
+    return out
+
+
+def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
+    session.refresh(plan)
+    return PlanDetail(
+        **_plan_out(session, plan).model_dump(exclude={"job"}),
+        job=_job_out(service.get_job(session, plan=plan)),
+        routes=[RouteOut.model_validate(r) for r in plan.routes],
+        unassigned=[UnassignedOut.model_validate(u) for u in plan.unassigned],
+    )
+
+
+@router.post("/plans", response_model=PlanOut, status_code=status.HTTP_202_ACCEPTED)
+def create_plan(
+    body: PlanCreate,
+    user: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    runner: RunnerDep,
+) -> PlanOut:
+    """Start optimising a day: answers at once with the plan and its queued job.
+
+    Follow progress with GET /plans/{plan_id}/job; the routes appear in
+    GET /plans/{plan_id} when the job has succeeded.
+    """
+    org = get_org(session, org_id=user.org_id)
+    plan, job = service.create_plan(
+        session, org=org, data=body, settings=settings, created_by_id=user.user_id
+    )
+    runner.submit(job.id)
+    return _plan_out(session, plan)
+
+
+@router.get("/plans", response_model=list[PlanOut])
+def list_plans(user: StaffUser, session: SessionDep, page: PageDep) -> list[PlanOut]:
+    """Plans, newest first (without routes)."""
+    rows = service.list_plans(session, org_id=user.org_id, limit=page.limit, offset=page.offset)
+    return [_plan_out(session, p) for p in rows]
+
+
+@router.get("/plans/{plan_id}", response_model=PlanDetail)
+def read_plan(plan: PlanDep, session: SessionDep) -> PlanDetail:
+    """A plan with its routes, timed visits (ETAs) and unassigned orders with reasons."""
+    return _plan_detail(session, plan)
+
+
+@router.get("/plans/{plan_id}/job", response_model=JobOut)
+def read_job(plan: PlanDep, session: SessionDep) -> JobOut:
+    """Progress of the plan's optimisation job."""
+    job = _job_out(service.get_job(session, plan=plan))
+    assert job is not None
+    return job
+
+
+@router.post("/plans/{plan_id}/cancel", response_model=JobOut)
+def cancel_plan(plan: PlanDep, session: SessionDep, runner: RunnerDep) -> JobOut:
+    """Cancel the plan's optimisation (409 if it has already ended)."""
+    job = service.request_cancel(session, plan=plan)
+    runner.cancel(job.id)
+    return JobOut.model_validate(job)
+
+
+@router.post("/plans/{plan_id}/dispatch", response_model=PlanDetail)
+def dispatch_plan(body: DispatchRequest, plan: PlanDep, session: SessionDep) -> PlanDetail:
+    """Give each route a driver (explicitly, or from the shifts) and release it.
+
+    Orders on the routes become dispatched. Calling again re-assigns drivers.
+    """
+    return _plan_detail(session, service.dispatch_plan(session, plan=plan, request=body))
+
+
+@router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_plan(plan: PlanDep, session: SessionDep) -> None:
+    """Delete a plan that is not dispatched; its orders go back to pending."""
+    service.delete_plan(session, plan=plan)
+
+
+@router.get("/routes/{route_id}", response_model=RouteOut)
+def read_route(route: RouteDep) -> RouteOut:
+    """One route with its visits (drivers: only their own)."""
+    return RouteOut.model_validate(route)
+
+
+@router.get("/routes/{route_id}/loading-list", response_model=LoadingListOut)
+def read_loading_list(route: RouteDep, session: SessionDep) -> LoadingListOut:
+    """The route's loading list: last stop loaded first, grouped by compartment and trip."""
+    return service.loading_list(session, route=route)
+
+
+@router.post("/routes/{route_id}/start", response_model=RouteOut)
+def start_route(route: RouteDep, session: SessionDep) -> RouteOut:
+    """The driver leaves the depot: the route starts and its orders are en route."""
+    return RouteOut.model_validate(service.start_route(session, route=route))
+
+
+@router.get("/me/routes", response_model=list[RouteOut])
+def my_routes(user: CurrentUser, session: SessionDep, page: PageDep) -> list[RouteOut]:
+    """The calling driver's routes, latest first."""
+    if user.driver_id is None:
+        raise Forbidden("only drivers with a driver record have routes")
+    rows = service.driver_routes(session, principal=user, limit=page.limit)
+    return [RouteOut.model_validate(r) for r in rows]

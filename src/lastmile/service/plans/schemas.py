@@ -1,0 +1,159 @@
+"""Plan, planning job, route, visit and loading list schemas."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from pydantic import Field
+
+from lastmile.service.schemas import ApiModel
+
+
+class PlanCreate(ApiModel):
+    """Start an optimisation for one day.
+
+    By default every pending order and every active vehicle take part. Times of
+    the day (depot hours, shifts, windows) are read in the organisation's time
+    zone; the plan's epoch is local midnight of ``date``.
+    """
+
+    name: str = Field(default="", max_length=200, description="Display name.")
+    date: dt.date = Field(description="The day to plan.")
+    order_ids: list[uuid.UUID] | None = Field(
+        default=None,
+        max_length=20_000,
+        description="Orders to plan (pending or planned); default: every pending order.",
+    )
+    vehicle_ids: list[uuid.UUID] | None = Field(
+        default=None, max_length=2_000, description="Vehicles to use; default: every active one."
+    )
+    engine: str = Field(
+        default="auto", description="auto, or an engine name (pyvrp, vroom, ortools)."
+    )
+    time_limit_s: float | None = Field(
+        default=None, gt=0, description="Search time; default from the service settings."
+    )
+    seed: int = Field(default=0, ge=0, description="Random seed (same seed, same plan).")
+
+
+class JobOut(ApiModel):
+    """Progress of a planning job."""
+
+    id: uuid.UUID = Field(description="Job id.")
+    plan_id: uuid.UUID = Field(description="The plan it fills.")
+    status: str = Field(description="queued, running, succeeded, failed or cancelled.")
+    progress: float = Field(description="0 to 1.")
+    message: str = Field(description="What the job is doing.")
+    error: str = Field(description="Why it failed, if it did.")
+    created_at: dt.datetime = Field(description="When it was queued.")
+    started_at: dt.datetime | None = Field(description="When it started.")
+    finished_at: dt.datetime | None = Field(description="When it ended.")
+
+
+class VisitOut(ApiModel):
+    """One timed step of a route."""
+
+    id: uuid.UUID = Field(description="Visit id.")
+    sequence: int = Field(description="Position in the route (0 = start).")
+    kind: str = Field(description="start, job, pickup, delivery, break, reload or end.")
+    order_id: uuid.UUID | None = Field(description="The order served, for order steps.")
+    depot_id: uuid.UUID | None = Field(description="The depot, for start/end/reload.")
+    lon: float | None = Field(description="Longitude, degrees.")
+    lat: float | None = Field(description="Latitude, degrees.")
+    arrival_at: dt.datetime = Field(description="Planned arrival.")
+    start_at: dt.datetime = Field(description="Planned service start (after any wait).")
+    departure_at: dt.datetime = Field(description="Planned departure.")
+    eta_at: dt.datetime = Field(description="Current estimate of the arrival.")
+    load: list[int] = Field(description="Load after the step, per dimension.")
+    distance_m: int = Field(description="Metres driven since the route start.")
+    travel_s: int = Field(description="Seconds driven since the route start.")
+
+
+class RouteOut(ApiModel):
+    """The route of one vehicle in a plan."""
+
+    id: uuid.UUID = Field(description="Route id.")
+    plan_id: uuid.UUID = Field(description="Its plan.")
+    vehicle_id: uuid.UUID = Field(description="The vehicle.")
+    driver_id: uuid.UUID | None = Field(description="The driver, once dispatched.")
+    status: str = Field(description="planned, dispatched, started or completed.")
+    cost: int = Field(description="Objective value of the route.")
+    distance_m: int = Field(description="Metres driven.")
+    travel_s: int = Field(description="Seconds driven.")
+    start_at: dt.datetime = Field(description="Planned departure from the depot.")
+    end_at: dt.datetime = Field(description="Planned end.")
+    dispatched_at: dt.datetime | None = Field(description="When it was dispatched.")
+    started_at: dt.datetime | None = Field(description="When the driver started it.")
+    visits: list[VisitOut] = Field(description="Timed steps, in order.")
+
+
+class UnassignedOut(ApiModel):
+    """An order the plan does not serve, and why."""
+
+    order_id: uuid.UUID = Field(description="The order.")
+    code: str = Field(description="skills, capacity, time_window, shift, no_room, ...")
+    reason: str = Field(description="The reason in words a dispatcher reads.")
+
+
+class PlanOut(ApiModel):
+    """A plan (without its routes)."""
+
+    id: uuid.UUID = Field(description="Plan id.")
+    name: str = Field(description="Display name.")
+    status: str = Field(description="planning, ready, failed, cancelled or dispatched.")
+    epoch: dt.datetime = Field(description="The instant planning time 0 stands for.")
+    engine: str = Field(description="The engine that produced the plan.")
+    travel_note: str = Field(description="How travel times were computed.")
+    cost: int = Field(description="Total objective value.")
+    distance_m: int = Field(description="Total metres driven.")
+    travel_s: int = Field(description="Total seconds driven.")
+    created_at: dt.datetime = Field(description="When the plan was requested.")
+    dispatched_at: dt.datetime | None = Field(description="When it was dispatched.")
+    job: JobOut | None = Field(default=None, description="The planning job.")
+
+
+class PlanDetail(PlanOut):
+    """A plan with its routes and unassigned orders."""
+
+    routes: list[RouteOut] = Field(description="One route per used vehicle.")
+    unassigned: list[UnassignedOut] = Field(description="Orders left out, with reasons.")
+
+
+class Assignment(ApiModel):
+    """Give one route to one driver."""
+
+    route_id: uuid.UUID = Field(description="The route.")
+    driver_id: uuid.UUID = Field(description="The driver.")
+
+
+class DispatchRequest(ApiModel):
+    """Drivers for the routes. Routes not listed go to the driver whose shift uses
+    the route's vehicle at that time."""
+
+    assignments: list[Assignment] = Field(
+        default_factory=list, description="Explicit route -> driver assignments."
+    )
+
+
+class LoadingEntryOut(ApiModel):
+    """One line of a loading list."""
+
+    trip: int = Field(description="0 = loaded at the start; n = after the n-th reload.")
+    compartment: str = Field(description="Where it goes in the vehicle.")
+    position: int = Field(description="Load order within trip and compartment (1 = first in).")
+    sequence: int = Field(description="The stop's position in the route.")
+    order_id: uuid.UUID = Field(description="The order.")
+    label: str = Field(description="The order's reference.")
+    barcode: str | None = Field(description="Barcode to scan (none: the order as a whole).")
+    description: str = Field(description="What it is.")
+    quantity: int = Field(description="How many pieces.")
+
+
+class LoadingListOut(ApiModel):
+    """What to load into the vehicle of a route, last stop first, by compartment."""
+
+    route_id: uuid.UUID = Field(description="The route.")
+    vehicle_id: uuid.UUID = Field(description="The vehicle.")
+    compartments: list[str] = Field(description="Compartments used, in loading order.")
+    entries: list[LoadingEntryOut] = Field(description="Lines in loading order.")

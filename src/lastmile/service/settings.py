@@ -1,0 +1,71 @@
+"""Service settings, read from ``LASTMILE_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told. Each field maps to ``LASTMILE_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="LASTMILE_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///lastmile.db",
+        description="SQLAlchemy URL. SQLite file by default (WAL mode); "
+        "postgresql+psycopg://user@host:5432/db for PostgreSQL.",
+    )
+    auto_migrate: bool = Field(
+        default=True, description="Run the database migrations to head when the app starts."
+    )
+    session_ttl_s: int = Field(default=12 * 3600, gt=0, description="Login session lifetime.")
+    tracking_link_ttl_s: int = Field(
+        default=14 * 86_400, gt=0, description="How long a customer tracking link stays valid."
+    )
+    login_attempts_per_minute: int = Field(
+        default=10, gt=0, description="Login attempts per client address and e-mail per minute."
+    )
+    tracking_requests_per_minute: int = Field(
+        default=60, gt=0, description="Tracking page requests per client address per minute."
+    )
+    trust_forwarded_for: bool = Field(
+        default=False,
+        description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
+    )
+    public_base_url: str = Field(
+        default="", description="Base URL put in front of customer tracking links."
+    )
+    planning_executor: Literal["process", "thread"] = Field(
+        default="process",
+        description="Run each optimisation in a worker process (cancellable, keeps the API "
+        "responsive) or in a thread of the API process (for tests and tiny set-ups).",
+    )
+    planning_concurrency: int = Field(
+        default=1, gt=0, description="How many optimisations may run at the same time."
+    )
+    solver_workers: int = Field(
+        default=1, gt=0, description="Worker processes each optimisation may use."
+    )
+    default_time_limit_s: float = Field(
+        default=10.0, gt=0, description="Optimisation time limit when a request names none."
+    )
+    max_time_limit_s: float = Field(
+        default=600.0, gt=0, description="The longest optimisation a request may ask for."
+    )
+    travel_speed_kph: float = Field(
+        default=30.0, gt=0, description="Speed of the straight-line travel model."
+    )
+    travel_detour_factor: float = Field(
+        default=1.3, ge=1.0, description="Road distance over straight-line distance."
+    )
+    geocoder: Literal["none", "nominatim"] = Field(
+        default="none",
+        description="Geocoder for addresses without coordinates: none (rows must carry lon/lat) "
+        "or nominatim (online, through geopy).",
+    )
+    geocoder_user_agent: str = Field(
+        default="lastmile", description="User agent sent to an online geocoder."
+    )
