@@ -71,6 +71,22 @@ class _Explainer:
     def __init__(self, problem: PlanningProblem) -> None:
         self.problem = problem
         self.fleet_skills: frozenset[str] = frozenset().union(*(v.skills for v in problem.vehicles))
+        # Vehicles alike in everything these checks look at give the same answers:
+        # one of each kind stands for all (a fleet of 100 identical vans is one).
+        kinds: dict[tuple[object, ...], Vehicle] = {}
+        for v in problem.vehicles:
+            key = (
+                v.type,
+                v.start_depot,
+                v.end_depot,
+                v.shift,
+                v.max_duration,
+                v.max_travel_time,
+                v.max_distance,
+                v.max_tasks,
+            )
+            kinds.setdefault(key, v)
+        self.kinds = list(kinds.values())
 
     def clock(self, t: int) -> str:
         return format_clock(t, scale=self.problem.time_scale)
@@ -100,7 +116,7 @@ class _Explainer:
 
     def explain(self, order: Order, *, top_priority: int) -> Unassigned:
         problem = self.problem
-        able = [v for v in problem.vehicles if order.skills <= v.skills]
+        able = [v for v in self.kinds if order.skills <= v.skills]
         if not able:
             return Unassigned(order.id, self.skills_reason(order), "skills")
 
@@ -143,7 +159,7 @@ class _Explainer:
         dims = self.problem.dimensions
         every = (
             "every vehicle's capacity"
-            if len(able) == len(self.problem.vehicles)
+            if len(able) == len(self.kinds)
             else "the capacity of every vehicle with the skills it needs"
         )
         over = []
