@@ -286,6 +286,23 @@ def test_capacity_with_deliveries_pickups_and_reloads() -> None:
     assert validate(p, plan_of(p, ("v1", [job("a"), job("p")]))).ok
 
 
+def test_shipment_stays_on_board_across_a_reload() -> None:
+    orders = [shipment("s", 1, 2, 4), delivery("a", 3, 5)]
+    p = make(orders, Vehicle("v1", VT, reload_depots=(0,)))
+    steps = [
+        Step(VisitKind.PICKUP, order_id="s"),
+        Step(VisitKind.RELOAD, depot=0),
+        job("a"),
+        Step(VisitKind.DELIVERY, order_id="s"),
+    ]
+    plan = plan_of(p, ("v1", steps))
+    # start, pickup, reload (5 kg for the trip + 4 kg in transit), job, delivery, end
+    loads = [(0,), (4,), (9,), (4,), (0,), (0,)]
+    for i, load in enumerate(loads):
+        plan = with_visit(plan, 0, i, load=load)
+    assert validate(p, plan).ok
+
+
 def test_reported_load_distance_travel_and_cost_must_match() -> None:
     p = make([delivery("a", 1, 3), delivery("b", 2, 3)])
     plan = plan_of(p, ("v1", [job("a"), job("b")]))

@@ -13,6 +13,11 @@ service must start at or after arrival inside a window, and departure must
 leave room for setup (when the location changed) and service. Loads,
 cumulative distance/travel and cost must equal the recomputed values exactly.
 
+Loads: the vehicle leaves each depot (start or reload) with the deliveries of
+the trip ahead; a pickup job adds its amount until the next depot; a shipment
+adds at its pickup and drops at its delivery, and stays on board across a
+reload in between (the goods do not leave the vehicle).
+
 Violation codes (``Violation.code``):
 
 ========================  ====================================================
