@@ -1,0 +1,186 @@
+"""Compiled shortest-path kernels over a CSR road graph (numba).
+
+Dijkstra with a binary heap and lazy deletion, labelled with travel time and,
+for the same path, its length: among paths of equal time the shorter one wins,
+so distances are those of the fastest path, never of the shortest one.
+
+Sources may start part-way along an edge: each source is a small set of
+``(node, time, length)`` seeds. A search stops as soon as every node it is
+asked about is settled. ``many_to_many`` runs the sources in parallel threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit, prange  # type: ignore[import-untyped]
+
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def _search(
+    indptr: Ints,
+    head: Ints,
+    time_s: Floats,
+    length_m: Floats,
+    seed_node: Ints,
+    seed_time: Floats,
+    seed_len: Floats,
+    is_wanted: npt.NDArray[np.bool_],
+    n_wanted: int,
+    dist: Floats,
+    dlen: Floats,
+    pred_edge: Ints,
+) -> None:
+    """One Dijkstra from seeds; fills dist/dlen/pred_edge (pre-set to inf/inf/-1)."""
+    n_edges = head.shape[0]
+    heap_key = np.empty(n_edges + seed_node.shape[0] + 1, dtype=np.float64)
+    heap_node = np.empty(n_edges + seed_node.shape[0] + 1, dtype=np.int64)
+    settled = np.zeros(dist.shape[0], dtype=np.bool_)
+    size = 0
+    for k in range(seed_node.shape[0]):
+        v = seed_node[k]
+        t = seed_time[k]
+        if t < dist[v] or (t == dist[v] and seed_len[k] < dlen[v]):
+            dist[v] = t
+            dlen[v] = seed_len[k]
+            pred_edge[v] = -1
+            # push
+            i = size
+            size += 1
+            while i > 0:
+                p = (i - 1) >> 1
+                if heap_key[p] <= t:
+                    break
+                heap_key[i] = heap_key[p]
+                heap_node[i] = heap_node[p]
+                i = p
+            heap_key[i] = t
+            heap_node[i] = v
+    remaining = n_wanted
+    while size > 0 and remaining > 0:
+        key = heap_key[0]
+        u = heap_node[0]
+        # pop: move the last element down from the root
+        size -= 1
+        last_key = heap_key[size]
+        last_node = heap_node[size]
+        i = 0
+        while True:
+            c = 2 * i + 1
+            if c >= size:
+                break
+            if c + 1 < size and heap_key[c + 1] < heap_key[c]:
+                c += 1
+            if heap_key[c] >= last_key:
+                break
+            heap_key[i] = heap_key[c]
+            heap_node[i] = heap_node[c]
+            i = c
+        heap_key[i] = last_key
+        heap_node[i] = last_node
+        if settled[u] or key > dist[u]:
+            continue
+        settled[u] = True
+        if is_wanted[u]:
+            remaining -= 1
+        du = dist[u]
+        lu = dlen[u]
+        for e in range(indptr[u], indptr[u + 1]):
+            v = head[e]
+            if settled[v]:
+                continue
+            t = du + time_s[e]
+            ln = lu + length_m[e]
+            if t < dist[v]:
+                dist[v] = t
+                dlen[v] = ln
+                pred_edge[v] = e
+                i = size
+                size += 1
+                while i > 0:
+                    p = (i - 1) >> 1
+                    if heap_key[p] <= t:
+                        break
+                    heap_key[i] = heap_key[p]
+                    heap_node[i] = heap_node[p]
+                    i = p
+                heap_key[i] = t
+                heap_node[i] = v
+            elif t == dist[v] and ln < dlen[v]:
+                dlen[v] = ln
+                pred_edge[v] = e
+
+
+@njit(cache=True, nogil=True)  # type: ignore[misc]
+def single_source(
+    indptr: Ints,
+    head: Ints,
+    time_s: Floats,
+    length_m: Floats,
+    seed_node: Ints,
+    seed_time: Floats,
+    seed_len: Floats,
+    wanted: Ints,
+) -> tuple[Floats, Floats, Ints]:
+    """Labels (time, length, predecessor edge) of every node, exact for ``wanted``."""
+    n = indptr.shape[0] - 1
+    dist = np.full(n, np.inf)
+    dlen = np.full(n, np.inf)
+    pred = np.full(n, -1, dtype=np.int64)
+    is_wanted = np.zeros(n, dtype=np.bool_)
+    count = 0
+    for k in range(wanted.shape[0]):
+        if not is_wanted[wanted[k]]:
+            is_wanted[wanted[k]] = True
+            count += 1
+    _search(
+        indptr, head, time_s, length_m, seed_node, seed_time, seed_len,
+        is_wanted, count, dist, dlen, pred,
+    )  # fmt: skip
+    return dist, dlen, pred
+
+
+@njit(cache=True, parallel=True)  # type: ignore[misc]
+def many_to_many(
+    indptr: Ints,
+    head: Ints,
+    time_s: Floats,
+    length_m: Floats,
+    seed_ptr: Ints,
+    seed_node: Ints,
+    seed_time: Floats,
+    seed_len: Floats,
+    wanted: Ints,
+) -> tuple[Floats, Floats]:
+    """Time and length from every source (seeds ``seed_ptr[s]:seed_ptr[s+1]``) to ``wanted``.
+
+    Returns two ``(n_sources, len(wanted))`` arrays; unreachable is ``inf``.
+    """
+    n = indptr.shape[0] - 1
+    n_src = seed_ptr.shape[0] - 1
+    n_out = wanted.shape[0]
+    out_t = np.empty((n_src, n_out), dtype=np.float64)
+    out_l = np.empty((n_src, n_out), dtype=np.float64)
+    is_wanted = np.zeros(n, dtype=np.bool_)
+    count = 0
+    for k in range(n_out):
+        if not is_wanted[wanted[k]]:
+            is_wanted[wanted[k]] = True
+            count += 1
+    for s in prange(n_src):
+        dist = np.full(n, np.inf)
+        dlen = np.full(n, np.inf)
+        pred = np.empty(n, dtype=np.int64)
+        a = seed_ptr[s]
+        b = seed_ptr[s + 1]
+        _search(
+            indptr, head, time_s, length_m, seed_node[a:b], seed_time[a:b], seed_len[a:b],
+            is_wanted, count, dist, dlen, pred,
+        )  # fmt: skip
+        for k in range(n_out):
+            out_t[s, k] = dist[wanted[k]]
+            out_l[s, k] = dlen[wanted[k]]
+    return out_t, out_l
