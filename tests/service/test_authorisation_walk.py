@@ -1,0 +1,116 @@
+"""Walk every route of the app: anonymous -> 401, another tenant's object -> 404,
+a driver touching another driver's route (or a staff-only route) -> 403.
+
+A new route with a new path parameter must add an object for it to the
+world's ``objects`` (conftest.build_world), or this test fails naming it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.testclient import TestClient
+
+from lastmile.service.app import create_app
+
+PUBLIC = {("POST", "/auth/login"), ("GET", "/track/{token}"), ("GET", "/health")}
+#: What a driver may call (the route ones only for their own routes).
+DRIVER_ALLOWED = {
+    ("GET", "/auth/me"),
+    ("POST", "/auth/logout"),
+    ("GET", "/org"),
+    ("GET", "/me/routes"),
+}
+_PARAM = re.compile(r"{(\w+)}")
+
+
+def endpoints(app: FastAPI) -> list[tuple[str, str]]:
+    """(method, path) of every API route, included routers flattened."""
+    found = []
+    for context in iter_route_contexts(app.routes):
+        if isinstance(context.original_route, APIRoute):
+            assert context.path is not None and context.methods is not None
+            for method in sorted(context.methods - {"HEAD", "OPTIONS"}):
+                found.append((method, context.path))
+    return found
+
+
+def fill(path: str, objects: dict[str, str]) -> str:
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1)
+        assert name in objects, f"no test object for path parameter {name!r} in {path}"
+        return objects[name]
+
+    return _PARAM.sub(one, path)
+
+
+def test_the_walk_covers_the_whole_api() -> None:
+    found = endpoints(create_app(geocode=None))
+    assert len(found) >= 50
+    assert set(found) >= PUBLIC
+
+
+def test_anonymous_calls_get_401(app: FastAPI, client: TestClient, world) -> None:  # type: ignore[no-untyped-def]
+    checked = 0
+    for method, path in endpoints(app):
+        if (method, path) in PUBLIC:
+            continue
+        url = fill(path, world.objects)
+        for headers in (
+            {},
+            {"Authorization": "Bearer lms_not-a-token"},
+            {"Authorization": "Basic x"},
+        ):
+            r = client.request(method, url, headers=headers)
+            assert r.status_code == 401, (method, path, headers, r.status_code, r.text)
+            assert r.headers.get("www-authenticate") == "Bearer"
+        checked += 1
+    assert checked >= 45
+
+
+def test_another_tenants_objects_do_not_exist(  # type: ignore[no-untyped-def]
+    app: FastAPI, client: TestClient, world, other_world
+) -> None:
+    checked = 0
+    for method, path in endpoints(app):
+        if (method, path) in PUBLIC or not _PARAM.search(path):
+            continue
+        url = fill(path, other_world.objects)
+        r = client.request(method, url, headers=world.tenant.headers("admin"))
+        assert r.status_code == 404, (method, path, r.status_code, r.text)
+        checked += 1
+    assert checked >= 30
+    # The other tenant's objects are untouched and still reachable by their owner.
+    assert other_world.tenant.get(f"/plans/{other_world.objects['plan_id']}").status_code == 200
+
+
+def test_drivers_reach_only_their_own_routes(app: FastAPI, client: TestClient, world) -> None:  # type: ignore[no-untyped-def]
+    route_paths = 0
+    for method, path in endpoints(app):
+        if (method, path) in PUBLIC or (method, path) in DRIVER_ALLOWED:
+            continue
+        url = fill(path, world.objects)  # route_id is d1's route
+        r = client.request(method, url, headers=world.tenant.headers("d2"))
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+        route_paths += "{route_id}" in path
+    assert route_paths >= 3
+    own = world.tenant.get(f"/routes/{world.objects['route_id']}", "d1")
+    assert own.status_code == 200
+    mine = world.tenant.ok("get", "/me/routes", "d1")
+    assert [r["id"] for r in mine] == [world.objects["route_id"]]
+
+
+def test_dispatchers_are_refused_admin_routes(app: FastAPI, client: TestClient, world) -> None:  # type: ignore[no-untyped-def]
+    admin_only = [
+        (m, p)
+        for m, p in endpoints(app)
+        if p.startswith(("/users", "/api-keys")) or (m, p) == ("PATCH", "/org")
+    ]
+    assert len(admin_only) >= 7
+    for method, path in admin_only:
+        r = client.request(
+            method, fill(path, world.objects), headers=world.tenant.headers("dispatcher")
+        )
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
