@@ -291,19 +291,22 @@ def test_write_solution_matches_vroom_output() -> None:
     assert ours["summary"]["cost"] == theirs["summary"]["cost"]
 
 
-# -- re-timing VROOM's break-while-driving ---------------------------------------------
+# -- breaks taken on the way ------------------------------------------------------------
 
 
-def _late_after_break() -> tuple[PlanningProblem, VroomRoute]:
-    """VROOM drives A→B partly before a break; taking it at A instead makes B late.
+def _break_while_driving(
+    break_window: TimeWindow = TimeWindow(1000, 1100),
+    b_window: TimeWindow = TimeWindow(1100, 1150),
+) -> tuple[PlanningProblem, VroomRoute]:
+    """VROOM drives A→B while waiting for the break window to open.
 
     Leave A (location 1) at 800; the break opens at 1000 and A→B takes 200 s.
-    VROOM drives 200 s, breaks 1000-1100 and serves B at 1100; waiting for
-    the break at A would reach B at 1300, after its window [1100, 1150].
+    The vehicle reaches B at 1000, rests 1000-1100 and serves B at 1100: the
+    break is taken on the way, as lastmile's own timing rule has it.
     """
-    brk = Break("rest", (TimeWindow(1000, 1100),), 100)
+    brk = Break("rest", (break_window,), 100)
     a = deliver("A", 1, time_windows=(TimeWindow(800, 800),))
-    b = deliver("B", 3, time_windows=(TimeWindow(1100, 1150),))
+    b = deliver("B", 3, time_windows=(b_window,))
     v = Vehicle("v", VT, breaks=(brk,))
     p = problem((a, b), vehicles=(v,))
     steps = (
@@ -314,24 +317,22 @@ def _late_after_break() -> tuple[PlanningProblem, VroomRoute]:
     return p, VroomRoute(v, steps, (700, 800, 1000, 1100, 1400))
 
 
-def test_retime_moves_a_break_that_would_make_a_stop_late() -> None:
-    p, vroom_route = _late_after_break()
+def test_break_taken_on_the_way_matches_vroom_timing() -> None:
+    p, vroom_route = _break_while_driving()
     as_given = build_route(p, vroom_route.vehicle, vroom_route.steps, start_time=700)
-    assert not validate(p, Plan((as_given,))).ok
-    assert not vroom_arrivals_match(as_given, vroom_route)
+    assert validate(p, Plan((as_given,))).ok
+    assert vroom_arrivals_match(as_given, vroom_route)
     route, dropped = retime(p, vroom_route)
     assert route is not None and dropped == []
-    assert validate(p, Plan((route,))).ok
-    assert [v.order_id or v.break_id for v in route.visits[1:-1]] == ["A", "B", "rest"]
+    assert [v.order_id or v.break_id for v in route.visits[1:-1]] == ["A", "rest", "B"]
 
 
 def test_retime_drops_a_task_when_no_break_position_works() -> None:
-    p, vroom_route = _late_after_break()
-    # The break must now end before B is served, and B cannot wait: no order fits.
-    brk = Break("rest", (TimeWindow(1000, 1050),), 100)
-    v = dataclasses.replace(vroom_route.vehicle, breaks=(brk,))
-    p = dataclasses.replace(p, vehicles=(v,))
-    route, dropped = retime(p, dataclasses.replace(vroom_route, vehicle=v))
+    # The break must start by 1020 and lasts 100 s; B must be served by 1060:
+    # before B it makes B late, after B it cannot start in its window.
+    p, vroom_route = _break_while_driving(TimeWindow(1000, 1020), TimeWindow(1050, 1060))
+    vroom_route = dataclasses.replace(vroom_route, arrivals=(700, 800, 1000, 1100, 1400))
+    route, dropped = retime(p, vroom_route)
     assert dropped == ["B"]
     assert route is not None
     plan = Plan((route,), ())

@@ -32,7 +32,8 @@ class Depot:
 class Break:
     """A driver break of ``duration`` seconds starting inside one of ``time_windows``.
 
-    The break is taken where the vehicle is (after its previous stop).
+    The break is taken on the way to the next stop: the driver may drive
+    part of the leg until the window opens, rest, then drive the rest.
     """
 
     id: str

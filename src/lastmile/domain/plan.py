@@ -33,7 +33,8 @@ class Visit:
     dimension. ``distance``/``travel`` are cumulative from the route start.
     ``order_id`` is set on order steps, ``break_id`` on breaks, ``depot`` (an
     index into the problem's depots) on start/end/reload; ``location`` is the
-    matrix row where the step happens (a break happens where the vehicle is).
+    matrix row where the step happens (a break: where the leg it interrupts
+    began, or ended if the vehicle got there first).
     """
 
     kind: VisitKind

@@ -5,7 +5,7 @@ computes *when* (earliest feasible start at every step, the route's departure
 delayed so the vehicle does not wait at its first stop), what it carries and
 how far it has gone. It never checks feasibility: a step that cannot be served
 in any window is still scheduled (at its arrival) and left for the validator
-to report.
+to report. Breaks are taken on the way: see :func:`build_route`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lastmile.domain import Order, OrderKind, Route, TimeWindow, Vehicle, Visit, VisitKind
+from lastmile.domain import Order, OrderKind, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
 from lastmile.domain.time import earliest_start
 from lastmile.planning.problem import PlanningProblem, route_cost
 
@@ -47,6 +47,23 @@ def _trip_deliveries(
     return load
 
 
+def _stop(problem: PlanningProblem, step: Step) -> tuple[Order, Stop]:
+    order = problem.order(step.order_id or "")
+    if step.kind is VisitKind.JOB:
+        return order, order.single_stop
+    stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
+    assert stop is not None, f"{step.kind} step on a {order.kind} order {order.id!r}"
+    return order, stop
+
+
+def _step_location(problem: PlanningProblem, step: Step) -> int | None:
+    if step.kind is VisitKind.BREAK:
+        return None
+    if step.kind is VisitKind.RELOAD:
+        return problem.depots[step.depot if step.depot is not None else 0].location
+    return _stop(problem, step)[1].location
+
+
 def build_route(
     problem: PlanningProblem,
     vehicle: Vehicle,
@@ -58,59 +75,90 @@ def build_route(
 
     ``start_time`` fixes the departure from the start depot; by default the
     vehicle leaves at its shift start, delayed by any wait at its first stop.
+
+    A break is taken on the way to the next place: the driver drives until
+    the break's window opens (or arrives and waits there), rests, and drives
+    the rest of the leg. The break visit's ``arrival`` is when the vehicle
+    pulls over, its ``location`` where the leg began (or its end, when the
+    vehicle got there first).
     """
     matrix = problem.matrix_for(vehicle)
     dur, dist = matrix.durations, matrix.distances
     depots = problem.depots
-    visits: list[Visit] = []
+    breaks = {b.id: b for b in vehicle.breaks}
+    end_loc = depots[vehicle.end_depot].location if vehicle.end_depot is not None else None
 
+    # Where the vehicle heads next after each step (the next non-break place).
+    heading: list[int | None] = [None] * len(steps)
+    nxt_loc = end_loc
+    for i in range(len(steps) - 1, -1, -1):
+        heading[i] = nxt_loc
+        here = _step_location(problem, steps[i])
+        if here is not None:
+            nxt_loc = here
+    first_loc = nxt_loc  # the first place the route goes to
+
+    visits: list[Visit] = []
     t = vehicle.shift.start if start_time is None else start_time
     if vehicle.start_depot is not None:
         t = max(t, depots[vehicle.start_depot].time_window.start)
     load = _trip_deliveries(problem, steps, 0)
+    on_board = (0,) * len(problem.dimensions)  # shipments picked up, not yet delivered
     loc: int | None = None
     travel = distance = 0
+    driven = 0  # seconds of the current leg already driven (before breaks)
     if vehicle.start_depot is not None:
         loc = depots[vehicle.start_depot].location
         visits.append(Visit(VisitKind.START, loc, t, t, t, load, 0, 0, depot=vehicle.start_depot))
 
     for i, step in enumerate(steps):
-        order: Order | None = None
         if step.kind is VisitKind.BREAK:
-            brk = next(b for b in vehicle.breaks if b.id == step.break_id)
-            here = loc if loc is not None else _first_location(problem, steps)
+            brk = breaks[step.break_id or ""]
+            target = heading[i]
+            here = loc if loc is not None else first_loc
+            leg = int(dur[loc, target]) if loc is not None and target is not None else 0
+            remaining = leg - driven
             start = earliest_start(brk.time_windows, t)
             start = t if start is None else start
-            t_dep = start + brk.duration
+            drive = min(remaining, start - t)
+            driven += drive
+            where = target if target is not None and driven == leg and leg > 0 else here
             visits.append(
                 Visit(
-                    VisitKind.BREAK, here, t, start, t_dep, load, distance, travel, break_id=brk.id
+                    VisitKind.BREAK,
+                    where if where is not None else 0,
+                    t + drive,
+                    start,
+                    start + brk.duration,
+                    load,
+                    distance,
+                    travel,
+                    break_id=brk.id,
                 )
             )
-            t = t_dep
+            t = start + brk.duration
             continue
+
+        order: Order | None = None
         if step.kind is VisitKind.RELOAD:
             depot = depots[step.depot if step.depot is not None else 0]
             windows: tuple[TimeWindow, ...] = (depot.time_window,)
             nxt, work = depot.location, depot.reload_time
         else:
-            order = problem.order(step.order_id or "")
-            stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
-            if step.kind is VisitKind.JOB:
-                stop = order.single_stop
-            assert stop is not None
+            order, stop = _stop(problem, step)
             nxt, windows = stop.location, stop.time_windows
             work = stop.service + (stop.setup if nxt != loc else 0)
         if loc is not None:
             travel += int(dur[loc, nxt])
             distance += int(dist[loc, nxt])
-            t += int(dur[loc, nxt])
+            t += int(dur[loc, nxt]) - driven
+        driven = 0
         arrival = t
         start = earliest_start(windows, arrival)
         start = arrival if start is None else start
         t = start + work
         if step.kind is VisitKind.RELOAD:
-            load = _trip_deliveries(problem, steps, i + 1)
+            load = _add(_trip_deliveries(problem, steps, i + 1), on_board)
         else:
             assert order is not None
             amount = problem.amount(order)
@@ -118,6 +166,8 @@ def build_route(
                 step.kind is VisitKind.JOB and order.kind is OrderKind.DELIVERY
             )
             load = _add(load, amount, -1 if delivers else 1)
+            if order.kind is OrderKind.SHIPMENT:
+                on_board = _add(on_board, amount, -1 if delivers else 1)
         visits.append(
             Visit(
                 step.kind,
@@ -139,7 +189,7 @@ def build_route(
         if loc is not None:
             travel += int(dur[loc, end.location])
             distance += int(dist[loc, end.location])
-            t += int(dur[loc, end.location])
+            t += int(dur[loc, end.location]) - driven
         visits.append(
             Visit(
                 VisitKind.END,
@@ -159,18 +209,6 @@ def build_route(
     has_task = any(v.is_task for v in visits)
     cost = route_cost(vehicle, travel, distance) if has_task else 0
     return Route(vehicle.id, tuple(visits), cost)
-
-
-def _first_location(problem: PlanningProblem, steps: Sequence[Step]) -> int:
-    for step in steps:
-        if step.order_id is not None:
-            order = problem.order(step.order_id)
-            stop = order.pickup if step.kind is VisitKind.PICKUP else order.delivery
-            if step.kind is VisitKind.JOB:
-                stop = order.single_stop
-            assert stop is not None
-            return stop.location
-    return 0
 
 
 def _delay_departure(visits: list[Visit]) -> list[Visit]:

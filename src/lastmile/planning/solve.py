@@ -152,6 +152,7 @@ def _portfolio(
         jobs = [("single", (first, budget, seed))]
         label = first
 
+    plans: list[Plan | None]
     if len(jobs) == 1 and jobs[0][0] == "single":
         # One worker only: no process to start.
         plans = [_run_job(problem, jobs[0])]
@@ -206,7 +207,7 @@ def _run_in_processes(
     # fork is cheapest (nothing to re-import) and safe while this process runs
     # one thread; otherwise fall back to spawn.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-    ctx = mp.get_context(method)
+    ctx: Any = mp.get_context(method)
     began = time.perf_counter()
     procs = []
     for job in jobs:
@@ -276,10 +277,10 @@ def _repair(problem: PlanningProblem, plan: Plan) -> Plan:
     return Plan(kept, (), plan.engine, plan.runtime_s)
 
 
-def _without(problem: PlanningProblem, route: Route, culprits: set[str | None]) -> Route:
+def _without(problem: PlanningProblem, route: Route, culprits: set[str]) -> Route:
     """The route minus ``culprits`` (or minus its last order if none is named)."""
     tasks = [v for v in route.visits if v.is_task]
-    if not culprits and tasks:
+    if not culprits and tasks and tasks[-1].order_id is not None:
         culprits = {tasks[-1].order_id}
     steps = [
         Step(v.kind, order_id=v.order_id, break_id=v.break_id, depot=v.depot)

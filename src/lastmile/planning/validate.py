@@ -365,6 +365,7 @@ class _Checker:
         route_start: int | None = None
         travel = distance = 0
         tasks = reloads = 0
+        driven = 0  # seconds of the current leg driven before a break
         breaks = {b.id: b for b in vehicle.breaks}
         breaks_taken: dict[str, int] = {}
         mismatch_reported: set[str] = set()
@@ -445,15 +446,31 @@ class _Checker:
                     breaks_taken[brk.id] = n_taken
                     if n_taken == 2:
                         add("break", f"vehicle {vid!r} takes break {brk.id!r} more than once", vid)
-                here = loc if loc is not None else self.next_location(visits, i, stop_at)
-                if here is not None and v.location != here:
+                # A break is taken on the way to the next place (see schedule.build_route).
+                target = self.next_location(visits, i, stop_at)
+                if target is None and end_visit is not None and vehicle.end_depot is not None:
+                    target = depots[vehicle.end_depot].location
+                here = loc if loc is not None else target
+                if v.location not in (here, target):
                     add(
                         "location",
                         f"vehicle {vid!r}: break {v.break_id!r} at location {v.location}, "
-                        f"but the vehicle is at {here}",
+                        f"but the vehicle is between {here} and {target}",
                         vid,
                     )
-                nxt = loc  # a break does not move the vehicle
+                leg_s = int(dur[loc, target]) if loc is not None and target is not None else 0
+                if prev_dep is not None:
+                    drove = v.arrival - prev_dep
+                    if not 0 <= drove <= leg_s - driven:
+                        add(
+                            "arrival",
+                            f"vehicle {vid!r}: break {v.break_id!r} begins {clock(v.arrival)}, "
+                            f"but the vehicle left at {clock(prev_dep)} with "
+                            f"{leg_s - driven}s of driving to go",
+                            vid,
+                        )
+                    driven += max(0, drove)
+                nxt = loc  # a break does not change the leg being driven
             elif kind is _RELOAD:
                 reloads += 1
                 if v.depot is None or not 0 <= v.depot < len(depots):
@@ -509,13 +526,16 @@ class _Checker:
                             order.id,
                         )
 
-            # Travel from where the vehicle is (breaks and open starts do not travel).
+            # Travel from the previous place (breaks interrupt a leg; open starts do not travel).
             leg = 0
             if kind is not _BREAK and loc is not None and nxt is not None:
                 leg = int(dur[loc, nxt])
                 travel += leg
                 distance += int(dist[loc, nxt])
-            if prev_dep is not None and v.arrival != prev_dep + leg:
+                leg -= driven  # part of it was driven before a break
+            if kind is not _BREAK:
+                driven = 0
+            if kind is not _BREAK and prev_dep is not None and v.arrival != prev_dep + leg:
                 add(
                     "arrival",
                     f"vehicle {vid!r}: {self.label(v)} arrives {clock(v.arrival)}, but leaving the "
@@ -608,6 +628,7 @@ class _Checker:
                 leg = int(dur[loc, end_loc])
                 travel += leg
                 distance += int(dist[loc, end_loc])
+                leg -= driven
             if prev_dep is not None and ev.arrival != prev_dep + leg:
                 add(
                     "arrival",
@@ -745,7 +766,7 @@ class _Checker:
 
     @staticmethod
     def next_location(visits: tuple[Visit, ...], i: int, stop_at: int) -> int | None:
-        """Where an open-start vehicle first is: the location of its first non-break visit."""
+        """The location of the first non-break visit after ``i`` (None if there is none)."""
         for j in range(i + 1, stop_at):
             if visits[j].kind is not _BREAK:
                 return visits[j].location

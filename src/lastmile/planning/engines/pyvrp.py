@@ -35,7 +35,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import numpy as np
 import pyvrp
@@ -334,8 +334,8 @@ class PyVRPEngine:
             clients=clients,
             depots=depots,
             vehicle_types=vehicle_types,
-            distance_matrices=dist_mats,
-            duration_matrices=dur_mats,
+            distance_matrices=cast(Any, dist_mats),
+            duration_matrices=cast(Any, dur_mats),
             groups=groups,
             shipments=shipments,
         )

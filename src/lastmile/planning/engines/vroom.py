@@ -6,13 +6,11 @@ through the shift window, not end minus start); asking it for those raises
 :class:`UnsupportedConstraint`.
 
 VROOM gets the problem's own matrices (durations and distances per profile),
-so its times are ours. One semantic difference remains: when a vehicle would
-wait for a break window, VROOM drives part of the next leg before the break,
-while lastmile's schedule takes a break where the vehicle is. Routes are
-re-timed with :func:`build_route` (starting when VROOM starts them); where
-that makes a route late, the break is moved to another position of the
-route, and failing that, the late tasks are left unassigned. Plans returned
-are therefore feasible under lastmile's semantics.
+so its times are ours, breaks included: both take a break on the way to the
+next stop. Routes are re-timed with :func:`build_route` (starting when VROOM
+starts them) and checked; should a route still come out late, the break is
+moved to another position of the route, and failing that, the late tasks
+are left unassigned. Plans returned are feasible under lastmile's semantics.
 
 Time limit: VROOM's own timeout bounds only the local search after each of
 its construction heuristics, so :func:`plan_search` estimates the
@@ -418,7 +416,7 @@ class VroomEngine:
             unassigned.extend(
                 Unassigned(
                     oid,
-                    "taking the break where the vehicle is made this stop late",
+                    "re-timing the route around its break made this stop late",
                     code="engine",
                 )
                 for oid in dropped
