@@ -1,0 +1,252 @@
+"""Road travel: matrices equal an independent Dijkstra, paths and their geometry."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import polyline
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from lastmile.domain import Location
+from lastmile.exceptions import InputError
+from lastmile.travel import TravelModel
+from lastmile.travel.matrix import TravelMatrix
+from lastmile.travel.network import RoadNetwork, SnapResult
+from lastmile.travel.road import RoadTravelModel, RoutePath
+
+
+def _load(name: str) -> ModuleType:
+    key = f"lastmile_tests_travel_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).with_name(f"{name}.py"))
+        assert spec is not None and spec.loader is not None
+        sys.modules[key] = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(sys.modules[key])
+    return sys.modules[key]
+
+
+helpers = _load("road_helpers")
+reference = _load("road_reference")
+
+
+@pytest.fixture(scope="module")
+def monaco() -> RoadNetwork:
+    return RoadNetwork.from_pbf(helpers.MONACO, profile="car")
+
+
+def random_points(net: RoadNetwork, n: int, seed: int) -> SnapResult:
+    """Points near roads: road nodes moved up to ~100 m, plus a few exactly on nodes."""
+    rng = np.random.default_rng(seed)
+    k = rng.choice(net.n_nodes, n, replace=False)
+    lon = net.node_lon[k] + rng.normal(0, 0.0005, n)
+    lat = net.node_lat[k] + rng.normal(0, 0.0005, n)
+    lon[:3], lat[:3] = net.node_lon[k[:3]], net.node_lat[k[:3]]
+    return net.snap(lon, lat)
+
+
+def test_matrix_equals_independent_dijkstra(monaco: RoadNetwork) -> None:
+    snaps = random_points(monaco, 60, seed=1)
+    dur, dist = monaco.matrix(snaps)
+    rows = list(range(0, 60, 7))
+    ref_dur, ref_dist = reference.reference_matrix(monaco, snaps, sources=rows)
+    assert np.isfinite(dur).all()
+    np.testing.assert_allclose(dur[rows], ref_dur, rtol=0, atol=1e-6)
+    # Distances are those of the fastest path (equal times: the shorter one).
+    np.testing.assert_allclose(dist[rows], ref_dist, rtol=0, atol=1e-6)
+    assert (np.diag(dur) == 0).all() and (np.diag(dist) == 0).all()
+
+
+def test_matrix_with_custom_edge_times_equals_dijkstra(monaco: RoadNetwork) -> None:
+    snaps = random_points(monaco, 40, seed=2)
+    rng = np.random.default_rng(3)
+    times = monaco.edge_freeflow_s * rng.uniform(1.0, 3.0, monaco.n_edges)
+    dur, dist = monaco.matrix(snaps, edge_time_s=times)
+    rows = [0, 5, 17, 39]
+    ref_dur, ref_dist = reference.reference_matrix(monaco, snaps, edge_time_s=times, sources=rows)
+    np.testing.assert_allclose(dur[rows], ref_dur, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(dist[rows], ref_dist, rtol=0, atol=1e-6)
+    # Slower edges never make a trip faster.
+    free, _ = monaco.matrix(snaps)
+    assert (dur >= free - 1e-9).all()
+
+
+def test_rectangular_matrix_and_duplicate_points(monaco: RoadNetwork) -> None:
+    snaps = random_points(monaco, 12, seed=4)
+    full, full_d = monaco.matrix(snaps)
+    src = snaps.subset([3, 3, 7])
+    dur, dist = monaco.matrix(src, snaps)
+    assert dur.shape == (3, 12)
+    np.testing.assert_array_equal(dur[0], full[3])
+    np.testing.assert_array_equal(dur[1], full[3])
+    np.testing.assert_array_equal(dist[2], full_d[7])
+
+
+LAT0 = 45.0
+# A one-way triangle 3 -> 4 -> 1 closed by a two-way street 1 - 2 - 3.
+NODES = {1: (0.000, LAT0), 2: (0.001, LAT0), 3: (0.002, LAT0), 4: (0.001, LAT0 + 0.001)}
+WAYS = [
+    (10, [1, 2, 3], {"highway": "residential"}),
+    (11, [3, 4, 1], {"highway": "primary", "oneway": "yes", "maxspeed": "30 mph"}),
+]
+
+
+def test_points_on_one_oneway_edge_go_ahead_directly_or_around(tmp_path: Path) -> None:
+    net = RoadNetwork.from_pbf(helpers.write_osm(tmp_path / "t.osm", NODES, WAYS), cache=False)
+    ids = net.node_id.tolist()
+    e34 = net.edge_index(ids.index(3), ids.index(4))
+    u, v = int(net.edge_tail[e34]), int(net.edge_head[e34])
+    lon = net.node_lon[u] + np.array([0.25, 0.75]) * (net.node_lon[v] - net.node_lon[u])
+    lat = net.node_lat[u] + np.array([0.25, 0.75]) * (net.node_lat[v] - net.node_lat[u])
+    snaps = net.snap(lon, lat)
+    dur, dist = net.matrix(snaps)
+    w = net.edge_freeflow_s
+    assert dur[0, 1] == pytest.approx(0.5 * w[e34], abs=1e-9)
+    loop = w.sum() - w[e34]  # every other edge of the triangle, one way round
+    others = [net.edge_index(ids.index(a), ids.index(b)) for a, b in ((4, 1), (1, 2), (2, 3))]
+    assert dur[1, 0] == pytest.approx(0.5 * w[e34] + sum(w[k] for k in others), abs=1e-9)
+    assert loop > 0
+    ref_dur, ref_dist = reference.reference_matrix(net, snaps)
+    np.testing.assert_allclose(dur, ref_dur, atol=1e-9)
+    np.testing.assert_allclose(dist, ref_dist, atol=1e-9)
+    back = net.path(snaps.subset([1]), snaps.subset([0]))
+    assert back.duration_s == pytest.approx(dur[1, 0], abs=1e-9)
+    # The path leaves forwards along the one-way street and comes round to it again.
+    assert back.edges[0] == e34 and back.edges[-1] == e34
+
+
+def path_time_from_edges(net: RoadNetwork, path_edges: np.ndarray, a: SnapResult,
+                         b: SnapResult) -> float:  # fmt: skip
+    """Re-add a path's time from its edges: partial first and last edge."""
+
+    def frac_on(snap: SnapResult, e: int) -> float:
+        return float(snap.fraction[0] if snap.edge_ab[0] == e else 1.0 - snap.fraction[0])
+
+    w = net.edge_freeflow_s
+    if len(path_edges) == 1:
+        e = int(path_edges[0])
+        return (frac_on(b, e) - frac_on(a, e)) * float(w[e])
+    first, last = int(path_edges[0]), int(path_edges[-1])
+    middle = float(w[path_edges[1:-1]].sum())
+    return (1 - frac_on(a, first)) * float(w[first]) + middle + frac_on(b, last) * float(w[last])
+
+
+def test_paths_match_the_matrix_and_their_own_edges(monaco: RoadNetwork) -> None:
+    snaps = random_points(monaco, 25, seed=5)
+    dur, dist = monaco.matrix(snaps)
+    for i, j in [(0, 1), (2, 3), (4, 20), (24, 7), (9, 9), (11, 12)]:
+        a, b = snaps.subset([i]), snaps.subset([j])
+        p = monaco.path(a, b)
+        assert p.duration_s == pytest.approx(dur[i, j], abs=1e-6)
+        assert p.distance_m == pytest.approx(dist[i, j], abs=1e-6)
+        assert (p.lon[0], p.lat[0]) == (a.snapped_lon[0], a.snapped_lat[0])
+        assert (p.lon[-1], p.lat[-1]) == (b.snapped_lon[0], b.snapped_lat[0])
+        assert len(p.lon) == len(p.edges) + 1
+        # Consecutive edges connect.
+        assert (monaco.edge_head[p.edges[:-1]] == monaco.edge_tail[p.edges[1:]]).all()
+        assert path_time_from_edges(monaco, p.edges, a, b) == pytest.approx(p.duration_s, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def model(monaco: RoadNetwork) -> RoadTravelModel:
+    return RoadTravelModel(monaco)
+
+
+PLACES = [
+    Location(7.4197, 43.7311, name="Fontvieille"),
+    Location(7.4271, 43.7404, name="Casino"),
+    Location(7.4300, 43.7400),
+    Location(7.4128, 43.7270),
+]
+
+
+def test_model_follows_the_travel_model_protocol(model: RoadTravelModel) -> None:
+    proto: TravelModel = model
+    m = proto.matrix(PLACES)
+    assert isinstance(m, TravelMatrix) and m.size == 4
+    dur, dist = model.float_matrix(PLACES)
+    np.testing.assert_array_equal(m.durations, np.rint(dur))
+    np.testing.assert_array_equal(m.distances, np.rint(dist))
+    assert "monaco.osm.pbf" in model.description
+    assert "OpenStreetMap contributors" in model.description
+    # Across Monaco by car: minutes, kilometres.
+    assert 60 < m.durations[0, 1] < 900 and 1000 < m.distances[0, 1] < 6000
+    assert model.matrix([]).size == 0
+
+
+def test_route_geometry_geojson_and_polyline(model: RoadTravelModel) -> None:
+    route = model.path(PLACES[0], PLACES[1])
+    assert isinstance(route, RoutePath)
+    dur, dist = model.float_matrix(PLACES[:2])
+    assert route.duration_s == pytest.approx(dur[0, 1], abs=1e-6)
+    assert route.distance_m == pytest.approx(dist[0, 1], abs=1e-6)
+    gj = route.geojson()
+    assert gj["type"] == "LineString" and len(gj["coordinates"]) >= 2
+    assert gj["coordinates"][0] == list(route.coordinates[0])
+    feature = route.feature()
+    assert feature["properties"]["duration_s"] == route.duration_s
+    assert "OpenStreetMap" in feature["properties"]["attribution"]
+    assert all(s < 200 for s in route.snap_m)
+    decoded = polyline.decode(route.polyline())
+    assert len(decoded) == len(route.coordinates)
+    for (lat, lon), (x, y) in zip(decoded, route.coordinates, strict=True):
+        assert lat == pytest.approx(y, abs=1e-5) and lon == pytest.approx(x, abs=1e-5)
+    # The line is about as long as the route says.
+    c = np.array(route.coordinates)
+    from lastmile.travel.network import haversine_m_array
+
+    length = haversine_m_array(c[:-1, 0], c[:-1, 1], c[1:, 0], c[1:, 1]).sum()
+    assert length == pytest.approx(route.distance_m, rel=1e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(-180, 180, allow_nan=False), st.floats(-89.9, 89.9, allow_nan=False)
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    st.sampled_from([5, 6]),
+)
+def test_polyline_round_trip(points: list[tuple[float, float]], precision: int) -> None:
+    route = RoutePath(duration_s=1.0, distance_m=1.0, coordinates=tuple(points))
+    decoded = polyline.decode(route.polyline(precision=precision), precision)
+    step = 10.0**-precision
+    for (lat, lon), (x, y) in zip(decoded, points, strict=True):
+        assert abs(lat - y) <= step and abs(lon - x) <= step
+
+
+def test_time_dependent_edge_times_are_applied(monaco: RoadNetwork) -> None:
+    def slower_at_rush_hour(departure: int | None) -> np.ndarray:
+        factor = 2.0 if departure is not None and 7 * 3600 <= departure < 9 * 3600 else 1.0
+        return monaco.edge_freeflow_s * factor
+
+    model = RoadTravelModel(monaco, edge_times=slower_at_rush_hour)
+    night, _ = model.float_matrix(PLACES, departure=3 * 3600)
+    rush, _ = model.float_matrix(PLACES, departure=8 * 3600)
+    np.testing.assert_allclose(rush, 2 * night, rtol=1e-12)
+    assert model.path(PLACES[0], PLACES[1], departure=8 * 3600).duration_s == pytest.approx(
+        rush[0, 1]
+    )
+    assert "time-dependent" in model.description
+
+
+def test_far_and_non_geographic_locations(monaco: RoadNetwork) -> None:
+    sea = Location(7.42, 43.68)
+    strict = RoadTravelModel(monaco, strict_snap=True)
+    with pytest.raises(InputError, match="location 1"):
+        strict.matrix([PLACES[0], sea])
+    lenient = RoadTravelModel(monaco)
+    assert lenient.snap([PLACES[0], sea]).far_indices == [1]
+    assert lenient.matrix([PLACES[0], sea]).size == 2
+    with pytest.raises(InputError, match="location 0"):
+        lenient.matrix([Location(1.0, 2.0, planar=True)])
+    with pytest.raises(InputError, match="max_snap_m"):
+        RoadTravelModel(monaco, max_snap_m=-5)
