@@ -95,6 +95,26 @@ def test_missing_number_is_interpolated_between_neighbours(town: OfflineGeocoder
     assert result.confidence == pytest.approx(0.85)
 
 
+def test_interpolated_label_writes_the_number_as_asked(town: OfflineGeocoder) -> None:
+    result = town.geocode("Rue des Lilas 6b, Lilasville")
+    assert result.candidates[0].label == "Rue des Lilas 6 B, 98000 Lilasville"
+
+
+def test_large_index_uses_the_trigram_prefilter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lastmile.geocode import offline
+
+    monkeypatch.setattr(offline, "PREFILTER_ABOVE", 10)
+    names = [f"Street {a}{b}{c}" for a in "bcdfg" for b in "aeiou" for c in "klmnp"]
+    geocoder = OfflineGeocoder.from_addresses(
+        [addr(name, "1", 7.0 + i * 1e-3, 43.7) for i, name in enumerate(names)]
+        + [addr("Chemin des Vignes", "3", 6.9, 43.6)]
+    )
+    assert geocoder._trigrams is not None  # the pre-filter is in use
+    assert geocoder.geocode("Chemin des Vigens 3").ok  # typo, no postcode or city: all streets
+    result = geocoder.geocode("Street dek 1")
+    assert result.ok and result.label == "Street dek 1"
+
+
 def test_number_beyond_the_street_is_street_level_and_ambiguous(town: OfflineGeocoder) -> None:
     result = town.geocode("Rue des Lilas 200, Lilasville")
     assert result.status is GeocodeStatus.AMBIGUOUS

@@ -434,7 +434,7 @@ class OfflineGeocoder:
             self._block_cache[(postcode, city)] = cached
         return cached
 
-    def _match_streets(self, parsed: _Query) -> dict[tuple[int, int], float]:
+    def _match_streets(self, parsed: _Query, which: Sequence[int]) -> dict[tuple[int, int], float]:
         """(reading index, street id) -> similarity in [0, 1], for streets worth scoring.
 
         The block (postcode/city) is searched first; all streets only when no
@@ -442,7 +442,7 @@ class OfflineGeocoder:
         a street the block does not know).
         """
         found: dict[tuple[int, int], float] = {}
-        keyed = [(r, street_key(text)) for r, (text, _) in enumerate(parsed.readings)]
+        keyed = [(r, street_key(parsed.readings[r][0])) for r in which]
         keyed = [(r, key) for r, key in keyed if key]
 
         def take(
@@ -489,24 +489,32 @@ class OfflineGeocoder:
     def _candidates(self, parsed: _Query, *, limit: int) -> list[Candidate]:
         """Scored candidates, enough of them to fill ``limit`` and judge rivals.
 
-        Streets are placed best similarity first; since every factor is at
-        most 1, a street whose similarity is below the ``keep``-th confidence
-        found so far cannot enter the top and is not placed at all.
+        Readings with a house number are tried first; the readings without
+        one (whose answers are at best street-level) only when those found
+        nothing good enough. Streets are placed best similarity first; since
+        every factor is at most 1, a street whose similarity is below the
+        ``keep``-th confidence found so far cannot enter the top and is not
+        placed at all.
         """
         keep = max(limit, 2)
-        ranked = sorted(self._match_streets(parsed).items(), key=lambda kv: -kv[1])
         wanted = [housenumber(hn) if hn else None for _, hn in parsed.readings]
         out: list[Candidate] = []
         top: list[float] = []  # min-heap of the best `keep` confidences
-        for (r, sid), similarity in ranked:
-            if len(top) >= keep and similarity < top[0]:
-                break
-            for cand in self._place(sid, similarity, wanted[r], parsed):
-                out.append(cand)
-                if len(top) < keep:
-                    heapq.heappush(top, cand.confidence)
-                elif cand.confidence > top[0]:
-                    heapq.heapreplace(top, cand.confidence)
+        numbered = [r for r, w in enumerate(wanted) if w is not None]
+        bare = [r for r, w in enumerate(wanted) if w is None]
+        for which in (numbered, bare):
+            if not which or (out and max(top) >= self.min_confidence):
+                continue
+            ranked = sorted(self._match_streets(parsed, which).items(), key=lambda kv: -kv[1])
+            for (r, sid), similarity in ranked:
+                if len(top) >= keep and similarity < top[0]:
+                    break
+                for cand in self._place(sid, similarity, wanted[r], parsed):
+                    out.append(cand)
+                    if len(top) < keep:
+                        heapq.heappush(top, cand.confidence)
+                    elif cand.confidence > top[0]:
+                        heapq.heapreplace(top, cand.confidence)
         return out
 
     def _place(
@@ -579,7 +587,7 @@ class OfflineGeocoder:
             return Candidate(
                 label=format_label(
                     street=street.name,
-                    housenumber=wanted.key.upper(),
+                    housenumber=_display_number(wanted),
                     postcode=pc,
                     city=city,
                 ),
@@ -605,6 +613,14 @@ def _set_factor(wanted: str, known: set[str], *, fuzzy: bool) -> float:
     if fuzzy and any(fuzz.ratio(wanted, k) >= 85.0 for k in known):
         return 1.0
     return MISMATCH_FACTOR
+
+
+def _display_number(number: HouseNumber) -> str:
+    """How a house number is usually written: 12a as "12 A", 12bis as "12 bis"."""
+    suffix = number.suffix
+    if number.number < 0 or not suffix:
+        return number.key
+    return f"{number.number} {suffix.upper() if len(suffix) == 1 else suffix}"
 
 
 def _clip(x: float) -> float:
