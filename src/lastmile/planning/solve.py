@@ -143,13 +143,22 @@ def _portfolio(
     first = names[0]
     jobs: list[tuple[str, tuple[Any, ...]]]
     if first == "pyvrp":
-        jobs = [("single", ("pyvrp", budget, seed + k)) for k in range(workers)]
+        # Half the searches require every order (best when all fit); the other
+        # half make orders optional with large prizes (best when some cannot
+        # fit). A single worker collects prizes: it must not come back infeasible.
+        jobs = [
+            (
+                "single",
+                ("pyvrp", budget, seed + k, {"prize_collecting": workers == 1 or bool(k % 2)}),
+            )
+            for k in range(workers)
+        ]
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
     elif first == "vroom" and "ortools" in names:
         jobs = [("chain", (budget, seed, workers))]
         label = "vroom+ortools"
     else:
-        jobs = [("single", (first, budget, seed))]
+        jobs = [("single", (first, budget, seed, {}))]
         label = first
 
     plans: list[Plan | None]
@@ -168,8 +177,11 @@ def _portfolio(
 def _run_job(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]]) -> Plan:
     kind, args = job
     if kind == "single":
-        name, budget, seed = args
-        return get_engine(name).solve(problem, time_limit=budget, seed=seed)
+        name, budget, seed, options = args
+        engine = get_engine(name)
+        for key, value in options.items():
+            setattr(engine, key, value)
+        return engine.solve(problem, time_limit=budget, seed=seed)
     budget, seed, threads = args
     return _vroom_then_ortools(problem, budget, seed, threads)
 

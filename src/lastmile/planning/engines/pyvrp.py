@@ -115,6 +115,15 @@ class PyVRPEngine:
         Feature.MAX_TRAVEL_TIME,
     }
 
+    def __init__(self, *, prize_collecting: bool = True) -> None:
+        #: Orders optional with a prize larger than any route cost, so an
+        #: over-full problem leaves out as little as possible instead of
+        #: returning an infeasible plan. With False every order is required
+        #: (slightly stronger when everything fits; priorities then cannot
+        #: matter, so problems with priorities always collect prizes, and
+        #: problems with reloads never do -- see ``lower``).
+        self.prize_collecting = prize_collecting
+
     def supports(self, problem: PlanningProblem) -> str | None:
         """Why this engine cannot take ``problem``, or None if it can."""
         try:
@@ -182,7 +191,12 @@ class PyVRPEngine:
         clients: list[pyvrp.Client] = []
         groups: list[pyvrp.ClientGroup] = []
         shipments: list[pyvrp.Shipment] = []
-        prize_collecting = Feature.PRIORITIES in f
+        # PyVRP's search finds reload trips only when excess load pushes it
+        # there, which optional orders never do: multi-trip problems require
+        # every order (the planner's repair step then handles over-full days).
+        prize_collecting = (
+            self.prize_collecting and Feature.RELOADS not in f
+        ) or Feature.PRIORITIES in f
         client_stop_orders: list[Order] = []
         for order in problem.orders:
             amount = list(problem.amount(order)) + ([1] if count_tasks else [])
@@ -352,7 +366,8 @@ class PyVRPEngine:
                 t.cost_per_hour * int(m.durations.max()) / 3600
                 + t.cost_per_km * int(m.distances.max()) / 1000
             )
-            worst = max(worst, int(2 * edge + t.fixed_cost) + 1)
+            # Serving one more order costs at most a detour via a reload depot.
+            worst = max(worst, int(4 * edge + t.fixed_cost) + 1)
         return worst * scale
 
     @staticmethod
