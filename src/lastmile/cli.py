@@ -30,50 +30,25 @@ FORMATS = ("auto", "vroom", "solomon", "vrplib")
 ENGINES = ("auto", "pyvrp", "vroom", "ortools")
 ROUNDINGS = ("exact", "dimacs", "round")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 # -- reading and writing ----------------------------------------------------------------
 
 
-def detect_format(path: Path) -> str:
-    """The format of ``path`` from its suffix (``.json``, ``.txt``, ``.vrp``)."""
-    suffix = path.suffix.lower()
-    if suffix == ".json":
-        return "vroom"
-    if suffix == ".vrp":
-        return "vrplib"
-    if suffix == ".txt":
-        return "solomon"
-    raise InputError(
-        f"cannot tell the format from the suffix {suffix!r}; pass --format vroom|solomon|vrplib",
-        where=str(path),
-    )
-
-
 def read_problem(path: Path, *, fmt: str = "auto", rounding: str | None = None) -> PlanningProblem:
-    """Read a problem file in any supported format."""
+    """Read a problem file in any supported format (``auto``: by suffix)."""
+    from lastmile.formats.any import format_by_suffix, read_any
+
     if not path.is_file():
         raise InputError("no such file", where=str(path))
-    fmt = detect_format(path) if fmt == "auto" else fmt
-    if fmt == "vroom":
-        from lastmile.formats.vroom import read_problem as read_vroom
-
-        if rounding not in (None, "exact"):
-            raise InputError(
-                "--rounding applies to Solomon and VRPLIB instances, not VROOM problems",
-                where="--rounding",
-            )
-        return read_vroom(path)
-    if fmt == "solomon":
-        from lastmile.formats.solomon import read_solomon
-
-        return read_solomon(path, rounding=rounding or "dimacs")
-    if fmt == "vrplib":
-        from lastmile.formats.vrplib import read_vrplib
-
-        return read_vrplib(path, rounding=rounding or "dimacs")
-    raise InputError(f"unknown format {fmt!r}", where="--format")
+    resolved = format_by_suffix(path) if fmt == "auto" else fmt
+    if resolved == "vroom" and rounding is not None:
+        raise InputError(
+            "--rounding applies to Solomon and VRPLIB instances, not VROOM problems",
+            where="--rounding",
+        )
+    return read_any(path, format=resolved, rounding=rounding)  # type: ignore[arg-type]
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -1,0 +1,99 @@
+"""The lastmile command, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lastmile.cli import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_solve_solomon_writes_vroom_solution_with_customer_numbers(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    geo = tmp_path / "plan.geojson"
+    code = main(
+        [
+            "solve",
+            str(DATA / "C101_10.txt"),
+            "--time-limit",
+            "1",
+            "--rounding",
+            "dimacs",
+            "-o",
+            str(out),
+            "--geojson",
+            str(geo),
+            "--quiet",
+        ]
+    )
+    assert code == 0
+    solution = json.loads(out.read_text())
+    assert solution["code"] == 0
+    ids = sorted(s["id"] for r in solution["routes"] for s in r["steps"] if s["type"] == "job")
+    assert ids == list(range(1, 11))
+    assert solution["summary"]["unassigned"] == 0
+    assert json.loads(geo.read_text())["type"] == "FeatureCollection"
+
+
+def test_solve_vroom_json_prints_to_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["solve", str(DATA / "vroom" / "matrices.json"), "--time-limit", "1", "-q"])
+    assert code == 0
+    solution = json.loads(capsys.readouterr().out)
+    assert solution["summary"]["routes"] >= 1
+
+
+def test_bad_input_exits_2_names_the_line_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "broken.txt"
+    lines = (DATA / "C101_10.txt").read_text().splitlines()
+    lines[12] = lines[12].replace(lines[12].split()[3], "ten")  # a demand that is not a number
+    bad.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "plan.json"
+    code = main(["solve", str(bad), "-o", str(out), "--time-limit", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "broken.txt:13:" in err and "DEMAND" in err
+    assert not out.exists()
+
+
+def test_missing_file_and_unknown_suffix_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["solve", str(tmp_path / "nope.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    odd = tmp_path / "problem.xyz"
+    odd.write_text("{}")
+    assert main(["solve", str(odd)]) == 2
+    assert "suffix" in capsys.readouterr().err
+
+
+def test_engine_that_cannot_honour_a_constraint_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    problem = {
+        "vehicles": [
+            {
+                "id": 1,
+                "start_index": 0,
+                "end_index": 0,
+                "breaks": [{"id": 1, "time_windows": [[100, 200]], "service": 30}],
+            }
+        ],
+        "jobs": [{"id": 1, "location_index": 1}],
+        "matrices": {"car": {"durations": [[0, 10], [10, 0]]}},
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(problem))
+    assert main(["solve", str(path), "--engine", "pyvrp", "--time-limit", "1"]) == 2
+    assert "breaks" in capsys.readouterr().err
+
+
+def test_rounding_is_refused_for_vroom_input(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["solve", str(DATA / "vroom" / "matrices.json"), "--rounding", "dimacs"])
+    assert code == 2
+    assert "--rounding" in capsys.readouterr().err
