@@ -10,6 +10,8 @@ from lastmile.geocode.base import GeocodeResult as GeocodeResult
 from lastmile.geocode.base import GeocodeStatus as GeocodeStatus
 from lastmile.geocode.base import Precision as Precision
 from lastmile.geocode.base import StructuredAddress as StructuredAddress
+from lastmile.geocode.nominatim import GeocoderUnavailable as GeocoderUnavailable
+from lastmile.geocode.nominatim import NominatimGeocoder as NominatimGeocoder
 from lastmile.geocode.offline import OfflineGeocoder as OfflineGeocoder
 from lastmile.geocode.osm import OSM_ATTRIBUTION as OSM_ATTRIBUTION
 
@@ -20,6 +22,8 @@ __all__ = [
     "GeocodeResult",
     "GeocodeStatus",
     "Geocoder",
+    "GeocoderUnavailable",
+    "NominatimGeocoder",
     "OfflineGeocoder",
     "Precision",
     "StructuredAddress",

@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 from rapidfuzz import fuzz, process
 
+from lastmile.domain.geo import EARTH_RADIUS_M
 from lastmile.exceptions import InputError
 from lastmile.geocode.base import (
     Address,
@@ -58,6 +59,7 @@ from lastmile.geocode.base import (
     Precision,
     StructuredAddress,
     decide,
+    distance_m,
     format_label,
     query_text,
 )
@@ -173,7 +175,7 @@ class OfflineGeocoder:
         if cache_file is not None and cache_file.is_file():
             try:
                 return cls._from_cache(cache_file, min_confidence=min_confidence)
-            except (OSError, ValueError, KeyError, TypeError):
+            except (OSError, EOFError, ValueError, KeyError, TypeError):
                 pass  # a stale or damaged cache is rebuilt below
         raw_addresses, raw_streets = read_extract(source)
         addresses, address_street, streets = _build(raw_addresses, raw_streets)
@@ -229,8 +231,9 @@ class OfflineGeocoder:
         ]
 
         # Streets without addresses get the postcode and city of the nearest
-        # address for blocking only (never for scoring).
-        from scipy.spatial import cKDTree
+        # address (within 1.5 km), so blocking finds them and street-level
+        # answers can be checked against the query's postcode and city.
+        from scipy.spatial import cKDTree  # imported here: scipy is slow to import
 
         self._tree = cKDTree(_xyz([(a.lon, a.lat) for a in self._addresses]).reshape(-1, 3))
         if self._addresses:
@@ -576,7 +579,7 @@ class OfflineGeocoder:
             if lower is None or upper is None or upper[0] - lower[0] > INTERPOLATE_MAX_GAP:
                 continue
             a, b = self._addresses[lower[1]], self._addresses[upper[1]]
-            if _distance_m(a.lon, a.lat, b.lon, b.lat) > INTERPOLATE_MAX_M:
+            if distance_m(a.lon, a.lat, b.lon, b.lat) > INTERPOLATE_MAX_M:
                 continue
             t = (number - lower[0]) / (upper[0] - lower[0])
             pc = a.postcode if a.postcode == b.postcode else ""
@@ -639,19 +642,11 @@ def _trigrams(key: str) -> list[str]:
 
 def _xyz(points: Sequence[tuple[float, float]]) -> np.ndarray:
     """Points on a sphere of the Earth's radius: chord distance ~ metres at city scale."""
-    from lastmile.domain.geo import EARTH_RADIUS_M
-
     arr = np.radians(np.asarray(points, dtype=float).reshape(-1, 2))
     lon, lat = arr[:, 0], arr[:, 1]
     return EARTH_RADIUS_M * np.column_stack(
         (np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat))
     )
-
-
-def _distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    from lastmile.geocode.base import distance_m
-
-    return distance_m(lon1, lat1, lon2, lat2)
 
 
 def default_cache_dir() -> Path:
@@ -743,8 +738,8 @@ def _components(
     groups: dict[tuple[int, int], list[tuple[float, float, str, int]]] = defaultdict(list)
     for c, members in cells.items():
         groups[find(c)].extend(members)
-    # A street's object ids must not be split across components by their
-    # points (a long way crossing cells stays whole: cells touch along it).
+    # A way with nodes more than a cell apart may land in two components;
+    # both then carry its name and aliases, which is what a search needs.
     return list(groups.values())
 
 
