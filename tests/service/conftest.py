@@ -130,14 +130,16 @@ def geocoder() -> FakeGeocoder:
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, geocoder: FakeGeocoder) -> FastAPI:
-    return create_app(make_settings(database_url), geocode=geocoder)
+def client(database_url: str, geocoder: FakeGeocoder) -> Iterator[TestClient]:
+    """A client of the started app (database migrated, job runner running)."""
+    with TestClient(create_app(make_settings(database_url), geocode=geocoder)) as c:
+        yield c
 
 
 @pytest.fixture(scope="session")
-def client(app: FastAPI) -> Iterator[TestClient]:
-    with TestClient(app) as c:
-        yield c
+def app(client: TestClient) -> FastAPI:
+    started: FastAPI = client.app  # type: ignore[assignment]
+    return started
 
 
 @dataclass

@@ -110,13 +110,12 @@ def create_plan(
         )
         order_ids = [o.id for o in pending if _on_day(o, epoch)]
     else:
-        statuses = dict(
-            session.execute(
-                select(Order.id, Order.status).where(
-                    Order.org_id == org.id, Order.id.in_(data.order_ids)
-                )
-            ).tuples()
+        rows = session.execute(
+            select(Order.id, Order.status).where(
+                Order.org_id == org.id, Order.id.in_(data.order_ids)
+            )
         )
+        statuses: dict[uuid.UUID, str] = {oid: status for oid, status in rows}
         for k, oid in enumerate(data.order_ids):
             if oid not in statuses:
                 errors.append(FieldError(reason=f"no such order {oid}", column=f"order_ids[{k}]"))

@@ -1,0 +1,130 @@
+"""The service commands: db upgrade/current, admin bootstrap, serve (a real uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from lastmile.service import cli
+
+
+@pytest.fixture
+def sqlite_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("LASTMILE_DATABASE_URL", url)
+    return url
+
+
+def test_parsers_wire_into_a_main_parser() -> None:
+    parser = argparse.ArgumentParser(prog="lastmile")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cli.add_serve_parser(sub)
+    cli.add_admin_parser(sub)
+    cli.add_db_parser(sub)
+    args = parser.parse_args(["serve", "--host", "0.0.0.0", "--port", "9001"])
+    assert (args.host, args.port, args.handler) == ("0.0.0.0", 9001, cli.run_serve)
+    args = parser.parse_args(["admin", "create-user", "--org", "acme", "--email", "a@b.c"])
+    assert args.handler is cli.run_create_user and args.role == "admin"
+    assert parser.parse_args(["db", "upgrade"]).handler is cli.run_db_upgrade
+
+
+def test_bootstrap_an_organisation(
+    sqlite_env: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.main(["db", "current"]) == 0
+    assert "current: (empty)  head: 0001" in capsys.readouterr().out
+    assert cli.main(["db", "upgrade"]) == 0
+    assert "database at 0001" in capsys.readouterr().out
+    assert (
+        cli.main(
+            [
+                "admin",
+                "create-org",
+                "--name",
+                "Acme",
+                "--slug",
+                "acme",
+                "--timezone",
+                "Europe/Paris",
+            ]
+        )
+        == 0
+    )
+    assert "organisation acme created" in capsys.readouterr().out
+    assert cli.main(["admin", "create-org", "--name", "Acme", "--slug", "acme"]) == 1
+    assert "already exists" in capsys.readouterr().err
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long password\n"))
+    code = cli.main(
+        [
+            "admin",
+            "create-user",
+            "--org",
+            "acme",
+            "--email",
+            "Boss@Acme.example",
+            "--password-stdin",
+        ]
+    )
+    assert code == 0 and "boss@acme.example (admin)" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    code = cli.main(
+        ["admin", "create-user", "--org", "acme", "--email", "x@y.z", "--password-stdin"]
+    )
+    assert code == 1 and "at least 8" in capsys.readouterr().err
+    assert cli.main(["admin", "create-api-key", "--org", "acme", "--name", "erp"]) == 0
+    assert capsys.readouterr().out.startswith("lmk_")
+    assert cli.main(["admin", "create-api-key", "--org", "nope", "--name", "erp"]) == 1
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_serve_runs_the_app_under_uvicorn(sqlite_env: str) -> None:
+    port = _free_port()
+    env = os.environ | {"LASTMILE_DATABASE_URL": sqlite_env}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lastmile.service",
+            "serve",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    out = proc.stdout.read().decode() if proc.stdout else ""
+                    raise AssertionError(f"server did not start: {out}") from None
+                time.sleep(0.2)
+        assert r.json()["status"] == "ok"
+        spec = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
+        assert "/plans" in spec["paths"]
+        assert httpx.get(f"http://127.0.0.1:{port}/orders", timeout=5).status_code == 401
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+        if proc.stdout:
+            proc.stdout.close()

@@ -1,0 +1,92 @@
+"""Depots, vehicle types, vehicles, drivers and shifts."""
+
+from __future__ import annotations
+
+from .conftest import DAY, Tenant  # type: ignore[import-not-found]
+
+
+def test_depot_crud(tenant: Tenant) -> None:
+    depot = tenant.depot(name="North", address="1 rue du Nord", closes_s=18 * 3600)
+    assert depot["opens_s"] == 6 * 3600
+    assert tenant.ok("get", f"/depots/{depot['id']}")["name"] == "North"
+    changed = tenant.ok("patch", f"/depots/{depot['id']}", json={"name": "N2", "address": None})
+    assert changed["name"] == "N2" and changed["address"] == "1 rue du Nord"
+    bad = tenant.patch(f"/depots/{depot['id']}", json={"opens_s": 20 * 3600})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["column"] == "closes_s"
+    assert [d["id"] for d in tenant.ok("get", "/depots")] == [depot["id"]]
+    tenant.ok("delete", f"/depots/{depot['id']}", status=204)
+    assert tenant.get(f"/depots/{depot['id']}").status_code == 404
+
+
+def test_dispatchers_manage_resources_drivers_do_not(tenant: Tenant) -> None:
+    assert (
+        tenant.post("/depots", "dispatcher", json={"name": "D", "lon": 1, "lat": 2}).status_code
+        == 201
+    )
+    assert tenant.get("/depots", "d1").status_code == 403
+
+
+def test_vehicle_capacity_follows_the_organisation_dimensions(tenant: Tenant) -> None:
+    bad = tenant.post("/vehicle-types", json={"name": "Truck", "capacity": [1, 2]})
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        {
+            "reason": "has 2 values for the organisation's 1 dimensions (units)",
+            "column": "capacity",
+            "row": None,
+        }
+    ]
+    assert tenant.vehicle_type(capacity=[])["capacity"] == []
+
+
+def test_vehicles_refer_only_to_own_types_and_depots(tenant: Tenant, other_tenant: Tenant) -> None:
+    depot, vtype = tenant.depot(), tenant.vehicle_type()
+    foreign = other_tenant.depot()
+    r = tenant.post(
+        "/vehicles", json={"name": "V", "type_id": vtype["id"], "depot_id": foreign["id"]}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["column"] == "depot_id"
+    vehicle = tenant.vehicle(vtype["id"], depot["id"], registration="AB-123-CD")
+    assert tenant.delete(f"/depots/{depot['id']}").status_code == 409
+    assert tenant.delete(f"/vehicle-types/{vtype['id']}").status_code == 409
+    off = tenant.ok("patch", f"/vehicles/{vehicle['id']}", json={"active": False})
+    assert off["active"] is False
+    tenant.ok("delete", f"/vehicles/{vehicle['id']}", status=204)
+
+
+def test_drivers_link_only_to_driver_users(tenant: Tenant) -> None:
+    users = {u["email"].split("@")[0]: u["id"] for u in tenant.ok("get", "/users")}
+    r = tenant.post("/drivers", json={"name": "X", "user_id": users["dispatcher"]})
+    assert r.status_code == 422 and "not driver" in r.json()["errors"][0]["reason"]
+    taken = tenant.post("/drivers", json={"name": "Y", "user_id": users["d1"]})
+    assert taken.status_code == 409
+    assert len(tenant.ok("get", "/drivers")) == 2
+
+
+def test_shifts_are_checked_and_filtered(tenant: Tenant) -> None:
+    depot, vtype = tenant.depot(), tenant.vehicle_type()
+    vehicle = tenant.vehicle(vtype["id"], depot["id"])
+    shift = tenant.shift("d1", vehicle["id"])
+    assert shift["start_at"] == f"{DAY}T05:00:00Z"
+    backwards = {
+        "driver_id": shift["driver_id"],
+        "start_at": f"{DAY}T10:00:00+00:00",
+        "end_at": f"{DAY}T09:00:00+00:00",
+    }
+    assert tenant.post("/shifts", json=backwards).status_code == 422
+    naive = backwards | {"start_at": f"{DAY}T08:00:00", "end_at": f"{DAY}T09:00:00"}
+    r = tenant.post("/shifts", json=naive)
+    assert r.status_code == 422 and "time zone" in r.text
+    found = tenant.ok(
+        "get",
+        "/shifts",
+        params={
+            "start": f"{DAY}T00:00:00Z",
+            "end": f"{DAY}T23:59:00Z",
+            "driver_id": shift["driver_id"],
+        },
+    )
+    assert [s["id"] for s in found] == [shift["id"]]
+    none = tenant.ok("get", "/shifts", params={"start": f"{DAY}T23:00:00Z"})
+    assert none == []
