@@ -92,7 +92,7 @@ def test_matrix_to_csv_and_npz(tmp_path: Path, capsys: pytest.CaptureFixture[str
     with np.load(out_npz) as data:
         assert data["durations_s"].shape == (3, 3)
         assert data["ids"].tolist() == ["A", "B", "C"]
-        ab = [r for r in rows if r.startswith("A,B,")][0].split(",")
+        ab = next(r for r in rows if r.startswith("A,B,")).split(",")
         assert data["durations_s"][0, 1] == pytest.approx(float(ab[2]), abs=1e-3)
         assert "OpenStreetMap" in str(data["attribution"])
 

@@ -99,9 +99,7 @@ def test_route_request_and_answer() -> None:
 
 def test_error_codes_are_raised_with_osrm_words() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            400, json={"code": "TooBig", "message": "Too many table coordinates"}
-        )
+        return httpx.Response(400, json={"code": "TooBig", "message": "Too many table coordinates"})
 
     with pytest.raises(OSRMError, match="TooBig: Too many table coordinates") as info:
         fake(handler).table([A, B])

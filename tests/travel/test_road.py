@@ -207,9 +207,7 @@ def test_route_geometry_geojson_and_polyline(model: RoadTravelModel) -> None:
 @settings(max_examples=30, deadline=None)
 @given(
     st.lists(
-        st.tuples(
-            st.floats(-180, 180, allow_nan=False), st.floats(-89.9, 89.9, allow_nan=False)
-        ),
+        st.tuples(st.floats(-180, 180, allow_nan=False), st.floats(-89.9, 89.9, allow_nan=False)),
         min_size=1,
         max_size=30,
     ),

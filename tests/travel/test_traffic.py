@@ -44,6 +44,7 @@ def test_lookups_wrap_the_day_and_fall_back_to_other() -> None:
     p = TrafficProfile.default()
     assert p.factor("weekday", "primary", 8 * H + 86_400) == p.factor("weekday", "primary", 8 * H)
     assert p.factor("weekday", "footway_of_mars", 8 * H) == p.factor("weekday", "other", 8 * H)
+    assert p.factor("weekday", "primary_link", 8 * H) == p.factor("weekday", "primary", 8 * H)
     with pytest.raises(InputError, match="day_type"):
         p.factor("holiday", "primary", 0)
 

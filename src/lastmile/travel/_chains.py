@@ -182,55 +182,59 @@ class ChainGraph:
         sp = self.placements(sources.subset(src_u), w)
         tp = self.placements(targets.subset(tgt_u), w)
         n_s, n_t = src_u.shape[0], tgt_u.shape[0]
-        order = np.argsort(sp["row"], kind="stable")
-        seed_ptr = np.searchsorted(sp["row"][order], np.arange(n_s + 1)).astype(np.int64)
-        wanted, col_of = np.unique(tp["entry_j"], return_inverse=True)
-        out_t, out_l = _kernels.many_to_many(
+        s_order = np.argsort(sp["row"], kind="stable")
+        seed_ptr = np.searchsorted(sp["row"][s_order], np.arange(n_s + 1)).astype(np.int64)
+        t_order = np.argsort(tp["row"], kind="stable")
+        goal_ptr = np.searchsorted(tp["row"][t_order], np.arange(n_t + 1)).astype(np.int64)
+        dur, dist = _kernels.many_to_many(
             self.indptr,
             self.slot_head,
             w.slot_time,
             self.slot_len,
             seed_ptr,
-            np.ascontiguousarray(sp["exit_j"][order]),
-            np.ascontiguousarray(sp["exit_s"][order]),
-            np.ascontiguousarray(sp["exit_m"][order]),
-            wanted.astype(np.int64),
+            np.ascontiguousarray(sp["exit_j"][s_order]),
+            np.ascontiguousarray(sp["exit_s"][s_order]),
+            np.ascontiguousarray(sp["exit_m"][s_order]),
+            goal_ptr,
+            np.ascontiguousarray(tp["entry_j"][t_order]),
+            np.ascontiguousarray(tp["pos_s"][t_order]),
+            np.ascontiguousarray(tp["pos_m"][t_order]),
         )
-        dur = np.full((n_s, n_t), np.inf)
-        dist = np.full((n_s, n_t), np.inf)
-        for k in range(tp["row"].shape[0]):
-            j = int(tp["row"][k])
-            cand_t = out_t[:, col_of[k]] + tp["pos_s"][k]
-            cand_l = out_l[:, col_of[k]] + tp["pos_m"][k]
-            _lexmin_into(dur[:, j], dist[:, j], cand_t, cand_l)
-        for i, j, ct, cl in self._direct_pairs(sp, tp):
-            if ct < dur[i, j] or (ct == dur[i, j] and cl < dist[i, j]):
-                dur[i, j] = ct
-                dist[i, j] = cl
+        i, j, ct, cl = self._direct_pairs(sp, tp)
+        better = (ct < dur[i, j]) | ((ct == dur[i, j]) & (cl < dist[i, j]))
+        dur[i[better], j[better]] = ct[better]
+        dist[i[better], j[better]] = cl[better]
+        if (
+            n_s == len(sources)
+            and n_t == len(targets)
+            and (src_inv == np.arange(n_s)).all()
+            and (tgt_inv == np.arange(n_t)).all()
+        ):
+            return dur, dist
         return dur[np.ix_(src_inv, tgt_inv)], dist[np.ix_(src_inv, tgt_inv)]
 
     @staticmethod
     def _direct_pairs(
         sp: dict[str, Ints | Floats], tp: dict[str, Ints | Floats]
-    ) -> list[tuple[int, int, float, float]]:
-        """Source/target placements on one chain with the target ahead."""
-        by_chain: dict[int, list[int]] = {}
-        for k, c in enumerate(tp["chain"].tolist()):
-            by_chain.setdefault(int(c), []).append(k)
-        out = []
-        for a, c in enumerate(sp["chain"].tolist()):
-            for b in by_chain.get(int(c), ()):
-                ahead = (tp["pos"][b], tp["frac"][b]) >= (sp["pos"][a], sp["frac"][a])
-                if ahead:
-                    out.append(
-                        (
-                            int(sp["row"][a]),
-                            int(tp["row"][b]),
-                            max(0.0, float(tp["pos_s"][b] - sp["pos_s"][a])),
-                            max(0.0, float(tp["pos_m"][b] - sp["pos_m"][a])),
-                        )
-                    )
-        return out
+    ) -> tuple[Ints, Ints, Floats, Floats]:
+        """Source/target placements on one chain with the target ahead: rows, cols, time, length."""
+        t_order = np.argsort(tp["chain"], kind="stable")
+        t_chain = tp["chain"][t_order]
+        lo = np.searchsorted(t_chain, sp["chain"], side="left")
+        hi = np.searchsorted(t_chain, sp["chain"], side="right")
+        count = hi - lo
+        a = np.repeat(np.arange(sp["chain"].shape[0]), count)
+        b = t_order[np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + lo[a]]
+        ahead = (tp["pos"][b] > sp["pos"][a]) | (
+            (tp["pos"][b] == sp["pos"][a]) & (tp["frac"][b] >= sp["frac"][a])
+        )
+        a, b = a[ahead], b[ahead]
+        return (
+            sp["row"][a].astype(np.int64),
+            tp["row"][b].astype(np.int64),
+            np.maximum(0.0, tp["pos_s"][b] - sp["pos_s"][a]),
+            np.maximum(0.0, tp["pos_m"][b] - sp["pos_m"][a]),
+        )
 
     def path(self, source: SnapResult, target: SnapResult, edge_time_s: Floats) -> PathResult:
         from lastmile.travel.network import PathResult
@@ -295,21 +299,11 @@ class ChainGraph:
             parts.append(ce[cp[ct_] : cp[ct_] + int(tp["pos"][b]) + 1])
             edges = np.concatenate(parts)
         inner = net.edge_head[edges[:-1]]
-        lon = np.concatenate(
-            [source.snapped_lon[:1], net.node_lon[inner], target.snapped_lon[:1]]
-        )
-        lat = np.concatenate(
-            [source.snapped_lat[:1], net.node_lat[inner], target.snapped_lat[:1]]
-        )
+        lon = np.concatenate([source.snapped_lon[:1], net.node_lon[inner], target.snapped_lon[:1]])
+        lat = np.concatenate([source.snapped_lat[:1], net.node_lat[inner], target.snapped_lat[:1]])
         return PathResult(
             duration_s=best_t, distance_m=best_l, lon=lon, lat=lat, edges=edges.astype(np.int64)
         )
-
-
-def _lexmin_into(cur_t: Floats, cur_l: Floats, cand_t: Floats, cand_l: Floats) -> None:
-    better = (cand_t < cur_t) | ((cand_t == cur_t) & (cand_l < cur_l))
-    cur_t[better] = cand_t[better]
-    cur_l[better] = cand_l[better]
 
 
 def _unique_points(snaps: SnapResult) -> tuple[Ints, Ints]:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange  # type: ignore[import-untyped]
+from numba import njit, prange
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)
 def _search(
     indptr: Ints,
     head: Ints,
@@ -114,7 +114,7 @@ def _search(
                 pred_edge[v] = e
 
 
-@njit(cache=True, nogil=True)  # type: ignore[misc]
+@njit(cache=True, nogil=True)
 def single_source(
     indptr: Ints,
     head: Ints,
@@ -143,7 +143,7 @@ def single_source(
     return dist, dlen, pred
 
 
-@njit(cache=True, parallel=True)  # type: ignore[misc]
+@njit(cache=True, parallel=True)
 def many_to_many(
     indptr: Ints,
     head: Ints,
@@ -153,22 +153,28 @@ def many_to_many(
     seed_node: Ints,
     seed_time: Floats,
     seed_len: Floats,
-    wanted: Ints,
+    goal_ptr: Ints,
+    goal_node: Ints,
+    goal_time: Floats,
+    goal_len: Floats,
 ) -> tuple[Floats, Floats]:
-    """Time and length from every source (seeds ``seed_ptr[s]:seed_ptr[s+1]``) to ``wanted``.
+    """Time and length from every source to every target.
 
-    Returns two ``(n_sources, len(wanted))`` arrays; unreachable is ``inf``.
+    Source ``s`` starts from seeds ``seed_ptr[s]:seed_ptr[s+1]``; target ``t`` is
+    reached through goals ``goal_ptr[t]:goal_ptr[t+1]``: node ``goal_node[k]``
+    plus ``goal_time[k]``/``goal_len[k]``. Returns two ``(n_sources, n_targets)``
+    arrays (the fastest goal, the shorter on equal time); unreachable is ``inf``.
     """
     n = indptr.shape[0] - 1
     n_src = seed_ptr.shape[0] - 1
-    n_out = wanted.shape[0]
-    out_t = np.empty((n_src, n_out), dtype=np.float64)
-    out_l = np.empty((n_src, n_out), dtype=np.float64)
+    n_tgt = goal_ptr.shape[0] - 1
+    out_t = np.empty((n_src, n_tgt), dtype=np.float64)
+    out_l = np.empty((n_src, n_tgt), dtype=np.float64)
     is_wanted = np.zeros(n, dtype=np.bool_)
     count = 0
-    for k in range(n_out):
-        if not is_wanted[wanted[k]]:
-            is_wanted[wanted[k]] = True
+    for k in range(goal_node.shape[0]):
+        if not is_wanted[goal_node[k]]:
+            is_wanted[goal_node[k]] = True
             count += 1
     for s in prange(n_src):
         dist = np.full(n, np.inf)
@@ -180,7 +186,16 @@ def many_to_many(
             indptr, head, time_s, length_m, seed_node[a:b], seed_time[a:b], seed_len[a:b],
             is_wanted, count, dist, dlen, pred,
         )  # fmt: skip
-        for k in range(n_out):
-            out_t[s, k] = dist[wanted[k]]
-            out_l[s, k] = dlen[wanted[k]]
+        for t in range(n_tgt):
+            best_t = np.inf
+            best_l = np.inf
+            for k in range(goal_ptr[t], goal_ptr[t + 1]):
+                v = goal_node[k]
+                ct = dist[v] + goal_time[k]
+                cl = dlen[v] + goal_len[k]
+                if ct < best_t or (ct == best_t and cl < best_l):
+                    best_t = ct
+                    best_l = cl
+            out_t[s, t] = best_t
+            out_l[s, t] = best_l
     return out_t, out_l

@@ -142,7 +142,8 @@ def read_points(path: Path) -> tuple[list[Location], list[str]]:
             if lon_key is None or lat_key is None:
                 raise InputError("needs lon and lat columns", where=str(path))
             id_key = fields.get("id") or fields.get("name")
-            points, names = [], []
+            points: list[Location] = []
+            names: list[str] = []
             for row_no, row in enumerate(reader, start=2):
                 try:
                     loc = Location(lon=float(row[lon_key]), lat=float(row[lat_key]))

@@ -247,7 +247,17 @@ def _parse_one_maxspeed(text: str) -> float | None:
 
 
 _DENY = frozenset(
-    {"no", "private", "agricultural", "forestry", "emergency", "psv", "bus", "military", "discouraged"}
+    {
+        "no",
+        "private",
+        "agricultural",
+        "forestry",
+        "emergency",
+        "psv",
+        "bus",
+        "military",
+        "discouraged",
+    }
 )
 _ALLOW_EXPLICIT = frozenset({"yes", "designated", "permissive", "destination", "dismount"})
 _YES = frozenset({"yes", "true", "1"})
@@ -527,9 +537,16 @@ class RoadNetwork:
 
     def edge_index(self, tail: int, head: int) -> int:
         """Index of the edge ``tail -> head``, or -1."""
-        lo, hi = int(self.edge_offsets[tail]), int(self.edge_offsets[tail + 1])
-        k = lo + int(np.searchsorted(self.edge_head[lo:hi], head))
-        return k if k < hi and int(self.edge_head[k]) == head else -1
+        return int(self.edge_indices(np.array([tail]), np.array([head]))[0])
+
+    def edge_indices(self, tail: npt.ArrayLike, head: npt.ArrayLike) -> Ints:
+        """Indices of the edges ``tail[k] -> head[k]`` (-1 where there is none)."""
+        # Edges are sorted by (tail, head), so tail * n + head is sorted too.
+        keys = self.edge_tail * self.n_nodes + self.edge_head
+        want = np.asarray(tail, dtype=np.int64) * self.n_nodes + np.asarray(head, dtype=np.int64)
+        k = np.minimum(np.searchsorted(keys, want), max(self.n_edges - 1, 0))
+        found = (keys[k] == want) if self.n_edges else np.zeros(want.shape, dtype=bool)
+        return np.where(found, k, -1).astype(np.int64)
 
     def check_edge_time(self, edge_time_s: npt.ArrayLike | None) -> Floats:
         """``edge_time_s`` validated (or the free-flow times when None)."""
@@ -751,16 +768,16 @@ class _Snapper:
         a, b = self.seg_a[s], self.seg_b[s]
         slon = net.node_lon[a] + frac * (net.node_lon[b] - net.node_lon[a])
         slat = net.node_lat[a] + frac * (net.node_lat[b] - net.node_lat[a])
-        edge_ab = np.array([net.edge_index(int(u), int(v)) for u, v in zip(a, b, strict=True)])
-        edge_ba = np.array([net.edge_index(int(v), int(u)) for u, v in zip(a, b, strict=True)])
+        edge_ab = net.edge_indices(a, b)
+        edge_ba = net.edge_indices(b, a)
         return SnapResult(
             lon=lon,
             lat=lat,
             node_a=a.astype(np.int64),
             node_b=b.astype(np.int64),
             fraction=frac,
-            edge_ab=edge_ab.astype(np.int64).reshape(-1),
-            edge_ba=edge_ba.astype(np.int64).reshape(-1),
+            edge_ab=edge_ab,
+            edge_ba=edge_ba,
             snapped_lon=slon,
             snapped_lat=slat,
             distance_m=haversine_m_array(lon, lat, slon, slat),
@@ -791,6 +808,8 @@ def _read_pbf(path: Path, profile: Profile) -> RoadNetwork:
             .with_filter(osmium.filter.KeyFilter("highway"))
         )
         for way in processor:
+            if not isinstance(way, osmium.osm.Way):
+                continue
             tags = {t.k: t.v for t in way.tags}
             if tags.get("highway") not in profile.speeds_kph:
                 continue

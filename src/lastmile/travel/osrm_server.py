@@ -108,9 +108,7 @@ def check_binaries(package: Path) -> str:
     return proc.stdout.strip()
 
 
-def prepare(
-    pbf: str | Path, *, profile: str = "car", cache_dir: str | Path | None = None
-) -> Path:
+def prepare(pbf: str | Path, *, profile: str = "car", cache_dir: str | Path | None = None) -> Path:
     """Extract, partition and customise ``pbf``; returns the ``.osrm`` base path.
 
     Cached by the extract's SHA-256 and the profile: a second call is instant.
@@ -231,4 +229,6 @@ def serve_extract(
     pbf: str | Path, *, profile: str = "car", cache_dir: str | Path | None = None
 ) -> OSRMServer:
     """Prepare ``pbf`` (cached) and start a server for it."""
-    return OSRMServer(prepare(pbf, profile=profile, cache_dir=cache_dir), cache_dir=cache_dir).start()
+    return OSRMServer(
+        prepare(pbf, profile=profile, cache_dir=cache_dir), cache_dir=cache_dir
+    ).start()

@@ -107,9 +107,7 @@ class RoadTravelModel:
         self.note = note
 
     @classmethod
-    def from_pbf(
-        cls, path: str | Path, *, profile: str = "car", **kwargs: Any
-    ) -> RoadTravelModel:
+    def from_pbf(cls, path: str | Path, *, profile: str = "car", **kwargs: Any) -> RoadTravelModel:
         """Load ``path`` for ``profile`` and wrap it (keyword arguments as ``__init__``)."""
         return cls(RoadNetwork.from_pbf(path, profile=profile), **kwargs)
 
@@ -167,7 +165,8 @@ class RoadTravelModel:
             snaps.subset([0]), snaps.subset([1]), edge_time_s=self._times(departure)
         )
         coords = tuple(
-            (float(x), float(y)) for x, y in zip(result.lon.tolist(), result.lat.tolist(), strict=True)
+            (float(x), float(y))
+            for x, y in zip(result.lon.tolist(), result.lat.tolist(), strict=True)
         )
         return RoutePath(
             duration_s=result.duration_s,
