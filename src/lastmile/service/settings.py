@@ -61,10 +61,17 @@ class Settings(BaseSettings):
     travel_detour_factor: float = Field(
         default=1.3, ge=1.0, description="Road distance over straight-line distance."
     )
-    geocoder: Literal["none", "nominatim"] = Field(
+    geocoder: Literal["none", "offline", "nominatim"] = Field(
         default="none",
-        description="Geocoder for addresses without coordinates: none (rows must carry lon/lat) "
-        "or nominatim (online, through geopy).",
+        description="Geocoder for addresses without coordinates: none (rows must carry lon/lat), "
+        "offline (an index over an OpenStreetMap extract) or nominatim (online).",
+    )
+    geocoder_osm_extract: str = Field(
+        default="", description="The .osm.pbf extract the offline geocoder indexes."
+    )
+    geocoder_url: str = Field(
+        default="https://nominatim.openstreetmap.org",
+        description="Nominatim server for the online geocoder.",
     )
     geocoder_user_agent: str = Field(
         default="lastmile", description="User agent sent to an online geocoder."

@@ -192,7 +192,7 @@ def _geocode(
     *,
     row: int | None = None,
     columns: dict[str, str] | None = None,
-    cache: dict[str, tuple[float, float] | None] | None = None,
+    cache: dict[str, tuple[float, float] | str | None] | None = None,
 ) -> tuple[OrderIn, list[FieldError]]:
     """``data`` with coordinates for every stop that gave only an address."""
     errors: list[FieldError] = []
@@ -216,9 +216,10 @@ def _geocode(
         if key not in cache:
             cache[key] = geocode(stop.address)
         found = cache[key]
-        if found is None:
+        if not isinstance(found, tuple):
+            why = found or "not found"
             errors.append(
-                FieldError(reason=f"address {stop.address!r} not found", column=column, row=row)
+                FieldError(reason=f"address {stop.address!r} {why}", column=column, row=row)
             )
             continue
         updates[name] = stop.model_copy(update={"lon": found[0], "lat": found[1]})
@@ -370,7 +371,7 @@ def import_orders(
     rows, errors = parse_orders_csv(
         data, dimensions=org.dimensions, timezone=org.timezone, date=date
     )
-    cache: dict[str, tuple[float, float] | None] = {}
+    cache: dict[str, tuple[float, float] | str | None] = {}
     located: list[tuple[int, OrderIn]] = []
     for parsed in rows:
         kind = parsed.order.kind
