@@ -6,3 +6,10 @@ from lastmile.travel.haversine import euclidean_matrix as euclidean_matrix
 from lastmile.travel.matrix import TravelMatrix as TravelMatrix
 
 __all__ = ["HaversineModel", "TravelMatrix", "TravelModel", "euclidean_matrix"]
+
+# Road networks from OpenStreetMap extracts (OSM data (c) OpenStreetMap contributors, ODbL).
+from lastmile.travel.network import RoadNetwork as RoadNetwork
+from lastmile.travel.road import RoadTravelModel as RoadTravelModel
+from lastmile.travel.road import RoutePath as RoutePath
+
+__all__ += ["RoadNetwork", "RoadTravelModel", "RoutePath"]
