@@ -222,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=250)
     demo.set_defaults(func=cmd_demo)
 
+    from lastmile.geocode.cli import add_geocode_parser
+
+    add_geocode_parser(sub)
     return parser
 
 
