@@ -6,14 +6,19 @@ so distances are those of the fastest path, never of the shortest one.
 
 Sources may start part-way along an edge: each source is a small set of
 ``(node, time, length)`` seeds. A search stops as soon as every node it is
-asked about is settled. ``many_to_many`` runs the sources in parallel threads.
+asked about is settled. ``many_to_many`` shares the sources among threads
+(the kernels release the GIL).
 """
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from itertools import pairwise
+
 import numpy as np
 import numpy.typing as npt
-from numba import njit, prange
+from numba import njit
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -143,8 +148,8 @@ def single_source(
     return dist, dlen, pred
 
 
-@njit(cache=True, parallel=True)
-def many_to_many(
+@njit(cache=True, nogil=True)
+def many_to_many_rows(
     indptr: Ints,
     head: Ints,
     time_s: Floats,
@@ -157,29 +162,29 @@ def many_to_many(
     goal_node: Ints,
     goal_time: Floats,
     goal_len: Floats,
-) -> tuple[Floats, Floats]:
-    """Time and length from every source to every target.
+    first: int,
+    stop: int,
+    out_t: Floats,
+    out_l: Floats,
+) -> None:
+    """Rows ``first:stop`` of ``many_to_many`` written into ``out_t``/``out_l``.
 
-    Source ``s`` starts from seeds ``seed_ptr[s]:seed_ptr[s+1]``; target ``t`` is
-    reached through goals ``goal_ptr[t]:goal_ptr[t+1]``: node ``goal_node[k]``
-    plus ``goal_time[k]``/``goal_len[k]``. Returns two ``(n_sources, n_targets)``
-    arrays (the fastest goal, the shorter on equal time); unreachable is ``inf``.
+    Releases the GIL, so threads can fill disjoint row ranges at once.
     """
     n = indptr.shape[0] - 1
-    n_src = seed_ptr.shape[0] - 1
     n_tgt = goal_ptr.shape[0] - 1
-    out_t = np.empty((n_src, n_tgt), dtype=np.float64)
-    out_l = np.empty((n_src, n_tgt), dtype=np.float64)
     is_wanted = np.zeros(n, dtype=np.bool_)
     count = 0
     for k in range(goal_node.shape[0]):
         if not is_wanted[goal_node[k]]:
             is_wanted[goal_node[k]] = True
             count += 1
-    for s in prange(n_src):
-        dist = np.full(n, np.inf)
-        dlen = np.full(n, np.inf)
-        pred = np.empty(n, dtype=np.int64)
+    dist = np.empty(n, dtype=np.float64)
+    dlen = np.empty(n, dtype=np.float64)
+    pred = np.empty(n, dtype=np.int64)
+    for s in range(first, stop):
+        dist[:] = np.inf
+        dlen[:] = np.inf
         a = seed_ptr[s]
         b = seed_ptr[s + 1]
         _search(
@@ -198,4 +203,50 @@ def many_to_many(
                     best_l = cl
             out_t[s, t] = best_t
             out_l[s, t] = best_l
+
+
+def many_to_many(
+    indptr: Ints,
+    head: Ints,
+    time_s: Floats,
+    length_m: Floats,
+    seed_ptr: Ints,
+    seed_node: Ints,
+    seed_time: Floats,
+    seed_len: Floats,
+    goal_ptr: Ints,
+    goal_node: Ints,
+    goal_time: Floats,
+    goal_len: Floats,
+    *,
+    threads: int | None = None,
+) -> tuple[Floats, Floats]:
+    """Time and length from every source to every target.
+
+    Source ``s`` starts from seeds ``seed_ptr[s]:seed_ptr[s+1]``; target ``t`` is
+    reached through goals ``goal_ptr[t]:goal_ptr[t+1]``: node ``goal_node[k]``
+    plus ``goal_time[k]``/``goal_len[k]``. Returns two ``(n_sources, n_targets)``
+    arrays (the fastest goal, the shorter on equal time); unreachable is ``inf``.
+    Sources are shared among ``threads`` threads (default: one per CPU).
+    """
+    n_src = seed_ptr.shape[0] - 1
+    n_tgt = goal_ptr.shape[0] - 1
+    out_t = np.empty((n_src, n_tgt), dtype=np.float64)
+    out_l = np.empty((n_src, n_tgt), dtype=np.float64)
+    args = (
+        indptr, head, time_s, length_m, seed_ptr, seed_node, seed_time, seed_len,
+        goal_ptr, goal_node, goal_time, goal_len,
+    )  # fmt: skip
+    workers = max(1, min(threads or os.cpu_count() or 1, n_src // 16))
+    if workers == 1:
+        many_to_many_rows(*args, 0, n_src, out_t, out_l)
+        return out_t, out_l
+    bounds = np.linspace(0, n_src, workers + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(many_to_many_rows, *args, lo, hi, out_t, out_l)
+            for lo, hi in pairwise(bounds.tolist())
+        ]
+        for f in futures:
+            f.result()
     return out_t, out_l

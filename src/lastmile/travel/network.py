@@ -507,6 +507,7 @@ class RoadNetwork:
             getattr(self, name).setflags(write=False)
         self._snapper: _Snapper | None = None
         self._search: Any = None
+        self._edge_keys: Ints | None = None
 
     # -- size and description --------------------------------------------------
 
@@ -542,7 +543,9 @@ class RoadNetwork:
     def edge_indices(self, tail: npt.ArrayLike, head: npt.ArrayLike) -> Ints:
         """Indices of the edges ``tail[k] -> head[k]`` (-1 where there is none)."""
         # Edges are sorted by (tail, head), so tail * n + head is sorted too.
-        keys = self.edge_tail * self.n_nodes + self.edge_head
+        if self._edge_keys is None:
+            self._edge_keys = self.edge_tail * self.n_nodes + self.edge_head
+        keys = self._edge_keys
         want = np.asarray(tail, dtype=np.int64) * self.n_nodes + np.asarray(head, dtype=np.int64)
         k = np.minimum(np.searchsorted(keys, want), max(self.n_edges - 1, 0))
         found = (keys[k] == want) if self.n_edges else np.zeros(want.shape, dtype=bool)

@@ -164,10 +164,7 @@ class RoadTravelModel:
         result = self.network.path(
             snaps.subset([0]), snaps.subset([1]), edge_time_s=self._times(departure)
         )
-        coords = tuple(
-            (float(x), float(y))
-            for x, y in zip(result.lon.tolist(), result.lat.tolist(), strict=True)
-        )
+        coords = tuple(zip(result.lon.tolist(), result.lat.tolist(), strict=True))
         return RoutePath(
             duration_s=result.duration_s,
             distance_m=result.distance_m,
