@@ -1,1 +1,1 @@
-"""auth feature."""
+"""Login sessions, users and API keys."""

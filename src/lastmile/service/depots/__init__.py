@@ -1,1 +1,1 @@
-"""depots feature."""
+"""Depots: where vehicles load, start and end."""

@@ -1,1 +1,1 @@
-"""fleet feature."""
+"""Vehicle types, vehicles, drivers and shifts."""

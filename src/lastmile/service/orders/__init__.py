@@ -1,1 +1,1 @@
-"""orders feature."""
+"""Orders: CRUD, lifecycle, CSV import, customer tracking links."""

@@ -1,1 +1,1 @@
-"""orgs feature."""
+"""Organisations (tenants) and their settings."""

@@ -1,1 +1,1 @@
-"""plans feature."""
+"""Plans: background optimisation jobs, routes with ETAs, dispatch, loading lists."""
