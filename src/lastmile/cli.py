@@ -225,14 +225,21 @@ def build_parser() -> argparse.ArgumentParser:
     from lastmile.geocode.cli import add_geocode_parser
 
     add_geocode_parser(sub)
+
+    from lastmile.service.cli import add_admin_parser, add_db_parser, add_serve_parser
+
+    add_serve_parser(sub)
+    add_admin_parser(sub)
+    add_db_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    handler = getattr(args, "func", None) or args.handler
     try:
-        code: int = args.func(args)
+        code: int = handler(args)
     except (InputError, UnsupportedConstraint, UnknownEngine) as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 2
