@@ -2,32 +2,37 @@
 
 Engines take static matrices; traffic makes a leg's duration depend on when it
 starts. :func:`solve_time_dependent` bridges the two with *departure-stamped
-matrices*, re-timing and repair:
+matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
 
 1. **Stamp.** Every matrix row ``i`` is computed with the exact time-dependent
    model for a departure from location ``i`` at ``stamp[i]``, the time a
    vehicle is expected to leave it. The row of each vehicle's start depot is
-   stamped with that vehicle's departure, so vehicles with different
-   departures get their own routing profile (one profile per shift to start
-   with). First stamps: the middle of each stop's first window (the middle of
+   stamped with that vehicle's departure, so vehicles leaving at different
+   times get their own routing profile (one profile per shift start at
+   first). First stamps: the middle of each stop's first window (the middle of
    the fleet's working span for stops without one) plus its service time.
-2. **Solve** the stamped problem with :func:`lastmile.planning.solve`.
+2. **Solve** the stamped problem: round 0 with :func:`lastmile.planning.solve`
+   (the portfolio, 60 % of the time limit).
 3. **Re-time** every route with the exact model: each leg takes the duration
-   of the time-dependent fastest path leaving at the time the vehicle really
-   leaves, iterated to a fixed point with the scheduler's own rules
+   of the time-dependent fastest path leaving when the vehicle really leaves,
+   iterated to a fixed point under the scheduler's own rules
    (:func:`~lastmile.planning.build_route`). The gap between the engine's
    promised arrivals and these is the method's error (:class:`ArrivalError`).
-4. **Re-stamp** each row with the departure just computed and go back to 2, for
-   ``rounds`` rounds: a stop's departure time moves little from one round to
-   the next, so the promise converges on the truth.
-5. **Repair** the last round's re-timed routes with the independent validator:
+4. **Re-stamp** each row with the departure just computed and solve again,
+   starting from the previous plan (an engine that takes a starting plan,
+   PyVRP first) with halving time budgets, for ``rounds`` rounds in all: the
+   plan changes less and less, so the stamps it was planned with converge on
+   its own schedule. The round kept is the one serving the most orders, then
+   the cheapest re-timed among those meeting the accuracy target (95 % of
+   promises within 60 s), else the most accurate.
+5. **Repair** the kept round's re-timed routes with the independent validator:
    a route that breaks a rule under true travel times loses its first
    offending order until it holds; lost orders are re-inserted where the
-   re-timed route stays valid (cheapest first) or reported unassigned with
-   code ``traffic``.
+   re-timed route stays valid (cheapest detour first) or reported unassigned
+   with code ``traffic``.
 
-``method="shift"`` is the simple baseline: one round with every row stamped at
-the vehicles' shift start (one PyVRP profile per shift start).
+``method="shift"`` is the simple baseline: one cold round with every row
+stamped at the vehicles' shift start (one routing profile per shift start).
 
 The returned plan's times are the re-timed (true) ones. Each route is
 consistent with its own problem (:meth:`TimeDependentResult.route_problem`),
@@ -57,6 +62,7 @@ from lastmile.domain import (
 )
 from lastmile.domain.time import HORIZON, format_clock
 from lastmile.exceptions import InputError
+from lastmile.planning.engines import REGISTRY, get_engine
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve import solve
@@ -67,6 +73,10 @@ from lastmile.travel.matrix import IntMatrix, TravelMatrix
 _MAX_RETIME_ITERATIONS = 60
 #: Depot departures are grouped to this granularity (s) into routing profiles.
 _DEPOT_GRANULARITY_S = 60
+#: Share of the time limit the first (cold) round gets when warm rounds follow.
+_FIRST_ROUND_SHARE = 0.6
+#: Share of stops whose promise must be within 60 s for a round to count as accurate.
+_ACCURACY_TARGET = 0.95
 #: Candidate insertions tried with the exact model per dropped order.
 _INSERTION_CANDIDATES = 6
 #: Violations that re-timing can cause (anything else was already wrong).
@@ -203,7 +213,7 @@ def solve_time_dependent(
     legs: LegModel,
     *,
     method: str = "stamped",
-    rounds: int = 3,
+    rounds: int = 4,
     engine: str = "auto",
     time_limit: float = 10.0,
     seed: int = 0,
@@ -229,14 +239,22 @@ def solve_time_dependent(
     began = time.perf_counter()
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
-    best: tuple[PlanningProblem, Plan, list[_Timed], ArrivalError] | None = None
-    best_key = (0, 0)
+    candidates: list[tuple[PlanningProblem, Plan, list[_Timed], ArrivalError]] = []
+    promised: Plan | None = None
     for k in range(rounds):
         round_began = time.perf_counter()
         stamped = _stamped_problem(problem, legs, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
-        budget = max(0.2, left / (rounds - k) * 0.85)
-        promised = solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=workers)
+        if k == 0:
+            budget = left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9)
+            promised = solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=workers)
+        else:
+            # Halving budgets: the last rounds change the plan little, so its promise
+            # converges on its own re-timed schedule.
+            assert promised is not None
+            weights = [0.5**j for j in range(rounds - k)]
+            budget = max(0.1, 0.9 * left * weights[0] / sum(weights))
+            promised = _warm_solve(stamped, promised, engine, budget, seed)
         timed = [_retime(stamped, legs, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
         breaking = sum(1 for t in timed if _breaks(stamped, t))
@@ -251,14 +269,9 @@ def solve_time_dependent(
                 seconds=time.perf_counter() - round_began,
             )
         )
-        # Keep the cheapest re-timed plan serving the most orders; the first round's
-        # stamps are guesses, so it only counts when it is the only round.
-        key = (-reports[-1].served, reports[-1].retimed_cost)
-        if best is None or k == 1 or key < best_key:
-            best, best_key = (stamped, promised, timed, error), key
+        candidates.append((stamped, promised, timed, error))
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
-    assert best is not None
-    stamped, promised, timed, error = best
+    stamped, promised, timed, error = candidates[_pick(reports)]
     plan, matrices, dropped, reinserted = _repair(stamped, legs, promised, timed)
     return TimeDependentResult(
         plan=plan,
@@ -270,6 +283,43 @@ def solve_time_dependent(
         reinserted=tuple(reinserted),
         _route_matrices=matrices,
     )
+
+
+def _pick(reports: Sequence[RoundReport]) -> int:
+    """The round to keep: most orders served; then, among rounds whose promises meet
+    the accuracy target (95 % within 60 s), the cheapest once re-timed; failing that,
+    the most accurate. The first round's stamps are guesses: it competes only alone."""
+    pool = [r for r in reports if r.round > 0] or list(reports)
+    most = max(r.served for r in pool)
+    pool = [r for r in pool if r.served == most]
+    accurate = [r for r in pool if r.error.within_60s >= _ACCURACY_TARGET]
+    if accurate:
+        return min(accurate, key=lambda r: (r.retimed_cost, -r.round)).round
+    return max(pool, key=lambda r: (r.error.within_60s, -r.retimed_cost)).round
+
+
+def _warm_solve(
+    stamped: PlanningProblem, previous: Plan, engine: str, budget: float, seed: int
+) -> Plan:
+    """Improve ``previous`` on the re-stamped matrices, starting from it.
+
+    Only the orders ``previous`` serves are planned; the others stay unassigned
+    with their reasons. Falls back to a cold :func:`solve` when no engine that
+    takes a starting plan can model the problem, or its answer is not valid.
+    """
+    served = {v.order_id for r in previous.routes for v in r.visits if v.order_id}
+    sub = dataclasses.replace(stamped, orders=tuple(o for o in stamped.orders if o.id in served))
+    names = [engine] if engine != "auto" else list(REGISTRY)
+    for name in names:
+        candidate = get_engine(name)
+        refusal = getattr(candidate, "supports", None)
+        if sub.features - candidate.capabilities or (refusal and refusal(sub)):
+            continue
+        plan = candidate.solve(sub, time_limit=budget, seed=seed, initial=previous)
+        if plan.unassigned or not validate(sub, plan).ok:
+            break
+        return Plan(plan.routes, previous.unassigned, f"{name} (warm start)", plan.runtime_s)
+    return solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=1)
 
 
 # -- stamps --------------------------------------------------------------------------------

@@ -53,6 +53,11 @@ from lastmile.travel.matrix import TravelMatrix
 from lastmile.travel.traffic import TrafficProfile, day_type_of
 from lastmile.travel.weather import StaticWeather, WeatherSource, WeatherTable
 
+try:  # the compiled search; the vectorised numpy one below is the fallback
+    from lastmile.travel import _tdkernels
+except ImportError:  # pragma: no cover - numba missing
+    _tdkernels = None  # type: ignore[assignment]
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -165,6 +170,8 @@ class TimeDependentModel:
 
         self._build_timeline(horizon_days)
         self._component: IntArray | None = None
+        #: Use the compiled search when numba is there (tests switch it off to compare).
+        self.use_kernel = _tdkernels is not None
         self._kdtree: cKDTree | None = None
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
 
@@ -196,6 +203,11 @@ class TimeDependentModel:
             mult[:, d * per_day : (d + 1) * per_day] = traffic.factors[day_idx]
         mult *= weather[None, :]
         self.multipliers = mult
+        self._cum = np.ascontiguousarray(
+            np.concatenate(
+                [np.zeros((n_rows, 1)), np.cumsum(mult * slot_s, axis=1)[:, :-1]], axis=1
+            )
+        )
         # Grid in seconds since the epoch, padded with far points at both ends.
         grid = np.arange(n_slots + 1) * float(slot_s) - self._offset_s
         xs = np.concatenate([[grid[0] - _FAR_S], grid, [grid[-1] + _FAR_S]])
@@ -265,12 +277,12 @@ class TimeDependentModel:
         n = self.num_nodes
         if len(src) and (src.min() < 0 or src.max() >= n):
             raise InputError(f"node index out of range [0, {n})", where="sources")
+        search = self._kernel_search if self.use_kernel else self._search
         chunk = max(1, _MAX_LABELS // max(1, n))
         if len(src) <= chunk:
-            return self._search(src, dep, tgt)
+            return search(src, dep, tgt)
         parts = [
-            self._search(src[i : i + chunk], dep[i : i + chunk], tgt)
-            for i in range(0, len(src), chunk)
+            search(src[i : i + chunk], dep[i : i + chunk], tgt) for i in range(0, len(src), chunk)
         ]
         return Arrivals(
             np.concatenate([p.arrival for p in parts]),
@@ -278,7 +290,26 @@ class TimeDependentModel:
             np.concatenate([p.pred_edge for p in parts]),
         )
 
+    def _kernel_search(self, src: IntArray, dep: FloatArray, tgt: IntArray | None) -> Arrivals:
+        arrival, length, pred = _tdkernels.earliest_arrivals(
+            self._indptr,
+            self._csr_edges,
+            self._head,
+            self._edge_row,
+            self._freeflow,
+            self._length,
+            self._cum,
+            self.multipliers,
+            self._grid0,
+            self._slot_s,
+            src,
+            dep,
+            np.zeros(0, dtype=np.int64) if tgt is None else tgt,
+        )
+        return Arrivals(arrival, length, pred)
+
     def _search(self, src: IntArray, dep: FloatArray, tgt: IntArray | None) -> Arrivals:
+        """Vectorised label-correcting search (numpy only; exact under FIFO)."""
         n_src, n = len(src), self.num_nodes
         arrival = np.full((n_src, n), np.inf)
         length = np.full((n_src, n), np.inf)

@@ -319,8 +319,11 @@ class TrafficProfile:
         return DAY_S // self.slice_s
 
     def class_index(self, road_class: str) -> int:
-        """Row of ``road_class``, or of ``other`` for classes the profile does not name."""
+        """Row of ``road_class``; a ``*_link`` road the profile does not name uses its road's
+        row (``primary_link`` -> ``primary``), any other unnamed class the ``other`` row."""
         idx = self._class_index.get(road_class)
+        if idx is None and road_class.endswith("_link"):
+            idx = self._class_index.get(road_class.removesuffix("_link"))
         if idx is None:
             idx = self._class_index.get(OTHER)
         if idx is None:
