@@ -112,6 +112,7 @@ class SolverRun:
     runtime_s: float = 0.0
     error: str = ""
     violation_codes: list[str] = field(default_factory=list)
+    engine: str = ""  # what the solver reported it used (lastmile: its portfolio label)
 
     @property
     def complete(self) -> bool:
@@ -251,6 +252,7 @@ def routes_to_plan(
 def check_plan(problem: PlanningProblem, plan: Plan, run: SolverRun) -> SolverRun:
     """Fill cost, vehicles, unassigned and violations of ``run`` from ``plan``."""
     run.cost = plan.cost
+    run.engine = plan.engine
     run.vehicles = plan.num_vehicles
     run.unassigned = len(plan.unassigned)
     try:
