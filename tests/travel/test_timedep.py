@@ -227,3 +227,42 @@ def test_snapping_avoids_unreachable_nodes() -> None:
     assert m.durations[0, 1] > 0
     with pytest.raises(InputError, match="longitude"):
         model.matrix([Location(1.0, 2.0, planar=True)])
+
+
+def test_compiled_and_numpy_searches_agree() -> None:
+    net = grid_network(rows=12, cols=12, seed=5)
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    if not model.use_kernel:
+        pytest.skip("numba is not installed: only the numpy search exists")
+    src = np.array([0, 50, 143])
+    departs = np.array([7.5, 8.2, 17.9]) * H
+    compiled = model.earliest_arrivals(src, departs)
+    model.use_kernel = False
+    vectorised = model.earliest_arrivals(src, departs)
+    assert np.allclose(compiled.arrival, vectorised.arrival, rtol=0, atol=1e-6)
+    assert np.allclose(compiled.length_m, vectorised.length_m, rtol=0, atol=1e-6)
+
+
+def test_monaco_road_network(tmp_path_factory: pytest.TempPathFactory) -> None:
+    from pathlib import Path
+
+    from lastmile.travel.network import RoadNetwork
+
+    pbf = Path(__file__).resolve().parents[1] / "data" / "osm" / "monaco.osm.pbf"
+    net = RoadNetwork.from_pbf(pbf, cache_dir=tmp_path_factory.mktemp("osm"))
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    # Monaco-Ville, Monte-Carlo casino, Fontvieille, the port.
+    places = [(7.4197, 43.7311), (7.4281, 43.7394), (7.4150, 43.7285), (7.4245, 43.7355)]
+    locs = [Location(lon, lat) for lon, lat in places]
+    night = model.matrix(locs, departure=3 * H)
+    rush = model.matrix(locs, departure=8 * H)
+    off = ~np.eye(4, dtype=bool)
+    assert (night.durations[off] > 30).all() and (night.durations[off] < 1200).all()
+    assert (rush.durations[off] >= night.durations[off]).all()
+    assert (rush.durations[off] > night.durations[off]).any()
+    # With speeds frozen at 03:00 the network's own static matrix agrees.
+    nodes, _ = model.snap(locs)
+    snapped = net.snap(net.node_lon[nodes], net.node_lat[nodes])
+    static, _ = net.matrix(snapped, edge_time_s=model.frozen_edge_times(3 * H))
+    exact = model.earliest_arrivals(nodes, 3 * H, targets=nodes).arrival[:, nodes] - 3 * H
+    assert np.abs(static - exact).max() < 0.02 * exact.max()

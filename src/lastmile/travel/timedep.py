@@ -137,6 +137,7 @@ class TimeDependentModel:
         holidays: Iterable[dt.date] = (),
         horizon_days: int = 2,
         access_speed_kph: float = 15.0,
+        departure_s: int = 0,
     ) -> None:
         if horizon_days < 1:
             raise InputError(f"must be >= 1, got {horizon_days}", where="horizon_days")
@@ -149,6 +150,8 @@ class TimeDependentModel:
         self.epoch = epoch
         self.holidays = frozenset(holidays)
         self.access_speed_mps = access_speed_kph / 3.6
+        #: Departure used by :meth:`matrix` when none is given (s since the epoch).
+        self.departure_s = departure_s
 
         self._tail = np.asarray(network.edge_tail, dtype=np.int64)
         self._head = np.asarray(network.edge_head, dtype=np.int64)
@@ -468,9 +471,12 @@ class TimeDependentModel:
     def matrix(
         self, locations: Sequence[Location], *, departure: int | None = None
     ) -> TravelMatrix:
-        """Exact time-dependent durations leaving every location at ``departure`` (default 0)."""
+        """Exact time-dependent durations leaving every location at ``departure``.
+
+        The default departure is the model's ``departure_s``.
+        """
         bound = self.bind(locations)
-        t = 0 if departure is None else int(departure)
+        t = self.departure_s if departure is None else int(departure)
         return bound.departure_matrix([t] * len(locations))
 
 
