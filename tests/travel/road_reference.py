@@ -21,13 +21,22 @@ def reference_matrix(net, snaps, edge_time_s=None, sources=None):
     n = net.n_nodes
     adj: dict[int, list[tuple[int, float, float]]] = defaultdict(list)
     # Points on each directed edge, with their fraction along it.
+    # Points at one spot share one node (travel between them takes no time).
     on_edge: dict[int, list[tuple[float, int]]] = defaultdict(list)
+    node_of: dict[tuple[int, int, float], int] = {}
+    point_node = []
     for k in range(len(snaps)):
         f = float(snaps.fraction[k])
+        spot = (int(snaps.node_a[k]), int(snaps.node_b[k]), f)
+        if spot in node_of:
+            point_node.append(node_of[spot])
+            continue
+        node_of[spot] = point_node_k = n + k
+        point_node.append(point_node_k)
         if snaps.edge_ab[k] >= 0:
-            on_edge[int(snaps.edge_ab[k])].append((f, n + k))
+            on_edge[int(snaps.edge_ab[k])].append((f, point_node_k))
         if snaps.edge_ba[k] >= 0:
-            on_edge[int(snaps.edge_ba[k])].append((1.0 - f, n + k))
+            on_edge[int(snaps.edge_ba[k])].append((1.0 - f, point_node_k))
     for e in range(net.n_edges):
         u, v = int(net.edge_tail[e]), int(net.edge_head[e])
         t, ln = float(times[e]), float(net.edge_length_m[e])
@@ -42,8 +51,8 @@ def reference_matrix(net, snaps, edge_time_s=None, sources=None):
     dur = np.full((len(rows), len(snaps)), np.inf)
     dist = np.full((len(rows), len(snaps)), np.inf)
     for r, s in enumerate(rows):
-        best: dict[int, tuple[float, float]] = {n + s: (0.0, 0.0)}
-        heap = [(0.0, 0.0, n + s)]
+        best: dict[int, tuple[float, float]] = {point_node[s]: (0.0, 0.0)}
+        heap = [(0.0, 0.0, point_node[s])]
         done: set[int] = set()
         while heap:
             t, ln, u = heapq.heappop(heap)
@@ -56,5 +65,5 @@ def reference_matrix(net, snaps, edge_time_s=None, sources=None):
                     best[v] = cand
                     heapq.heappush(heap, (cand[0], cand[1], v))
         for k in range(len(snaps)):
-            dur[r, k], dist[r, k] = best.get(n + k, (np.inf, np.inf))
+            dur[r, k], dist[r, k] = best.get(point_node[k], (np.inf, np.inf))
     return dur, dist

@@ -17,7 +17,7 @@ from lastmile.domain import Location
 from lastmile.exceptions import InputError
 from lastmile.travel import TravelModel
 from lastmile.travel.matrix import TravelMatrix
-from lastmile.travel.network import RoadNetwork, SnapResult
+from lastmile.travel.network import RoadNetwork, SnapResult, haversine_m_array
 from lastmile.travel.road import RoadTravelModel, RoutePath
 
 
@@ -248,3 +248,96 @@ def test_far_and_non_geographic_locations(monaco: RoadNetwork) -> None:
         lenient.matrix([Location(1.0, 2.0, planar=True)])
     with pytest.raises(InputError, match="max_snap_m"):
         RoadTravelModel(monaco, max_snap_m=-5)
+
+
+@st.composite
+def small_networks(draw: st.DrawFn) -> tuple[RoadNetwork, np.ndarray, np.ndarray]:
+    """Random little road graphs: one-way and two-way streets, rings, dead ends."""
+    n = draw(st.integers(2, 12))
+    coords = draw(
+        st.lists(
+            st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=n, max_size=n, unique=True
+        )
+    )
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n - 1), st.integers(0, n - 1), st.sampled_from([1, 2])),
+            min_size=1,
+            max_size=3 * n,
+        )
+    )
+    speeds = draw(
+        st.lists(st.sampled_from([5.0, 7.5, 13.0]), min_size=len(pairs), max_size=len(pairs))
+    )
+    lon = np.array([0.001 * x for x, _ in coords])
+    lat = 45.0 + np.array([0.001 * y for _, y in coords])
+    edges: dict[tuple[int, int], float] = {}
+    for (a, b, ways), speed in zip(pairs, speeds, strict=True):
+        if a == b:
+            continue
+        for u, v in [(a, b), (b, a)][:ways]:
+            length = float(haversine_m_array(lon[[u]], lat[[u]], lon[[v]], lat[[v]])[0])
+            edges[(u, v)] = min(edges.get((u, v), np.inf), length / speed)
+    if not edges:
+        edges[(0, 1)] = 10.0
+    keys = sorted(edges)
+    tail = np.array([u for u, _ in keys])
+    head = np.array([v for _, v in keys])
+    length = haversine_m_array(lon[tail], lat[tail], lon[head], lat[head])
+    net = RoadNetwork(
+        node_id=np.arange(n) + 100,
+        node_lon=lon,
+        node_lat=lat,
+        edge_tail=tail,
+        edge_head=head,
+        edge_length_m=length,
+        edge_freeflow_s=np.array([edges[k] for k in keys]),
+        edge_class=np.zeros(len(keys), dtype=np.int64),
+    )
+    m = draw(st.integers(1, 8))
+    px = draw(st.lists(st.floats(-1, 21), min_size=m, max_size=m))
+    py = draw(st.lists(st.floats(-1, 21), min_size=m, max_size=m))
+    # Some points exactly on nodes, the rest anywhere nearby.
+    on_node = draw(st.lists(st.integers(0, n - 1), max_size=3))
+    plon = np.concatenate([0.001 * np.array(px), lon[on_node]])
+    plat = np.concatenate([45.0 + 0.001 * np.array(py), lat[on_node]])
+    return net, plon, plat
+
+
+@settings(max_examples=60, deadline=None)
+@given(small_networks())
+def test_matrix_and_paths_equal_dijkstra_on_random_small_networks(
+    case: tuple[RoadNetwork, np.ndarray, np.ndarray],
+) -> None:
+    net, lon, lat = case
+    snaps = net.snap(lon, lat)
+    dur, dist = net.matrix(snaps)
+    ref_dur, ref_dist = reference.reference_matrix(net, snaps)
+    # Unreachable pairs (these graphs need not be strongly connected) are inf in both.
+    np.testing.assert_allclose(dur, ref_dur, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(dist, ref_dist, rtol=0, atol=1e-6)
+    for i in range(len(snaps)):
+        for j in range(len(snaps)):
+            if not np.isfinite(dur[i, j]):
+                with pytest.raises(InputError, match="no path"):
+                    net.path(snaps.subset([i]), snaps.subset([j]))
+                continue
+            p = net.path(snaps.subset([i]), snaps.subset([j]))
+            assert p.duration_s == pytest.approx(dur[i, j], abs=1e-6)
+            assert p.distance_m == pytest.approx(dist[i, j], abs=1e-6)
+            assert (net.edge_head[p.edges[:-1]] == net.edge_tail[p.edges[1:]]).all()
+
+
+def test_network_arrays_refuse_loops_and_twin_edges() -> None:
+    base = {
+        "node_id": [1, 2],
+        "node_lon": [0.0, 0.001],
+        "node_lat": [45.0, 45.0],
+        "edge_length_m": [79.0, 79.0],
+        "edge_freeflow_s": [10.0, 12.0],
+        "edge_class": [0, 0],
+    }
+    with pytest.raises(InputError, match="two edges from node 0 to node 1"):
+        RoadNetwork(edge_tail=[0, 0], edge_head=[1, 1], **base)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="loop"):
+        RoadNetwork(edge_tail=[0, 1], edge_head=[0, 0], **base)  # type: ignore[arg-type]

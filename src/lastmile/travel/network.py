@@ -496,8 +496,19 @@ class RoadNetwork:
             raise InputError("every edge needs a positive travel time", where="edge_freeflow_s")
         if m and (arrays["edge_class"].min() < 0 or arrays["edge_class"].max() >= len(class_names)):
             raise InputError("class code out of range", where="edge_class")
-        # CSR order: by tail, then head (stable for equal pairs).
+        if m and (tail == head).any():
+            k = int(np.flatnonzero(tail == head)[0])
+            raise InputError(f"edge {k} is a loop on node {tail[k]}", where="edge_tail")
+        # CSR order: by tail, then head.
         order = np.lexsort((head, tail))
+        st, sh = tail[order], head[order]
+        twins = (st[1:] == st[:-1]) & (sh[1:] == sh[:-1])
+        if twins.any():
+            k = int(np.flatnonzero(twins)[0])
+            raise InputError(
+                f"two edges from node {st[k]} to node {sh[k]}; keep the faster one",
+                where="edge_tail",
+            )
         for name, arr in arrays.items():
             setattr(self, name, arr[order])
         self.edge_offsets = np.searchsorted(
