@@ -430,7 +430,8 @@ _ARRAYS = (
 class RoadNetwork:
     """Directed road graph as numpy arrays (see the module docstring).
 
-    Build with ``from_pbf`` or ``from_arrays``; every array is read-only.
+    Build with ``from_pbf`` (or the keyword constructor: arrays, no loops, no
+    twin edges); every array is read-only.
     """
 
     node_id: Ints
