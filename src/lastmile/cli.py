@@ -226,6 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_geocode_parser(sub)
 
+    from lastmile.travel.cli import add_matrix_parser, add_route_parser
+
+    add_route_parser(sub)
+    add_matrix_parser(sub)
+
     from lastmile.service.cli import add_admin_parser, add_db_parser, add_serve_parser
 
     add_serve_parser(sub)
