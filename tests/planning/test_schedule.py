@@ -85,15 +85,33 @@ def test_setup_only_when_location_changes() -> None:
     assert b.departure - b.start == 10
 
 
-def test_break_happens_where_the_vehicle_is() -> None:
+def test_break_is_taken_on_the_way() -> None:
     orders = (Order("a", OrderKind.DELIVERY, delivery=Stop(2)),)
     lunch = Break("lunch", (TimeWindow(300, 400),), 60)
     v = Vehicle("v", VT, breaks=(lunch,))
     route = build_route(problem(orders, v), v, [job("a"), Step(VisitKind.BREAK, break_id="lunch")])
     brk = route.visits[2]
+    # Leaves "a" at 200 towards the depot (200 s away), pulls over when the
+    # window opens at 300, rests 60 s, then drives the last 100 s.
     assert brk.kind is VisitKind.BREAK and brk.location == 2
-    assert (brk.arrival, brk.start, brk.departure) == (200, 300, 360)
-    assert route.visits[-1].arrival == 560
+    assert (brk.arrival, brk.start, brk.departure) == (300, 300, 360)
+    assert route.visits[-1].arrival == 460
+    assert route.travel == 400
+
+
+def test_break_waits_at_the_next_stop_when_the_leg_is_short() -> None:
+    orders = (
+        Order("a", OrderKind.DELIVERY, delivery=Stop(1)),
+        Order("b", OrderKind.DELIVERY, delivery=Stop(2)),
+    )
+    lunch = Break("lunch", (TimeWindow(500, 600),), 60)
+    v = Vehicle("v", VT, breaks=(lunch,))
+    steps = [job("a"), Step(VisitKind.BREAK, break_id="lunch"), job("b")]
+    route = build_route(problem(orders, v), v, steps)
+    brk, b = route.visits[2], route.visits[3]
+    # Reaches b at 200, waits for the window, rests 500-560, then serves b.
+    assert (brk.location, brk.arrival, brk.start, brk.departure) == (2, 200, 500, 560)
+    assert b.arrival == 560
 
 
 def test_pickups_and_shipments_change_load() -> None:
