@@ -19,7 +19,7 @@ Also printed: the exact time-dependent fastest path against the free-flow
 fastest path re-timed with the same model, on random legs through the day.
 
     python benchmarks/timedep.py [--network tests/data/osm/monaco.osm.pbf]
-        [--stops 150] [--time-limit 30] [--rounds 3] [--seed 1]
+        [--stops 150] [--time-limit 30] [--rounds 4] [--seed 1]
 
 OSM data (c) OpenStreetMap contributors, ODbL.
 """
@@ -138,7 +138,7 @@ def main() -> None:
     ap.add_argument("--network", type=Path, default=None)
     ap.add_argument("--stops", type=int, default=150)
     ap.add_argument("--time-limit", type=float, default=30.0)
-    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--radius", type=float, default=3000.0, help="delivery area radius (m)")
     ap.add_argument("--workers", type=int, default=None)
@@ -175,9 +175,9 @@ def main() -> None:
         print(f"\nmethod {method} ({rounds} round{'s' if rounds > 1 else ''}, {took:.1f} s):")
         for r in result.rounds:
             print(
-                f"  round {r.round}: {r.error}; served {r.served}, promised cost "
-                f"{r.promised_cost}, re-timed cost {r.retimed_cost}, "
-                f"{r.breaking_routes} route(s) break, {r.seconds:.1f} s"
+                f"  round {r.round}: {r.error}; promised cost {r.promised_cost}, "
+                f"re-timed {r.retimed_cost}, {r.breaking_routes} route(s) break, "
+                f"after repair {r.unassigned} unassigned and cost {r.final_cost}; {r.seconds:.1f} s"
             )
         e = result.error
         print(

@@ -152,7 +152,12 @@ class ArrivalError:
 
 @dataclass(frozen=True)
 class RoundReport:
-    """What one round of stamping, solving and re-timing gave."""
+    """What one round of stamping, solving and re-timing gave.
+
+    ``served`` counts the stops the engine planned, ``breaking_routes`` the routes
+    that break a rule once re-timed; ``unassigned`` and ``final_cost`` are those of
+    the round's plan after repair.
+    """
 
     round: int
     error: ArrivalError
@@ -160,6 +165,8 @@ class RoundReport:
     retimed_cost: int
     served: int
     breaking_routes: int
+    unassigned: int
+    final_cost: int
     seconds: float
 
 
@@ -171,6 +178,16 @@ class _Timed:
     durations: IntMatrix
     distances: IntMatrix
     residual_s: int
+
+
+@dataclass(frozen=True)
+class _Repaired:
+    """A round's plan after repair, with each route's own matrix."""
+
+    plan: Plan
+    matrices: dict[str, tuple[IntMatrix, IntMatrix]]
+    dropped: list[str]
+    reinserted: list[str]
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,7 @@ def solve_time_dependent(
     began = time.perf_counter()
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
-    candidates: list[tuple[PlanningProblem, Plan, list[_Timed], ArrivalError]] = []
+    candidates: list[tuple[PlanningProblem, Plan, ArrivalError, _Repaired]] = []
     promised: Plan | None = None
     for k in range(rounds):
         round_began = time.perf_counter()
@@ -257,7 +274,7 @@ def solve_time_dependent(
             promised = _warm_solve(stamped, promised, engine, budget, seed)
         timed = [_retime(stamped, legs, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
-        breaking = sum(1 for t in timed if _breaks(stamped, t))
+        repaired = _repair(stamped, legs, promised, timed)
         reports.append(
             RoundReport(
                 round=k,
@@ -265,37 +282,39 @@ def solve_time_dependent(
                 promised_cost=promised.cost,
                 retimed_cost=sum(t.route.cost for t in timed),
                 served=sum(len(r.tasks) for r in promised.routes),
-                breaking_routes=breaking,
+                breaking_routes=sum(1 for t in timed if _breaks(stamped, t)),
+                unassigned=len(repaired.plan.unassigned),
+                final_cost=repaired.plan.cost,
                 seconds=time.perf_counter() - round_began,
             )
         )
-        candidates.append((stamped, promised, timed, error))
+        candidates.append((stamped, promised, error, repaired))
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
-    stamped, promised, timed, error = candidates[_pick(reports)]
-    plan, matrices, dropped, reinserted = _repair(stamped, legs, promised, timed)
+    stamped, promised, error, repaired = candidates[_pick(reports)]
     return TimeDependentResult(
-        plan=plan,
+        plan=repaired.plan,
         promised=promised,
         stamped=stamped,
         error=error,
         rounds=tuple(reports),
-        dropped=tuple(dropped),
-        reinserted=tuple(reinserted),
-        _route_matrices=matrices,
+        dropped=tuple(repaired.dropped),
+        reinserted=tuple(repaired.reinserted),
+        _route_matrices=repaired.matrices,
     )
 
 
 def _pick(reports: Sequence[RoundReport]) -> int:
-    """The round to keep: most orders served; then, among rounds whose promises meet
-    the accuracy target (95 % within 60 s), the cheapest once re-timed; failing that,
-    the most accurate. The first round's stamps are guesses: it competes only alone."""
+    """The round to keep: fewest orders unassigned after repair; then, among rounds
+    whose promises meet the accuracy target (95 % within 60 s), the cheapest after
+    repair; failing that, the most accurate. The first round's stamps are guesses:
+    it competes only when it is the only round."""
     pool = [r for r in reports if r.round > 0] or list(reports)
-    most = max(r.served for r in pool)
-    pool = [r for r in pool if r.served == most]
+    fewest = min(r.unassigned for r in pool)
+    pool = [r for r in pool if r.unassigned == fewest]
     accurate = [r for r in pool if r.error.within_60s >= _ACCURACY_TARGET]
     if accurate:
-        return min(accurate, key=lambda r: (r.retimed_cost, -r.round)).round
-    return max(pool, key=lambda r: (r.error.within_60s, -r.retimed_cost)).round
+        return min(accurate, key=lambda r: (r.final_cost, -r.round)).round
+    return max(pool, key=lambda r: (r.error.within_60s, -r.final_cost)).round
 
 
 def _warm_solve(
@@ -549,7 +568,7 @@ def _repair(
     legs: LegModel,
     promised: Plan,
     timed: list[_Timed],
-) -> tuple[Plan, dict[str, tuple[IntMatrix, IntMatrix]], list[str], list[str]]:
+) -> _Repaired:
     routes: dict[str, _Timed] = {}
     steps_of: dict[str, list[Step]] = {}
     dropped: list[str] = []
@@ -589,7 +608,7 @@ def _repair(
     ordered = tuple(routes[v.id].route for v in stamped.vehicles if v.id in routes)
     plan = Plan(ordered, tuple(unassigned), promised.engine, promised.runtime_s)
     matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
-    return plan, matrices, dropped, reinserted
+    return _Repaired(plan, matrices, dropped, reinserted)
 
 
 def _insert(
