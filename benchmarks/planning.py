@@ -113,6 +113,12 @@ class SolverRun:
     error: str = ""
     violation_codes: list[str] = field(default_factory=list)
     engine: str = ""  # what the solver reported it used (lastmile: its portfolio label)
+    time_limit_s: float = 0.0
+
+    @property
+    def overran(self) -> bool:
+        """Took noticeably longer than the limit it was given (10 % + 0.5 s of slack)."""
+        return self.time_limit_s > 0 and self.runtime_s > 1.1 * self.time_limit_s + 0.5
 
     @property
     def complete(self) -> bool:
@@ -478,7 +484,7 @@ def run_solver(
     workers: int | None = None,
 ) -> SolverRun:
     """Run one solver on one instance; failures become ``error``, never a fake result."""
-    run = SolverRun(name, instance.name, problem.time_scale)
+    run = SolverRun(name, instance.name, problem.time_scale, time_limit_s=time_limit)
     began = time.perf_counter()
     try:
         plan, own = RUNNERS[name](instance, problem, time_limit, workers)
@@ -546,6 +552,8 @@ def instance_table(instance: Instance, runs: Sequence[SolverRun]) -> Table:
             note = f"own cost {r.own_cost / r.time_scale:.{digits}f}"
         if not note and r.violation_codes:
             note = ", ".join(r.violation_codes)
+        if r.overran:
+            note = f"over the {r.time_limit_s:g} s limit" + (f"; {note}" if note else "")
         table.add_row(
             r.solver,
             _fmt(r.distance, f".{digits}f"),

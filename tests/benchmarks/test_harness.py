@@ -56,6 +56,8 @@ def test_gap_and_ratio_arithmetic() -> None:
     assert ratio == pytest.approx(1.01)
     failed = [_run("lastmile", None, error="boom"), _run("pyvrp", 1000)]
     assert bench.ratio_to_best_peer(failed) == (None, "pyvrp")
+    assert _run("vroom", 1, time_limit_s=30.0, runtime_s=103.0).overran
+    assert not _run("vroom", 1, time_limit_s=30.0, runtime_s=33.0).overran
 
 
 def test_summary_means_and_common_subset() -> None:
