@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 import numpy as np
+import numpy.typing as npt
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
@@ -148,7 +150,21 @@ class PyVRPEngine:
         """Translate ``problem`` to PyVRP's ProblemData (see module docstring)."""
         self._check(problem)
         f = problem.features
-        n_loc = len(problem.locations)
+        # Stops of orders needing a skill get a private copy of their location
+        # (same matrix row and column), so that blocking them for vehicles
+        # without the skill never blocks another order at the same place.
+        src = list(range(len(problem.locations)))
+        shared = Counter(s.location for o in problem.orders for s in o.stops)
+        shared.update(d.location for d in problem.depots)
+        place: dict[tuple[str, int], int] = {}
+        for o in problem.orders:
+            for k, stop in enumerate(o.stops):
+                if o.skills and shared[stop.location] > 1:
+                    place[o.id, k] = len(src)
+                    src.append(stop.location)
+                else:
+                    place[o.id, k] = stop.location
+        n_loc = len(src)
         opens_start = any(v.start_depot is None for v in problem.vehicles)
         opens_end = any(v.end_depot is None for v in problem.vehicles)
         dummy_start = n_loc if opens_start else None
@@ -156,8 +172,10 @@ class PyVRPEngine:
         n_all = n_loc + int(opens_start) + int(opens_end)
 
         locations = [
-            pyvrp.Location(x=float(loc.lon or 0.0), y=float(loc.lat or 0.0))
-            for loc in problem.locations
+            pyvrp.Location(
+                x=float(problem.locations[i].lon or 0.0), y=float(problem.locations[i].lat or 0.0)
+            )
+            for i in src
         ] + [pyvrp.Location(x=0.0, y=0.0)] * (n_all - n_loc)
 
         count_tasks = Feature.MAX_TASKS in f
@@ -211,8 +229,8 @@ class PyVRPEngine:
                 de, dl = _window(d)
                 shipments.append(
                     pyvrp.Shipment(
-                        pickup_location=p.location,
-                        delivery_location=d.location,
+                        pickup_location=place[order.id, 0],
+                        delivery_location=place[order.id, 1],
                         pickup_tw_early=pe,
                         pickup_tw_late=pl,
                         pickup_service_duration=p.service + p.setup,
@@ -239,7 +257,7 @@ class PyVRPEngine:
                 early, late = _window(stop)
                 clients.append(
                     pyvrp.Client(
-                        location=stop.location,
+                        location=place[order.id, 0],
                         delivery=delivery,
                         pickup=pickup,
                         service_duration=stop.service + stop.setup,
@@ -258,7 +276,7 @@ class PyVRPEngine:
                 members.append(len(clients))
                 clients.append(
                     pyvrp.Client(
-                        location=stop.location,
+                        location=place[order.id, 0],
                         delivery=delivery,
                         pickup=pickup,
                         service_duration=stop.service + stop.setup,
@@ -282,19 +300,16 @@ class PyVRPEngine:
         dist_mats: list[IntMatrix] = []
         dur_mats: list[IntMatrix] = []
         use_cost_matrix = Feature.MAX_DISTANCE not in f
-        client_locs = [(i, problem.order(oid)) for i, (oid, _) in enumerate(lowered.clients)]
         vehicle_types: list[pyvrp.VehicleType] = []
         for vehicles in by_key.values():
             v = vehicles[0]
             t = v.type
             forbidden = tuple(
                 sorted(
-                    {o.id for _, o in client_locs if not o.skills <= t.skills}
-                    | {
-                        o.id
-                        for o in problem.orders
-                        if o.kind is OrderKind.SHIPMENT and not o.skills <= t.skills
-                    }
+                    place[o.id, k]
+                    for o in problem.orders
+                    if not o.skills <= t.skills
+                    for k in range(len(o.stops))
                 )
             )
             pkey = (t.profile, t.cost_per_hour if use_cost_matrix else 0, t.cost_per_km, forbidden)
@@ -302,6 +317,7 @@ class PyVRPEngine:
                 profile_index[pkey] = len(dist_mats)
                 dist, dur = self._profile_matrices(
                     problem,
+                    np.asarray(src),
                     t.profile,
                     t.cost_per_hour if use_cost_matrix else 0,
                     t.cost_per_km,
@@ -373,10 +389,11 @@ class PyVRPEngine:
     @staticmethod
     def _profile_matrices(
         problem: PlanningProblem,
+        src: npt.NDArray[np.intp],
         profile: str,
         per_hour: int,
         per_km: int,
-        forbidden: Sequence[str],
+        blocked: Sequence[int],
         n_all: int,
         dummy_start: int | None,
         dummy_end: int | None,
@@ -384,14 +401,16 @@ class PyVRPEngine:
         scale: int,
     ) -> tuple[IntMatrix, IntMatrix]:
         m = problem.matrices[profile]
-        n = m.size
+        rows = np.ix_(src, src)
+        durations, distances = m.durations[rows], m.distances[rows]
+        n = len(src)
         dur = np.zeros((n_all, n_all), dtype=np.int64)
-        dur[:n, :n] = m.durations
+        dur[:n, :n] = durations
         if use_cost_matrix:
-            cost = (per_hour * scale / 3600) * m.durations + (per_km * scale / 1000) * m.distances
+            cost = (per_hour * scale / 3600) * durations + (per_km * scale / 1000) * distances
             base = np.rint(cost).astype(np.int64)
         else:
-            base = m.distances
+            base = distances
         dist = np.zeros((n_all, n_all), dtype=np.int64)
         dist[:n, :n] = base
         for dummy, into in ((dummy_start, False), (dummy_end, True)):
@@ -403,16 +422,11 @@ class PyVRPEngine:
             else:
                 dist[:, dummy] = dur[:, dummy] = _BIG_EDGE
             dist[dummy, dummy] = dur[dummy, dummy] = 0
-        if forbidden:
-            locs = sorted({s.location for oid in forbidden for s in problem.order(oid).stops})
-            # Only block locations that no allowed order shares.
-            allowed_locs = {
-                s.location for o in problem.orders if o.id not in set(forbidden) for s in o.stops
-            }
-            blocked = [loc for loc in locs if loc not in allowed_locs]
-            dist[:, blocked] = np.maximum(dist[:, blocked], _BIG_EDGE)
-            for loc in blocked:
-                dist[loc, loc] = 0
+        if blocked:
+            # Places private to orders this vehicle type may not serve.
+            cols = list(blocked)
+            dist[:, cols] = np.maximum(dist[:, cols], _BIG_EDGE)
+            dist[cols, cols] = 0
         return dist, dur
 
     # -- solving ----------------------------------------------------------------------
