@@ -401,19 +401,21 @@ def test_fixed_and_distance_costs() -> None:
 
 def test_setup_counts_only_when_the_location_changes() -> None:
     # Two orders at location 2 and one at location 3, each with 100 s setup.
+    # Both visiting orders cost 600; only a, b together (one setup at 2) fits
+    # the 850 s limit: 600 driving + 2 setups + 3 services = 830.
     p = problem(
         (
             deliver("a", 2, setup=100, service=10),
             deliver("b", 2, setup=100, service=10),
             deliver("c", 3, setup=100, service=10),
         ),
-        vehicles=(Vehicle("v", VT),),
+        vehicles=(Vehicle("v", VT, max_duration=850),),
     )
     plan = solve(p)
     route = plan.routes[0]
     spent = [v.departure - v.start for v in route.tasks]
     assert sorted(spent) == [10, 110, 110]
-    assert route.duration == 600 + 2 * 100 + 3 * 10
+    assert route.duration == 830
 
 
 def test_setup_skipped_at_the_same_place_makes_a_tight_window_reachable() -> None:

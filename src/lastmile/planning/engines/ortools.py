@@ -26,9 +26,8 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
   the depot). When delivery and pickup jobs are mixed, a second dimension sums
   the route's deliveries and the start load is tied to it, so the vehicle
   really leaves with everything it delivers;
-- shipments: ``AddPickupAndDelivery`` plus same vehicle, both or neither
-  performed, and a task-count dimension putting the pickup strictly before the
-  delivery;
+- shipments: ``AddPickupAndDelivery`` (OR-Tools then keeps the pickup before
+  the delivery on the path) plus same vehicle and both or neither performed;
 - skills: the stop's ``VehicleVar`` restricted to capable vehicles; orders no
   vehicle can serve are not modelled and come back unassigned;
 - unassigned orders: every order is optional (``AddDisjunction``) with a
@@ -78,6 +77,7 @@ from lastmile.domain import (
     Order,
     OrderKind,
     Plan,
+    Route,
     Stop,
     TimeWindow,
     Unassigned,
@@ -90,8 +90,15 @@ from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel.matrix import IntMatrix
 
-#: Seconds kept aside from the time limit for turning the solution into a plan.
+#: Seconds kept aside from the time limit for turning the solution into a plan:
+#: a fixed part and a part per stop (scheduling each route), at most a quarter.
 _MARGIN_S = 0.05
+_MARGIN_PER_STOP_S = 0.001
+# Finalizer priorities (higher first): where each break goes, then when it
+# starts. Deciding the break's place first keeps the finalizer from enumerating
+# times it cannot propagate.
+_PRIORITY_BREAK_PLACE = 2
+_PRIORITY_BREAK_START = 1
 #: The arc cost scale: cost_per_hour * s / 3600 + cost_per_km * m / 1000, times this.
 _COST_SCALE = 3_600_000
 #: Penalties summed over all orders stay below this (the objective is an int64).
@@ -106,6 +113,16 @@ class _StopNode:
     order: Order
     kind: VisitKind
     stop: Stop
+
+
+@dataclass(frozen=True, slots=True)
+class _BreakVars:
+    """A break in the model: its interval and the node it follows (``after[pos]``)."""
+
+    break_id: str
+    interval: Any
+    pos: Any
+    after: list[int]
 
 
 @dataclass
@@ -123,8 +140,8 @@ class _Model:
     node_of: dict[tuple[str, VisitKind], int]
     #: service time per node (0 for depots and the dummy)
     service: list[int]
-    #: OR-Tools vehicle index -> [(break id, interval var)]
-    breaks: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
+    #: OR-Tools vehicle index -> breaks of that vehicle
+    breaks: dict[int, list[_BreakVars]] = field(default_factory=dict)
     #: orders left out of the model (no vehicle can serve them), with the reason
     excluded: dict[str, str] = field(default_factory=dict)
     shipments: bool = False
@@ -166,16 +183,16 @@ class ORToolsEngine:
                 for o in problem.orders
             )
             return Plan((), unassigned, self.name, time.perf_counter() - began)
-        params = _search_parameters(model, time_limit - (time.perf_counter() - began))
         routing = model.routing
         solution = None
         if initial is not None:
-            routing.CloseModelWithParameters(params)
+            routing.CloseModelWithParameters(_search_parameters(model, time_limit))
             start = _read_initial(model, initial)
-            params = _search_parameters(model, time_limit - (time.perf_counter() - began))
             if start is not None:
-                solution = routing.SolveFromAssignmentWithParameters(start, params)
+                params = _search_parameters(model, time_limit - (time.perf_counter() - began))
+                solution = routing.SolveFromAssignmentWithParameters(start, params) or start
         if solution is None:
+            params = _search_parameters(model, time_limit - (time.perf_counter() - began))
             solution = routing.SolveWithParameters(params)
         if solution is None:
             raise SolveError(
@@ -192,14 +209,16 @@ class ORToolsEngine:
 def _search_parameters(model: _Model, seconds: float) -> Any:
     params = pywrapcp.DefaultRoutingSearchParameters()
     strategy = routing_enums_pb2.FirstSolutionStrategy
-    params.first_solution_strategy = (
-        strategy.PARALLEL_CHEAPEST_INSERTION if model.shipments else strategy.PATH_CHEAPEST_ARC
-    )
+    params.first_solution_strategy = strategy.PARALLEL_CHEAPEST_INSERTION
     params.local_search_metaheuristic = (
         routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
     )
     params.log_search = False
-    ms = max(10, int((seconds - _MARGIN_S) * 1000))
+    # OR-Tools' LP/MIP schedulers place breaks by its own rule (a break may cut
+    # a drive); their targets then clash with ours and the finalizer crawls.
+    params.disable_scheduling_beware_this_may_degrade_performance = True
+    margin = min(_MARGIN_S + _MARGIN_PER_STOP_S * len(model.stops), seconds / 4)
+    ms = max(10, int((seconds - margin) * 1000))
     params.time_limit.FromMilliseconds(ms)
     return params
 
@@ -237,12 +256,7 @@ def _usable(problem: PlanningProblem, v: Vehicle) -> tuple[int, int, int] | None
     end_max = v.shift.end
     if v.end_depot is not None:
         end_max = min(end_max, depots[v.end_depot].time_window.end)
-    if v.start_depot is not None and v.end_depot is not None:
-        a, b = depots[v.start_depot].location, depots[v.end_depot].location
-        direct = int(problem.matrix_for(v).durations[a, b])
-    else:
-        direct = 0
-    if lo + direct > end_max:
+    if lo > end_max:
         return None
     return lo, v.shift.end, end_max
 
@@ -307,9 +321,13 @@ def _build(problem: PlanningProblem) -> _Model:
     def node_matrix(m: IntMatrix) -> IntMatrix:
         out = np.zeros((n_nodes, n_nodes), dtype=np.int64)
         out[ix] = m[np.ix_(loc[real], loc[real])]
+        # Depot and dummy nodes are only starts and ends: an arc between two of
+        # them is an unused vehicle's empty route, which costs and takes nothing.
+        out[n_stops:, n_stops:] = 0
         return out
 
     differs = loc[:, None] != loc[None, :]
+    differs[n_stops:, n_stops:] = False
     profiles = sorted({v.type.profile for v in vehicles})
     dur = {p: node_matrix(problem.matrices[p].durations) for p in profiles}
     dist = {p: node_matrix(problem.matrices[p].distances) for p in profiles}
@@ -359,10 +377,6 @@ def _build(problem: PlanningProblem) -> _Model:
         time_dim.CumulVar(routing.End(k)).SetRange(lo, min(end_max, horizon))
         if v.max_duration is not None:
             time_dim.SetSpanUpperBoundForVehicle(v.max_duration, k)
-        # Finish as early as the sequence allows, then leave as late as that allows.
-        routing.AddWeightedVariableMinimizedByFinalizer(time_dim.CumulVar(routing.End(k)), 2)
-        routing.AddWeightedVariableMaximizedByFinalizer(time_dim.CumulVar(routing.Start(k)), 1)
-
     # Nodes that can come right before a node at the same location (no setup then).
     same_place: dict[int, list[int]] = {}
     for i in range(n_stops):
@@ -391,7 +405,6 @@ def _build(problem: PlanningProblem) -> _Model:
         cumul.SetRange(lo, min(hi + s.stop.setup, horizon))
         same = solver.Sum([solver.IsEqualCstVar(routing.NextVar(j), index[i]) for j in preds])
         solver.Add(start_var == cumul - s.stop.setup + same * s.stop.setup)
-        routing.AddVariableMinimizedByFinalizer(start_var)
 
     # -- orders: optional, skills, shipments
     penalties = _penalties(problem, stops, cost_max_out, vehicles, factor, n_stops)
@@ -399,11 +412,7 @@ def _build(problem: PlanningProblem) -> _Model:
         if s.order.id in allowed:
             # -1 keeps the stop optional (unperformed stops have vehicle -1).
             routing.VehicleVar(index[i]).SetValues([-1, *allowed[s.order.id]])
-    count_dim = None
-    needs_count = any(s.kind is VisitKind.PICKUP for s in stops) or any(
-        v.max_tasks is not None for v in vehicles
-    )
-    if needs_count:
+    if any(v.max_tasks is not None for v in vehicles):
         cb = routing.RegisterUnaryTransitVector([1] * n_stops + [0] * (n_nodes - n_stops))
         routing.AddDimensionWithVehicleCapacity(
             cb,
@@ -412,7 +421,6 @@ def _build(problem: PlanningProblem) -> _Model:
             True,
             "tasks",
         )
-        count_dim = routing.GetDimensionOrDie("tasks")
     for i, s in enumerate(stops):
         if s.kind is VisitKind.DELIVERY:
             continue  # handled with its pickup
@@ -426,10 +434,6 @@ def _build(problem: PlanningProblem) -> _Model:
         routing.AddPickupAndDelivery(p, d)
         solver.Add(routing.ActiveVar(p) == routing.ActiveVar(d))
         solver.Add(routing.VehicleVar(p) == routing.VehicleVar(d))
-        # Pickup strictly first, also when both halves are at one place at one
-        # time (an inactive pair has both counts at 0).
-        assert count_dim is not None
-        solver.Add(count_dim.CumulVar(p) + routing.ActiveVar(p) <= count_dim.CumulVar(d))
 
     # -- capacities
     for k_dim in range(dims):
@@ -531,6 +535,7 @@ def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> N
     for i in range(routing.Size()):
         node = model.manager.IndexToNode(i)
         visit_transits[i] = model.service[node]
+    all_cumuls = [time_dim.CumulVar(i) for i in range(routing.Size() + routing.vehicles())]
     for k, v in enumerate(model.vehicles):
         if not v.breaks:
             continue
@@ -543,7 +548,8 @@ def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> N
         ]
         vehicle_of = [routing.VehicleVar(i) for i in after]
         cumuls = [time_dim.CumulVar(i) for i in after]
-        slacks = [time_dim.SlackVar(i) for i in after]
+        nexts = [routing.NextVar(i) for i in after]
+        transits = [time_dim.FixedTransitVar(i) for i in after]
         services = [visit_transits[i] for i in after]
         intervals = []
         for brk in v.breaks:
@@ -554,21 +560,30 @@ def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> N
             interval = solver.FixedDurationIntervalVar(start, brk.duration, used, brk.id)
             routing.AddIntervalToAssignment(interval)
             intervals.append(interval)
-            model.breaks.setdefault(k, []).append((brk.id, interval))
             # ``pos`` picks the node the break follows. The break starts after
             # that node's departure and ends within its waiting slack, so the
             # drive to the next node comes after it: the break is taken where
             # the vehicle stands. Relaxed (big M) when the vehicle is unused.
             pos = solver.IntVar(0, len(after) - 1, f"break_at_{v.id}_{brk.id}")
-            departure = solver.Element(cumuls, pos) + solver.Element(services, pos)
             big = horizon + brk.duration + 1
             solver.Add(solver.Element(vehicle_of, pos) == k)
+            departure = solver.Element(cumuls, pos) + solver.Element(services, pos)
             solver.Add(start + big * (1 - used) >= departure)
+            # Stated on the next node's cumul (not on the slack) so that bounds
+            # propagate along the route: the break ends before the drive there.
+            following = solver.Element(nexts, pos).Var()
+            drive = solver.Element(transits, pos) - solver.Element(services, pos)
             solver.Add(
-                start + brk.duration <= departure + solver.Element(slacks, pos) + big * (1 - used)
+                start + brk.duration + drive
+                <= solver.Element(all_cumuls, following) + big * (1 - used)
             )
-            routing.AddVariableMinimizedByFinalizer(pos)
-            routing.AddVariableMinimizedByFinalizer(start)
+            routing.AddWeightedVariableMinimizedByFinalizer(pos, _PRIORITY_BREAK_PLACE)
+            routing.AddToAssignment(pos)
+            model.breaks.setdefault(k, []).append(_BreakVars(brk.id, interval, pos, after))
+            routing.AddWeightedVariableMinimizedByFinalizer(start, _PRIORITY_BREAK_START)
+        # OR-Tools' own break constraint: no overlap with service or with other
+        # breaks, break time taken from slack; its propagation and local search
+        # filter do most of the work.
         time_dim.SetBreakIntervalsOfVehicle(intervals, k, visit_transits)
 
 
@@ -601,42 +616,122 @@ def _to_plan(problem: PlanningProblem, model: _Model, solution: Any) -> Plan:
     served: set[str] = set()
     routes = []
     for k, vehicle in enumerate(model.vehicles):
+        # Breaks by the index they follow, in the order they start.
+        breaks_after: dict[int, list[tuple[int, str]]] = {}
+        for b in model.breaks.get(k, []):
+            if solution.PerformedValue(b.interval):
+                index = b.after[solution.Value(b.pos)]
+                breaks_after.setdefault(index, []).append(
+                    (solution.StartValue(b.interval), b.break_id)
+                )
         index = routing.Start(k)
         t_start = solution.Value(time_dim.CumulVar(index))
-        # (departure, node) of the start and of every stop, in route order
-        departures: list[tuple[int, int | None]] = [(t_start, None)]
-        index = solution.Value(routing.NextVar(index))
+        steps: list[Step] = []
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
             if node < n_stops:
-                dep = solution.Value(time_dim.CumulVar(index)) + model.service[node]
-                departures.append((dep, node))
-            index = solution.Value(routing.NextVar(index))
-        if len(departures) == 1:
-            continue
-        # Each break goes after the last node left no later than the break starts.
-        after: dict[int, list[tuple[int, str]]] = {}
-        for brk_id, interval in model.breaks.get(k, []):
-            if not solution.PerformedValue(interval):
-                continue
-            b_start = solution.StartValue(interval)
-            pos = 0
-            for p, (dep, _) in enumerate(departures):
-                if dep <= b_start:
-                    pos = p
-            after.setdefault(pos, []).append((b_start, brk_id))
-        steps: list[Step] = []
-        for p, (_, node) in enumerate(departures):
-            if node is not None:
                 s = model.stops[node]
                 steps.append(Step(s.kind, order_id=s.order.id))
                 served.add(s.order.id)
-            for _, brk_id in sorted(after.get(p, [])):
+            for _, brk_id in sorted(breaks_after.get(index, [])):
                 steps.append(Step(VisitKind.BREAK, break_id=brk_id))
-        routes.append(build_route(problem, vehicle, steps, start_time=t_start))
+            index = solution.Value(routing.NextVar(index))
+        if not any(step.order_id for step in steps):
+            continue
+        routes.append(_best_schedule(problem, vehicle, steps, t_start))
     unassigned = tuple(
         Unassigned(o.id, model.excluded.get(o.id, _UNASSIGNED_REASON), "engine")
         for o in problem.orders
         if o.id not in served
     )
     return Plan(tuple(routes), unassigned, ORToolsEngine.name)
+
+
+# -- the reported schedule ------------------------------------------------------------------
+
+
+def _times_ok(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> bool:
+    """Whether ``route``'s times meet every window and the end of the shift.
+
+    Only what moves with the departure time is checked; max_duration apart.
+    """
+    breaks = {b.id: b.time_windows for b in vehicle.breaks}
+    for visit in route.visits:
+        if visit.kind is VisitKind.BREAK:
+            windows = breaks[visit.break_id or ""]
+        elif visit.order_id is not None:
+            order = problem.order(visit.order_id)
+            stop = order.pickup if visit.kind is VisitKind.PICKUP else order.delivery
+            if visit.kind is VisitKind.JOB:
+                stop = order.single_stop
+            assert stop is not None
+            windows = stop.time_windows
+        else:
+            continue
+        if windows and not any(w.start <= visit.start <= w.end for w in windows):
+            return False
+    end = route.visits[-1]
+    latest = vehicle.shift.end
+    if end.kind is VisitKind.END:
+        assert vehicle.end_depot is not None
+        latest = min(latest, problem.depots[vehicle.end_depot].time_window.end)
+        return end.arrival <= latest
+    return end.departure <= latest
+
+
+def _span(route: Route) -> int:
+    """End minus start as the validator measures it (open starts: first service)."""
+    first = route.visits[0]
+    begin = first.departure if first.kind is VisitKind.START else first.start
+    last = route.visits[-1]
+    end = last.arrival if last.kind is VisitKind.END else last.departure
+    return end - begin
+
+
+def _best_schedule(
+    problem: PlanningProblem, vehicle: Vehicle, steps: list[Step], feasible_start: int
+) -> Route:
+    """The route finishing earliest, then leaving latest, among valid departures.
+
+    Every time of the schedule grows with the departure time, so the departures
+    meeting all windows and the end of the shift are those up to some bound at or
+    after ``feasible_start`` (which OR-Tools proved valid), and those meeting
+    max_duration are those from some bound at or before it. The earliest finish
+    comes from the earliest valid departure; then bisection finds the latest
+    departure that keeps it (no later than the first schedule's total wait).
+    """
+
+    def build(start: int) -> Route:
+        return build_route(problem, vehicle, steps, start_time=start)
+
+    first = vehicle.shift.start
+    if vehicle.start_depot is not None:
+        first = max(first, problem.depots[vehicle.start_depot].time_window.start)
+    if vehicle.max_duration is not None:
+        # The smallest departure meeting max_duration (feasible_start does).
+        lo, hi = first, feasible_start
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _span(build(mid)) <= vehicle.max_duration:
+                hi = mid
+            else:
+                lo = mid + 1
+        first = lo
+    early = build(first)
+    if not _times_ok(problem, vehicle, early):  # not expected; keep the solver's times
+        return build(feasible_start)
+    finish = _end_time(early)
+    lo, hi = first, first + early.wait
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        route = build(mid)
+        if _end_time(route) <= finish and _times_ok(problem, vehicle, route):
+            lo = mid
+        else:
+            hi = mid - 1
+    return early if lo == first else build(lo)
+
+
+def _end_time(route: Route) -> int:
+    last = route.visits[-1]
+    return last.arrival if last.kind is VisitKind.END else last.departure
