@@ -166,6 +166,7 @@ def test_freeflow_path_retimed_is_never_faster_than_the_exact_search() -> None:
         if a == b:
             continue
         exact = model.travel_time(int(a), int(b), 8 * H)
+        assert model.leg_duration(int(a), int(b), 8 * H) == exact
         assert model.freeflow_path_duration(int(a), int(b), 8 * H) >= exact - 1e-6
         edges, arrival = model.fastest_path(int(a), int(b), 8 * H)
         assert arrival - 8 * H == pytest.approx(exact)

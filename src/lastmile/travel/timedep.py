@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,6 +68,8 @@ _FAR_S = 1.0e7
 _OFFSET = 1.0e8
 #: Improvements smaller than this (s) do not reopen a node: float noise, not a better path.
 _EPS_S = 1e-6
+#: Serialises calls into the compiled (multi-threaded) search.
+_KERNEL_LOCK = threading.Lock()
 #: Most (source, node) labels held at once by a search; sources are chunked beyond.
 _MAX_LABELS = 8_000_000
 
@@ -153,10 +156,12 @@ class TimeDependentModel:
         #: Departure used by :meth:`matrix` when none is given (s since the epoch).
         self.departure_s = departure_s
 
-        self._tail = np.asarray(network.edge_tail, dtype=np.int64)
-        self._head = np.asarray(network.edge_head, dtype=np.int64)
-        self._length = np.asarray(network.edge_length_m, dtype=np.float64)
-        self._freeflow = np.asarray(network.edge_freeflow_s, dtype=np.float64)
+        # Own writable copies: the compiled search would otherwise be compiled once more
+        # for read-only arrays.
+        self._tail = np.array(network.edge_tail, dtype=np.int64)
+        self._head = np.array(network.edge_head, dtype=np.int64)
+        self._length = np.array(network.edge_length_m, dtype=np.float64)
+        self._freeflow = np.array(network.edge_freeflow_s, dtype=np.float64)
         self.num_nodes = len(network.node_lon)
         self.num_edges = len(self._tail)
         if not (len(self._head) == len(self._length) == len(self._freeflow) == self.num_edges):
@@ -294,6 +299,13 @@ class TimeDependentModel:
         )
 
     def _kernel_search(self, src: IntArray, dep: FloatArray, tgt: IntArray | None) -> Arrivals:
+        # numba's default thread pool must not be entered from two threads at once.
+        with _KERNEL_LOCK:
+            return self._kernel_search_locked(src, dep, tgt)
+
+    def _kernel_search_locked(
+        self, src: IntArray, dep: FloatArray, tgt: IntArray | None
+    ) -> Arrivals:
         arrival, length, pred = _tdkernels.earliest_arrivals(
             self._indptr,
             self._csr_edges,
@@ -371,6 +383,15 @@ class TimeDependentModel:
         """Seconds from node ``a`` to node ``b`` leaving at ``depart_s`` (exact, fastest path)."""
         res = self.earliest_arrivals([a], [depart_s], targets=[b])
         return float(res.arrival[0, b] - depart_s)
+
+    def leg_duration(self, a: int, b: int, depart_at: float) -> float:
+        """Seconds from node ``a`` to node ``b`` leaving at ``depart_at``.
+
+        Along the time-dependent fastest path (exact search, not the free-flow
+        path re-timed; docs/traffic.md measures the difference). For matrix rows
+        of a planning problem use :meth:`bind` and :meth:`BoundModel.leg_duration`.
+        """
+        return self.travel_time(a, b, depart_at)
 
     def fastest_path(self, a: int, b: int, depart_s: float) -> tuple[list[int], float]:
         """Edges of the time-dependent fastest path from ``a`` to ``b``, and its arrival time."""
