@@ -19,6 +19,10 @@ from lastmile.service.plans.models import PlanningJob as PlanningJob
 from lastmile.service.plans.models import Route as Route
 from lastmile.service.plans.models import UnassignedOrder as UnassignedOrder
 from lastmile.service.plans.models import Visit as Visit
+from lastmile.service.tracking.models import PositionPing as PositionPing
+from lastmile.service.tracking.models import RouteProgress as RouteProgress
+from lastmile.service.tracking.models import StopEvent as StopEvent
+from lastmile.service.tracking.models import TrackerDevice as TrackerDevice
 
 __all__ = [
     "ApiKey",
@@ -30,10 +34,14 @@ __all__ = [
     "Organisation",
     "Plan",
     "PlanningJob",
+    "PositionPing",
     "Role",
     "Route",
+    "RouteProgress",
     "SessionToken",
     "Shift",
+    "StopEvent",
+    "TrackerDevice",
     "TrackingLink",
     "UnassignedOrder",
     "User",
