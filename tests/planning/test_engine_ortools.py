@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lastmile.domain import (
     Break,
@@ -20,7 +22,7 @@ from lastmile.domain import (
 )
 from lastmile.exceptions import UnsupportedConstraint
 from lastmile.planning.engines import get_engine
-from lastmile.planning.engines.ortools import ORToolsEngine
+from lastmile.planning.engines.ortools import ORToolsEngine, _build, _read_initial
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate
@@ -480,25 +482,64 @@ def test_break_with_two_windows_uses_the_reachable_one() -> None:
     assert 1200 <= b.start <= 1300
 
 
-def test_break_is_taken_before_driving_not_during() -> None:
-    # x at 2 is served at 200; the break must start at 300 and lasts 300 s; y
-    # at 4 must start by 600. Driving 200-300, breaking 300-600 and driving on
-    # would reach y at 700, and driving all the way then breaking would serve y
-    # at 600: both impossible when the break is taken where the vehicle stands
-    # (at x from 300 to 600, then y at 800). Only x can be served.
-    brk = Break("b", (TimeWindow(300, 300),), 300)
+def test_break_is_taken_on_the_way() -> None:
+    # x at 2 is served at 200; the break must start at 350 and lasts 100 s; y at
+    # 4 must start by 500. Leaving x at 200, the driver drives 150 s, rests
+    # 350-450 and drives the last 50 s: y at 500. (Resting at x before driving
+    # would reach y at 650.)
+    brk = Break("b", (TimeWindow(350, 350),), 100)
     v = Vehicle("v", VT, breaks=(brk,))
     p = problem(
         (
             deliver("x", 2, time_windows=(TimeWindow(200, 200),)),
-            deliver("y", 4, time_windows=(TimeWindow(400, 600),)),
+            deliver("y", 4, time_windows=(TimeWindow(400, 500),)),
         ),
         vehicles=(v,),
     )
     plan = solve(p)
-    assert served(plan) == {"x"}
-    kinds = [v.kind for v in plan.routes[0].visits]
-    assert kinds == [VisitKind.START, VisitKind.JOB, VisitKind.BREAK, VisitKind.END]
+    assert served(plan) == {"x", "y"}
+    visits = plan.routes[0].visits
+    assert [v.kind for v in visits] == [
+        VisitKind.START,
+        VisitKind.JOB,
+        VisitKind.BREAK,
+        VisitKind.JOB,
+        VisitKind.END,
+    ]
+    assert visits[2].start == 350
+    assert visits[3].start == 500
+
+
+def test_break_cannot_cover_a_drive_it_has_no_time_for() -> None:
+    # Same, but y must start by 450: 200 s of driving and a 100 s break do not
+    # fit between 200 and 450 with the break starting at 350... they do not fit
+    # at all (200 + 200 + 100 = 500 > 450). Only one of x, y is served.
+    brk = Break("b", (TimeWindow(350, 350),), 100)
+    v = Vehicle("v", VT, breaks=(brk,))
+    p = problem(
+        (
+            deliver("x", 2, time_windows=(TimeWindow(200, 200),)),
+            deliver("y", 4, time_windows=(TimeWindow(400, 450),)),
+        ),
+        vehicles=(v,),
+    )
+    plan = solve(p)
+    assert len(plan.unassigned) == 1
+
+
+def test_break_does_not_overlap_a_setup() -> None:
+    # y at 4 (400 s away) must start at 1000 and then spends 100 s of setup; the
+    # break must start at 1020 and lasts 70 s. Its time fits the slack, but only
+    # in the middle of y's setup, which the driver cannot do: after a break at
+    # 1020 the vehicle reaches y at 1090 at the earliest. y cannot be served.
+    brk = Break("b", (TimeWindow(1020, 1020),), 70)
+    v = Vehicle("v", VT, breaks=(brk,))
+    p = problem(
+        (deliver("y", 4, setup=100, time_windows=(TimeWindow(1000, 1000),)),),
+        vehicles=(v,),
+    )
+    plan = solve(p)
+    assert [u.order_id for u in plan.unassigned] == ["y"]
 
 
 def test_unused_vehicle_needs_no_break() -> None:
@@ -530,6 +571,30 @@ def test_initial_solution_is_accepted_and_improved() -> None:
     assert plan.unassigned == ()
 
 
+def test_initial_plan_with_breaks_and_shipments_is_read_as_is() -> None:
+    brk = Break("lunch", (TimeWindow(250, 350),), 100)
+    v = Vehicle("v", VT, breaks=(brk,))
+    p = problem(
+        (
+            deliver("a", 1, setup=20),
+            Order("s", OrderKind.SHIPMENT, pickup=Stop(2), delivery=Stop(4), amount=(3,)),
+        ),
+        vehicles=(v,),
+    )
+    steps = [
+        Step(VisitKind.JOB, order_id="a"),
+        Step(VisitKind.PICKUP, order_id="s"),
+        Step(VisitKind.BREAK, break_id="lunch"),
+        Step(VisitKind.DELIVERY, order_id="s"),
+    ]
+    start = Plan((build_route(p, v, steps),))
+    assert validate(p, start).ok
+    model = _build(p)
+    assert _read_initial(model, start) is not None
+    plan = solve(p, initial=start)
+    assert plan.cost <= start.cost
+
+
 def test_initial_solution_infeasible_for_the_model_falls_back() -> None:
     # An initial plan that overloads the vehicle: OR-Tools rejects it and
     # searches from scratch.
@@ -558,3 +623,91 @@ def test_returns_within_the_time_limit_on_a_random_problem() -> None:
     plan = solve(p, seconds=1.5)
     assert time.perf_counter() - began < 1.5 + 0.5
     assert len(plan.unassigned) < len(p.orders)
+
+
+# -- property: plans validate on small problems mixing every feature -------------------
+
+
+@st.composite
+def rich_problems(draw: st.DrawFn) -> PlanningProblem:
+    """Features the cross-engine property test leaves out: stops sharing a place
+    (setup skipped), open starts, a second profile, breaks with two windows,
+    max duration / travel time / distance."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    n_loc = int(rng.integers(4, 9))
+    xy = rng.uniform(0, 1000, (n_loc, 2))
+    d = np.rint(np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1))).astype(np.int64)
+    matrices = {"car": TravelMatrix(d, d * 10), "bike": TravelMatrix(d * 2, d * 10)}
+    horizon = 6000
+
+    def windows() -> tuple[TimeWindow, ...]:
+        k = int(rng.choice([0, 1, 2]))
+        points = sorted(rng.choice(horizon, size=2 * k, replace=False).tolist())
+        return tuple(TimeWindow(points[2 * i], points[2 * i + 1]) for i in range(k))
+
+    def stop() -> Stop:
+        # Few places for many stops: same-place sequences are common.
+        return Stop(
+            int(rng.integers(0, min(n_loc, 4))),
+            service=int(rng.integers(0, 100)),
+            setup=int(rng.choice([0, 60, 120])),
+            time_windows=windows(),
+        )
+
+    orders = []
+    for i in range(int(rng.integers(2, 9))):
+        kind = OrderKind(str(rng.choice(["delivery", "delivery", "pickup", "shipment"])))
+        common = {"amount": (int(rng.integers(0, 5)),), "priority": int(rng.choice([0, 50]))}
+        if kind is OrderKind.SHIPMENT:
+            orders.append(Order(f"o{i}", kind, pickup=stop(), delivery=stop(), **common))  # type: ignore[arg-type]
+        elif kind is OrderKind.PICKUP:
+            orders.append(Order(f"o{i}", kind, pickup=stop(), **common))  # type: ignore[arg-type]
+        else:
+            orders.append(Order(f"o{i}", kind, delivery=stop(), **common))  # type: ignore[arg-type]
+    vehicles = []
+    for k in range(int(rng.integers(1, 4))):
+        vt = VehicleType(
+            f"t{k}",
+            (int(rng.integers(3, 10)),),
+            profile=str(rng.choice(["car", "bike"])),
+            fixed_cost=int(rng.choice([0, 100])),
+            cost_per_km=int(rng.choice([0, 2])),
+        )
+        ends = [(0, 0), (0, 1), (None, 0), (0, None)][int(rng.integers(0, 4))]
+        breaks = ()
+        if rng.random() < 0.5:
+            breaks = (
+                Break("b", windows() or (TimeWindow(1000, 3000),), int(rng.integers(0, 300))),
+            )
+        vehicles.append(
+            Vehicle(
+                f"v{k}",
+                vt,
+                start_depot=ends[0],
+                end_depot=ends[1],
+                shift=TimeWindow(int(rng.integers(0, 500)), int(rng.integers(4000, 8000))),
+                breaks=breaks,
+                max_duration=int(rng.integers(1500, 6000)) if rng.random() < 0.3 else None,
+                max_travel_time=int(rng.integers(500, 3000)) if rng.random() < 0.3 else None,
+                max_distance=int(rng.integers(5000, 30000)) if rng.random() < 0.3 else None,
+            )
+        )
+    return PlanningProblem(
+        locations=tuple(Location(float(x), float(y), planar=True) for x, y in xy),
+        matrices=matrices,
+        depots=(Depot("d0", 0), Depot("d1", 1, TimeWindow(100, 9000))),
+        vehicles=tuple(vehicles),
+        orders=tuple(orders),
+        dimensions=("kg",),
+    )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(rich_problems())
+def test_plans_validate_on_rich_problems(p: PlanningProblem) -> None:
+    solve(p, seconds=0.2)

@@ -37,11 +37,10 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
 - breaks: optional interval variables, performed iff the vehicle is used, whose
   start variable carries every window of the break (several windows are
   modelled exactly: gaps removed from the domain), given to OR-Tools' vehicle
-  break constraint (no overlap with service, break time taken from slack). OR-Tools
-  lets a break interrupt a drive; lastmile takes it where the vehicle is, before
-  driving on. An extra variable per break picks the node of the route it
-  follows (``Element`` constraints); the break starts after that node's
-  departure and ends within its waiting slack, before the drive begins;
+  break constraint. Its model is the shared one: a break is taken on the way to
+  the next stop (it may cut the drive), never during service, and its time comes
+  out of the slack. Added: a used vehicle's breaks lie within its route, and a
+  break never overlaps a stop's setup (see :func:`_add_breaks`);
 - ``max_travel_time``, ``max_distance`` and ``max_tasks``: one dimension each
   (driving time, metres, stops) with the limit as the vehicle's capacity;
 - costs: the arc cost of vehicle v is ``cost_per_hour*duration*1000 +
@@ -51,13 +50,25 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
 
 Not modelled (``check_supported`` raises): reloads (multi-trip routes).
 
-Search: PATH_CHEAPEST_ARC (PARALLEL_CHEAPEST_INSERTION when there are
-shipments) for the first solution, then guided local search until the time
-limit, which counts model building. OR-Tools routing has no random seed: with
-the same problem it follows the same path, so ``seed`` is accepted and ignored;
-only where the time limit cuts the search differs between runs. An ``initial``
-plan (from another engine) is read with ``ReadAssignmentFromRoutes`` and
-improved; if the model rejects it, the search starts from scratch.
+Search: PARALLEL_CHEAPEST_INSERTION for the first solution (the most reliable
+here: path-building strategies stall on the cross-dimension load constraint),
+then guided local search until the time limit, which counts model building and
+keeps a margin for writing the plan. OR-Tools' LP/MIP cumul schedulers are
+switched off: they place breaks by their own rule, which the extra break
+constraints then reject, and the finalizer crawls through values. The times
+OR-Tools settles on are only a proof of feasibility: each route is rescheduled
+with :func:`~lastmile.planning.schedule.build_route` from the departure that
+finishes earliest, then leaves latest (bisection over departures, see
+:func:`_best_schedule`). OR-Tools routing has no random seed: with the same
+problem it follows the same path, so ``seed`` is accepted and ignored; only
+where the time limit cuts the search differs between runs. An ``initial`` plan
+(from another engine) is read with ``ReadAssignmentFromRoutes`` and improved;
+if the model rejects it, the search starts from scratch.
+
+Scale: model building is linear in the stops per vehicle class and quadratic in
+nodes for the matrices; the first solution takes seconds from a few hundred
+stops on rich problems (city_day with 400 orders: about 15 s), so for large
+problems start OR-Tools from another engine's plan.
 """
 
 from __future__ import annotations
@@ -94,11 +105,6 @@ from lastmile.travel.matrix import IntMatrix
 #: a fixed part and a part per stop (scheduling each route), at most a quarter.
 _MARGIN_S = 0.05
 _MARGIN_PER_STOP_S = 0.001
-# Finalizer priorities (higher first): where each break goes, then when it
-# starts. Deciding the break's place first keeps the finalizer from enumerating
-# times it cannot propagate.
-_PRIORITY_BREAK_PLACE = 2
-_PRIORITY_BREAK_START = 1
 #: The arc cost scale: cost_per_hour * s / 3600 + cost_per_km * m / 1000, times this.
 _COST_SCALE = 3_600_000
 #: Penalties summed over all orders stay below this (the objective is an int64).
@@ -113,16 +119,6 @@ class _StopNode:
     order: Order
     kind: VisitKind
     stop: Stop
-
-
-@dataclass(frozen=True, slots=True)
-class _BreakVars:
-    """A break in the model: its interval and the node it follows (``after[pos]``)."""
-
-    break_id: str
-    interval: Any
-    pos: Any
-    after: list[int]
 
 
 @dataclass
@@ -140,11 +136,10 @@ class _Model:
     node_of: dict[tuple[str, VisitKind], int]
     #: service time per node (0 for depots and the dummy)
     service: list[int]
-    #: OR-Tools vehicle index -> breaks of that vehicle
-    breaks: dict[int, list[_BreakVars]] = field(default_factory=dict)
+    #: OR-Tools vehicle index -> [(break id, interval var)]
+    breaks: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     #: orders left out of the model (no vehicle can serve them), with the reason
     excluded: dict[str, str] = field(default_factory=dict)
-    shipments: bool = False
 
 
 class ORToolsEngine:
@@ -499,7 +494,6 @@ def _build(problem: PlanningProblem) -> _Model:
         node_of,
         service.tolist(),
         excluded=excluded,
-        shipments=any(s.kind is VisitKind.PICKUP for s in stops),
     )
     _add_breaks(model, horizon, allowed)
     return model
@@ -529,28 +523,34 @@ def _penalties(
 
 
 def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> None:
-    """Breaks as optional intervals taken where the vehicle is, before it drives on."""
+    """Breaks as optional intervals on the time dimension (OR-Tools' break model).
+
+    OR-Tools lets a break take place anywhere between a node's departure and
+    the next node's cumul, cutting the drive, with the slack paying for it: the
+    shared semantics (a break is taken on the way to the next stop). Two things
+    are added. The break must lie within the route (OR-Tools also allows before
+    its start and after its end). And it must not overlap a stop's setup, which
+    here sits just before the stop's cumul (the cumul is the end of setup): for
+    each stop the vehicle may serve, the break ends by the stop's service start
+    or starts after its cumul. With a stop's full setup even where setup is
+    skipped at the same place, which is stricter, never wrong.
+    """
     routing, solver, time_dim = model.routing, model.routing.solver(), model.time_dim
     visit_transits = [0] * routing.Size()
     for i in range(routing.Size()):
         node = model.manager.IndexToNode(i)
         visit_transits[i] = model.service[node]
-    all_cumuls = [time_dim.CumulVar(i) for i in range(routing.Size() + routing.vehicles())]
     for k, v in enumerate(model.vehicles):
         if not v.breaks:
             continue
         used = routing.ActiveVehicleVar(k)
-        # The nodes a break may follow: the vehicle's start and the stops it may serve.
-        after = [routing.Start(k)] + [
-            model.manager.NodeToIndex(i)
+        t_start = time_dim.CumulVar(routing.Start(k))
+        t_end = time_dim.CumulVar(routing.End(k))
+        with_setup = [
+            (model.manager.NodeToIndex(i), s.stop.setup)
             for i, s in enumerate(model.stops)
-            if s.order.id not in allowed or k in allowed[s.order.id]
+            if s.stop.setup > 0 and (s.order.id not in allowed or k in allowed[s.order.id])
         ]
-        vehicle_of = [routing.VehicleVar(i) for i in after]
-        cumuls = [time_dim.CumulVar(i) for i in after]
-        nexts = [routing.NextVar(i) for i in after]
-        transits = [time_dim.FixedTransitVar(i) for i in after]
-        services = [visit_transits[i] for i in after]
         intervals = []
         for brk in v.breaks:
             lo, hi, gaps = _ranges(brk.time_windows, 0, horizon)
@@ -559,31 +559,22 @@ def _add_breaks(model: _Model, horizon: int, allowed: dict[str, list[int]]) -> N
                 start.RemoveInterval(g_lo, g_hi)
             interval = solver.FixedDurationIntervalVar(start, brk.duration, used, brk.id)
             routing.AddIntervalToAssignment(interval)
+            routing.AddVariableMinimizedByFinalizer(start)
             intervals.append(interval)
-            # ``pos`` picks the node the break follows. The break starts after
-            # that node's departure and ends within its waiting slack, so the
-            # drive to the next node comes after it: the break is taken where
-            # the vehicle stands. Relaxed (big M) when the vehicle is unused.
-            pos = solver.IntVar(0, len(after) - 1, f"break_at_{v.id}_{brk.id}")
+            model.breaks.setdefault(k, []).append((brk.id, interval))
+            # Within the route when the vehicle is used (relaxed by big M if not).
             big = horizon + brk.duration + 1
-            solver.Add(solver.Element(vehicle_of, pos) == k)
-            departure = solver.Element(cumuls, pos) + solver.Element(services, pos)
-            solver.Add(start + big * (1 - used) >= departure)
-            # Stated on the next node's cumul (not on the slack) so that bounds
-            # propagate along the route: the break ends before the drive there.
-            following = solver.Element(nexts, pos).Var()
-            drive = solver.Element(transits, pos) - solver.Element(services, pos)
-            solver.Add(
-                start + brk.duration + drive
-                <= solver.Element(all_cumuls, following) + big * (1 - used)
-            )
-            routing.AddWeightedVariableMinimizedByFinalizer(pos, _PRIORITY_BREAK_PLACE)
-            routing.AddToAssignment(pos)
-            model.breaks.setdefault(k, []).append(_BreakVars(brk.id, interval, pos, after))
-            routing.AddWeightedVariableMinimizedByFinalizer(start, _PRIORITY_BREAK_START)
-        # OR-Tools' own break constraint: no overlap with service or with other
-        # breaks, break time taken from slack; its propagation and local search
-        # filter do most of the work.
+            solver.Add(start + big * (1 - used) >= t_start)
+            solver.Add(start + brk.duration <= t_end + big * (1 - used))
+            end = start + brk.duration
+            for index, setup in with_setup:
+                cumul = time_dim.CumulVar(index)
+                options = [
+                    (end <= cumul - setup).Var(),
+                    (start >= cumul).Var(),
+                    solver.IsDifferentCstVar(routing.VehicleVar(index), k),
+                ]
+                solver.Add(solver.Sum(options) >= 1)
         time_dim.SetBreakIntervalsOfVehicle(intervals, k, visit_transits)
 
 
@@ -616,28 +607,35 @@ def _to_plan(problem: PlanningProblem, model: _Model, solution: Any) -> Plan:
     served: set[str] = set()
     routes = []
     for k, vehicle in enumerate(model.vehicles):
-        # Breaks by the index they follow, in the order they start.
-        breaks_after: dict[int, list[tuple[int, str]]] = {}
-        for b in model.breaks.get(k, []):
-            if solution.PerformedValue(b.interval):
-                index = b.after[solution.Value(b.pos)]
-                breaks_after.setdefault(index, []).append(
-                    (solution.StartValue(b.interval), b.break_id)
-                )
         index = routing.Start(k)
         t_start = solution.Value(time_dim.CumulVar(index))
-        steps: list[Step] = []
+        # (departure, node) of the start and of every stop, in route order
+        departures: list[tuple[int, int | None]] = [(t_start, None)]
+        index = solution.Value(routing.NextVar(index))
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
             if node < n_stops:
+                dep = solution.Value(time_dim.CumulVar(index)) + model.service[node]
+                departures.append((dep, node))
+            index = solution.Value(routing.NextVar(index))
+        if len(departures) == 1:
+            continue
+        # A break goes on the leg it falls in: after the last node left by its start.
+        after: dict[int, list[tuple[int, str]]] = {}
+        for brk_id, interval in model.breaks.get(k, []):
+            if not solution.PerformedValue(interval):
+                continue
+            b_start = solution.StartValue(interval)
+            pos = max(p for p, (dep, _) in enumerate(departures) if p == 0 or dep <= b_start)
+            after.setdefault(pos, []).append((b_start, brk_id))
+        steps: list[Step] = []
+        for p, (_, node) in enumerate(departures):
+            if node is not None:
                 s = model.stops[node]
                 steps.append(Step(s.kind, order_id=s.order.id))
                 served.add(s.order.id)
-            for _, brk_id in sorted(breaks_after.get(index, [])):
+            for _, brk_id in sorted(after.get(p, [])):
                 steps.append(Step(VisitKind.BREAK, break_id=brk_id))
-            index = solution.Value(routing.NextVar(index))
-        if not any(step.order_id for step in steps):
-            continue
         routes.append(_best_schedule(problem, vehicle, steps, t_start))
     unassigned = tuple(
         Unassigned(o.id, model.excluded.get(o.id, _UNASSIGNED_REASON), "engine")
