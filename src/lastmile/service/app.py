@@ -33,6 +33,7 @@ from lastmile.service.plans.router import router as plans_router
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.schemas import ApiModel, ErrorOut
 from lastmile.service.settings import Settings
+from lastmile.service.tracking.router import router as live_router
 from lastmile.travel import HaversineModel, TravelModel
 
 
@@ -117,6 +118,7 @@ def create_app(
         fleet_router,
         orders_router,
         plans_router,
+        live_router,
     ):
         app.include_router(router, responses=_ERRORS)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)

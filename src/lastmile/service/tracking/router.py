@@ -1,0 +1,401 @@
+"""Routes: position pings, stop events, ETAs, tracker devices (OsmAnd/Traccar) and
+the live event stream (server-sent events).
+
+Writes answer only once committed to disk; fan-out to dashboards and ETA
+recomputation happen after the answer (see runtime.py). See docs/tracking.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+
+from lastmile.service.db import utcnow
+from lastmile.service.deps import (
+    CurrentUser,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    StaffUser,
+    _bearer,
+    get_principal,
+)
+from lastmile.service.errors import Forbidden, NotAuthenticated
+from lastmile.service.tracking import osmand, service
+from lastmile.service.tracking.runtime import TrackingRuntime, lifespan
+from lastmile.service.tracking.schemas import (
+    PingBatchIn,
+    PingBatchOut,
+    PositionOut,
+    RouteEtaOut,
+    StopEventBatchIn,
+    StopEventBatchOut,
+    StopEventOut,
+    TrackerCreated,
+    TrackerIn,
+    TrackerOut,
+)
+
+router = APIRouter(tags=["tracking"], lifespan=lifespan)
+
+
+def get_runtime(request: Request) -> TrackingRuntime:
+    runtime: TrackingRuntime = request.app.state.tracking
+    return runtime
+
+
+def get_writer(
+    runtime: Annotated[TrackingRuntime, Depends(get_runtime)], session: SessionDep
+) -> Iterator[Session]:
+    """The session tracking writes go through: durable commits (the request's own
+    session on PostgreSQL, a ``synchronous=FULL`` one on SQLite)."""
+    if runtime.own_engine is None:
+        yield session
+        return
+    session.rollback()  # hand the read connection back before taking a writer
+    with runtime.sessions() as writer:
+        yield writer
+
+
+def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> service.RouteRef:
+    return service.route_ref(session, principal=user, route_id=route_id)
+
+
+RuntimeDep = Annotated[TrackingRuntime, Depends(get_runtime)]
+WriterDep = Annotated[Session, Depends(get_writer)]
+RouteDep = Annotated[service.RouteRef, Depends(route_dep)]
+
+
+# -- pings -------------------------------------------------------------------------------------
+
+
+@router.post("/routes/{route_id}/pings", response_model=PingBatchOut)
+def post_pings(
+    body: PingBatchIn,
+    route: RouteDep,
+    user: CurrentUser,
+    writer: WriterDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> PingBatchOut:
+    """Store a batch of GPS fixes of the route's vehicle (drivers: their own route).
+
+    Idempotent: fixes whose ``event_id`` this sender already sent are not
+    stored again (``duplicates``). The answer comes once the batch is on disk;
+    a batch without an answer may be sent again safely.
+    """
+    result = service.ingest_pings(
+        writer, org_id=route.org_id, source=service.source_of(user), route=route, pings=body.pings
+    )
+    if result.stored:
+        event = service.position_event(route, result)
+        background.add_task(runtime.after_pings, route.org_id, [event], route.id)
+    return PingBatchOut(accepted=len(result.stored), duplicates=result.duplicates)
+
+
+@router.get("/routes/{route_id}/positions", response_model=list[PositionOut])
+def list_positions(
+    route: RouteDep,
+    session: SessionDep,
+    since: Annotated[
+        dt.datetime | None, Query(description="Only fixes taken at or after this time.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=10_000, description="Most fixes to return.")] = 1000,
+) -> list[PositionOut]:
+    """The route's GPS fixes, oldest first (for drawing its track)."""
+    rows = service.list_positions(session, route=route, since=since, limit=limit)
+    return [
+        PositionOut(
+            event_id=r.event_id,
+            at=r.recorded_at,
+            lon=r.lon,
+            lat=r.lat,
+            speed_kph=r.speed_kph,
+            heading_deg=r.heading_deg,
+            accuracy_m=r.accuracy_m,
+        )
+        for r in rows
+    ]
+
+
+# -- stop events and ETAs ---------------------------------------------------------------------
+
+
+@router.post("/routes/{route_id}/events", response_model=StopEventBatchOut)
+def post_stop_events(
+    body: StopEventBatchIn,
+    route: RouteDep,
+    user: CurrentUser,
+    writer: WriterDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+) -> StopEventBatchOut:
+    """Report what happened at stops: arrived, delivered, picked_up, failed (with a reason).
+
+    Orders move through their lifecycle (delivered/picked_up complete them,
+    picked_up at a shipment's pickup makes it picked_up, failed fails it); the
+    first report starts a dispatched route. All or nothing: any event that
+    cannot apply fails the request with 422 and stores nothing. Idempotent by
+    ``event_id``, like pings.
+    """
+    result = service.record_stop_events(
+        writer, route_ref=route, source=service.source_of(user), events=body.events
+    )
+    if result.changed:
+        background.add_task(runtime.after_stop_events, route.org_id, result.live, route.id)
+    return StopEventBatchOut(events=result.events)
+
+
+@router.get("/routes/{route_id}/events", response_model=list[StopEventOut])
+def list_stop_events(route: RouteDep, session: SessionDep) -> list[StopEventOut]:
+    """The route's stop events in the order they happened."""
+    return service.list_stop_events(session, route=route)
+
+
+@router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)
+def read_eta(
+    route: RouteDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    margin_s: Annotated[
+        int | None,
+        Query(ge=0, le=86_400, description="Late margin (default: LASTMILE_LATE_MARGIN_S)."),
+    ] = None,
+) -> RouteEtaOut:
+    """Progress and ETAs of the visits still ahead, computed now.
+
+    ETAs start from where the driver is (the stop they reported arriving at,
+    their last GPS fix, or the last stop they finished) and follow the plan's
+    order with the travel model, waiting for windows and adding service times.
+    ``late`` marks stops whose ETA is after their window end minus the margin.
+    """
+    margin = runtime.settings.late_margin_s if margin_s is None else margin_s
+    return service.compute_eta(
+        session, route_id=route.id, travel_model=runtime.travel_model, margin_s=margin
+    ).out
+
+
+# -- tracker devices and the OsmAnd protocol ----------------------------------------------------
+
+
+@router.post("/trackers", response_model=TrackerCreated, status_code=status.HTTP_201_CREATED)
+def create_tracker(
+    body: TrackerIn, user: StaffUser, session: SessionDep, settings: SettingsDep, request: Request
+) -> TrackerCreated:
+    """Register a tracker app or device (OsmAnd, Traccar Client, a GPS box) for a
+    vehicle or a driver. The token is shown only in this answer."""
+    base = settings.public_base_url or str(request.base_url)
+    return service.create_tracker(session, org_id=user.org_id, data=body, base_url=base)
+
+
+@router.get("/trackers", response_model=list[TrackerOut])
+def list_trackers(user: StaffUser, session: SessionDep) -> list[TrackerOut]:
+    """Registered trackers, by identifier."""
+    return [
+        TrackerOut.model_validate(t) for t in service.list_trackers(session, org_id=user.org_id)
+    ]
+
+
+@router.delete("/trackers", status_code=status.HTTP_204_NO_CONTENT)
+def delete_tracker(
+    user: StaffUser,
+    session: SessionDep,
+    identifier: Annotated[str, Query(max_length=128, description="The tracker's identifier.")],
+) -> None:
+    """Remove a tracker: its token stops working (its positions are kept)."""
+    service.delete_tracker(session, org_id=user.org_id, identifier=identifier)
+
+
+def _not_a_tracker(session: Session, credentials: HTTPAuthorizationCredentials | None) -> None:
+    """Refuse a request without tracker credentials: 401, or 403 for a logged-in
+    user (people post positions to /routes/{route_id}/pings)."""
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated("send the tracker's id and token")
+    get_principal(session, credentials)
+    raise Forbidden(
+        "this endpoint takes positions from registered trackers (id and token); "
+        "post positions to /routes/{route_id}/pings"
+    )
+
+
+def osmand_fields(
+    id: Annotated[str | None, Query(description="Tracker identifier (or deviceid).")] = None,
+    token: Annotated[str | None, Query(description="The tracker's token.")] = None,
+    lat: Annotated[str | None, Query(description="Latitude, degrees.")] = None,
+    lon: Annotated[str | None, Query(description="Longitude, degrees.")] = None,
+    timestamp: Annotated[
+        str | None, Query(description="Unix seconds or milliseconds, or ISO 8601 (default: now).")
+    ] = None,
+    speed: Annotated[str | None, Query(description="Speed in knots.")] = None,
+    bearing: Annotated[str | None, Query(description="Heading, degrees.")] = None,
+) -> None:
+    """Documents the main OsmAnd fields; the handler reads every field itself
+    (query, form or JSON: also altitude, accuracy, batt, location)."""
+    del id, token, lat, lon, timestamp, speed, bearing
+
+
+OsmandFields = Annotated[None, Depends(osmand_fields)]
+_OSMAND = {
+    "response_class": Response,
+    "responses": {200: {"description": "Stored (empty body)."}},
+}
+
+
+@router.get("/osmand", **_OSMAND)  # type: ignore[arg-type]
+async def osmand_get(
+    request: Request,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    fields: OsmandFields,
+) -> Response:
+    """A position in the OsmAnd protocol, for tracker apps (OsmAnd, Traccar
+    Client) and GPS devices: query fields ``id, token, lat, lon, timestamp,
+    speed (knots), bearing, altitude, accuracy, batt``. Answers 200 with an
+    empty body once stored; the same fix sent again is stored once."""
+    del fields
+    return await _osmand(request, runtime, background, credentials)
+
+
+@router.post("/osmand", **_OSMAND)  # type: ignore[arg-type]
+async def osmand_post(
+    request: Request,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    fields: OsmandFields,
+) -> Response:
+    """As ``GET /osmand``, with the fields in the query, in a form body, or in
+    Traccar Client's JSON body (``{"device_id", "location": {...}}``)."""
+    del fields
+    return await _osmand(request, runtime, background, credentials)
+
+
+async def _osmand(
+    request: Request,
+    runtime: TrackingRuntime,
+    background: BackgroundTasks,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Response:
+    now = utcnow()
+    body: dict[str, Any] | None = None
+    content_type = request.headers.get("content-type", "")
+    if request.method == "POST":
+        if content_type.startswith("application/json"):
+            raw = await request.json()
+            body = raw if isinstance(raw, dict) else None
+        elif content_type.startswith("application/x-www-form-urlencoded"):
+            body = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = dict(request.query_params)
+    identifier, secret = osmand.credentials(fields, body)
+    sessions = request.app.state.sessionmaker
+    if not secret:
+        with sessions() as session:
+            await run_in_threadpool(_not_a_tracker, session, credentials)
+
+    def store() -> tuple[service.RouteRef | None, service.PingResult, uuid.UUID]:
+        with sessions() as session:
+            device = service.authenticate_tracker(
+                session, identifier=identifier, token=secret, now=now
+            )
+            # Decoded once the sender is known: strangers learn nothing from a 422.
+            ping = osmand.decode_osmand(fields, body, now=now).ping
+            route = service.tracker_route(session, device=device, at=ping.at)
+            org_id, vehicle_id, driver_id, source = (
+                device.org_id,
+                device.vehicle_id,
+                device.driver_id,
+                f"tracker:{device.id}",
+            )
+        with runtime.sessions() as writer:
+            result = service.ingest_pings(
+                writer,
+                org_id=org_id,
+                source=source,
+                route=route,
+                pings=[ping],
+                vehicle_id=vehicle_id,
+                driver_id=driver_id,
+                now=now,
+            )
+        return route, result, org_id
+
+    route, result, org_id = await run_in_threadpool(store)
+    if result.stored:
+        event = service.position_event(route, result, tracker=identifier)
+        background.add_task(runtime.after_pings, org_id, [event], route.id if route else None)
+    return Response(status_code=200, background=background)
+
+
+# -- live stream ---------------------------------------------------------------------------------
+
+
+def live_user(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """A staff member, checked with a session of its own: the stream outlives the
+    request's dependencies, and must not hold a database connection."""
+    with request.app.state.sessionmaker() as session:
+        principal = get_principal(session, credentials)
+    if not principal.is_staff:
+        raise Forbidden(f"needs role admin, dispatcher; you are {principal.role.value}")
+    return principal
+
+
+def _sse(event: dict[str, Any]) -> str:
+    return f"event: {event.get('type', 'message')}\ndata: {json.dumps(event)}\n\n"
+
+
+@router.get(
+    "/live",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An event stream."}},
+)
+async def live(
+    user: Annotated[Principal, Depends(live_user)],
+    runtime: RuntimeDep,
+    route_id: Annotated[uuid.UUID | None, Query(description="Only events of this route.")] = None,
+) -> StreamingResponse:
+    """Live events of the organisation as server-sent events (``text/event-stream``).
+
+    Types: ``hello`` (subscribed), ``position``, ``stop_event``,
+    ``route_status``, ``eta``, ``late`` (a stop newly predicted late),
+    ``lagged`` (events were dropped for this slow reader). Comments are sent
+    while idle to keep proxies from closing the connection. With several API
+    processes and ``LASTMILE_REDIS_URL`` set, events from every process arrive.
+    """
+    wanted = str(route_id) if route_id is not None else None
+    heartbeat_s = runtime.settings.live_heartbeat_s
+
+    async def stream() -> AsyncIterator[str]:
+        async with runtime.broker.subscribe(user.org_id) as sub:
+            yield "retry: 3000\n\n"
+            yield _sse({"type": "hello", "broker": runtime.broker.name, "route_id": wanted})
+            dropped = 0
+            while True:
+                event = await sub.get(timeout_s=heartbeat_s)
+                if sub.dropped != dropped:
+                    yield _sse({"type": "lagged", "dropped": sub.dropped - dropped})
+                    dropped = sub.dropped
+                if event is None:
+                    yield ": keep-alive\n\n"
+                    continue
+                if wanted is not None and event.get("route_id") != wanted:
+                    continue
+                yield _sse(event)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
