@@ -773,7 +773,9 @@ def compute_eta(
             lat=progress_row.last_lat,
             speed_kph=progress_row.last_speed_kph,
         )
-        if route.status != "dispatched" or progress_row.last_fix_at >= route.start_at:
+        if progress_row.last_fix_at <= now + _CLOCK_SKEW and (
+            route.status != "dispatched" or progress_row.last_fix_at >= route.start_at
+        ):
             locations.append(Location(progress_row.last_lon, progress_row.last_lat))
             fix = Fix(len(locations) - 1, _seconds(epoch, progress_row.last_fix_at))
     first = visits[0] if visits else None
