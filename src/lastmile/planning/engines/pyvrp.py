@@ -215,13 +215,11 @@ class PyVRPEngine:
         prize_collecting = (
             self.prize_collecting and Feature.RELOADS not in f
         ) or Feature.PRIORITIES in f
-        client_stop_orders: list[Order] = []
+        prize_unit = self._prize_unit(problem, scale) if prize_collecting else 0
         for order in problem.orders:
             amount = list(problem.amount(order)) + ([1] if count_tasks else [])
             zero = [0] * ndim
-            prize = (
-                (order.priority + 1) * self._prize_unit(problem, scale) if prize_collecting else 0
-            )
+            prize = (order.priority + 1) * prize_unit
             if order.kind is OrderKind.SHIPMENT:
                 p, d = order.pickup, order.delivery
                 assert p is not None and d is not None
@@ -269,7 +267,6 @@ class PyVRPEngine:
                     )
                 )
                 lowered.clients.append((order.id, VisitKind.JOB))
-                client_stop_orders.append(order)
                 continue
             members = []
             for w in windows:
@@ -289,7 +286,6 @@ class PyVRPEngine:
                     )
                 )
                 lowered.clients.append((order.id, VisitKind.JOB))
-                client_stop_orders.append(order)
             groups.append(pyvrp.ClientGroup(members, required=not prize_collecting))
 
         # Vehicle types and the profiles they need.
@@ -375,13 +371,13 @@ class PyVRPEngine:
     def _prize_unit(problem: PlanningProblem, scale: int) -> int:
         """A prize larger than any single order's insertion cost."""
         worst = 0
-        for v in problem.vehicles:
-            m = problem.matrix_for(v)
-            t = v.type
-            edge = (
-                t.cost_per_hour * int(m.durations.max()) / 3600
-                + t.cost_per_km * int(m.distances.max()) / 1000
-            )
+        longest = {
+            name: (int(m.durations.max()), int(m.distances.max()))
+            for name, m in problem.matrices.items()
+        }
+        for t in {v.type for v in problem.vehicles}:
+            seconds, metres = longest[t.profile]
+            edge = t.cost_per_hour * seconds / 3600 + t.cost_per_km * metres / 1000
             # Serving one more order costs at most a detour via a reload depot.
             worst = max(worst, int(4 * edge + t.fixed_cost) + 1)
         return worst * scale
