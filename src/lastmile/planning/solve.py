@@ -26,6 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -129,6 +130,30 @@ def _refusal(engine: Any, problem: PlanningProblem) -> str | None:
 
 # -- the portfolio ----------------------------------------------------------------------
 
+#: Share of the budget VROOM gets before OR-Tools improves its plan (measured
+#: on 300-order city days: 70/30 beats both VROOM alone and an earlier hand-over).
+_VROOM_SHARE = 0.7
+#: OR-Tools metaheuristics run side by side when improving a plan.
+_IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One search: an engine with its options, a budget, a seed, a start plan."""
+
+    engine: str
+    budget: float
+    seed: int
+    options: dict[str, Any] = field(default_factory=dict)
+    initial: Plan | None = None
+
+
+def _run_job(problem: PlanningProblem, job: _Job) -> Plan:
+    engine = get_engine(job.engine)
+    for key, value in job.options.items():
+        setattr(engine, key, value)
+    return engine.solve(problem, time_limit=job.budget, seed=job.seed, initial=job.initial)
+
 
 def _portfolio(
     problem: PlanningProblem,
@@ -138,70 +163,49 @@ def _portfolio(
     workers: int,
     on_progress: Progress | None,
 ) -> tuple[Plan, str]:
-    """Run the search in worker processes and keep the best plan."""
+    """Run the search on every core and keep the best plan."""
+    began = time.perf_counter()
     budget = max(0.1, budget)
     first = names[0]
-    jobs: list[tuple[str, tuple[Any, ...]]]
     if first == "pyvrp":
         # Half the searches require every order (best when all fit); the other
         # half make orders optional with large prizes (best when some cannot
         # fit). A single worker collects prizes: it must not come back infeasible.
         jobs = [
-            (
-                "single",
-                ("pyvrp", budget, seed + k, {"prize_collecting": workers == 1 or bool(k % 2)}),
-            )
+            _Job("pyvrp", budget, seed + k, {"prize_collecting": workers == 1 or bool(k % 2)})
             for k in range(workers)
         ]
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
+        plans = _run_jobs(problem, jobs, budget, on_progress)
     elif first == "vroom" and "ortools" in names:
-        jobs = [("chain", (budget, seed, workers))]
-        label = "vroom+ortools"
+        # VROOM on every core first, then OR-Tools improves its plan with one
+        # metaheuristic per core. VROOM's own plan stays in the running.
+        vroom_job = _Job("vroom", budget * _VROOM_SHARE, seed, {"nb_threads": workers})
+        start = _run_job(problem, vroom_job)
+        if on_progress:
+            on_progress(_VROOM_SHARE, "improving")
+        left = budget - (time.perf_counter() - began)
+        plans = [start]
+        label = "vroom"
+        if left >= 0.5:
+            improvers = [
+                _Job("ortools", left, seed, {"metaheuristic": m}, start)
+                for m in _IMPROVERS[: max(1, workers)]
+            ]
+            plans += _run_jobs(problem, improvers, left, on_progress)
+            label = "vroom+ortools"
     else:
-        jobs = [("single", (first, budget, seed, {}))]
+        jobs = [_Job(first, budget, seed)]
         label = first
-
-    plans: list[Plan | None]
-    if len(jobs) == 1 and jobs[0][0] == "single":
-        # One worker only: no process to start.
-        plans = [_run_job(problem, jobs[0])]
-    else:
-        plans = _run_in_processes(problem, jobs, budget, on_progress)
-    feasible = [p for p in plans if p is not None]
-    if not feasible:
+        plans = _run_jobs(problem, jobs, budget, on_progress)
+    found = [p for p in plans if p is not None]
+    if not found:
         raise SolveError(f"no engine returned a plan for {problem.name or 'the problem'}")
-    best = min(feasible, key=lambda p: (len(p.unassigned), p.cost))
-    return best, label if len(feasible) == len(plans) else f"{label} (partial)"
+    best = min(found, key=lambda p: (len(p.unassigned), p.cost))
+    return best, label if len(found) == len(plans) else f"{label} (partial)"
 
 
-def _run_job(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]]) -> Plan:
-    kind, args = job
-    if kind == "single":
-        name, budget, seed, options = args
-        engine = get_engine(name)
-        for key, value in options.items():
-            setattr(engine, key, value)
-        return engine.solve(problem, time_limit=budget, seed=seed)
-    budget, seed, threads = args
-    return _vroom_then_ortools(problem, budget, seed, threads)
-
-
-def _vroom_then_ortools(problem: PlanningProblem, budget: float, seed: int, threads: int) -> Plan:
-    """VROOM on every core, then OR-Tools' guided local search from its plan."""
-    began = time.perf_counter()
-    vroom_engine = get_engine("vroom")
-    vroom_engine.nb_threads = threads  # type: ignore[attr-defined]
-    start = vroom_engine.solve(problem, time_limit=budget, seed=seed)
-    left = budget - (time.perf_counter() - began)
-    if left < 0.5:
-        return start
-    improved = get_engine("ortools").solve(problem, time_limit=left, seed=seed, initial=start)
-    if (len(improved.unassigned), improved.cost) < (len(start.unassigned), start.cost):
-        return Plan(improved.routes, improved.unassigned, "vroom+ortools", improved.runtime_s)
-    return start
-
-
-def _worker(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]], conn: Connection) -> None:
+def _worker(problem: PlanningProblem, job: _Job, conn: Connection) -> None:
     try:
         conn.send(("ok", _run_job(problem, job)))
     except BaseException as exc:
@@ -210,12 +214,20 @@ def _worker(problem: PlanningProblem, job: tuple[str, tuple[Any, ...]], conn: Co
         conn.close()
 
 
-def _run_in_processes(
+def _run_jobs(
     problem: PlanningProblem,
-    jobs: list[tuple[str, tuple[Any, ...]]],
+    jobs: list[_Job],
     budget: float,
     on_progress: Progress | None,
 ) -> list[Plan | None]:
+    """Run ``jobs`` in parallel worker processes (in this one if there is one job).
+
+    Waits until every worker answered, or until the budget plus a small grace
+    has passed and at least one did: laggards are then stopped, so the time
+    limit holds even when a machine is busier than the engines assume.
+    """
+    if len(jobs) == 1:
+        return [_run_job(problem, jobs[0])]
     # fork is cheapest (nothing to re-import) and safe while this process runs
     # one thread; otherwise fall back to spawn.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
@@ -230,9 +242,13 @@ def _run_in_processes(
         procs.append((proc, parent))
     results: list[Plan | None] = [None] * len(procs)
     errors: list[str] = []
+    soft_stop = began + budget + max(0.2, 0.02 * budget)
     hard_stop = began + budget * 1.5 + 5.0
     pending = set(range(len(procs)))
-    while pending and time.perf_counter() < hard_stop:
+    while pending:
+        now = time.perf_counter()
+        if now >= hard_stop or (now >= soft_stop and any(r is not None for r in results)):
+            break
         for i in list(pending):
             proc, conn = procs[i]
             if conn.poll(0.05):
@@ -249,8 +265,7 @@ def _run_in_processes(
                 errors.append(f"worker exited with code {proc.exitcode}")
                 pending.discard(i)
         if on_progress:
-            elapsed = time.perf_counter() - began
-            on_progress(min(0.99, elapsed / budget), "searching")
+            on_progress(min(0.99, (time.perf_counter() - began) / budget), "searching")
     for proc, conn in procs:
         if proc.is_alive():
             proc.terminate()

@@ -148,6 +148,19 @@ class ORToolsEngine:
     name: ClassVar[str] = "ortools"
     capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {Feature.RELOADS}
 
+    #: Local search metaheuristics by name (OR-Tools' ``LocalSearchMetaheuristic``).
+    METAHEURISTICS: ClassVar[tuple[str, ...]] = (
+        "GUIDED_LOCAL_SEARCH",
+        "SIMULATED_ANNEALING",
+        "TABU_SEARCH",
+    )
+
+    def __init__(self, *, metaheuristic: str = "GUIDED_LOCAL_SEARCH") -> None:
+        if metaheuristic not in self.METAHEURISTICS:
+            known = ", ".join(self.METAHEURISTICS)
+            raise ValueError(f"unknown metaheuristic {metaheuristic!r}; choose one of {known}")
+        self.metaheuristic = metaheuristic
+
     def supports(self, problem: PlanningProblem) -> str | None:
         """Why this engine cannot take ``problem``, or None if it can."""
         try:
@@ -181,13 +194,19 @@ class ORToolsEngine:
         routing = model.routing
         solution = None
         if initial is not None:
-            routing.CloseModelWithParameters(_search_parameters(model, time_limit))
+            routing.CloseModelWithParameters(
+                _search_parameters(model, time_limit, self.metaheuristic)
+            )
             start = _read_initial(model, initial)
             if start is not None:
-                params = _search_parameters(model, time_limit - (time.perf_counter() - began))
+                params = _search_parameters(
+                    model, time_limit - (time.perf_counter() - began), self.metaheuristic
+                )
                 solution = routing.SolveFromAssignmentWithParameters(start, params) or start
         if solution is None:
-            params = _search_parameters(model, time_limit - (time.perf_counter() - began))
+            params = _search_parameters(
+                model, time_limit - (time.perf_counter() - began), self.metaheuristic
+            )
             solution = routing.SolveWithParameters(params)
         if solution is None:
             raise SolveError(
@@ -201,12 +220,14 @@ class ORToolsEngine:
 # -- building the model -------------------------------------------------------------------
 
 
-def _search_parameters(model: _Model, seconds: float) -> Any:
+def _search_parameters(
+    model: _Model, seconds: float, metaheuristic: str = "GUIDED_LOCAL_SEARCH"
+) -> Any:
     params = pywrapcp.DefaultRoutingSearchParameters()
     strategy = routing_enums_pb2.FirstSolutionStrategy
     params.first_solution_strategy = strategy.PARALLEL_CHEAPEST_INSERTION
-    params.local_search_metaheuristic = (
-        routing_enums_pb2.LocalSearchMetaheuristic.GUIDED_LOCAL_SEARCH
+    params.local_search_metaheuristic = getattr(
+        routing_enums_pb2.LocalSearchMetaheuristic, metaheuristic
     )
     params.log_search = False
     # OR-Tools' LP/MIP schedulers place breaks by its own rule (a break may cut
