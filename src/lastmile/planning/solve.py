@@ -168,12 +168,14 @@ def _portfolio(
     budget = max(0.1, budget)
     first = names[0]
     if first == "pyvrp":
-        # Half the searches require every order (best when all fit); the other
-        # half make orders optional with large prizes (best when some cannot
-        # fit). A single worker collects prizes: it must not come back infeasible.
+        # Requiring every order searches best when all fit; making orders
+        # optional with large prizes leaves out the fewest when some cannot.
+        # Over-full fleets and lone workers collect prizes; otherwise every
+        # worker requires all orders (with its own seed), and the repair step
+        # catches a day that proves over-full only through its time windows.
+        collect = workers == 1 or _over_capacity(problem)
         jobs = [
-            _Job("pyvrp", budget, seed + k, {"prize_collecting": workers == 1 or bool(k % 2)})
-            for k in range(workers)
+            _Job("pyvrp", budget, seed + k, {"prize_collecting": collect}) for k in range(workers)
         ]
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
         plans = _run_jobs(problem, jobs, budget, on_progress)
@@ -315,3 +317,14 @@ def _without(problem: PlanningProblem, route: Route, culprits: set[str]) -> Rout
         if v.kind not in (VisitKind.START, VisitKind.END) and v.order_id not in culprits
     ]
     return build_route(problem, problem.vehicle(route.vehicle_id), steps)
+
+
+def _over_capacity(problem: PlanningProblem) -> bool:
+    """Whether the orders outweigh the whole fleet in some dimension (no reloads)."""
+    if any(v.reload_depots for v in problem.vehicles):
+        return False
+    for dim in range(len(problem.dimensions)):
+        demand = sum(problem.amount(o)[dim] for o in problem.orders)
+        if demand > sum(v.capacity[dim] for v in problem.vehicles):
+            return True
+    return False
