@@ -97,3 +97,44 @@ def test_rounding_is_refused_for_vroom_input(capsys: pytest.CaptureFixture[str])
     code = main(["solve", str(DATA / "vroom" / "matrices.json"), "--rounding", "dimacs"])
     assert code == 2
     assert "--rounding" in capsys.readouterr().err
+
+
+def test_solve_on_a_road_network_with_traffic_and_weather(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    code = main(
+        [
+            "solve",
+            str(DATA / "vroom" / "monaco_coordinates.json"),
+            "--network",
+            str(DATA / "osm" / "monaco.osm.pbf"),
+            "--depart",
+            "2026-11-24T07:00",
+            "--weather",
+            "rain",
+            "--time-limit",
+            "2",
+            "-o",
+            str(out),
+            "-q",
+        ]
+    )
+    assert code == 0
+    solution = json.loads(out.read_text())
+    assert "road network" in solution["lastmile"]["travel_note"]
+    assert solution["lastmile"]["arrival_error_s"]["within_60s"] >= 0.95
+    assert solution["summary"]["unassigned"] == 0
+
+
+def test_network_refuses_a_problem_with_its_own_matrices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(
+        [
+            "solve",
+            str(DATA / "vroom" / "matrices.json"),
+            "--network",
+            str(DATA / "osm" / "monaco.osm.pbf"),
+        ]
+    )
+    assert code == 2
+    assert "own matrices" in capsys.readouterr().err
