@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from lastmile.service.db import utcnow
@@ -48,7 +48,7 @@ from lastmile.service.tracking.schemas import (
 router = APIRouter(tags=["tracking"], lifespan=lifespan)
 
 
-def get_runtime(request: Request) -> TrackingRuntime:
+async def get_runtime(request: Request) -> TrackingRuntime:
     runtime: TrackingRuntime = request.app.state.tracking
     return runtime
 
@@ -78,12 +78,32 @@ RouteDep = Annotated[service.RouteRef, Depends(route_dep)]
 # -- pings -------------------------------------------------------------------------------------
 
 
+def _authorise(
+    sessions: sessionmaker[Session],
+    credentials: HTTPAuthorizationCredentials | None,
+    route_id: uuid.UUID,
+) -> tuple[Principal, service.RouteRef]:
+    with sessions() as session:
+        principal = get_principal(session, credentials)
+        return principal, service.route_ref(session, principal=principal, route_id=route_id)
+
+
+async def ping_target(
+    route_id: uuid.UUID,
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Principal, service.RouteRef]:
+    """Who posts, and to which route (401/403/404 as everywhere), in one thread
+    hop: the ping route is the hot path, so it skips the per-dependency hops."""
+    return await run_in_threadpool(
+        _authorise, request.app.state.sessionmaker, credentials, route_id
+    )
+
+
 @router.post("/routes/{route_id}/pings", response_model=PingBatchOut)
-def post_pings(
+async def post_pings(
     body: PingBatchIn,
-    route: RouteDep,
-    user: CurrentUser,
-    writer: WriterDep,
+    target: Annotated[tuple[Principal, service.RouteRef], Depends(ping_target)],
     runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PingBatchOut:
@@ -93,9 +113,19 @@ def post_pings(
     stored again (``duplicates``). The answer comes once the batch is on disk;
     a batch without an answer may be sent again safely.
     """
-    result = service.ingest_pings(
-        writer, org_id=route.org_id, source=service.source_of(user), route=route, pings=body.pings
-    )
+    user, route = target
+
+    def write() -> service.PingResult:
+        with runtime.sessions() as writer:
+            return service.ingest_pings(
+                writer,
+                org_id=route.org_id,
+                source=service.source_of(user),
+                route=route,
+                pings=body.pings,
+            )
+
+    result = await run_in_threadpool(write)
     if result.stored:
         event = service.position_event(route, result)
         background.add_task(runtime.after_pings, route.org_id, [event], route.id)

@@ -1,6 +1,11 @@
 """What the tracking routes share for the app's life: settings, the live-event
 broker, durable write sessions, and work done after a response (fan-out, ETAs).
 
+ETA refreshes asked for by pings run in one background task per process, one
+route at a time, so no answer waits for them; stop events refresh their
+route's ETAs right after their answer (they are rare, and the customer's
+tracking page should follow at once).
+
 The tracking router's lifespan builds a :class:`TrackingRuntime` into
 ``app.state.tracking`` after the app's own start-up (migrations) and closes it
 before the app's shut-down. Set ``app.state.tracking_settings`` before start to
@@ -9,6 +14,8 @@ override the environment (tests do).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -42,6 +49,43 @@ class TrackingRuntime:
     travel_model: TravelModel
     own_engine: Engine | None = None
     _last_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
+    #: Routes waiting for an ETA refresh: route -> (organisation, claim first).
+    _pending: dict[uuid.UUID, tuple[uuid.UUID, bool]] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _worker: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self._worker = asyncio.create_task(self._work(), name="lastmile-eta-refresh")
+
+    async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self.broker.close()
+        if self.own_engine is not None:
+            self.own_engine.dispose()
+
+    def request_refresh(self, org_id: uuid.UUID, route_id: uuid.UUID, *, claim: bool) -> None:
+        """Queue an ETA refresh for the route (one pending refresh per route)."""
+        before = self._pending.get(route_id)
+        self._pending[route_id] = (org_id, claim and (before is None or before[1]))
+        self._wake.set()
+
+    async def _work(self) -> None:
+        """Refresh queued routes one at a time, away from the requests that asked:
+        an answer never waits for an ETA computation."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                route_id, (org_id, claim) = self._pending.popitem()
+                try:
+                    found = await run_in_threadpool(self._refresh, route_id, claim=claim)
+                    await self.publish(org_id, found)
+                except Exception:
+                    logger.exception("ETA refresh of route %s failed", route_id)
 
     def refresh_due(self, route_id: uuid.UUID) -> bool:
         """Whether this process should try to recompute the route's ETAs after a
@@ -67,11 +111,10 @@ class TrackingRuntime:
         route's ETAs if they are older than ``eta_refresh_s``."""
         try:
             await self.publish(org_id, events)
-            if route_id is not None and self.refresh_due(route_id):
-                found = await run_in_threadpool(self._refresh, route_id, claim=True)
-                await self.publish(org_id, found)
         except Exception:
             logger.exception("live update after pings failed")
+        if route_id is not None and self.refresh_due(route_id):
+            self.request_refresh(org_id, route_id, claim=True)
 
     async def after_stop_events(
         self, org_id: uuid.UUID, events: list[dict[str, Any]], route_id: uuid.UUID
@@ -101,19 +144,17 @@ class TrackingRuntime:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: TrackingSettings = getattr(app.state, "tracking_settings", None) or TrackingSettings()
-    broker = make_broker(settings.redis_url, prefix=settings.redis_channel_prefix)
-    await broker.start()
     sessions, own_engine = service.durable_sessions(app.state.engine)
-    app.state.tracking = TrackingRuntime(
+    runtime = TrackingRuntime(
         settings=settings,
-        broker=broker,
+        broker=make_broker(settings.redis_url, prefix=settings.redis_channel_prefix),
         sessions=sessions,
         travel_model=app.state.travel_model,
         own_engine=own_engine,
     )
+    await runtime.start()
+    app.state.tracking = runtime
     try:
         yield
     finally:
-        await broker.close()
-        if own_engine is not None:
-            own_engine.dispose()
+        await runtime.close()

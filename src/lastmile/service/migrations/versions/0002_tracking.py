@@ -79,25 +79,12 @@ def upgrade() -> None:
         sa.Column("accuracy_m", sa.Float(), nullable=True),
         sa.Column("altitude_m", sa.Float(), nullable=True),
         sa.Column("battery_pct", sa.Float(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organisations.id"],
-            name=op.f("fk_position_pings_org_id_organisations"),
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["route_id"],
-            ["routes.id"],
-            name=op.f("fk_position_pings_route_id_routes"),
-            ondelete="SET NULL",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_position_pings")),
         sa.UniqueConstraint(
             "org_id", "source", "event_id", name=op.f("uq_position_pings_org_id_source_event_id")
         ),
     )
     with op.batch_alter_table("position_pings", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_position_pings_org_id"), ["org_id"], unique=False)
         batch_op.create_index(
             "ix_position_pings_route_id_recorded_at", ["route_id", "recorded_at"], unique=False
         )
@@ -193,7 +180,6 @@ def downgrade() -> None:
     op.drop_table("route_progress")
     with op.batch_alter_table("position_pings", schema=None) as batch_op:
         batch_op.drop_index("ix_position_pings_route_id_recorded_at")
-        batch_op.drop_index(batch_op.f("ix_position_pings_org_id"))
 
     op.drop_table("position_pings")
     with op.batch_alter_table("tracker_devices", schema=None) as batch_op:
