@@ -324,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--routes", type=int, default=20)
+    parser.add_argument(
+        "--warmup", type=int, default=5, help="seconds of paced load before measuring"
+    )
     parser.add_argument("--saturate", action="store_true", help="also run without pauses")
     parser.add_argument("--saturate-connections", type=int, default=16)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
@@ -393,12 +396,16 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} cores; batches of {args.batch} pings to {args.routes} routes; "
             f"wrk -t{args.threads}"
         )
-        runs = [("paced", args.connections, args.connections * 1000.0 / args.rate)]
+        pause_ms = args.connections * 1000.0 / args.rate
+        runs = [("paced", args.connections, pause_ms)]
         if args.saturate:
             runs.append(("saturated", args.saturate_connections, 0.0))
         rows = []
         acked = 0
         slack = 0
+        if args.warmup > 0:
+            # Connections opened, statements prepared, first ETAs computed: not measured.
+            runs.insert(0, ("warmup", args.connections, pause_ms))
         for name, connections, pause_ms in runs:
             script = Path(tempfile.mkstemp(suffix=".lua")[1])
             script.write_text(
@@ -417,22 +424,24 @@ def main(argv: list[str] | None = None) -> int:
                 script,
                 threads=args.threads,
                 connections=connections,
-                duration_s=args.duration,
+                duration_s=args.warmup if name == "warmup" else args.duration,
             )
             cpu = cpu_seconds(pids) - cpu0
             pg_cpu = cpu_seconds(pg_pids) - pg0
+            acked += (r["requests"] - r["non2xx"]) * args.batch
+            slack += connections * args.batch
+            script.unlink()
+            if name == "warmup":
+                continue
             row = report(name, r, args.batch, load)
             row["server_cpu_s"] = cpu
             ok = max(1, r["requests"] - r["non2xx"])
             print(
                 f"{'':<10} CPU: server {cpu:.1f} s ({cpu / args.duration:.2f} cores, "
                 f"{cpu / ok * 1000:.1f} ms/request), PostgreSQL {pg_cpu:.1f} s "
-                f"({pg_cpu / ok * 1000:.1f} ms/request)"
+                f"({pg_cpu / ok * 1000:.1f} ms/request; every PostgreSQL process on the machine)"
             )
             rows.append(row)
-            acked += (r["requests"] - r["non2xx"]) * args.batch
-            slack += connections * args.batch
-            script.unlink()
         time.sleep(1)
         stored = stored_count(url, org_id)
         verdict = "ok" if acked <= stored <= acked + slack else "MISMATCH"

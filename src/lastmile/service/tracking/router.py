@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from lastmile.service.db import utcnow
@@ -56,11 +56,8 @@ async def get_runtime(request: Request) -> TrackingRuntime:
 def get_writer(
     runtime: Annotated[TrackingRuntime, Depends(get_runtime)], session: SessionDep
 ) -> Iterator[Session]:
-    """The session tracking writes go through: durable commits (the request's own
-    session on PostgreSQL, a ``synchronous=FULL`` one on SQLite)."""
-    if runtime.own_engine is None:
-        yield session
-        return
+    """The session tracking writes go through (durable commits, see
+    service.durable_sessions)."""
     session.rollback()  # hand the read connection back before taking a writer
     with runtime.sessions() as writer:
         yield writer
@@ -79,31 +76,32 @@ RouteDep = Annotated[service.RouteRef, Depends(route_dep)]
 
 
 def _authorise(
-    sessions: sessionmaker[Session],
-    credentials: HTTPAuthorizationCredentials | None,
-    route_id: uuid.UUID,
+    session: Session, credentials: HTTPAuthorizationCredentials | None, route_id: uuid.UUID
 ) -> tuple[Principal, service.RouteRef]:
-    with sessions() as session:
-        principal = get_principal(session, credentials)
-        return principal, service.route_ref(session, principal=principal, route_id=route_id)
+    principal = get_principal(session, credentials)
+    return principal, service.route_ref(session, principal=principal, route_id=route_id)
 
 
 async def ping_target(
     route_id: uuid.UUID,
-    request: Request,
+    runtime: Annotated[TrackingRuntime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> tuple[Principal, service.RouteRef]:
-    """Who posts, and to which route (401/403/404 as everywhere), in one thread
-    hop: the ping route is the hot path, so it skips the per-dependency hops."""
-    return await run_in_threadpool(
-        _authorise, request.app.state.sessionmaker, credentials, route_id
-    )
+) -> AsyncIterator[tuple[Principal, service.RouteRef, Session]]:
+    """Who posts, to which route (401/403/404 as everywhere), and the session to
+    write with. The ping route is the hot path: one session (one pooled
+    connection) for the whole request, one thread hop to authorise."""
+    session = runtime.sessions()
+    try:
+        principal, route = await run_in_threadpool(_authorise, session, credentials, route_id)
+        yield principal, route, session
+    finally:
+        session.close()  # committed or never written: no round trip left
 
 
 @router.post("/routes/{route_id}/pings", response_model=PingBatchOut)
 async def post_pings(
     body: PingBatchIn,
-    target: Annotated[tuple[Principal, service.RouteRef], Depends(ping_target)],
+    target: Annotated[tuple[Principal, service.RouteRef, Session], Depends(ping_target)],
     runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PingBatchOut:
@@ -113,19 +111,16 @@ async def post_pings(
     stored again (``duplicates``). The answer comes once the batch is on disk;
     a batch without an answer may be sent again safely.
     """
-    user, route = target
-
-    def write() -> service.PingResult:
-        with runtime.sessions() as writer:
-            return service.ingest_pings(
-                writer,
-                org_id=route.org_id,
-                source=service.source_of(user),
-                route=route,
-                pings=body.pings,
-            )
-
-    result = await run_in_threadpool(write)
+    user, route, session = target
+    result = await run_in_threadpool(
+        lambda: service.ingest_pings(
+            session,
+            org_id=route.org_id,
+            source=service.source_of(user),
+            route=route,
+            pings=body.pings,
+        )
+    )
     if result.stored:
         event = service.position_event(route, result)
         background.add_task(runtime.after_pings, route.org_id, [event], route.id)
@@ -327,37 +322,29 @@ async def _osmand(
             body = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     fields = dict(request.query_params)
     identifier, secret = osmand.credentials(fields, body)
-    sessions = request.app.state.sessionmaker
     if not secret:
-        with sessions() as session:
+        with runtime.sessions() as session:
             await run_in_threadpool(_not_a_tracker, session, credentials)
 
     def store() -> tuple[service.RouteRef | None, service.PingResult, uuid.UUID]:
-        with sessions() as session:
+        with runtime.sessions() as session:
             device = service.authenticate_tracker(
                 session, identifier=identifier, token=secret, now=now
             )
             # Decoded once the sender is known: strangers learn nothing from a 422.
             ping = osmand.decode_osmand(fields, body, now=now).ping
             route = service.tracker_route(session, device=device, at=ping.at)
-            org_id, vehicle_id, driver_id, source = (
-                device.org_id,
-                device.vehicle_id,
-                device.driver_id,
-                f"tracker:{device.id}",
-            )
-        with runtime.sessions() as writer:
             result = service.ingest_pings(
-                writer,
-                org_id=org_id,
-                source=source,
+                session,
+                org_id=device.org_id,
+                source=f"tracker:{device.id}",
                 route=route,
                 pings=[ping],
-                vehicle_id=vehicle_id,
-                driver_id=driver_id,
+                vehicle_id=device.vehicle_id,
+                driver_id=device.driver_id,
                 now=now,
             )
-        return route, result, org_id
+            return route, result, device.org_id
 
     route, result, org_id = await run_in_threadpool(store)
     if result.stored:

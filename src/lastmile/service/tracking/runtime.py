@@ -47,7 +47,7 @@ class TrackingRuntime:
     #: Sessions whose commits are on disk when they return (see service.durable_sessions).
     sessions: sessionmaker[Session]
     travel_model: TravelModel
-    own_engine: Engine | None = None
+    own_engine: Engine | None = None  # the sessions' engine, disposed at close
     _last_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
     #: Routes waiting for an ETA refresh: route -> (organisation, claim first).
     _pending: dict[uuid.UUID, tuple[uuid.UUID, bool]] = field(default_factory=dict)

@@ -18,14 +18,24 @@ NOTHING`` (PostgreSQL and SQLite alike), so a retried batch adds nothing.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, bindparam, event, or_, select, text, update
+from pydantic import TypeAdapter
+from sqlalchemy import (
+    Engine,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -136,12 +146,20 @@ def _live(ref: RouteRef) -> None:
         raise Conflict(f"the route is {ref.status}; it takes reports once dispatched")
 
 
-def durable_sessions(engine: Engine) -> tuple[sessionmaker[Session], Engine | None]:
-    """Sessions whose commits are on disk when they return, and the engine made
-    for them (None when ``engine``'s own commits already are: PostgreSQL)."""
+def durable_sessions(engine: Engine) -> tuple[sessionmaker[Session], Engine]:
+    """Sessions for tracking writes, whose commits are on disk when they return,
+    on an engine of their own (dispose it at shut-down).
+
+    SQLite: ``synchronous=FULL`` (see the module docs). PostgreSQL: commits are
+    durable anyway; the engine's own pool is sized for the ping load (a
+    request holds one connection; a pool smaller than the concurrent requests
+    would open and close connections, which costs PostgreSQL a process each).
+    """
+    url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name != "sqlite":
-        return make_sessionmaker(engine), None
-    own = make_engine(str(engine.url))
+        own = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+        return make_sessionmaker(own), own
+    own = make_engine(url)
 
     def full(dbapi_connection: Any, connection_record: Any) -> None:
         del connection_record
@@ -166,14 +184,17 @@ def _insert(session: Session, table: Any) -> Any:
 
 @dataclass(frozen=True, slots=True)
 class PingResult:
-    """What a batch stored: the new pings' rows and how many were already there."""
+    """What a batch stored: the new pings, whose vehicle and driver, and how many
+    were already there."""
 
-    stored: list[dict[str, Any]]
+    stored: list[PingIn]
     duplicates: int
+    vehicle_id: uuid.UUID | None = None
+    driver_id: uuid.UUID | None = None
 
     @property
-    def latest(self) -> dict[str, Any] | None:
-        return max(self.stored, key=lambda r: r["recorded_at"]) if self.stored else None
+    def latest(self) -> PingIn | None:
+        return max(self.stored, key=lambda p: p.at) if self.stored else None
 
 
 def ingest_pings(
@@ -197,39 +218,34 @@ def ingest_pings(
         vehicle_id = route.vehicle_id
         driver_id = route.driver_id if driver_id is None else driver_id
     now = now or utcnow()
-    rows: dict[str, dict[str, Any]] = {}
-    for p in pings:
-        if p.event_id in rows:
-            continue
-        rows[p.event_id] = {
-            "id": uuid.uuid4(),
-            "org_id": org_id,
-            "source": source,
-            "event_id": p.event_id,
-            "route_id": route.id if route else None,
-            "vehicle_id": vehicle_id,
-            "driver_id": driver_id,
-            "recorded_at": p.at,
-            "received_at": now,
-            "lon": p.lon,
-            "lat": p.lat,
-            "speed_kph": p.speed_kph,
-            "heading_deg": p.heading_deg,
-            "accuracy_m": p.accuracy_m,
-            "altitude_m": p.altitude_m,
-            "battery_pct": p.battery_pct,
-        }
-    ingest = _ingest_pg if session.get_bind().dialect.name == "postgresql" else _ingest_sqlite
-    new = ingest(session, list(rows.values()), route_id=route.id if route else None, now=now)
+    unique = list({p.event_id: p for p in reversed(pings)}.values())[::-1]  # first wins
+    fixed = {
+        "org_id": org_id,
+        "source": source,
+        "route_id": route.id if route else None,
+        "vehicle_id": vehicle_id,
+        "driver_id": driver_id,
+        "received_at": now,
+        "horizon": now + _CLOCK_SKEW,
+    }
+    if session.get_bind().dialect.name == "postgresql":
+        new = _ingest_pg(session, unique, fixed)
+    else:
+        new = _ingest_sqlite(session, unique, fixed)
     session.commit()
-    stored = [r for eid, r in rows.items() if eid in new]
-    return PingResult(stored=stored, duplicates=len(pings) - len(stored))
+    stored = [p for p in unique if p.event_id in new]
+    return PingResult(
+        stored=stored,
+        duplicates=len(pings) - len(stored),
+        vehicle_id=vehicle_id,
+        driver_id=driver_id,
+    )
 
 
-#: PostgreSQL (13+): one round trip whatever the batch size. The rows travel as
-#: one JSON document (a short statement the driver prepares once, and one
-#: parameter instead of 50 x 16), ids are made by the server, and the route's
-#: last position moves in the same statement.
+#: PostgreSQL (13+): one round trip whatever the batch size. The pings travel
+#: as one JSON document (one parameter, not 50 x 16; a short statement the
+#: driver prepares once), ids are made by the server, and the route's last
+#: position moves in the same statement.
 _PG_INGEST = text(
     """
     WITH new AS (
@@ -237,11 +253,11 @@ _PG_INGEST = text(
             driver_id, recorded_at, received_at, lon, lat, speed_kph, heading_deg, accuracy_m,
             altitude_m, battery_pct)
         SELECT gen_random_uuid(), :org_id, :source, u.event_id, :route_id, :vehicle_id,
-            :driver_id, u.recorded_at, :received_at, u.lon, u.lat, u.speed_kph,
+            :driver_id, u.at, :received_at, u.lon, u.lat, u.speed_kph,
             u.heading_deg, u.accuracy_m, u.altitude_m, u.battery_pct
-        FROM json_to_recordset(CAST(:rows AS json)) AS u(event_id varchar,
-            recorded_at timestamptz, lon float8, lat float8, speed_kph float8,
-            heading_deg float8, accuracy_m float8, altitude_m float8, battery_pct float8)
+        FROM json_to_recordset(CAST(:pings AS json)) AS u(event_id varchar, at timestamptz,
+            lon float8, lat float8, speed_kph float8, heading_deg float8, accuracy_m float8,
+            altitude_m float8, battery_pct float8)
         ON CONFLICT (org_id, source, event_id) DO NOTHING
         RETURNING event_id, recorded_at, lon, lat, speed_kph, heading_deg
     ), latest AS (
@@ -266,56 +282,54 @@ _PG_INGEST = text(
 ).bindparams(
     *(bindparam(name, type_=Uuid()) for name in ("org_id", "route_id", "vehicle_id", "driver_id")),
 )
-_PER_ROW = (
-    "event_id",
-    "recorded_at",
-    "lon",
-    "lat",
-    "speed_kph",
-    "heading_deg",
-    "accuracy_m",
-    "altitude_m",
-    "battery_pct",
-)
+_PINGS_JSON = TypeAdapter(list[PingIn])
 
 
-def _ingest_pg(
-    session: Session, rows: list[dict[str, Any]], *, route_id: uuid.UUID | None, now: dt.datetime
-) -> set[str]:
-    first = rows[0]
-    params: dict[str, Any] = {
-        name: first[name] for name in ("org_id", "source", "vehicle_id", "driver_id", "received_at")
-    }
-    params["route_id"] = route_id
-    params["horizon"] = now + _CLOCK_SKEW
-    params["rows"] = json.dumps(
-        [
-            {name: (r[name].isoformat() if name == "recorded_at" else r[name]) for name in _PER_ROW}
-            for r in rows
-        ]
-    )
+def _ingest_pg(session: Session, pings: list[PingIn], fixed: dict[str, Any]) -> set[str]:
+    params = fixed | {"pings": _PINGS_JSON.dump_json(pings).decode()}
     return set(session.execute(_PG_INGEST, params).scalars())
 
 
-def _ingest_sqlite(
-    session: Session, rows: list[dict[str, Any]], *, route_id: uuid.UUID | None, now: dt.datetime
-) -> set[str]:
+def _ingest_sqlite(session: Session, pings: list[PingIn], fixed: dict[str, Any]) -> set[str]:
     table = models.PositionPing.__table__
     stmt = (
         _insert(session, table)
         .on_conflict_do_nothing(index_elements=["org_id", "source", "event_id"])
         .returning(table.c.event_id)
     )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "org_id": fixed["org_id"],
+            "source": fixed["source"],
+            "event_id": p.event_id,
+            "route_id": fixed["route_id"],
+            "vehicle_id": fixed["vehicle_id"],
+            "driver_id": fixed["driver_id"],
+            "recorded_at": p.at,
+            "received_at": fixed["received_at"],
+            "lon": p.lon,
+            "lat": p.lat,
+            "speed_kph": p.speed_kph,
+            "heading_deg": p.heading_deg,
+            "accuracy_m": p.accuracy_m,
+            "altitude_m": p.altitude_m,
+            "battery_pct": p.battery_pct,
+        }
+        for p in pings
+    ]
     new = set(session.execute(stmt, rows).scalars())
-    latest = _latest_fix([r for r in rows if r["event_id"] in new], now)
-    if route_id is not None and latest is not None:
-        _move(session, org_id=rows[0]["org_id"], route_id=route_id, fix=latest, now=now)
+    usable = [p for p in pings if p.event_id in new and p.at <= fixed["horizon"]]
+    if fixed["route_id"] is not None and usable:
+        latest = max(usable, key=lambda p: p.at)
+        _move(
+            session,
+            org_id=fixed["org_id"],
+            route_id=fixed["route_id"],
+            fix=latest,
+            now=fixed["received_at"],
+        )
     return new
-
-
-def _latest_fix(rows: list[dict[str, Any]], now: dt.datetime) -> dict[str, Any] | None:
-    usable = [r for r in rows if r["recorded_at"] <= now + _CLOCK_SKEW]
-    return max(usable, key=lambda r: r["recorded_at"]) if usable else None
 
 
 def _move(
@@ -323,17 +337,17 @@ def _move(
     *,
     org_id: uuid.UUID,
     route_id: uuid.UUID,
-    fix: dict[str, Any],
+    fix: PingIn,
     now: dt.datetime,
 ) -> None:
     """The route's last position becomes ``fix`` unless a newer one is known."""
     table = models.RouteProgress.__table__
     values = {
-        "last_fix_at": fix["recorded_at"],
-        "last_lon": fix["lon"],
-        "last_lat": fix["lat"],
-        "last_speed_kph": fix["speed_kph"],
-        "last_heading_deg": fix["heading_deg"],
+        "last_fix_at": fix.at,
+        "last_lon": fix.lon,
+        "last_lat": fix.lat,
+        "last_speed_kph": fix.speed_kph,
+        "last_heading_deg": fix.heading_deg,
         "updated_at": now,
     }
     stmt = _insert(session, table).values(
@@ -365,13 +379,13 @@ def position_event(route: RouteRef | None, result: PingResult, **extra: Any) -> 
     return {
         "type": "position",
         "route_id": str(route.id) if route else None,
-        "vehicle_id": str(latest["vehicle_id"]) if latest["vehicle_id"] else None,
-        "driver_id": str(latest["driver_id"]) if latest["driver_id"] else None,
-        "at": latest["recorded_at"].isoformat(),
-        "lon": latest["lon"],
-        "lat": latest["lat"],
-        "speed_kph": latest["speed_kph"],
-        "heading_deg": latest["heading_deg"],
+        "vehicle_id": str(result.vehicle_id) if result.vehicle_id else None,
+        "driver_id": str(result.driver_id) if result.driver_id else None,
+        "at": latest.at.isoformat(),
+        "lon": latest.lon,
+        "lat": latest.lat,
+        "speed_kph": latest.speed_kph,
+        "heading_deg": latest.heading_deg,
         "count": len(result.stored),
         **extra,
     }
@@ -712,8 +726,10 @@ class EtaComputation:
     out: RouteEtaOut
     eta: RouteEta
     progress: RouteProgress
-    visits: dict[int, Visit]
+    #: The route's visits (plain rows) by sequence.
+    visits: dict[int, Any]
     epoch: dt.datetime
+    org_id: uuid.UUID
 
 
 def _seconds(epoch: dt.datetime, when: dt.datetime) -> int:
@@ -737,12 +753,42 @@ def compute_eta(
     """Progress and ETAs of the route's remaining visits, from its stop events and
     last position, with ``travel_model`` (leaving now) for the legs ahead."""
     now = now or utcnow()
-    route = session.get(Route, route_id)
+    # Plain rows, not ORM objects: this runs for every route every few seconds.
+    route = session.execute(
+        select(
+            Route.id,
+            Route.org_id,
+            Route.driver_id,
+            Route.status,
+            Route.start_at,
+            Route.end_at,
+            Plan.epoch,
+        )
+        .join(Plan, Plan.id == Route.plan_id)
+        .where(Route.id == route_id)
+    ).first()
     if route is None:
         raise NotFound("route not found")
-    epoch = session.scalar(select(Plan.epoch).where(Plan.id == route.plan_id))
-    assert epoch is not None
-    visits = list(route.visits)
+    epoch: dt.datetime = route.epoch
+    visits = list(
+        session.execute(
+            select(
+                Visit.id,
+                Visit.sequence,
+                Visit.kind,
+                Visit.order_id,
+                Visit.depot_id,
+                Visit.lon,
+                Visit.lat,
+                Visit.arrival_at,
+                Visit.start_at,
+                Visit.departure_at,
+                Visit.eta_at,
+            )
+            .where(Visit.route_id == route_id)
+            .order_by(Visit.sequence)
+        )
+    )
     order_ids = {v.order_id for v in visits if v.order_id is not None}
     orders = {
         r.id: r
@@ -911,7 +957,9 @@ def compute_eta(
             for s in eta.stops
         ],
     )
-    return EtaComputation(out=out, eta=eta, progress=progress, visits=by_seq, epoch=epoch)
+    return EtaComputation(
+        out=out, eta=eta, progress=progress, visits=by_seq, epoch=epoch, org_id=route.org_id
+    )
 
 
 def claim_eta_refresh(
@@ -952,19 +1000,26 @@ def refresh_eta(
     comp = compute_eta(
         session, route_id=route_id, travel_model=travel_model, margin_s=margin_s, now=now
     )
-    for s in comp.out.stops:
-        visit = comp.visits[s.sequence]
-        if visit.eta_at != s.eta_at:
-            visit.eta_at = s.eta_at
+    changed = [
+        {"visit_id": comp.visits[s.sequence].id, "eta_at": s.eta_at}
+        for s in comp.out.stops
+        if comp.visits[s.sequence].eta_at != s.eta_at
+    ]
+    if changed:
+        visits = cast(Table, Visit.__table__)
+        session.execute(
+            update(visits)
+            .where(visits.c.id == bindparam("visit_id"))
+            .values(eta_at=bindparam("eta_at")),
+            changed,
+        )
     late = [s.sequence for s in comp.out.stops if s.late]
     progress = session.scalar(
         select(models.RouteProgress).where(models.RouteProgress.route_id == route_id)
     )
-    route = session.get(Route, route_id)
-    assert route is not None
     if progress is None:
         progress = models.RouteProgress(
-            id=uuid.uuid4(), org_id=route.org_id, route_id=route_id, late_sequences=[]
+            id=uuid.uuid4(), org_id=comp.org_id, route_id=route_id, late_sequences=[]
         )
         session.add(progress)
     before = set(progress.late_sequences or [])
