@@ -8,9 +8,11 @@ a fresh event id, to ``POST /routes/{id}/pings`` of ``--routes`` started routes
 with an API key:
 
 * **paced**: ``--rate`` requests/s (with ``--batch`` 50 and rate 100: 5,000
-  pings/s) for ``--duration`` seconds. Each of the ``--connections``
-  connections waits a random 0-2x(connections/rate) after each answer, so
-  arrivals are spread out and the rate holds while latency stays small;
+  pings/s) for ``--duration`` seconds: each wrk thread hands out send times
+  evenly spaced (its share of the rate), and each of the ``--connections``
+  connections, once answered, waits for the next free send time. The rate
+  holds as long as fewer than ``--connections`` requests are outstanding, and
+  latency is measured from each send;
 * **saturated** (``--saturate``): no pause, ``--saturate-connections``
   connections, to find the ceiling.
 
@@ -94,9 +96,25 @@ function request()
     {["Authorization"] = "Bearer " .. key, ["Content-Type"] = "application/json"}, body)
 end
 
+-- Paced: each thread hands out send times INTERVAL_MS apart; a connection
+-- that gets an answer waits for the next free time (LuaJIT's FFI gives a clock).
 if pause_ms > 0 then
+  local ffi = require("ffi")
+  ffi.cdef[[
+    typedef struct { long tv_sec; long tv_nsec; } lm_timespec;
+    int clock_gettime(int clk_id, lm_timespec *tp);
+  ]]
+  local ts = ffi.new("lm_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts)
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local next_at = nil
   function delay()
-    return math.random(0, 2 * pause_ms)
+    local now = now_ms()
+    if next_at == nil then next_at = now + math.random() * pause_ms end
+    next_at = math.max(next_at + pause_ms, now - 10 * pause_ms)
+    return math.max(0, next_at - now)
   end
 end
 
@@ -396,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} cores; batches of {args.batch} pings to {args.routes} routes; "
             f"wrk -t{args.threads}"
         )
-        pause_ms = args.connections * 1000.0 / args.rate
+        pause_ms = args.threads * 1000.0 / args.rate  # per thread, between sends
         runs = [("paced", args.connections, pause_ms)]
         if args.saturate:
             runs.append(("saturated", args.saturate_connections, 0.0))
@@ -412,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                 LUA.replace("{ROUTES}", "{" + ",".join(f'"{r}"' for r in routes) + "}")
                 .replace('"KEY"', f'"{key}"')
                 .replace("BATCH", str(args.batch))
-                .replace("PAUSE_MS", str(int(pause_ms)))
+                .replace("PAUSE_MS", f"{pause_ms:.3f}")
                 .replace("RUN", f"{name}-{secrets.token_hex(3)}")
             )
             load = os.getloadavg()
