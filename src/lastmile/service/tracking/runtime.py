@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -48,7 +49,8 @@ class TrackingRuntime:
     sessions: sessionmaker[Session]
     travel_model: TravelModel
     own_engine: Engine | None = None  # the sessions' engine, disposed at close
-    _last_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
+    _next_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
+    _jitter: random.Random = field(default_factory=random.Random)
     #: Routes waiting for an ETA refresh: route -> (organisation, claim first).
     _pending: dict[uuid.UUID, tuple[uuid.UUID, bool]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -81,23 +83,31 @@ class TrackingRuntime:
             self._wake.clear()
             while self._pending:
                 route_id, (org_id, claim) = self._pending.popitem()
+                started = time.monotonic()
                 try:
                     found = await run_in_threadpool(self._refresh, route_id, claim=claim)
                     await self.publish(org_id, found)
                 except Exception:
                     logger.exception("ETA refresh of route %s failed", route_id)
+                # At most half of the process's time: requests keep their latency
+                # when many routes fall due together.
+                await asyncio.sleep(time.monotonic() - started)
 
     def refresh_due(self, route_id: uuid.UUID) -> bool:
         """Whether this process should try to recompute the route's ETAs after a
-        ping (cheap in-memory throttle; the database claim decides across processes)."""
+        ping (cheap in-memory throttle; the database claim decides across processes).
+
+        The next time is ``eta_refresh_s`` away give or take a quarter, so routes
+        that started together do not all fall due in the same instant.
+        """
         now = time.monotonic()
-        last = self._last_refresh.get(route_id)
-        if last is not None and now - last < self.settings.eta_refresh_s:
+        due = self._next_refresh.get(route_id)
+        if due is not None and now < due:
             return False
-        if len(self._last_refresh) >= _THROTTLE_SIZE:
-            cutoff = now - self.settings.eta_refresh_s
-            self._last_refresh = {k: t for k, t in self._last_refresh.items() if t >= cutoff}
-        self._last_refresh[route_id] = now
+        if len(self._next_refresh) >= _THROTTLE_SIZE:
+            self._next_refresh = {k: t for k, t in self._next_refresh.items() if t > now}
+        every = self.settings.eta_refresh_s
+        self._next_refresh[route_id] = now + every * self._jitter.uniform(0.75, 1.25)
         return True
 
     async def publish(self, org_id: uuid.UUID, events: list[dict[str, Any]]) -> None:
