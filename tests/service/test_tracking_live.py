@@ -39,8 +39,10 @@ WAIT_S = 15.0
 
 def _redis_error() -> str | None:
     """Why Redis cannot be used (None when it can)."""
-    import redis
-
+    try:
+        import redis
+    except ImportError as exc:
+        return f"the redis package is not installed: {exc}"
     try:
         client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
         try:
