@@ -43,6 +43,8 @@ _THROTTLE_SIZE = 10_000
 
 @dataclass
 class TrackingRuntime:
+    """One per app: call :meth:`start` inside the event loop, :meth:`close` at the end."""
+
     settings: TrackingSettings
     broker: Broker
     #: Sessions whose commits are on disk when they return (see service.durable_sessions).
