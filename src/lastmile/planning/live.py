@@ -61,6 +61,7 @@ service there ends.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
@@ -555,12 +556,19 @@ class _Builder:
             travel_note=problem.travel_note,
         )
         started_ids = frozenset(histories)
-        residual, relaxations, steps, depot_map = _relax(strict, steps, started_ids, depot_map)
-        routes = [
-            _route(residual, vehicle.id, steps.get(vehicle.id, []), vehicle.id in started_ids)
-            for vehicle in residual.vehicles
-            if vehicle.id in steps
-        ]
+        residual, relaxations, steps, depot_map, forecast = _relax(
+            strict, steps, started_ids, depot_map
+        )
+        routes = []
+        for before, vehicle in zip(strict.vehicles, residual.vehicles, strict=True):
+            if vehicle.id not in steps:
+                continue
+            if vehicle == before:
+                routes.append(forecast[vehicle.id])  # relaxed windows do not move any time
+            else:
+                routes.append(
+                    _route(residual, vehicle.id, steps[vehicle.id], before.id in started_ids)
+                )
         unassigned = _unassigned(residual, tuple(routes), plan.unassigned)
         residual_plan = Plan(tuple(routes), unassigned, plan.engine, plan.runtime_s)
         _check(residual, residual_plan, "the live plan")
@@ -763,8 +771,14 @@ def _relax(
     steps: dict[str, list[Step]],
     started: frozenset[str],
     depot_map: list[int],
-) -> tuple[PlanningProblem, tuple[Relaxation, ...], dict[str, list[Step]], list[int]]:
-    """Relax every promise the forecast routes already break to the forecast value."""
+) -> tuple[
+    PlanningProblem, tuple[Relaxation, ...], dict[str, list[Step]], list[int], dict[str, Route]
+]:
+    """Relax every promise the forecast routes already break to the forecast value.
+
+    Returns the relaxed problem, what was relaxed, the steps (reload depots may
+    be renamed), the depot map and the forecast routes (times are unchanged by
+    relaxing)."""
 
     def clock(t: int) -> str:
         return format_clock(t, scale=problem.time_scale)
@@ -775,11 +789,13 @@ def _relax(
     depots = list(problem.depots)
     depot_map = list(depot_map)
     steps = dict(steps)
+    forecast: dict[str, Route] = {}
     for n, vehicle in enumerate(vehicles):
         vid = vehicle.id
         if vid not in steps:
             continue
         route = _route(problem, vid, steps[vid], vid in started)
+        forecast[vid] = route
         changes: dict[str, object] = {}
         breaks = {b.id: b for b in vehicle.breaks}
         late_breaks: dict[str, int] = {}
@@ -911,7 +927,7 @@ def _relax(
         if changes:
             vehicles[n] = dataclasses.replace(vehicle, **changes)  # type: ignore[arg-type]
     if not notes and len(depots) == len(problem.depots):
-        return problem, (), steps, depot_map
+        return problem, (), steps, depot_map, forecast
     orders = list(problem.orders)
     if window_ends:
         for n, o in enumerate(orders):
@@ -929,7 +945,7 @@ def _relax(
     relaxed = dataclasses.replace(
         problem, depots=tuple(depots), vehicles=tuple(vehicles), orders=tuple(orders)
     )
-    return relaxed, tuple(notes), steps, depot_map
+    return relaxed, tuple(notes), steps, depot_map, forecast
 
 
 def _readable(u: Unassigned) -> Unassigned:
@@ -960,6 +976,17 @@ def _unassigned(
     return tuple(_readable(reasons[oid]) for oid in missing)
 
 
+def _with_orders(problem: PlanningProblem, orders: tuple[Order, ...]) -> PlanningProblem:
+    """``problem`` with ``orders`` instead of its own, which the caller has checked
+    (unique ids, rows and amounts in range). :class:`PlanningProblem` checks every
+    order again on construction, which would cost more than an insertion itself."""
+    new = copy.copy(problem)
+    object.__setattr__(new, "orders", orders)
+    object.__setattr__(new, "_by_id", {o.id: o for o in orders})
+    new.__dict__.pop("features", None)
+    return new
+
+
 def _check(problem: PlanningProblem, plan: Plan, what: str) -> None:
     report = validate(problem, plan)
     if not report.ok:
@@ -969,7 +996,7 @@ def _check(problem: PlanningProblem, plan: Plan, what: str) -> None:
 def _route_ok(problem: PlanningProblem, route: Route) -> bool:
     """Whether the validator accepts ``route`` on its own."""
     ids = {v.order_id for v in route.visits if v.order_id is not None}
-    sub = dataclasses.replace(problem, orders=tuple(o for o in problem.orders if o.id in ids))
+    sub = _with_orders(problem, tuple(problem.order(oid) for oid in sorted(ids)))
     return validate(sub, Plan((route,))).ok
 
 
@@ -1357,19 +1384,9 @@ def _new_stop(matrix: TravelMatrix, stop: Stop) -> _NewStop:
     )
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    """One way to insert the order, checked in O(1); verified before it is taken."""
-
-    delta: int  # change of the objective
-    fine: int  # the same change before rounding, x 3.6e6, for ties
-    rank: int
-    where: tuple[int, ...]  # (k,) or (i, j): after which elements; () on an unused vehicle
-    vehicle_id: str
-
-    @property
-    def key(self) -> tuple[int, int, int, tuple[int, ...]]:
-        return (self.delta, self.fine, self.rank, self.where)
+#: (added cost x 3.6e6 before rounding, added seconds, added metres, position(s))
+Option = tuple[int, int, int, tuple[int, ...]]
+_NO_LIMIT = 2**62
 
 
 class _Inserter:
@@ -1418,13 +1435,12 @@ class _Inserter:
 
     # -- one route -------------------------------------------------------------------------
 
-    def single(self, ix: _RouteIndex) -> list[_Candidate]:
-        """Every feasible position of a one-stop order in the route (fast checks)."""
+    def single(self, ix: _RouteIndex) -> list[Option]:
+        """Every feasible position of a one-stop order in the route, cheapest first."""
         if not self.able(ix.vehicle, ix.tasks):
             return []
         (u,) = self.stops_for(ix.vehicle)
-        order = self.order
-        delivery = order.kind is OrderKind.DELIVERY
+        delivery = self.order.kind is OrderKind.DELIVERY
         room = tuple(c - a for c, a in zip(ix.vehicle.capacity, self.amount, strict=True))
         lo = ix.first
         if delivery:
@@ -1437,9 +1453,13 @@ class _Inserter:
         to_t, from_t, to_d, from_d = u.to_t, u.from_t, u.to_d, u.from_d
         x, windows, service, setup = u.loc, u.windows, u.service, u.setup
         groups = ix.groups
-        t = ix.vehicle.type
-        cph, cpk = t.cost_per_hour, t.cost_per_km
-        out: list[_Candidate] = []
+        vehicle = ix.vehicle
+        max_t = (
+            _NO_LIMIT if vehicle.max_travel_time is None else vehicle.max_travel_time - ix.travel
+        )
+        max_d = _NO_LIMIT if vehicle.max_distance is None else vehicle.max_distance - ix.distance
+        cph, cpk = vehicle.type.cost_per_hour * 1000, vehicle.type.cost_per_km * 3600
+        out: list[Option] = []
         for k in range(lo, len(loc) - 1):
             if not _fits(caps[k], room):
                 continue
@@ -1448,6 +1468,8 @@ class _Inserter:
             la, lb = loc[a], loc[b]
             dt = to_t[la] + from_t[lb] - leg_t[a]
             dd = to_d[la] + from_d[lb] - leg_d[a]
+            if dt > max_t or dd > max_d:
+                continue
             if a in groups:
                 before, after = ix.split(a, k)
                 arrival = _through(dep[a], before, to_t[la])
@@ -1456,10 +1478,10 @@ class _Inserter:
             else:
                 after = []
                 arrival = dep[a] + to_t[la]
-            s = earliest_start(windows, arrival)
-            if s is None:
+            start = earliest_start(windows, arrival)
+            if start is None:
                 continue
-            leave = s + service + (setup if la != x else 0)
+            leave = start + service + (setup if la != x else 0)
             if after:
                 reach = _through(leave, after, from_t[lb])
                 if reach is None:
@@ -1468,150 +1490,185 @@ class _Inserter:
                 reach = leave + from_t[lb]
             if reach > (la_same[b] if lb == x else la_setup[b]):
                 continue
-            if not self.within_limits(ix, dt, dd):
-                continue
-            out.append(
-                _Candidate(
-                    self.cost_delta(ix, ix.vehicle, dt, dd),
-                    cph * dt * 1000 + cpk * dd * 3600,
-                    ix.rank,
-                    (k,),
-                    ix.vehicle_id,
-                )
-            )
+            out.append((cph * dt + cpk * dd, dt, dd, (k,)))
+        out.sort()
         return out
 
-    def pairs(self, ix: _RouteIndex) -> list[_Candidate]:
+    def best_pair(
+        self, ix: _RouteIndex, bound: int | None, exclude: set[tuple[int, ...]]
+    ) -> Option | None:
         """The cheapest feasible (pickup, delivery) positions of a shipment in the route.
 
-        Pairs are taken best-first by added travel cost and checked by a forward
-        pass between the two positions; the first feasible one is the route's best
-        (the others follow only if that one fails verification).
+        Pickup positions are taken in order of a lower bound on the added cost;
+        for each, delivery positions in order of their own added cost, and the
+        times after the pickup are propagated forward only as far as needed
+        (until the delay is absorbed by waiting, or a window is missed). Pairs
+        that cannot beat ``bound`` (the best change of the objective found so far
+        elsewhere) or the route's best so far are never checked.
         """
         if not self.able(ix.vehicle, ix.tasks):
-            return []
+            return None
         p, d = self.stops_for(ix.vehicle)
-        t = ix.vehicle.type
-        cph, cpk = t.cost_per_hour, t.cost_per_km
-        m = len(ix.loc)
-        loc, prev_place, next_place, leg_t, leg_d = (
-            ix.loc,
-            ix.prev_place,
-            ix.next_place,
-            ix.leg_t,
-            ix.leg_d,
+        vehicle = ix.vehicle
+        cph, cpk = vehicle.type.cost_per_hour * 1000, vehicle.type.cost_per_km * 3600
+        max_t = (
+            _NO_LIMIT if vehicle.max_travel_time is None else vehicle.max_travel_time - ix.travel
         )
-        room = tuple(c - a for c, a in zip(ix.vehicle.capacity, self.amount, strict=True))
-        pd_t = p.from_t[d.loc]
-        pd_d = p.from_d[d.loc]
-        picks: list[tuple[int, int, int, int]] = []  # (fine, dt, dd, i)
+        max_d = _NO_LIMIT if vehicle.max_distance is None else vehicle.max_distance - ix.distance
+        loc, dep, prev_place, next_place = ix.loc, ix.dep, ix.prev_place, ix.next_place
+        leg_t, leg_d, place = ix.leg_t, ix.leg_d, ix.place
+        windows, work, setup = ix.windows, ix.work, ix.setup
+        m = len(loc)
+        room = tuple(c - a for c, a in zip(vehicle.capacity, self.amount, strict=True))
+        # over[k]: the first element from k on that has no room for the goods.
+        over = [m] * (m + 1)
+        for k in range(m - 1, -1, -1):
+            over[k] = over[k + 1] if _fits(ix.load[k], room) else k
+        pd_t, pd_d = p.from_t[d.loc], p.from_d[d.loc]
+
+        # latest[j]: the latest departure from the last place before a delivery put
+        # after element j that keeps it and the rest of the route feasible.
         drops: list[tuple[int, int, int, int]] = []
-        near: list[tuple[int, int, int, int, int]] = []  # pairs with no place between
-        for k in range(ix.first, m - 1):
-            a, b = prev_place[k], next_place[k]
+        viable: list[tuple[int, int, int, int]] = []
+        latest = [_NEG] * m
+        for j in range(ix.first, m - 1):
+            a, b = prev_place[j], next_place[j]
             la, lb = loc[a], loc[b]
+            before, after = ix.split(a, j)
+            la_b = ix.la_same[b] if lb == d.loc else ix.la_setup[b]
+            if after:
+                leave_by = _latest_departure(after, d.from_t[lb], la_b, -HORIZON)
+            else:
+                leave_by = la_b - d.from_t[lb]
+            arrive_by = _latest_arrival(
+                d.windows, d.service + (d.setup if la != d.loc else 0), leave_by
+            )
+            if before:
+                latest[j] = _latest_departure(before, d.to_t[la], arrive_by, -HORIZON)
+            else:
+                latest[j] = arrive_by - d.to_t[la]
             dt = d.to_t[la] + d.from_t[lb] - leg_t[a]
             dd = d.to_d[la] + d.from_d[lb] - leg_d[a]
-            drops.append((cph * dt * 1000 + cpk * dd * 3600, dt, dd, k))
-            if not _fits(ix.load[k], room):
+            drop = (cph * dt + cpk * dd, dt, dd, j)
+            drops.append(drop)
+            if latest[j] >= dep[a]:
+                viable.append(drop)
+        drops.sort()
+        viable.sort()
+        if not drops:
+            return None
+        cheapest_drop = drops[0][0]
+        picks: list[tuple[int, int, int, int, int, int, int, int, int]] = []
+        for i in range(ix.first, m - 1):
+            if over[i] <= i:
                 continue
+            a, b = prev_place[i], next_place[i]
+            la, lb = loc[a], loc[b]
+            before, _ = ix.split(a, i)
+            arrival = _through(dep[a], before, p.to_t[la])
+            if arrival is None:
+                continue
+            start = earliest_start(p.windows, arrival)
+            if start is None:
+                continue
+            leave = start + p.service + (p.setup if la != p.loc else 0)
             dt = p.to_t[la] + p.from_t[lb] - leg_t[a]
             dd = p.to_d[la] + p.from_d[lb] - leg_d[a]
-            picks.append((cph * dt * 1000 + cpk * dd * 3600, dt, dd, k))
-            dt = p.to_t[la] + pd_t + d.from_t[lb] - leg_t[a]
-            dd = p.to_d[la] + pd_d + d.from_d[lb] - leg_d[a]
-            for j in range(k, b):
-                near.append((cph * dt * 1000 + cpk * dd * 3600, dt, dd, k, j))
+            fine = cph * dt + cpk * dd
+            ndt = p.to_t[la] + pd_t + d.from_t[lb] - leg_t[a]
+            ndd = p.to_d[la] + pd_d + d.from_d[lb] - leg_d[a]
+            near = cph * ndt + cpk * ndd
+            picks.append((min(near, fine + cheapest_drop), fine, dt, dd, i, leave, near, ndt, ndd))
         picks.sort()
-        drops.sort()
-        near.sort()
-        heap: list[tuple[int, int, int]] = []
-        if picks and drops:
-            heap.append((picks[0][0] + drops[0][0], 0, 0))
-        seen = {(0, 0)}
-        n_near = 0
-        out: list[_Candidate] = []
-        while heap or n_near < len(near):
-            if heap and (n_near >= len(near) or heap[0][0] <= near[n_near][0]):
-                fine, a_i, b_i = heapq.heappop(heap)
-                for na, nb in ((a_i + 1, b_i), (a_i, b_i + 1)):
-                    if na < len(picks) and nb < len(drops) and (na, nb) not in seen:
-                        seen.add((na, nb))
-                        heapq.heappush(heap, (picks[na][0] + drops[nb][0], na, nb))
-                _, dt1, dd1, i = picks[a_i]
-                _, dt2, dd2, j = drops[b_i]
-                if next_place[i] > j:
-                    continue  # no place between them: counted in ``near``
-                dt, dd = dt1 + dt2, dd1 + dd2
-            else:
-                fine, dt, dd, i, j = near[n_near]
-                n_near += 1
-            if not self.within_limits(ix, dt, dd) or not self.pair_feasible(ix, p, d, room, i, j):
-                continue
-            out.append(
-                _Candidate(
-                    self.cost_delta(ix, ix.vehicle, dt, dd), fine, ix.rank, (i, j), ix.vehicle_id
-                )
-            )
-            if len(out) >= 3:
-                break
-        return out
 
-    def pair_feasible(
-        self, ix: _RouteIndex, p: _NewStop, d: _NewStop, room: tuple[int, ...], i: int, j: int
+        fixed = 0 if ix.full_has_tasks else vehicle.type.fixed_cost
+        # A pair whose added cost before rounding exceeds bound + 1 cannot beat it.
+        limit = _NO_LIMIT if bound is None else (bound + 1 - fixed) * 3_600_000
+        best: Option | None = None
+
+        def take(fine: int, dt: int, dd: int, where: tuple[int, int]) -> None:
+            nonlocal best, limit
+            best = (fine, dt, dd, where)
+            limit = min(limit, fine)
+
+        for lb_fine, fine_p, dtp, ddp, i, leave, near, ndt, ndd in picks:
+            if lb_fine >= limit:
+                break
+            hi = over[i]  # deliveries after i and before hi keep the goods within capacity
+            x_i = next_place[i]
+            if near < limit and ndt <= max_t and ndd <= max_d:
+                for j in range(i, min(x_i, hi)):
+                    if (i, j) not in exclude and self.drop_ok(ix, d, leave, p.loc, i, j):
+                        take(near, ndt, ndd, (i, j))
+                        break
+            # A pickup that adds no driving cannot make any later visit earlier (setup
+            # aside), so deliveries the route already reaches too late stay out of reach.
+            later_only = dtp >= 0 and (loc[x_i] != p.loc or setup[x_i] == 0)
+            # Forward from the pickup, as far as the deliveries looked at need.
+            times: dict[int, int] = {}
+            t, cur, cur_loc = leave, -1, p.loc
+            pending: list[BreakSpan] = []
+            e = i + 1
+            dead = m  # the first place whose windows the delay misses
+            settled = m  # from here on the times are the route's own
+            for fine_d, dtd, ddd, j in viable if later_only else drops:
+                fine = fine_p + fine_d
+                if fine >= limit:
+                    break
+                if j < x_i or j >= hi or (i, j) in exclude:
+                    continue
+                if dtp + dtd > max_t or ddp + ddd > max_d:
+                    continue
+                last = prev_place[j]
+                while e <= last and e < dead and e < settled:
+                    if not place[e]:
+                        pending.append((windows[e], work[e]))
+                        e += 1
+                        continue
+                    arrival = _through(t, pending, p.from_t[loc[e]] if cur < 0 else leg_t[cur])
+                    pending = []
+                    start = None if arrival is None else earliest_start(windows[e], arrival)
+                    if start is None:
+                        dead = e
+                        break
+                    t = start + work[e] + (setup[e] if loc[e] != cur_loc else 0)
+                    times[e] = t
+                    cur, cur_loc = e, loc[e]
+                    if t == dep[e]:
+                        settled = e + 1
+                    e += 1
+                if last >= dead:
+                    continue
+                if (times[last] if last in times else dep[last]) <= latest[j]:
+                    take(fine, dtp + dtd, ddp + ddd, (i, j))
+                    break
+        return best
+
+    def drop_ok(
+        self, ix: _RouteIndex, d: _NewStop, leave: int, here: int, after: int, j: int
     ) -> bool:
-        """Pickup after element ``i`` and delivery after element ``j`` (``i <= j``)."""
-        loc = ix.loc
-        a = ix.prev_place[i]
-        la = loc[a]
-        before, _ = ix.split(a, i)
-        arrival = _through(ix.dep[a], before, p.to_t[la])
+        """The delivery after element ``j``, leaving the last place (element ``after``,
+        at row ``here``; the new pickup when ``after`` is its position) at ``leave``."""
+        windows, work = ix.windows, ix.work
+        breaks = [(windows[k], work[k]) for k in range(after + 1, j + 1) if not ix.place[k]]
+        arrival = _through(leave, breaks, d.to_t[here])
         if arrival is None:
             return False
-        s = earliest_start(p.windows, arrival)
-        if s is None:
+        start = earliest_start(d.windows, arrival)
+        if start is None:
             return False
-        t = s + p.service + (p.setup if la != p.loc else 0)
-        top = ix.load[i]
-        pending: list[BreakSpan] = []
-        cur = -2  # the new pickup
-        for e in range(i + 1, j + 1):
-            top = _max(top, ix.load[e])
-            if not _fits(top, room):
-                return False
-            if not ix.place[e]:
-                pending.append((ix.windows[e], ix.work[e]))
-                continue
-            le = loc[e]
-            leg = p.from_t[le] if cur == -2 else ix.leg_t[cur]
-            arrival = _through(t, pending, leg)
-            pending = []
-            if arrival is None:
-                return False
-            s = earliest_start(ix.windows[e], arrival)
-            if s is None:
-                return False
-            here = p.loc if cur == -2 else loc[cur]
-            t = s + ix.work[e] + (ix.setup[e] if le != here else 0)
-            cur = e
-        here = p.loc if cur == -2 else loc[cur]
-        arrival = _through(t, pending, p.from_t[d.loc] if cur == -2 else d.to_t[here])
-        if arrival is None:
-            return False
-        s = earliest_start(d.windows, arrival)
-        if s is None:
-            return False
-        t = s + d.service + (d.setup if here != d.loc else 0)
+        t = start + d.service + (d.setup if here != d.loc else 0)
         b = ix.next_place[j]
-        _, after = ix.split(ix.prev_place[j], j)
-        reach = _through(t, after, d.from_t[loc[b]])
+        later = [(windows[k], work[k]) for k in range(j + 1, b)]
+        reach = _through(t, later, d.from_t[ix.loc[b]])
         if reach is None:
             return False
-        return reach <= (ix.la_same[b] if loc[b] == d.loc else ix.la_setup[b])
+        return reach <= (ix.la_same[b] if ix.loc[b] == d.loc else ix.la_setup[b])
 
     # -- unused vehicles ------------------------------------------------------------------
 
-    def unused(self, vehicle: Vehicle, rank: int) -> _Candidate | None:
+    def unused(self, vehicle: Vehicle) -> Option | None:
+        """The order alone on a vehicle that has no route yet."""
         if not self.able(vehicle, 0):
             return None
         depots = self.problem.depots
@@ -1624,21 +1681,19 @@ class _Inserter:
             dt += stops[0].from_t[stops[1].loc]
             dd += stops[0].from_d[stops[1].loc]
         t = vehicle.type
-        fine = t.cost_per_hour * dt * 1000 + t.cost_per_km * dd * 3600
-        return _Candidate(self.cost_delta(None, vehicle, dt, dd), fine, rank, (), vehicle.id)
+        return (t.cost_per_hour * dt * 1000 + t.cost_per_km * dd * 3600, dt, dd, ())
 
     # -- verification ---------------------------------------------------------------------
 
-    def realise(self, cand: _Candidate) -> Route | None:
-        """The candidate's route, if the validator accepts it; else None."""
+    def realise(self, vid: str, where: tuple[int, ...]) -> Route | None:
+        """The route with the order at ``where``, if the validator accepts it; else None."""
         live, problem, order = self.live, self.problem, self.order
-        vid = cand.vehicle_id
         started = live._tracks[vid].started
         if order.kind is OrderKind.SHIPMENT:
             new = [Step(_PICKUP, order_id=order.id), Step(_DELIVERY, order_id=order.id)]
         else:
             new = [Step(_JOB, order_id=order.id)]
-        if not cand.where:
+        if not where:
             vehicle = problem.vehicle(vid)
             ordered = sorted(vehicle.breaks, key=lambda b: b.time_windows[0].start)
             for cut in _splits(len(ordered), len(new) + 1):
@@ -1656,10 +1711,10 @@ class _Inserter:
         ix = live._route_index(vid)
         assert ix is not None
         steps = list(ix.steps)
-        if len(cand.where) == 1:
-            steps.insert(cand.where[0], new[0])
+        if len(where) == 1:
+            steps.insert(where[0], new[0])
         else:
-            i, j = cand.where
+            i, j = where
             steps.insert(j, new[1])
             steps.insert(i, new[0])
         route = _route(problem, vid, steps, started)
@@ -1701,47 +1756,81 @@ def _insert(live: LivePlan, order: Order, *, known: bool = False) -> LivePlan | 
         orders = tuple(placed if o.id == order.id else o for o in residual.orders)
     else:
         orders = (*residual.orders, placed)
-    problem = dataclasses.replace(residual, orders=orders)
+    problem = _with_orders(residual, orders)
     ins = _Inserter(live, placed, problem)
 
-    heap: list[tuple[tuple[int, int, int, tuple[int, ...]], int, _Candidate]] = []
-    counter = 0
+    shipment = order.kind is OrderKind.SHIPMENT
     routed = {r.vehicle_id for r in live.residual_plan.routes}
+    # One entry per vehicle: its cheapest remaining option; the heap gives the best overall.
+    heap: list[tuple[int, int, int, tuple[int, ...], str]] = []
+    streams: dict[str, tuple[list[Option], int]] = {}
+    excluded: dict[str, set[tuple[int, ...]]] = {}
+    pruned: list[str] = []
+    best: int | None = None
+
+    def push(vid: str, rank: int, option: Option) -> None:
+        nonlocal best
+        ix = live._route_index(vid)
+        vehicle = problem.vehicles[rank]
+        delta = ins.cost_delta(ix, vehicle, option[1], option[2])
+        heapq.heappush(heap, (delta, option[0], rank, option[3], vid))
+        best = delta if best is None else min(best, delta)
+
+    def pair(vid: str, rank: int, bound: int | None) -> None:
+        ix = live._route_index(vid)
+        assert ix is not None
+        option = ins.best_pair(ix, bound, excluded.setdefault(vid, set()))
+        if option is not None:
+            push(vid, rank, option)
+        elif bound is not None:
+            pruned.append(vid)
+
+    ranks = {v.id: rank for rank, v in enumerate(problem.vehicles)}
     unused_seen: set[Vehicle] = set()
     for rank, vehicle in enumerate(problem.vehicles):
         vid = vehicle.id
         if vid in live.unavailable:
             continue
-        if vid in routed:
+        if vid not in routed:
+            key = dataclasses.replace(vehicle, id="")
+            if key not in unused_seen:
+                unused_seen.add(key)
+                option = ins.unused(vehicle)
+                if option is not None:
+                    push(vid, rank, option)
+        elif shipment:
+            pair(vid, rank, best)
+        else:
             ix = live._route_index(vid)
             assert ix is not None
-            found = ins.pairs(ix) if order.kind is OrderKind.SHIPMENT else ins.single(ix)
-        else:
-            key = dataclasses.replace(vehicle, id="")
-            if key in unused_seen:
-                continue
-            unused_seen.add(key)
-            one = ins.unused(vehicle, rank)
-            found = [one] if one is not None else []
-        for cand in found:
-            heap.append((cand.key, counter, cand))
-            counter += 1
-    heapq.heapify(heap)
+            options = ins.single(ix)
+            if options:
+                streams[vid] = (options, 0)
+                push(vid, rank, options[0])
     while heap:
-        _, _, cand = heapq.heappop(heap)
-        route = ins.realise(cand)
-        if route is None:
-            continue
-        return _after_insert(live, problem, order, route, known=known or in_residual)
-    others = tuple(r for r in live.residual_plan.routes)
+        _, _, rank, at_pos, vid = heapq.heappop(heap)
+        route = ins.realise(vid, at_pos)
+        if route is not None:
+            return _after_insert(live, problem, order, route)
+        # Rejected on verification (a limit the O(1) checks leave to the validator):
+        # the vehicle's next option takes its place.
+        if vid in streams:
+            options, at = streams[vid]
+            if at + 1 < len(options):
+                streams[vid] = (options, at + 1)
+                push(vid, rank, options[at + 1])
+        elif at_pos:
+            excluded.setdefault(vid, set()).add(at_pos)
+            pair(vid, rank, None)
+            for other in pruned:
+                pair(other, ranks[other], None)
+            pruned.clear()
     asked = (Unassigned(order.id, "", ""), *live.residual_plan.unassigned)
-    reasons = _unassigned(problem, others, asked)
+    reasons = _unassigned(problem, live.residual_plan.routes, asked)
     return next(u for u in reasons if u.order_id == order.id)
 
 
-def _after_insert(
-    live: LivePlan, problem: PlanningProblem, order: Order, route: Route, *, known: bool
-) -> LivePlan:
+def _after_insert(live: LivePlan, problem: PlanningProblem, order: Order, route: Route) -> LivePlan:
     vid = route.vehicle_id
     old = live.residual_plan
     if old.route_of(vid) is not None:
@@ -1750,7 +1839,14 @@ def _after_insert(
         routes = (*old.routes, route)
     unassigned = tuple(u for u in old.unassigned if u.order_id != order.id)
     residual_plan = Plan(routes, unassigned, old.engine, old.runtime_s)
-    _check(problem, residual_plan, f"inserting order {order.id!r}")
+    # The new route passed the validator (``_Inserter.realise``) and every other
+    # route is unchanged and was valid: what is left is the order-level rule.
+    served = [r.vehicle_id for r in routes for v in r.visits if v.order_id == order.id]
+    if len(set(served)) != 1 or len(served) != len(order.stops):
+        raise LiveChangeRejected(
+            f"inserting order {order.id!r}",
+            (Violation("duplicate", f"order {order.id!r} is served by {served}"),),
+        )
     if any(o.id == order.id for o in live.problem.orders):
         full_orders = tuple(order if o.id == order.id else o for o in live.problem.orders)
     else:
@@ -1758,7 +1854,7 @@ def _after_insert(
     index = {k: v for k, v in live._index.items() if k != vid}
     new = dataclasses.replace(
         live,
-        problem=dataclasses.replace(live.problem, orders=full_orders),
+        problem=_with_orders(live.problem, full_orders),
         residual=problem,
         residual_plan=residual_plan,
         _index=index,
