@@ -21,7 +21,9 @@ import datetime as dt
 import math
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from threading import Lock
 from typing import Any, cast
 
 from pydantic import TypeAdapter
@@ -57,7 +59,7 @@ from lastmile.operations.tracking import (
     track_route,
 )
 from lastmile.service.auth.models import Role
-from lastmile.service.db import make_engine, make_sessionmaker, utcnow
+from lastmile.service.db import make_sessionmaker, utcnow
 from lastmile.service.depots.models import Depot
 from lastmile.service.deps import Principal
 from lastmile.service.errors import (
@@ -150,24 +152,42 @@ def durable_sessions(engine: Engine) -> tuple[sessionmaker[Session], Engine]:
     """Sessions for tracking writes, whose commits are on disk when they return,
     on an engine of their own (dispose it at shut-down).
 
-    SQLite: ``synchronous=FULL`` (see the module docs). PostgreSQL: commits are
-    durable anyway; the engine's own pool is sized for the ping load (a
-    request holds one connection; a pool smaller than the concurrent requests
-    would open and close connections, which costs PostgreSQL a process each).
+    A request holds one connection: the pools are sized for the ping load (a
+    pool smaller than the concurrent requests makes them queue, and on
+    PostgreSQL opens and closes connections, a process each). SQLite: WAL
+    with ``synchronous=FULL`` (see the module docs), and writes of this
+    process take turns on a lock (see :func:`write_turn`) instead of spinning
+    in SQLite's busy handler.
     """
     url = engine.url.render_as_string(hide_password=False)
     if engine.dialect.name != "sqlite":
         own = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
         return make_sessionmaker(own), own
-    own = make_engine(url)
+    own = create_engine(
+        url,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=20,
+        max_overflow=20,
+    )
 
-    def full(dbapi_connection: Any, connection_record: Any) -> None:
+    def pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         del connection_record
-        # After make_engine's own pragmas (listeners run in order): fsync the WAL.
-        dbapi_connection.execute("PRAGMA synchronous=FULL")
+        for pragma in (
+            "journal_mode=WAL",
+            "foreign_keys=ON",
+            "busy_timeout=30000",
+            "synchronous=FULL",
+        ):
+            dbapi_connection.execute(f"PRAGMA {pragma}")
 
-    event.listen(own, "connect", full)
-    return make_sessionmaker(own), own
+    event.listen(own, "connect", pragmas)
+    return sessionmaker(bind=own, expire_on_commit=False, info={"write_lock": Lock()}), own
+
+
+def write_turn(session: Session) -> AbstractContextManager[Any]:
+    """Hold this process's SQLite write turn (nothing on PostgreSQL)."""
+    lock = session.info.get("write_lock")
+    return lock if lock is not None else nullcontext()
 
 
 def _insert(session: Session, table: Any) -> Any:
@@ -230,9 +250,11 @@ def ingest_pings(
     }
     if session.get_bind().dialect.name == "postgresql":
         new = _ingest_pg(session, unique, fixed)
+        session.commit()
     else:
-        new = _ingest_sqlite(session, unique, fixed)
-    session.commit()
+        with write_turn(session):
+            new = _ingest_sqlite(session, unique, fixed)
+            session.commit()
     stored = [p for p in unique if p.event_id in new]
     return PingResult(
         stored=stored,
@@ -676,7 +698,8 @@ def record_stop_events(
         route.status = "completed"
     session.add_all(fresh.values())
     try:
-        session.commit()
+        with write_turn(session):
+            session.commit()
     except IntegrityError:
         session.rollback()
         raise Conflict("another request is storing the same events; send them again") from None
@@ -969,19 +992,20 @@ def claim_eta_refresh(
     per ``every_s`` across all API processes (an atomic conditional update)."""
     now = now or utcnow()
     progress = models.RouteProgress
-    claimed = session.execute(
-        update(progress)
-        .where(
-            progress.route_id == route_id,
-            or_(
-                progress.eta_computed_at.is_(None),
-                progress.eta_computed_at < now - dt.timedelta(seconds=every_s),
-            ),
+    with write_turn(session):
+        claimed = session.execute(
+            update(progress)
+            .where(
+                progress.route_id == route_id,
+                or_(
+                    progress.eta_computed_at.is_(None),
+                    progress.eta_computed_at < now - dt.timedelta(seconds=every_s),
+                ),
+            )
+            .values(eta_computed_at=now)
+            .execution_options(synchronize_session=False)
         )
-        .values(eta_computed_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.commit()
+        session.commit()
     return getattr(claimed, "rowcount", 0) == 1
 
 
@@ -1005,14 +1029,6 @@ def refresh_eta(
         for s in comp.out.stops
         if comp.visits[s.sequence].eta_at != s.eta_at
     ]
-    if changed:
-        visits = cast(Table, Visit.__table__)
-        session.execute(
-            update(visits)
-            .where(visits.c.id == bindparam("visit_id"))
-            .values(eta_at=bindparam("eta_at")),
-            changed,
-        )
     late = [s.sequence for s in comp.out.stops if s.late]
     progress = session.scalar(
         select(models.RouteProgress).where(models.RouteProgress.route_id == route_id)
@@ -1027,7 +1043,16 @@ def refresh_eta(
     progress.eta_computed_at = now
     progress.updated_at = now
     try:
-        session.commit()
+        with write_turn(session):
+            if changed:
+                visits = cast(Table, Visit.__table__)
+                session.execute(
+                    update(visits)
+                    .where(visits.c.id == bindparam("visit_id"))
+                    .values(eta_at=bindparam("eta_at")),
+                    changed,
+                )
+            session.commit()
     except IntegrityError:
         # Another process created the progress row meanwhile; its ETAs stand.
         session.rollback()
