@@ -10,6 +10,10 @@ from lastmile.service.fleet.models import Driver as Driver
 from lastmile.service.fleet.models import Shift as Shift
 from lastmile.service.fleet.models import Vehicle as Vehicle
 from lastmile.service.fleet.models import VehicleType as VehicleType
+from lastmile.service.notifications.models import CustomerNotification as CustomerNotification
+from lastmile.service.notifications.models import CustomerReply as CustomerReply
+from lastmile.service.notifications.models import WebhookDelivery as WebhookDelivery
+from lastmile.service.notifications.models import WebhookEndpoint as WebhookEndpoint
 from lastmile.service.orders.models import Order as Order
 from lastmile.service.orders.models import OrderItem as OrderItem
 from lastmile.service.orders.models import TrackingLink as TrackingLink
@@ -19,6 +23,9 @@ from lastmile.service.plans.models import PlanningJob as PlanningJob
 from lastmile.service.plans.models import Route as Route
 from lastmile.service.plans.models import UnassignedOrder as UnassignedOrder
 from lastmile.service.plans.models import Visit as Visit
+from lastmile.service.pod.models import PodFile as PodFile
+from lastmile.service.pod.models import Proof as Proof
+from lastmile.service.replan.models import PlanChange as PlanChange
 from lastmile.service.tracking.models import PositionPing as PositionPing
 from lastmile.service.tracking.models import RouteProgress as RouteProgress
 from lastmile.service.tracking.models import StopEvent as StopEvent
@@ -27,14 +34,19 @@ from lastmile.service.tracking.models import TrackerDevice as TrackerDevice
 __all__ = [
     "ApiKey",
     "Base",
+    "CustomerNotification",
+    "CustomerReply",
     "Depot",
     "Driver",
     "Order",
     "OrderItem",
     "Organisation",
     "Plan",
+    "PlanChange",
     "PlanningJob",
+    "PodFile",
     "PositionPing",
+    "Proof",
     "Role",
     "Route",
     "RouteProgress",
@@ -48,4 +60,6 @@ __all__ = [
     "Vehicle",
     "VehicleType",
     "Visit",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
