@@ -101,7 +101,7 @@ def city_day(
             )
             if "tail_lift" in skills:
                 amount = (int(rng.integers(60, 150)), int(rng.integers(200, 600)), 1)
-        windows = (_slot(rng),)
+        windows: tuple[TimeWindow, ...] = (_slot(rng),)
         if rng.uniform() < 0.15:
             first = windows[0]
             later = TimeWindow(
