@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import replace
 
 import pytest
@@ -19,7 +20,7 @@ def at(h: int, m: int = 0) -> dt.datetime:
 
 FACTS = MessageFacts(
     order_ref="ord-7",
-    timezone="Europe/Paris",
+    tz=zoneinfo.ZoneInfo("Europe/Paris"),
     customer_name="Ada",
     sender="Acme",
     tracking_url="https://track.example/track/abc",

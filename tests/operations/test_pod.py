@@ -138,7 +138,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
         attempts=1,
         failed_at=saturday,
         windows=[window],
-        timezone="Europe/Paris",
+        tz=PARIS,
     )
     assert plan.retry and plan.on == dt.date(2025, 5, 5)  # Sunday is closed
     assert plan.windows == (
@@ -146,11 +146,11 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
     )
     assert "nobody was there" in plan.why
     refused = plan_reattempt(
-        FailureReason.REFUSED, attempts=1, failed_at=saturday, windows=[], timezone="Europe/Paris"
+        FailureReason.REFUSED, attempts=1, failed_at=saturday, windows=[], tz=PARIS
     )
     assert not refused.retry and refused.why == "not tried again: the customer refused it"
     last = plan_reattempt(
-        FailureReason.NOT_HOME, attempts=3, failed_at=saturday, windows=[], timezone="Europe/Paris"
+        FailureReason.NOT_HOME, attempts=3, failed_at=saturday, windows=[], tz=PARIS
     )
     assert not last.retry and "3 attempts failed" in last.why
     daily = ReattemptPolicy(closed_weekdays=frozenset())
@@ -159,7 +159,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
         attempts=1,
         failed_at=saturday,
         windows=[],
-        timezone="Europe/Paris",
+        tz=PARIS,
         policy=daily,
     )
     assert sunday.on == dt.date(2025, 5, 4) and sunday.windows == ()
@@ -176,5 +176,5 @@ def test_reattempt_inputs_are_checked() -> None:
             attempts=1,
             failed_at=dt.datetime(2025, 1, 1),
             windows=[],
-            timezone="UTC",
+            tz=dt.UTC,
         )

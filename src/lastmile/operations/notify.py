@@ -16,7 +16,6 @@ failed     not served, why, and when it will be tried again (if it will)
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -39,14 +38,14 @@ class NotifyEvent(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class MessageFacts:
-    """What a message may mention. Datetimes are aware; ``timezone`` is how they are shown.
+    """What a message may mention. Datetimes are aware; ``tz`` is how they are shown.
 
     ``pickup`` says the customer hands goods over (a return) instead of
     receiving them.
     """
 
     order_ref: str
-    timezone: str = "UTC"
+    tz: dt.tzinfo = dt.UTC
     customer_name: str = ""
     sender: str = ""
     tracking_url: str = ""
@@ -86,14 +85,14 @@ def _day(value: dt.datetime | dt.date) -> str:
     return f"{value:%A} {value.day} {value:%B}"
 
 
-def _span(window: Window, zone: zoneinfo.ZoneInfo) -> str:
+def _span(window: Window, zone: dt.tzinfo) -> str:
     start, end = (t.astimezone(zone) for t in window)
     if start.date() == end.date():
         return f"{_day(start)} between {start:%H:%M} and {end:%H:%M}"
     return f"between {_day(start)} {start:%H:%M} and {_day(end)} {end:%H:%M}"
 
 
-def _short(window: Window, zone: zoneinfo.ZoneInfo) -> str:
+def _short(window: Window, zone: dt.tzinfo) -> str:
     start, end = (t.astimezone(zone) for t in window)
     return f"{start:%d/%m} {start:%H:%M}-{end:%H:%M}"
 
@@ -101,7 +100,7 @@ def _short(window: Window, zone: zoneinfo.ZoneInfo) -> str:
 def render(event: NotifyEvent, facts: MessageFacts) -> Message:
     """The message for ``event``. Raises :class:`InputError` when a fact it needs is missing
     (``on_the_way`` and ``delay`` need ``eta``)."""
-    zone = zoneinfo.ZoneInfo(facts.timezone)
+    zone = facts.tz
     who = f"Hello {facts.customer_name}," if facts.customer_name else "Hello,"
     sender = facts.sender or "We"
     ref = facts.order_ref

@@ -17,7 +17,6 @@ what follows a failed attempt. Pure functions over plain values; no I/O.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -291,13 +290,13 @@ def plan_reattempt(
     attempts: int,
     failed_at: dt.datetime,
     windows: Sequence[tuple[dt.datetime, dt.datetime]],
-    timezone: str,
+    tz: dt.tzinfo,
     policy: ReattemptPolicy | None = None,
 ) -> Reattempt:
     """Whether and when to try again after the ``attempts``-th failed attempt.
 
     ``windows`` are the attempt's agreed windows (aware datetimes); the new
-    ones keep their local start time and length on the new day. No windows:
+    ones keep their local start time (in ``tz``) and length on the new day. No windows:
     any time that day (``windows`` stays empty).
     """
     policy = policy or ReattemptPolicy()
@@ -309,7 +308,7 @@ def plan_reattempt(
         return Reattempt(
             False, f"not tried again: {attempts} attempts failed (at most {policy.max_attempts})"
         )
-    zone = zoneinfo.ZoneInfo(timezone)
+    zone = tz
     day = failed_at.astimezone(zone).date() + dt.timedelta(days=1)
     while day.weekday() in policy.closed_weekdays:
         day += dt.timedelta(days=1)

@@ -25,12 +25,15 @@ from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
 from lastmile.service.fleet.router import router as fleet_router
 from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.notifications.router import router as notifications_router
 from lastmile.service.orders.router import public_router as tracking_router
 from lastmile.service.orders.router import router as orders_router
 from lastmile.service.orgs.router import router as orgs_router
 from lastmile.service.plans.jobs import JobRunner
 from lastmile.service.plans.router import router as plans_router
+from lastmile.service.pod.router import router as pod_router
 from lastmile.service.ratelimit import RateLimiter
+from lastmile.service.replan.router import router as replan_router
 from lastmile.service.schemas import ApiModel, ErrorOut
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
@@ -119,6 +122,9 @@ def create_app(
         orders_router,
         plans_router,
         live_router,
+        replan_router,
+        pod_router,
+        notifications_router,
     ):
         app.include_router(router, responses=_ERRORS)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)

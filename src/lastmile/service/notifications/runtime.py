@@ -1,0 +1,109 @@
+"""The notifier: one background task per API process that sends queued webhooks and
+customer messages and looks for delays.
+
+The router's lifespan builds a :class:`Notifier` into ``app.state.notifier`` after
+the app's start-up and stops it before shut-down. Its senders are attributes:
+replace ``notifier.senders`` (or set ``app.state.notify_settings`` before start)
+to send elsewhere; tests do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
+
+from lastmile.service.db import utcnow
+from lastmile.service.notifications import service
+from lastmile.service.notifications.senders import LogSmsProvider, SmtpEmailSender
+from lastmile.service.notifications.settings import NotifySettings
+
+logger = logging.getLogger(__name__)
+
+
+def make_senders(settings: NotifySettings, *, base_url: str, ttl_s: int) -> service.Senders:
+    email = (
+        SmtpEmailSender(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout_s=settings.smtp_timeout_s,
+        )
+        if settings.smtp_host
+        else None
+    )
+    return service.Senders(
+        email=email,
+        sms=LogSmsProvider(),
+        http=httpx.Client(follow_redirects=False),
+        tracking_base_url=base_url,
+        tracking_ttl_s=ttl_s,
+    )
+
+
+@dataclass
+class Notifier:
+    """Sends what is due every ``notify_poll_s``; scans for delays every ``delay_scan_s``."""
+
+    settings: NotifySettings
+    sessions: sessionmaker[Session]
+    senders: service.Senders
+    _task: asyncio.Task[None] | None = None
+    _last_scan: float = field(default=0.0)
+
+    def run_once(self) -> service.SendReport:
+        """One round, in the calling thread: delays first, then everything due."""
+        if time.monotonic() - self._last_scan >= self.settings.delay_scan_s:
+            self._last_scan = time.monotonic()
+            with self.sessions() as session:
+                service.scan_delays(session, settings=self.settings, now=utcnow())
+        return service.send_due(self.sessions, senders=self.senders, settings=self.settings)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await run_in_threadpool(self.run_once)
+            except Exception:  # keep the notifier alive; the next round tries again
+                logger.exception("notifier round failed")
+            await asyncio.sleep(self.settings.notify_poll_s)
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.senders.http.close()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings = getattr(app.state, "notify_settings", None) or NotifySettings()
+    main = app.state.settings
+    notifier = Notifier(
+        settings=settings,
+        sessions=app.state.sessionmaker,
+        senders=make_senders(
+            settings, base_url=main.public_base_url, ttl_s=main.tracking_link_ttl_s
+        ),
+    )
+    app.state.notifier = notifier
+    notifier.start()
+    try:
+        yield
+    finally:
+        await notifier.stop()

@@ -1,0 +1,416 @@
+"""From stored plans and tracking reports to a :class:`~lastmile.planning.live.LivePlan`,
+and validated changes back into the plan's routes.
+
+The live view is rebuilt for every request from what the database says:
+the plan's routes (their order of stops, re-timed on the current orders and
+fleet), the stop events reported so far (stops completed or failed) and the
+last GPS fix of each route on the road (a matrix row of its own when it is
+newer than the last stop reported). The change is made by the library, which
+validates it; only then are the routes, visits, unassigned orders and order
+statuses rewritten, in one transaction, with a :class:`PlanChange` in the log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lastmile.domain import Location, Route, Unassigned, VisitKind
+from lastmile.domain import Plan as DomainPlan
+from lastmile.exceptions import InputError
+from lastmile.operations import OrderEvent, OrderStatus
+from lastmile.planning import PlanningProblem, build_route
+from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
+from lastmile.planning.schedule import Step
+from lastmile.service.db import utcnow
+from lastmile.service.errors import Conflict, NotFound
+from lastmile.service.orders.models import Order
+from lastmile.service.orders.service import apply_event
+from lastmile.service.orgs.models import Organisation
+from lastmile.service.plans import models as pm
+from lastmile.service.plans.problem import Snapshot, build_snapshot, seconds_since
+from lastmile.service.replan.models import PlanChange
+from lastmile.service.tracking.models import RouteProgress, StopEvent
+from lastmile.travel import TravelModel
+
+#: Route statuses whose vehicle has left its depot.
+_ON_THE_ROAD = ("started",)
+#: A GPS fix older than this is not trusted as the vehicle's position.
+_FIX_MAX_AGE = dt.timedelta(minutes=15)
+_FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
+
+Clock = Callable[[], dt.datetime]
+
+
+@dataclass
+class LiveContext:
+    """A plan as the live view sees it, and how to write changes back."""
+
+    plan: pm.Plan
+    org: Organisation
+    snapshot: Snapshot
+    live: LivePlan
+    now: dt.datetime
+    routes: dict[str, pm.Route]
+    #: orders behind each started vehicle, by (order id, visit kind)
+    done: dict[str, set[tuple[str, VisitKind]]] = field(default_factory=dict)
+
+    @property
+    def problem(self) -> PlanningProblem:
+        return self.live.problem
+
+
+def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list[Step]:
+    steps = []
+    for v in route.visits:
+        kind = VisitKind(v.kind)
+        if kind in (VisitKind.START, VisitKind.END):
+            continue
+        if kind is VisitKind.BREAK:
+            steps.append(Step(kind, break_id=v.break_id))
+        elif kind is VisitKind.RELOAD:
+            if v.depot_id in depot_ids:
+                steps.append(Step(kind, depot=depot_ids.index(v.depot_id)))
+        elif v.order_id is not None and str(v.order_id) in known:
+            steps.append(Step(kind, order_id=str(v.order_id)))
+    return steps
+
+
+def _with_rows(
+    problem: PlanningProblem, extra: list[Location], travel_model: TravelModel
+) -> PlanningProblem:
+    if not extra:
+        return problem
+    locations = (*problem.locations, *extra)
+    matrix = travel_model.matrix(list(locations))
+    return dataclasses.replace(
+        problem, locations=locations, matrices={p: matrix for p in problem.matrices}
+    )
+
+
+def load_live(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    travel_model: TravelModel,
+    now: dt.datetime,
+    extra_orders: Iterable[uuid.UUID] = (),
+    unavailable: Iterable[uuid.UUID] = (),
+) -> LiveContext:
+    """The live view of ``plan`` at ``now`` (409 when the plan cannot be changed)."""
+    if plan.status not in ("ready", "dispatched"):
+        raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
+    org = session.get(Organisation, plan.org_id)
+    assert org is not None
+    job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
+    vehicle_ids = {r.vehicle_id for r in plan.routes}
+    if job is not None:
+        vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
+    order_ids = {v.order_id for r in plan.routes for v in r.visits if v.order_id is not None}
+    order_ids |= {u.order_id for u in plan.unassigned}
+    order_ids |= set(extra_orders)
+    cancelled = set(
+        session.scalars(
+            select(Order.id).where(
+                Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED.value
+            )
+        )
+    )
+    try:
+        snapshot = build_snapshot(
+            session,
+            org=org,
+            epoch=plan.epoch,
+            order_ids=sorted(order_ids - cancelled),
+            vehicle_ids=sorted(vehicle_ids),
+            travel_model=travel_model,
+            name=plan.name,
+        )
+    except InputError as exc:
+        raise Conflict(f"the plan cannot be rebuilt: {exc}") from None
+    problem = snapshot.problem
+    known = {o.id for o in problem.orders}
+    vehicles = {v.id for v in problem.vehicles}
+    routes: dict[str, pm.Route] = {}
+    domain_routes: list[Route] = []
+    for row in plan.routes:
+        vid = str(row.vehicle_id)
+        if vid not in vehicles:
+            raise Conflict(f"vehicle {vid} of route {row.id} is no longer available")
+        routes[vid] = row
+        steps = _steps(row, known, snapshot.depot_ids)
+        domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
+    on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
+    unassigned = tuple(
+        Unassigned(str(u.order_id), u.reason, u.code)
+        for u in plan.unassigned
+        if str(u.order_id) in known and str(u.order_id) not in on_routes
+    )
+
+    # Where the vehicles on the road are, from their stop events and last fix.
+    now_s = seconds_since(plan.epoch, now)
+    started = [r for r in plan.routes if r.status in _ON_THE_ROAD]
+    events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
+    if started:
+        for ev in session.scalars(
+            select(StopEvent)
+            .where(StopEvent.route_id.in_(list(events)), StopEvent.kind.in_(list(_FINISHED)))
+            .order_by(StopEvent.recorded_at)
+        ):
+            events[ev.route_id].append(ev)
+        progress = {
+            p.route_id: p
+            for p in session.scalars(
+                select(RouteProgress).where(RouteProgress.route_id.in_(list(events)))
+            )
+        }
+    else:
+        progress = {}
+    states: list[VehicleState] = []
+    fixes: list[Location] = []
+    done: dict[str, set[tuple[str, VisitKind]]] = {}
+    for row, route in zip(plan.routes, domain_routes, strict=True):
+        if row.status not in _ON_THE_ROAD:
+            continue
+        vid = str(row.vehicle_id)
+        on_route = {(v.order_id, v.kind): v for v in route.visits if v.is_task and v.order_id}
+        completed: set[tuple[str, VisitKind]] = set()
+        failed: set[tuple[str, VisitKind]] = set()
+        last_at: dt.datetime | None = None
+        last_key: tuple[str, VisitKind] | None = None
+        for ev in events[row.id]:
+            key = (str(ev.order_id), VisitKind(ev.stop))
+            if key not in on_route or key in completed or key in failed:
+                continue
+            (completed if ev.kind != "failed" else failed).add(key)
+            last_at, last_key = ev.recorded_at, key
+        done[vid] = completed | failed
+        fix = progress.get(row.id)
+        fix_at = fix.last_fix_at if fix is not None else None
+        if (
+            fix is not None
+            and fix_at is not None
+            and fix.last_lon is not None
+            and fix.last_lat is not None
+            and (last_at is None or fix_at >= last_at)
+            and now - fix_at <= _FIX_MAX_AGE
+        ):
+            fixes.append(Location(fix.last_lon, fix.last_lat, name=f"vehicle {vid} fix"))
+            location = len(problem.locations) + len(fixes) - 1
+            ready = max(now_s, seconds_since(plan.epoch, fix_at))
+        elif last_key is not None and last_at is not None:
+            location = on_route[last_key].location
+            ready = max(now_s, seconds_since(plan.epoch, last_at))
+        else:
+            location = route.visits[0].location
+            began = row.started_at or now
+            ready = max(now_s, seconds_since(plan.epoch, began))
+        states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
+    problem = _with_rows(problem, fixes, travel_model)
+    try:
+        live = LivePlan.build(
+            problem,
+            DomainPlan(tuple(domain_routes), unassigned, plan.engine),
+            now_s=now_s,
+            states=states,
+            unavailable=[str(v) for v in unavailable],
+        )
+    except (InputError, LiveChangeRejected) as exc:
+        raise Conflict(f"the plan no longer fits its orders and fleet: {exc}") from None
+    return LiveContext(plan, org, snapshot, live, now, routes, done)
+
+
+# -- writing a change back ---------------------------------------------------------------------
+
+_TARGET = {
+    "planned": OrderStatus.PLANNED,
+    "dispatched": OrderStatus.DISPATCHED,
+    "started": OrderStatus.EN_ROUTE,
+}
+_STEPS = {
+    OrderStatus.PENDING: OrderEvent.PLAN,
+    OrderStatus.PLANNED: OrderEvent.DISPATCH,
+    OrderStatus.DISPATCHED: OrderEvent.START,
+}
+_RANK = [OrderStatus.PENDING, OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE]
+
+
+def _advance(order: Order, target: OrderStatus) -> None:
+    """Move a pending/planned/dispatched order up to ``target`` (never back)."""
+    status = OrderStatus(order.status)
+    while status in _STEPS and status in _RANK and _RANK.index(status) < _RANK.index(target):
+        apply_event(order, _STEPS[status])
+        status = OrderStatus(order.status)
+
+
+@dataclass
+class Stored:
+    change: PlanChange
+    needs_dispatch: bool
+    unassigned: list[Unassigned]
+
+
+def store(
+    session: Session,
+    *,
+    ctx: LiveContext,
+    result: LivePlan,
+    kind: str,
+    summary: str,
+    detail: dict[str, Any],
+    user_id: uuid.UUID | None,
+    broken: str | None = None,
+) -> Stored:
+    """Write ``result`` (validated by the library) into the plan's rows, in one commit."""
+    plan, snapshot = ctx.plan, ctx.snapshot
+    problem = result.problem
+    epoch = plan.epoch
+    full = result.plan
+
+    def at(t: int) -> dt.datetime:
+        return epoch + dt.timedelta(seconds=int(t))
+
+    before = plan.cost
+    by_vehicle = {r.vehicle_id: r for r in full.routes}
+    next_position = max((r.position for r in plan.routes), default=-1) + 1
+    needs_dispatch = False
+    target_of: dict[uuid.UUID, OrderStatus] = {}
+    for vid, route in by_vehicle.items():
+        row = ctx.routes.get(vid)
+        if row is None:
+            row = pm.Route(
+                id=uuid.uuid4(),
+                org_id=plan.org_id,
+                plan_id=plan.id,
+                position=next_position,
+                vehicle_id=uuid.UUID(vid),
+                status="planned",
+                start_at=at(route.start_time),
+                end_at=at(route.end_time),
+            )
+            next_position += 1
+            plan.routes.append(row)
+            needs_dispatch |= plan.status == "dispatched"
+        old = {(v.kind, v.order_id, v.break_id): v for v in row.visits}
+        keep_times = ctx.done.get(vid, set())
+        row.visits.clear()
+        session.flush()
+        for seq, v in enumerate(route.visits):
+            loc = problem.locations[v.location]
+            order_id = uuid.UUID(v.order_id) if v.order_id else None
+            previous = old.get((v.kind.value, order_id, v.break_id))
+            behind = v.kind is VisitKind.START and row.status in _ON_THE_ROAD
+            behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
+            visit = pm.Visit(
+                org_id=plan.org_id,
+                sequence=seq,
+                kind=v.kind.value,
+                order_id=order_id,
+                depot_id=snapshot.depot_ids[v.depot] if v.depot is not None else None,
+                break_id=v.break_id,
+                lon=loc.lon,
+                lat=loc.lat,
+                arrival_at=at(v.arrival),
+                start_at=at(v.start),
+                departure_at=at(v.departure),
+                eta_at=at(v.arrival),
+                load=list(v.load),
+                distance_m=v.distance,
+                travel_s=v.travel,
+            )
+            if behind and previous is not None:
+                # What already happened keeps its recorded times.
+                visit.arrival_at, visit.start_at = previous.arrival_at, previous.start_at
+                visit.departure_at, visit.eta_at = previous.departure_at, previous.eta_at
+            row.visits.append(visit)
+            if order_id is not None and not behind:
+                target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+        row.cost, row.distance_m, row.travel_s = route.cost, route.distance, route.travel
+        row.start_at, row.end_at = at(route.start_time), at(route.end_time)
+        if vid == broken:
+            row.status = "broken_down"
+    for vid, row in ctx.routes.items():
+        if vid in by_vehicle:
+            continue
+        if row.status in ("planned", "dispatched"):
+            plan.routes.remove(row)
+        elif vid == broken:
+            row.status = "broken_down"
+    unassigned = list(full.unassigned)
+    plan.unassigned.clear()
+    session.flush()
+    for u in unassigned:
+        plan.unassigned.append(
+            pm.UnassignedOrder(
+                org_id=plan.org_id, order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason
+            )
+        )
+    for order_id, (code, reason) in snapshot.set_aside.items():
+        plan.unassigned.append(
+            pm.UnassignedOrder(org_id=plan.org_id, order_id=order_id, code=code, reason=reason)
+        )
+    unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
+    ids = set(target_of) | unassigned_ids
+    for order in session.scalars(select(Order).where(Order.id.in_(ids))):
+        if order.id in target_of:
+            _advance(order, target_of[order.id])
+        elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
+            apply_event(order, OrderEvent.UNPLAN)
+    plan.cost, plan.distance_m, plan.travel_s = full.cost, full.distance, full.travel
+    change = PlanChange(
+        org_id=plan.org_id,
+        plan_id=plan.id,
+        kind=kind,
+        summary=summary,
+        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
+        cost_before=before,
+        cost_after=full.cost,
+        created_by_id=user_id,
+        created_at=utcnow(),
+    )
+    session.add(change)
+    from lastmile.service.notifications.service import emit
+
+    emit(
+        session,
+        org_id=plan.org_id,
+        event_type="plan.changed",
+        data={
+            "plan_id": str(plan.id),
+            "change_id": str(change.id),
+            "kind": kind,
+            "summary": summary,
+            "cost_before": before,
+            "cost_after": full.cost,
+        },
+    )
+    session.commit()
+    return Stored(change, needs_dispatch, unassigned)
+
+
+def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order:
+    """The order to insert into ``plan``: the plan's organisation's, pending, on no route."""
+    order = session.get(Order, order_id)
+    if order is None or order.org_id != plan.org_id:
+        raise NotFound("order not found")
+    if order.status != OrderStatus.PENDING.value:
+        raise Conflict(
+            f"order {order.external_id or order.id} is {order.status}; only pending orders "
+            "can be inserted"
+        )
+    on_route = session.scalar(
+        select(pm.Visit.id)
+        .join(pm.Route, pm.Route.id == pm.Visit.route_id)
+        .where(pm.Visit.order_id == order.id, pm.Route.plan_id == plan.id)
+        .limit(1)
+    )
+    if on_route is not None:
+        raise Conflict("the order is already on a route of this plan")
+    return order
