@@ -1,0 +1,184 @@
+"""Re-planning routes: insert an urgent order, a breakdown, re-optimise.
+
+Each test builds its own dispatched plan (two vans, ten orders, 09:00-18:00
+windows in Paris) and sets the app's clock to a moment of that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from .conftest import DAY, World, build_world  # type: ignore[import-not-found]
+
+PARIS = dt.timezone(dt.timedelta(hours=2))
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[Callable[[int, int], None]]:
+    """Set the app's clock to ``h:m`` in Paris on the plan day."""
+
+    def at(h: int, m: int = 0) -> None:
+        moment = dt.datetime(DAY.year, DAY.month, DAY.day, h, m, tzinfo=PARIS)
+        app.state.clock = lambda: moment
+
+    at(8)
+    yield at
+    del app.state.clock
+
+
+@pytest.fixture
+def world(app: FastAPI, client: TestClient) -> World:
+    return build_world(app, client)
+
+
+def route_of(plan: dict[str, Any], driver_id: str) -> dict[str, Any]:
+    return next(r for r in plan["routes"] if r["driver_id"] == driver_id)
+
+
+def tasks(route: dict[str, Any]) -> list[str]:
+    return [v["order_id"] for v in route["visits"] if v["order_id"]]
+
+
+def start_and_deliver(world: World, who: str, count: int) -> dict[str, Any]:
+    """Driver ``who`` starts their route and delivers its first ``count`` stops."""
+    t = world.tenant
+    route = route_of(world.plan, str(t.driver_ids[who]))
+    t.ok("post", f"/routes/{route['id']}/start", who)
+    jobs = [v for v in route["visits"] if v["order_id"]][:count]
+    events = [
+        {
+            "event_id": f"{who}-{k}",
+            "kind": "delivered",
+            "at": f"{DAY}T09:{10 + 5 * k:02d}:00+02:00",
+            "sequence": v["sequence"],
+        }
+        for k, v in enumerate(jobs)
+    ]
+    t.ok("post", f"/routes/{route['id']}/events", who, json={"events": events})
+    return route
+
+
+def test_an_urgent_order_joins_the_dispatched_plan(world: World, clock: Any) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    urgent = t.order(50, external_id="urgent-50")
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+    assert r["applied"] is True, r
+    assert r["change"]["kind"] == "insert_order"
+    assert r["cost_after"] >= r["cost_before"]
+    on = [rt for rt in r["routes"] if urgent["id"] in tasks(rt)]
+    assert len(on) == 1
+    assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "dispatched"
+    detail = t.ok("get", f"/plans/{plan_id}")
+    assert detail["cost"] == r["cost_after"]
+    changes = t.ok("get", f"/plans/{plan_id}/changes")
+    assert [c["kind"] for c in changes] == ["insert_order"]
+    again = t.post(f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+    assert again.status_code == 409
+    assert "dispatched" in again.json()["detail"]
+
+
+def fuller(world: World) -> str:
+    """The driver whose van carries more (so the other one has room left)."""
+    t = world.tenant
+    sizes = {who: len(tasks(route_of(world.plan, str(t.driver_ids[who])))) for who in ("d1", "d2")}
+    return max(sizes, key=lambda who: sizes[who])
+
+
+def test_a_van_on_the_road_takes_no_more_depot_goods(world: World, clock: Any) -> None:
+    t = world.tenant
+    who = fuller(world)
+    d1 = str(t.driver_ids[who])
+    route = start_and_deliver(world, who, 2)
+    clock(9, 30)
+    urgent = t.order(51, external_id="urgent-51")
+    r = t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": urgent["id"]})
+    assert r["applied"] is True, r
+    mine = route_of(r, d1)
+    assert urgent["id"] not in tasks(mine)
+    # What the van did stays as it was.
+    assert tasks(mine)[:2] == tasks(route)[:2]
+    assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "dispatched"
+    # A return to collect can go to the van on the road.
+    back = t.order(
+        52,
+        external_id="return-52",
+        delivery=None,
+        kind="pickup",
+        pickup={"lon": 2.31, "lat": 48.84, "service_s": 120},
+    )
+    r = t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": back["id"]})
+    assert r["applied"] is True, r
+
+
+def test_an_order_that_fits_nowhere_changes_nothing(world: World, clock: Any) -> None:
+    t = world.tenant
+    clock(17, 55)
+    late = t.order(
+        53,
+        external_id="too-late",
+        delivery={
+            "lon": 2.33,
+            "lat": 48.86,
+            "service_s": 240,
+            "time_windows": [{"start": f"{DAY}T09:00:00+02:00", "end": f"{DAY}T10:00:00+02:00"}],
+        },
+    )
+    before = t.ok("get", f"/plans/{world.plan['id']}")
+    r = t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": late["id"]})
+    assert r["applied"] is False
+    assert r["unassigned"][0]["order_id"] == late["id"]
+    assert r["unassigned"][0]["reason"]
+    assert t.ok("get", f"/plans/{world.plan['id']}")["cost"] == before["cost"]
+    assert t.ok("get", f"/orders/{late['id']}")["status"] == "pending"
+
+
+def test_a_breakdown_moves_what_is_not_on_board(world: World, clock: Any) -> None:
+    t = world.tenant
+    d1 = str(t.driver_ids["d1"])
+    route = start_and_deliver(world, "d1", 1)
+    clock(9, 40)
+    vehicle_id = route["vehicle_id"]
+    r = t.ok("post", f"/plans/{world.plan['id']}/breakdown", json={"vehicle_id": vehicle_id})
+    assert r["applied"] is True, r
+    broken = route_of(r, d1)
+    assert broken["status"] == "broken_down"
+    assert tasks(broken) == tasks(route)[:1]
+    # Its parcels are on board: they wait for a transfer, with the reason.
+    left = {u["order_id"]: u for u in r["unassigned"]}
+    assert set(left) == set(tasks(route)[1:])
+    assert {u["code"] for u in left.values()} == {"on_board"}
+    detail = t.ok("get", f"/plans/{world.plan['id']}")
+    assert {u["order_id"] for u in detail["unassigned"]} >= set(left)
+    refused = t.post(
+        f"/plans/{world.plan['id']}/breakdown",
+        json={"vehicle_id": world.depot["id"]},
+    )
+    assert refused.status_code == 422
+
+
+def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:
+    t = world.tenant
+    d1 = str(t.driver_ids["d1"])
+    route = start_and_deliver(world, "d1", 1)
+    clock(9, 30)
+    r = t.ok(
+        "post",
+        f"/plans/{world.plan['id']}/reoptimise",
+        json={"time_limit_s": 1.0},
+    )
+    after = route_of(r, d1)
+    assert tasks(after)[0] == tasks(route)[0]
+    assert set(tasks(after)) == set(tasks(route))  # its parcels stay on board
+    assert r["cost_after"] <= r["cost_before"]
+    bad = t.post(
+        f"/plans/{world.plan['id']}/reoptimise", json={"time_limit_s": 1e6, "engine": "nope"}
+    )
+    assert bad.status_code == 422
+    assert {e["column"] for e in bad.json()["errors"]} == {"engine", "time_limit_s"}
