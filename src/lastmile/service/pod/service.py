@@ -11,6 +11,7 @@ day, ready for that day's plan.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 import zoneinfo
@@ -370,7 +371,8 @@ def _reattempt(
         proof.reattempt_on = decision.on
         apply_event(order, OrderEvent.RETRY)
         moved: list[dict[str, Any]] = [
-            {"start": s.isoformat(), "end": e.isoformat()} for s, e in decision.windows
+            {"start": s.astimezone(dt.UTC).isoformat(), "end": e.astimezone(dt.UTC).isoformat()}
+            for s, e in decision.windows
         ]
         if order.kind == OrderKind.PICKUP.value:
             order.pickup_windows = moved
