@@ -182,6 +182,10 @@ class PyVRPEngine:
         ndim = len(problem.dimensions) + int(count_tasks)
         lowered = _Lowered(data=None)  # type: ignore[arg-type]
         scale = lowered.cost_scale = cost_scale(problem)
+        # Loads in the same scaled units as times and distances (as pyvrp.read
+        # does for DIMACS-rounded instances), so PyVRP's load penalties keep the
+        # proportion to travel costs its penalty manager is tuned for.
+        load_scale = problem.time_scale
 
         # Depots: every lastmile depot, then the dummies.
         depots = [
@@ -217,7 +221,7 @@ class PyVRPEngine:
         ) or Feature.PRIORITIES in f
         prize_unit = self._prize_unit(problem, scale) if prize_collecting else 0
         for order in problem.orders:
-            amount = list(problem.amount(order)) + ([1] if count_tasks else [])
+            amount = [a * load_scale for a in problem.amount(order)] + ([1] if count_tasks else [])
             zero = [0] * ndim
             prize = (order.priority + 1) * prize_unit
             if order.kind is OrderKind.SHIPMENT:
@@ -326,7 +330,9 @@ class PyVRPEngine:
                 )
                 dist_mats.append(dist)
                 dur_mats.append(dur)
-            capacity = list(v.capacity) + ([v.max_tasks or 0] if count_tasks else [])
+            capacity = [c * load_scale for c in v.capacity] + (
+                [v.max_tasks or 0] if count_tasks else []
+            )
             if count_tasks and v.max_tasks is None:
                 capacity[-1] = len(problem.orders)
             start = v.start_depot if v.start_depot is not None else dummy_start_depot
