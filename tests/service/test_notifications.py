@@ -1,0 +1,364 @@
+"""Notifications: customer e-mails through a real SMTP server (aiosmtpd on
+127.0.0.1), SMS through the log provider, signed webhooks retried with backoff
+against a receiver on 127.0.0.1, delays, and customer replies through the
+tracking link.
+
+The app's notifier runs in the background; tests give it their own senders
+and settings and also run it themselves until what they wait for happens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import http.server
+import json
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from lastmile.service.notifications.models import CustomerNotification, WebhookDelivery
+from lastmile.service.notifications.runtime import Notifier
+from lastmile.service.notifications.senders import (
+    LogSmsProvider,
+    SmtpEmailSender,
+    sign,
+    verify_signature,
+)
+from lastmile.service.notifications.service import Senders, backoff_s, scan_delays
+from lastmile.service.notifications.settings import NotifySettings
+from lastmile.service.plans.models import Visit
+
+from .conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class _Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], str]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        del server, session
+        self.messages.append((list(envelope.rcpt_tos), envelope.content.decode()))
+        return "250 OK"
+
+
+@pytest.fixture(scope="module")
+def smtp() -> Iterator[tuple[_Mailbox, int]]:
+    box = _Mailbox()
+    port = _free_port()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield box, port
+    controller.stop()
+
+
+@pytest.fixture
+def notifier(app: FastAPI, smtp: tuple[_Mailbox, int]) -> Iterator[Notifier]:
+    """The app's notifier, sending e-mail to the test server and retrying webhooks at once."""
+    running: Notifier = app.state.notifier
+    saved = (running.settings, running.senders)
+    running.settings = NotifySettings(webhook_backoff_s=0.0, webhook_max_attempts=3)
+    running.senders = Senders(
+        email=SmtpEmailSender("127.0.0.1", smtp[1], sender="acme@example.com", starttls=False),
+        sms=LogSmsProvider(),
+        http=httpx.Client(),
+        tracking_base_url="https://track.example",
+    )
+    yield running
+    running.senders.http.close()
+    running.settings, running.senders = saved
+
+
+def wait_for(check: Callable[[], bool], notifier: Notifier, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        notifier.run_once()
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def notes(app: FastAPI, order_id: str) -> list[CustomerNotification]:
+    with app.state.sessionmaker() as session:
+        return list(
+            session.scalars(
+                select(CustomerNotification)
+                .where(CustomerNotification.order_id == uuid.UUID(order_id))
+                .order_by(CustomerNotification.created_at)
+            )
+        )
+
+
+@pytest.fixture
+def world(app: FastAPI, client: TestClient) -> World:
+    return build_world(app, client)
+
+
+# -- senders -------------------------------------------------------------------------------------
+
+
+def test_smtp_sender_talks_to_a_real_server(smtp: tuple[_Mailbox, int]) -> None:
+    box, port = smtp
+    sender = SmtpEmailSender("127.0.0.1", port, sender="acme@example.com", starttls=False)
+    sender.send(to="ada@example.com", subject="Hello", text="Your parcel is on the way.")
+    to, content = box.messages[-1]
+    assert to == ["ada@example.com"]
+    assert "Subject: Hello" in content and "Your parcel is on the way." in content
+
+
+def test_signatures_and_backoff() -> None:
+    body = b'{"a":1}'
+    header = sign("whsec_x", body, timestamp=1_700_000_000)
+    assert verify_signature("whsec_x", header, body, now=1_700_000_100)
+    assert not verify_signature("whsec_x", header, body + b" ", now=1_700_000_100)
+    assert not verify_signature("whsec_y", header, body, now=1_700_000_100)
+    assert not verify_signature("whsec_x", header, body, now=1_700_001_000)  # too old
+    assert not verify_signature("whsec_x", "garbage", body)
+    settings = NotifySettings(webhook_backoff_s=30, webhook_backoff_max_s=200)
+    assert [backoff_s(n, settings) for n in range(1, 6)] == [30, 60, 120, 200, 200]
+
+
+# -- customers -----------------------------------------------------------------------------------
+
+
+def test_customers_hear_about_their_delivery(
+    app: FastAPI, world: World, notifier: Notifier, smtp: tuple[_Mailbox, int]
+) -> None:
+    t = world.tenant
+    # Dispatching told every customer (they gave a phone: an SMS each).
+    first = world.orders[0]["id"]
+    wait_for(lambda: all(n.status != "pending" for n in notes(app, first)), notifier)
+    (dispatched,) = notes(app, first)
+    assert dispatched.event == "dispatched" and dispatched.status == "sent"
+    assert dispatched.channels == [
+        {"channel": "sms", "to": "+33100000000", "status": "sent", "error": ""}
+    ]
+    assert dispatched.subject.startswith("Your delivery ord-0 is scheduled")
+    # An urgent order with an e-mail address, put into the plan: scheduled by e-mail.
+    app.state.clock = lambda: dt.datetime(DAY.year, DAY.month, DAY.day, 8, tzinfo=dt.UTC)
+    try:
+        urgent = t.order(
+            60, external_id="urgent-60", customer={"name": "Ada", "email": "ada@x.example"}
+        )
+        t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": urgent["id"]})
+    finally:
+        del app.state.clock
+    box, _ = smtp
+    wait_for(lambda: any("urgent-60" in m for _, m in box.messages), notifier)
+    to, content = next((to, m) for to, m in box.messages if "urgent-60" in m)
+    assert to == ["ada@x.example"]
+    message = email.message_from_string(content, policy=email.policy.default)
+    assert message["Subject"] == "Your delivery urgent-60 is scheduled"
+    text = message.get_content()  # type: ignore[attr-defined]
+    assert text.startswith("Hello Ada,")
+    assert "Friday 2 May between 09:00 and 18:00" in text
+    assert "https://track.example/track/" in text
+    wait_for(lambda: all(n.status == "sent" for n in notes(app, urgent["id"])), notifier)
+    listed = t.ok("get", f"/orders/{urgent['id']}/notifications")
+    assert [n["event"] for n in listed] == ["dispatched"] and listed[0]["status"] == "sent"
+    # The route starts: on the way, with a window around the ETA.
+    route = next(r for r in world.plan["routes"] if first in {v["order_id"] for v in r["visits"]})
+    driver = "d1" if route["driver_id"] == str(t.driver_ids["d1"]) else "d2"
+    t.ok("post", f"/routes/{route['id']}/start", driver)
+    wait_for(
+        lambda: any(n.event == "on_the_way" and n.status == "sent" for n in notes(app, first)),
+        notifier,
+    )
+    on_way = next(n for n in notes(app, first) if n.event == "on_the_way")
+    assert "expects to arrive Friday 2 May between" in on_way.body
+
+
+def test_delays_are_told_once(app: FastAPI, world: World, notifier: Notifier) -> None:
+    t = world.tenant
+    route = world.plan["routes"][0]
+    driver = "d1" if route["driver_id"] == str(t.driver_ids["d1"]) else "d2"
+    t.ok("post", f"/routes/{route['id']}/start", driver)
+    visit = next(v for v in route["visits"] if v["order_id"])
+    late = dt.datetime(DAY.year, DAY.month, DAY.day, 17, 30, tzinfo=dt.UTC)  # after 18:00 Paris
+    with app.state.sessionmaker() as session:
+        row = session.get(Visit, uuid.UUID(visit["id"]))
+        assert row is not None
+        row.eta_at = late
+        session.commit()
+        now = late - dt.timedelta(hours=1)
+        settings = notifier.settings
+        assert scan_delays(session, settings=settings, now=now) == 1
+        assert scan_delays(session, settings=settings, now=now) == 0
+    wait_for(
+        lambda: any(
+            n.event == "delay" and n.status == "sent" for n in notes(app, visit["order_id"])
+        ),
+        notifier,
+    )
+    delay = next(n for n in notes(app, visit["order_id"]) if n.event == "delay")
+    assert "running late" in delay.subject
+    assert "instead of Friday 2 May between 09:00 and 18:00" in delay.body
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """Answers 500 to the first ``fail`` requests, then 200; keeps what it got."""
+
+    fail = 2
+    got: list[tuple[dict[str, str], bytes]] = []  # noqa: RUF012 -- shared with the test
+
+    def log_message(self, *args: Any) -> None:
+        del args
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", 0)))
+        type(self).got.append((dict(self.headers.items()), body))
+        self.send_response(500 if len(type(self).got) <= type(self).fail else 200)
+        self.end_headers()
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    _Receiver.got = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/hooks"
+    server.shutdown()
+    server.server_close()
+
+
+def deliveries(app: FastAPI, endpoint_id: str) -> list[WebhookDelivery]:
+    with app.state.sessionmaker() as session:
+        return list(
+            session.scalars(
+                select(WebhookDelivery).where(WebhookDelivery.endpoint_id == uuid.UUID(endpoint_id))
+            )
+        )
+
+
+def test_webhooks_are_signed_retried_and_logged(
+    app: FastAPI, tenant: Tenant, notifier: Notifier, receiver: str
+) -> None:
+    t = tenant
+    bad = t.post("/webhooks", json={"url": receiver, "events": ["order.eaten"]})
+    assert bad.status_code == 422
+    hook = t.ok(
+        "post", "/webhooks", json={"url": receiver, "events": ["order.created"]}, status=201
+    )
+    assert hook["secret"].startswith("whsec_")
+    assert "secret" not in t.ok("get", "/webhooks")[0]
+    assert t.post("/webhooks", "dispatcher", json={"url": receiver}).status_code == 403
+    order = t.order(1)
+    wait_for(lambda: any(d.status != "pending" for d in deliveries(app, hook["id"])), notifier)
+    (delivery,) = deliveries(app, hook["id"])
+    assert delivery.status == "delivered" and delivery.attempts == 3
+    assert delivery.last_status_code == 200
+    assert len(_Receiver.got) == 3
+    headers, body = _Receiver.got[-1]
+    assert verify_signature(hook["secret"], headers["X-Lastmile-Signature"], body)
+    assert headers["X-Lastmile-Event"] == "order.created"
+    payload = json.loads(body)
+    assert payload["type"] == "order.created" and payload["data"]["order_id"] == order["id"]
+    log = t.ok("get", "/webhooks/deliveries", params={"endpoint_id": hook["id"]})
+    assert [(d["status"], d["attempts"]) for d in log] == [("delivered", 3)]
+
+
+def test_a_webhook_that_keeps_failing_gives_up(
+    app: FastAPI, tenant: Tenant, notifier: Notifier, receiver: str
+) -> None:
+    _Receiver.fail = 100
+    try:
+        hook = t_hook = tenant.ok("post", "/webhooks", json={"url": receiver}, status=201)
+        tenant.order(2)
+        wait_for(
+            lambda: (
+                bool(deliveries(app, hook["id"]))
+                and all(d.status == "failed" for d in deliveries(app, hook["id"]))
+            ),
+            notifier,
+        )
+        assert {d.attempts for d in deliveries(app, t_hook["id"])} == {3}
+        assert {d.last_error for d in deliveries(app, hook["id"])} == {"answered 500"}
+        tenant.ok("delete", "/webhooks", params={"endpoint_id": hook["id"]}, status=204)
+        assert tenant.ok("get", "/webhooks") == []
+    finally:
+        _Receiver.fail = 2
+
+
+# -- replies ---------------------------------------------------------------------------------------
+
+
+def test_customers_reply_through_their_tracking_link(tenant: Tenant, client: TestClient) -> None:
+    t = tenant
+    order = t.order(3)
+    token = t.ok("post", f"/orders/{order['id']}/tracking-links", status=201)["token"]
+    as_customer = {"Authorization": f"Bearer {token}"}
+
+    def reply(body: dict[str, Any], headers: dict[str, str] | None = None) -> httpx.Response:
+        return client.post(
+            "/track/replies", json=body, headers=as_customer if headers is None else headers
+        )
+
+    r = reply({"kind": "instructions", "text": "Ring twice"})
+    assert r.status_code == 201 and r.json()["applied"] is True
+    assert t.ok("get", f"/orders/{order['id']}")["instructions"] == "Customer: Ring twice"
+    r = reply(
+        {
+            "kind": "leave_with_neighbour",
+            "neighbour_name": "Mr Dupont",
+            "neighbour_address": "flat 3",
+        }
+    )
+    assert r.status_code == 201
+    assert t.ok("get", f"/orders/{order['id']}")["instructions"].endswith(
+        "Leave with neighbour Mr Dupont (flat 3)"
+    )
+    start = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).replace(microsecond=0)
+    window = {
+        "window_start": start.isoformat(),
+        "window_end": (start + dt.timedelta(hours=2)).isoformat(),
+    }
+    r = reply({"kind": "new_window", **window})
+    assert r.status_code == 201 and r.json()["applied"] is True
+    stored = t.ok("get", f"/orders/{order['id']}")["delivery"]["time_windows"]
+    assert [dt.datetime.fromisoformat(w["start"]) for w in stored] == [start]
+    for body, column in (
+        ({"kind": "leave_with_neighbour"}, "neighbour_name"),
+        ({"kind": "instructions", "text": " "}, "text"),
+        ({"kind": "new_window"}, "window_start"),
+        (
+            {
+                "kind": "new_window",
+                "window_start": "2020-01-01T10:00:00Z",
+                "window_end": "2020-01-01T12:00:00Z",
+            },
+            "window_start",
+        ),
+    ):
+        r = reply(body)
+        assert r.status_code == 422, body
+        assert r.json()["errors"][0]["column"] == column
+    assert reply({"kind": "instructions", "text": "x"}, {}).status_code == 401
+    assert (
+        reply({"kind": "instructions", "text": "x"}, {"Authorization": "Bearer nope"}).status_code
+        == 401
+    )
+    assert reply({"kind": "instructions", "text": "x"}, t.headers("dispatcher")).status_code == 403
+    listed = t.ok("get", f"/orders/{order['id']}/replies")
+    assert [r["kind"] for r in listed] == ["instructions", "leave_with_neighbour", "new_window"]
