@@ -106,8 +106,9 @@ __all__ = [
 
 #: Reserved skill: the order's goods wait at a depot (deliveries).
 LOADED_AT_DEPOT = "lastmile:loaded-at-depot"
-#: Travel time (s) and distance (m) into a vehicle's private "now" row.
-_NO_ENTRY = 10**9
+#: At least this much travel time (s) and distance (m) into a vehicle's private "now"
+#: row (more when the day runs longer): never in time for goods picked up there at once.
+_NO_ENTRY = 2 * 86_400
 _NEG = -(2**62)
 _START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
 _JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
@@ -475,8 +476,13 @@ class _Builder:
                 now_rows[vid] = len(locations)
                 row = self.states[vid].location
                 locations.append(dataclasses.replace(problem.locations[row], name=f"{vid} now"))
+        # Large enough that no other vehicle reaches the row by the time the goods
+        # are picked up there, small enough for every engine's cost arithmetic.
+        no_entry = _NO_ENTRY + max((self.ready(v) for v in now_rows), default=0)
         matrices = (
-            _with_private_rows(problem.matrices, [self.states[v].location for v in now_rows])
+            _with_private_rows(
+                problem.matrices, [self.states[v].location for v in now_rows], no_entry
+            )
             if now_rows
             else dict(problem.matrices)
         )
@@ -733,7 +739,7 @@ def _with_depot_skill(order: Order) -> Order:
 
 
 def _with_private_rows(
-    matrices: Mapping[str, TravelMatrix], rows: Sequence[int]
+    matrices: Mapping[str, TravelMatrix], rows: Sequence[int], no_entry: int
 ) -> dict[str, TravelMatrix]:
     """Each matrix grown by copies of ``rows`` that can be left but never entered."""
     k = len(rows)
@@ -743,7 +749,7 @@ def _with_private_rows(
         grown = []
         for a in (m.durations, m.distances):
             n = a.shape[0]
-            b = np.full((n + k, n + k), _NO_ENTRY, dtype=np.int64)
+            b = np.full((n + k, n + k), no_entry, dtype=np.int64)
             b[:n, :n] = a
             b[n:, :n] = a[idx, :]
             b[np.arange(n, n + k), np.arange(n, n + k)] = 0
