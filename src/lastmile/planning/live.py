@@ -64,6 +64,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import heapq
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -1995,41 +1996,54 @@ def _reoptimise(
         route = live.residual_plan.route_of(vid)
         if keep_started or (route is not None and any(v.kind is _RELOAD for v in route.visits)):
             frozen.add(vid)
-    out = frozen | live.unavailable
-    kept = [r for r in live.residual_plan.routes if r.vehicle_id in frozen]
-    on_kept = {v.order_id for r in kept for v in r.visits if v.order_id}
-    vehicles = tuple(v for v in residual.vehicles if v.id not in out)
-    orders = tuple(o for o in residual.orders if o.id not in on_kept)
     label = live.plan.engine
-    if not vehicles or not orders:
-        return dataclasses.replace(live, plan=dataclasses.replace(live.plan, engine=label))
-    sub = dataclasses.replace(residual, vehicles=vehicles, orders=orders)
-    result = solve(
-        sub,
-        engine=engine,
-        time_limit=time_limit,
-        seed=seed,
-        workers=workers,
-        on_progress=on_progress,
+    kept_as_is = dataclasses.replace(
+        live, plan=dataclasses.replace(live.plan, engine=f"{label} (kept)")
     )
-    found = {r.vehicle_id: r for r in result.routes}
-    for v in vehicles:
-        # A vehicle on the road still drives home when it gets nothing new.
-        if live._tracks[v.id].started and v.id not in found:
-            found[v.id] = _route(residual, v.id, [], True)
-    routes = tuple(found[v.id] for v in residual.vehicles if v.id in found) + tuple(kept)
-    # What a vehicle carries cannot leave it: a plan that drops it is not taken.
-    for vid, track in live._tracks.items():
-        if vid in out or not track.started:
-            continue
-        served = {v.order_id for v in found[vid].visits}
-        carried = set(track.pinned) | (
-            {track.dead_load_id} if track.dead_load_id is not None else set()
+    deadline = time.monotonic() + time_limit
+    # An engine may leave out goods a vehicle carries (they are only orders to it);
+    # such vehicles keep their sequence and the rest is solved again, once.
+    for attempt in range(2):
+        out = frozen | live.unavailable
+        kept = [r for r in live.residual_plan.routes if r.vehicle_id in frozen]
+        on_kept = {v.order_id for r in kept for v in r.visits if v.order_id}
+        vehicles = tuple(v for v in residual.vehicles if v.id not in out)
+        orders = tuple(o for o in residual.orders if o.id not in on_kept)
+        if not vehicles or not orders:
+            return kept_as_is
+        left = deadline - time.monotonic()
+        budget = left * 0.6 if attempt == 0 else left
+        if budget < 0.1:
+            return kept_as_is
+        result = solve(
+            dataclasses.replace(residual, vehicles=vehicles, orders=orders),
+            engine=engine,
+            time_limit=budget,
+            seed=seed,
+            workers=workers,
+            on_progress=on_progress,
         )
-        if not carried <= served:
-            return dataclasses.replace(
-                live, plan=dataclasses.replace(live.plan, engine=f"{label} (kept)")
+        found = {r.vehicle_id: r for r in result.routes}
+        for v in vehicles:
+            # A vehicle on the road still drives home when it gets nothing new.
+            if live._tracks[v.id].started and v.id not in found:
+                found[v.id] = _route(residual, v.id, [], True)
+        lost = set()
+        for vid, track in live._tracks.items():
+            if vid in out or not track.started:
+                continue
+            served = {v.order_id for v in found[vid].visits}
+            carried = set(track.pinned) | (
+                {track.dead_load_id} if track.dead_load_id is not None else set()
             )
+            if not carried <= served:
+                lost.add(vid)
+        if not lost:
+            break
+        frozen |= lost
+    else:
+        return kept_as_is
+    routes = tuple(found[v.id] for v in residual.vehicles if v.id in found) + tuple(kept)
     unassigned = tuple(_readable(u) for u in result.unassigned)
     candidate_plan = Plan(routes, unassigned, f"{result.engine} (re-optimised)", result.runtime_s)
     _check(residual, candidate_plan, "re-optimising")
@@ -2037,4 +2051,4 @@ def _reoptimise(
     full = _full_plan(candidate, candidate_plan, candidate_plan.engine)
     if (len(full.unassigned), full.cost) < (len(live.plan.unassigned), live.plan.cost):
         return dataclasses.replace(candidate, plan=full)
-    return dataclasses.replace(live, plan=dataclasses.replace(live.plan, engine=f"{label} (kept)"))
+    return kept_as_is
