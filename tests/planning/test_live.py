@@ -546,7 +546,8 @@ def test_breakdown_moves_stops_and_reports_goods_on_board() -> None:
     assert validate(moved.residual, moved.residual_plan).ok
 
 
-def test_reoptimise_keeps_what_is_done_and_carried() -> None:
+@pytest.mark.parametrize("engine", ["pyvrp", "vroom", "ortools"])
+def test_reoptimise_keeps_what_is_done_and_carried(engine: str) -> None:
     problem = _day(vehicles=2, shift_end=14 * 3600)
     extra = tuple(
         Order(f"x{i}", OrderKind.PICKUP, pickup=Stop(i, service=60), amount=(1,))
@@ -559,7 +560,7 @@ def test_reoptimise_keeps_what_is_done_and_carried() -> None:
     a = plan.routes[0].visits[1]
     state = VehicleState("v0", a.location, a.departure, completed=frozenset({("a", J)}))
     live = LivePlan.build(problem, plan, now_s=a.departure, states=[state])
-    better = live.reoptimise(time_limit=1.0, workers=1)
+    better = live.reoptimise(time_limit=1.0, workers=1, engine=engine)
     assert validate(better.residual, better.residual_plan).ok
     assert "re-optimised" in better.plan.engine
     assert better.plan.cost < live.plan.cost
