@@ -165,7 +165,8 @@ def breakdown(
     left = [u for u in result.plan.unassigned if u.order_id not in before]
     remaining = ctx.live.residual_route(vid)
     ahead = {v.order_id for v in remaining.tasks if v.order_id} if remaining else set()
-    ahead = {o for o in ahead if o in {x.id for x in ctx.problem.orders}}
+    real = {o.id for o in ctx.problem.orders}
+    ahead &= real
     moved = len(ahead - {u.order_id for u in left})
     summary = f"vehicle {vid} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
     stored = service.store(
