@@ -40,6 +40,8 @@ Progress = Callable[[float, str], None]
 
 #: Fraction of the time limit reserved for work outside the search.
 _RESERVE = 0.03
+#: Orders from which PyVRP's workers share one plan by decomposition.
+_DECOMPOSE_FROM = 400
 #: Reasons that make an order impossible whatever the other orders do.
 _HOPELESS = frozenset({"skills", "capacity", "time_window", "shift"})
 
@@ -133,6 +135,8 @@ def _refusal(engine: Any, problem: PlanningProblem) -> str | None:
 #: Share of the budget VROOM gets before OR-Tools improves its plan (measured
 #: on 300-order city days: 70/30 beats both VROOM alone and an earlier hand-over).
 _VROOM_SHARE = 0.7
+#: Share of a warm-started job's budget its starting engine gets.
+_WARM_SHARE = 0.1
 #: OR-Tools metaheuristics run side by side when improving a plan.
 _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 
@@ -149,10 +153,24 @@ class _Job:
 
 
 def _run_job(problem: PlanningProblem, job: _Job) -> Plan:
+    began = time.perf_counter()
+    options = dict(job.options)
+    initial = job.initial
+    warm = options.pop("warm_start", None)
+    if warm is not None and initial is None:
+        # A different engine's plan as the start: the search then explores
+        # another region than its siblings starting from their own constructions.
+        starter = get_engine(warm)
+        if problem.features <= starter.capabilities and not _refusal(starter, problem):
+            if hasattr(starter, "nb_threads"):
+                starter.nb_threads = 1  # the sibling workers have the other cores
+            share = job.budget * _WARM_SHARE
+            initial = starter.solve(problem, time_limit=share, seed=job.seed)
     engine = get_engine(job.engine)
-    for key, value in job.options.items():
+    for key, value in options.items():
         setattr(engine, key, value)
-    return engine.solve(problem, time_limit=job.budget, seed=job.seed, initial=job.initial)
+    left = max(0.05, job.budget - (time.perf_counter() - began))
+    return engine.solve(problem, time_limit=left, seed=job.seed, initial=initial)
 
 
 def _portfolio(
@@ -174,8 +192,27 @@ def _portfolio(
         # worker requires all orders (with its own seed), and the repair step
         # catches a day that proves over-full only through its time windows.
         collect = workers == 1 or _over_capacity(problem)
+        if not collect and len(problem.orders) >= _DECOMPOSE_FROM:
+            # Large days: the workers cooperate on one plan (decomposition)
+            # instead of racing each other.
+            from lastmile.planning.engines.pyvrp import PyVRPEngine
+
+            parallel = PyVRPEngine(prize_collecting=False).solve_parallel(
+                problem, time_limit=budget, seed=seed, workers=workers, on_progress=on_progress
+            )
+            if parallel is not None:
+                return parallel, f"pyvrp x{workers} (decomposition)"
+            budget = max(0.1, budget - (time.perf_counter() - began))
+        # One worker starts from VROOM's plan, the others from PyVRP's own
+        # constructions: different regions of the search space.
         jobs = [
-            _Job("pyvrp", budget, seed + k, {"prize_collecting": collect}) for k in range(workers)
+            _Job(
+                "pyvrp",
+                budget,
+                seed + k,
+                {"prize_collecting": collect} | ({"warm_start": "vroom"} if k == 1 else {}),
+            )
+            for k in range(workers)
         ]
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
         plans = _run_jobs(problem, jobs, budget, on_progress)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
@@ -445,9 +445,7 @@ class PyVRPEngine:
         lowered = self.lower(problem)
         init = self._initial(problem, lowered, initial) if initial is not None else None
         remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
-        params = pyvrp.SolveParams(
-            penalty=pyvrp.PenaltyParams(max_penalty=100_000.0 * lowered.cost_scale)
-        )
+        params = self._params(lowered)
         with warnings.catch_warnings():
             # PyVRP warns when it struggles to find a feasible solution; the
             # planner's validator and repair step deal with that outcome.
@@ -463,6 +461,49 @@ class PyVRPEngine:
             )
         plan = self.to_plan(problem, lowered, result.best)
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+    def solve_parallel(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        workers: int = 2,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> Plan | None:
+        """Search on ``workers`` processes working together (see ``pyvrp_parallel``).
+
+        None, at once, when the problem cannot be split between workers (see
+        ``pyvrp_parallel.decomposable``), or when every worker failed.
+        """
+        from lastmile.planning.engines.pyvrp_parallel import decomposable, solve_parallel
+
+        began = time.perf_counter()
+        lowered = self.lower(problem)
+        if not decomposable(lowered.data):
+            return None
+        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        routes = solve_parallel(
+            lowered.data,
+            self._params(lowered),
+            time_limit=remaining,
+            seed=seed,
+            workers=workers,
+            on_progress=on_progress,
+        )
+        if routes is None:
+            return None
+        solution = pyvrp.Solution(
+            lowered.data, [pyvrp.Route(lowered.data, v, t) for t, v in routes]
+        )
+        plan = self.to_plan(problem, lowered, solution)
+        return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+    @staticmethod
+    def _params(lowered: _Lowered) -> pyvrp.SolveParams:
+        return pyvrp.SolveParams(
+            penalty=pyvrp.PenaltyParams(max_penalty=100_000.0 * lowered.cost_scale)
+        )
 
     def to_plan(
         self, problem: PlanningProblem, lowered: _Lowered, solution: pyvrp.Solution

@@ -1,0 +1,124 @@
+"""Cooperative PyVRP search: splitting plans, sub-problems, and the decomposition rounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import pyvrp
+
+from lastmile.formats.solomon import read_solomon
+from lastmile.planning import solve
+from lastmile.planning.engines import pyvrp_parallel as par
+from lastmile.planning.engines.pyvrp import PyVRPEngine
+from lastmile.planning.validate import validate
+
+DATA = Path(__file__).parent.parent / "data"
+
+
+@pytest.fixture(scope="module")
+def r101() -> pyvrp.ProblemData:
+    return pyvrp.read(str(DATA / "R101.vrp"), round_func="dimacs")
+
+
+@pytest.fixture(scope="module")
+def r101_plan(r101: pyvrp.ProblemData) -> pyvrp.Solution:
+    return pyvrp.solve(r101, stop=pyvrp.stop.MaxIterations(300), seed=1).best
+
+
+def test_split_covers_every_route_once_in_balanced_groups(
+    r101: pyvrp.ProblemData, r101_plan: pyvrp.Solution
+) -> None:
+    routes = par.routes_of(r101_plan)
+    for pivot in range(4):
+        groups = par.split(r101, routes, 2, pivot=pivot)
+        assert sorted(r for g in groups for r in g) == list(range(len(routes)))
+        sizes = [sum(len(routes[r][1]) for r in g) for g in groups]
+        # groups grow in turn by whole routes: they differ by at most the longest route
+        assert abs(sizes[0] - sizes[1]) <= max(len(v) for _, v in routes)
+
+
+def test_groups_hold_neighbouring_routes(
+    r101: pyvrp.ProblemData, r101_plan: pyvrp.Solution
+) -> None:
+    routes = par.routes_of(r101_plan)
+    d = par.route_distances(r101, routes)
+    a, b = par.split(r101, routes, 2, pivot=0)
+    within = (d[a][:, a].mean() + d[b][:, b].mean()) / 2
+    across = d[a][:, b].mean()
+    assert within < across
+
+
+def test_subproblem_keeps_the_chosen_clients_and_their_data(r101: pyvrp.ProblemData) -> None:
+    clients = [4, 9, 17, 40]
+    sub = par.subproblem(r101, clients, [3])
+    assert sub.num_clients == 4
+    assert sub.vehicle_types()[0].num_available == 3
+    for i, c in enumerate(clients):
+        assert sub.clients()[i].location == r101.clients()[c].location
+        assert sub.clients()[i].tw_late == r101.clients()[c].tw_late
+    # locations and matrices are shared, so a route costs the same in both
+    full = pyvrp.Solution(r101, [pyvrp.Route(r101, clients, 0)])
+    part = pyvrp.Solution(sub, [pyvrp.Route(sub, [0, 1, 2, 3], 0)])
+    assert full.distance() == part.distance()
+
+
+def test_a_group_search_returns_full_indices_and_never_loses_a_client(
+    r101: pyvrp.ProblemData, r101_plan: pyvrp.Solution
+) -> None:
+    routes = par.routes_of(r101_plan)
+    group = par.split(r101, routes, 2, pivot=3)[0]
+    start = [routes[r] for r in group]
+    clients = sorted(c for _, v in start for c in v)
+    params = pyvrp.SolveParams()
+    found, cost, feasible = par._search(r101, params, 0.3, 5, clients, [len(start) + 2], start)
+    assert feasible
+    assert sorted(c for _, v in found for c in v) == clients
+    assert cost <= par._cost(r101, start)
+
+
+def test_decomposition_rounds_run_and_keep_a_complete_feasible_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(par, "MIN_CLIENTS", 50)
+    monkeypatch.setattr(par, "MIN_ROUND", 0.4)
+    rounds: list[int] = []
+    real_split = par.split
+
+    def counting_split(*args: object, **kw: object) -> list[list[int]]:
+        rounds.append(1)
+        return real_split(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(par, "split", counting_split)
+    problem = read_solomon(DATA / "R101.txt", rounding="dimacs")
+    plan = PyVRPEngine(prize_collecting=False).solve_parallel(
+        problem, time_limit=3.0, seed=0, workers=2
+    )
+    assert plan is not None
+    assert rounds, "no decomposition round ran"
+    assert not plan.unassigned
+    report = validate(problem, plan)
+    assert report.ok, report.violations
+
+
+def test_problems_that_cannot_be_split_are_declined_at_once() -> None:
+    # C101 has 100 clients: below the size where decomposition pays off
+    problem = read_solomon(DATA / "C101.txt", rounding="dimacs")
+    assert (
+        PyVRPEngine(prize_collecting=False).solve_parallel(
+            problem, time_limit=5.0, seed=0, workers=2
+        )
+        is None
+    )
+
+
+def test_solve_uses_decomposition_on_large_days(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    solve_module = importlib.import_module("lastmile.planning.solve")
+    monkeypatch.setattr(par, "MIN_CLIENTS", 50)
+    monkeypatch.setattr(solve_module, "_DECOMPOSE_FROM", 50)
+    problem = read_solomon(DATA / "R101.txt", rounding="dimacs")
+    plan = solve(problem, time_limit=2.0, workers=2)
+    assert "decomposition" in plan.engine
+    assert validate(problem, plan).ok
