@@ -122,3 +122,22 @@ def test_solve_uses_decomposition_on_large_days(monkeypatch: pytest.MonkeyPatch)
     plan = solve(problem, time_limit=2.0, workers=2)
     assert "decomposition" in plan.engine
     assert validate(problem, plan).ok
+
+
+def test_workers_start_by_spawn_when_the_process_runs_threads(
+    monkeypatch: pytest.MonkeyPatch, r101: pyvrp.ProblemData
+) -> None:
+    import threading
+
+    monkeypatch.setattr(par, "MIN_CLIENTS", 50)
+    monkeypatch.setattr(par, "MIN_ROUND", 0.3)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()  # fork is unsafe with a second thread: the workers are spawned
+    try:
+        routes = par.solve_parallel(r101, max_penalty=1e5, time_limit=2.0, seed=0, workers=2)
+    finally:
+        release.set()
+        other.join()
+    assert routes is not None
+    assert sorted(c for _, v in routes for c in v) == list(range(r101.num_clients))

@@ -485,7 +485,7 @@ class PyVRPEngine:
         remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
         routes = solve_parallel(
             lowered.data,
-            self._params(lowered),
+            max_penalty=self._max_penalty(lowered),
             time_limit=remaining,
             seed=seed,
             workers=workers,
@@ -500,10 +500,12 @@ class PyVRPEngine:
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
 
     @staticmethod
-    def _params(lowered: _Lowered) -> pyvrp.SolveParams:
-        return pyvrp.SolveParams(
-            penalty=pyvrp.PenaltyParams(max_penalty=100_000.0 * lowered.cost_scale)
-        )
+    def _max_penalty(lowered: _Lowered) -> float:
+        return 100_000.0 * lowered.cost_scale
+
+    @classmethod
+    def _params(cls, lowered: _Lowered) -> pyvrp.SolveParams:
+        return pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=cls._max_penalty(lowered)))
 
     def to_plan(
         self, problem: PlanningProblem, lowered: _Lowered, solution: pyvrp.Solution

@@ -127,8 +127,10 @@ def _search(
     return routes_of(best, clients), _solution_cost(best), feasible
 
 
-def _serve(data: pyvrp.ProblemData, params: pyvrp.SolveParams, conn: Connection) -> None:
+def _serve(data: pyvrp.ProblemData, max_penalty: float, conn: Connection) -> None:
     """Worker loop: answer search requests until told to stop."""
+    # built here: PyVRP's parameter objects cannot be pickled for spawned workers
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty))
     try:
         while True:
             request = conn.recv()
@@ -185,8 +187,8 @@ def split(
 
 def solve_parallel(
     data: pyvrp.ProblemData,
-    params: pyvrp.SolveParams,
     *,
+    max_penalty: float,
     time_limit: float,
     seed: int,
     workers: int,
@@ -206,7 +208,7 @@ def solve_parallel(
     pool = []
     for _ in range(workers):
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_serve, args=(data, params, child), daemon=True)
+        proc = ctx.Process(target=_serve, args=(data, max_penalty, child), daemon=True)
         proc.start()
         child.close()
         pool.append((proc, parent))
