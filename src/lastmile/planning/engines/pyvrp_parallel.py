@@ -51,8 +51,6 @@ RouteSpec = tuple[int, list[int]]
 WHOLE_SHARE = 0.35
 #: Shortest decomposition round worth its set-up, seconds.
 MIN_ROUND = 1.5
-#: Every how many rounds all workers search the whole problem from the best plan (0: never).
-WHOLE_EVERY = 2
 #: Fewest clients for which decomposition pays off.
 MIN_CLIENTS = 400
 
@@ -272,21 +270,6 @@ def solve_parallel(
                 break
             rounds_left = max(1, int(left // max(MIN_ROUND, time_limit * 0.15)))
             seconds = left / rounds_left
-            if WHOLE_EVERY and round_no % WHOLE_EVERY == WHOLE_EVERY - 1:
-                # every worker searches the whole problem from the best plan
-                answers = ask(
-                    [
-                        (seconds, seed + 1000 * (round_no + 1) + k, None, None, best)
-                        for k in range(workers)
-                    ],
-                    seconds,
-                )
-                for answer in answers:
-                    if answer is not None and answer[2] and answer[1] < cost:
-                        best, cost = answer[0], answer[1]
-                log.debug("round %d (%.1f s, whole): cost %d", round_no, seconds, cost)
-                round_no += 1
-                continue
             groups = split(data, best, workers, pivot=seed + round_no * 7919)
             used = np.zeros(data.num_vehicle_types, dtype=int)
             for t, _ in best:
