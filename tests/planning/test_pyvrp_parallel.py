@@ -113,11 +113,7 @@ def test_problems_that_cannot_be_split_are_declined_at_once() -> None:
 
 
 def test_solve_uses_decomposition_on_large_days(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib
-
-    solve_module = importlib.import_module("lastmile.planning.solve")
     monkeypatch.setattr(par, "MIN_CLIENTS", 50)
-    monkeypatch.setattr(solve_module, "_DECOMPOSE_FROM", 50)
     problem = read_solomon(DATA / "R101.txt", rounding="dimacs")
     plan = solve(problem, time_limit=2.0, workers=2)
     assert "decomposition" in plan.engine

@@ -40,8 +40,6 @@ Progress = Callable[[float, str], None]
 
 #: Fraction of the time limit reserved for work outside the search.
 _RESERVE = 0.03
-#: Orders from which PyVRP's workers share one plan by decomposition.
-_DECOMPOSE_FROM = 400
 #: Reasons that make an order impossible whatever the other orders do.
 _HOPELESS = frozenset({"skills", "capacity", "time_window", "shift"})
 
@@ -192,9 +190,9 @@ def _portfolio(
         # worker requires all orders (with its own seed), and the repair step
         # catches a day that proves over-full only through its time windows.
         collect = workers == 1 or _over_capacity(problem)
-        if not collect and len(problem.orders) >= _DECOMPOSE_FROM:
-            # Large days: the workers cooperate on one plan (decomposition)
-            # instead of racing each other.
+        if not collect:
+            # Large days that split freely: the workers cooperate on one plan
+            # (decomposition) instead of racing each other; others decline at once.
             from lastmile.planning.engines.pyvrp import PyVRPEngine
 
             parallel = PyVRPEngine(prize_collecting=False).solve_parallel(

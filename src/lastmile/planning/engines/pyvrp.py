@@ -476,14 +476,17 @@ class PyVRPEngine:
         None, at once, when the problem cannot be split between workers (see
         ``pyvrp_parallel.decomposable``), or when every worker failed.
         """
-        from lastmile.planning.engines.pyvrp_parallel import decomposable, solve_parallel
+        from lastmile.planning.engines import pyvrp_parallel as par
 
+        unsplittable = {Feature.SHIPMENTS, Feature.MULTIPLE_TIME_WINDOWS, Feature.RELOADS}
+        if len(problem.orders) < par.MIN_CLIENTS or problem.features & unsplittable:
+            return None  # known before paying for the model
         began = time.perf_counter()
         lowered = self.lower(problem)
-        if not decomposable(lowered.data):
+        if not par.decomposable(lowered.data):
             return None
         remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
-        routes = solve_parallel(
+        routes = par.solve_parallel(
             lowered.data,
             max_penalty=self._max_penalty(lowered),
             time_limit=remaining,

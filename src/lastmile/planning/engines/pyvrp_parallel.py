@@ -290,13 +290,14 @@ def solve_parallel(
             merged: list[RouteSpec] = []
             for group, answer in zip(groups, answers, strict=True):
                 old = [best[r] for r in group]
+                old_cost = _cost(data, old)
                 log.debug(
                     "  group of %d routes: %s -> %s",
                     len(old),
-                    _cost(data, old),
+                    old_cost,
                     None if answer is None else answer[1:],
                 )
-                if answer is not None and answer[2] and answer[1] < _cost(data, old):
+                if answer is not None and answer[2] and answer[1] < old_cost:
                     merged.extend(answer[0])
                 else:
                     merged.extend(old)
