@@ -570,3 +570,68 @@ def test_reoptimise_keeps_what_is_done_and_carried(engine: str) -> None:
     assert {"b", "c"} <= {v.order_id for v in v0.tasks}
     kept = reoptimise(problem, live, time_limit=1.0, workers=1, keep_started=True)
     assert kept.route_of("v0") == live.plan.route_of("v0") or "kept" in kept.engine
+
+
+def _grow(problem: PlanningProblem, k: int, seed: int) -> PlanningProblem:
+    """``problem`` with ``k`` locations more at the end; old rows keep their values."""
+    n = len(problem.locations)
+    big = _matrix(n + k, seed)
+    old = problem.matrices["car"]
+    durations, distances = big.durations.copy(), big.distances.copy()
+    durations[:n, :n], distances[:n, :n] = old.durations, old.distances
+    extra = tuple(Location(float(n + i), 1.0, planar=True) for i in range(k))
+    return dataclasses.replace(
+        problem,
+        locations=(*problem.locations, *extra),
+        matrices={"car": TravelMatrix(durations, distances)},
+    )
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_a_view_grown_by_locations_is_the_view_built_on_them(data: st.DataObject) -> None:
+    """``rebase`` on a problem that only adds locations takes the fast path; what it
+    gives is what building the view on that problem gives, and inserting an order
+    at a new location into either gives the same plan."""
+    problem = data.draw(problems())
+    base = _greedy(problem)
+    cuts = [
+        (
+            data.draw(st.integers(0, 6)),
+            data.draw(st.booleans()),
+            data.draw(st.booleans()),
+            data.draw(st.sampled_from([0, 900])),
+        )
+        for _ in base.plan.routes
+    ]
+    states, now = _progress(base.plan, cuts)
+    live = LivePlan.build(base.problem, base.plan, now_s=now, states=states)
+    k = data.draw(st.integers(1, 3))
+    grown = _grow(base.problem, k, data.draw(st.integers(0, 2**32 - 1)))
+
+    fast = live.rebase(grown)
+    slow = LivePlan.build(grown, live.plan, now_s=now, states=states)
+    assert fast.residual.locations == slow.residual.locations
+    for a, b in (
+        (fast.residual.matrices["car"], slow.residual.matrices["car"]),
+        (fast.problem.matrices["car"], slow.problem.matrices["car"]),
+    ):
+        assert np.array_equal(a.durations, b.durations)
+        assert np.array_equal(a.distances, b.distances)
+    assert fast.residual.orders == slow.residual.orders
+    assert fast.residual.depots == slow.residual.depots
+    assert fast.residual.vehicles == slow.residual.vehicles
+    assert fast.residual_plan == slow.residual_plan
+    assert fast.plan == slow.plan
+    assert fast._tracks == slow._tracks
+    assert validate(fast.residual, fast.residual_plan).ok
+
+    n = len(problem.locations)
+    (order,) = data.draw(orders_for(n + k, 2, "new", 1, loose=True))
+    a, b = fast.insert(order), slow.insert(order)
+    if isinstance(b, Unassigned):
+        assert isinstance(a, Unassigned) and a.reason == b.reason
+    else:
+        assert isinstance(a, LivePlan)
+        assert a.plan == b.plan and a.residual_plan == b.residual_plan
+        assert validate(a.residual, a.residual_plan).ok

@@ -295,7 +295,15 @@ class LivePlan:
         )
 
     def rebase(self, problem: PlanningProblem) -> LivePlan:
-        """The same live view over ``problem`` (e.g. the same problem with rows added)."""
+        """The same live view over ``problem`` (e.g. the same problem with rows added).
+
+        When ``problem`` only adds locations at the end (same orders, vehicles
+        and depots, the same matrices on the rows already there), the view is
+        grown in place of being rebuilt: O(locations^2) array copies instead of
+        forecasting and validating every route again.
+        """
+        if _only_adds_locations(self.problem, problem):
+            return _grown(self, problem)
         return LivePlan.build(
             problem,
             self.plan,
@@ -313,6 +321,117 @@ class LivePlan:
             found = _RouteIndex.build(self, route)
             self._index[vehicle_id] = found
         return found
+
+
+def _only_adds_locations(old: PlanningProblem, new: PlanningProblem) -> bool:
+    n = len(old.locations)
+    if (
+        len(new.locations) < n
+        or new.locations[:n] != old.locations
+        or new.orders != old.orders
+        or new.vehicles != old.vehicles
+        or new.depots != old.depots
+        or new.dimensions != old.dimensions
+        or new.time_scale != old.time_scale
+        or set(new.matrices) != set(old.matrices)
+    ):
+        return False
+    for profile, m in old.matrices.items():
+        g = new.matrices[profile]
+        if g.durations is m.durations and g.distances is m.distances:
+            continue
+        if not (
+            np.array_equal(g.durations[:n, :n], m.durations)
+            and np.array_equal(g.distances[:n, :n], m.distances)
+        ):
+            return False
+    return True
+
+
+def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
+    """``live`` over ``problem``, which has ``k`` locations more at the end.
+
+    The residual problem's locations are the problem's followed by the
+    vehicles' private "now" rows (:func:`_with_private_rows`); the new
+    locations go between the two, so every reference to a private row moves
+    up by ``k``: depots where started vehicles stand, goods on board, the
+    residual routes' visits and the tracks.
+    """
+    n = len(live.problem.locations)
+    k = len(problem.locations) - n
+    if k == 0:
+        return dataclasses.replace(live, problem=problem)
+    residual = live.residual
+    p = len(residual.locations) - n  # private rows
+    if p == 0:
+        new_residual = copy.copy(residual)
+        object.__setattr__(new_residual, "locations", problem.locations)
+        object.__setattr__(new_residual, "matrices", dict(problem.matrices))
+        return dataclasses.replace(live, problem=problem, residual=new_residual, _index={})
+
+    def shift(i: int) -> int:
+        return i + k if i >= n else i
+
+    # Which problem row each private row copies.
+    underlying = {t.now_row: t.here for t in live._tracks.values() if t.now_row is not None}
+    rows = np.asarray([underlying[n + j] for j in range(p)], dtype=np.intp)
+    matrices: dict[str, TravelMatrix] = {}
+    for profile, m in residual.matrices.items():
+        g = problem.matrices[profile]
+        grown = []
+        for a, b in ((m.durations, g.durations), (m.distances, g.distances)):
+            out = np.empty((n + k + p, n + k + p), dtype=a.dtype)
+            out[: n + k, : n + k] = b
+            out[:n, n + k :] = a[:n, n:]  # into a private row: never
+            out[n : n + k, n + k :] = a[0:1, n:] if n else 0
+            out[n + k :, :n] = a[n:, :n]
+            out[n + k :, n : n + k] = b[rows, n:]
+            out[n + k :, n + k :] = a[n:, n:]
+            grown.append(out)
+        matrices[profile] = TravelMatrix(grown[0], grown[1])
+
+    def moved_stop(stop: Stop | None) -> Stop | None:
+        if stop is None or stop.location < n:
+            return stop
+        return dataclasses.replace(stop, location=shift(stop.location))
+
+    orders = tuple(
+        o
+        if all(s.location < n for s in o.stops)
+        else dataclasses.replace(o, pickup=moved_stop(o.pickup), delivery=moved_stop(o.delivery))
+        for o in residual.orders
+    )
+    depots = tuple(
+        d if d.location < n else dataclasses.replace(d, location=shift(d.location))
+        for d in residual.depots
+    )
+    new_residual = copy.copy(residual)
+    object.__setattr__(new_residual, "locations", (*problem.locations, *residual.locations[n:]))
+    object.__setattr__(new_residual, "matrices", matrices)
+    object.__setattr__(new_residual, "depots", depots)
+    new_residual = _with_orders(new_residual, orders)
+    routes = tuple(
+        dataclasses.replace(
+            r,
+            visits=tuple(
+                v if v.location < n else dataclasses.replace(v, location=shift(v.location))
+                for v in r.visits
+            ),
+        )
+        for r in live.residual_plan.routes
+    )
+    tracks = {
+        vid: t if t.now_row is None else dataclasses.replace(t, now_row=shift(t.now_row))
+        for vid, t in live._tracks.items()
+    }
+    return dataclasses.replace(
+        live,
+        problem=problem,
+        residual=new_residual,
+        residual_plan=dataclasses.replace(live.residual_plan, routes=routes),
+        _tracks=tracks,
+        _index={},
+    )
 
 
 def insert_order(problem: PlanningProblem, live: LivePlan, order: Order) -> Plan | Unassigned:
