@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from lastmile.domain import Location
 from lastmile.domain.geo import EARTH_RADIUS_M
@@ -32,23 +33,40 @@ class HaversineModel:
         self, locations: Sequence[Location], *, departure: int | None = None
     ) -> TravelMatrix:
         del departure  # no traffic in a straight line
-        for i, loc in enumerate(locations):
-            if not loc.is_geographic:
-                raise InputError("needs longitude/latitude", where=f"location {i}")
-        lon = np.radians(np.array([loc.lon for loc in locations], dtype=np.float64))
-        lat = np.radians(np.array([loc.lat for loc in locations], dtype=np.float64))
-        dlat = lat[None, :] - lat[:, None]
-        dlon = lon[None, :] - lon[:, None]
+        durations, distances = self.between(locations, locations)
+        return TravelMatrix(durations=durations, distances=distances)
+
+    def between(
+        self,
+        origins: Sequence[Location],
+        destinations: Sequence[Location],
+        *,
+        departure: int | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Durations and distances from each origin (rows) to each destination."""
+        del departure
+        lon1, lat1 = _radians(origins, "origin")
+        lon2, lat2 = _radians(destinations, "destination")
+        dlat = lat2[None, :] - lat1[:, None]
+        dlon = lon2[None, :] - lon1[:, None]
         h = (
             np.sin(dlat / 2) ** 2
-            + np.cos(lat[:, None]) * np.cos(lat[None, :]) * np.sin(dlon / 2) ** 2
+            + np.cos(lat1[:, None]) * np.cos(lat2[None, :]) * np.sin(dlon / 2) ** 2
         )
         metres = 2 * EARTH_RADIUS_M * np.arcsin(np.minimum(1.0, np.sqrt(h))) * self.detour_factor
         seconds = metres / (self.speed_kph / 3.6)
-        return TravelMatrix(
-            durations=np.rint(seconds).astype(np.int64),
-            distances=np.rint(metres).astype(np.int64),
-        )
+        return np.rint(seconds).astype(np.int64), np.rint(metres).astype(np.int64)
+
+
+def _radians(
+    locations: Sequence[Location], what: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    for i, loc in enumerate(locations):
+        if not loc.is_geographic:
+            raise InputError("needs longitude/latitude", where=f"{what} {i}")
+    lon = np.radians(np.array([loc.lon for loc in locations], dtype=np.float64))
+    lat = np.radians(np.array([loc.lat for loc in locations], dtype=np.float64))
+    return lon, lat
 
 
 def euclidean_matrix(

@@ -1,0 +1,51 @@
+"""Growing a travel matrix by a few locations: the same figures as computing it whole."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from lastmile.domain import Location
+from lastmile.travel import HaversineModel, TravelMatrix, grown_matrix
+
+LYON = [Location(4.80 + 0.011 * i, 45.70 + 0.007 * (i % 5), name=f"p{i}") for i in range(12)]
+
+
+class WholeOnly:
+    """A model without rectangular queries (the fallback path)."""
+
+    description = "whole matrices only"
+
+    def __init__(self) -> None:
+        self.inner = HaversineModel(speed_kph=20)
+        self.calls = 0
+
+    def matrix(self, locations: Sequence[Location], *, departure: int | None = None) -> TravelMatrix:
+        self.calls += 1
+        return self.inner.matrix(locations, departure=departure)
+
+
+def test_rectangular_growth_equals_the_whole_matrix() -> None:
+    model = HaversineModel(speed_kph=25, detour_factor=1.3)
+    base, extra = LYON[:9], LYON[9:]
+    grown = grown_matrix(model, base, model.matrix(base), extra)
+    whole = model.matrix(LYON)
+    assert np.array_equal(grown.durations, whole.durations)
+    assert np.array_equal(grown.distances, whole.distances)
+    # The rows already there are kept as given (not recomputed).
+    given = model.matrix(base)
+    bumped = TravelMatrix(given.durations + 1, given.distances)
+    kept = grown_matrix(model, base, bumped, extra)
+    assert np.array_equal(kept.durations[:9, :9], given.durations + 1)
+    assert np.array_equal(kept.durations[9:, :], whole.durations[9:, :])
+
+
+def test_models_without_rectangular_queries_compute_the_whole_matrix() -> None:
+    model = WholeOnly()
+    base = LYON[:10]
+    m = model.matrix(base)
+    assert grown_matrix(model, base, m, []) is m
+    grown = grown_matrix(model, base, m, LYON[10:])
+    assert model.calls == 2
+    assert np.array_equal(grown.distances, model.inner.matrix(LYON).distances)
