@@ -606,6 +606,8 @@ def test_a_view_grown_by_locations_is_the_view_built_on_them(data: st.DataObject
     ]
     states, now = _progress(base.plan, cuts)
     live = LivePlan.build(base.problem, base.plan, now_s=now, states=states)
+    for route in live.residual_plan.routes:  # route indexes made before growing are kept
+        live._route_index(route.vehicle_id)
     k = data.draw(st.integers(1, 3))
     grown = _grow(base.problem, k, data.draw(st.integers(0, 2**32 - 1)))
 

@@ -200,7 +200,8 @@ def test_delays_are_told_once(app: FastAPI, world: World, notifier: Notifier) ->
         session.commit()
         now = late - dt.timedelta(hours=1)
         settings = notifier.settings
-        assert scan_delays(session, settings=settings, now=now) == 1
+        # Other tests' routes on the road in the same database may be late too.
+        assert scan_delays(session, settings=settings, now=now) >= 1
         assert scan_delays(session, settings=settings, now=now) == 0
     wait_for(
         lambda: any(
@@ -208,7 +209,7 @@ def test_delays_are_told_once(app: FastAPI, world: World, notifier: Notifier) ->
         ),
         notifier,
     )
-    delay = next(n for n in notes(app, visit["order_id"]) if n.event == "delay")
+    (delay,) = [n for n in notes(app, visit["order_id"]) if n.event == "delay"]
     assert "running late" in delay.subject
     assert "instead of Friday 2 May between 09:00 and 18:00" in delay.body
 

@@ -100,7 +100,10 @@ def test_a_van_on_the_road_takes_no_more_depot_goods(world: World, clock: Any) -
     urgent = t.order(51, external_id="urgent-51")
     r = t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": urgent["id"]})
     assert r["applied"] is True, r
-    mine = route_of(r, d1)
+    # The answer carries the route the change rewrote; the van on the road is not it.
+    assert [urgent["id"] in tasks(rt) for rt in r["routes"]] == [True]
+    assert r["routes"][0]["driver_id"] != d1
+    mine = route_of(t.ok("get", f"/plans/{world.plan['id']}"), d1)
     assert urgent["id"] not in tasks(mine)
     # What the van did stays as it was.
     assert tasks(mine)[:2] == tasks(route)[:2]
@@ -173,7 +176,7 @@ def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:
         f"/plans/{world.plan['id']}/reoptimise",
         json={"time_limit_s": 1.0},
     )
-    after = route_of(r, d1)
+    after = route_of(t.ok("get", f"/plans/{world.plan['id']}"), d1)
     assert tasks(after)[0] == tasks(route)[0]
     assert set(tasks(after)) == set(tasks(route))  # its parcels stay on board
     assert r["cost_after"] <= r["cost_before"]
@@ -182,3 +185,54 @@ def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:
     )
     assert bad.status_code == 422
     assert {e["column"] for e in bad.json()["errors"]} == {"engine", "time_limit_s"}
+
+
+def test_the_live_view_is_kept_while_nothing_it_depends_on_changes(
+    app: FastAPI, world: World, clock: Any
+) -> None:
+    """Requests reuse the plan's live view until its plan, orders, fleet or stop
+    events change, or its time is up; every answer is the same as from a new view."""
+    t = world.tenant
+    views = app.state.live_views
+    plan_id = world.plan["id"]
+    n = iter(range(70, 99))
+
+    def insert() -> tuple[int, int]:
+        """Insert a new urgent order; (hits, misses) it caused."""
+        hits, misses = views.hits, views.misses
+        urgent = t.order(next(n))
+        r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+        assert r["applied"] is True, r
+        plan = t.ok("get", f"/plans/{plan_id}")
+        on = [rt for rt in plan["routes"] if urgent["id"] in tasks(rt)]
+        assert len(on) == 1 and on[0]["id"] == r["routes"][0]["id"]
+        return views.hits - hits, views.misses - misses
+
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    clock(8, 0)
+    assert insert() == (0, 1)  # built
+    assert insert() == (1, 0)  # kept: the insertion's own result
+    assert insert() == (1, 0)
+    # An order of the plan changes.
+    t.ok("post", f"/orders/{world.orders[3]['id']}/cancel")
+    assert insert() == (0, 1)
+    assert insert() == (1, 0)
+    # The fleet changes.
+    t.ok("patch", f"/vehicles/{world.vehicles[1]['id']}", json={"max_tasks": 40})
+    assert insert() == (0, 1)
+    # A stop is reported.
+    clock(9, 30)
+    assert insert() == (0, 1)  # time moved on past the view's life
+    start_and_deliver(world, fuller(world), 1)
+    assert insert() == (0, 1)
+    assert insert() == (1, 0)
+    # The view is not used past its life, nor before it was built.
+    clock(9, 31)
+    assert insert() == (0, 1)
+    clock(9, 20)
+    assert insert() == (0, 1)
+    # Nothing stored was lost on the way: every order inserted is on exactly one route.
+    plan = t.ok("get", f"/plans/{plan_id}")
+    served = [o for rt in plan["routes"] for o in tasks(rt)]
+    assert len(served) == len(set(served))
+    assert world.orders[3]["id"] not in served

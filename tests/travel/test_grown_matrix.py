@@ -21,7 +21,9 @@ class WholeOnly:
         self.inner = HaversineModel(speed_kph=20)
         self.calls = 0
 
-    def matrix(self, locations: Sequence[Location], *, departure: int | None = None) -> TravelMatrix:
+    def matrix(
+        self, locations: Sequence[Location], *, departure: int | None = None
+    ) -> TravelMatrix:
         self.calls += 1
         return self.inner.matrix(locations, departure=departure)
 

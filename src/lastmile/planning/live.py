@@ -367,7 +367,9 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
         new_residual = copy.copy(residual)
         object.__setattr__(new_residual, "locations", problem.locations)
         object.__setattr__(new_residual, "matrices", dict(problem.matrices))
-        return dataclasses.replace(live, problem=problem, residual=new_residual, _index={})
+        return dataclasses.replace(
+            live, problem=problem, residual=new_residual, _index=dict(live._index)
+        )
 
     def shift(i: int) -> int:
         return i + k if i >= n else i
@@ -430,7 +432,10 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
         residual=new_residual,
         residual_plan=dataclasses.replace(live.residual_plan, routes=routes),
         _tracks=tracks,
-        _index={},
+        _index={
+            vid: dataclasses.replace(ix, loc=[shift(i) if i >= 0 else i for i in ix.loc])
+            for vid, ix in live._index.items()
+        },
     )
 
 

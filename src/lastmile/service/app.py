@@ -35,6 +35,7 @@ from lastmile.service.plans.router import router as plans_router
 from lastmile.service.pod.router import router as pod_router
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.replan.router import router as replan_router
+from lastmile.service.replan.views import LiveViews
 from lastmile.service.schemas import ApiModel, ErrorOut
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
@@ -129,6 +130,7 @@ def create_app(
     app.state.travel_model = travel_model or HaversineModel(
         speed_kph=settings.travel_speed_kph, detour_factor=settings.travel_detour_factor
     )
+    app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
 

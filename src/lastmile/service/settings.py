@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     max_time_limit_s: float = Field(
         default=600.0, gt=0, description="The longest optimisation a request may ask for."
     )
+    live_view_ttl_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a plan's live view (routes, stop events, positions) is kept "
+        "between re-planning requests. It is built as of that many seconds ahead, so a change "
+        "made from it holds at any moment of its life; GPS fixes newer than the view are "
+        "taken at the next rebuild. 0 rebuilds it for every request.",
+    )
     travel_speed_kph: float = Field(
         default=30.0, gt=0, description="Speed of the straight-line travel model."
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,48 @@ def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[tuple[TimeW
             continue
         kept.append(TimeWindow(max(0, seconds_since(epoch, start)), e))
     return tuple(kept), bool(pairs) and not kept
+
+
+def problem_order(
+    o: Order,
+    *,
+    epoch: dt.datetime,
+    ndim: int,
+    place: Callable[[float, float, str], int],
+) -> domain.Order | tuple[str, str]:
+    """The planning order for row ``o`` (its stops put where ``place`` says), or
+    why it cannot be planned on the day at ``epoch``: ``(code, reason)``."""
+    label = o.external_id or str(o.id)
+    stops: dict[str, Stop] = {}
+    expired = False
+    for prefix in ("pickup", "delivery"):
+        lon, lat = getattr(o, f"{prefix}_lon"), getattr(o, f"{prefix}_lat")
+        if lon is None or lat is None:
+            continue
+        windows, gone = _windows(getattr(o, f"{prefix}_windows"), epoch)
+        expired |= gone
+        stops[prefix] = Stop(
+            location=place(lon, lat, f"{label} {prefix}"),
+            service=getattr(o, f"{prefix}_service_s"),
+            time_windows=windows,
+            ref=f"{o.id}:{prefix}",
+        )
+    if expired:
+        return ("time_window", "its time window ended before the plan's day")
+    if o.amount and len(o.amount) != ndim:
+        return ("amount", f"its amount has {len(o.amount)} values for {ndim} dimensions")
+    skills = set(o.skills)
+    if o.depot_id is not None:
+        skills.add(f"depot:{o.depot_id}")
+    return domain.Order(
+        id=str(o.id),
+        kind=OrderKind(o.kind),
+        pickup=stops.get("pickup"),
+        delivery=stops.get("delivery"),
+        amount=tuple(o.amount),
+        skills=frozenset(skills),
+        priority=o.priority,
+    )
 
 
 def build_snapshot(
@@ -190,44 +232,11 @@ def build_snapshot(
     set_aside: dict[uuid.UUID, tuple[str, str]] = {}
     problem_orders = []
     for o in orders:
-        label = o.external_id or str(o.id)
-        stops: dict[str, Stop] = {}
-        expired = False
-        for prefix in ("pickup", "delivery"):
-            lon, lat = getattr(o, f"{prefix}_lon"), getattr(o, f"{prefix}_lat")
-            if lon is None or lat is None:
-                continue
-            windows, gone = _windows(getattr(o, f"{prefix}_windows"), epoch)
-            expired |= gone
-            stops[prefix] = Stop(
-                location=place(lon, lat, f"{label} {prefix}"),
-                service=getattr(o, f"{prefix}_service_s"),
-                time_windows=windows,
-                ref=f"{o.id}:{prefix}",
-            )
-        if expired:
-            set_aside[o.id] = ("time_window", "its time window ended before the plan's day")
-            continue
-        if o.amount and len(o.amount) != ndim:
-            set_aside[o.id] = (
-                "amount",
-                f"its amount has {len(o.amount)} values for {ndim} dimensions",
-            )
-            continue
-        skills = set(o.skills)
-        if o.depot_id is not None:
-            skills.add(f"depot:{o.depot_id}")
-        problem_orders.append(
-            domain.Order(
-                id=str(o.id),
-                kind=OrderKind(o.kind),
-                pickup=stops.get("pickup"),
-                delivery=stops.get("delivery"),
-                amount=tuple(o.amount),
-                skills=frozenset(skills),
-                priority=o.priority,
-            )
-        )
+        found = problem_order(o, epoch=epoch, ndim=ndim, place=place)
+        if isinstance(found, domain.Order):
+            problem_orders.append(found)
+        else:
+            set_aside[o.id] = found
 
     matrix = travel_model.matrix(locations)
     profiles = {t.profile for t in problem_types.values()}

@@ -33,6 +33,7 @@ from lastmile.service.replan.schemas import (
     ReoptimiseIn,
     ReplanOut,
 )
+from lastmile.service.replan.views import LiveViews
 from lastmile.travel import TravelModel
 
 router = APIRouter(tags=["re-planning"])
@@ -53,7 +54,13 @@ def get_travel_model(request: Request) -> TravelModel:
     return model
 
 
+def get_live_views(request: Request) -> LiveViews | None:
+    views: LiveViews | None = getattr(request.app.state, "live_views", None)
+    return views
+
+
 PlanDep = Annotated[Plan, Depends(plan_dep)]
+ViewsDep = Annotated[LiveViews | None, Depends(get_live_views)]
 ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]
 TravelDep = Annotated[TravelModel, Depends(get_travel_model)]
 
@@ -73,7 +80,6 @@ def _answer(
     summary: str,
     unassigned: list[Unassigned],
 ) -> ReplanOut:
-    session.refresh(plan)
     change = stored.change if stored is not None else None
     return ReplanOut(
         applied=stored is not None,
@@ -84,7 +90,7 @@ def _answer(
         needs_dispatch=stored.needs_dispatch if stored is not None else False,
         unassigned=_unassigned_out(unassigned),
         late=[r.message for r in ctx.live.relaxations],
-        routes=[RouteOut.model_validate(r) for r in plan.routes],
+        routes=[RouteOut.model_validate(r) for r in stored.routes] if stored is not None else [],
     )
 
 
@@ -96,6 +102,7 @@ def insert_order(
     session: SessionDep,
     clock: ClockDep,
     travel: TravelDep,
+    views: ViewsDep,
 ) -> ReplanOut:
     """Insert a pending order into the plan at its cheapest feasible position.
 
@@ -106,9 +113,14 @@ def insert_order(
     """
     order = service.plan_order(session, plan=plan, order_id=body.order_id)
     ctx = service.load_live(
-        session, plan=plan, travel_model=travel, now=clock(), extra_orders=[order.id]
+        session,
+        plan=plan,
+        travel_model=travel,
+        now=clock(),
+        extra_orders=[order.id],
+        views=views,
     )
-    result = ctx.live.insert(ctx.problem.order(str(order.id)))
+    result = ctx.live.insert(ctx.order(order.id))
     ref = order.external_id or str(order.id)
     if not isinstance(result, LivePlan):
         return _answer(
@@ -132,6 +144,7 @@ def insert_order(
         summary=summary,
         detail={"order_id": str(order.id), "vehicle_id": route.vehicle_id},
         user_id=user.user_id,
+        remember_in=views,
     )
     return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
 

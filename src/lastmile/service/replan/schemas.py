@@ -66,4 +66,7 @@ class ReplanOut(ApiModel):
     late: list[str] = Field(
         description="Promises the current forecast already breaks (tolerated, never worsened)."
     )
-    routes: list[RouteOut] = Field(description="The plan's routes after the change.")
+    routes: list[RouteOut] = Field(
+        description="The routes the change rewrote, as they are now (GET /plans/{plan_id} "
+        "for the whole plan); empty when nothing was applied."
+    )

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
+from lastmile.domain import Order as DomainOrder
 from lastmile.domain import Plan as DomainPlan
 from lastmile.exceptions import InputError
 from lastmile.operations import OrderEvent, OrderStatus
@@ -30,15 +31,24 @@ from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
 from lastmile.service.db import utcnow
+from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict, NotFound
+from lastmile.service.fleet.models import Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
-from lastmile.service.plans.problem import Snapshot, build_snapshot, seconds_since
+from lastmile.service.plans.problem import (
+    DAY,
+    Snapshot,
+    build_snapshot,
+    problem_order,
+    seconds_since,
+)
 from lastmile.service.replan.models import PlanChange
+from lastmile.service.replan.views import CachedView, LiveViews
 from lastmile.service.tracking.models import RouteProgress, StopEvent
-from lastmile.travel import TravelModel
+from lastmile.travel import TravelModel, grown_matrix
 
 #: Route statuses whose vehicle has left its depot.
 _ON_THE_ROAD = ("started",)
@@ -61,10 +71,19 @@ class LiveContext:
     routes: dict[str, pm.Route]
     #: orders behind each started vehicle, by (order id, visit kind)
     done: dict[str, set[tuple[str, VisitKind]]] = field(default_factory=dict)
+    #: orders asked for that the plan does not have yet, by id
+    extra: dict[str, DomainOrder] = field(default_factory=dict)
+    #: the view as cached (None when it is not kept)
+    cached: CachedView | None = None
 
     @property
     def problem(self) -> PlanningProblem:
         return self.live.problem
+
+    def order(self, order_id: uuid.UUID) -> DomainOrder:
+        """The planning order ``order_id`` (one of the plan's, or one asked for)."""
+        found = self.extra.get(str(order_id))
+        return found if found is not None else self.problem.order(str(order_id))
 
 
 def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list[Step]:
@@ -86,33 +105,108 @@ def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list
 def _with_rows(
     problem: PlanningProblem, extra: list[Location], travel_model: TravelModel
 ) -> PlanningProblem:
+    """``problem`` with ``extra`` locations added at the end (every profile shares
+    the service's one matrix)."""
     if not extra:
         return problem
-    locations = (*problem.locations, *extra)
-    matrix = travel_model.matrix(list(locations))
+    matrix = next(iter(problem.matrices.values()))
+    grown = grown_matrix(travel_model, problem.locations, matrix, extra)
     return dataclasses.replace(
-        problem, locations=locations, matrices={p: matrix for p in problem.matrices}
+        problem,
+        locations=(*problem.locations, *extra),
+        matrices={p: grown for p in problem.matrices},
     )
 
 
-def load_live(
-    session: Session,
-    *,
-    plan: pm.Plan,
-    travel_model: TravelModel,
-    now: dt.datetime,
-    extra_orders: Iterable[uuid.UUID] = (),
-    unavailable: Iterable[uuid.UUID] = (),
-) -> LiveContext:
-    """The live view of ``plan`` at ``now`` (409 when the plan cannot be changed)."""
-    if plan.status not in ("ready", "dispatched"):
-        raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
-    org = session.get(Organisation, plan.org_id)
-    assert org is not None
+def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
     vehicle_ids = {r.vehicle_id for r in plan.routes}
     if job is not None:
         vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
+    return vehicle_ids
+
+
+def _rows(session: Session, table: Any, *where: Any) -> tuple[tuple[Any, ...], ...]:
+    """Every column of the matching rows, in a stable order (for fingerprints)."""
+    rows = session.execute(select(table).where(*where)).all()
+    return tuple(sorted((tuple(r) for r in rows), key=repr))
+
+
+def fingerprint(
+    session: Session, *, plan: pm.Plan, org: Organisation, vehicle_ids: set[uuid.UUID]
+) -> tuple[Any, ...]:
+    """What a live view of ``plan`` is built from, in a few small queries (see
+    :mod:`lastmile.service.replan.views`); positions and the clock are not in it."""
+    routes = tuple(
+        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
+        for r in sorted(plan.routes, key=lambda r: str(r.id))
+    )
+    changes = session.scalar(
+        select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
+    )
+    started = [r.id for r in plan.routes if r.status in _ON_THE_ROAD]
+    events: tuple[Any, ...] = (0, None)
+    if started:
+        events = tuple(
+            session.execute(
+                select(func.count(), func.max(StopEvent.recorded_at)).where(
+                    StopEvent.route_id.in_(started)
+                )
+            ).one()
+        )
+    on_routes = (
+        select(pm.Visit.order_id)
+        .join(pm.Route, pm.Route.id == pm.Visit.route_id)
+        .where(pm.Route.plan_id == plan.id, pm.Visit.order_id.is_not(None))
+    )
+    left_out = select(pm.UnassignedOrder.order_id).where(pm.UnassignedOrder.plan_id == plan.id)
+    orders = tuple(
+        session.execute(
+            select(func.count(), func.max(Order.updated_at)).where(
+                or_(Order.id.in_(on_routes), Order.id.in_(left_out))
+            )
+        ).one()
+    )
+    ids = sorted(vehicle_ids)
+    vehicles = _rows(session, Vehicle.__table__, Vehicle.id.in_(ids))
+    type_ids = set(session.scalars(select(Vehicle.type_id).where(Vehicle.id.in_(ids))))
+    types = _rows(session, VehicleType.__table__, VehicleType.id.in_(type_ids))
+    depots = _rows(session, Depot.__table__, Depot.org_id == org.id)
+    shifts = _rows(
+        session,
+        Shift.__table__,
+        Shift.vehicle_id.in_(ids),
+        Shift.end_at > plan.epoch,
+        Shift.start_at < plan.epoch + DAY,
+    )
+    return (
+        plan.status,
+        plan.epoch,
+        org.timezone,
+        tuple(org.dimensions),
+        routes,
+        changes,
+        events,
+        orders,
+        vehicles,
+        types,
+        depots,
+        shifts,
+    )
+
+
+def _build(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    org: Organisation,
+    vehicle_ids: set[uuid.UUID],
+    travel_model: TravelModel,
+    now: dt.datetime,
+    as_of: dt.datetime,
+    extra_orders: Iterable[uuid.UUID] = (),
+) -> tuple[Snapshot, LivePlan, dict[str, set[tuple[str, VisitKind]]]]:
+    """The live view of ``plan`` from the database, vehicles ready no earlier than ``as_of``."""
     order_ids = {v.order_id for r in plan.routes for v in r.visits if v.order_id is not None}
     order_ids |= {u.order_id for u in plan.unassigned}
     order_ids |= set(extra_orders)
@@ -138,13 +232,11 @@ def load_live(
     problem = snapshot.problem
     known = {o.id for o in problem.orders}
     vehicles = {v.id for v in problem.vehicles}
-    routes: dict[str, pm.Route] = {}
     domain_routes: list[Route] = []
     for row in plan.routes:
         vid = str(row.vehicle_id)
         if vid not in vehicles:
             raise Conflict(f"vehicle {vid} of route {row.id} is no longer available")
-        routes[vid] = row
         steps = _steps(row, known, snapshot.depot_ids)
         domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
     on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
@@ -155,7 +247,7 @@ def load_live(
     )
 
     # Where the vehicles on the road are, from their stop events and last fix.
-    now_s = seconds_since(plan.epoch, now)
+    now_s = seconds_since(plan.epoch, as_of)
     started = [r for r in plan.routes if r.status in _ON_THE_ROAD]
     events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
     if started:
@@ -214,17 +306,147 @@ def load_live(
             ready = max(now_s, seconds_since(plan.epoch, began))
         states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
     problem = _with_rows(problem, fixes, travel_model)
+    snapshot = dataclasses.replace(snapshot, problem=problem)
     try:
         live = LivePlan.build(
             problem,
             DomainPlan(tuple(domain_routes), unassigned, plan.engine),
             now_s=now_s,
             states=states,
-            unavailable=[str(v) for v in unavailable],
         )
     except (InputError, LiveChangeRejected) as exc:
         raise Conflict(f"the plan no longer fits its orders and fleet: {exc}") from None
+    return snapshot, live, done
+
+
+def _with_extra(
+    ctx: LiveContext, session: Session, order_ids: list[uuid.UUID], travel_model: TravelModel
+) -> LiveContext | None:
+    """``ctx`` grown by orders the plan does not have yet (their addresses get matrix
+    rows); None when one of them needs more than new rows (it would be set aside,
+    or it is tied to a depot no vehicle type knows yet)."""
+    problem = ctx.problem
+    rows = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+    new_locations: list[Location] = []
+    base = len(problem.locations)
+
+    def place(lon: float, lat: float, label: str) -> int:
+        new_locations.append(Location(lon=lon, lat=lat, name=label))
+        return base + len(new_locations) - 1
+
+    skills = set().union(*(v.type.skills for v in problem.vehicles))
+    extra: dict[str, DomainOrder] = {}
+    for oid in order_ids:
+        row = rows.get(oid)
+        if row is None or str(oid) in {o.id for o in problem.orders}:
+            return None
+        found = problem_order(row, epoch=ctx.plan.epoch, ndim=len(ctx.org.dimensions), place=place)
+        if not isinstance(found, DomainOrder):
+            return None
+        if row.depot_id is not None and f"depot:{row.depot_id}" not in skills:
+            return None
+        extra[found.id] = found
+    grown = _with_rows(problem, new_locations, travel_model)
+    return dataclasses.replace(
+        ctx,
+        live=ctx.live.rebase(grown),
+        snapshot=dataclasses.replace(ctx.snapshot, problem=grown),
+        extra=extra,
+    )
+
+
+def load_live(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    travel_model: TravelModel,
+    now: dt.datetime,
+    extra_orders: Iterable[uuid.UUID] = (),
+    views: LiveViews | None = None,
+) -> LiveContext:
+    """The live view of ``plan`` at ``now`` (409 when the plan cannot be changed).
+
+    With ``views``, a view kept from an earlier request is used when nothing it
+    was built from has changed (see :mod:`lastmile.service.replan.views`).
+    ``extra_orders`` are orders the plan does not have yet: they are in
+    :attr:`LiveContext.extra`, their addresses rows of the problem.
+    """
+    if plan.status not in ("ready", "dispatched"):
+        raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
+    # Changes to one plan are made one at a time (a row lock where the database has them).
+    session.execute(select(pm.Plan.id).where(pm.Plan.id == plan.id).with_for_update())
+    org = session.get(Organisation, plan.org_id)
+    assert org is not None
+    vehicle_ids = _vehicle_ids(session, plan)
+    routes = {str(r.vehicle_id): r for r in plan.routes}
+    cached: CachedView | None = None
+    if views is not None and views.enabled:
+        key = fingerprint(session, plan=plan, org=org, vehicle_ids=vehicle_ids)
+        cached = views.get(plan.id, key, now)
+        if cached is None:
+            as_of = now + views.ttl
+            snapshot, live, done = _build(
+                session,
+                plan=plan,
+                org=org,
+                vehicle_ids=vehicle_ids,
+                travel_model=travel_model,
+                now=now,
+                as_of=as_of,
+            )
+            cached = CachedView(key, now, as_of, snapshot, live, done)
+            views.put(plan.id, cached)
+        ctx = LiveContext(
+            plan, org, cached.snapshot, cached.live, now, routes, cached.done, cached=cached
+        )
+    else:
+        snapshot, live, done = _build(
+            session,
+            plan=plan,
+            org=org,
+            vehicle_ids=vehicle_ids,
+            travel_model=travel_model,
+            now=now,
+            as_of=now,
+        )
+        ctx = LiveContext(plan, org, snapshot, live, now, routes, done)
+    extra = sorted(set(extra_orders))
+    if not extra:
+        return ctx
+    grown = _with_extra(ctx, session, extra, travel_model)
+    if grown is not None:
+        return grown
+    # An order the view cannot take by adding rows: built again with it, not kept.
+    snapshot, live, done = _build(
+        session,
+        plan=plan,
+        org=org,
+        vehicle_ids=vehicle_ids,
+        travel_model=travel_model,
+        now=now,
+        as_of=cached.valid_until if cached is not None else now,
+        extra_orders=extra,
+    )
     return LiveContext(plan, org, snapshot, live, now, routes, done)
+
+
+def remember(
+    session: Session, *, views: LiveViews | None, ctx: LiveContext, result: LivePlan
+) -> None:
+    """Keep ``result`` (just stored by :func:`store`) as the plan's view; call it
+    before the commit, so its fingerprint is read in the same transaction."""
+    if views is None or ctx.cached is None:
+        return
+    session.flush()
+    vehicle_ids = _vehicle_ids(session, ctx.plan)
+    key = fingerprint(session, plan=ctx.plan, org=ctx.org, vehicle_ids=vehicle_ids)
+    snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
+    views.put(
+        ctx.plan.id,
+        CachedView(
+            key, ctx.cached.built_at, ctx.cached.valid_until, snapshot, result, ctx.cached.done
+        ),
+    )
 
 
 # -- writing a change back ---------------------------------------------------------------------
@@ -255,6 +477,8 @@ class Stored:
     change: PlanChange
     needs_dispatch: bool
     unassigned: list[Unassigned]
+    #: the routes the change rewrote (added, changed, broken down)
+    routes: list[pm.Route] = field(default_factory=list)
 
 
 def store(
@@ -267,8 +491,13 @@ def store(
     detail: dict[str, Any],
     user_id: uuid.UUID | None,
     broken: str | None = None,
+    remember_in: LiveViews | None = None,
 ) -> Stored:
-    """Write ``result`` (validated by the library) into the plan's rows, in one commit."""
+    """Write ``result`` (validated by the library) into the plan's rows, in one commit.
+
+    Only routes the change touched are rewritten. With ``remember_in``, ``result``
+    is kept there as the plan's live view for the next request.
+    """
     plan, snapshot = ctx.plan, ctx.snapshot
     problem = result.problem
     epoch = plan.epoch
@@ -282,8 +511,11 @@ def store(
     next_position = max((r.position for r in plan.routes), default=-1) + 1
     needs_dispatch = False
     target_of: dict[uuid.UUID, OrderStatus] = {}
+    rewritten: list[pm.Route] = []
     for vid, route in by_vehicle.items():
         row = ctx.routes.get(vid)
+        if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
+            continue  # untouched by the change: its rows stay as they are
         if row is None:
             row = pm.Route(
                 id=uuid.uuid4(),
@@ -336,6 +568,7 @@ def store(
         row.start_at, row.end_at = at(route.start_time), at(route.end_time)
         if vid == broken:
             row.status = "broken_down"
+        rewritten.append(row)
     for vid, row in ctx.routes.items():
         if vid in by_vehicle:
             continue
@@ -343,6 +576,7 @@ def store(
             plan.routes.remove(row)
         elif vid == broken:
             row.status = "broken_down"
+            rewritten.append(row)
     unassigned = list(full.unassigned)
     plan.unassigned.clear()
     session.flush()
@@ -391,8 +625,10 @@ def store(
             "cost_after": full.cost,
         },
     )
+    if remember_in is not None:
+        remember(session, views=remember_in, ctx=ctx, result=result)
     session.commit()
-    return Stored(change, needs_dispatch, unassigned)
+    return Stored(change, needs_dispatch, unassigned, rewritten)
 
 
 def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order:

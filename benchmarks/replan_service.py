@@ -1,0 +1,334 @@
+"""Inserting an urgent order through the service: ``POST /plans/{id}/orders``.
+
+What :mod:`benchmarks.insertion` measures in the library, measured here end to
+end through the API (FastAPI app in this process, called with its test client,
+so no network), with the database the service runs on:
+
+1. an organisation with one depot in Lyon, ``--vans`` vans with a driver and a
+   07:00-19:00 shift each, and ``--orders`` deliveries imported from CSV
+   (two-hour windows between 08:00 and 18:00 for two thirds, all day for the
+   rest, 1-3 parcels each);
+2. a plan made by the service's planning job (``--plan-seconds``), dispatched;
+3. at ``--at`` o'clock, half of the routes have started: every stop planned to
+   be finished by then is reported delivered (one in ten failed), and the van
+   sent a GPS fix a minute ago;
+4. ``--repeat`` urgent orders (new addresses, 90-minute windows starting an
+   hour later) are created, untimed, then each is inserted with
+   ``POST /plans/{id}/orders``, timed from request to answer.
+
+Printed: p50/p95/max of the request, and where the time goes (building the
+live view from the database, the insertion, writing the change, the answer).
+
+    python benchmarks/replan_service.py [--orders 1000] [--vans 50] [--repeat 100]
+        [--at 11] [--plan-seconds 20] [--database-url sqlite:///...|postgresql+psycopg://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from lastmile.service import db
+from lastmile.service.app import create_app
+from lastmile.service.auth.models import Role
+from lastmile.service.auth.service import create_user
+from lastmile.service.orgs.service import create_org
+from lastmile.service.replan import service as replan_service
+from lastmile.service.settings import Settings
+
+DAY = dt.date(2025, 6, 3)
+TZ = "Europe/Paris"
+LYON = (4.8357, 45.7640)
+
+
+def percentiles(values: list[float]) -> str:
+    s = sorted(values)
+    p = lambda q: s[min(len(s) - 1, round(q * (len(s) - 1)))]  # noqa: E731
+    return (
+        f"p50 {1000 * p(0.5):7.1f} ms   p95 {1000 * p(0.95):7.1f} ms   max {1000 * s[-1]:7.1f} ms"
+    )
+
+
+class Api:
+    def __init__(self, client: TestClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def call(self, method: str, url: str, status: int = 200, **kw: Any) -> Any:
+        r = self.client.request(method, url, headers=self.headers, **kw)
+        if r.status_code != status:
+            raise SystemExit(f"{method} {url}: {r.status_code} {r.text[:500]}")
+        return r.json() if r.content else None
+
+
+def point(rng: random.Random, radius_km: float = 9.0) -> tuple[float, float]:
+    lon0, lat0 = LYON
+    r = radius_km * rng.random() ** 0.5
+    a = rng.uniform(0, 6.283185307)
+    import math
+
+    return (
+        round(lon0 + r * math.cos(a) / (111.32 * math.cos(math.radians(lat0))), 6),
+        round(lat0 + r * math.sin(a) / 110.57, 6),
+    )
+
+
+def seed_day(api: Api, args: argparse.Namespace, rng: random.Random) -> str:
+    depot = api.call(
+        "post",
+        "/depots",
+        201,
+        json={"name": "Lyon", "lon": LYON[0], "lat": LYON[1], "opens_s": 6 * 3600},
+    )
+    vtype = api.call("post", "/vehicle-types", 201, json={"name": "Van", "capacity": [120]})
+    for k in range(args.vans):
+        vehicle = api.call(
+            "post",
+            "/vehicles",
+            201,
+            json={"name": f"Van {k}", "type_id": vtype["id"], "depot_id": depot["id"]},
+        )
+        driver = api.call("post", "/drivers", 201, json={"name": f"Driver {k}"})
+        api.call(
+            "post",
+            "/shifts",
+            201,
+            json={
+                "driver_id": driver["id"],
+                "vehicle_id": vehicle["id"],
+                "start_at": f"{DAY}T07:00:00+02:00",
+                "end_at": f"{DAY}T19:00:00+02:00",
+            },
+        )
+    rows = ["external_id,lon,lat,window_start,window_end,service_min,amount"]
+    for i in range(args.orders):
+        lon, lat = point(rng)
+        if rng.random() < 2 / 3:
+            h = rng.randint(8, 16)
+            window = f"{h:02d}:00,{h + 2:02d}:00"
+        else:
+            window = "08:00,19:00"
+        rows.append(f"day-{i},{lon},{lat},{window},{rng.choice((2, 3, 4))},{rng.randint(1, 3)}")
+    imported = api.call(
+        "post",
+        "/orders/import",
+        files={"file": ("day.csv", ("\n".join(rows) + "\n").encode())},
+        params={"date": str(DAY)},
+    )
+    assert imported["created"] == args.orders, imported
+    plan = api.call(
+        "post", "/plans", 202, json={"date": str(DAY), "time_limit_s": args.plan_seconds}
+    )
+    deadline = time.monotonic() + args.plan_seconds * 3 + 60
+    while time.monotonic() < deadline:
+        job = api.call("get", f"/plans/{plan['id']}/job")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.5)
+    assert job["status"] == "succeeded", job
+    api.call("post", f"/plans/{plan['id']}/dispatch", json={})
+    return str(plan["id"])
+
+
+def start_routes(
+    api: Api, plan_id: str, now: dt.datetime, rng: random.Random
+) -> tuple[int, int, int]:
+    """Half the routes started; what was due by ``now`` reported; a fix each."""
+    detail = api.call("get", f"/plans/{plan_id}")
+    routes = detail["routes"]
+    started = done = failed = 0
+    for route in routes[::2]:
+        api.call("post", f"/routes/{route['id']}/start")
+        started += 1
+        events, last = [], None
+        for v in route["visits"]:
+            if not v["order_id"]:
+                continue
+            finished = dt.datetime.fromisoformat(v["departure_at"])
+            if finished > now:
+                break
+            fail = rng.random() < 0.1
+            events.append(
+                {
+                    "event_id": f"ev-{v['id']}",
+                    "kind": "failed" if fail else "delivered",
+                    "at": finished.isoformat(),
+                    "sequence": v["sequence"],
+                    **({"reason": "not_home"} if fail else {}),
+                }
+            )
+            last = v
+            done += 1
+            failed += fail
+        for k in range(0, len(events), 100):
+            api.call("post", f"/routes/{route['id']}/events", json={"events": events[k : k + 100]})
+        lon, lat = (
+            (last["lon"], last["lat"])
+            if last
+            else (route["visits"][0]["lon"], route["visits"][0]["lat"])
+        )
+        fix = {
+            "event_id": f"fix-{route['id']}",
+            "at": (now - dt.timedelta(minutes=1)).isoformat(),
+            "lon": round(lon + 0.002, 6),
+            "lat": round(lat + 0.001, 6),
+        }
+        api.call("post", f"/routes/{route['id']}/pings", json={"pings": [fix]})
+    return started, done, failed
+
+
+@contextlib.contextmanager
+def timed(spent: dict[str, list[float]]) -> Iterator[None]:
+    """Time the replan service's steps while inside."""
+    originals: dict[str, Callable[..., Any]] = {}
+
+    def wrap(name: str, label: str) -> None:
+        fn = getattr(replan_service, name)
+        originals[name] = fn
+
+        def timed_fn(*a: Any, **kw: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                spent[label].append(time.perf_counter() - began)
+
+        setattr(replan_service, name, timed_fn)
+
+    wrap("load_live", "live view from the database")
+    wrap("store", "writing the change")
+    try:
+        yield
+    finally:
+        for name, fn in originals.items():
+            setattr(replan_service, name, fn)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--vans", type=int, default=50)
+    parser.add_argument("--repeat", type=int, default=100)
+    parser.add_argument("--at", type=float, default=11.0, help="local hour of the day")
+    parser.add_argument("--plan-seconds", type=float, default=20.0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp dir")
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.database_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
+        schema = None
+        if url.startswith("postgresql"):
+            schema = f"bench_{secrets.token_hex(4)}"
+            eng = db.make_engine(url)
+            with eng.begin() as c:
+                c.execute(text(f"CREATE SCHEMA {schema}"))
+            eng.dispose()
+            url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
+        settings = Settings(
+            database_url=url,
+            planning_executor="thread",
+            solver_workers=2,
+            max_time_limit_s=max(600.0, args.plan_seconds),
+        )
+        app = create_app(settings, geocode=None)
+        try:
+            with TestClient(app) as client:
+                with app.state.sessionmaker() as s:
+                    org = create_org(
+                        s, name="Bench", slug=f"bench-{secrets.token_hex(4)}", timezone=TZ
+                    )
+                    user = create_user(
+                        s,
+                        org_id=org.id,
+                        email="admin@bench.example",
+                        password="bench password 1",
+                        role=Role.ADMIN,
+                    )
+                    email = user.email
+                token = client.post(
+                    "/auth/login", json={"email": email, "password": "bench password 1"}
+                ).json()["access_token"]
+                api = Api(client, token)
+                began = time.perf_counter()
+                plan_id = seed_day(api, args, rng)
+                plan = api.call("get", f"/plans/{plan_id}")
+                stops = sum(1 for r in plan["routes"] for v in r["visits"] if v["order_id"])
+                hour, minute = int(args.at), round(60 * (args.at % 1))
+                now = dt.datetime.combine(
+                    DAY, dt.time(hour, minute), dt.timezone(dt.timedelta(hours=2))
+                )
+                app.state.clock = lambda: now
+                started, done, failed = start_routes(api, plan_id, now, rng)
+                print(
+                    f"{url.split('?')[0].split('://')[0]}: {args.orders} orders, {stops} stops on "
+                    f"{len(plan['routes'])} routes of {args.vans} vans, "
+                    f"{len(plan['unassigned'])} unassigned (plan {plan['engine']}, set up in "
+                    f"{time.perf_counter() - began:.0f} s); at {now:%H:%M}: {started} routes started, "
+                    f"{done} stops done ({failed} failed)"
+                )
+                orders = []
+                for i in range(args.repeat):
+                    lon, lat = point(rng)
+                    start = now + dt.timedelta(hours=1)
+                    body = {
+                        "external_id": f"urgent-{i}",
+                        "delivery": {
+                            "lon": lon,
+                            "lat": lat,
+                            "service_s": 180,
+                            "time_windows": [
+                                {
+                                    "start": start.isoformat(),
+                                    "end": (start + dt.timedelta(minutes=90)).isoformat(),
+                                }
+                            ],
+                        },
+                        "amount": [1],
+                    }
+                    orders.append(api.call("post", "/orders", 201, json=body)["id"])
+                spent: dict[str, list[float]] = defaultdict(list)
+                total: list[float] = []
+                applied = 0
+                with timed(spent):
+                    for order_id in orders:
+                        t0 = time.perf_counter()
+                        r = api.call(
+                            "post", f"/plans/{plan_id}/orders", json={"order_id": order_id}
+                        )
+                        total.append(time.perf_counter() - t0)
+                        applied += r["applied"]
+                after = api.call("get", f"/plans/{plan_id}")
+                on_routes = sum(1 for r in after["routes"] for v in r["visits"] if v["order_id"])
+                print(
+                    f"{args.repeat} urgent orders inserted one request each: {applied} placed, "
+                    f"{args.repeat - applied} refused with a reason; stops on routes {stops} -> {on_routes}"
+                )
+                print(f"  POST /plans/{{id}}/orders      {percentiles(total)}")
+                for label, values in spent.items():
+                    print(f"    {label:28s} {percentiles(values)}")
+        finally:
+            if schema is not None:
+                eng = db.make_engine(args.database_url)
+                with eng.begin() as c:
+                    c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+                eng.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
