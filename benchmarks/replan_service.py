@@ -301,6 +301,11 @@ def main(argv: list[str] | None = None) -> int:
                         "amount": [1],
                     }
                     orders.append(api.call("post", "/orders", 201, json=body)["id"])
+                baseline = []
+                for _ in range(20):
+                    t0 = time.perf_counter()
+                    api.call("get", "/auth/me")
+                    baseline.append(time.perf_counter() - t0)
                 spent: dict[str, list[float]] = defaultdict(list)
                 total: list[float] = []
                 applied = 0
@@ -319,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{args.repeat - applied} refused with a reason; stops on routes {stops} -> {on_routes}"
                 )
                 print(f"  POST /plans/{{id}}/orders      {percentiles(total)}")
+                print(f"  (GET /auth/me, for scale     {percentiles(baseline)})")
                 for label, values in spent.items():
                     print(f"    {label:28s} {percentiles(values)}")
         finally:

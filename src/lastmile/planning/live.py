@@ -67,7 +67,7 @@ import heapq
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -93,6 +93,8 @@ from lastmile.planning.validate import InvalidPlan, Violation, validate
 
 if TYPE_CHECKING:
     from lastmile.planning.solve import Progress
+
+_T = TypeVar("_T")
 
 __all__ = [
     "LOADED_AT_DEPOT",
@@ -323,6 +325,22 @@ class LivePlan:
         return found
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _clone(obj: _T, **changes: object) -> _T:
+    """A copy of the frozen dataclass ``obj`` with ``changes``, not checked again
+    (the caller keeps it valid)."""
+    cls = type(obj)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))  # type: ignore[arg-type]
+    out = object.__new__(cls)
+    for name in names:
+        object.__setattr__(out, name, changes[name] if name in changes else getattr(obj, name))
+    return out
+
+
 def _only_adds_locations(old: PlanningProblem, new: PlanningProblem) -> bool:
     n = len(old.locations)
     if (
@@ -390,23 +408,26 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
             out[n + k :, n : n + k] = b[rows, n:]
             out[n + k :, n + k :] = a[n:, n:]
             grown.append(out)
-        matrices[profile] = TravelMatrix(grown[0], grown[1])
+        # Every block comes from a checked matrix.
+        matrices[profile] = TravelMatrix.of_checked(grown[0], grown[1])
 
-    def moved_stop(stop: Stop | None) -> Stop | None:
-        if stop is None or stop.location < n:
-            return stop
-        return dataclasses.replace(stop, location=shift(stop.location))
+    # Copies with the location moved: the objects were checked when made, and
+    # hundreds of them (everything on board) change at each growth.
+    def moved(obj: _T) -> _T:
+        return _clone(obj, location=obj.location + k)  # type: ignore[attr-defined]
 
-    orders = tuple(
-        o
-        if all(s.location < n for s in o.stops)
-        else dataclasses.replace(o, pickup=moved_stop(o.pickup), delivery=moved_stop(o.delivery))
-        for o in residual.orders
-    )
-    depots = tuple(
-        d if d.location < n else dataclasses.replace(d, location=shift(d.location))
-        for d in residual.depots
-    )
+    def moved_order(o: Order) -> Order:
+        pickup, delivery = o.pickup, o.delivery
+        if (pickup is None or pickup.location < n) and (delivery is None or delivery.location < n):
+            return o
+        if pickup is not None and pickup.location >= n:
+            pickup = moved(pickup)
+        if delivery is not None and delivery.location >= n:
+            delivery = moved(delivery)
+        return _clone(o, pickup=pickup, delivery=delivery)
+
+    orders = tuple(moved_order(o) for o in residual.orders)
+    depots = tuple(d if d.location < n else moved(d) for d in residual.depots)
     new_residual = copy.copy(residual)
     object.__setattr__(new_residual, "locations", (*problem.locations, *residual.locations[n:]))
     object.__setattr__(new_residual, "matrices", matrices)
@@ -415,10 +436,7 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
     routes = tuple(
         dataclasses.replace(
             r,
-            visits=tuple(
-                v if v.location < n else dataclasses.replace(v, location=shift(v.location))
-                for v in r.visits
-            ),
+            visits=tuple(v if v.location < n else moved(v) for v in r.visits),
         )
         for r in live.residual_plan.routes
     )

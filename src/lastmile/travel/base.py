@@ -8,6 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from lastmile.domain import Location
+from lastmile.exceptions import InputError
 from lastmile.travel.matrix import TravelMatrix
 
 
@@ -55,10 +56,16 @@ def grown_matrix(
     out_t, out_d = between(extra, everything, departure=departure)
     in_t, in_d = between(locations, extra, departure=departure)
     grown = []
-    for old, out, into in ((matrix.durations, out_t, in_t), (matrix.distances, out_d, in_d)):
+    for what, old, out, into in (
+        ("durations", matrix.durations, out_t, in_t),
+        ("distances", matrix.distances, out_d, in_d),
+    ):
+        if (out < 0).any() or (into < 0).any():
+            raise InputError(f"the travel model gave a negative value in {what}", where="matrix")
         g = np.empty((n + k, n + k), dtype=np.int64)
         g[:n, :n] = old
         g[:n, n:] = into
         g[n:, :] = out
         grown.append(g)
-    return TravelMatrix(grown[0], grown[1])
+    # The old block was checked when ``matrix`` was made; the new rows just now.
+    return TravelMatrix.of_checked(grown[0], grown[1])

@@ -35,6 +35,20 @@ class TravelMatrix:
                 where="matrix",
             )
 
+    @classmethod
+    def of_checked(cls, durations: IntMatrix, distances: IntMatrix) -> TravelMatrix:
+        """A matrix of arrays the caller has already checked (square, same shape,
+        int64, C-contiguous, no negative value), without checking them again:
+        for matrices grown from checked ones, where the check would cost more
+        than the growth."""
+        out = object.__new__(cls)
+        for name, m in (("durations", durations), ("distances", distances)):
+            assert m.dtype == np.int64 and m.flags.c_contiguous and m.ndim == 2
+            m.setflags(write=False)
+            object.__setattr__(out, name, m)
+        assert durations.shape == distances.shape and durations.shape[0] == durations.shape[1]
+        return out
+
     @property
     def size(self) -> int:
         return int(self.durations.shape[0])

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lastmile.domain import Unassigned
 from lastmile.exceptions import InputError, SolveError, UnsupportedConstraint
@@ -20,9 +21,8 @@ from lastmile.planning.engines import REGISTRY
 from lastmile.planning.live import LivePlan
 from lastmile.service.db import utcnow
 from lastmile.service.deps import SessionDep, SettingsDep, StaffUser
-from lastmile.service.errors import Conflict, FieldError, Unprocessable
-from lastmile.service.plans import service as plans_service
-from lastmile.service.plans.models import Plan
+from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
+from lastmile.service.plans.models import Plan, Route
 from lastmile.service.plans.schemas import RouteOut, UnassignedOut
 from lastmile.service.replan import service
 from lastmile.service.replan.models import PlanChange
@@ -40,7 +40,12 @@ router = APIRouter(tags=["re-planning"])
 
 
 def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
-    return plans_service.get_plan(session, org_id=user.org_id, plan_id=plan_id)
+    """The caller's plan with its routes; their visits are read only where needed
+    (a live view kept between requests does not need them)."""
+    plan = session.get(Plan, plan_id, options=[selectinload(Plan.routes).lazyload(Route.visits)])
+    if plan is None or plan.org_id != user.org_id:
+        raise NotFound("plan not found")
+    return plan
 
 
 def get_clock(request: Request) -> Callable[[], dt.datetime]:

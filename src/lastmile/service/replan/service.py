@@ -12,6 +12,7 @@ statuses rewritten, in one transaction, with a :class:`PlanChange` in the log.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import uuid
@@ -111,11 +112,12 @@ def _with_rows(
         return problem
     matrix = next(iter(problem.matrices.values()))
     grown = grown_matrix(travel_model, problem.locations, matrix, extra)
-    return dataclasses.replace(
-        problem,
-        locations=(*problem.locations, *extra),
-        matrices={p: grown for p in problem.matrices},
-    )
+    # Nothing but rows at the end changes: the orders, fleet and depots checked
+    # when ``problem`` was made are not checked again.
+    out = copy.copy(problem)
+    object.__setattr__(out, "locations", (*problem.locations, *extra))
+    object.__setattr__(out, "matrices", {p: grown for p in problem.matrices})
+    return out
 
 
 def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
@@ -132,18 +134,35 @@ def _rows(session: Session, table: Any, *where: Any) -> tuple[tuple[Any, ...], .
     return tuple(sorted((tuple(r) for r in rows), key=repr))
 
 
+def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
+    """The parts of a fingerprint a change to the plan's routes moves."""
+    routes = tuple(
+        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
+        for r in sorted(plan.routes, key=lambda r: str(r.id))
+    )
+    on_routes = (
+        select(pm.Visit.order_id)
+        .join(pm.Route, pm.Route.id == pm.Visit.route_id)
+        .where(pm.Route.plan_id == plan.id, pm.Visit.order_id.is_not(None))
+    )
+    left_out = select(pm.UnassignedOrder.order_id).where(pm.UnassignedOrder.plan_id == plan.id)
+    ours = or_(Order.id.in_(on_routes), Order.id.in_(left_out))
+    changes = select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
+    counted = session.execute(
+        select(
+            changes.scalar_subquery(),
+            select(func.count()).select_from(Order).where(ours).scalar_subquery(),
+            select(func.max(Order.updated_at)).where(ours).scalar_subquery(),
+        )
+    ).one()
+    return (plan.status, plan.epoch, routes, tuple(counted))
+
+
 def fingerprint(
     session: Session, *, plan: pm.Plan, org: Organisation, vehicle_ids: set[uuid.UUID]
 ) -> tuple[Any, ...]:
     """What a live view of ``plan`` is built from, in a few small queries (see
     :mod:`lastmile.service.replan.views`); positions and the clock are not in it."""
-    routes = tuple(
-        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
-        for r in sorted(plan.routes, key=lambda r: str(r.id))
-    )
-    changes = session.scalar(
-        select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
-    )
     started = [r.id for r in plan.routes if r.status in _ON_THE_ROAD]
     events: tuple[Any, ...] = (0, None)
     if started:
@@ -154,23 +173,13 @@ def fingerprint(
                 )
             ).one()
         )
-    on_routes = (
-        select(pm.Visit.order_id)
-        .join(pm.Route, pm.Route.id == pm.Visit.route_id)
-        .where(pm.Route.plan_id == plan.id, pm.Visit.order_id.is_not(None))
-    )
-    left_out = select(pm.UnassignedOrder.order_id).where(pm.UnassignedOrder.plan_id == plan.id)
-    orders = tuple(
-        session.execute(
-            select(func.count(), func.max(Order.updated_at)).where(
-                or_(Order.id.in_(on_routes), Order.id.in_(left_out))
-            )
-        ).one()
-    )
     ids = sorted(vehicle_ids)
     vehicles = _rows(session, Vehicle.__table__, Vehicle.id.in_(ids))
-    type_ids = set(session.scalars(select(Vehicle.type_id).where(Vehicle.id.in_(ids))))
-    types = _rows(session, VehicleType.__table__, VehicleType.id.in_(type_ids))
+    types = _rows(
+        session,
+        VehicleType.__table__,
+        VehicleType.id.in_(select(Vehicle.type_id).where(Vehicle.id.in_(ids))),
+    )
     depots = _rows(session, Depot.__table__, Depot.org_id == org.id)
     shifts = _rows(
         session,
@@ -179,20 +188,8 @@ def fingerprint(
         Shift.end_at > plan.epoch,
         Shift.start_at < plan.epoch + DAY,
     )
-    return (
-        plan.status,
-        plan.epoch,
-        org.timezone,
-        tuple(org.dimensions),
-        routes,
-        changes,
-        events,
-        orders,
-        vehicles,
-        types,
-        depots,
-        shifts,
-    )
+    fleet = (org.timezone, tuple(org.dimensions), vehicles, types, depots, shifts)
+    return (_plan_key(session, plan), events, fleet)
 
 
 def _build(
@@ -438,8 +435,9 @@ def remember(
     if views is None or ctx.cached is None:
         return
     session.flush()
-    vehicle_ids = _vehicle_ids(session, ctx.plan)
-    key = fingerprint(session, plan=ctx.plan, org=ctx.org, vehicle_ids=vehicle_ids)
+    # The plan's part is read again; stop events and fleet are kept as they were
+    # read before the change, so one that came in meanwhile shows as a difference.
+    key = (_plan_key(session, ctx.plan), *ctx.cached.key[1:])
     snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
     views.put(
         ctx.plan.id,
