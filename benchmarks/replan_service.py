@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import math
 import os
 import random
 import secrets
@@ -56,7 +57,10 @@ LYON = (4.8357, 45.7640)
 
 def percentiles(values: list[float]) -> str:
     s = sorted(values)
-    p = lambda q: s[min(len(s) - 1, round(q * (len(s) - 1)))]  # noqa: E731
+
+    def p(q: float) -> float:
+        return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
     return (
         f"p50 {1000 * p(0.5):7.1f} ms   p95 {1000 * p(0.95):7.1f} ms   max {1000 * s[-1]:7.1f} ms"
     )
@@ -77,9 +81,7 @@ class Api:
 def point(rng: random.Random, radius_km: float = 9.0) -> tuple[float, float]:
     lon0, lat0 = LYON
     r = radius_km * rng.random() ** 0.5
-    a = rng.uniform(0, 6.283185307)
-    import math
-
+    a = rng.uniform(0, 2 * math.pi)
     return (
         round(lon0 + r * math.cos(a) / (111.32 * math.cos(math.radians(lat0))), 6),
         round(lat0 + r * math.sin(a) / 110.57, 6),
@@ -278,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{url.split('?')[0].split('://')[0]}: {args.orders} orders, {stops} stops on "
                     f"{len(plan['routes'])} routes of {args.vans} vans, "
                     f"{len(plan['unassigned'])} unassigned (plan {plan['engine']}, set up in "
-                    f"{time.perf_counter() - began:.0f} s); at {now:%H:%M}: {started} routes started, "
+                    f"{time.perf_counter() - began:.0f} s); at {now:%H:%M}: "
+                    f"{started} routes started, "
                     f"{done} stops done ({failed} failed)"
                 )
                 orders = []
@@ -321,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
                 on_routes = sum(1 for r in after["routes"] for v in r["visits"] if v["order_id"])
                 print(
                     f"{args.repeat} urgent orders inserted one request each: {applied} placed, "
-                    f"{args.repeat - applied} refused with a reason; stops on routes {stops} -> {on_routes}"
+                    f"{args.repeat - applied} refused with a reason; "
+                    f"stops on routes {stops} -> {on_routes}"
                 )
                 print(f"  POST /plans/{{id}}/orders      {percentiles(total)}")
                 print(f"  (GET /auth/me, for scale     {percentiles(baseline)})")
