@@ -136,9 +136,8 @@ def insert_order(
             summary=f"order {ref} fits nowhere: {result.reason}",
             unassigned=[result],
         )
-    route = next(
-        r for r in result.plan.routes if any(v.order_id == str(order.id) for v in r.visits)
-    )
+    oid = str(order.id)
+    route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
     added = result.plan.cost - ctx.live.plan.cost
     summary = f"order {ref} inserted on vehicle {route.vehicle_id} (cost +{added})"
     stored = service.store(
