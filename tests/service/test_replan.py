@@ -236,3 +236,26 @@ def test_the_live_view_is_kept_while_nothing_it_depends_on_changes(
     served = [o for rt in plan["routes"] for o in tasks(rt)]
     assert len(served) == len(set(served))
     assert world.orders[3]["id"] not in served
+
+
+def test_an_order_tied_to_a_depot_rebuilds_the_view_with_it(
+    app: FastAPI, world: World, clock: Any
+) -> None:
+    """The kept view's vehicle types know no depot tie yet: such an order is planned
+    on a view built with it (not by adding rows), and the next request rebuilds."""
+    t = world.tenant
+    views = app.state.live_views
+    plan_id = world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    clock(8, 0)
+    first = t.order(40)
+    assert t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": first["id"]})["applied"]
+    tied = t.order(41, depot_id=world.depot["id"])
+    misses = views.misses
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": tied["id"]})
+    assert r["applied"] is True, r
+    assert [tied["id"] in tasks(rt) for rt in r["routes"]] == [True]
+    assert views.misses == misses  # the kept view was found, then not enough
+    later = t.order(42)
+    assert t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": later["id"]})["applied"]
+    assert views.misses == misses + 1
