@@ -20,7 +20,8 @@ Printed: p50/p95/max of the request, and where the time goes (building the
 live view from the database, the insertion, writing the change, the answer).
 
     python benchmarks/replan_service.py [--orders 1000] [--vans 50] [--repeat 100]
-        [--at 11] [--plan-seconds 20] [--database-url sqlite:///...|postgresql+psycopg://...]
+        [--at 11] [--plan-seconds 20] [--live-view-ttl 30]
+        [--database-url sqlite:///...|postgresql+psycopg://...]
 """
 
 from __future__ import annotations
@@ -227,6 +228,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=float, default=11.0, help="local hour of the day")
     parser.add_argument("--plan-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--live-view-ttl",
+        type=float,
+        default=Settings().live_view_ttl_s,
+        help="seconds a live view is kept (0: rebuilt for every request)",
+    )
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp dir")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
@@ -244,6 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings(
             database_url=url,
             planning_executor="thread",
+            live_view_ttl_s=args.live_view_ttl,
             solver_workers=2,
             max_time_limit_s=max(600.0, args.plan_seconds),
         )
