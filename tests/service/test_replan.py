@@ -6,6 +6,7 @@ windows in Paris) and sets the app's clock to a moment of that day.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,7 +15,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from .conftest import DAY, World, build_world  # type: ignore[import-not-found]
+from lastmile.service.app import create_app
+
+from .conftest import (  # type: ignore[import-not-found]
+    DAY,
+    World,
+    build_world,
+    make_settings,
+)
 
 PARIS = dt.timezone(dt.timedelta(hours=2))
 
@@ -259,3 +267,32 @@ def test_an_order_tied_to_a_depot_rebuilds_the_view_with_it(
     later = t.order(42)
     assert t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": later["id"]})["applied"]
     assert views.misses == misses + 1
+
+
+def test_two_api_processes_see_each_others_changes(
+    app: FastAPI, database_url: str, world: World, clock: Any
+) -> None:
+    """Each process keeps its own views; a change made through one is seen by the
+    other (its fingerprint no longer matches), so no change is lost."""
+    t = world.tenant
+    plan_id = world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    other_app = create_app(make_settings(database_url), geocode=None)
+    with TestClient(other_app) as other_client:
+        other = dataclasses.replace(t, client=other_client)
+        moment = dt.datetime(DAY.year, DAY.month, DAY.day, 8, tzinfo=PARIS)
+        app.state.clock = other_app.state.clock = lambda: moment
+        placed = []
+        for k, who in enumerate([t, other, t, other, t]):
+            order = t.order(30 + k)
+            r = who.ok("post", f"/plans/{plan_id}/orders", json={"order_id": order["id"]})
+            assert r["applied"] is True, r
+            placed.append(order["id"])
+        # Each process rebuilt its view whenever the other had changed the plan.
+        assert app.state.live_views.misses >= 3
+        assert other_app.state.live_views.misses >= 2
+    plan = t.ok("get", f"/plans/{plan_id}")
+    served = [o for rt in plan["routes"] for o in tasks(rt)]
+    assert len(served) == len(set(served))
+    assert set(placed) <= set(served)
+    assert {o["id"] for o in world.orders} <= set(served)
