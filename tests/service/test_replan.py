@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -296,3 +298,39 @@ def test_two_api_processes_see_each_others_changes(
     assert len(served) == len(set(served))
     assert set(placed) <= set(served)
     assert {o["id"] for o in world.orders} <= set(served)
+
+
+def test_concurrent_inserts_into_one_plan_lose_nothing(
+    app: FastAPI, world: World, clock: Any
+) -> None:
+    """Requests changing one plan at the same time are taken one after the other."""
+    t = world.tenant
+    plan_id = world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    clock(8, 0)
+    orders = [t.order(200 + k)["id"] for k in range(8)]
+    answers: list[dict[str, Any]] = []
+
+    def insert(order_ids: list[str]) -> None:
+        client = TestClient(app)  # its own connection pool user, same app and database
+        for oid in order_ids:
+            r = client.post(f"/plans/{plan_id}/orders", headers=t.headers(), json={"order_id": oid})
+            assert r.status_code == 200, r.text
+            answers.append(r.json())
+
+    threads = [threading.Thread(target=insert, args=(orders[k::4],)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(answers) == len(orders) and all(a["applied"] for a in answers)
+    plan = t.ok("get", f"/plans/{plan_id}")
+    served = [o for rt in plan["routes"] for o in tasks(rt)]
+    assert len(served) == len(set(served))
+    assert set(orders) <= set(served)
+    changes = t.ok("get", f"/plans/{plan_id}/changes")
+    assert len([c for c in changes if c["kind"] == "insert_order"]) == len(orders)
+    # Each change starts from the plan the previous one left.
+    ordered = sorted(changes, key=lambda c: c["created_at"])
+    for before, after in itertools.pairwise(ordered):
+        assert after["cost_before"] == before["cost_after"]

@@ -116,6 +116,27 @@ def insert_order(
     vehicle has done is never changed. When no vehicle can take it, nothing
     changes and the answer says why (``applied: false``).
     """
+    with service.changing(session, plan=plan, views=views) as held:
+        return _insert_order(
+            body=body,
+            plan=held,
+            user=user,
+            session=session,
+            clock=clock,
+            travel=travel,
+            views=views,
+        )
+
+
+def _insert_order(
+    body: InsertOrderIn,
+    plan: PlanDep,
+    user: StaffUser,
+    session: SessionDep,
+    clock: ClockDep,
+    travel: TravelDep,
+    views: ViewsDep,
+) -> ReplanOut:
     order = service.plan_order(session, plan=plan, order_id=body.order_id)
     ctx = service.load_live(
         session,
@@ -161,6 +182,7 @@ def breakdown(
     session: SessionDep,
     clock: ClockDep,
     travel: TravelDep,
+    views: ViewsDep,
 ) -> ReplanOut:
     """A vehicle broke down: the stops it has not done go to the other vehicles.
 
@@ -170,13 +192,34 @@ def breakdown(
     transfer. The vehicle's route keeps what it did and is marked
     ``broken_down``.
     """
+    with service.changing(session, plan=plan, views=views) as held:
+        return _breakdown(
+            body=body,
+            plan=held,
+            user=user,
+            session=session,
+            clock=clock,
+            travel=travel,
+            views=views,
+        )
+
+
+def _breakdown(
+    body: BreakdownIn,
+    plan: PlanDep,
+    user: StaffUser,
+    session: SessionDep,
+    clock: ClockDep,
+    travel: TravelDep,
+    views: ViewsDep,
+) -> ReplanOut:
     vid = str(body.vehicle_id)
     if not any(str(r.vehicle_id) == vid for r in plan.routes):
         raise Unprocessable(
             "the vehicle has no route in this plan",
             [FieldError(reason="no route of this plan uses it", column="vehicle_id")],
         )
-    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock())
+    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
     before = {u.order_id for u in ctx.live.plan.unassigned}
     result = ctx.live.without_vehicle(vid)
     left = [u for u in result.plan.unassigned if u.order_id not in before]
@@ -208,6 +251,7 @@ def reoptimise(
     settings: SettingsDep,
     clock: ClockDep,
     travel: TravelDep,
+    views: ViewsDep,
 ) -> ReplanOut:
     """Plan again everything not yet done, vehicles on the road from where they are.
 
@@ -215,6 +259,29 @@ def reoptimise(
     is kept only if it leaves fewer orders unassigned, or as many at a lower
     cost (``applied`` says which).
     """
+    with service.changing(session, plan=plan, views=views) as held:
+        return _reoptimise(
+            body=body,
+            plan=held,
+            user=user,
+            session=session,
+            settings=settings,
+            clock=clock,
+            travel=travel,
+            views=views,
+        )
+
+
+def _reoptimise(
+    body: ReoptimiseIn,
+    plan: PlanDep,
+    user: StaffUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
+    travel: TravelDep,
+    views: ViewsDep,
+) -> ReplanOut:
     errors: list[FieldError] = []
     if body.engine != "auto" and body.engine not in REGISTRY:
         known = ", ".join(["auto", *REGISTRY])
@@ -229,7 +296,7 @@ def reoptimise(
         )
     if errors:
         raise Unprocessable("the request is not valid", errors)
-    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock())
+    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
     try:
         result = ctx.live.reoptimise(
             time_limit=time_limit,

@@ -12,16 +12,18 @@ statuses rewritten, in one transaction, with a :class:`PlanChange` in the log.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
 from lastmile.domain import Order as DomainOrder
@@ -352,6 +354,23 @@ def _with_extra(
     )
 
 
+@contextmanager
+def changing(session: Session, *, plan: pm.Plan, views: LiveViews | None) -> Iterator[pm.Plan]:
+    """Hold ``plan`` for a change, and give it as it is once held: one change at a
+    time per plan (a lock in this process, and a row lock in the database where
+    it has them, so other processes wait too)."""
+    lock = views.plan_lock(plan.id) if views is not None else contextlib.nullcontext()
+    with lock:
+        held = session.execute(
+            select(pm.Plan)
+            .where(pm.Plan.id == plan.id)
+            .options(selectinload(pm.Plan.routes).lazyload(pm.Route.visits))
+            .execution_options(populate_existing=True)
+            .with_for_update(of=pm.Plan)
+        ).scalar_one()
+        yield held
+
+
 def load_live(
     session: Session,
     *,
@@ -370,8 +389,6 @@ def load_live(
     """
     if plan.status not in ("ready", "dispatched"):
         raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
-    # Changes to one plan are made one at a time (a row lock where the database has them).
-    session.execute(select(pm.Plan.id).where(pm.Plan.id == plan.id).with_for_update())
     org = session.get(Organisation, plan.org_id)
     assert org is not None
     vehicle_ids = _vehicle_ids(session, plan)

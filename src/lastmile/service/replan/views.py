@@ -48,16 +48,43 @@ class CachedView:
     done: dict[str, set[tuple[str, VisitKind]]]
 
 
-class LiveViews:
-    """The recent live views of one process, at most ``max_plans`` of them."""
+def _nbytes(view: CachedView) -> int:
+    """What the view's matrices take (the bulk of its memory)."""
+    arrays = {}
+    for problem in (view.live.problem, view.live.residual):
+        for m in problem.matrices.values():
+            for a in (m.durations, m.distances):
+                arrays[id(a)] = a.nbytes
+    return sum(arrays.values())
 
-    def __init__(self, *, ttl_s: float, max_plans: int = 16) -> None:
+
+class LiveViews:
+    """The recent live views of one process: at most ``max_plans`` of them, and
+    at most ``max_bytes`` of matrices (a 1,000-stop view holds about 40 MB);
+    the least recently used goes first."""
+
+    def __init__(self, *, ttl_s: float, max_plans: int = 8, max_bytes: int = 512 * 2**20) -> None:
         self.ttl = dt.timedelta(seconds=ttl_s)
         self.max_plans = max_plans
+        self.max_bytes = max_bytes
         self._views: OrderedDict[uuid.UUID, CachedView] = OrderedDict()
+        self._sizes: dict[uuid.UUID, int] = {}
         self._lock = threading.Lock()
+        self._plan_locks: dict[uuid.UUID, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
+
+    def plan_lock(self, plan_id: uuid.UUID) -> threading.Lock:
+        """The lock that serialises changes to ``plan_id`` within this process."""
+        with self._lock:
+            found = self._plan_locks.get(plan_id)
+            if found is None:
+                found = self._plan_locks[plan_id] = threading.Lock()
+            return found
+
+    @property
+    def nbytes(self) -> int:
+        return sum(self._sizes.values())
 
     @property
     def enabled(self) -> bool:
@@ -77,12 +104,21 @@ class LiveViews:
     def put(self, plan_id: uuid.UUID, view: CachedView) -> None:
         if not self.enabled:
             return
+        size = _nbytes(view)
         with self._lock:
             self._views[plan_id] = view
+            self._sizes[plan_id] = size
             self._views.move_to_end(plan_id)
-            while len(self._views) > self.max_plans:
-                self._views.popitem(last=False)
+            while len(self._views) > 1 and (
+                len(self._views) > self.max_plans or sum(self._sizes.values()) > self.max_bytes
+            ):
+                gone, _ = self._views.popitem(last=False)
+                del self._sizes[gone]
 
     def forget(self, plan_id: uuid.UUID) -> None:
         with self._lock:
             self._views.pop(plan_id, None)
+            self._sizes.pop(plan_id, None)
+
+    def __len__(self) -> int:
+        return len(self._views)
