@@ -51,3 +51,17 @@ def test_models_without_rectangular_queries_compute_the_whole_matrix() -> None:
     grown = grown_matrix(model, base, m, LYON[10:])
     assert model.calls == 2
     assert np.array_equal(grown.distances, model.inner.matrix(LYON).distances)
+
+
+def test_a_grown_matrix_knows_its_source_without_keeping_it_alive() -> None:
+    import gc
+
+    model = HaversineModel(speed_kph=25)
+    base = model.matrix(LYON[:6])
+    grown = grown_matrix(model, LYON[:6], base, LYON[6:8])
+    assert grown.is_grown_from(base) and not grown.is_grown_from(grown)
+    again = grown_matrix(model, LYON[:8], grown, LYON[8:])
+    assert again.is_grown_from(grown) and not again.is_grown_from(base)
+    del base, grown
+    gc.collect()
+    assert not any(isinstance(o, TravelMatrix) and o.size == 8 for o in gc.get_objects())

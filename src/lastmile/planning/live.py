@@ -356,8 +356,8 @@ def _only_adds_locations(old: PlanningProblem, new: PlanningProblem) -> bool:
         return False
     for profile, m in old.matrices.items():
         g = new.matrices[profile]
-        if g.durations is m.durations and g.distances is m.distances:
-            continue
+        if (g.durations is m.durations and g.distances is m.distances) or g.is_grown_from(m):
+            continue  # the same arrays, or grown from them (their block copied)
         if not (
             np.array_equal(g.durations[:n, :n], m.durations)
             and np.array_equal(g.distances[:n, :n], m.distances)
@@ -396,8 +396,13 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
     underlying = {t.now_row: t.here for t in live._tracks.values() if t.now_row is not None}
     rows = np.asarray([underlying[n + j] for j in range(p)], dtype=np.intp)
     matrices: dict[str, TravelMatrix] = {}
+    done: dict[tuple[int, int], TravelMatrix] = {}
     for profile, m in residual.matrices.items():
         g = problem.matrices[profile]
+        same = done.get((id(m), id(g)))
+        if same is not None:  # profiles sharing one matrix share its growth
+            matrices[profile] = same
+            continue
         grown = []
         for a, b in ((m.durations, g.durations), (m.distances, g.distances)):
             out = np.empty((n + k + p, n + k + p), dtype=a.dtype)
@@ -409,7 +414,7 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
             out[n + k :, n + k :] = a[n:, n:]
             grown.append(out)
         # Every block comes from a checked matrix.
-        matrices[profile] = TravelMatrix.of_checked(grown[0], grown[1])
+        matrices[profile] = done[(id(m), id(g))] = TravelMatrix.of_checked(grown[0], grown[1])
 
     # Copies with the location moved: the objects were checked when made, and
     # hundreds of them (everything on board) change at each growth.

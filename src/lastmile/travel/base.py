@@ -68,4 +68,4 @@ def grown_matrix(
         g[n:, :] = out
         grown.append(g)
     # The old block was checked when ``matrix`` was made; the new rows just now.
-    return TravelMatrix.of_checked(grown[0], grown[1])
+    return TravelMatrix.of_checked(grown[0], grown[1], grown_from=matrix)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,18 +37,29 @@ class TravelMatrix:
             )
 
     @classmethod
-    def of_checked(cls, durations: IntMatrix, distances: IntMatrix) -> TravelMatrix:
+    def of_checked(
+        cls, durations: IntMatrix, distances: IntMatrix, *, grown_from: TravelMatrix | None = None
+    ) -> TravelMatrix:
         """A matrix of arrays the caller has already checked (square, same shape,
         int64, C-contiguous, no negative value), without checking them again:
         for matrices grown from checked ones, where the check would cost more
-        than the growth."""
+        than the growth. ``grown_from`` names the matrix whose arrays fill the
+        top-left corner (kept as a weak reference)."""
         out = object.__new__(cls)
         for name, m in (("durations", durations), ("distances", distances)):
             assert m.dtype == np.int64 and m.flags.c_contiguous and m.ndim == 2
             m.setflags(write=False)
             object.__setattr__(out, name, m)
         assert durations.shape == distances.shape and durations.shape[0] == durations.shape[1]
+        if grown_from is not None:
+            object.__setattr__(out, "_grown_from", weakref.ref(grown_from))
         return out
+
+    def is_grown_from(self, other: TravelMatrix) -> bool:
+        """Whether this matrix was made from ``other`` by adding rows and columns at
+        the end (``other``'s arrays, read-only, copied into its top-left corner)."""
+        parent = getattr(self, "_grown_from", None)
+        return parent is not None and parent() is other
 
     @property
     def size(self) -> int:

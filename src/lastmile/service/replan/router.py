@@ -13,7 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import lazyload
 
 from lastmile.domain import Unassigned
 from lastmile.exceptions import InputError, SolveError, UnsupportedConstraint
@@ -22,7 +22,7 @@ from lastmile.planning.live import LivePlan
 from lastmile.service.db import utcnow
 from lastmile.service.deps import SessionDep, SettingsDep, StaffUser
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
-from lastmile.service.plans.models import Plan, Route
+from lastmile.service.plans.models import Plan
 from lastmile.service.plans.schemas import RouteOut, UnassignedOut
 from lastmile.service.replan import service
 from lastmile.service.replan.models import PlanChange
@@ -40,9 +40,9 @@ router = APIRouter(tags=["re-planning"])
 
 
 def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
-    """The caller's plan with its routes; their visits are read only where needed
-    (a live view kept between requests does not need them)."""
-    plan = session.get(Plan, plan_id, options=[selectinload(Plan.routes).lazyload(Route.visits)])
+    """The caller's plan (its routes are read by :func:`service.changing`, once
+    the plan is held; their visits only where needed)."""
+    plan = session.get(Plan, plan_id, options=[lazyload(Plan.routes), lazyload(Plan.unassigned)])
     if plan is None or plan.org_id != user.org_id:
         raise NotFound("plan not found")
     return plan
