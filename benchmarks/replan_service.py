@@ -1,26 +1,28 @@
 """Inserting an urgent order through the service: ``POST /plans/{id}/orders``.
 
-What :mod:`benchmarks.insertion` measures in the library, measured here end to
-end through the API (FastAPI app in this process, called with its test client,
-so no network), with the database the service runs on:
+What ``benchmarks/insertion.py`` measures in the library, measured here end to
+end through the API, with the database the service runs on. By default the
+server is ``lastmile.service.app:create_app`` under uvicorn (one worker) in a
+process of its own, called over HTTP from this one, on the wall clock: the
+organisation gets the fixed-offset time zone where it is now ``--at``
+o'clock, and today's date there. ``--server inline`` runs the app in this
+process with its test client instead (no network, the app's clock set to
+``--at`` on a June day), and also prints where the server's time goes.
 
 1. an organisation with one depot in Lyon, ``--vans`` vans with a driver and a
    07:00-19:00 shift each, and ``--orders`` deliveries imported from CSV
    (two-hour windows between 08:00 and 18:00 for two thirds, all day for the
    rest, 1-3 parcels each);
 2. a plan made by the service's planning job (``--plan-seconds``), dispatched;
-3. at ``--at`` o'clock, half of the routes have started: every stop planned to
-   be finished by then is reported delivered (one in ten failed), and the van
+3. at that moment half of the routes have started: every stop planned to be
+   finished by then is reported delivered (one in ten failed), and each van
    sent a GPS fix a minute ago;
 4. ``--repeat`` urgent orders (new addresses, 90-minute windows starting an
    hour later) are created, untimed, then each is inserted with
    ``POST /plans/{id}/orders``, timed from request to answer.
 
-Printed: p50/p95/max of the request, and where the time goes (building the
-live view from the database, the insertion, writing the change, the answer).
-
     python benchmarks/replan_service.py [--orders 1000] [--vans 50] [--repeat 100]
-        [--at 11] [--plan-seconds 20] [--live-view-ttl 30]
+        [--server process|inline] [--at 11] [--plan-seconds 20] [--live-view-ttl 30]
         [--database-url sqlite:///...|postgresql+psycopg://...]
 """
 
@@ -33,13 +35,20 @@ import math
 import os
 import random
 import secrets
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
@@ -51,9 +60,36 @@ from lastmile.service.orgs.service import create_org
 from lastmile.service.replan import service as replan_service
 from lastmile.service.settings import Settings
 
-DAY = dt.date(2025, 6, 3)
-TZ = "Europe/Paris"
 LYON = (4.8357, 45.7640)
+
+
+@dataclass(frozen=True)
+class Day:
+    """The plan's day: its date, the organisation's time zone and its UTC offset."""
+
+    date: dt.date
+    timezone: str
+    offset: str  # "+02:00"
+
+    def at(self, hhmm: str) -> str:
+        return f"{self.date}T{hhmm}:00{self.offset}"
+
+
+#: In-process runs set the app's clock: a June day in Lyon.
+FIXED_DAY = Day(dt.date(2025, 6, 3), "Europe/Paris", "+02:00")
+
+
+def day_where_it_is(hour: int) -> tuple[Day, dt.datetime]:
+    """A server process runs on the wall clock: the organisation gets the fixed-offset
+    zone where it is now about ``hour`` o'clock, and today's date there."""
+    now = dt.datetime.now(dt.UTC)
+    shift = (hour - now.hour) % 24
+    if shift > 14:
+        shift -= 24
+    zone = "Etc/GMT" if shift == 0 else f"Etc/GMT{-shift:+d}"
+    local = now.astimezone(zoneinfo.ZoneInfo(zone))
+    sign = "+" if shift >= 0 else "-"
+    return Day(local.date(), zone, f"{sign}{abs(shift):02d}:00"), now
 
 
 def percentiles(values: list[float]) -> str:
@@ -68,7 +104,7 @@ def percentiles(values: list[float]) -> str:
 
 
 class Api:
-    def __init__(self, client: TestClient, token: str) -> None:
+    def __init__(self, client: httpx.Client | TestClient, token: str) -> None:
         self.client = client
         self.headers = {"Authorization": f"Bearer {token}"}
 
@@ -89,7 +125,7 @@ def point(rng: random.Random, radius_km: float = 9.0) -> tuple[float, float]:
     )
 
 
-def seed_day(api: Api, args: argparse.Namespace, rng: random.Random) -> str:
+def seed_day(api: Api, args: argparse.Namespace, rng: random.Random, day: Day) -> str:
     depot = api.call(
         "post",
         "/depots",
@@ -112,8 +148,8 @@ def seed_day(api: Api, args: argparse.Namespace, rng: random.Random) -> str:
             json={
                 "driver_id": driver["id"],
                 "vehicle_id": vehicle["id"],
-                "start_at": f"{DAY}T07:00:00+02:00",
-                "end_at": f"{DAY}T19:00:00+02:00",
+                "start_at": day.at("07:00"),
+                "end_at": day.at("19:00"),
             },
         )
     rows = ["external_id,lon,lat,window_start,window_end,service_min,amount"]
@@ -129,11 +165,11 @@ def seed_day(api: Api, args: argparse.Namespace, rng: random.Random) -> str:
         "post",
         "/orders/import",
         files={"file": ("day.csv", ("\n".join(rows) + "\n").encode())},
-        params={"date": str(DAY)},
+        params={"date": str(day.date)},
     )
     assert imported["created"] == args.orders, imported
     plan = api.call(
-        "post", "/plans", 202, json={"date": str(DAY), "time_limit_s": args.plan_seconds}
+        "post", "/plans", 202, json={"date": str(day.date), "time_limit_s": args.plan_seconds}
     )
     deadline = time.monotonic() + args.plan_seconds * 3 + 60
     while time.monotonic() < deadline:
@@ -220,12 +256,167 @@ def timed(spent: dict[str, list[float]]) -> Iterator[None]:
             setattr(replan_service, name, fn)
 
 
+def bootstrap(url: str, timezone: str) -> tuple[str, str]:
+    """An organisation and its admin, straight into the database: (e-mail, password)."""
+    engine = db.make_engine(url)
+    db.upgrade(engine)
+    with db.make_sessionmaker(engine)() as s:
+        org = create_org(s, name="Bench", slug=f"bench-{secrets.token_hex(4)}", timezone=timezone)
+        user = create_user(
+            s, org_id=org.id, email="admin@bench.example", password=PASSWORD, role=Role.ADMIN
+        )
+        email = user.email
+    engine.dispose()
+    return email, PASSWORD
+
+
+PASSWORD = "bench password 1"
+
+
+@contextlib.contextmanager
+def server_process(url: str, args: argparse.Namespace, log: Path) -> Iterator[httpx.Client]:
+    """``lastmile serve``'s app under uvicorn, one worker, in a process of its own."""
+    port = free_port()
+    env = os.environ | {
+        "LASTMILE_DATABASE_URL": url,
+        "LASTMILE_AUTO_MIGRATE": "false",
+        "LASTMILE_REDIS_URL": "",
+        "LASTMILE_SOLVER_WORKERS": "2",
+        "LASTMILE_MAX_TIME_LIMIT_S": str(max(600.0, args.plan_seconds)),
+        "LASTMILE_LIVE_VIEW_TTL_S": str(args.live_view_ttl),
+    }
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "lastmile.service.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the server did not start:\n{log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=600) as client:
+            yield client
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def run_day(
+    api: Api,
+    args: argparse.Namespace,
+    day: Day,
+    now: dt.datetime,
+    set_clock: Callable[[dt.datetime], None] | None,
+    spent: dict[str, list[float]],
+    label: str,
+) -> None:
+    rng = random.Random(args.seed)
+    began = time.perf_counter()
+    plan_id = seed_day(api, args, rng, day)
+    plan = api.call("get", f"/plans/{plan_id}")
+    stops = sum(1 for r in plan["routes"] for v in r["visits"] if v["order_id"])
+    if set_clock is not None:
+        set_clock(now)
+    started, done, failed = start_routes(api, plan_id, now, rng)
+    local = now.astimezone(zoneinfo.ZoneInfo(day.timezone))
+    print(
+        f"{label}: {args.orders} orders, {stops} stops on "
+        f"{len(plan['routes'])} routes of {args.vans} vans, "
+        f"{len(plan['unassigned'])} unassigned (plan {plan['engine']}, set up in "
+        f"{time.perf_counter() - began:.0f} s); at {local:%H:%M} local: "
+        f"{started} routes started, {done} stops done ({failed} failed)"
+    )
+    orders = []
+    for i in range(args.repeat):
+        lon, lat = point(rng)
+        start = now + dt.timedelta(hours=1)
+        body = {
+            "external_id": f"urgent-{i}",
+            "delivery": {
+                "lon": lon,
+                "lat": lat,
+                "service_s": 180,
+                "time_windows": [
+                    {
+                        "start": start.isoformat(),
+                        "end": (start + dt.timedelta(minutes=90)).isoformat(),
+                    }
+                ],
+            },
+            "amount": [1],
+        }
+        orders.append(api.call("post", "/orders", 201, json=body)["id"])
+    baseline = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        api.call("get", "/auth/me")
+        baseline.append(time.perf_counter() - t0)
+    total: list[float] = []
+    applied = 0
+    for order_id in orders:
+        t0 = time.perf_counter()
+        r = api.call("post", f"/plans/{plan_id}/orders", json={"order_id": order_id})
+        total.append(time.perf_counter() - t0)
+        applied += r["applied"]
+    after = api.call("get", f"/plans/{plan_id}")
+    on_routes = sum(1 for r in after["routes"] for v in r["visits"] if v["order_id"])
+    print(
+        f"{args.repeat} urgent orders inserted one request each: {applied} placed, "
+        f"{args.repeat - applied} refused with a reason; "
+        f"stops on routes {stops} -> {on_routes}"
+    )
+    print(f"  POST /plans/{{id}}/orders      {percentiles(total)}")
+    print(f"  (GET /auth/me, for scale     {percentiles(baseline)})")
+    for what, values in spent.items():
+        print(f"    {what:28s} {percentiles(values)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=1000)
     parser.add_argument("--vans", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=100)
-    parser.add_argument("--at", type=float, default=11.0, help="local hour of the day")
+    parser.add_argument(
+        "--server",
+        choices=("process", "inline"),
+        default="process",
+        help="process: uvicorn in a process of its own, on the wall clock; inline: the app "
+        "in this process (test client, app clock at --at), with where the time goes",
+    )
+    parser.add_argument("--at", type=int, default=11, help="local hour of the day")
     parser.add_argument("--plan-seconds", type=float, default=20.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
@@ -236,7 +427,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temp dir")
     args = parser.parse_args(argv)
-    rng = random.Random(args.seed)
 
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{os.path.join(tmp, 'bench.db')}"
@@ -248,97 +438,57 @@ def main(argv: list[str] | None = None) -> int:
                 c.execute(text(f"CREATE SCHEMA {schema}"))
             eng.dispose()
             url += ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
-        settings = Settings(
-            database_url=url,
-            planning_executor="thread",
-            live_view_ttl_s=args.live_view_ttl,
-            solver_workers=2,
-            max_time_limit_s=max(600.0, args.plan_seconds),
-        )
-        app = create_app(settings, geocode=None)
+        backend = url.split("?")[0].split("://")[0]
         try:
-            with TestClient(app) as client:
-                with app.state.sessionmaker() as s:
-                    org = create_org(
-                        s, name="Bench", slug=f"bench-{secrets.token_hex(4)}", timezone=TZ
+            if args.server == "process":
+                day, now = day_where_it_is(args.at)
+                email, password = bootstrap(url, day.timezone)
+                with server_process(url, args, Path(tmp) / "server.log") as client:
+                    token = client.post(
+                        "/auth/login", json={"email": email, "password": password}
+                    ).json()["access_token"]
+                    run_day(
+                        Api(client, token),
+                        args,
+                        day,
+                        now,
+                        None,
+                        {},
+                        f"{backend}, uvicorn in its own process",
                     )
-                    user = create_user(
-                        s,
-                        org_id=org.id,
-                        email="admin@bench.example",
-                        password="bench password 1",
-                        role=Role.ADMIN,
-                    )
-                    email = user.email
-                token = client.post(
-                    "/auth/login", json={"email": email, "password": "bench password 1"}
-                ).json()["access_token"]
-                api = Api(client, token)
-                began = time.perf_counter()
-                plan_id = seed_day(api, args, rng)
-                plan = api.call("get", f"/plans/{plan_id}")
-                stops = sum(1 for r in plan["routes"] for v in r["visits"] if v["order_id"])
-                hour, minute = int(args.at), round(60 * (args.at % 1))
+            else:
+                day = FIXED_DAY
                 now = dt.datetime.combine(
-                    DAY, dt.time(hour, minute), dt.timezone(dt.timedelta(hours=2))
+                    day.date, dt.time(args.at), zoneinfo.ZoneInfo(day.timezone)
                 )
-                app.state.clock = lambda: now
-                started, done, failed = start_routes(api, plan_id, now, rng)
-                print(
-                    f"{url.split('?')[0].split('://')[0]}: {args.orders} orders, {stops} stops on "
-                    f"{len(plan['routes'])} routes of {args.vans} vans, "
-                    f"{len(plan['unassigned'])} unassigned (plan {plan['engine']}, set up in "
-                    f"{time.perf_counter() - began:.0f} s); at {now:%H:%M}: "
-                    f"{started} routes started, "
-                    f"{done} stops done ({failed} failed)"
+                email, password = bootstrap(url, day.timezone)
+                settings = Settings(
+                    database_url=url,
+                    planning_executor="thread",
+                    live_view_ttl_s=args.live_view_ttl,
+                    solver_workers=2,
+                    max_time_limit_s=max(600.0, args.plan_seconds),
                 )
-                orders = []
-                for i in range(args.repeat):
-                    lon, lat = point(rng)
-                    start = now + dt.timedelta(hours=1)
-                    body = {
-                        "external_id": f"urgent-{i}",
-                        "delivery": {
-                            "lon": lon,
-                            "lat": lat,
-                            "service_s": 180,
-                            "time_windows": [
-                                {
-                                    "start": start.isoformat(),
-                                    "end": (start + dt.timedelta(minutes=90)).isoformat(),
-                                }
-                            ],
-                        },
-                        "amount": [1],
-                    }
-                    orders.append(api.call("post", "/orders", 201, json=body)["id"])
-                baseline = []
-                for _ in range(20):
-                    t0 = time.perf_counter()
-                    api.call("get", "/auth/me")
-                    baseline.append(time.perf_counter() - t0)
-                spent: dict[str, list[float]] = defaultdict(list)
-                total: list[float] = []
-                applied = 0
-                with timed(spent):
-                    for order_id in orders:
-                        t0 = time.perf_counter()
-                        r = api.call(
-                            "post", f"/plans/{plan_id}/orders", json={"order_id": order_id}
+                app = create_app(settings, geocode=None)
+                with TestClient(app) as test_client:
+                    token = test_client.post(
+                        "/auth/login", json={"email": email, "password": password}
+                    ).json()["access_token"]
+
+                    def set_clock(moment: dt.datetime) -> None:
+                        app.state.clock = lambda: moment
+
+                    spent: dict[str, list[float]] = defaultdict(list)
+                    with timed(spent):
+                        run_day(
+                            Api(test_client, token),
+                            args,
+                            day,
+                            now,
+                            set_clock,
+                            spent,
+                            f"{backend}, app in this process",
                         )
-                        total.append(time.perf_counter() - t0)
-                        applied += r["applied"]
-                after = api.call("get", f"/plans/{plan_id}")
-                on_routes = sum(1 for r in after["routes"] for v in r["visits"] if v["order_id"])
-                print(
-                    f"{args.repeat} urgent orders inserted one request each: {applied} placed, "
-                    f"{args.repeat - applied} refused with a reason; "
-                    f"stops on routes {stops} -> {on_routes}"
-                )
-                print(f"  POST /plans/{{id}}/orders      {percentiles(total)}")
-                print(f"  (GET /auth/me, for scale     {percentiles(baseline)})")
-                for label, values in spent.items():
-                    print(f"    {label:28s} {percentiles(values)}")
         finally:
             if schema is not None:
                 eng = db.make_engine(args.database_url)

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
@@ -142,21 +142,26 @@ def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
         (str(r.id), str(r.vehicle_id), r.status, r.started_at)
         for r in sorted(plan.routes, key=lambda r: str(r.id))
     )
+    # Joins from the plan's own rows (indexed), never a scan of all orders.
     on_routes = (
-        select(pm.Visit.order_id)
+        select(func.count(), func.max(Order.updated_at))
+        .select_from(pm.Visit)
         .join(pm.Route, pm.Route.id == pm.Visit.route_id)
-        .where(pm.Route.plan_id == plan.id, pm.Visit.order_id.is_not(None))
+        .join(Order, Order.id == pm.Visit.order_id)
+        .where(pm.Route.plan_id == plan.id)
     )
-    left_out = select(pm.UnassignedOrder.order_id).where(pm.UnassignedOrder.plan_id == plan.id)
-    ours = or_(Order.id.in_(on_routes), Order.id.in_(left_out))
+    left_out = (
+        select(func.count(), func.max(Order.updated_at))
+        .select_from(pm.UnassignedOrder)
+        .join(Order, Order.id == pm.UnassignedOrder.order_id)
+        .where(pm.UnassignedOrder.plan_id == plan.id)
+    )
     changes = select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
-    counted = session.execute(
-        select(
-            changes.scalar_subquery(),
-            select(func.count()).select_from(Order).where(ours).scalar_subquery(),
-            select(func.max(Order.updated_at)).where(ours).scalar_subquery(),
-        )
-    ).one()
+    counted = (
+        *session.execute(on_routes).one(),
+        *session.execute(left_out).one(),
+        session.scalar(changes),
+    )
     return (plan.status, plan.epoch, routes, tuple(counted))
 
 
