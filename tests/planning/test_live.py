@@ -611,29 +611,40 @@ def test_a_view_grown_by_locations_is_the_view_built_on_them(data: st.DataObject
     k = data.draw(st.integers(1, 3))
     grown = _grow(base.problem, k, data.draw(st.integers(0, 2**32 - 1)))
 
-    fast = live.rebase(grown)
-    slow = LivePlan.build(grown, live.plan, now_s=now, states=states)
-    assert fast.residual.locations == slow.residual.locations
-    for a, b in (
-        (fast.residual.matrices["car"], slow.residual.matrices["car"]),
-        (fast.problem.matrices["car"], slow.problem.matrices["car"]),
-    ):
-        assert np.array_equal(a.durations, b.durations)
-        assert np.array_equal(a.distances, b.distances)
-    assert fast.residual.orders == slow.residual.orders
-    assert fast.residual.depots == slow.residual.depots
-    assert fast.residual.vehicles == slow.residual.vehicles
-    assert fast.residual_plan == slow.residual_plan
-    assert fast.plan == slow.plan
-    assert fast._tracks == slow._tracks
-    assert validate(fast.residual, fast.residual_plan).ok
-
     n = len(problem.locations)
+    index = {loc: i for i, loc in enumerate(grown.locations)}
+
+    def between(
+        origins: Sequence[Location], destinations: Sequence[Location]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        at = np.ix_([index[o] for o in origins], [index[d] for d in destinations])
+        g = grown.matrices["car"]
+        return g.durations[at], g.distances[at]
+
+    slow = LivePlan.build(grown, live.plan, now_s=now, states=states)
     (order,) = data.draw(orders_for(n + k, 2, "new", 1, loose=True))
-    a, b = fast.insert(order), slow.insert(order)
-    if isinstance(b, Unassigned):
-        assert isinstance(a, Unassigned) and a.reason == b.reason
-    else:
-        assert isinstance(a, LivePlan)
-        assert a.plan == b.plan and a.residual_plan == b.residual_plan
-        assert validate(a.residual, a.residual_plan).ok
+    expected = slow.insert(order)
+    for fast in (live.rebase(grown), live.with_locations(grown.locations[n:], {"car": between})):
+        assert fast.residual.locations == slow.residual.locations
+        assert fast.problem.locations == slow.problem.locations
+        for a, b in (
+            (fast.residual.matrices["car"], slow.residual.matrices["car"]),
+            (fast.problem.matrices["car"], slow.problem.matrices["car"]),
+        ):
+            assert np.array_equal(a.durations, b.durations)
+            assert np.array_equal(a.distances, b.distances)
+        assert fast.residual.orders == slow.residual.orders
+        assert fast.residual.depots == slow.residual.depots
+        assert fast.residual.vehicles == slow.residual.vehicles
+        assert fast.residual_plan == slow.residual_plan
+        assert fast.plan == slow.plan
+        assert fast._tracks == slow._tracks
+        assert validate(fast.residual, fast.residual_plan).ok
+
+        got = fast.insert(order)
+        if isinstance(expected, Unassigned):
+            assert isinstance(got, Unassigned) and got.reason == expected.reason
+        else:
+            assert isinstance(got, LivePlan)
+            assert got.plan == expected.plan and got.residual_plan == expected.residual_plan
+            assert validate(got.residual, got.residual_plan).ok

@@ -65,7 +65,7 @@ import copy
 import dataclasses
 import heapq
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -73,6 +73,7 @@ import numpy as np
 
 from lastmile.domain import (
     Depot,
+    Location,
     Order,
     OrderKind,
     Plan,
@@ -95,6 +96,8 @@ if TYPE_CHECKING:
     from lastmile.planning.solve import Progress
 
 _T = TypeVar("_T")
+#: ``(origins, destinations) -> (durations, distances)``, each ``len(origins) x len(destinations)``.
+Between = Callable[[Sequence[Location], Sequence[Location]], tuple[np.ndarray, np.ndarray]]
 
 __all__ = [
     "LOADED_AT_DEPOT",
@@ -314,6 +317,39 @@ class LivePlan:
             unavailable=self.unavailable,
         )
 
+    def with_locations(
+        self, locations: Sequence[Location], between: Mapping[str, Between]
+    ) -> LivePlan:
+        """The same live view with ``locations`` added at the end of its problem
+        (say, the address of an order about to be inserted).
+
+        ``between[profile](origins, destinations)`` gives the durations and
+        distances from each origin to each destination for every profile of
+        the problem; only the new rows and columns are asked for. Like
+        :meth:`rebase` on the grown problem, without computing or comparing
+        the old rows again.
+        """
+        if not locations:
+            return self
+        n = len(self.problem.locations)
+        everything = [*self.problem.locations, *locations]
+        blocks: dict[str, Blocks] = {}
+        for profile in self.residual.matrices:
+            out_t, out_d = between[profile](locations, everything)
+            in_t, in_d = between[profile](self.problem.locations, locations)
+            parts = (out_t, out_d, in_t, in_d)
+            shapes = ((len(locations), n + len(locations)),) * 2 + ((n, len(locations)),) * 2
+            for part, shape in zip(parts, shapes, strict=True):
+                if part.shape != shape:
+                    raise InputError(
+                        f"expected a {shape[0]} x {shape[1]} block, got {part.shape}",
+                        where=f"between[{profile!r}]",
+                    )
+                if (part < 0).any():
+                    raise InputError("negative travel value", where=f"between[{profile!r}]")
+            blocks[profile] = parts
+        return _grown_by(self, locations, blocks)
+
     def _route_index(self, vehicle_id: str) -> _RouteIndex | None:
         found = self._index.get(vehicle_id)
         if found is None:
@@ -367,7 +403,35 @@ def _only_adds_locations(old: PlanningProblem, new: PlanningProblem) -> bool:
 
 
 def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
-    """``live`` over ``problem``, which has ``k`` locations more at the end.
+    """``live`` over ``problem``, which has locations more at the end (checked by
+    :func:`_only_adds_locations`)."""
+    n = len(live.problem.locations)
+    k = len(problem.locations) - n
+    if k == 0:
+        return dataclasses.replace(live, problem=problem)
+    blocks = {
+        profile: (g.durations[n:, :], g.distances[n:, :], g.durations[:n, n:], g.distances[:n, n:])
+        for profile, g in problem.matrices.items()
+    }
+    return _grown_by(live, problem.locations[n:], blocks, problem)
+
+
+Blocks = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _grown_by(
+    live: LivePlan,
+    extra: Sequence[Location],
+    blocks: Mapping[str, Blocks],
+    problem: PlanningProblem | None = None,
+) -> LivePlan:
+    """``live`` with ``extra`` locations added at the end of its problem.
+
+    ``blocks[profile]`` are the new rows and columns: durations and distances
+    from each new location to every location (``k x (n+k)``), and from every
+    old location to each new one (``n x k``). ``problem`` is the grown problem
+    when the caller has it; otherwise it is made here, its matrices the
+    top-left corner of the residual's (no copy of their own).
 
     The residual problem's locations are the problem's followed by the
     vehicles' private "now" rows (:func:`_with_private_rows`); the new
@@ -376,18 +440,9 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
     residual routes' visits and the tracks.
     """
     n = len(live.problem.locations)
-    k = len(problem.locations) - n
-    if k == 0:
-        return dataclasses.replace(live, problem=problem)
+    k = len(extra)
     residual = live.residual
     p = len(residual.locations) - n  # private rows
-    if p == 0:
-        new_residual = copy.copy(residual)
-        object.__setattr__(new_residual, "locations", problem.locations)
-        object.__setattr__(new_residual, "matrices", dict(problem.matrices))
-        return dataclasses.replace(
-            live, problem=problem, residual=new_residual, _index=dict(live._index)
-        )
 
     def shift(i: int) -> int:
         return i + k if i >= n else i
@@ -396,25 +451,43 @@ def _grown(live: LivePlan, problem: PlanningProblem) -> LivePlan:
     underlying = {t.now_row: t.here for t in live._tracks.values() if t.now_row is not None}
     rows = np.asarray([underlying[n + j] for j in range(p)], dtype=np.intp)
     matrices: dict[str, TravelMatrix] = {}
-    done: dict[tuple[int, int], TravelMatrix] = {}
+    done: dict[int, TravelMatrix] = {}
     for profile, m in residual.matrices.items():
-        g = problem.matrices[profile]
-        same = done.get((id(m), id(g)))
+        if p == 0 and problem is not None:
+            matrices[profile] = problem.matrices[profile]  # the residual's are the problem's
+            continue
+        same = done.get(id(m))
         if same is not None:  # profiles sharing one matrix share its growth
             matrices[profile] = same
             continue
+        out_t, out_d, in_t, in_d = blocks[profile]
         grown = []
-        for a, b in ((m.durations, g.durations), (m.distances, g.distances)):
-            out = np.empty((n + k + p, n + k + p), dtype=a.dtype)
-            out[: n + k, : n + k] = b
-            out[:n, n + k :] = a[:n, n:]  # into a private row: never
-            out[n : n + k, n + k :] = a[0:1, n:] if n else 0
-            out[n + k :, :n] = a[n:, :n]
-            out[n + k :, n : n + k] = b[rows, n:]
-            out[n + k :, n + k :] = a[n:, n:]
+        for a, out_rows, in_cols in ((m.durations, out_t, in_t), (m.distances, out_d, in_d)):
+            out = np.empty((n + k + p, n + k + p), dtype=np.int64)
+            out[:n, :n] = a[:n, :n]
+            out[:n, n : n + k] = in_cols
+            out[n : n + k, : n + k] = out_rows
+            if p:
+                out[:n, n + k :] = a[:n, n:]  # into a private row: never
+                out[n : n + k, n + k :] = a[0:1, n:] if n else 0
+                out[n + k :, :n] = a[n:, :n]
+                out[n + k :, n : n + k] = in_cols[rows, :]  # from where the vehicle is
+                out[n + k :, n + k :] = a[n:, n:]
             grown.append(out)
-        # Every block comes from a checked matrix.
-        matrices[profile] = done[(id(m), id(g))] = TravelMatrix.of_checked(grown[0], grown[1])
+        # Every block comes from a checked matrix or was checked by the caller.
+        matrices[profile] = done[id(m)] = TravelMatrix.of_checked(grown[0], grown[1])
+    if problem is None:
+        corner = {profile: TravelMatrix.corner(matrices[profile], n + k) for profile in matrices}
+        problem = copy.copy(live.problem)
+        object.__setattr__(problem, "locations", (*live.problem.locations, *extra))
+        object.__setattr__(problem, "matrices", corner)
+    if p == 0:
+        new_residual = copy.copy(residual)
+        object.__setattr__(new_residual, "locations", problem.locations)
+        object.__setattr__(new_residual, "matrices", matrices)
+        return dataclasses.replace(
+            live, problem=problem, residual=new_residual, _index=dict(live._index)
+        )
 
     # Copies with the location moved: the objects were checked when made, and
     # hundreds of them (everything on board) change at each growth.

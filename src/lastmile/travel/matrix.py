@@ -55,6 +55,15 @@ class TravelMatrix:
             object.__setattr__(out, "_grown_from", weakref.ref(grown_from))
         return out
 
+    @classmethod
+    def corner(cls, matrix: TravelMatrix, size: int) -> TravelMatrix:
+        """The first ``size`` rows and columns of ``matrix``, sharing its memory (a
+        view: its rows are not contiguous in memory)."""
+        out = object.__new__(cls)
+        object.__setattr__(out, "durations", matrix.durations[:size, :size])
+        object.__setattr__(out, "distances", matrix.distances[:size, :size])
+        return out
+
     def is_grown_from(self, other: TravelMatrix) -> bool:
         """Whether this matrix was made from ``other`` by adding rows and columns at
         the end (``other``'s arrays, read-only, copied into its top-left corner)."""

@@ -350,11 +350,17 @@ def _with_extra(
         if row.depot_id is not None and f"depot:{row.depot_id}" not in skills:
             return None
         extra[found.id] = found
-    grown = _with_rows(problem, new_locations, travel_model)
+    between = getattr(travel_model, "between", None)
+    if between is not None:
+        # Only the new rows and columns are computed (every profile shares the
+        # service's one travel model).
+        live = ctx.live.with_locations(new_locations, dict.fromkeys(problem.matrices, between))
+    else:
+        live = ctx.live.rebase(_with_rows(problem, new_locations, travel_model))
     return dataclasses.replace(
         ctx,
-        live=ctx.live.rebase(grown),
-        snapshot=dataclasses.replace(ctx.snapshot, problem=grown),
+        live=live,
+        snapshot=dataclasses.replace(ctx.snapshot, problem=live.problem),
         extra=extra,
     )
 
