@@ -65,3 +65,18 @@ def test_a_grown_matrix_knows_its_source_without_keeping_it_alive() -> None:
     del base, grown
     gc.collect()
     assert not any(isinstance(o, TravelMatrix) and o.size == 8 for o in gc.get_objects())
+
+
+def test_grown_matrices_and_corners_travel_to_worker_processes() -> None:
+    import pickle
+
+    model = HaversineModel(speed_kph=25)
+    base = model.matrix(LYON[:6])
+    grown = grown_matrix(model, LYON[:6], base, LYON[6:])
+    corner = TravelMatrix.corner(grown, 6)
+    for m in (grown, corner):
+        back = pickle.loads(pickle.dumps(m))
+        assert np.array_equal(back.durations, m.durations)
+        assert np.array_equal(back.distances, m.distances)
+        assert back.durations.flags.c_contiguous
+    assert np.array_equal(pickle.loads(pickle.dumps(corner)).durations, base.durations)

@@ -55,6 +55,11 @@ class TravelMatrix:
             object.__setattr__(out, "_grown_from", weakref.ref(grown_from))
         return out
 
+    def __reduce__(self) -> tuple[type[TravelMatrix], tuple[IntMatrix, IntMatrix]]:
+        # The arrays only: what it was grown from (a weak reference) stays behind,
+        # and a corner view arrives as a matrix of its own.
+        return (type(self), (self.durations, self.distances))
+
     @classmethod
     def corner(cls, matrix: TravelMatrix, size: int) -> TravelMatrix:
         """The first ``size`` rows and columns of ``matrix``, sharing its memory (a
