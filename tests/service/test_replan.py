@@ -334,3 +334,29 @@ def test_concurrent_inserts_into_one_plan_lose_nothing(
     ordered = sorted(changes, key=lambda c: c["created_at"])
     for before, after in itertools.pairwise(ordered):
         assert after["cost_before"] == before["cost_after"]
+
+
+def test_reoptimise_on_two_solver_processes_after_the_view_grew(
+    app: FastAPI, database_url: str, world: World, clock: Any
+) -> None:
+    """A view grown by a GPS fix and a new address goes to solver processes
+    started from the API's threads (spawned: everything pickled) and back."""
+    t = world.tenant
+    plan_id = world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    route = start_and_deliver(world, fuller(world), 1)
+    fix = {"event_id": "fix-1", "at": f"{DAY}T09:28:00+02:00", "lon": 2.33, "lat": 48.85}
+    t.ok("post", f"/routes/{route['id']}/pings", json={"pings": [fix]})
+    other_app = create_app(make_settings(database_url, solver_workers=2), geocode=None)
+    with TestClient(other_app) as client:
+        other = dataclasses.replace(t, client=client)
+        moment = dt.datetime(DAY.year, DAY.month, DAY.day, 9, 30, tzinfo=PARIS)
+        other_app.state.clock = lambda: moment
+        urgent = t.order(90)
+        r = other.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+        assert r["applied"] is True, r
+        r = other.ok("post", f"/plans/{plan_id}/reoptimise", json={"time_limit_s": 2.0})
+        assert r["cost_after"] <= r["cost_before"]
+    plan = t.ok("get", f"/plans/{plan_id}")
+    served = [o for rt in plan["routes"] for o in tasks(rt)]
+    assert urgent["id"] in served and len(served) == len(set(served))
