@@ -342,7 +342,7 @@ def _with_extra(
     extra: dict[str, DomainOrder] = {}
     for oid in order_ids:
         row = rows.get(oid)
-        if row is None or str(oid) in {o.id for o in problem.orders}:
+        if row is None or any(o.id == str(oid) for o in problem.orders):
             return None
         found = problem_order(row, epoch=ctx.plan.epoch, ndim=len(ctx.org.dimensions), place=place)
         if not isinstance(found, DomainOrder):
