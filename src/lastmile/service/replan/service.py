@@ -341,8 +341,8 @@ def _with_extra(
     skills = set().union(*(v.type.skills for v in problem.vehicles))
     extra: dict[str, DomainOrder] = {}
     for oid in order_ids:
-        row = rows.get(oid)
-        if row is None or any(o.id == str(oid) for o in problem.orders):
+        row, key = rows.get(oid), str(oid)
+        if row is None or any(o.id == key for o in problem.orders):
             return None
         found = problem_order(row, epoch=ctx.plan.epoch, ndim=len(ctx.org.dimensions), place=place)
         if not isinstance(found, DomainOrder):
