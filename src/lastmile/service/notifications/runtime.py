@@ -62,6 +62,7 @@ class Notifier:
     senders: service.Senders
     _task: asyncio.Task[None] | None = None
     _last_scan: float = field(default=0.0)
+    _stopping: asyncio.Event | None = None
 
     def run_once(self) -> service.SendReport:
         """One round, in the calling thread: delays first, then everything due."""
@@ -71,22 +72,25 @@ class Notifier:
                 service.scan_delays(session, settings=self.settings, now=utcnow())
         return service.send_due(self.sessions, senders=self.senders, settings=self.settings)
 
-    async def _loop(self) -> None:
-        while True:
+    async def _loop(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
             try:
                 await run_in_threadpool(self.run_once)
             except Exception:  # keep the notifier alive; the next round tries again
                 logger.exception("notifier round failed")
-            await asyncio.sleep(self.settings.notify_poll_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.notify_poll_s)
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._loop(self._stopping))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop after the round in progress: a round runs in a worker thread with a
+        database session, which must be done before the app disposes of its engine."""
+        if self._task is not None and self._stopping is not None:
+            self._stopping.set()
+            await self._task
         self.senders.http.close()
 
 

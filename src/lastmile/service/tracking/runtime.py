@@ -15,7 +15,6 @@ override the environment (tests do).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -57,16 +56,19 @@ class TrackingRuntime:
     _pending: dict[uuid.UUID, tuple[uuid.UUID, bool]] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
+    _closing: bool = False
 
     async def start(self) -> None:
         await self.broker.start()
         self._worker = asyncio.create_task(self._work(), name="lastmile-eta-refresh")
 
     async def close(self) -> None:
+        # The refresh in progress (a worker thread with a database session) ends
+        # before the engine is disposed of; the ones still queued are dropped.
         if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
+            self._closing = True
+            self._wake.set()
+            await self._worker
         await self.broker.close()
         if self.own_engine is not None:
             self.own_engine.dispose()
@@ -80,10 +82,10 @@ class TrackingRuntime:
     async def _work(self) -> None:
         """Refresh queued routes one at a time, away from the requests that asked:
         an answer never waits for an ETA computation."""
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while self._pending:
+            while self._pending and not self._closing:
                 route_id, (org_id, claim) = self._pending.popitem()
                 started = time.monotonic()
                 try:
@@ -93,7 +95,8 @@ class TrackingRuntime:
                     logger.exception("ETA refresh of route %s failed", route_id)
                 # At most half of the process's time: requests keep their latency
                 # when many routes fall due together.
-                await asyncio.sleep(time.monotonic() - started)
+                if not self._closing:
+                    await asyncio.sleep(time.monotonic() - started)
 
     def refresh_due(self, route_id: uuid.UUID) -> bool:
         """Whether this process should try to recompute the route's ETAs after a
