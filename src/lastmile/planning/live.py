@@ -539,7 +539,7 @@ def insert_order(problem: PlanningProblem, live: LivePlan, order: Order) -> Plan
     """The full plan with ``order`` inserted at its cheapest feasible position.
 
     ``problem`` is ``live.problem`` or that problem grown by the order's
-    locations (the live view is then rebuilt over it). Returns
+    locations (the live view is then grown, see :meth:`LivePlan.rebase`). Returns
     :class:`Unassigned` with a reason when no vehicle can take the order.
     The result has passed the validator (see :class:`LivePlan`).
     """
