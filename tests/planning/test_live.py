@@ -612,39 +612,85 @@ def test_a_view_grown_by_locations_is_the_view_built_on_them(data: st.DataObject
     grown = _grow(base.problem, k, data.draw(st.integers(0, 2**32 - 1)))
 
     n = len(problem.locations)
-    index = {loc: i for i, loc in enumerate(grown.locations)}
+    index = {(loc.lon, loc.lat): i for i, loc in enumerate(grown.locations)}
 
     def between(
         origins: Sequence[Location], destinations: Sequence[Location]
     ) -> tuple[np.ndarray, np.ndarray]:
-        at = np.ix_([index[o] for o in origins], [index[d] for d in destinations])
+        at = np.ix_(
+            [index[o.lon, o.lat] for o in origins], [index[d.lon, d.lat] for d in destinations]
+        )
         g = grown.matrices["car"]
         return g.durations[at], g.distances[at]
 
     slow = LivePlan.build(grown, live.plan, now_s=now, states=states)
     (order,) = data.draw(orders_for(n + k, 2, "new", 1, loose=True))
     expected = slow.insert(order)
-    for fast in (live.rebase(grown), live.with_locations(grown.locations[n:], {"car": between})):
-        assert fast.residual.locations == slow.residual.locations
-        assert fast.problem.locations == slow.problem.locations
-        for a, b in (
-            (fast.residual.matrices["car"], slow.residual.matrices["car"]),
-            (fast.problem.matrices["car"], slow.problem.matrices["car"]),
-        ):
-            assert np.array_equal(a.durations, b.durations)
-            assert np.array_equal(a.distances, b.distances)
-        assert fast.residual.orders == slow.residual.orders
-        assert fast.residual.depots == slow.residual.depots
-        assert fast.residual.vehicles == slow.residual.vehicles
-        assert fast.residual_plan == slow.residual_plan
-        assert fast.plan == slow.plan
-        assert fast._tracks == slow._tracks
-        assert validate(fast.residual, fast.residual_plan).ok
 
-        got = fast.insert(order)
-        if isinstance(expected, Unassigned):
-            assert isinstance(got, Unassigned) and got.reason == expected.reason
-        else:
-            assert isinstance(got, LivePlan)
-            assert got.plan == expected.plan and got.residual_plan == expected.residual_plan
-            assert validate(got.residual, got.residual_plan).ok
+    fast = live.rebase(grown)
+    assert fast.residual.locations == slow.residual.locations
+    for a, b in (
+        (fast.residual.matrices["car"], slow.residual.matrices["car"]),
+        (fast.problem.matrices["car"], slow.problem.matrices["car"]),
+    ):
+        assert np.array_equal(a.durations, b.durations)
+        assert np.array_equal(a.distances, b.distances)
+    assert fast.residual.orders == slow.residual.orders
+    assert fast.residual.depots == slow.residual.depots
+    assert fast.residual.vehicles == slow.residual.vehicles
+    assert fast.residual_plan == slow.residual_plan
+    assert fast.plan == slow.plan
+    assert fast._tracks == slow._tracks
+    assert validate(fast.residual, fast.residual_plan).ok
+    got = fast.insert(order)
+    if isinstance(expected, Unassigned):
+        assert isinstance(got, Unassigned) and got.reason == expected.reason
+    else:
+        assert isinstance(got, LivePlan)
+        assert got.plan == expected.plan and got.residual_plan == expected.residual_plan
+
+    # Grown by rows and columns: the new locations come after the private rows,
+    # the same plans otherwise (compared by place, not row).
+    base = live.next_row
+    via = live.with_locations(grown.locations[n:], {"car": between})
+    assert via.problem.locations == via.residual.locations
+    assert via.problem.locations[base:] == grown.locations[n:]
+    assert via.residual_plan == live.residual_plan and via.plan == live.plan
+    assert validate(via.residual, via.residual_plan).ok
+
+    def at(i: int) -> int:
+        return base + i - n if i >= n else i
+
+    moved = dataclasses.replace(
+        order,
+        pickup=dataclasses.replace(order.pickup, location=at(order.pickup.location))
+        if order.pickup
+        else None,
+        delivery=dataclasses.replace(order.delivery, location=at(order.delivery.location))
+        if order.delivery
+        else None,
+    )
+
+    def places(lp: LivePlan) -> list[tuple[object, ...]]:
+        locs = lp.problem.locations
+        return [
+            (r.vehicle_id, v.kind, v.order_id, v.arrival, v.departure, v.load, locs[v.location])
+            for r in lp.plan.routes
+            for v in r.visits
+        ]
+
+    got = via.insert(moved)
+    if isinstance(expected, Unassigned):
+        assert isinstance(got, Unassigned) and got.reason == expected.reason
+    else:
+        assert isinstance(got, LivePlan)
+        assert got.plan.cost == expected.plan.cost
+        assert places(got) == places(expected)
+        assert validate(got.residual, got.residual_plan).ok
+        # Growing again writes into the room the first growth left.
+        again = got.with_locations(
+            [Location(float(n + k + 1), 2.0, planar=True)],
+            {"car": lambda o, d: (np.ones((len(o), len(d)), np.int64),) * 2},
+        )
+        assert again.residual.matrices["car"].durations.base is not None
+        assert validate(again.residual, again.residual_plan).ok

@@ -67,16 +67,40 @@ def test_a_grown_matrix_knows_its_source_without_keeping_it_alive() -> None:
     assert not any(isinstance(o, TravelMatrix) and o.size == 8 for o in gc.get_objects())
 
 
-def test_grown_matrices_and_corners_travel_to_worker_processes() -> None:
+def test_grown_matrices_and_views_travel_to_worker_processes() -> None:
     import pickle
 
     model = HaversineModel(speed_kph=25)
     base = model.matrix(LYON[:6])
     grown = grown_matrix(model, LYON[:6], base, LYON[6:])
-    corner = TravelMatrix.corner(grown, 6)
-    for m in (grown, corner):
+    out_t, out_d = model.between(LYON[6:8], LYON[:8])
+    in_t, in_d = model.between(LYON[:6], LYON[6:8])
+    view = base.grown_in_place(out_t, out_d, in_t, in_d)
+    assert not view.durations.flags.c_contiguous  # rows inside a larger buffer
+    for m in (grown, view):
         back = pickle.loads(pickle.dumps(m))
         assert np.array_equal(back.durations, m.durations)
         assert np.array_equal(back.distances, m.distances)
         assert back.durations.flags.c_contiguous
-    assert np.array_equal(pickle.loads(pickle.dumps(corner)).durations, base.durations)
+
+
+def test_growing_in_place_leaves_every_earlier_matrix_as_it_was() -> None:
+    model = HaversineModel(speed_kph=25)
+    whole = model.matrix(LYON)
+
+    def grow(m: TravelMatrix, upto: int, new: int) -> TravelMatrix:
+        out_t, out_d = model.between(LYON[upto : upto + new], LYON[: upto + new])
+        in_t, in_d = model.between(LYON[:upto], LYON[upto : upto + new])
+        return m.grown_in_place(out_t, out_d, in_t, in_d)
+
+    base = model.matrix(LYON[:4])
+    first = grow(base, 4, 2)  # a buffer with room
+    second = grow(first, 6, 2)  # written in place
+    assert second.durations.base is first.durations.base
+    sibling = grow(first, 6, 3)  # the room past `first` is taken: a new buffer
+    assert sibling.durations.base is not first.durations.base
+    for m, size in ((base, 4), (first, 6), (second, 8), (sibling, 9)):
+        assert np.array_equal(m.durations, whole.durations[:size, :size])
+        assert np.array_equal(m.distances, whole.distances[:size, :size])
+    with_room = grow(second, 8, 4)
+    assert np.array_equal(with_room.durations, whole.durations)

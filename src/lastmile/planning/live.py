@@ -317,28 +317,45 @@ class LivePlan:
             unavailable=self.unavailable,
         )
 
+    @property
+    def next_row(self) -> int:
+        """The matrix row the next location added by :meth:`with_locations` gets."""
+        return len(self.residual.locations)
+
     def with_locations(
         self, locations: Sequence[Location], between: Mapping[str, Between]
     ) -> LivePlan:
-        """The same live view with ``locations`` added at the end of its problem
-        (say, the address of an order about to be inserted).
+        """The same live view with ``locations`` added (say, the address of an order
+        about to be inserted), at rows :attr:`next_row` onwards.
 
         ``between[profile](origins, destinations)`` gives the durations and
         distances from each origin to each destination for every profile of
-        the problem; only the new rows and columns are asked for. Like
-        :meth:`rebase` on the grown problem, without computing or comparing
-        the old rows again.
+        the problem; only the new rows and columns are asked for. The new rows
+        come after the vehicles' private rows, which the problem then lists
+        too (copies of where the vehicles are, used by none of its stops), so
+        the problem and the residual problem share one matrix per profile.
+        Matrices keep room to grow: adding a location writes its row and
+        column in place, O(rows), and copies the matrix only when the room is
+        used up (or when another view grown from the same one took it first).
         """
         if not locations:
             return self
-        n = len(self.problem.locations)
-        everything = [*self.problem.locations, *locations]
-        blocks: dict[str, Blocks] = {}
-        for profile in self.residual.matrices:
+        k = len(locations)
+        here = self.residual.locations
+        size = len(here)
+        everything = [*here, *locations]
+        private = sorted({t.now_row for t in self._tracks.values() if t.now_row is not None})
+        matrices: dict[str, TravelMatrix] = {}
+        done: dict[int, TravelMatrix] = {}
+        for profile, m in self.residual.matrices.items():
+            same = done.get(id(m))
+            if same is not None:
+                matrices[profile] = same
+                continue
             out_t, out_d = between[profile](locations, everything)
-            in_t, in_d = between[profile](self.problem.locations, locations)
+            in_t, in_d = between[profile](here, locations)
             parts = (out_t, out_d, in_t, in_d)
-            shapes = ((len(locations), n + len(locations)),) * 2 + ((n, len(locations)),) * 2
+            shapes = ((k, size + k),) * 2 + ((size, k),) * 2
             for part, shape in zip(parts, shapes, strict=True):
                 if part.shape != shape:
                     raise InputError(
@@ -347,8 +364,23 @@ class LivePlan:
                     )
                 if (part < 0).any():
                     raise InputError("negative travel value", where=f"between[{profile!r}]")
-            blocks[profile] = parts
-        return _grown_by(self, locations, blocks)
+            if private:
+                # No new stop enters a vehicle's private row.
+                out_t = np.array(out_t, dtype=np.int64)
+                out_d = np.array(out_d, dtype=np.int64)
+                out_t[:, private] = m.durations[0, private]
+                out_d[:, private] = m.distances[0, private]
+            matrices[profile] = done[id(m)] = m.grown_in_place(out_t, out_d, in_t, in_d)
+        locs = (*here, *locations)
+        problem = copy.copy(self.problem)
+        object.__setattr__(problem, "locations", locs)
+        object.__setattr__(problem, "matrices", {p: matrices[p] for p in self.problem.matrices})
+        residual = copy.copy(self.residual)
+        object.__setattr__(residual, "locations", locs)
+        object.__setattr__(residual, "matrices", matrices)
+        return dataclasses.replace(
+            self, problem=problem, residual=residual, _index=dict(self._index)
+        )
 
     def _route_index(self, vehicle_id: str) -> _RouteIndex | None:
         found = self._index.get(vehicle_id)
@@ -423,15 +455,13 @@ def _grown_by(
     live: LivePlan,
     extra: Sequence[Location],
     blocks: Mapping[str, Blocks],
-    problem: PlanningProblem | None = None,
+    problem: PlanningProblem,
 ) -> LivePlan:
     """``live`` with ``extra`` locations added at the end of its problem.
 
     ``blocks[profile]`` are the new rows and columns: durations and distances
     from each new location to every location (``k x (n+k)``), and from every
-    old location to each new one (``n x k``). ``problem`` is the grown problem
-    when the caller has it; otherwise it is made here, its matrices the
-    top-left corner of the residual's (no copy of their own).
+    old location to each new one (``n x k``). ``problem`` is the grown problem.
 
     The residual problem's locations are the problem's followed by the
     vehicles' private "now" rows (:func:`_with_private_rows`); the new
@@ -476,11 +506,6 @@ def _grown_by(
             grown.append(out)
         # Every block comes from a checked matrix or was checked by the caller.
         matrices[profile] = done[id(m)] = TravelMatrix.of_checked(grown[0], grown[1])
-    if problem is None:
-        corner = {profile: TravelMatrix.corner(matrices[profile], n + k) for profile in matrices}
-        problem = copy.copy(live.problem)
-        object.__setattr__(problem, "locations", (*live.problem.locations, *extra))
-        object.__setattr__(problem, "matrices", corner)
     if p == 0:
         new_residual = copy.copy(residual)
         object.__setattr__(new_residual, "locations", problem.locations)

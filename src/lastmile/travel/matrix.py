@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
 from dataclasses import dataclass
 
@@ -11,6 +12,22 @@ import numpy.typing as npt
 from lastmile.exceptions import InputError
 
 IntMatrix = npt.NDArray[np.int64]
+
+
+@dataclass
+class _Room:
+    """A growing matrix's buffers: rows and columns ``[0, used)`` are taken."""
+
+    durations: IntMatrix
+    distances: IntMatrix
+    used: int
+
+    @property
+    def capacity(self) -> int:
+        return int(self.durations.shape[0])
+
+
+_GROWING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -56,18 +73,47 @@ class TravelMatrix:
         return out
 
     def __reduce__(self) -> tuple[type[TravelMatrix], tuple[IntMatrix, IntMatrix]]:
-        # The arrays only: what it was grown from (a weak reference) stays behind,
-        # and a corner view arrives as a matrix of its own.
+        # The arrays only: what it was grown from (a weak reference) and the
+        # buffer it may grow in stay behind; a view arrives as a matrix of its own.
         return (type(self), (self.durations, self.distances))
 
-    @classmethod
-    def corner(cls, matrix: TravelMatrix, size: int) -> TravelMatrix:
-        """The first ``size`` rows and columns of ``matrix``, sharing its memory (a
-        view: its rows are not contiguous in memory)."""
-        out = object.__new__(cls)
-        object.__setattr__(out, "durations", matrix.durations[:size, :size])
-        object.__setattr__(out, "distances", matrix.distances[:size, :size])
-        return out
+    def grown_in_place(
+        self, out_t: IntMatrix, out_d: IntMatrix, in_t: IntMatrix, in_d: IntMatrix
+    ) -> TravelMatrix:
+        """This matrix with ``k`` locations more: ``out_*`` their rows (``k x (n+k)``),
+        ``in_*`` the old locations' columns to them (``n x k``), both checked by the
+        caller.
+
+        The arrays live in a buffer with room to spare: the new rows and columns
+        are written into it, O(n), and the new matrix is a view (its rows not
+        contiguous in memory). This matrix is unchanged (it never reads past its
+        own size); when the buffer is full, or another matrix was already grown
+        from this one, a bigger buffer is made (one O(n^2) copy).
+        """
+        n, k = self.size, int(out_t.shape[0])
+        with _GROWING:
+            room: _Room | None = getattr(self, "_room", None)
+            if room is not None and room.used == n and room.capacity >= n + k:
+                room.used = n + k
+            else:
+                capacity = n + k + max(32, (n + k) // 8)
+                room = _Room(
+                    np.empty((capacity, capacity), dtype=np.int64),
+                    np.empty((capacity, capacity), dtype=np.int64),
+                    n + k,
+                )
+                room.durations[:n, :n] = self.durations
+                room.distances[:n, :n] = self.distances
+        for buf, out, into in ((room.durations, out_t, in_t), (room.distances, out_d, in_d)):
+            buf[n : n + k, : n + k] = out
+            buf[:n, n : n + k] = into
+        grown = object.__new__(type(self))
+        for name, buf in (("durations", room.durations), ("distances", room.distances)):
+            view = buf[: n + k, : n + k]
+            view.setflags(write=False)
+            object.__setattr__(grown, name, view)
+        object.__setattr__(grown, "_room", room)
+        return grown
 
     def is_grown_from(self, other: TravelMatrix) -> bool:
         """Whether this matrix was made from ``other`` by adding rows and columns at

@@ -332,7 +332,11 @@ def _with_extra(
     problem = ctx.problem
     rows = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
     new_locations: list[Location] = []
-    base = len(problem.locations)
+    # Where the new rows go: after the vehicles' private rows when the view
+    # grows by rows and columns (the travel model answers rectangular queries),
+    # at the end of the problem when it grows from a whole matrix.
+    between = getattr(travel_model, "between", None)
+    base = ctx.live.next_row if between is not None else len(problem.locations)
 
     def place(lon: float, lat: float, label: str) -> int:
         new_locations.append(Location(lon=lon, lat=lat, name=label))
@@ -350,7 +354,6 @@ def _with_extra(
         if row.depot_id is not None and f"depot:{row.depot_id}" not in skills:
             return None
         extra[found.id] = found
-    between = getattr(travel_model, "between", None)
     if between is not None:
         # Only the new rows and columns are computed (every profile shares the
         # service's one travel model).

@@ -29,6 +29,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from lastmile.domain import VisitKind
 from lastmile.planning.live import LivePlan
 from lastmile.service.plans.problem import Snapshot
@@ -54,7 +56,8 @@ def _nbytes(view: CachedView) -> int:
     for problem in (view.live.problem, view.live.residual):
         for m in problem.matrices.values():
             for a in (m.durations, m.distances):
-                arrays[id(a)] = a.nbytes
+                whole = a.base if isinstance(a.base, np.ndarray) else a  # a view: its buffer
+                arrays[id(whole)] = whole.nbytes
     return sum(arrays.values())
 
 
