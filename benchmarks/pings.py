@@ -36,8 +36,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,10 +45,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 from sqlalchemy import func, select
 
+import _uvicorn as uvicorn_server
 from lastmile.service import db
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_api_key
@@ -144,13 +142,6 @@ end
 
 def libpq(url: str) -> str:
     return url.split("?")[0].replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def seed(url: str, n_routes: int) -> tuple[str, list[str], uuid.UUID]:
@@ -366,47 +357,13 @@ def main(argv: list[str] | None = None) -> int:
     proc: subprocess.Popen[bytes] | None = None
     try:
         key, routes, org_id = seed(url, args.routes)
-        port = free_port()
-        env = os.environ | {
+        log = Path(tempfile.mkstemp(prefix="lastmile-bench-", suffix=".log")[1])
+        env = {
             "LASTMILE_DATABASE_URL": url,
             "LASTMILE_AUTO_MIGRATE": "false",
             "LASTMILE_REDIS_URL": "",
         }
-        log = Path(tempfile.mkstemp(prefix="lastmile-bench-", suffix=".log")[1])
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "lastmile.service.app:create_app",
-                    "--factory",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--workers",
-                    str(args.workers),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                print(log.read_text()[-3000:], file=sys.stderr)
-                return 1
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        proc, base = uvicorn_server.start(env, workers=args.workers, log=log)
         pids = server_pids(proc.pid)
 
         print(
@@ -479,12 +436,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0 if verdict == "ok" else 1
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        if proc is not None:
+            uvicorn_server.stop(proc)
         if is_pg and not args.keep:
             with psycopg.connect(libpq(base_url), autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

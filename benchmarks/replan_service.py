@@ -35,9 +35,6 @@ import math
 import os
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -52,6 +49,7 @@ import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+import _uvicorn as uvicorn_server
 from lastmile.service import db
 from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
@@ -276,8 +274,7 @@ PASSWORD = "bench password 1"
 @contextlib.contextmanager
 def server_process(url: str, args: argparse.Namespace, log: Path) -> Iterator[httpx.Client]:
     """``lastmile serve``'s app under uvicorn, one worker, in a process of its own."""
-    port = free_port()
-    env = os.environ | {
+    env = {
         "LASTMILE_DATABASE_URL": url,
         "LASTMILE_AUTO_MIGRATE": "false",
         "LASTMILE_REDIS_URL": "",
@@ -285,53 +282,12 @@ def server_process(url: str, args: argparse.Namespace, log: Path) -> Iterator[ht
         "LASTMILE_MAX_TIME_LIMIT_S": str(max(600.0, args.plan_seconds)),
         "LASTMILE_LIVE_VIEW_TTL_S": str(args.live_view_ttl),
     }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "lastmile.service.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc, base = uvicorn_server.start(env, workers=1, log=log)
     try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=600) as client:
             yield client
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        uvicorn_server.stop(proc)
 
 
 def run_day(

@@ -116,62 +116,42 @@ def insert_order(
     vehicle has done is never changed. When no vehicle can take it, nothing
     changes and the answer says why (``applied: false``).
     """
-    with service.changing(session, plan=plan, views=views) as held:
-        return _insert_order(
-            body=body,
-            plan=held,
-            user=user,
-            session=session,
-            clock=clock,
-            travel=travel,
+    with service.changing(session, plan=plan, views=views) as plan:
+        order = service.plan_order(session, plan=plan, order_id=body.order_id)
+        ctx = service.load_live(
+            session,
+            plan=plan,
+            travel_model=travel,
+            now=clock(),
+            extra_orders=[order.id],
             views=views,
         )
-
-
-def _insert_order(
-    body: InsertOrderIn,
-    plan: PlanDep,
-    user: StaffUser,
-    session: SessionDep,
-    clock: ClockDep,
-    travel: TravelDep,
-    views: ViewsDep,
-) -> ReplanOut:
-    order = service.plan_order(session, plan=plan, order_id=body.order_id)
-    ctx = service.load_live(
-        session,
-        plan=plan,
-        travel_model=travel,
-        now=clock(),
-        extra_orders=[order.id],
-        views=views,
-    )
-    result = ctx.live.insert(ctx.order(order.id))
-    ref = order.external_id or str(order.id)
-    if not isinstance(result, LivePlan):
-        return _answer(
+        result = ctx.live.insert(ctx.order(order.id))
+        ref = order.external_id or str(order.id)
+        if not isinstance(result, LivePlan):
+            return _answer(
+                session,
+                plan,
+                ctx=ctx,
+                stored=None,
+                summary=f"order {ref} fits nowhere: {result.reason}",
+                unassigned=[result],
+            )
+        oid = str(order.id)
+        route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
+        added = result.plan.cost - ctx.live.plan.cost
+        summary = f"order {ref} inserted on vehicle {route.vehicle_id} (cost +{added})"
+        stored = service.store(
             session,
-            plan,
             ctx=ctx,
-            stored=None,
-            summary=f"order {ref} fits nowhere: {result.reason}",
-            unassigned=[result],
+            result=result,
+            kind="insert_order",
+            summary=summary,
+            detail={"order_id": str(order.id), "vehicle_id": route.vehicle_id},
+            user_id=user.user_id,
+            remember_in=views,
         )
-    oid = str(order.id)
-    route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
-    added = result.plan.cost - ctx.live.plan.cost
-    summary = f"order {ref} inserted on vehicle {route.vehicle_id} (cost +{added})"
-    stored = service.store(
-        session,
-        ctx=ctx,
-        result=result,
-        kind="insert_order",
-        summary=summary,
-        detail={"order_id": str(order.id), "vehicle_id": route.vehicle_id},
-        user_id=user.user_id,
-        remember_in=views,
-    )
-    return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+        return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
 
 
 @router.post("/plans/{plan_id}/breakdown", response_model=ReplanOut)
@@ -192,54 +172,34 @@ def breakdown(
     transfer. The vehicle's route keeps what it did and is marked
     ``broken_down``.
     """
-    with service.changing(session, plan=plan, views=views) as held:
-        return _breakdown(
-            body=body,
-            plan=held,
-            user=user,
-            session=session,
-            clock=clock,
-            travel=travel,
-            views=views,
+    with service.changing(session, plan=plan, views=views) as plan:
+        vid = str(body.vehicle_id)
+        if not any(str(r.vehicle_id) == vid for r in plan.routes):
+            raise Unprocessable(
+                "the vehicle has no route in this plan",
+                [FieldError(reason="no route of this plan uses it", column="vehicle_id")],
+            )
+        ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
+        before = {u.order_id for u in ctx.live.plan.unassigned}
+        result = ctx.live.without_vehicle(vid)
+        left = [u for u in result.plan.unassigned if u.order_id not in before]
+        remaining = ctx.live.residual_route(vid)
+        ahead = {v.order_id for v in remaining.tasks if v.order_id} if remaining else set()
+        real = {o.id for o in ctx.problem.orders}
+        ahead &= real
+        moved = len(ahead - {u.order_id for u in left})
+        summary = f"vehicle {vid} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
+        stored = service.store(
+            session,
+            ctx=ctx,
+            result=result,
+            kind="breakdown",
+            summary=summary,
+            detail={"vehicle_id": vid, "unassigned": [u.order_id for u in left]},
+            user_id=user.user_id,
+            broken=vid,
         )
-
-
-def _breakdown(
-    body: BreakdownIn,
-    plan: PlanDep,
-    user: StaffUser,
-    session: SessionDep,
-    clock: ClockDep,
-    travel: TravelDep,
-    views: ViewsDep,
-) -> ReplanOut:
-    vid = str(body.vehicle_id)
-    if not any(str(r.vehicle_id) == vid for r in plan.routes):
-        raise Unprocessable(
-            "the vehicle has no route in this plan",
-            [FieldError(reason="no route of this plan uses it", column="vehicle_id")],
-        )
-    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
-    before = {u.order_id for u in ctx.live.plan.unassigned}
-    result = ctx.live.without_vehicle(vid)
-    left = [u for u in result.plan.unassigned if u.order_id not in before]
-    remaining = ctx.live.residual_route(vid)
-    ahead = {v.order_id for v in remaining.tasks if v.order_id} if remaining else set()
-    real = {o.id for o in ctx.problem.orders}
-    ahead &= real
-    moved = len(ahead - {u.order_id for u in left})
-    summary = f"vehicle {vid} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
-    stored = service.store(
-        session,
-        ctx=ctx,
-        result=result,
-        kind="breakdown",
-        summary=summary,
-        detail={"vehicle_id": vid, "unassigned": [u.order_id for u in left]},
-        user_id=user.user_id,
-        broken=vid,
-    )
-    return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=left)
+        return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=left)
 
 
 @router.post("/plans/{plan_id}/reoptimise", response_model=ReplanOut)
@@ -259,29 +219,6 @@ def reoptimise(
     is kept only if it leaves fewer orders unassigned, or as many at a lower
     cost (``applied`` says which).
     """
-    with service.changing(session, plan=plan, views=views) as held:
-        return _reoptimise(
-            body=body,
-            plan=held,
-            user=user,
-            session=session,
-            settings=settings,
-            clock=clock,
-            travel=travel,
-            views=views,
-        )
-
-
-def _reoptimise(
-    body: ReoptimiseIn,
-    plan: PlanDep,
-    user: StaffUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    clock: ClockDep,
-    travel: TravelDep,
-    views: ViewsDep,
-) -> ReplanOut:
     errors: list[FieldError] = []
     if body.engine != "auto" and body.engine not in REGISTRY:
         known = ", ".join(["auto", *REGISTRY])
@@ -296,39 +233,41 @@ def _reoptimise(
         )
     if errors:
         raise Unprocessable("the request is not valid", errors)
-    ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
-    try:
-        result = ctx.live.reoptimise(
-            time_limit=time_limit,
-            engine=body.engine,
-            workers=settings.solver_workers,
-            keep_started=body.keep_started,
+    with service.changing(session, plan=plan, views=views) as plan:
+        ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
+        try:
+            result = ctx.live.reoptimise(
+                time_limit=time_limit,
+                engine=body.engine,
+                workers=settings.solver_workers,
+                keep_started=body.keep_started,
+            )
+        except (UnsupportedConstraint, SolveError, InputError) as exc:
+            raise Conflict(f"re-optimising failed: {exc}") from None
+        if result.plan.engine.endswith("(kept)"):
+            return _answer(
+                session,
+                plan,
+                ctx=ctx,
+                stored=None,
+                summary="the current plan is as good as what the optimiser found: kept",
+                unassigned=[],
+            )
+        summary = (
+            f"re-optimised ({result.plan.engine}): "
+            f"cost {ctx.live.plan.cost} -> {result.plan.cost}, "
+            f"{len(result.plan.unassigned)} unassigned"
         )
-    except (UnsupportedConstraint, SolveError, InputError) as exc:
-        raise Conflict(f"re-optimising failed: {exc}") from None
-    if result.plan.engine.endswith("(kept)"):
-        return _answer(
+        stored = service.store(
             session,
-            plan,
             ctx=ctx,
-            stored=None,
-            summary="the current plan is as good as what the optimiser found: kept",
-            unassigned=[],
+            result=result,
+            kind="reoptimise",
+            summary=summary,
+            detail={"engine": result.plan.engine, "keep_started": body.keep_started},
+            user_id=user.user_id,
         )
-    summary = (
-        f"re-optimised ({result.plan.engine}): cost {ctx.live.plan.cost} -> {result.plan.cost}, "
-        f"{len(result.plan.unassigned)} unassigned"
-    )
-    stored = service.store(
-        session,
-        ctx=ctx,
-        result=result,
-        kind="reoptimise",
-        summary=summary,
-        detail={"engine": result.plan.engine, "keep_started": body.keep_started},
-        user_id=user.user_id,
-    )
-    return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+        return _answer(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
 
 
 @router.get("/plans/{plan_id}/changes", response_model=list[PlanChangeOut])

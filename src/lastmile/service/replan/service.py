@@ -407,27 +407,8 @@ def load_live(
     assert org is not None
     vehicle_ids = _vehicle_ids(session, plan)
     routes = {str(r.vehicle_id): r for r in plan.routes}
-    cached: CachedView | None = None
-    if views is not None and views.enabled:
-        key = fingerprint(session, plan=plan, org=org, vehicle_ids=vehicle_ids)
-        cached = views.get(plan.id, key, now)
-        if cached is None:
-            as_of = now + views.ttl
-            snapshot, live, done = _build(
-                session,
-                plan=plan,
-                org=org,
-                vehicle_ids=vehicle_ids,
-                travel_model=travel_model,
-                now=now,
-                as_of=as_of,
-            )
-            cached = CachedView(key, now, as_of, snapshot, live, done)
-            views.put(plan.id, cached)
-        ctx = LiveContext(
-            plan, org, cached.snapshot, cached.live, now, routes, cached.done, cached=cached
-        )
-    else:
+
+    def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
         snapshot, live, done = _build(
             session,
             plan=plan,
@@ -435,9 +416,24 @@ def load_live(
             vehicle_ids=vehicle_ids,
             travel_model=travel_model,
             now=now,
-            as_of=now,
+            as_of=as_of,
+            extra_orders=extra,
         )
-        ctx = LiveContext(plan, org, snapshot, live, now, routes, done)
+        return LiveContext(plan, org, snapshot, live, now, routes, done)
+
+    cached: CachedView | None = None
+    if views is not None and views.enabled:
+        key = fingerprint(session, plan=plan, org=org, vehicle_ids=vehicle_ids)
+        cached = views.get(plan.id, key, now)
+        if cached is None:
+            built = build(now + views.ttl)
+            cached = CachedView(key, now, now + views.ttl, built.snapshot, built.live, built.done)
+            views.put(plan.id, cached)
+        ctx = LiveContext(
+            plan, org, cached.snapshot, cached.live, now, routes, cached.done, cached=cached
+        )
+    else:
+        ctx = build(now)
     extra = sorted(set(extra_orders))
     if not extra:
         return ctx
@@ -445,17 +441,7 @@ def load_live(
     if grown is not None:
         return grown
     # An order the view cannot take by adding rows: built again with it, not kept.
-    snapshot, live, done = _build(
-        session,
-        plan=plan,
-        org=org,
-        vehicle_ids=vehicle_ids,
-        travel_model=travel_model,
-        now=now,
-        as_of=cached.valid_until if cached is not None else now,
-        extra_orders=extra,
-    )
-    return LiveContext(plan, org, snapshot, live, now, routes, done)
+    return build(cached.valid_until if cached is not None else now, extra)
 
 
 def remember(
