@@ -13,7 +13,18 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, ForeignKey, MetaData, create_engine, event
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    create_engine,
+    event,
+    table,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.orm import Session as Session
@@ -79,6 +90,53 @@ class TenantBase(Base):
     org_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("organisations.id", ondelete="CASCADE"), index=True, sort_order=-10
     )
+
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        """Whether writing this row (added, deleted, or else changed) can change what
+        a plan is built from; such writes move the organisation's
+        ``planning_revision`` (see :func:`_bump_planning_revisions`). Tables a
+        planning problem is built from override it."""
+        del new, deleted
+        return False
+
+
+# The organisations table as far as the revision counter goes (its model lives
+# in lastmile.service.orgs, which imports this module).
+_ORGS = table("organisations", Column("id", Uuid), Column("planning_revision", Integer))
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_planning_revisions(session: Session, flush_context: Any, instances: Any) -> None:
+    """Count, per organisation, the flushes that change what plans are built from
+    (fleet, depots, orders' stops, windows, amounts...), in the same transaction
+    as the change: a kept live view of a plan (:mod:`lastmile.service.replan.views`)
+    compares one number instead of reading every row again. The counter is
+    raised in SQL, so concurrent writers never lose a raise."""
+    del flush_context, instances
+    orgs: set[uuid.UUID] = set()
+    for rows, new, deleted in (
+        (session.new, True, False),
+        (session.dirty, False, False),
+        (session.deleted, False, True),
+    ):
+        for row in rows:
+            if (
+                isinstance(row, TenantBase)
+                and row.org_id is not None
+                and row.org_id not in orgs
+                and row.changes_planning(new=new, deleted=deleted)
+            ):
+                orgs.add(row.org_id)
+    if not orgs:
+        return
+    session.connection().execute(
+        update(_ORGS)
+        .where(_ORGS.c.id.in_(sorted(orgs)))
+        .values(planning_revision=_ORGS.c.planning_revision + 1)
+    )
+    for held in list(session.identity_map.values()):
+        if held.__class__.__name__ == "Organisation" and getattr(held, "id", None) in orgs:
+            session.expire(held, ["planning_revision"])
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -22,3 +22,6 @@ class Depot(TenantBase):
     closes_s: Mapped[int] = mapped_column(Integer, default=86_400)
     reload_time_s: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        return True

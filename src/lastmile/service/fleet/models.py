@@ -27,6 +27,9 @@ class VehicleType(TenantBase):
     cost_per_km: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        return True
+
 
 class Vehicle(TenantBase):
     __tablename__ = "vehicles"
@@ -51,6 +54,9 @@ class Vehicle(TenantBase):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        return True
+
 
 class Driver(TenantBase):
     __tablename__ = "drivers"
@@ -63,6 +69,10 @@ class Driver(TenantBase):
     )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        # Deleting a driver deletes their shifts in the database (ON DELETE CASCADE).
+        return deleted
 
 
 class Shift(TenantBase):
@@ -77,3 +87,6 @@ class Shift(TenantBase):
     start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        return True

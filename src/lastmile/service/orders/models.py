@@ -6,11 +6,37 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    inspect,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import Uuid
 
+from lastmile.operations import OrderStatus
 from lastmile.service.db import TenantBase, UTCDateTime, utcnow
+
+#: Order columns no planning problem reads (the status only as far as cancelled).
+_NOT_PLANNING = frozenset(
+    {
+        "status",
+        "updated_at",
+        "customer_name",
+        "customer_phone",
+        "customer_email",
+        "instructions",
+        "compartment",
+        "pickup_address",
+        "delivery_address",
+    }
+)
+_CANCELLED = OrderStatus.CANCELLED.value
 
 
 class Order(TenantBase):
@@ -55,6 +81,20 @@ class Order(TenantBase):
     items: Mapped[list[OrderItem]] = relationship(
         cascade="all, delete-orphan", order_by="OrderItem.position", lazy="selectin"
     )
+
+    def changes_planning(self, *, new: bool, deleted: bool) -> bool:
+        """A new order is in no plan yet; a deleted one was perhaps; a changed one
+        when its stops, windows, amounts, skills, priority or depot moved, or it
+        was cancelled (or taken back from cancelled): not for its progress
+        through the day, its contact details or instructions."""
+        if new or deleted:
+            return deleted
+        state = inspect(self)
+        for attr in state.mapper.column_attrs:
+            if attr.key not in _NOT_PLANNING and state.attrs[attr.key].history.has_changes():
+                return True
+        status = state.attrs["status"].history
+        return _CANCELLED in (*status.added, *status.deleted)
 
 
 class OrderItem(TenantBase):

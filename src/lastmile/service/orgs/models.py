@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, String
+from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lastmile.service.db import Base, UTCDateTime, utcnow
@@ -19,3 +19,6 @@ class Organisation(Base):
     #: Capacity dimensions, e.g. ["weight_kg", "volume_l"]; amounts follow this order.
     dimensions: Mapped[list[str]] = mapped_column(JSON, default=lambda: ["units"])
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Raised by every write to what plans are built from (fleet, depots, orders'
+    #: stops...), in the writing transaction (see ``TenantBase.changes_planning``).
+    planning_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -34,15 +34,12 @@ from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
 from lastmile.service.db import utcnow
-from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict, NotFound
-from lastmile.service.fleet.models import Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
 from lastmile.service.plans.problem import (
-    DAY,
     Snapshot,
     build_snapshot,
     problem_order,
@@ -130,46 +127,26 @@ def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     return vehicle_ids
 
 
-def _rows(session: Session, table: Any, *where: Any) -> tuple[tuple[Any, ...], ...]:
-    """Every column of the matching rows, in a stable order (for fingerprints)."""
-    rows = session.execute(select(table).where(*where)).all()
-    return tuple(sorted((tuple(r) for r in rows), key=repr))
-
-
 def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
-    """The parts of a fingerprint a change to the plan's routes moves."""
+    """The parts of a fingerprint a change to the plan's routes moves: every change
+    of a ready or dispatched plan is logged (:class:`PlanChange`)."""
     routes = tuple(
         (str(r.id), str(r.vehicle_id), r.status, r.started_at)
         for r in sorted(plan.routes, key=lambda r: str(r.id))
     )
-    # Joins from the plan's own rows (indexed), never a scan of all orders.
-    on_routes = (
-        select(func.count(), func.max(Order.updated_at))
-        .select_from(pm.Visit)
-        .join(pm.Route, pm.Route.id == pm.Visit.route_id)
-        .join(Order, Order.id == pm.Visit.order_id)
-        .where(pm.Route.plan_id == plan.id)
+    changes = session.scalar(
+        select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
     )
-    left_out = (
-        select(func.count(), func.max(Order.updated_at))
-        .select_from(pm.UnassignedOrder)
-        .join(Order, Order.id == pm.UnassignedOrder.order_id)
-        .where(pm.UnassignedOrder.plan_id == plan.id)
-    )
-    changes = select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
-    counted = (
-        *session.execute(on_routes).one(),
-        *session.execute(left_out).one(),
-        session.scalar(changes),
-    )
-    return (plan.status, plan.epoch, routes, tuple(counted))
+    return (plan.status, plan.epoch, routes, changes)
 
 
-def fingerprint(
-    session: Session, *, plan: pm.Plan, org: Organisation, vehicle_ids: set[uuid.UUID]
-) -> tuple[Any, ...]:
-    """What a live view of ``plan`` is built from, in a few small queries (see
-    :mod:`lastmile.service.replan.views`); positions and the clock are not in it."""
+def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[Any, ...]:
+    """What a live view of ``plan`` is built from, in two small queries (see
+    :mod:`lastmile.service.replan.views`); positions and the clock are not in it.
+
+    The fleet, depots and orders are in it by the organisation's
+    ``planning_revision``, which every write to them raises (in its own
+    transaction, so no reader sees the rows without the revision)."""
     started = [r.id for r in plan.routes if r.status in _ON_THE_ROAD]
     events: tuple[Any, ...] = (0, None)
     if started:
@@ -180,23 +157,8 @@ def fingerprint(
                 )
             ).one()
         )
-    ids = sorted(vehicle_ids)
-    vehicles = _rows(session, Vehicle.__table__, Vehicle.id.in_(ids))
-    types = _rows(
-        session,
-        VehicleType.__table__,
-        VehicleType.id.in_(select(Vehicle.type_id).where(Vehicle.id.in_(ids))),
-    )
-    depots = _rows(session, Depot.__table__, Depot.org_id == org.id)
-    shifts = _rows(
-        session,
-        Shift.__table__,
-        Shift.vehicle_id.in_(ids),
-        Shift.end_at > plan.epoch,
-        Shift.start_at < plan.epoch + DAY,
-    )
-    fleet = (org.timezone, tuple(org.dimensions), vehicles, types, depots, shifts)
-    return (_plan_key(session, plan), events, fleet)
+    organisation = (org.planning_revision, org.timezone, tuple(org.dimensions))
+    return (_plan_key(session, plan), events, organisation)
 
 
 def _build(
@@ -405,7 +367,6 @@ def load_live(
         raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
     org = session.get(Organisation, plan.org_id)
     assert org is not None
-    vehicle_ids = _vehicle_ids(session, plan)
     routes = {str(r.vehicle_id): r for r in plan.routes}
 
     def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
@@ -413,7 +374,7 @@ def load_live(
             session,
             plan=plan,
             org=org,
-            vehicle_ids=vehicle_ids,
+            vehicle_ids=_vehicle_ids(session, plan),
             travel_model=travel_model,
             now=now,
             as_of=as_of,
@@ -423,7 +384,7 @@ def load_live(
 
     cached: CachedView | None = None
     if views is not None and views.enabled:
-        key = fingerprint(session, plan=plan, org=org, vehicle_ids=vehicle_ids)
+        key = fingerprint(session, plan=plan, org=org)
         cached = views.get(plan.id, key, now)
         if cached is None:
             built = build(now + views.ttl)

@@ -6,9 +6,9 @@ every route: hundreds of milliseconds at 1,000 stops, while inserting an order
 into a built view takes milliseconds. So each API process keeps the views of
 the plans it re-planned recently, each under a *fingerprint* of what it was
 built from (plan status and routes, the count of changes made to the plan,
-stop events on started routes, the orders' last update, the fleet rows,
-the organisation's settings), read again by every request (a handful of small
-queries). A view is used only while its fingerprint is unchanged and for at
+stop events on started routes, the organisation's settings and its
+``planning_revision``, which every write to the fleet, depots or orders' stops
+raises), read again by every request (two small queries). A view is used only while its fingerprint is unchanged and for at
 most ``ttl_s`` seconds; it is built *as of* the end of that life (vehicles
 ready no earlier than then), so whatever is planned from it can still be
 driven at any moment the view is used. GPS fixes received meanwhile are taken
