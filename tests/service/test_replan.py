@@ -85,6 +85,13 @@ def test_an_urgent_order_joins_the_dispatched_plan(world: World, clock: Any) -> 
     on = [rt for rt in r["routes"] if urgent["id"] in tasks(rt)]
     assert len(on) == 1
     assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "dispatched"
+    # The route's visits are changed in place: each keeps its id, one is added.
+    before = next(rt for rt in world.plan["routes"] if rt["id"] == on[0]["id"])
+    after = {v["id"]: v for v in on[0]["visits"]}
+    assert {v["id"] for v in before["visits"]} <= set(after)
+    (added,) = set(after) - {v["id"] for v in before["visits"]}
+    assert after[added]["order_id"] == urgent["id"]
+    assert [v["sequence"] for v in on[0]["visits"]] == list(range(len(after)))
     detail = t.ok("get", f"/plans/{plan_id}")
     assert detail["cost"] == r["cost_after"]
     changes = t.ok("get", f"/plans/{plan_id}/changes")

@@ -104,3 +104,33 @@ def test_growing_in_place_leaves_every_earlier_matrix_as_it_was() -> None:
         assert np.array_equal(m.distances, whole.distances[:size, :size])
     with_room = grow(second, 8, 4)
     assert np.array_equal(with_room.durations, whole.durations)
+
+
+def test_room_taken_by_a_dropped_matrix_is_used_again() -> None:
+    """A view grown and then dropped (an order that fit nowhere) leaves its rows
+    free: growing again from the same matrix writes into the same buffer, and
+    every matrix still alive reads what it read before."""
+    model = HaversineModel(speed_kph=25)
+    whole = model.matrix(LYON)
+    shuffled = model.matrix([*LYON[:6], *LYON[8:10]])
+
+    def grow(m: TravelMatrix, new: Sequence[Location]) -> TravelMatrix:
+        here = LYON[: m.size]
+        out_t, out_d = model.between(new, [*here, *new])
+        in_t, in_d = model.between(here, new)
+        return m.grown_in_place(out_t, out_d, in_t, in_d)
+
+    first = grow(model.matrix(LYON[:4]), LYON[4:6])
+    dropped = grow(first, LYON[8:10])  # other addresses in rows 6 and 7
+    assert np.array_equal(dropped.durations, shuffled.durations)
+    buffer = dropped.durations.base
+    del dropped
+    again = grow(first, LYON[6:8])
+    assert again.durations.base is buffer  # no copy
+    assert np.array_equal(again.durations, whole.durations[:8, :8])
+    assert np.array_equal(first.durations, whole.durations[:6, :6])
+    # While the later one lives, growing from `first` again must copy.
+    other = grow(first, LYON[8:10])
+    assert other.durations.base is not buffer
+    assert np.array_equal(other.durations, shuffled.durations)
+    assert np.array_equal(again.durations, whole.durations[:8, :8])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +21,20 @@ class _Room:
     durations: IntMatrix
     distances: IntMatrix
     used: int
+    #: the matrices grown into the buffer (views of it), while they live
+    users: list[weakref.ref[TravelMatrix]] = field(default_factory=list)
 
     @property
     def capacity(self) -> int:
         return int(self.durations.shape[0])
+
+    def free_from(self, n: int) -> bool:
+        """Whether rows and columns from ``n`` on are read by no living matrix (a
+        matrix grown past ``n`` and since dropped leaves them free again)."""
+        if self.used == n:
+            return True
+        self.users = [u for u in self.users if u() is not None]
+        return all(m.size <= n for u in self.users if (m := u()) is not None)
 
 
 _GROWING = threading.Lock()
@@ -87,13 +97,13 @@ class TravelMatrix:
         The arrays live in a buffer with room to spare: the new rows and columns
         are written into it, O(n), and the new matrix is a view (its rows not
         contiguous in memory). This matrix is unchanged (it never reads past its
-        own size); when the buffer is full, or another matrix was already grown
-        from this one, a bigger buffer is made (one O(n^2) copy).
+        own size); when the buffer is full, or another matrix grown from this one
+        is still alive, a bigger buffer is made (one O(n^2) copy).
         """
         n, k = self.size, int(out_t.shape[0])
         with _GROWING:
             room: _Room | None = getattr(self, "_room", None)
-            if room is not None and room.used == n and room.capacity >= n + k:
+            if room is not None and room.capacity >= n + k and room.free_from(n):
                 room.used = n + k
             else:
                 capacity = n + k + max(32, (n + k) // 8)
@@ -113,6 +123,8 @@ class TravelMatrix:
             view.setflags(write=False)
             object.__setattr__(grown, name, view)
         object.__setattr__(grown, "_room", room)
+        with _GROWING:
+            room.users.append(weakref.ref(grown))
         return grown
 
     def is_grown_from(self, other: TravelMatrix) -> bool:

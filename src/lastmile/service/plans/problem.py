@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from lastmile import domain
 from lastmile.domain import Location, OrderKind, Stop, TimeWindow
@@ -135,7 +135,11 @@ def build_snapshot(
     if not vehicles:
         raise InputError("no vehicles to plan with", where="vehicle_ids")
     orders = list(
-        session.scalars(select(Order).where(Order.org_id == org.id, Order.id.in_(list(order_ids))))
+        session.scalars(
+            select(Order)
+            .where(Order.org_id == org.id, Order.id.in_(list(order_ids)))
+            .options(lazyload(Order.items))
+        )
     )
     orders.sort(key=lambda o: (o.created_at, str(o.id)))
     depot_ids: list[uuid.UUID] = []

@@ -17,13 +17,14 @@ import copy
 import dataclasses
 import datetime as dt
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
 from lastmile.domain import Order as DomainOrder
@@ -57,6 +58,8 @@ _FIX_MAX_AGE = dt.timedelta(minutes=15)
 _FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
 
 Clock = Callable[[], dt.datetime]
+#: Orders as re-planning reads them: without their items (not planned on).
+_BARE = (lazyload(Order.items),)
 
 
 @dataclass
@@ -292,7 +295,9 @@ def _with_extra(
     rows); None when one of them needs more than new rows (it would be set aside,
     or it is tied to a depot no vehicle type knows yet)."""
     problem = ctx.problem
-    rows = {o.id: o for o in session.scalars(select(Order).where(Order.id.in_(order_ids)))}
+    # Usually held already (the request read them): no query then.
+    held = {oid: session.get(Order, oid, options=_BARE) for oid in order_ids}
+    rows = {oid: o for oid, o in held.items() if o is not None}
     new_locations: list[Location] = []
     # Where the new rows go: after the vehicles' private rows when the view
     # grows by rows and columns (the travel model answers rectangular queries),
@@ -506,40 +511,55 @@ def store(
             next_position += 1
             plan.routes.append(row)
             needs_dispatch |= plan.status == "dispatched"
-        old = {(v.kind, v.order_id, v.break_id): v for v in row.visits}
+        # Visits are matched to the rows they were and changed in place (ids stay;
+        # only what moved is written); a row left over is deleted.
+        pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
+        for old in row.visits:
+            pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
         keep_times = ctx.done.get(vid, set())
-        row.visits.clear()
-        session.flush()
+        visits: list[pm.Visit] = []
         for seq, v in enumerate(route.visits):
             loc = problem.locations[v.location]
             order_id = uuid.UUID(v.order_id) if v.order_id else None
-            previous = old.get((v.kind.value, order_id, v.break_id))
+            depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
+            same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
+            visit = same.pop(0) if same else None
             behind = v.kind is VisitKind.START and row.status in _ON_THE_ROAD
             behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
-            visit = pm.Visit(
-                org_id=plan.org_id,
-                sequence=seq,
-                kind=v.kind.value,
-                order_id=order_id,
-                depot_id=snapshot.depot_ids[v.depot] if v.depot is not None else None,
-                break_id=v.break_id,
-                lon=loc.lon,
-                lat=loc.lat,
-                arrival_at=at(v.arrival),
-                start_at=at(v.start),
-                departure_at=at(v.departure),
-                eta_at=at(v.arrival),
-                load=list(v.load),
-                distance_m=v.distance,
-                travel_s=v.travel,
-            )
-            if behind and previous is not None:
+            values: dict[str, Any] = {
+                "sequence": seq,
+                "lon": loc.lon,
+                "lat": loc.lat,
+                "load": list(v.load),
+                "distance_m": v.distance,
+                "travel_s": v.travel,
+            }
+            if not behind or visit is None:
                 # What already happened keeps its recorded times.
-                visit.arrival_at, visit.start_at = previous.arrival_at, previous.start_at
-                visit.departure_at, visit.eta_at = previous.departure_at, previous.eta_at
-            row.visits.append(visit)
-            if order_id is not None and not behind:
-                target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+                values |= {
+                    "arrival_at": at(v.arrival),
+                    "start_at": at(v.start),
+                    "departure_at": at(v.departure),
+                    "eta_at": at(v.arrival),
+                }
+            if visit is None:
+                visit = pm.Visit(
+                    org_id=plan.org_id,
+                    kind=v.kind.value,
+                    order_id=order_id,
+                    depot_id=depot_id,
+                    break_id=v.break_id,
+                    **values,
+                )
+                if order_id is not None and not behind:
+                    # Orders already on the route moved with it (dispatch, start).
+                    target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+            else:
+                for name, value in values.items():
+                    if getattr(visit, name) != value:
+                        setattr(visit, name, value)
+            visits.append(visit)
+        row.visits = visits
         row.cost, row.distance_m, row.travel_s = route.cost, route.distance, route.travel
         row.start_at, row.end_at = at(route.start_time), at(route.end_time)
         if vid == broken:
@@ -568,7 +588,7 @@ def store(
         )
     unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
     ids = set(target_of) | unassigned_ids
-    for order in session.scalars(select(Order).where(Order.id.in_(ids))):
+    for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*_BARE)):
         if order.id in target_of:
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
@@ -609,7 +629,7 @@ def store(
 
 def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order:
     """The order to insert into ``plan``: the plan's organisation's, pending, on no route."""
-    order = session.get(Order, order_id)
+    order = session.get(Order, order_id, options=_BARE)
     if order is None or order.org_id != plan.org_id:
         raise NotFound("order not found")
     if order.status != OrderStatus.PENDING.value:

@@ -1,23 +1,23 @@
 """Live views kept between re-planning requests.
 
 Building a plan's live view reads the plan, its orders, fleet and stop events
-from the database, computes the travel matrix and forecasts and validates
-every route: hundreds of milliseconds at 1,000 stops, while inserting an order
-into a built view takes milliseconds. So each API process keeps the views of
-the plans it re-planned recently, each under a *fingerprint* of what it was
-built from (plan status and routes, the count of changes made to the plan,
-stop events on started routes, the organisation's settings and its
-``planning_revision``, which every write to the fleet, depots or orders' stops
-raises), read again by every request (two small queries). A view is used only while its fingerprint is unchanged and for at
-most ``ttl_s`` seconds; it is built *as of* the end of that life (vehicles
-ready no earlier than then), so whatever is planned from it can still be
-driven at any moment the view is used. GPS fixes received meanwhile are taken
-at the next rebuild.
+from the database, computes the travel matrix and forecasts and validates every
+route: hundreds of milliseconds at 1,000 stops, while inserting an order into a
+built view takes milliseconds. So each API process keeps the views of the plans
+it re-planned recently, each under a *fingerprint* of what it was built from
+(plan status and routes, the count of changes made to the plan, stop events on
+started routes, the organisation's settings and its ``planning_revision``, which
+every write to the fleet, depots or orders' stops raises), read again by every
+request (two small queries). A view is used only while its fingerprint is
+unchanged and for at most ``ttl_s`` seconds; it is built *as of* the end of that
+life (vehicles ready no earlier than then), so whatever is planned from it can
+still be driven at any moment the view is used. GPS fixes received meanwhile are
+taken at the next rebuild.
 
 A change made from a view is stored with the view it produced, under the
 fingerprint read in the same transaction, so the next request starts from it.
-With several API processes each keeps its own views; the fingerprint makes
-them agree with the database.
+With several API processes each keeps its own views; the fingerprint makes them
+agree with the database.
 """
 
 from __future__ import annotations
