@@ -130,17 +130,20 @@ def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     return vehicle_ids
 
 
-def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
-    """The parts of a fingerprint a change to the plan's routes moves: every change
-    of a ready or dispatched plan is logged (:class:`PlanChange`)."""
-    routes = tuple(
+def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:
+    return tuple(
         (str(r.id), str(r.vehicle_id), r.status, r.started_at)
         for r in sorted(plan.routes, key=lambda r: str(r.id))
     )
+
+
+def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
+    """The parts of a fingerprint a change to the plan's routes moves: every change
+    of a ready or dispatched plan is logged (:class:`PlanChange`)."""
     changes = session.scalar(
         select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
     )
-    return (plan.status, plan.epoch, routes, changes)
+    return (plan.status, plan.epoch, _routes_key(plan), changes)
 
 
 def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[Any, ...]:
@@ -410,17 +413,18 @@ def load_live(
     return build(cached.valid_until if cached is not None else now, extra)
 
 
-def remember(
-    session: Session, *, views: LiveViews | None, ctx: LiveContext, result: LivePlan
-) -> None:
-    """Keep ``result`` (just stored by :func:`store`) as the plan's view; call it
-    before the commit, so its fingerprint is read in the same transaction."""
+def remember(*, views: LiveViews | None, ctx: LiveContext, result: LivePlan) -> None:
+    """Keep ``result``, just stored and committed by :func:`store`, as the plan's view
+    (a change that failed to commit is never kept)."""
     if views is None or ctx.cached is None:
         return
-    session.flush()
-    # The plan's part is read again; stop events and fleet are kept as they were
-    # read before the change, so one that came in meanwhile shows as a difference.
-    key = (_plan_key(session, ctx.plan), *ctx.cached.key[1:])
+    # The plan's part as the change left it: one change more than the view's own
+    # (changes to a plan are made one at a time, see :func:`changing`; one made
+    # elsewhere meanwhile makes the count differ). Stop events and fleet are kept
+    # as they were read before the change, so one that came in meanwhile shows as
+    # a difference too.
+    status, epoch, _, changes = ctx.cached.key[0]
+    key = ((status, epoch, _routes_key(ctx.plan), changes + 1), *ctx.cached.key[1:])
     snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
     views.put(
         ctx.plan.id,
@@ -621,9 +625,9 @@ def store(
             "cost_after": full.cost,
         },
     )
-    if remember_in is not None:
-        remember(session, views=remember_in, ctx=ctx, result=result)
     session.commit()
+    if remember_in is not None:
+        remember(views=remember_in, ctx=ctx, result=result)
     return Stored(change, needs_dispatch, unassigned, rewritten)
 
 

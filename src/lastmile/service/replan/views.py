@@ -14,8 +14,9 @@ life (vehicles ready no earlier than then), so whatever is planned from it can
 still be driven at any moment the view is used. GPS fixes received meanwhile are
 taken at the next rebuild.
 
-A change made from a view is stored with the view it produced, under the
-fingerprint read in the same transaction, so the next request starts from it.
+A change made from a view is kept, once committed, with the view it produced,
+under the fingerprint it leaves (one more change counted), so the next request
+starts from it.
 With several API processes each keeps its own views; the fingerprint makes them
 agree with the database.
 """
