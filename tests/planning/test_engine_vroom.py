@@ -28,8 +28,10 @@ from lastmile.planning.engines import get_engine
 from lastmile.planning.engines.vroom import (
     VroomEngine,
     VroomRoute,
+    plan_search,
     retime,
     run_vroom,
+    search_seconds,
     vroom_arrivals_match,
 )
 from lastmile.planning.problem import Feature, PlanningProblem, TravelMatrix
@@ -238,6 +240,36 @@ def test_time_limit_is_respected() -> None:
     elapsed = time.perf_counter() - began
     assert elapsed < 1.5, elapsed
     assert validate(p, plan).ok
+
+
+def test_the_search_level_is_the_highest_whose_searches_finish_in_time() -> None:
+    # Small problem, ample time: the level asked for.
+    assert plan_search(50, 10.0, nb_threads=2, max_level=5)[0] == 5
+    assert plan_search(50, 10.0, nb_threads=2, max_level=3)[0] == 3
+    # Each step down runs fewer searches per thread; the level chosen fits the aim.
+    for tasks, budget in ((300, 10.0), (450, 10.0), (450, 30.0), (900, 30.0)):
+        for aim in (budget, 0.7 * budget):
+            level, timeout = plan_search(tasks, budget, nb_threads=2, max_level=5, aim_s=aim)
+            assert 1 <= level <= 5
+            assert 0 < timeout <= budget
+            if level > 1:
+                searches = 4 * (level + 1) + 4 * (level >= 4) + 4 * (level >= 5)
+                assert -(-searches // 2) * search_seconds(tasks) <= aim
+            if level < 5:
+                above = level + 1
+                searches = 4 * (above + 1) + 4 * (above >= 4) + 4 * (above >= 5)
+                assert -(-searches // 2) * search_seconds(tasks) > aim
+    # Too big for any level to finish: level 1, cut by its timeout.
+    assert plan_search(2000, 5.0, nb_threads=2, max_level=5)[0] == 1
+    # A tighter aim never raises the level.
+    assert plan_search(450, 10.0, nb_threads=2, max_level=5, aim_s=3.0)[0] <= plan_search(
+        450, 10.0, nb_threads=2, max_level=5
+    )[0]
+
+
+def test_aim_share_is_checked() -> None:
+    with pytest.raises(ValueError, match="aim_share"):
+        VroomEngine(aim_share=0)
 
 
 @pytest.mark.parametrize("name", ["matrices.json", "coordinates.json"])
