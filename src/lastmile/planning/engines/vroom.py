@@ -204,7 +204,7 @@ def _searches_per_thread(exploration_level: int, nb_threads: int) -> int:
 
 def search_seconds(num_tasks: int) -> float:
     """Estimated seconds of one whole VROOM search on ``num_tasks`` tasks."""
-    return SEARCH_S_PER_TASK * float(num_tasks) ** SEARCH_EXPONENT
+    return float(SEARCH_S_PER_TASK * num_tasks**SEARCH_EXPONENT)
 
 
 def plan_search(
@@ -384,8 +384,8 @@ class VroomEngine:
     ``nb_threads`` and ``exploration_level`` (1-5, a maximum under a time limit)
     are VROOM's own settings; ``aim_share`` is the share of the time limit within
     which the level chosen should finish its searches (the rest is left to
-    whoever improves VROOM's plan when it does). ``initial`` plans are not used (VROOM would then follow a single search
-    path from them).
+    whoever improves VROOM's plan when it does). ``initial`` plans are not used
+    (VROOM would then follow a single search path from them).
     """
 
     name: ClassVar[str] = "vroom"
