@@ -262,9 +262,10 @@ def test_the_search_level_is_the_highest_whose_searches_finish_in_time() -> None
     # Too big for any level to finish: level 1, cut by its timeout.
     assert plan_search(2000, 5.0, nb_threads=2, max_level=5)[0] == 1
     # A tighter aim never raises the level.
-    assert plan_search(450, 10.0, nb_threads=2, max_level=5, aim_s=3.0)[0] <= plan_search(
-        450, 10.0, nb_threads=2, max_level=5
-    )[0]
+    assert (
+        plan_search(450, 10.0, nb_threads=2, max_level=5, aim_s=3.0)[0]
+        <= plan_search(450, 10.0, nb_threads=2, max_level=5)[0]
+    )
 
 
 def test_aim_share_is_checked() -> None:

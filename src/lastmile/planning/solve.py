@@ -219,9 +219,7 @@ def _portfolio(
         # VROOM on every core first, then OR-Tools improves its plan with one
         # metaheuristic per core in the time VROOM leaves. VROOM's own plan stays
         # in the running.
-        vroom_job = _Job(
-            "vroom", budget, seed, {"nb_threads": workers, "aim_share": _VROOM_SHARE}
-        )
+        vroom_job = _Job("vroom", budget, seed, {"nb_threads": workers, "aim_share": _VROOM_SHARE})
         start = _run_job(problem, vroom_job)
         if on_progress:
             on_progress(_VROOM_SHARE, "improving")
