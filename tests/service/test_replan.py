@@ -343,6 +343,48 @@ def test_concurrent_inserts_into_one_plan_lose_nothing(
         assert after["cost_before"] == before["cost_after"]
 
 
+def test_concurrent_inserts_from_two_api_processes_lose_nothing(
+    app: FastAPI, database_url: str, world: World, clock: Any
+) -> None:
+    """Two apps on one database (each with its own process lock and views) change
+    one plan at the same time: the database holds them one after the other."""
+    t = world.tenant
+    plan_id = world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [60]})
+    orders = [t.order(300 + k)["id"] for k in range(8)]
+    answers: list[dict[str, Any]] = []
+    other_app = create_app(make_settings(database_url), geocode=None)
+    moment = dt.datetime(DAY.year, DAY.month, DAY.day, 8, tzinfo=PARIS)
+    with TestClient(other_app):
+        app.state.clock = other_app.state.clock = lambda: moment
+
+        def insert(target: FastAPI, order_ids: list[str]) -> None:
+            client = TestClient(target)
+            for oid in order_ids:
+                body = {"order_id": oid}
+                r = client.post(f"/plans/{plan_id}/orders", headers=t.headers(), json=body)
+                assert r.status_code == 200, r.text
+                answers.append(r.json())
+
+        threads = [
+            threading.Thread(target=insert, args=(target, orders[k::4]))
+            for k, target in enumerate([app, other_app, app, other_app])
+        ]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+    assert len(answers) == len(orders) and all(a["applied"] for a in answers)
+    plan = t.ok("get", f"/plans/{plan_id}")
+    served = [o for rt in plan["routes"] for o in tasks(rt)]
+    assert len(served) == len(set(served))
+    assert set(orders) <= set(served)
+    changes = t.ok("get", f"/plans/{plan_id}/changes")
+    ordered = sorted(changes, key=lambda c: c["created_at"])
+    for before, after in itertools.pairwise(ordered):
+        assert after["cost_before"] == before["cost_after"]
+
+
 def test_reoptimise_on_two_solver_processes_after_the_view_grew(
     app: FastAPI, database_url: str, world: World, clock: Any
 ) -> None:

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
@@ -341,10 +341,20 @@ def _with_extra(
 @contextmanager
 def changing(session: Session, *, plan: pm.Plan, views: LiveViews | None) -> Iterator[pm.Plan]:
     """Hold ``plan`` for a change, and give it as it is once held: one change at a
-    time per plan (a lock in this process, and a row lock in the database where
-    it has them, so other processes wait too)."""
+    time per plan (a lock in this process, and in the database a row lock, or
+    SQLite's write lock, so other processes wait too)."""
     lock = views.plan_lock(plan.id) if views is not None else contextlib.nullcontext()
     with lock:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: a write takes the database's one write lock
+            # (other processes' writers wait for it, busy_timeout), and what is read
+            # after it is the latest.
+            session.execute(
+                update(pm.Plan)
+                .where(pm.Plan.id == plan.id)
+                .values(status=pm.Plan.status)
+                .execution_options(synchronize_session=False)
+            )
         held = session.execute(
             select(pm.Plan)
             .where(pm.Plan.id == plan.id)
