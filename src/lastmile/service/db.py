@@ -105,15 +105,17 @@ class TenantBase(Base):
 _ORGS = table("organisations", Column("id", Uuid), Column("planning_revision", Integer))
 
 
+#: ``Session.info`` key: organisations whose planning data this transaction changed.
+_CHANGED = "lastmile.planning_changed"
+
+
 @event.listens_for(Session, "before_flush")
-def _bump_planning_revisions(session: Session, flush_context: Any, instances: Any) -> None:
-    """Count, per organisation, the flushes that change what plans are built from
-    (fleet, depots, orders' stops, windows, amounts...), in the same transaction
-    as the change: a kept live view of a plan (:mod:`lastmile.service.replan.views`)
-    compares one number instead of reading every row again. The counter is
-    raised in SQL, so concurrent writers never lose a raise."""
+def _note_planning_changes(session: Session, flush_context: Any, instances: Any) -> None:
+    """Note the organisations whose planning data a flush changes (fleet, depots,
+    orders' stops, windows, amounts...); :func:`_bump_planning_revisions` raises
+    their revision when the transaction commits."""
     del flush_context, instances
-    orgs: set[uuid.UUID] = set()
+    orgs: set[uuid.UUID] = session.info.setdefault(_CHANGED, set())
     for rows, new, deleted in (
         (session.new, True, False),
         (session.dirty, False, False),
@@ -127,6 +129,21 @@ def _bump_planning_revisions(session: Session, flush_context: Any, instances: An
                 and row.changes_planning(new=new, deleted=deleted)
             ):
                 orgs.add(row.org_id)
+
+
+@event.listens_for(Session, "before_commit")
+def _bump_planning_revisions(session: Session) -> None:
+    """Raise, once per committing transaction, the planning revision of every
+    organisation whose plans' data it changed, in that transaction: a kept live
+    view of a plan (:mod:`lastmile.service.replan.views`) compares one number
+    instead of reading every row again. The counter is raised in SQL, so
+    concurrent writers never lose a raise, and last, just before the commit, so
+    the organisation's row is locked (PostgreSQL) only for the commit itself and
+    after every other lock the transaction takes. Noted changes of a transaction
+    rolled back may raise it at the next commit: one rebuild too many, never one
+    too few."""
+    session.flush()  # what is still pending is noted too
+    orgs: set[uuid.UUID] = session.info.pop(_CHANGED, set())
     if not orgs:
         return
     session.connection().execute(
