@@ -19,7 +19,6 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -338,7 +337,7 @@ def _with_extra(
     )
 
 
-@contextmanager
+@contextlib.contextmanager
 def changing(session: Session, *, plan: pm.Plan, views: LiveViews | None) -> Iterator[pm.Plan]:
     """Hold ``plan`` for a change, and give it as it is once held: one change at a
     time per plan (a lock in this process, and in the database a row lock, or
