@@ -25,7 +25,7 @@ from lastmile.domain import Plan
 from lastmile.domain.time import format_clock
 from lastmile.exceptions import InputError, LastmileError, UnknownEngine, UnsupportedConstraint
 from lastmile.planning.problem import PlanningProblem
-from lastmile.travel.cli_support import add_network_arguments
+from lastmile.travel.network_options import add_network_arguments
 
 OSM_ATTRIBUTION = "map data © OpenStreetMap contributors (ODbL)"
 
@@ -195,8 +195,8 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
     from lastmile.formats.vroom import read_problem as read_vroom
     from lastmile.formats.vroom import write_solution
     from lastmile.planning.timedep import solve_time_dependent
-    from lastmile.travel.cli_support import build_travel_model
-    from lastmile.travel.timedep import TimeDependentModel
+    from lastmile.travel.network_options import build_travel_model
+    from lastmile.travel.time_dependent import TimeDependentModel
 
     fmt = args.format if args.format != "auto" else format_by_suffix(path)
     if fmt != "vroom":
@@ -285,11 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=250)
     demo.set_defaults(func=cmd_demo)
 
-    from lastmile.geocode.cli import add_geocode_parser
+    from lastmile.geocode.commands import add_geocode_parser
 
     add_geocode_parser(sub)
 
-    from lastmile.travel.cli import add_matrix_parser, add_route_parser
+    from lastmile.travel.commands import add_matrix_parser, add_route_parser
 
     add_route_parser(sub)
     add_matrix_parser(sub)
