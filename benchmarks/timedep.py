@@ -49,7 +49,7 @@ from lastmile.domain import (
 from lastmile.planning import PlanningProblem
 from lastmile.planning.timedep import solve_time_dependent
 from lastmile.travel.synthetic import grid_network
-from lastmile.travel.timedep import TimeDependentModel
+from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 from lastmile.travel.weather import FileWeather
 

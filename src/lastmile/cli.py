@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from lastmile import __version__
 from lastmile.domain import Plan
-from lastmile.domain.time import format_clock
 from lastmile.exceptions import InputError, LastmileError, UnknownEngine, UnsupportedConstraint
+from lastmile.plan_output import print_plan, write_atomically
 from lastmile.planning.problem import PlanningProblem
-from lastmile.travel.cli_support import add_network_arguments
+from lastmile.travel.network_options import add_network_arguments
 
 OSM_ATTRIBUTION = "map data © OpenStreetMap contributors (ODbL)"
 
@@ -52,82 +49,6 @@ def read_problem(path: Path, *, fmt: str = "auto", rounding: str | None = None) 
             where="--rounding",
         )
     return read_any(path, format=resolved, rounding=rounding)  # type: ignore[arg-type]
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` all at once (no half-written file on failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# -- presentation -----------------------------------------------------------------------
-
-
-def _amount(values: Sequence[int]) -> str:
-    return "/".join(str(v) for v in values) if values else "-"
-
-
-def summary_table(problem: PlanningProblem, plan: Plan) -> Table:
-    """One row per route, then totals."""
-    scale = problem.time_scale
-    clock: Callable[[int], str] = lambda t: format_clock(t, scale=scale)  # noqa: E731
-
-    def dist(m: int) -> str:
-        return f"{m / scale:,.1f}" if scale != 1 else f"{m / 1000:,.1f} km"
-
-    def dur(s: int) -> str:
-        return f"{s / scale:,.1f}" if scale != 1 else f"{s // 3600}h{(s % 3600) // 60:02d}"
-
-    table = Table(title=f"Plan for {problem.name or 'problem'} ({plan.engine})", show_lines=False)
-    for col in ("vehicle", "stops", "start", "end", "driving", "distance", "waiting", "cost"):
-        table.add_column(col, justify="left" if col == "vehicle" else "right")
-    for route in plan.routes:
-        table.add_row(
-            route.vehicle_id,
-            str(len(route.tasks)),
-            clock(route.start_time),
-            clock(route.end_time),
-            dur(route.travel),
-            dist(route.distance),
-            dur(route.wait),
-            f"{route.cost / scale:,.1f}" if scale != 1 else f"{route.cost:,}",
-        )
-    table.add_section()
-    table.add_row(
-        f"{plan.num_vehicles} vehicles",
-        str(sum(len(r.tasks) for r in plan.routes)),
-        "",
-        "",
-        dur(plan.travel),
-        dist(plan.distance),
-        dur(sum(r.wait for r in plan.routes)),
-        f"{plan.cost / scale:,.1f}" if scale != 1 else f"{plan.cost:,}",
-    )
-    return table
-
-
-def print_plan(console: Console, problem: PlanningProblem, plan: Plan, *, valid: bool) -> None:
-    console.print(summary_table(problem, plan))
-    served = sum(len(r.tasks) for r in plan.routes)
-    console.print(
-        f"{len(problem.orders) - len(plan.unassigned)}/{len(problem.orders)} orders planned "
-        f"({served} stops), {len(plan.unassigned)} unassigned; "
-        f"validator: {'[green]OK[/green]' if valid else '[red]VIOLATIONS[/red]'}; "
-        f"solved in {plan.runtime_s:.2f} s"
-    )
-    if problem.travel_note:
-        console.print(f"travel: {problem.travel_note}")
-    for u in plan.unassigned[:20]:
-        console.print(f"  unassigned {u.order_id}: {u.reason}")
-    if len(plan.unassigned) > 20:
-        console.print(f"  ... and {len(plan.unassigned) - 20} more (see the output file)")
 
 
 def _solve_with_progress(problem: PlanningProblem, *, show: bool, **kwargs: Any) -> Plan:
@@ -195,8 +116,8 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
     from lastmile.formats.vroom import read_problem as read_vroom
     from lastmile.formats.vroom import write_solution
     from lastmile.planning.timedep import solve_time_dependent
-    from lastmile.travel.cli_support import build_travel_model
-    from lastmile.travel.timedep import TimeDependentModel
+    from lastmile.travel.network_options import build_travel_model
+    from lastmile.travel.time_dependent import TimeDependentModel
 
     fmt = args.format if args.format != "auto" else format_by_suffix(path)
     if fmt != "vroom":
@@ -285,11 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--orders", type=int, default=250)
     demo.set_defaults(func=cmd_demo)
 
-    from lastmile.geocode.cli import add_geocode_parser
+    from lastmile.geocode.commands import add_geocode_parser
 
     add_geocode_parser(sub)
 
-    from lastmile.travel.cli import add_matrix_parser, add_route_parser
+    from lastmile.travel.commands import add_matrix_parser, add_route_parser
 
     add_route_parser(sub)
     add_matrix_parser(sub)

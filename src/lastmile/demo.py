@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from lastmile.cli import print_plan, write_atomically
 from lastmile.formats.geojson import plan_to_geojson
 from lastmile.formats.vroom import write_problem, write_solution
+from lastmile.plan_output import print_plan, write_atomically
 from lastmile.planning import solve
 from lastmile.planning.validate import validate
 from lastmile.simulate import city_day

@@ -16,7 +16,7 @@ from lastmile.travel.learning import (
     simulate_observations,
 )
 from lastmile.travel.synthetic import grid_network
-from lastmile.travel.timedep import TimeDependentModel
+from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 
 TUESDAY = dt.date(2024, 3, 5)

@@ -97,7 +97,7 @@ _TIMING_CODES = frozenset(
 class LegModel(Protocol):
     """Exact time-dependent travel between the rows of a problem's matrices.
 
-    :class:`lastmile.travel.timedep.BoundModel` implements it.
+    :class:`lastmile.travel.time_dependent.BoundModel` implements it.
     """
 
     @property

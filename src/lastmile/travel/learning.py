@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.sparse.linalg import spsolve
 
 from lastmile.exceptions import InputError
-from lastmile.travel.timedep import RoadGraph, TimeDependentModel
+from lastmile.travel.time_dependent import RoadGraph, TimeDependentModel
 from lastmile.travel.traffic import DAY_S, MAX_FACTOR, TrafficProfile, day_type_of
 
 FloatArray = npt.NDArray[np.float64]

@@ -22,7 +22,7 @@ from lastmile.exceptions import InputError
 
 @dataclass(frozen=True)
 class GridNetwork:
-    """A road network as plain arrays (see :class:`lastmile.travel.timedep.RoadGraph`)."""
+    """A road network as plain arrays (see :class:`lastmile.travel.time_dependent.RoadGraph`)."""
 
     edge_tail: npt.NDArray[np.int64]
     edge_head: npt.NDArray[np.int64]

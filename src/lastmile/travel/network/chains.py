@@ -12,18 +12,30 @@ different order (rounding differences far below a microsecond).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
-from lastmile.travel import _kernels
+from lastmile.exceptions import InputError
+from lastmile.travel.network._kernels import many_to_many, single_source
+from lastmile.travel.network.results import Floats, Ints, PathResult, SnapResult
 
-if TYPE_CHECKING:
-    from lastmile.travel.network import PathResult, RoadNetwork, SnapResult
 
-Floats = npt.NDArray[np.float64]
-Ints = npt.NDArray[np.int64]
+class ChainSource(Protocol):
+    """What the chain graph reads from a road network (see ``RoadNetwork``)."""
+
+    node_lon: Floats
+    node_lat: Floats
+    edge_tail: Ints
+    edge_head: Ints
+    edge_length_m: Floats
+    edge_offsets: Ints
+
+    @property
+    def n_nodes(self) -> int: ...
+
+    @property
+    def n_edges(self) -> int: ...
 
 
 class _Weights:
@@ -44,9 +56,9 @@ class _Weights:
 
 
 class ChainGraph:
-    """The junction graph of a ``RoadNetwork`` with exact matrix and path queries."""
+    """The junction graph of a road network with exact matrix and path queries."""
 
-    def __init__(self, net: RoadNetwork) -> None:
+    def __init__(self, net: ChainSource) -> None:
         self.net = net
         n, m = net.n_nodes, net.n_edges
         tail, head = net.edge_tail, net.edge_head
@@ -186,7 +198,7 @@ class ChainGraph:
         seed_ptr = np.searchsorted(sp["row"][s_order], np.arange(n_s + 1)).astype(np.int64)
         t_order = np.argsort(tp["row"], kind="stable")
         goal_ptr = np.searchsorted(tp["row"][t_order], np.arange(n_t + 1)).astype(np.int64)
-        dur, dist = _kernels.many_to_many(
+        dur, dist = many_to_many(
             self.indptr,
             self.slot_head,
             w.slot_time,
@@ -237,13 +249,11 @@ class ChainGraph:
         )
 
     def path(self, source: SnapResult, target: SnapResult, edge_time_s: Floats) -> PathResult:
-        from lastmile.travel.network import PathResult
-
         net = self.net
         w = self.weights(edge_time_s)
         sp = self.placements(source.subset([0]), w)
         tp = self.placements(target.subset([0]), w)
-        dist, dlen, pred = _kernels.single_source(
+        dist, dlen, pred = single_source(
             self.indptr,
             self.slot_head,
             w.slot_time,
@@ -273,8 +283,6 @@ class ChainGraph:
                     best_t, best_l, best = ct, cl, ("direct", a, b)
         kind, a, b = best
         if kind == "none":
-            from lastmile.exceptions import InputError
-
             raise InputError("no path between the two points", where="path")
         ce, cp = self.chain_edges, self.chain_ptr
         if kind == "direct":

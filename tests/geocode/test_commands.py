@@ -10,7 +10,7 @@ import pytest
 
 from lastmile.exceptions import InputError
 from lastmile.geocode import Address, OfflineGeocoder
-from lastmile.geocode.cli import add_geocode_parser, geocode_csv
+from lastmile.geocode.commands import add_geocode_parser, geocode_csv
 
 from .fake_nominatim import fake_nominatim
 

@@ -12,7 +12,7 @@
     --holiday YYYY-MM-DD       a public holiday (weekend traffic); repeatable
 
 ``build_travel_model(args)`` returns a
-:class:`~lastmile.travel.timedep.TimeDependentModel` when ``--network`` is
+:class:`~lastmile.travel.time_dependent.TimeDependentModel` when ``--network`` is
 given, else the straight-line :class:`~lastmile.travel.HaversineModel`. A
 time-dependent model plans with
 ``solve_time_dependent(problem, model.bind(problem.locations), ...)``.
@@ -27,7 +27,7 @@ from pathlib import Path
 from lastmile.exceptions import InputError
 from lastmile.travel.base import TravelModel
 from lastmile.travel.haversine import HaversineModel
-from lastmile.travel.timedep import TimeDependentModel
+from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 from lastmile.travel.weather import (
     FileWeather,

@@ -55,9 +55,9 @@ from lastmile.travel.traffic import TrafficProfile, day_type_of
 from lastmile.travel.weather import StaticWeather, WeatherSource, WeatherTable
 
 try:  # the compiled search; the vectorised numpy one below is the fallback
-    from lastmile.travel import _tdkernels
+    from lastmile.travel import _time_dependent_kernels
 except ImportError:  # pragma: no cover - numba missing
-    _tdkernels = None  # type: ignore[assignment]
+    _time_dependent_kernels = None  # type: ignore[assignment]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -179,7 +179,7 @@ class TimeDependentModel:
         self._build_timeline(horizon_days)
         self._component: IntArray | None = None
         #: Use the compiled search when numba is there (tests switch it off to compare).
-        self.use_kernel = _tdkernels is not None
+        self.use_kernel = _time_dependent_kernels is not None
         self._kdtree: cKDTree | None = None
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
 
@@ -306,7 +306,7 @@ class TimeDependentModel:
     def _kernel_search_locked(
         self, src: IntArray, dep: FloatArray, tgt: IntArray | None
     ) -> Arrivals:
-        arrival, length, pred = _tdkernels.earliest_arrivals(
+        arrival, length, pred = _time_dependent_kernels.earliest_arrivals(
             self._indptr,
             self._csr_edges,
             self._head,

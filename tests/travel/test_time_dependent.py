@@ -16,7 +16,7 @@ from lastmile.domain import Location
 from lastmile.exceptions import InputError
 from lastmile.travel import TravelMatrix
 from lastmile.travel.synthetic import GridNetwork, grid_network
-from lastmile.travel.timedep import TimeDependentModel
+from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 from lastmile.travel.weather import StaticWeather
 

@@ -10,13 +10,13 @@ import pytest
 
 from lastmile.exceptions import InputError
 from lastmile.travel import HaversineModel
-from lastmile.travel.cli_support import (
+from lastmile.travel.network_options import (
     add_network_arguments,
     build_travel_model,
     departure_of,
     weather_of,
 )
-from lastmile.travel.timedep import TimeDependentModel
+from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.weather import Condition, FileWeather, OpenMeteoWeather
 
 MONACO = Path(__file__).resolve().parents[1] / "data" / "osm" / "monaco.osm.pbf"

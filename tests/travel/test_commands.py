@@ -14,7 +14,7 @@ import numpy as np
 import polyline
 import pytest
 
-from lastmile.travel.cli import add_matrix_parser, add_route_parser, route_command
+from lastmile.travel.commands import add_matrix_parser, add_route_parser, route_command
 
 
 def _load(name: str) -> ModuleType:
