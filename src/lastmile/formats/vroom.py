@@ -66,19 +66,17 @@ from lastmile.domain import (
 )
 from lastmile.domain.time import normalise_windows
 from lastmile.exceptions import FormatError, InputError, UnsupportedConstraint
+from lastmile.planning.engines.vroom import VROOM_MAX_TIME
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.travel import HaversineModel, TravelMatrix, TravelModel
 
 __all__ = [
     "VROOM_MAX_TIME",
     "read_problem",
-    "vroom_time_window",
     "write_problem",
     "write_solution",
 ]
 
-#: VROOM's largest time (``UserDuration`` is uint32); as a window end it means "no end".
-VROOM_MAX_TIME = 2**32 - 1
 DEFAULT_PROFILE = "car"
 DEFAULT_PER_HOUR = 3600
 
@@ -867,18 +865,6 @@ def _tw(w: TimeWindow) -> list[int]:
     return [w.start, _clamp(w.end)]
 
 
-def vroom_time_window(problem: PlanningProblem, vehicle: Vehicle) -> TimeWindow | None:
-    """The vehicle's working hours as VROOM sees them: its shift, starting no
-    earlier than its start depot opens and ending no later than its end depot
-    closes (lastmile's rules for depot hours). None when that leaves no time."""
-    start, end = vehicle.shift.start, vehicle.shift.end
-    if vehicle.start_depot is not None:
-        start = max(start, problem.depots[vehicle.start_depot].time_window.start)
-    if vehicle.end_depot is not None:
-        end = min(end, problem.depots[vehicle.end_depot].time_window.end)
-    return TimeWindow(start, end) if start <= end else None
-
-
 def _unsupported_by_vroom(problem: PlanningProblem) -> None:
     missing = problem.features & {Feature.RELOADS, Feature.MAX_DURATION}
     if missing:
@@ -987,7 +973,7 @@ def write_problem(problem: PlanningProblem) -> dict[str, Any]:
                 "per_hour": t.cost_per_hour,
                 "per_km": t.cost_per_km,
             }
-        tw = vroom_time_window(problem, vehicle)
+        tw = problem.working_hours(vehicle)
         if tw is None:  # no working time left: an instant VROOM cannot fill
             out["time_window"] = [_clamp(vehicle.shift.start)] * 2
         elif tw.is_bounded:
