@@ -95,8 +95,8 @@ from lastmile.domain import (
     Vehicle,
     VisitKind,
 )
-from lastmile.exceptions import SolveError, UnsupportedConstraint
-from lastmile.planning.engines.base import check_supported
+from lastmile.exceptions import SolveError
+from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel.matrix import IntMatrix
@@ -142,7 +142,7 @@ class _Model:
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-class ORToolsEngine:
+class ORToolsEngine(BaseEngine):
     """OR-Tools' routing solver: exact on every feature but reloads; good local search."""
 
     name: ClassVar[str] = "ortools"
@@ -161,14 +161,6 @@ class ORToolsEngine:
             raise ValueError(f"unknown metaheuristic {metaheuristic!r}; choose one of {known}")
         self.metaheuristic = metaheuristic
 
-    def supports(self, problem: PlanningProblem) -> str | None:
-        """Why this engine cannot take ``problem``, or None if it can."""
-        try:
-            check_supported(self.name, self.capabilities, problem)
-        except UnsupportedConstraint as exc:
-            return str(exc)
-        return None
-
     def solve(
         self,
         problem: PlanningProblem,
@@ -183,7 +175,7 @@ class ORToolsEngine:
         (see the module docstring). ``initial`` is a plan to improve.
         """
         began = time.perf_counter()
-        check_supported(self.name, self.capabilities, problem)
+        self.check_supported(problem)
         model = _build(problem)
         if not model.vehicles:
             unassigned = tuple(

@@ -35,8 +35,8 @@ import vroom
 
 from lastmile.domain import HORIZON, Plan, Route, TimeWindow, Unassigned, Vehicle, VisitKind
 from lastmile.domain.orders import OrderKind
-from lastmile.exceptions import SolveError, UnsupportedConstraint
-from lastmile.planning.engines.base import check_supported
+from lastmile.exceptions import SolveError
+from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 
@@ -380,7 +380,7 @@ def retime(problem: PlanningProblem, vroom_route: VroomRoute) -> tuple[Route | N
     return None, dropped
 
 
-class VroomEngine:
+class VroomEngine(BaseEngine):
     """VROOM through pyvroom. Deterministic: ``seed`` is accepted and ignored.
 
     ``nb_threads`` and ``exploration_level`` (1-5, a maximum under a time limit)
@@ -408,18 +408,6 @@ class VroomEngine:
         self.nb_threads = nb_threads
         self.exploration_level = exploration_level
         self.aim_share = aim_share
-
-    def check_supported(self, problem: PlanningProblem) -> None:
-        """Raise :class:`UnsupportedConstraint` for anything VROOM cannot honour."""
-        check_supported(self.name, self.capabilities, problem)
-
-    def supports(self, problem: PlanningProblem) -> str | None:
-        """Why this engine cannot take ``problem``, or None if it can."""
-        try:
-            self.check_supported(problem)
-        except UnsupportedConstraint as exc:
-            return str(exc)
-        return None
 
     def solve(
         self,
