@@ -5,6 +5,10 @@
 ``matrices``, so any problem can be fed to the ``vroom`` binary);
 :func:`write_solution` writes a :class:`Plan` in VROOM's solution format.
 
+Modules: ``fields`` (typed readers of JSON values whose errors name the field;
+ids as VROOM writes them), ``problem_reader``, ``problem_writer`` and
+``solution_writer``; the names above are re-exported here.
+
 Mapping (VROOM -> lastmile):
 
 - a job with a ``delivery`` amount (or none) is a DELIVERY order, one with a
