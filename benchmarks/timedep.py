@@ -47,7 +47,7 @@ from lastmile.domain import (
     VehicleType,
 )
 from lastmile.planning import PlanningProblem
-from lastmile.planning.timedep import solve_time_dependent
+from lastmile.planning.solve_time_dependent import solve_time_dependent
 from lastmile.travel.synthetic import grid_network
 from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile

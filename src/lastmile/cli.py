@@ -115,7 +115,7 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
     from lastmile.formats.geojson import plan_to_geojson
     from lastmile.formats.vroom import read_problem as read_vroom
     from lastmile.formats.vroom import write_solution
-    from lastmile.planning.timedep import solve_time_dependent
+    from lastmile.planning.solve_time_dependent import solve_time_dependent
     from lastmile.travel.network_options import build_travel_model
     from lastmile.travel.time_dependent import TimeDependentModel
 

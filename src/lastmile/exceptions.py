@@ -3,11 +3,21 @@
 ::
 
     LastmileError
-     ├── InputError            bad input: names the file/row/field and what is wrong
-     │    └── FormatError      a file that cannot be parsed in the format it claims
-     ├── UnsupportedConstraint an engine asked to honour a constraint it cannot model
-     ├── UnknownEngine         an engine name that does not exist
-     └── SolveError            an engine failed to produce a plan
+     ├── InputError              bad input: names the file/row/field and what is wrong
+     │    ├── FormatError        a file that cannot be parsed in the format it claims
+     │    └── InvalidTransition  an order event its status does not allow (operations.lifecycle)
+     ├── UnsupportedConstraint   an engine asked to honour a constraint it cannot model
+     ├── UnknownEngine           an engine name that does not exist
+     ├── SolveError              an engine failed to produce a plan
+     ├── InvalidPlan             a plan that breaks its problem's rules (planning.validate)
+     │    └── LiveChangeRejected a live change the validator refused (planning.live)
+     ├── OSRMError               OSRM answered with an error (travel.osrm)
+     │    └── OSRMUnavailable    no OSRM server to talk to
+     ├── WeatherUnavailable      a weather service could not be reached (travel.weather)
+     └── GeocoderUnavailable     an online geocoder could not be reached (geocode.nominatim)
+
+The classes defined elsewhere live with the code that raises them; the tree
+lists them all (a test keeps it complete).
 
 Every message is written for the person who has to fix the input, not for the
 developer: it names where the problem is and what was expected.

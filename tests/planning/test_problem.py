@@ -121,3 +121,21 @@ def test_problem_is_picklable() -> None:
     q = pickle.loads(pickle.dumps(p))
     assert q.order("a") == p.order("a")
     assert q.features == p.features
+
+
+def test_working_hours_are_the_shift_within_the_depot_hours() -> None:
+    vt = VehicleType("t", (10,))
+    depots = (
+        Depot("early", 0, time_window=TimeWindow(0, 500)),
+        Depot("late", 1, time_window=TimeWindow(300, 900)),
+    )
+    v = Vehicle("v", vt, start_depot=1, end_depot=0, shift=TimeWindow(100, 800))
+    p = make(depots=depots, vehicles=(v,))
+    assert p.working_hours(v) == TimeWindow(300, 500)
+    assert p.earliest_departure(v) == 300
+    assert p.earliest_departure(v, 50) == 300  # never before the start depot opens
+    assert p.earliest_departure(v, 400) == 400
+    shut = Vehicle("w", vt, start_depot=1, end_depot=0, shift=TimeWindow(600, 800))
+    assert make(depots=depots, vehicles=(shut,)).working_hours(shut) is None
+    open_end = Vehicle("o", vt, start_depot=0, end_depot=None, shift=TimeWindow(100, 800))
+    assert make(depots=depots, vehicles=(open_end,)).working_hours(open_end) == TimeWindow(100, 800)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 
-from lastmile.domain import Depot, Location, Order, OrderKind, Vehicle
+from lastmile.domain import Depot, Location, Order, OrderKind, TimeWindow, Vehicle
 from lastmile.exceptions import InputError
 from lastmile.travel.matrix import TravelMatrix as TravelMatrix
 
@@ -150,6 +150,27 @@ class PlanningProblem:
 
     def matrix_for(self, vehicle: Vehicle) -> TravelMatrix:
         return self.matrices[vehicle.type.profile]
+
+    # -- working hours -------------------------------------------------------------
+    # The one statement of how a vehicle's shift meets its depots' opening hours;
+    # the scheduler, the engines and the VROOM format all follow it.
+
+    def earliest_departure(self, vehicle: Vehicle, at: int | None = None) -> int:
+        """When ``vehicle`` leaves if asked to leave at ``at`` (default: its shift
+        start): never before its start depot opens."""
+        t = vehicle.shift.start if at is None else at
+        if vehicle.start_depot is not None:
+            t = max(t, self.depots[vehicle.start_depot].time_window.start)
+        return t
+
+    def working_hours(self, vehicle: Vehicle) -> TimeWindow | None:
+        """The vehicle's working hours: its shift, starting no earlier than its
+        start depot opens and ending no later than its end depot closes. None when
+        that leaves no time."""
+        start, end = self.earliest_departure(vehicle), vehicle.shift.end
+        if vehicle.end_depot is not None:
+            end = min(end, self.depots[vehicle.end_depot].time_window.end)
+        return TimeWindow(start, end) if start <= end else None
 
     @property
     def num_stops(self) -> int:

@@ -99,9 +99,7 @@ def build_route(
     first_loc = nxt_loc  # the first place the route goes to
 
     visits: list[Visit] = []
-    t = vehicle.shift.start if start_time is None else start_time
-    if vehicle.start_depot is not None:
-        t = max(t, depots[vehicle.start_depot].time_window.start)
+    t = problem.earliest_departure(vehicle, start_time)
     load = _trip_deliveries(problem, steps, 0)
     on_board = (0,) * len(problem.dimensions)  # shipments picked up, not yet delivered
     loc: int | None = None

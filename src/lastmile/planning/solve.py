@@ -109,23 +109,14 @@ def _choose_engines(problem: PlanningProblem, engine: str) -> list[str]:
         missing = problem.features - chosen.capabilities
         if missing:
             raise UnsupportedConstraint(engine, {str(f) for f in missing})
-        reason = _refusal(chosen, problem)
+        reason = chosen.supports(problem)
         if reason:
             raise UnsupportedConstraint(engine, {reason})
         return [engine]
-    capable = []
-    for name in REGISTRY:
-        candidate = get_engine(name)
-        if problem.features <= candidate.capabilities and not _refusal(candidate, problem):
-            capable.append(name)
+    capable = [name for name in REGISTRY if get_engine(name).supports(problem) is None]
     if not capable:
         raise UnsupportedConstraint("auto", {str(f) for f in problem.features})
     return capable
-
-
-def _refusal(engine: Any, problem: PlanningProblem) -> str | None:
-    supports = getattr(engine, "supports", None)
-    return supports(problem) if supports is not None else None
 
 
 # -- the portfolio ----------------------------------------------------------------------
@@ -142,32 +133,32 @@ _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 
 @dataclass(frozen=True)
 class _Job:
-    """One search: an engine with its options, a budget, a seed, a start plan."""
+    """One search: an engine with its options, a budget, a seed, a start plan.
+
+    ``warm_start`` names an engine (built with ``warm_options``) whose quick plan
+    is the start when no ``initial`` plan is given.
+    """
 
     engine: str
     budget: float
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
     initial: Plan | None = None
+    warm_start: str | None = None
+    warm_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _run_job(problem: PlanningProblem, job: _Job) -> Plan:
     began = time.perf_counter()
-    options = dict(job.options)
     initial = job.initial
-    warm = options.pop("warm_start", None)
-    if warm is not None and initial is None:
+    if job.warm_start is not None and initial is None:
         # A different engine's plan as the start: the search then explores
         # another region than its siblings starting from their own constructions.
-        starter = get_engine(warm)
-        if problem.features <= starter.capabilities and not _refusal(starter, problem):
-            if hasattr(starter, "nb_threads"):
-                starter.nb_threads = 1  # the sibling workers have the other cores
+        starter = get_engine(job.warm_start, **job.warm_options)
+        if starter.supports(problem) is None:
             share = job.budget * _WARM_SHARE
             initial = starter.solve(problem, time_limit=share, seed=job.seed)
-    engine = get_engine(job.engine)
-    for key, value in options.items():
-        setattr(engine, key, value)
+    engine = get_engine(job.engine, **job.options)
     left = max(0.05, job.budget - (time.perf_counter() - began))
     return engine.solve(problem, time_limit=left, seed=job.seed, initial=initial)
 
@@ -194,9 +185,7 @@ def _portfolio(
         if not collect:
             # Large days that split freely: the workers cooperate on one plan
             # (decomposition) instead of racing each other; others decline at once.
-            from lastmile.planning.engines.pyvrp import PyVRPEngine
-
-            parallel = PyVRPEngine(prize_collecting=False).solve_parallel(
+            parallel = get_engine("pyvrp", prize_collecting=False).solve_parallel(
                 problem, time_limit=budget, seed=seed, workers=workers, on_progress=on_progress
             )
             if parallel is not None:
@@ -205,14 +194,13 @@ def _portfolio(
         # One worker starts from VROOM's plan, the others from PyVRP's own
         # constructions: different regions of the search space.
         jobs = [
-            _Job(
-                "pyvrp",
-                budget,
-                seed + k,
-                {"prize_collecting": collect} | ({"warm_start": "vroom"} if k == 1 else {}),
-            )
-            for k in range(workers)
+            _Job("pyvrp", budget, seed + k, {"prize_collecting": collect}) for k in range(workers)
         ]
+        if workers > 1:
+            # VROOM on one thread: the sibling workers have the other cores.
+            jobs[1] = dataclasses.replace(
+                jobs[1], warm_start="vroom", warm_options={"nb_threads": 1}
+            )
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
         plans = _run_jobs(problem, jobs, budget, on_progress)
     elif first == "vroom" and "ortools" in names:

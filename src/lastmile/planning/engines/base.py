@@ -1,7 +1,8 @@
-"""The one small protocol every solver engine implements."""
+"""The one small protocol every solver engine implements, and its shared defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar, Protocol
 
 from lastmile.domain import Plan
@@ -10,18 +11,27 @@ from lastmile.planning.problem import Feature, PlanningProblem
 
 
 class Engine(Protocol):
-    """A solver adapter. One module per engine; none sees ORM rows or HTTP.
+    """A solver adapter. One module (or package) per engine; none sees ORM rows or HTTP.
 
-    ``solve`` returns a plan whose routes were scheduled with
+    Engines are made by :func:`~lastmile.planning.engines.get_engine` with their
+    options as keyword arguments of the constructor.
+
+    ``supports`` says why the engine cannot take a problem (None when it can):
+    every feature outside ``capabilities``, and whatever else the engine cannot
+    model. ``solve`` returns a plan whose routes were scheduled with
     :func:`lastmile.planning.schedule.build_route` (or with the engine's own
     times where it reports them), and lists every order it did not serve in
     ``Plan.unassigned`` (the reason is filled in later by the planner). It must
     return within ``time_limit`` seconds of wall time, and must raise
     :class:`UnsupportedConstraint` rather than ignore a feature it cannot honour.
+    ``solve_parallel`` is a search on several processes working on one plan;
+    None, at once, when the engine has none or the problem does not suit it.
     """
 
     name: ClassVar[str]
     capabilities: ClassVar[frozenset[Feature]]
+
+    def supports(self, problem: PlanningProblem) -> str | None: ...
 
     def solve(
         self,
@@ -31,6 +41,53 @@ class Engine(Protocol):
         seed: int = 0,
         initial: Plan | None = None,
     ) -> Plan: ...
+
+    def solve_parallel(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        workers: int = 2,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> Plan | None: ...
+
+
+class BaseEngine:
+    """Defaults for :class:`Engine`: support decided by the declared capabilities.
+
+    An engine with further limits overrides :meth:`check_supported` (calling
+    this one first); one without a cooperative parallel search keeps
+    :meth:`solve_parallel`, which declines.
+    """
+
+    name: ClassVar[str]
+    capabilities: ClassVar[frozenset[Feature]]
+
+    def check_supported(self, problem: PlanningProblem) -> None:
+        """Raise :class:`UnsupportedConstraint` for anything this engine cannot honour."""
+        check_supported(self.name, self.capabilities, problem)
+
+    def supports(self, problem: PlanningProblem) -> str | None:
+        """Why this engine cannot take ``problem``, or None if it can."""
+        try:
+            self.check_supported(problem)
+        except UnsupportedConstraint as exc:
+            return str(exc)
+        return None
+
+    def solve_parallel(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        workers: int = 2,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> Plan | None:
+        """No cooperative parallel search: declined at once."""
+        del problem, time_limit, seed, workers, on_progress
+        return None
 
 
 def check_supported(

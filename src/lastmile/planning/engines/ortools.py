@@ -95,8 +95,8 @@ from lastmile.domain import (
     Vehicle,
     VisitKind,
 )
-from lastmile.exceptions import SolveError, UnsupportedConstraint
-from lastmile.planning.engines.base import check_supported
+from lastmile.exceptions import SolveError
+from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel.matrix import IntMatrix
@@ -142,7 +142,7 @@ class _Model:
     excluded: dict[str, str] = field(default_factory=dict)
 
 
-class ORToolsEngine:
+class ORToolsEngine(BaseEngine):
     """OR-Tools' routing solver: exact on every feature but reloads; good local search."""
 
     name: ClassVar[str] = "ortools"
@@ -161,14 +161,6 @@ class ORToolsEngine:
             raise ValueError(f"unknown metaheuristic {metaheuristic!r}; choose one of {known}")
         self.metaheuristic = metaheuristic
 
-    def supports(self, problem: PlanningProblem) -> str | None:
-        """Why this engine cannot take ``problem``, or None if it can."""
-        try:
-            check_supported(self.name, self.capabilities, problem)
-        except UnsupportedConstraint as exc:
-            return str(exc)
-        return None
-
     def solve(
         self,
         problem: PlanningProblem,
@@ -183,7 +175,7 @@ class ORToolsEngine:
         (see the module docstring). ``initial`` is a plan to improve.
         """
         began = time.perf_counter()
-        check_supported(self.name, self.capabilities, problem)
+        self.check_supported(problem)
         model = _build(problem)
         if not model.vehicles:
             unassigned = tuple(
@@ -265,16 +257,10 @@ def _restrict(var: Any, lo: int, hi: int, gaps: list[tuple[int, int]]) -> None:
 
 def _usable(problem: PlanningProblem, v: Vehicle) -> tuple[int, int, int] | None:
     """(earliest departure, latest departure, latest end) of ``v``, or None if unusable."""
-    depots = problem.depots
-    lo = v.shift.start
-    if v.start_depot is not None:
-        lo = max(lo, depots[v.start_depot].time_window.start)
-    end_max = v.shift.end
-    if v.end_depot is not None:
-        end_max = min(end_max, depots[v.end_depot].time_window.end)
-    if lo > end_max:
+    hours = problem.working_hours(v)
+    if hours is None:
         return None
-    return lo, v.shift.end, end_max
+    return hours.start, v.shift.end, hours.end
 
 
 def _build(problem: PlanningProblem) -> _Model:
@@ -690,12 +676,11 @@ def _times_ok(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> bool:
         if windows and not any(w.start <= visit.start <= w.end for w in windows):
             return False
     end = route.visits[-1]
-    latest = vehicle.shift.end
+    hours = problem.working_hours(vehicle)
+    assert hours is not None, "only vehicles with working hours are in the model"
     if end.kind is VisitKind.END:
-        assert vehicle.end_depot is not None
-        latest = min(latest, problem.depots[vehicle.end_depot].time_window.end)
-        return end.arrival <= latest
-    return end.departure <= latest
+        return end.arrival <= hours.end
+    return end.departure <= hours.end
 
 
 def _span(route: Route) -> int:
@@ -723,9 +708,7 @@ def _best_schedule(
     def build(start: int) -> Route:
         return build_route(problem, vehicle, steps, start_time=start)
 
-    first = vehicle.shift.start
-    if vehicle.start_depot is not None:
-        first = max(first, problem.depots[vehicle.start_depot].time_window.start)
+    first = problem.earliest_departure(vehicle)
     if vehicle.max_duration is not None:
         # The smallest departure meeting max_duration (feasible_start does).
         lo, hi = first, feasible_start

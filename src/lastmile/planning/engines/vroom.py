@@ -35,11 +35,13 @@ import vroom
 
 from lastmile.domain import HORIZON, Plan, Route, TimeWindow, Unassigned, Vehicle, VisitKind
 from lastmile.domain.orders import OrderKind
-from lastmile.exceptions import SolveError, UnsupportedConstraint
-from lastmile.formats.vroom import VROOM_MAX_TIME, vroom_time_window
-from lastmile.planning.engines.base import check_supported
+from lastmile.exceptions import SolveError
+from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
+
+#: VROOM's largest time (``UserDuration`` is uint32); as a window end it means "no end".
+VROOM_MAX_TIME = 2**32 - 1
 
 #: Seconds kept back from the time limit for reading VROOM's answer and re-timing routes.
 RESULT_MARGIN_S = 0.05
@@ -124,7 +126,7 @@ def build_input(problem: PlanningProblem) -> Any:
 
     for vi, v in enumerate(problem.vehicles):
         where = f"vehicle {v.id!r}"
-        tw = vroom_time_window(problem, v)
+        tw = problem.working_hours(v)
         if tw is None:
             continue  # its depot hours leave it no working time
         t = v.type
@@ -307,7 +309,7 @@ def vroom_arrivals_match(route: Route, vroom_route: VroomRoute) -> bool:
 
 def _late_visit(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> int | None:
     """Index of the first visit that breaks a time rule under our semantics, else None."""
-    hours = vroom_time_window(problem, vehicle)
+    hours = problem.working_hours(vehicle)
     end_limit = hours.end if hours is not None else vehicle.shift.start
     for i, v in enumerate(route.visits):
         if v.is_task:
@@ -378,7 +380,7 @@ def retime(problem: PlanningProblem, vroom_route: VroomRoute) -> tuple[Route | N
     return None, dropped
 
 
-class VroomEngine:
+class VroomEngine(BaseEngine):
     """VROOM through pyvroom. Deterministic: ``seed`` is accepted and ignored.
 
     ``nb_threads`` and ``exploration_level`` (1-5, a maximum under a time limit)
@@ -406,18 +408,6 @@ class VroomEngine:
         self.nb_threads = nb_threads
         self.exploration_level = exploration_level
         self.aim_share = aim_share
-
-    def check_supported(self, problem: PlanningProblem) -> None:
-        """Raise :class:`UnsupportedConstraint` for anything VROOM cannot honour."""
-        check_supported(self.name, self.capabilities, problem)
-
-    def supports(self, problem: PlanningProblem) -> str | None:
-        """Why this engine cannot take ``problem``, or None if it can."""
-        try:
-            self.check_supported(problem)
-        except UnsupportedConstraint as exc:
-            return str(exc)
-        return None
 
     def solve(
         self,

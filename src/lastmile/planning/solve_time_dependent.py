@@ -331,8 +331,7 @@ def _warm_solve(
     names = [engine] if engine != "auto" else list(REGISTRY)
     for name in names:
         candidate = get_engine(name)
-        refusal = getattr(candidate, "supports", None)
-        if sub.features - candidate.capabilities or (refusal and refusal(sub)):
+        if candidate.supports(sub) is not None:
             continue
         plan = candidate.solve(sub, time_limit=budget, seed=seed, initial=previous)
         if plan.unassigned or not validate(sub, plan).ok:

@@ -39,7 +39,7 @@ from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate
 from lastmile.simulate import random_matrix_problem
 
-DATA = Path(__file__).parent.parent / "data" / "vroom"
+DATA = Path(__file__).parents[2] / "data" / "vroom"
 
 # Six points on a line, 100 s / 1 km apart; locations 0 and 5 are depots.
 POS = np.arange(6)

@@ -19,7 +19,7 @@ from lastmile.domain import (
     VisitKind,
 )
 from lastmile.exceptions import UnsupportedConstraint
-from lastmile.planning.engines.pyvrp import PyVRPEngine
+from lastmile.planning.engines.pyvrp import PyVRPEngine, model
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.validate import validate
 from lastmile.simulate import random_matrix_problem
@@ -187,7 +187,7 @@ def test_initial_plan_is_accepted_and_not_worsened() -> None:
     engine = PyVRPEngine()
     first = solve(p, 0.5)
     lowered = engine.lower(p)
-    warm = engine._initial(p, lowered, first)
+    warm = model.initial_solution(p, lowered, first)
     assert warm is not None
     again = engine.solve(p, time_limit=0.3, seed=2, initial=first)
     assert validate(p, again).ok

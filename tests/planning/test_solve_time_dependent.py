@@ -20,7 +20,11 @@ from lastmile.domain import (
 )
 from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
-from lastmile.planning.timedep import ArrivalError, TimeDependentResult, solve_time_dependent
+from lastmile.planning.solve_time_dependent import (
+    ArrivalError,
+    TimeDependentResult,
+    solve_time_dependent,
+)
 from lastmile.travel.synthetic import GridNetwork, grid_network
 from lastmile.travel.time_dependent import BoundModel, TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile

@@ -9,11 +9,11 @@ import pyvrp
 
 from lastmile.formats.solomon import read_solomon
 from lastmile.planning import solve
-from lastmile.planning.engines import pyvrp_parallel as par
 from lastmile.planning.engines.pyvrp import PyVRPEngine
+from lastmile.planning.engines.pyvrp import parallel as par
 from lastmile.planning.validate import validate
 
-DATA = Path(__file__).parent.parent / "data"
+DATA = Path(__file__).parents[2] / "data"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,126 @@
+"""PyVRP (hybrid iterated local search) behind the engine protocol.
+
+The model (what PyVRP is given, and how its solutions come back) is in
+:mod:`~lastmile.planning.engines.pyvrp.model`; the search on several
+processes working on one plan in :mod:`~lastmile.planning.engines.pyvrp.parallel`.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from typing import ClassVar
+
+import pyvrp
+from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.stop import MaxRuntime
+
+from lastmile.domain import OrderKind, Plan
+from lastmile.exceptions import UnsupportedConstraint
+from lastmile.planning.engines.base import BaseEngine
+from lastmile.planning.engines.pyvrp import model
+from lastmile.planning.engines.pyvrp import parallel as par
+from lastmile.planning.problem import Feature, PlanningProblem
+
+
+class PyVRPEngine(BaseEngine):
+    """PyVRP's iterated local search; the strongest engine on what it models."""
+
+    name: ClassVar[str] = "pyvrp"
+    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
+        Feature.BREAKS,
+        Feature.MAX_TRAVEL_TIME,
+    }
+
+    def __init__(self, *, prize_collecting: bool = True) -> None:
+        #: Orders optional with a prize larger than any route cost, so an
+        #: over-full problem leaves out as little as possible instead of
+        #: returning an infeasible plan. With False every order is required
+        #: (slightly stronger when everything fits; priorities then cannot
+        #: matter, so problems with priorities always collect prizes, and
+        #: problems with reloads never do -- see ``model.lower``).
+        self.prize_collecting = prize_collecting
+
+    def check_supported(self, problem: PlanningProblem) -> None:
+        """Raise :class:`UnsupportedConstraint` for anything PyVRP cannot honour here."""
+        super().check_supported(problem)
+        f = problem.features
+        has_shipments = Feature.SHIPMENTS in f
+        if Feature.MAX_TASKS in f and (has_shipments or Feature.RELOADS in f):
+            raise UnsupportedConstraint(self.name, {"max_tasks with shipments or reloads"})
+        for o in problem.orders:
+            if o.kind is OrderKind.SHIPMENT and any(len(s.time_windows) > 1 for s in o.stops):
+                raise UnsupportedConstraint(self.name, {"multiple_time_windows on shipments"})
+
+    def lower(self, problem: PlanningProblem) -> model.Lowered:
+        """Translate ``problem`` to PyVRP's ProblemData (see :mod:`.model`)."""
+        self.check_supported(problem)
+        return model.lower(problem, prize_collecting=self.prize_collecting)
+
+    def solve(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        initial: Plan | None = None,
+    ) -> Plan:
+        began = time.perf_counter()
+        lowered = self.lower(problem)
+        init = model.initial_solution(problem, lowered, initial) if initial is not None else None
+        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        params = model.solve_params(lowered)
+        with warnings.catch_warnings():
+            # PyVRP warns when it struggles to find a feasible solution; the
+            # planner's validator and repair step deal with that outcome.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            result = pyvrp.solve(
+                lowered.data,
+                stop=MaxRuntime(remaining),
+                seed=seed,
+                collect_stats=False,
+                display=False,
+                params=params,
+                initial_solution=init,
+            )
+        plan = model.to_plan(problem, lowered, result.best)
+        return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+    def solve_parallel(
+        self,
+        problem: PlanningProblem,
+        *,
+        time_limit: float,
+        seed: int = 0,
+        workers: int = 2,
+        on_progress: Callable[[float, str], None] | None = None,
+    ) -> Plan | None:
+        """Search on ``workers`` processes working together (see :mod:`.parallel`).
+
+        None, at once, when the problem cannot be split between workers (see
+        :func:`.parallel.decomposable`), or when every worker failed.
+        """
+        unsplittable = {Feature.SHIPMENTS, Feature.MULTIPLE_TIME_WINDOWS, Feature.RELOADS}
+        if len(problem.orders) < par.MIN_CLIENTS or problem.features & unsplittable:
+            return None  # known before paying for the model
+        began = time.perf_counter()
+        lowered = self.lower(problem)
+        if not par.decomposable(lowered.data):
+            return None
+        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        routes = par.solve_parallel(
+            lowered.data,
+            max_penalty=model.max_penalty(lowered),
+            time_limit=remaining,
+            seed=seed,
+            workers=workers,
+            on_progress=on_progress,
+        )
+        if routes is None:
+            return None
+        solution = pyvrp.Solution(
+            lowered.data, [pyvrp.Route(lowered.data, v, t) for t, v in routes]
+        )
+        plan = model.to_plan(problem, lowered, solution)
+        return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)

@@ -1,0 +1,480 @@
+"""lastmile's problems as PyVRP data, and PyVRP's solutions back as plans.
+
+How lastmile's model maps onto PyVRP 0.14:
+
+- every lastmile vehicle becomes a member of a PyVRP vehicle type; vehicles
+  with identical attributes share one type (``num_available``);
+- several time windows on a stop: one optional client per window in a
+  required, mutually exclusive client group, so exactly one window is used;
+- skills: vehicles lacking a skill get a routing profile whose edges into the
+  clients needing it cost a prohibitive amount, so PyVRP never uses them while
+  any alternative exists (the planner's validator is the final check);
+- open routes: a dummy depot with zero-cost, zero-time edges into it (open
+  end) or out of it (open start);
+- travel cost: the profile's "distance" matrix carries the full edge cost
+  ``cost_per_hour*duration/3600 + cost_per_km*distance/1000`` (times 1000, in
+  integers), so the objective is exactly lastmile's. When a problem also caps
+  the distance while charging time, the cost matrix cannot double as a distance
+  matrix: then durations are charged through PyVRP's ``unit_duration_cost`` on
+  the whole route duration (waiting and service included), an approximation
+  the capability table states;
+- ``max_tasks``: an extra load dimension where each task weighs 1;
+- setup times: added to the service time of every visit. lastmile spends
+  setup only when arriving from another location, so when two stops share a
+  place the plan PyVRP searched over is slightly pessimistic -- never
+  infeasible: arriving earlier than PyVRP assumed only adds waiting;
+- reloads (multi-trip): PyVRP's reload depots.
+
+Not modelled (the engine's ``check_supported`` raises): breaks, max travel time, max_tasks
+together with shipments or reloads, several time windows on a shipment stop.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import pyvrp
+
+from lastmile.domain import HORIZON, Order, OrderKind, Plan, Stop, Unassigned, Vehicle, VisitKind
+from lastmile.planning.problem import Feature, PlanningProblem
+from lastmile.planning.schedule import Step, build_route
+from lastmile.travel.matrix import IntMatrix
+
+#: Cost units per lastmile cost unit when edge costs are not whole numbers.
+FINE_COST_SCALE = 1000
+_INF = np.iinfo(np.int64).max
+_BIG_EDGE = 10**9
+
+
+@dataclass
+class Lowered:
+    """A PlanningProblem lowered to PyVRP data, with the maps back."""
+
+    data: pyvrp.ProblemData
+    #: PyVRP client index -> (order id, step kind)
+    clients: list[tuple[str, VisitKind]] = field(default_factory=list)
+    #: PyVRP shipment index -> order id
+    shipments: list[str] = field(default_factory=list)
+    #: PyVRP vehicle type index -> lastmile vehicles of that type
+    type_vehicles: list[list[Vehicle]] = field(default_factory=list)
+    #: PyVRP depot index -> lastmile depot index (None for dummy depots)
+    depots: list[int | None] = field(default_factory=list)
+    #: PyVRP cost units per lastmile cost unit
+    cost_scale: int = 1
+
+
+def cost_scale(problem: PlanningProblem) -> int:
+    """1 when every edge cost is a whole number, else a finer integer scale.
+
+    PyVRP's penalties for excess load and lateness are bounded; keeping costs
+    at their natural scale keeps those penalties strong enough to matter.
+    """
+    whole = all(
+        v.type.cost_per_hour % 3600 == 0 and v.type.cost_per_km % 1000 == 0
+        for v in problem.vehicles
+    )
+    return 1 if whole else FINE_COST_SCALE
+
+
+def _window(stop: Stop) -> tuple[int, int]:
+    if not stop.time_windows:
+        return 0, _INF
+    w = stop.time_windows[0]
+    return w.start, (w.end if w.end < HORIZON else _INF)
+
+
+def _vehicle_key(v: Vehicle) -> tuple[object, ...]:
+    return (
+        v.type,
+        v.start_depot,
+        v.end_depot,
+        v.shift,
+        v.max_duration,
+        v.max_distance,
+        v.max_tasks,
+        v.reload_depots,
+        v.max_reloads,
+    )
+
+
+def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
+    """Translate ``problem`` to PyVRP's ProblemData (see the module docstring).
+
+    ``prize_collecting``: orders are optional with a prize larger than any route
+    cost (see :class:`~lastmile.planning.engines.pyvrp.PyVRPEngine`).
+    """
+    f = problem.features
+    # Stops of orders needing a skill get a private copy of their location
+    # (same matrix row and column), so that blocking them for vehicles
+    # without the skill never blocks another order at the same place.
+    src = list(range(len(problem.locations)))
+    shared = Counter(s.location for o in problem.orders for s in o.stops)
+    shared.update(d.location for d in problem.depots)
+    place: dict[tuple[str, int], int] = {}
+    for o in problem.orders:
+        for k, stop in enumerate(o.stops):
+            if o.skills and shared[stop.location] > 1:
+                place[o.id, k] = len(src)
+                src.append(stop.location)
+            else:
+                place[o.id, k] = stop.location
+    n_loc = len(src)
+    opens_start = any(v.start_depot is None for v in problem.vehicles)
+    opens_end = any(v.end_depot is None for v in problem.vehicles)
+    dummy_start = n_loc if opens_start else None
+    dummy_end = n_loc + int(opens_start) if opens_end else None
+    n_all = n_loc + int(opens_start) + int(opens_end)
+
+    locations = [
+        pyvrp.Location(
+            x=float(problem.locations[i].lon or 0.0), y=float(problem.locations[i].lat or 0.0)
+        )
+        for i in src
+    ] + [pyvrp.Location(x=0.0, y=0.0)] * (n_all - n_loc)
+
+    count_tasks = Feature.MAX_TASKS in f
+    ndim = len(problem.dimensions) + int(count_tasks)
+    lowered = Lowered(data=None)  # type: ignore[arg-type]
+    scale = lowered.cost_scale = cost_scale(problem)
+    # Loads in the same scaled units as times and distances (as pyvrp.read
+    # does for DIMACS-rounded instances), so PyVRP's load penalties keep the
+    # proportion to travel costs its penalty manager is tuned for.
+    load_scale = problem.time_scale
+
+    # Depots: every lastmile depot, then the dummies.
+    depots = [
+        pyvrp.Depot(
+            location=d.location,
+            tw_early=d.time_window.start,
+            tw_late=d.time_window.end if d.time_window.end < HORIZON else _INF,
+            service_duration=d.reload_time,
+            name=d.id,
+        )
+        for d in problem.depots
+    ]
+    lowered.depots = list(range(len(problem.depots)))
+    dummy_start_depot = dummy_end_depot = None
+    if dummy_start is not None:
+        dummy_start_depot = len(depots)
+        depots.append(pyvrp.Depot(location=dummy_start, name="open start"))
+        lowered.depots.append(None)
+    if dummy_end is not None:
+        dummy_end_depot = len(depots)
+        depots.append(pyvrp.Depot(location=dummy_end, name="open end"))
+        lowered.depots.append(None)
+
+    # Clients, groups and shipments.
+    clients: list[pyvrp.Client] = []
+    groups: list[pyvrp.ClientGroup] = []
+    shipments: list[pyvrp.Shipment] = []
+    # PyVRP's search finds reload trips only when excess load pushes it
+    # there, which optional orders never do: multi-trip problems require
+    # every order (the planner's repair step then handles over-full days).
+    prize_collecting = (prize_collecting and Feature.RELOADS not in f) or Feature.PRIORITIES in f
+    prize_unit = _prize_unit(problem, scale) if prize_collecting else 0
+    for order in problem.orders:
+        amount = [a * load_scale for a in problem.amount(order)] + ([1] if count_tasks else [])
+        zero = [0] * ndim
+        prize = (order.priority + 1) * prize_unit
+        if order.kind is OrderKind.SHIPMENT:
+            p, d = order.pickup, order.delivery
+            assert p is not None and d is not None
+            pe, pl = _window(p)
+            de, dl = _window(d)
+            shipments.append(
+                pyvrp.Shipment(
+                    pickup_location=place[order.id, 0],
+                    delivery_location=place[order.id, 1],
+                    pickup_tw_early=pe,
+                    pickup_tw_late=pl,
+                    pickup_service_duration=p.service + p.setup,
+                    delivery_tw_early=de,
+                    delivery_tw_late=dl,
+                    delivery_service_duration=d.service + d.setup,
+                    amount=amount,
+                    prize=prize,
+                    required=not prize_collecting,
+                    name=order.id,
+                )
+            )
+            lowered.shipments.append(order.id)
+            continue
+        stop = order.single_stop
+        delivery = amount if order.kind is OrderKind.DELIVERY else zero
+        pickup = amount if order.kind is OrderKind.PICKUP else zero
+        if count_tasks and order.kind is OrderKind.PICKUP:
+            # The task counter is a delivery-side dimension for every kind.
+            pickup = [*amount[:-1], 0]
+            delivery = [0] * (ndim - 1) + [1]
+        windows = stop.time_windows or ()
+        if len(windows) <= 1:
+            early, late = _window(stop)
+            clients.append(
+                pyvrp.Client(
+                    location=place[order.id, 0],
+                    delivery=delivery,
+                    pickup=pickup,
+                    service_duration=stop.service + stop.setup,
+                    tw_early=early,
+                    tw_late=late,
+                    prize=prize,
+                    required=not prize_collecting,
+                    name=order.id,
+                )
+            )
+            lowered.clients.append((order.id, VisitKind.JOB))
+            continue
+        members = []
+        for w in windows:
+            members.append(len(clients))
+            clients.append(
+                pyvrp.Client(
+                    location=place[order.id, 0],
+                    delivery=delivery,
+                    pickup=pickup,
+                    service_duration=stop.service + stop.setup,
+                    tw_early=w.start,
+                    tw_late=w.end if w.end < HORIZON else _INF,
+                    prize=prize,
+                    required=False,
+                    group=len(groups),
+                    name=order.id,
+                )
+            )
+            lowered.clients.append((order.id, VisitKind.JOB))
+        groups.append(pyvrp.ClientGroup(members, required=not prize_collecting))
+
+    # Vehicle types and the profiles they need.
+    by_key: dict[tuple[object, ...], list[Vehicle]] = {}
+    for v in problem.vehicles:
+        by_key.setdefault(_vehicle_key(v), []).append(v)
+    profile_index: dict[tuple[object, ...], int] = {}
+    dist_mats: list[IntMatrix] = []
+    dur_mats: list[IntMatrix] = []
+    use_cost_matrix = Feature.MAX_DISTANCE not in f
+    vehicle_types: list[pyvrp.VehicleType] = []
+    for vehicles in by_key.values():
+        v = vehicles[0]
+        t = v.type
+        forbidden = tuple(
+            sorted(
+                place[o.id, k]
+                for o in problem.orders
+                if not o.skills <= t.skills
+                for k in range(len(o.stops))
+            )
+        )
+        pkey = (t.profile, t.cost_per_hour if use_cost_matrix else 0, t.cost_per_km, forbidden)
+        if pkey not in profile_index:
+            profile_index[pkey] = len(dist_mats)
+            dist, dur = _profile_matrices(
+                problem,
+                np.asarray(src),
+                t.profile,
+                t.cost_per_hour if use_cost_matrix else 0,
+                t.cost_per_km,
+                forbidden,
+                n_all,
+                dummy_start,
+                dummy_end,
+                use_cost_matrix,
+                scale,
+            )
+            dist_mats.append(dist)
+            dur_mats.append(dur)
+        capacity = [c * load_scale for c in v.capacity] + (
+            [v.max_tasks or 0] if count_tasks else []
+        )
+        if count_tasks and v.max_tasks is None:
+            capacity[-1] = len(problem.orders)
+        start = v.start_depot if v.start_depot is not None else dummy_start_depot
+        end = v.end_depot if v.end_depot is not None else dummy_end_depot
+        assert start is not None and end is not None
+        vehicle_types.append(
+            pyvrp.VehicleType(
+                num_available=len(vehicles),
+                capacity=capacity,
+                start_depot=start,
+                end_depot=end,
+                fixed_cost=t.fixed_cost * scale,
+                tw_early=v.shift.start,
+                tw_late=v.shift.end if v.shift.end < HORIZON else _INF,
+                shift_duration=v.max_duration if v.max_duration is not None else _INF,
+                max_distance=v.max_distance if v.max_distance is not None else _INF,
+                unit_distance_cost=1 if use_cost_matrix else t.cost_per_km * scale // 1000,
+                unit_duration_cost=0 if use_cost_matrix else round(t.cost_per_hour * scale / 3600),
+                profile=profile_index[pkey],
+                reload_depots=list(v.reload_depots),
+                max_reloads=v.max_reloads if v.max_reloads is not None else _INF,
+                name=v.id,
+            )
+        )
+        lowered.type_vehicles.append(vehicles)
+
+    lowered.data = pyvrp.ProblemData(
+        locations=locations,
+        clients=clients,
+        depots=depots,
+        vehicle_types=vehicle_types,
+        distance_matrices=cast(Any, dist_mats),
+        duration_matrices=cast(Any, dur_mats),
+        groups=groups,
+        shipments=shipments,
+    )
+    return lowered
+
+
+def _prize_unit(problem: PlanningProblem, scale: int) -> int:
+    """A prize larger than any single order's insertion cost."""
+    worst = 0
+    longest = {
+        name: (int(m.durations.max()), int(m.distances.max()))
+        for name, m in problem.matrices.items()
+    }
+    for t in {v.type for v in problem.vehicles}:
+        seconds, metres = longest[t.profile]
+        edge = t.cost_per_hour * seconds / 3600 + t.cost_per_km * metres / 1000
+        # Serving one more order costs at most a detour via a reload depot.
+        worst = max(worst, int(4 * edge + t.fixed_cost) + 1)
+    return worst * scale
+
+
+def _profile_matrices(
+    problem: PlanningProblem,
+    src: npt.NDArray[np.intp],
+    profile: str,
+    per_hour: int,
+    per_km: int,
+    blocked: Sequence[int],
+    n_all: int,
+    dummy_start: int | None,
+    dummy_end: int | None,
+    use_cost_matrix: bool,
+    scale: int,
+) -> tuple[IntMatrix, IntMatrix]:
+    m = problem.matrices[profile]
+    rows = np.ix_(src, src)
+    durations, distances = m.durations[rows], m.distances[rows]
+    n = len(src)
+    dur = np.zeros((n_all, n_all), dtype=np.int64)
+    dur[:n, :n] = durations
+    if use_cost_matrix:
+        cost = (per_hour * scale / 3600) * durations + (per_km * scale / 1000) * distances
+        base = np.rint(cost).astype(np.int64)
+    else:
+        base = distances
+    dist = np.zeros((n_all, n_all), dtype=np.int64)
+    dist[:n, :n] = base
+    for dummy, into in ((dummy_start, False), (dummy_end, True)):
+        if dummy is None:
+            continue
+        # Free to enter an open end / leave an open start; never the reverse.
+        if into:
+            dist[dummy, :] = dur[dummy, :] = _BIG_EDGE
+        else:
+            dist[:, dummy] = dur[:, dummy] = _BIG_EDGE
+        dist[dummy, dummy] = dur[dummy, dummy] = 0
+    if blocked:
+        # Places private to orders this vehicle type may not serve.
+        cols = list(blocked)
+        dist[:, cols] = np.maximum(dist[:, cols], _BIG_EDGE)
+        dist[cols, cols] = 0
+    return dist, dur
+
+
+# -- solving ----------------------------------------------------------------------
+
+
+def max_penalty(lowered: Lowered) -> float:
+    """The bound on PyVRP's penalties, in the lowered cost units."""
+    return 100_000.0 * lowered.cost_scale
+
+
+def solve_params(lowered: Lowered) -> pyvrp.SolveParams:
+    """PyVRP's search parameters for ``lowered``."""
+    return pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty(lowered)))
+
+
+def to_plan(problem: PlanningProblem, lowered: Lowered, solution: pyvrp.Solution) -> Plan:
+    """Map a PyVRP solution back to a lastmile plan."""
+    next_vehicle = [0] * len(lowered.type_vehicles)
+    served: set[str] = set()
+    routes = []
+    for route in solution.routes():
+        vt = route.vehicle_type()
+        vehicle = lowered.type_vehicles[vt][next_vehicle[vt]]
+        next_vehicle[vt] += 1
+        steps: list[Step] = []
+        activities = list(route)
+        for k, act in enumerate(activities):
+            if act.is_depot():
+                if 0 < k < len(activities) - 1:
+                    depot = lowered.depots[act.idx]
+                    steps.append(Step(VisitKind.RELOAD, depot=depot))
+                continue
+            if act.is_client():
+                oid, kind = lowered.clients[act.idx]
+                steps.append(Step(kind, order_id=oid))
+            else:
+                oid = lowered.shipments[act.idx]
+                kind = VisitKind.PICKUP if act.is_pickup() else VisitKind.DELIVERY
+                steps.append(Step(kind, order_id=oid))
+            served.add(oid)
+        routes.append(build_route(problem, vehicle, steps))
+    unassigned = tuple(
+        Unassigned(o.id, "not planned by pyvrp", "engine")
+        for o in problem.orders
+        if o.id not in served
+    )
+    return Plan(tuple(routes), unassigned, "pyvrp")
+
+
+def initial_solution(
+    problem: PlanningProblem, lowered: Lowered, plan: Plan
+) -> pyvrp.Solution | None:
+    """A PyVRP solution equal to ``plan``, or None if it cannot be expressed."""
+    client_of: dict[str, list[int]] = {}
+    for i, (oid, _) in enumerate(lowered.clients):
+        client_of.setdefault(oid, []).append(i)
+    shipment_of = {oid: i for i, oid in enumerate(lowered.shipments)}
+    type_of = {v.id: t for t, vehicles in enumerate(lowered.type_vehicles) for v in vehicles}
+    routes = []
+    for route in plan.routes:
+        acts = []
+        for visit in route.visits:
+            if visit.order_id is None:
+                if visit.kind is VisitKind.RELOAD and visit.depot is not None:
+                    acts.append(pyvrp.Activity(pyvrp.ActivityType.DEPOT, visit.depot))
+                continue
+            order = problem.order(visit.order_id)
+            if visit.kind is VisitKind.JOB:
+                idx = _client_for_visit(order, visit.start, client_of[order.id], lowered)
+                acts.append(pyvrp.Activity(pyvrp.ActivityType.CLIENT, idx))
+            else:
+                kind = (
+                    pyvrp.ActivityType.PICKUP
+                    if visit.kind is VisitKind.PICKUP
+                    else pyvrp.ActivityType.DELIVERY
+                )
+                acts.append(pyvrp.Activity(kind, shipment_of[order.id]))
+        if acts:
+            routes.append(pyvrp.Route(lowered.data, acts, type_of[route.vehicle_id]))
+    try:
+        return pyvrp.Solution(lowered.data, routes)
+    except (RuntimeError, ValueError):
+        return None
+
+
+def _client_for_visit(order: Order, start: int, candidates: list[int], lowered: Lowered) -> int:
+    if len(candidates) == 1:
+        return candidates[0]
+    for idx in candidates:
+        c = lowered.data.clients()[idx]
+        if c.tw_early <= start <= c.tw_late:
+            return idx
+    return candidates[0]
