@@ -29,11 +29,7 @@ from lastmile.domain import (
     VehicleType,
     VisitKind,
 )
-from lastmile.planning.live import (
-    LOADED_AT_DEPOT,
-    LivePlan,
-    VehicleState,
-)
+from lastmile.planning.live import LOADED_AT_DEPOT, LivePlan, VehicleState
 from lastmile.planning.problem import PlanningProblem, TravelMatrix, route_cost
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate

@@ -6,28 +6,10 @@ import dataclasses
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_cases import (
-    D,
-    J,
-    P,
-    day,
-    greedy,
-    one_route,
-    problems,
-    progress,
-)
+from live_cases import D, J, P, day, greedy, one_route, problems, progress
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Plan,
-    Stop,
-)
-from lastmile.planning.live import (
-    LivePlan,
-    VehicleState,
-    reassign_vehicle,
-)
+from lastmile.domain import Order, OrderKind, Plan, Stop
+from lastmile.planning.live import LivePlan, VehicleState, reassign_vehicle
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate
 

@@ -8,29 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_cases import (
-    day,
-    greedy,
-    grow,
-    line,
-    one_route,
-    orders_for,
-    problems,
-    progress,
-)
+from live_cases import day, greedy, grow, line, one_route, orders_for, problems, progress
 
-from lastmile.domain import (
-    Location,
-    Order,
-    OrderKind,
-    Plan,
-    Stop,
-    Unassigned,
-)
-from lastmile.planning.live import (
-    LivePlan,
-    insert_order,
-)
+from lastmile.domain import Location, Order, OrderKind, Plan, Stop, Unassigned
+from lastmile.planning.live import LivePlan, insert_order
 from lastmile.planning.validate import validate
 
 

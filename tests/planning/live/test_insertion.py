@@ -11,27 +11,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from live_cases import (
-    brute_force,
-    day,
-    greedy,
-    one_route,
-    orders_for,
-    problems,
-    progress,
-)
+from live_cases import brute_force, day, greedy, one_route, orders_for, problems, progress
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Stop,
-    TimeWindow,
-    Unassigned,
-)
-from lastmile.planning.live import (
-    LivePlan,
-    VehicleState,
-)
+from lastmile.domain import Order, OrderKind, Stop, TimeWindow, Unassigned
+from lastmile.planning.live import LivePlan, VehicleState
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.validate import validate
 

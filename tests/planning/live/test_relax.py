@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from live_cases import (
-    J,
-    day,
-    one_route,
-)
+from live_cases import J, day, one_route
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Stop,
-    TimeWindow,
-)
-from lastmile.planning.live import (
-    LivePlan,
-    VehicleState,
-)
+from lastmile.domain import Order, OrderKind, Stop, TimeWindow
+from lastmile.planning.live import LivePlan, VehicleState
 from lastmile.planning.validate import validate
 
 

@@ -5,23 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from live_cases import (
-    J,
-    day,
-)
+from live_cases import J, day
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Plan,
-    Stop,
-)
-from lastmile.planning.live import (
-    LivePlan,
-    ReoptimiseReason,
-    VehicleState,
-    reoptimise,
-)
+from lastmile.domain import Order, OrderKind, Plan, Stop
+from lastmile.planning.live import LivePlan, ReoptimiseReason, VehicleState, reoptimise
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate
 

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from live_cases import (
-    J,
-    day,
-    one_route,
-)
+from live_cases import J, day, one_route
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Stop,
-    Unassigned,
-    VisitKind,
-)
+from lastmile.domain import Order, OrderKind, Stop, Unassigned, VisitKind
 from lastmile.exceptions import InputError
-from lastmile.planning.live import (
-    LivePlan,
-    VehicleState,
-)
+from lastmile.planning.live import LivePlan, VehicleState
 
 
 def test_goods_on_board_stay_on_their_vehicle() -> None:

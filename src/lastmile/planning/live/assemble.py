@@ -8,17 +8,11 @@ vehicle's history, and :func:`full_plan` does so for a whole plan.
 
 from __future__ import annotations
 
-from lastmile.domain import (
-    OrderKind,
-    Plan,
-    Route,
-    Visit,
-    VisitKind,
-)
+from lastmile.domain import OrderKind, Plan, Route, Visit, VisitKind
 from lastmile.planning.live.view import LiveView
 from lastmile.planning.problem import route_cost
 
-_START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
+_START = VisitKind.START
 _JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
 
 

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Plan,
-    Stop,
-    TimeWindow,
-    Unassigned,
-    VisitKind,
-)
+from lastmile.domain import Order, OrderKind, Plan, Stop, TimeWindow, Unassigned
 from lastmile.domain.time import HORIZON
 from lastmile.exceptions import InputError
 from lastmile.planning.live.assemble import full_plan
@@ -25,16 +17,17 @@ from lastmile.planning.live.insertion import insert
 from lastmile.planning.live.routes import check
 from lastmile.planning.live.view import LiveView
 
-_START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
-
 
 def _deadline(order: Order) -> int:
+    """The earliest end of the order's last windows (the horizon without windows)."""
     ends = [s.time_windows[-1].end for s in order.stops if s.time_windows]
     return min(ends) if ends else HORIZON
 
 
 def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> LiveView:
+    """``live`` after ``vehicle_id`` broke down: its stops still to do moved to other
+    vehicles, goods on board reported (``transfer_s=None``) or handed over in
+    ``transfer_s`` seconds (see ``LivePlan.without_vehicle``)."""
     where = f"vehicle {vehicle_id!r}"
     if vehicle_id not in {v.id for v in live.problem.vehicles}:
         raise InputError("no such vehicle in the problem", where=where)

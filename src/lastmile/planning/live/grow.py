@@ -15,19 +15,11 @@ from typing import TypeVar
 
 import numpy as np
 
-from lastmile.domain import (
-    Location,
-    Order,
-    VisitKind,
-)
+from lastmile.domain import Location, Order
 from lastmile.exceptions import InputError
 from lastmile.planning.live.routes import clone, with_orders
 from lastmile.planning.live.view import LiveView
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
-
-_START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
-
 
 _T = TypeVar("_T")
 #: ``(origins, destinations) -> (durations, distances)``, each ``len(origins) x len(destinations)``.
@@ -35,6 +27,8 @@ Between = Callable[[Sequence[Location], Sequence[Location]], tuple[np.ndarray, n
 
 
 def only_adds_locations(old: PlanningProblem, new: PlanningProblem) -> bool:
+    """Whether ``new`` is ``old`` with locations added at the end and nothing else
+    changed (the same matrices on the rows already there)."""
     n = len(old.locations)
     if (
         len(new.locations) < n

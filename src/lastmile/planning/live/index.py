@@ -14,13 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lastmile.domain import (
-    OrderKind,
-    Route,
-    TimeWindow,
-    Vehicle,
-    VisitKind,
-)
+from lastmile.domain import OrderKind, Route, TimeWindow, Vehicle, VisitKind
 from lastmile.domain.time import earliest_start
 from lastmile.planning.live.routes import plus, step_of, stop_attr
 from lastmile.planning.live.state import NEG, Track
@@ -28,7 +22,7 @@ from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step
 
 _START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
+_JOB, _PICKUP = VisitKind.JOB, VisitKind.PICKUP
 
 
 BreakSpan = tuple[tuple[TimeWindow, ...], int]
@@ -76,6 +70,7 @@ def latest_arrival(windows: tuple[TimeWindow, ...], work: int, latest_departure:
 
 
 def fits(load: tuple[int, ...], room: tuple[int, ...]) -> bool:
+    """Whether ``load`` is within ``room`` in every dimension."""
     for a, r in zip(load, room):  # noqa: B905, SIM110 -- equal lengths; a loop is faster here
         if a > r:
             return False
@@ -83,6 +78,7 @@ def fits(load: tuple[int, ...], room: tuple[int, ...]) -> bool:
 
 
 def pointwise_max(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """The larger of ``a`` and ``b`` in every dimension."""
     return tuple(x if x >= y else y for x, y in zip(a, b))  # noqa: B905
 
 

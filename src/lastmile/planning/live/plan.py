@@ -60,42 +60,52 @@ class LivePlan:
 
     @property
     def problem(self) -> PlanningProblem:
+        """The problem the plan was made for (grown by inserted orders)."""
         return self.view.problem
 
     @property
     def plan(self) -> Plan:
+        """The full plan: the visits behind each vehicle, then the forecast of the rest."""
         return self.view.plan
 
     @property
     def now_s(self) -> int:
+        """When the view was taken."""
         return self.view.now_s
 
     @property
     def states(self) -> Mapping[str, VehicleState]:
+        """The vehicles on the road, by id."""
         return self.view.states
 
     @property
     def residual(self) -> PlanningProblem:
+        """What is left, as an ordinary problem."""
         return self.view.residual
 
     @property
     def residual_plan(self) -> Plan:
+        """What is left, as a plan of :attr:`residual` the validator accepts."""
         return self.view.residual_plan
 
     @property
     def relaxations(self) -> tuple[Relaxation, ...]:
+        """The promises the forecast already breaks (tolerated, never made worse)."""
         return self.view.relaxations
 
     @property
     def unavailable(self) -> frozenset[str]:
+        """Vehicles that take no new work."""
         return self.view.unavailable
 
     # -- queries -------------------------------------------------------------------------
 
     def is_started(self, vehicle_id: str) -> bool:
+        """Whether ``vehicle_id`` has left its depot (it has a state)."""
         return vehicle_id in self.view.states
 
     def residual_route(self, vehicle_id: str) -> Route | None:
+        """What is left of ``vehicle_id``'s route (None without one)."""
         return self.view.residual_plan.route_of(vehicle_id)
 
     def pinned(self, vehicle_id: str) -> Mapping[str, OrderKind]:

@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lastmile.domain import (
-    Route,
-    Stop,
-    TimeWindow,
-    VisitKind,
-)
+from lastmile.domain import Route, Stop, TimeWindow, VisitKind
 from lastmile.domain.time import format_clock
 from lastmile.planning.live.routes import stop_attr, timed_route
 from lastmile.planning.live.state import Relaxation
@@ -24,7 +19,6 @@ from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step
 
 _START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
 
 
 def relax(

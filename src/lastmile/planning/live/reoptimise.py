@@ -12,10 +12,7 @@ import dataclasses
 import time
 from enum import Enum
 
-from lastmile.domain import (
-    Plan,
-    VisitKind,
-)
+from lastmile.domain import Plan, VisitKind
 from lastmile.planning.live.assemble import full_plan
 from lastmile.planning.live.routes import check, readable, timed_route
 from lastmile.planning.live.view import LiveView
@@ -42,8 +39,7 @@ class ReoptimiseReason(Enum):
         return self is not ReoptimiseReason.IMPROVED
 
 
-_START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
+_RELOAD = VisitKind.RELOAD
 
 
 def reoptimise_view(

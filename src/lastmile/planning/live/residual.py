@@ -43,12 +43,7 @@ from lastmile.planning.live.routes import (
     unassigned_orders,
     with_depot_skill,
 )
-from lastmile.planning.live.state import (
-    LOADED_AT_DEPOT,
-    NO_ENTRY,
-    Track,
-    VehicleState,
-)
+from lastmile.planning.live.state import LOADED_AT_DEPOT, NO_ENTRY, Track, VehicleState
 from lastmile.planning.live.view import LiveView
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.schedule import Step
@@ -59,6 +54,8 @@ _JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
 
 @dataclass
 class _History:
+    """What a started vehicle has done, carries and has left (see :meth:`_Builder.history`)."""
+
     track: Track
     steps: list[Step]
     dead_load: tuple[int, ...]
@@ -75,6 +72,7 @@ def build_view(
     states: Iterable[VehicleState] = (),
     unavailable: Iterable[str] = (),
 ) -> LiveView:
+    """What a started vehicle has done, carries and has left (see :meth:`_Builder.history`)."""
     """The live view of ``plan`` at ``now_s``; raises :class:`InputError` on a state
     that does not fit the plan, and :class:`LiveChangeRejected` when even the
     relaxed forecast breaks a rule (the plan itself does not fit the problem)."""
@@ -113,9 +111,12 @@ class _Builder:
         self.zero = (0,) * len(problem.dimensions)
 
     def ready(self, vehicle_id: str) -> int:
+        """When ``vehicle_id`` can leave where it is: its ready time, never before now."""
         return max(self.states[vehicle_id].ready_s, self.now)
 
     def build(self) -> LiveView:
+        """The live view: tracks, private rows and depots, orders, vehicles, then relaxed
+        and checked."""
         problem, plan = self.problem, self.plan
         known = {o.id for o in problem.orders}
         for planned in plan.routes:

@@ -13,42 +13,36 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from lastmile.domain import (
-    Order,
-    OrderKind,
-    Plan,
-    Route,
-    TimeWindow,
-    Unassigned,
-    Visit,
-    VisitKind,
-)
+from lastmile.domain import Order, OrderKind, Plan, Route, TimeWindow, Unassigned, Visit, VisitKind
 from lastmile.planning.live.state import LOADED_AT_DEPOT, LiveChangeRejected, StopKey
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.unassigned import explain_unassigned
 from lastmile.planning.validate import validate
 
-_START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
-_JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
+_JOB, _PICKUP = VisitKind.JOB, VisitKind.PICKUP
 
 
 _T = TypeVar("_T")
 
 
 def stop_key(v: Visit) -> StopKey:
+    """The ``(order id, kind)`` a vehicle state names the stop of ``v`` by."""
     return (v.order_id or "", v.kind)
 
 
 def step_of(v: Visit) -> Step:
+    """The step that visits what ``v`` visits."""
     return Step(v.kind, order_id=v.order_id, break_id=v.break_id, depot=v.depot)
 
 
 def plus(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
+    """``a + b`` in every dimension."""
     return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 def exactly(t: int) -> tuple[TimeWindow, ...]:
+    """The window of the one instant ``t``."""
     return (TimeWindow(t, t),)
 
 
@@ -80,6 +74,7 @@ def with_orders(problem: PlanningProblem, orders: tuple[Order, ...]) -> Planning
 
 
 def with_depot_skill(order: Order) -> Order:
+    """``order`` needing :data:`LOADED_AT_DEPOT` when its goods wait at a depot."""
     if order.kind is not OrderKind.DELIVERY or LOADED_AT_DEPOT in order.skills:
         return order
     return dataclasses.replace(order, skills=order.skills | {LOADED_AT_DEPOT})
@@ -101,18 +96,21 @@ def route_ok(problem: PlanningProblem, route: Route) -> bool:
 
 
 def check(problem: PlanningProblem, plan: Plan, what: str) -> None:
+    """Raise :class:`LiveChangeRejected` unless the validator accepts ``plan``."""
     report = validate(problem, plan)
     if not report.ok:
         raise LiveChangeRejected(what, report.violations)
 
 
 def stop_attr(order: Order, kind: VisitKind) -> str:
+    """The attribute of ``order`` (``"pickup"``/``"delivery"``) a visit of ``kind`` serves."""
     if kind is _PICKUP or (kind is _JOB and order.kind is OrderKind.PICKUP):
         return "pickup"
     return "delivery"
 
 
 def readable(u: Unassigned) -> Unassigned:
+    """``u`` with the reserved skill explained in plain words."""
     if LOADED_AT_DEPOT in u.reason:
         return Unassigned(
             u.order_id,
