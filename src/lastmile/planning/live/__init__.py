@@ -67,9 +67,10 @@ Modules, bottom to top: :mod:`~lastmile.planning.live.state` (small types),
 :mod:`~lastmile.planning.live.relax` (broken promises),
 :mod:`~lastmile.planning.live.residual` (building the residual problem),
 :mod:`~lastmile.planning.live.grow` (adding locations),
-:mod:`~lastmile.planning.live.insertion` (insertion search),
+:mod:`~lastmile.planning.live.search` (the positions of one order),
+:mod:`~lastmile.planning.live.insertion` (inserting it),
 :mod:`~lastmile.planning.live.breakdown` (a vehicle breaks down),
-:mod:`~lastmile.planning.live.reoptimise` (re-optimisation) and
+:mod:`~lastmile.planning.live.reoptimisation` (re-optimisation) and
 :mod:`~lastmile.planning.live.plan` (:class:`LivePlan`).
 """
 
@@ -79,7 +80,7 @@ from lastmile.planning.live.plan import ReoptimiseOutcome as ReoptimiseOutcome
 from lastmile.planning.live.plan import insert_order as insert_order
 from lastmile.planning.live.plan import reassign_vehicle as reassign_vehicle
 from lastmile.planning.live.plan import reoptimise as reoptimise
-from lastmile.planning.live.reoptimise import ReoptimiseReason as ReoptimiseReason
+from lastmile.planning.live.reoptimisation import ReoptimiseReason as ReoptimiseReason
 from lastmile.planning.live.state import LOADED_AT_DEPOT as LOADED_AT_DEPOT
 from lastmile.planning.live.state import LiveChangeRejected as LiveChangeRejected
 from lastmile.planning.live.state import Relaxation as Relaxation

@@ -8,7 +8,10 @@ vehicle's history, and :func:`full_plan` does so for a whole plan.
 
 from __future__ import annotations
 
-from lastmile.domain import OrderKind, Plan, Route, Visit, VisitKind
+from collections.abc import Sequence
+
+from lastmile.domain import OrderKind, Plan, Route, Vehicle, Visit, VisitKind
+from lastmile.planning.live.state import Track
 from lastmile.planning.live.view import LiveView
 from lastmile.planning.problem import route_cost
 
@@ -16,12 +19,14 @@ _START = VisitKind.START
 _JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
 
 
-def full_route(live: LiveView, vehicle_id: str, residual: Route | None) -> Route | None:
-    """History followed by the residual route, in the terms of ``live.problem``."""
-    track = live.tracks[vehicle_id]
+def full_route(
+    vehicle: Vehicle, track: Track, depot_map: Sequence[int], residual: Route | None
+) -> Route | None:
+    """``track``'s history followed by the ``residual`` route, in the terms of the
+    problem ``vehicle`` belongs to (``depot_map``: residual depot -> its depot)."""
+    vehicle_id = vehicle.id
     visits = list(track.done)
     toff, doff = track.travel_s, track.distance_m
-    depot_map = live.depot_map
     for v in residual.visits if residual is not None else ():
         oid = v.order_id
         if track.started and v.kind is _START:
@@ -55,7 +60,6 @@ def full_route(live: LiveView, vehicle_id: str, residual: Route | None) -> Route
         return None
     last = visits[-1]
     has_tasks = any(v.is_task for v in visits)
-    vehicle = live.problem.vehicle(vehicle_id)
     cost = route_cost(vehicle, last.travel, last.distance) if has_tasks else 0
     return Route(vehicle_id, tuple(visits), cost)
 
@@ -68,7 +72,9 @@ def full_plan(live: LiveView, residual_plan: Plan, engine: str, *, only: str | N
         if only is not None and vid != only:
             found = live.plan.route_of(vid)
         else:
-            found = full_route(live, vid, residual_plan.route_of(vid))
+            found = full_route(
+                vehicle, live.tracks[vid], live.depot_map, residual_plan.route_of(vid)
+            )
         if found is not None and (found.tasks or live.tracks[vid].started):
             routes.append(found)
     pseudo = {t.dead_load_id for t in live.tracks.values()}

@@ -18,7 +18,7 @@ from lastmile.domain import Location, Order, OrderKind, Plan, Route, Unassigned
 from lastmile.planning.live.breakdown import without_vehicle
 from lastmile.planning.live.grow import Between, grown, only_adds_locations, with_locations
 from lastmile.planning.live.insertion import insert
-from lastmile.planning.live.reoptimise import ReoptimiseReason, reoptimise_view
+from lastmile.planning.live.reoptimisation import ReoptimiseReason, reoptimise_view
 from lastmile.planning.live.residual import build_view
 from lastmile.planning.live.state import Relaxation, VehicleState
 from lastmile.planning.live.view import LiveView
