@@ -72,7 +72,6 @@ def build_view(
     states: Iterable[VehicleState] = (),
     unavailable: Iterable[str] = (),
 ) -> LiveView:
-    """What a started vehicle has done, carries and has left (see :meth:`_Builder.history`)."""
     """The live view of ``plan`` at ``now_s``; raises :class:`InputError` on a state
     that does not fit the plan, and :class:`LiveChangeRejected` when even the
     relaxed forecast breaks a rule (the plan itself does not fit the problem)."""
