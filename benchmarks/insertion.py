@@ -207,7 +207,7 @@ def main() -> None:
     live = LivePlan.build(problem, plan, now_s=at_s, states=states)
     view_ms = (time.perf_counter() - t0) * 1000
     for route in live.residual_plan.routes:
-        live._route_index(route.vehicle_id)
+        live.view.route_index(route.vehicle_id)
     ahead = sum(len(r.tasks) for r in live.plan.routes) - done
     print(
         f"at {args.at:g}h: {len(states)} vans on the road, {done} stops done ({failed} failed), "
@@ -250,10 +250,12 @@ def main() -> None:
 
     if args.resolve > 0:
         t0 = time.perf_counter()
-        better = live.reoptimise(time_limit=args.resolve, workers=os.cpu_count())
+        outcome = live.reoptimise(time_limit=args.resolve, workers=os.cpu_count())
         resolve_s = time.perf_counter() - t0
+        better = outcome.live
         print(
-            f"\nfull re-solve of what is ahead ({better.plan.engine}): {resolve_s:.1f} s wall "
+            f"\nfull re-solve of what is ahead ({better.plan.engine}, "
+            f"{outcome.reason.value}): {resolve_s:.1f} s wall "
             f"(limit {args.resolve:g} s); cost {live.plan.cost} -> {better.plan.cost}, "
             f"unassigned {len(live.plan.unassigned)} -> {len(better.plan.unassigned)}"
         )

@@ -236,7 +236,7 @@ def reoptimise(
     with service.changing(session, plan=plan, views=views) as plan:
         ctx = service.load_live(session, plan=plan, travel_model=travel, now=clock(), views=views)
         try:
-            result = ctx.live.reoptimise(
+            outcome = ctx.live.reoptimise(
                 time_limit=time_limit,
                 engine=body.engine,
                 workers=settings.solver_workers,
@@ -244,7 +244,8 @@ def reoptimise(
             )
         except (UnsupportedConstraint, SolveError, InputError) as exc:
             raise Conflict(f"re-optimising failed: {exc}") from None
-        if result.plan.engine.endswith("(kept)"):
+        result = outcome.live
+        if outcome.kept:
             return _answer(
                 session,
                 plan,
