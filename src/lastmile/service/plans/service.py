@@ -22,7 +22,7 @@ from lastmile.planning.engines import REGISTRY
 from lastmile.service.auth.models import Role
 from lastmile.service.crud import get_owned
 from lastmile.service.db import utcnow
-from lastmile.service.deps import Principal
+from lastmile.service.auth.principal import Principal
 from lastmile.service.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order

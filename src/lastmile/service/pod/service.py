@@ -34,7 +34,7 @@ from lastmile.operations.pod import (
 )
 from lastmile.operations.tracking import StopEventKind
 from lastmile.service.db import utcnow
-from lastmile.service.deps import Principal
+from lastmile.service.auth.principal import Principal
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
