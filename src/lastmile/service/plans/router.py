@@ -56,10 +56,10 @@ def _plan_out(session: SessionDep, plan: Plan) -> PlanOut:
 
 
 def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
-    session.refresh(plan)
+    plan, job = service.plan_detail(session, plan=plan)
     return PlanDetail(
-        **_plan_out(session, plan).model_dump(exclude={"job"}),
-        job=_job_out(service.get_job(session, plan=plan)),
+        **PlanOut.model_validate(plan, from_attributes=True).model_dump(exclude={"job"}),
+        job=_job_out(job),
         routes=[RouteOut.model_validate(r) for r in plan.routes],
         unassigned=[UnassignedOut.model_validate(u) for u in plan.unassigned],
     )

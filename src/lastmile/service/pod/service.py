@@ -383,6 +383,15 @@ def _reattempt(
     session.commit()
 
 
+def list_proofs(session: Session, *, order: Order) -> list[Proof]:
+    """Every proof recorded for ``order``, oldest first."""
+    return list(
+        session.scalars(
+            select(Proof).where(Proof.order_id == order.id).order_by(Proof.created_at)
+        )
+    )
+
+
 def ensure_live(route: Route) -> None:
     if route.status not in ("dispatched", "started", "completed"):
         raise Conflict(f"the route is {route.status}; stops are finished once it is dispatched")

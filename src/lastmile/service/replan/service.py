@@ -39,7 +39,7 @@ from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
-from lastmile.service.plans.problem import (
+from lastmile.service.plans.snapshot import (
     Snapshot,
     build_snapshot,
     problem_order,
