@@ -19,23 +19,23 @@ from lastmile.operations import (
     build_loading_list,
 )
 from lastmile.service.auth.models import Role
+from lastmile.service.auth.principal import Principal
 from lastmile.service.crud import get_owned
 from lastmile.service.db import utcnow
-from lastmile.service.auth.principal import Principal
 from lastmile.service.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, PlanningJob, Route, UnassignedOrder, Visit
-from lastmile.service.plans.solver_options import check_solver_options
-from lastmile.service.plans.snapshot import DAY, Snapshot, build_snapshot, plan_epoch
 from lastmile.service.plans.schemas import (
     DispatchRequest,
     LoadingEntryOut,
     LoadingListOut,
     PlanCreate,
 )
+from lastmile.service.plans.snapshot import DAY, Snapshot, build_snapshot, plan_epoch
+from lastmile.service.plans.solver_options import check_solver_options
 from lastmile.service.settings import Settings
 from lastmile.travel import TravelModel
 
