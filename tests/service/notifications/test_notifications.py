@@ -41,7 +41,7 @@ from lastmile.service.notifications.senders import (
 from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.plans.models import Visit
 
-from .conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
+from ..conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
 
 
 def _free_port() -> int:
