@@ -2,7 +2,9 @@
 
 On start-up the database is migrated to head (unless ``auto_migrate`` is off)
 and the planning job runner is started; on shut-down running jobs are
-cancelled. Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
+cancelled. Building the app installs the notifications outbox (changes and
+published events become queued webhooks and customer messages in their own
+transaction). Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
 """
 
 from __future__ import annotations
