@@ -51,6 +51,9 @@ def _advance(order: Order, target: OrderStatus) -> None:
 
 @dataclass
 class Stored:
+    """What :func:`store` wrote: the logged change, whether new routes await dispatch,
+    the orders left unassigned and the routes rewritten."""
+
     change: PlanChange
     needs_dispatch: bool
     unassigned: list[Unassigned]
