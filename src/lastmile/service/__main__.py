@@ -2,6 +2,6 @@
 
 import sys
 
-from lastmile.service.cli import main
+from lastmile.service.commands import main
 
 sys.exit(main())

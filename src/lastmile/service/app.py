@@ -2,7 +2,9 @@
 
 On start-up the database is migrated to head (unless ``auto_migrate`` is off)
 and the planning job runner is started; on shut-down running jobs are
-cancelled. Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
+cancelled. Building the app installs the notifications outbox (changes and
+published events become queued webhooks and customer messages in their own
+transaction). Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
 from lastmile.service.fleet.router import router as fleet_router
 from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.notifications.outbox import install_outbox
 from lastmile.service.notifications.router import router as notifications_router
 from lastmile.service.orders.router import public_router as tracking_router
 from lastmile.service.orders.router import router as orders_router
@@ -102,6 +105,7 @@ def create_app(
     settings would build (tests pass fakes)."""
     settings = settings or Settings()
     engine = db.make_engine(settings.database_url)
+    install_outbox()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,9 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.service.auth.models import ApiKey, Role, SessionToken, User
+from lastmile.service.auth.principal import Principal
 from lastmile.service.auth.schemas import UserUpdate
 from lastmile.service.db import utcnow
 from lastmile.service.errors import Conflict, NotAuthenticated, NotFound
+from lastmile.service.fleet.models import Driver
 from lastmile.service.security import (
     API_KEY_PREFIX,
     SESSION_PREFIX,
@@ -22,6 +24,47 @@ from lastmile.service.security import (
     new_token,
     verify_password,
 )
+
+#: API key use is recorded at most this often, to spare a write per request.
+_LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def authenticate(session: Session, *, token: str) -> Principal:
+    """Who ``token`` (a session token or an API key) belongs to (401 when nobody)."""
+    now = utcnow()
+    if token.startswith(SESSION_PREFIX):
+        row = session.execute(
+            select(SessionToken, User)
+            .join(User, User.id == SessionToken.user_id)
+            .where(SessionToken.token_hash == digest(token))
+        ).first()
+        if row is None:
+            raise NotAuthenticated("unknown session token")
+        tok, user = row
+        if tok.revoked_at is not None or tok.expires_at <= now:
+            raise NotAuthenticated("session expired: log in again")
+        if not user.active:
+            raise NotAuthenticated("user is deactivated")
+        role = Role(user.role)
+        driver_id = None
+        if role is Role.DRIVER:
+            driver_id = session.scalar(select(Driver.id).where(Driver.user_id == user.id))
+        return Principal(
+            org_id=user.org_id,
+            role=role,
+            user_id=user.id,
+            driver_id=driver_id,
+            session_token_id=tok.id,
+        )
+    if token.startswith(API_KEY_PREFIX):
+        key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(token)))
+        if key is None or key.revoked_at is not None:
+            raise NotAuthenticated("unknown or revoked API key")
+        if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
+            key.last_used_at = now
+            session.commit()
+        return Principal(org_id=key.org_id, role=Role(key.role), api_key_id=key.id)
+    raise NotAuthenticated("malformed token")
 
 
 def create_user(

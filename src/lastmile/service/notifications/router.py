@@ -13,7 +13,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import select
 
 from lastmile.service.deps import (
     AdminUser,
@@ -26,12 +25,6 @@ from lastmile.service.deps import (
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated, NotFound
 from lastmile.service.notifications import service
-from lastmile.service.notifications.models import (
-    CustomerNotification,
-    CustomerReply,
-    WebhookDelivery,
-    WebhookEndpoint,
-)
 from lastmile.service.notifications.runtime import lifespan
 from lastmile.service.notifications.schemas import (
     NotificationOut,
@@ -79,11 +72,7 @@ def create_webhook(body: WebhookIn, user: AdminUser, session: SessionDep) -> Web
 @router.get("/webhooks", response_model=list[WebhookOut])
 def list_webhooks(user: AdminUser, session: SessionDep) -> list[WebhookOut]:
     """The organisation's webhook endpoints."""
-    rows = session.scalars(
-        select(WebhookEndpoint)
-        .where(WebhookEndpoint.org_id == user.org_id)
-        .order_by(WebhookEndpoint.created_at)
-    )
+    rows = service.list_endpoints(session, org_id=user.org_id)
     return [WebhookOut.model_validate(r) for r in rows]
 
 
@@ -91,7 +80,7 @@ def list_webhooks(user: AdminUser, session: SessionDep) -> list[WebhookOut]:
 def event_types(user: AdminUser) -> list[str]:
     """Every event type a webhook can receive."""
     del user
-    return list(service.EVENT_TYPES)
+    return service.event_types()
 
 
 @router.delete("/webhooks", status_code=status.HTTP_204_NO_CONTENT)
@@ -101,9 +90,7 @@ def delete_webhook(
     endpoint_id: Annotated[uuid.UUID, Query(description="The endpoint to remove.")],
 ) -> None:
     """Remove an endpoint; its pending deliveries are dropped."""
-    endpoint = service.get_endpoint(session, org_id=user.org_id, endpoint_id=endpoint_id)
-    session.delete(endpoint)
-    session.commit()
+    service.delete_endpoint(session, org_id=user.org_id, endpoint_id=endpoint_id)
 
 
 @router.get("/webhooks/deliveries", response_model=list[WebhookDeliveryOut])
@@ -117,12 +104,9 @@ def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most recent first, this many.")] = 100,
 ) -> list[WebhookDeliveryOut]:
     """The delivery log: one row per event and endpoint, with its attempts."""
-    stmt = select(WebhookDelivery).where(WebhookDelivery.org_id == user.org_id)
-    if endpoint_id is not None:
-        stmt = stmt.where(WebhookDelivery.endpoint_id == endpoint_id)
-    if delivery_status is not None:
-        stmt = stmt.where(WebhookDelivery.status == delivery_status)
-    rows = session.scalars(stmt.order_by(WebhookDelivery.created_at.desc()).limit(limit))
+    rows = service.list_deliveries(
+        session, org_id=user.org_id, endpoint_id=endpoint_id, status=delivery_status, limit=limit
+    )
     return [WebhookDeliveryOut.model_validate(r) for r in rows]
 
 
@@ -132,22 +116,14 @@ def list_deliveries(
 @router.get("/orders/{order_id}/notifications", response_model=list[NotificationOut])
 def order_notifications(order: OrderDep, session: SessionDep) -> list[NotificationOut]:
     """The messages sent (or queued) to the order's customer, oldest first."""
-    rows = session.scalars(
-        select(CustomerNotification)
-        .where(CustomerNotification.order_id == order.id)
-        .order_by(CustomerNotification.created_at)
-    )
+    rows = service.order_notifications(session, order=order)
     return [NotificationOut.model_validate(r) for r in rows]
 
 
 @router.get("/orders/{order_id}/replies", response_model=list[ReplyOut])
 def order_replies(order: OrderDep, session: SessionDep) -> list[ReplyOut]:
     """What the order's customer replied through their tracking link, oldest first."""
-    rows = session.scalars(
-        select(CustomerReply)
-        .where(CustomerReply.order_id == order.id)
-        .order_by(CustomerReply.created_at)
-    )
+    rows = service.order_replies(session, order=order)
     return [ReplyOut.model_validate(r) for r in rows]
 
 

@@ -23,14 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from lastmile.service.db import utcnow
-from lastmile.service.notifications import service
+from lastmile.service.notifications import delivery
+from lastmile.service.notifications.outbox import scan_delays
 from lastmile.service.notifications.senders import LogSmsProvider, SmtpEmailSender
 from lastmile.service.notifications.settings import NotifySettings
 
 logger = logging.getLogger(__name__)
 
 
-def make_senders(settings: NotifySettings, *, base_url: str, ttl_s: int) -> service.Senders:
+def make_senders(settings: NotifySettings, *, base_url: str, ttl_s: int) -> delivery.Senders:
     email = (
         SmtpEmailSender(
             host=settings.smtp_host,
@@ -44,7 +45,7 @@ def make_senders(settings: NotifySettings, *, base_url: str, ttl_s: int) -> serv
         if settings.smtp_host
         else None
     )
-    return service.Senders(
+    return delivery.Senders(
         email=email,
         sms=LogSmsProvider(),
         http=httpx.Client(follow_redirects=False),
@@ -59,18 +60,18 @@ class Notifier:
 
     settings: NotifySettings
     sessions: sessionmaker[Session]
-    senders: service.Senders
+    senders: delivery.Senders
     _task: asyncio.Task[None] | None = None
     _last_scan: float = field(default=0.0)
     _stopping: asyncio.Event | None = None
 
-    def run_once(self) -> service.SendReport:
+    def run_once(self) -> delivery.SendReport:
         """One round, in the calling thread: delays first, then everything due."""
         if time.monotonic() - self._last_scan >= self.settings.delay_scan_s:
             self._last_scan = time.monotonic()
             with self.sessions() as session:
-                service.scan_delays(session, settings=self.settings, now=utcnow())
-        return service.send_due(self.sessions, senders=self.senders, settings=self.settings)
+                scan_delays(session, settings=self.settings, now=utcnow())
+        return delivery.send_due(self.sessions, senders=self.senders, settings=self.settings)
 
     async def _loop(self, stopping: asyncio.Event) -> None:
         while not stopping.is_set():

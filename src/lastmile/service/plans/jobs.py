@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.domain import Plan
 from lastmile.service.plans import service
-from lastmile.service.plans.problem import Snapshot
+from lastmile.service.plans.snapshot import Snapshot
 from lastmile.service.settings import Settings
 from lastmile.travel import TravelModel
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, status
 
 from lastmile.service.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
 from lastmile.service.errors import Forbidden
+from lastmile.service.orgs.models import Organisation
 from lastmile.service.orgs.service import get_org
 from lastmile.service.plans import service
 from lastmile.service.plans.jobs import JobRunner
@@ -32,6 +33,10 @@ def get_runner(request: Request) -> JobRunner:
     return runner
 
 
+def org_dep(user: StaffUser, session: SessionDep) -> Organisation:
+    return get_org(session, org_id=user.org_id)
+
+
 def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
     return service.get_plan(session, org_id=user.org_id, plan_id=plan_id)
 
@@ -41,6 +46,7 @@ def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Ro
 
 
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
+OrgDep = Annotated[Organisation, Depends(org_dep)]
 PlanDep = Annotated[Plan, Depends(plan_dep)]
 RouteDep = Annotated[Route, Depends(route_dep)]
 
@@ -56,10 +62,10 @@ def _plan_out(session: SessionDep, plan: Plan) -> PlanOut:
 
 
 def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
-    session.refresh(plan)
+    plan, job = service.plan_detail(session, plan=plan)
     return PlanDetail(
-        **_plan_out(session, plan).model_dump(exclude={"job"}),
-        job=_job_out(service.get_job(session, plan=plan)),
+        **PlanOut.model_validate(plan, from_attributes=True).model_dump(exclude={"job"}),
+        job=_job_out(job),
         routes=[RouteOut.model_validate(r) for r in plan.routes],
         unassigned=[UnassignedOut.model_validate(u) for u in plan.unassigned],
     )
@@ -69,6 +75,7 @@ def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
 def create_plan(
     body: PlanCreate,
     user: StaffUser,
+    org: OrgDep,
     session: SessionDep,
     settings: SettingsDep,
     runner: RunnerDep,
@@ -78,7 +85,6 @@ def create_plan(
     Follow progress with GET /plans/{plan_id}/job; the routes appear in
     GET /plans/{plan_id} when the job has succeeded.
     """
-    org = get_org(session, org_id=user.org_id)
     plan, job = service.create_plan(
         session, org=org, data=body, settings=settings, created_by_id=user.user_id
     )

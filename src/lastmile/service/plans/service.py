@@ -18,24 +18,24 @@ from lastmile.operations import (
     OrderStatus,
     build_loading_list,
 )
-from lastmile.planning.engines import REGISTRY
 from lastmile.service.auth.models import Role
+from lastmile.service.auth.principal import Principal
 from lastmile.service.crud import get_owned
 from lastmile.service.db import utcnow
-from lastmile.service.deps import Principal
 from lastmile.service.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
 from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, PlanningJob, Route, UnassignedOrder, Visit
-from lastmile.service.plans.problem import DAY, Snapshot, build_snapshot, plan_epoch
 from lastmile.service.plans.schemas import (
     DispatchRequest,
     LoadingEntryOut,
     LoadingListOut,
     PlanCreate,
 )
+from lastmile.service.plans.snapshot import DAY, Snapshot, build_snapshot, plan_epoch
+from lastmile.service.plans.solver_options import check_solver_options
 from lastmile.service.settings import Settings
 from lastmile.travel import TravelModel
 
@@ -60,18 +60,9 @@ def create_plan(
     created_by_id: uuid.UUID | None,
 ) -> tuple[Plan, PlanningJob]:
     """Check the request and queue a planning job; the caller submits it to the runner."""
-    errors: list[FieldError] = []
-    if data.engine != "auto" and data.engine not in REGISTRY:
-        known = ", ".join(["auto", *REGISTRY])
-        errors.append(FieldError(reason=f"unknown engine; choose one of: {known}", column="engine"))
-    time_limit = data.time_limit_s or settings.default_time_limit_s
-    if time_limit > settings.max_time_limit_s:
-        errors.append(
-            FieldError(
-                reason=f"at most {settings.max_time_limit_s:g} s on this service",
-                column="time_limit_s",
-            )
-        )
+    time_limit, errors = check_solver_options(
+        engine=data.engine, time_limit_s=data.time_limit_s, settings=settings
+    )
     epoch = plan_epoch(data.date, org.timezone)
 
     if data.vehicle_ids is None:
@@ -351,6 +342,12 @@ def get_plan(session: Session, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> Plan
 
 def get_job(session: Session, *, plan: Plan) -> PlanningJob | None:
     return session.scalar(select(PlanningJob).where(PlanningJob.plan_id == plan.id))
+
+
+def plan_detail(session: Session, *, plan: Plan) -> tuple[Plan, PlanningJob | None]:
+    """``plan`` as stored now (routes and unassigned orders read again) and its job."""
+    session.refresh(plan)
+    return plan, get_job(session, plan=plan)
 
 
 def list_plans(session: Session, *, org_id: uuid.UUID, limit: int, offset: int) -> list[Plan]:

@@ -16,7 +16,6 @@ from lastmile.service.orders.service import get_order
 from lastmile.service.plans import service as plans_service
 from lastmile.service.plans.models import Route
 from lastmile.service.pod import service
-from lastmile.service.pod.models import Proof
 from lastmile.service.pod.schemas import PodFileOut, ProofIn, ProofOut, ScanIn, ScanOut
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.pod.storage import FileStore, LocalFileStore, S3FileStore
@@ -136,8 +135,7 @@ def finish_stop(
 @router.get("/orders/{order_id}/pod", response_model=list[ProofOut])
 def order_proofs(order: OrderDep, session: SessionDep) -> list[ProofOut]:
     """Every proof recorded for the order, oldest first."""
-    rows = session.query(Proof).filter(Proof.order_id == order.id).order_by(Proof.created_at)
-    return [service.proof_out(p) for p in rows]
+    return [service.proof_out(p) for p in service.list_proofs(session, order=order)]
 
 
 @router.get(

@@ -33,9 +33,10 @@ from lastmile.operations.pod import (
     plan_reattempt,
 )
 from lastmile.operations.tracking import StopEventKind
+from lastmile.service.auth.principal import Principal
 from lastmile.service.db import utcnow
-from lastmile.service.deps import Principal
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
+from lastmile.service.events import publish
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
 from lastmile.service.orgs.models import Organisation
@@ -312,9 +313,7 @@ def record_proof(
         created_at=utcnow(),
     )
     session.add(proof)
-    from lastmile.service.notifications.service import emit
-
-    emit(
+    publish(
         session,
         org_id=route.org_id,
         event_type="pod.recorded",
@@ -381,6 +380,13 @@ def _reattempt(
             if order.kind == OrderKind.SHIPMENT.value and order.pickup_windows:
                 order.pickup_windows = []
     session.commit()
+
+
+def list_proofs(session: Session, *, order: Order) -> list[Proof]:
+    """Every proof recorded for ``order``, oldest first."""
+    return list(
+        session.scalars(select(Proof).where(Proof.order_id == order.id).order_by(Proof.created_at))
+    )
 
 
 def ensure_live(route: Route) -> None:

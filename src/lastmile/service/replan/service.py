@@ -1,648 +1,104 @@
-"""From stored plans and tracking reports to a :class:`~lastmile.planning.live.LivePlan`,
-and validated changes back into the plan's routes.
+"""Re-planning a plan on the road: insert an urgent order, a vehicle breakdown,
+re-optimise, and the log of changes.
 
-The live view is rebuilt for every request from what the database says:
-the plan's routes (their order of stops, re-timed on the current orders and
-fleet), the stop events reported so far (stops completed or failed) and the
-last GPS fix of each route on the road (a matrix row of its own when it is
-newer than the last stop reported). The change is made by the library, which
-validates it; only then are the routes, visits, unassigned orders and order
-statuses rewritten, in one transaction, with a :class:`PlanChange` in the log.
+Each operation holds the plan (:func:`~lastmile.service.replan.context.changing`),
+builds its live view (:func:`load_live`), lets the library make the change
+(validated before anything is written) and stores it in one commit
+(:func:`store`); the answer is a :class:`ReplanOutcome`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import copy
-import dataclasses
 import datetime as dt
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, lazyload
 
-from lastmile.domain import Location, Route, Unassigned, VisitKind
-from lastmile.domain import Order as DomainOrder
-from lastmile.domain import Plan as DomainPlan
-from lastmile.exceptions import InputError
-from lastmile.operations import OrderEvent, OrderStatus
-from lastmile.planning import PlanningProblem, build_route
-from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
-from lastmile.planning.schedule import Step
-from lastmile.service.db import utcnow
-from lastmile.service.errors import Conflict, NotFound
+from lastmile.domain import Unassigned
+from lastmile.exceptions import InputError, SolveError, UnsupportedConstraint
+from lastmile.operations import OrderStatus
+from lastmile.planning.live import LivePlan
+from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.orders.models import Order
-from lastmile.service.orders.service import apply_event
-from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
-from lastmile.service.plans.problem import (
-    Snapshot,
-    build_snapshot,
-    problem_order,
-    seconds_since,
-)
+from lastmile.service.plans.solver_options import check_solver_options
+from lastmile.service.replan.context import BARE, LiveContext, changing, load_live
 from lastmile.service.replan.models import PlanChange
-from lastmile.service.replan.views import CachedView, LiveViews
-from lastmile.service.tracking.models import RouteProgress, StopEvent
-from lastmile.travel import TravelModel, grown_matrix
+from lastmile.service.replan.views import LiveViews
+from lastmile.service.replan.writeback import Stored, store
+from lastmile.service.settings import Settings
+from lastmile.travel import TravelModel
 
-#: Route statuses whose vehicle has left its depot.
-_ON_THE_ROAD = ("started",)
-#: A GPS fix older than this is not trusted as the vehicle's position.
-_FIX_MAX_AGE = dt.timedelta(minutes=15)
-_FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
-
+#: What time it is (the request's clock).
 Clock = Callable[[], dt.datetime]
-#: Orders as re-planning reads them: without their items (not planned on).
-_BARE = (lazyload(Order.items),)
 
 
-@dataclass
-class LiveContext:
-    """A plan as the live view sees it, and how to write changes back."""
+@dataclass(frozen=True)
+class ReplanOutcome:
+    """What a re-planning operation did (``applied`` false: nothing changed, and why)."""
 
-    plan: pm.Plan
-    org: Organisation
-    snapshot: Snapshot
-    live: LivePlan
-    now: dt.datetime
-    routes: dict[str, pm.Route]
-    #: orders behind each started vehicle, by (order id, visit kind)
-    done: dict[str, set[tuple[str, VisitKind]]] = field(default_factory=dict)
-    #: orders asked for that the plan does not have yet, by id
-    extra: dict[str, DomainOrder] = field(default_factory=dict)
-    #: the view as cached (None when it is not kept)
-    cached: CachedView | None = None
-
-    @property
-    def problem(self) -> PlanningProblem:
-        return self.live.problem
-
-    def order(self, order_id: uuid.UUID) -> DomainOrder:
-        """The planning order ``order_id`` (one of the plan's, or one asked for)."""
-        found = self.extra.get(str(order_id))
-        return found if found is not None else self.problem.order(str(order_id))
-
-
-def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list[Step]:
-    steps = []
-    for v in route.visits:
-        kind = VisitKind(v.kind)
-        if kind in (VisitKind.START, VisitKind.END):
-            continue
-        if kind is VisitKind.BREAK:
-            steps.append(Step(kind, break_id=v.break_id))
-        elif kind is VisitKind.RELOAD:
-            if v.depot_id in depot_ids:
-                steps.append(Step(kind, depot=depot_ids.index(v.depot_id)))
-        elif v.order_id is not None and str(v.order_id) in known:
-            steps.append(Step(kind, order_id=str(v.order_id)))
-    return steps
-
-
-def _with_rows(
-    problem: PlanningProblem, extra: list[Location], travel_model: TravelModel
-) -> PlanningProblem:
-    """``problem`` with ``extra`` locations added at the end (every profile shares
-    the service's one matrix)."""
-    if not extra:
-        return problem
-    matrix = next(iter(problem.matrices.values()))
-    grown = grown_matrix(travel_model, problem.locations, matrix, extra)
-    # Nothing but rows at the end changes: the orders, fleet and depots checked
-    # when ``problem`` was made are not checked again.
-    out = copy.copy(problem)
-    object.__setattr__(out, "locations", (*problem.locations, *extra))
-    object.__setattr__(out, "matrices", {p: grown for p in problem.matrices})
-    return out
-
-
-def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
-    job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
-    vehicle_ids = {r.vehicle_id for r in plan.routes}
-    if job is not None:
-        vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
-    return vehicle_ids
-
-
-def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:
-    return tuple(
-        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
-        for r in sorted(plan.routes, key=lambda r: str(r.id))
-    )
-
-
-def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
-    """The parts of a fingerprint a change to the plan's routes moves: every change
-    of a ready or dispatched plan is logged (:class:`PlanChange`)."""
-    changes = session.scalar(
-        select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
-    )
-    return (plan.status, plan.epoch, _routes_key(plan), changes)
-
-
-def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[Any, ...]:
-    """What a live view of ``plan`` is built from, in two small queries (see
-    :mod:`lastmile.service.replan.views`); positions and the clock are not in it.
-
-    The fleet, depots and orders are in it by the organisation's
-    ``planning_revision``, which every write to them raises (in its own
-    transaction, so no reader sees the rows without the revision)."""
-    started = [r.id for r in plan.routes if r.status in _ON_THE_ROAD]
-    events: tuple[Any, ...] = (0, None)
-    if started:
-        events = tuple(
-            session.execute(
-                select(func.count(), func.max(StopEvent.recorded_at)).where(
-                    StopEvent.route_id.in_(started)
-                )
-            ).one()
-        )
-    organisation = (org.planning_revision, org.timezone, tuple(org.dimensions))
-    return (_plan_key(session, plan), events, organisation)
-
-
-def _build(
-    session: Session,
-    *,
-    plan: pm.Plan,
-    org: Organisation,
-    vehicle_ids: set[uuid.UUID],
-    travel_model: TravelModel,
-    now: dt.datetime,
-    as_of: dt.datetime,
-    extra_orders: Iterable[uuid.UUID] = (),
-) -> tuple[Snapshot, LivePlan, dict[str, set[tuple[str, VisitKind]]]]:
-    """The live view of ``plan`` from the database, vehicles ready no earlier than ``as_of``."""
-    order_ids = {v.order_id for r in plan.routes for v in r.visits if v.order_id is not None}
-    order_ids |= {u.order_id for u in plan.unassigned}
-    order_ids |= set(extra_orders)
-    cancelled = set(
-        session.scalars(
-            select(Order.id).where(
-                Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED.value
-            )
-        )
-    )
-    try:
-        snapshot = build_snapshot(
-            session,
-            org=org,
-            epoch=plan.epoch,
-            order_ids=sorted(order_ids - cancelled),
-            vehicle_ids=sorted(vehicle_ids),
-            travel_model=travel_model,
-            name=plan.name,
-        )
-    except InputError as exc:
-        raise Conflict(f"the plan cannot be rebuilt: {exc}") from None
-    problem = snapshot.problem
-    known = {o.id for o in problem.orders}
-    vehicles = {v.id for v in problem.vehicles}
-    domain_routes: list[Route] = []
-    for row in plan.routes:
-        vid = str(row.vehicle_id)
-        if vid not in vehicles:
-            raise Conflict(f"vehicle {vid} of route {row.id} is no longer available")
-        steps = _steps(row, known, snapshot.depot_ids)
-        domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
-    on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
-    unassigned = tuple(
-        Unassigned(str(u.order_id), u.reason, u.code)
-        for u in plan.unassigned
-        if str(u.order_id) in known and str(u.order_id) not in on_routes
-    )
-
-    # Where the vehicles on the road are, from their stop events and last fix.
-    now_s = seconds_since(plan.epoch, as_of)
-    started = [r for r in plan.routes if r.status in _ON_THE_ROAD]
-    events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
-    if started:
-        for ev in session.scalars(
-            select(StopEvent)
-            .where(StopEvent.route_id.in_(list(events)), StopEvent.kind.in_(list(_FINISHED)))
-            .order_by(StopEvent.recorded_at)
-        ):
-            events[ev.route_id].append(ev)
-        progress = {
-            p.route_id: p
-            for p in session.scalars(
-                select(RouteProgress).where(RouteProgress.route_id.in_(list(events)))
-            )
-        }
-    else:
-        progress = {}
-    states: list[VehicleState] = []
-    fixes: list[Location] = []
-    done: dict[str, set[tuple[str, VisitKind]]] = {}
-    for row, route in zip(plan.routes, domain_routes, strict=True):
-        if row.status not in _ON_THE_ROAD:
-            continue
-        vid = str(row.vehicle_id)
-        on_route = {(v.order_id, v.kind): v for v in route.visits if v.is_task and v.order_id}
-        completed: set[tuple[str, VisitKind]] = set()
-        failed: set[tuple[str, VisitKind]] = set()
-        last_at: dt.datetime | None = None
-        last_key: tuple[str, VisitKind] | None = None
-        for ev in events[row.id]:
-            key = (str(ev.order_id), VisitKind(ev.stop))
-            if key not in on_route or key in completed or key in failed:
-                continue
-            (completed if ev.kind != "failed" else failed).add(key)
-            last_at, last_key = ev.recorded_at, key
-        done[vid] = completed | failed
-        fix = progress.get(row.id)
-        fix_at = fix.last_fix_at if fix is not None else None
-        if (
-            fix is not None
-            and fix_at is not None
-            and fix.last_lon is not None
-            and fix.last_lat is not None
-            and (last_at is None or fix_at >= last_at)
-            and now - fix_at <= _FIX_MAX_AGE
-        ):
-            fixes.append(Location(fix.last_lon, fix.last_lat, name=f"vehicle {vid} fix"))
-            location = len(problem.locations) + len(fixes) - 1
-            ready = max(now_s, seconds_since(plan.epoch, fix_at))
-        elif last_key is not None and last_at is not None:
-            location = on_route[last_key].location
-            ready = max(now_s, seconds_since(plan.epoch, last_at))
-        else:
-            location = route.visits[0].location
-            began = row.started_at or now
-            ready = max(now_s, seconds_since(plan.epoch, began))
-        states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
-    problem = _with_rows(problem, fixes, travel_model)
-    snapshot = dataclasses.replace(snapshot, problem=problem)
-    try:
-        live = LivePlan.build(
-            problem,
-            DomainPlan(tuple(domain_routes), unassigned, plan.engine),
-            now_s=now_s,
-            states=states,
-        )
-    except (InputError, LiveChangeRejected) as exc:
-        raise Conflict(f"the plan no longer fits its orders and fleet: {exc}") from None
-    return snapshot, live, done
-
-
-def _with_extra(
-    ctx: LiveContext, session: Session, order_ids: list[uuid.UUID], travel_model: TravelModel
-) -> LiveContext | None:
-    """``ctx`` grown by orders the plan does not have yet (their addresses get matrix
-    rows); None when one of them needs more than new rows (it would be set aside,
-    or it is tied to a depot no vehicle type knows yet)."""
-    problem = ctx.problem
-    # Usually held already (the request read them): no query then.
-    held = {oid: session.get(Order, oid, options=_BARE) for oid in order_ids}
-    rows = {oid: o for oid, o in held.items() if o is not None}
-    new_locations: list[Location] = []
-    # Where the new rows go: after the vehicles' private rows when the view
-    # grows by rows and columns (the travel model answers rectangular queries),
-    # at the end of the problem when it grows from a whole matrix.
-    between = getattr(travel_model, "between", None)
-    base = ctx.live.next_row if between is not None else len(problem.locations)
-
-    def place(lon: float, lat: float, label: str) -> int:
-        new_locations.append(Location(lon=lon, lat=lat, name=label))
-        return base + len(new_locations) - 1
-
-    skills = set().union(*(v.type.skills for v in problem.vehicles))
-    extra: dict[str, DomainOrder] = {}
-    for oid in order_ids:
-        row, key = rows.get(oid), str(oid)
-        if row is None or any(o.id == key for o in problem.orders):
-            return None
-        found = problem_order(row, epoch=ctx.plan.epoch, ndim=len(ctx.org.dimensions), place=place)
-        if not isinstance(found, DomainOrder):
-            return None
-        if row.depot_id is not None and f"depot:{row.depot_id}" not in skills:
-            return None
-        extra[found.id] = found
-    if between is not None:
-        # Only the new rows and columns are computed (every profile shares the
-        # service's one travel model).
-        live = ctx.live.with_locations(new_locations, dict.fromkeys(problem.matrices, between))
-    else:
-        live = ctx.live.rebase(_with_rows(problem, new_locations, travel_model))
-    return dataclasses.replace(
-        ctx,
-        live=live,
-        snapshot=dataclasses.replace(ctx.snapshot, problem=live.problem),
-        extra=extra,
-    )
-
-
-@contextlib.contextmanager
-def changing(session: Session, *, plan: pm.Plan, views: LiveViews | None) -> Iterator[pm.Plan]:
-    """Hold ``plan`` for a change, and give it as it is once held: one change at a
-    time per plan (a lock in this process, and in the database a row lock, or
-    SQLite's write lock, so other processes wait too)."""
-    lock = views.plan_lock(plan.id) if views is not None else contextlib.nullcontext()
-    with lock:
-        if session.get_bind().dialect.name == "sqlite":
-            # SQLite has no row locks: a write takes the database's one write lock
-            # (other processes' writers wait for it, busy_timeout), and what is read
-            # after it is the latest.
-            session.execute(
-                update(pm.Plan)
-                .where(pm.Plan.id == plan.id)
-                .values(status=pm.Plan.status)
-                .execution_options(synchronize_session=False)
-            )
-        held = session.execute(
-            select(pm.Plan)
-            .where(pm.Plan.id == plan.id)
-            .options(selectinload(pm.Plan.routes).lazyload(pm.Route.visits))
-            .execution_options(populate_existing=True)
-            .with_for_update(of=pm.Plan)
-        ).scalar_one()
-        yield held
-
-
-def load_live(
-    session: Session,
-    *,
-    plan: pm.Plan,
-    travel_model: TravelModel,
-    now: dt.datetime,
-    extra_orders: Iterable[uuid.UUID] = (),
-    views: LiveViews | None = None,
-) -> LiveContext:
-    """The live view of ``plan`` at ``now`` (409 when the plan cannot be changed).
-
-    With ``views``, a view kept from an earlier request is used when nothing it
-    was built from has changed (see :mod:`lastmile.service.replan.views`).
-    ``extra_orders`` are orders the plan does not have yet: they are in
-    :attr:`LiveContext.extra`, their addresses rows of the problem.
-    """
-    if plan.status not in ("ready", "dispatched"):
-        raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
-    org = session.get(Organisation, plan.org_id)
-    assert org is not None
-    routes = {str(r.vehicle_id): r for r in plan.routes}
-
-    def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
-        snapshot, live, done = _build(
-            session,
-            plan=plan,
-            org=org,
-            vehicle_ids=_vehicle_ids(session, plan),
-            travel_model=travel_model,
-            now=now,
-            as_of=as_of,
-            extra_orders=extra,
-        )
-        return LiveContext(plan, org, snapshot, live, now, routes, done)
-
-    cached: CachedView | None = None
-    if views is not None and views.enabled:
-        key = fingerprint(session, plan=plan, org=org)
-        cached = views.get(plan.id, key, now)
-        if cached is None:
-            built = build(now + views.ttl)
-            cached = CachedView(key, now, now + views.ttl, built.snapshot, built.live, built.done)
-            views.put(plan.id, cached)
-        ctx = LiveContext(
-            plan, org, cached.snapshot, cached.live, now, routes, cached.done, cached=cached
-        )
-    else:
-        ctx = build(now)
-    extra = sorted(set(extra_orders))
-    if not extra:
-        return ctx
-    grown = _with_extra(ctx, session, extra, travel_model)
-    if grown is not None:
-        return grown
-    # An order the view cannot take by adding rows: built again with it, not kept.
-    return build(cached.valid_until if cached is not None else now, extra)
-
-
-def remember(*, views: LiveViews | None, ctx: LiveContext, result: LivePlan) -> None:
-    """Keep ``result``, just stored and committed by :func:`store`, as the plan's view
-    (a change that failed to commit is never kept)."""
-    if views is None or ctx.cached is None:
-        return
-    # The plan's part as the change left it: one change more than the view's own
-    # (changes to a plan are made one at a time, see :func:`changing`; one made
-    # elsewhere meanwhile makes the count differ). Stop events and fleet are kept
-    # as they were read before the change, so one that came in meanwhile shows as
-    # a difference too.
-    status, epoch, _, changes = ctx.cached.key[0]
-    key = ((status, epoch, _routes_key(ctx.plan), changes + 1), *ctx.cached.key[1:])
-    snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
-    views.put(
-        ctx.plan.id,
-        CachedView(
-            key, ctx.cached.built_at, ctx.cached.valid_until, snapshot, result, ctx.cached.done
-        ),
-    )
-
-
-# -- writing a change back ---------------------------------------------------------------------
-
-_TARGET = {
-    "planned": OrderStatus.PLANNED,
-    "dispatched": OrderStatus.DISPATCHED,
-    "started": OrderStatus.EN_ROUTE,
-}
-_STEPS = {
-    OrderStatus.PENDING: OrderEvent.PLAN,
-    OrderStatus.PLANNED: OrderEvent.DISPATCH,
-    OrderStatus.DISPATCHED: OrderEvent.START,
-}
-_RANK = [OrderStatus.PENDING, OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE]
-
-
-def _advance(order: Order, target: OrderStatus) -> None:
-    """Move a pending/planned/dispatched order up to ``target`` (never back)."""
-    status = OrderStatus(order.status)
-    while status in _STEPS and status in _RANK and _RANK.index(status) < _RANK.index(target):
-        apply_event(order, _STEPS[status])
-        status = OrderStatus(order.status)
-
-
-@dataclass
-class Stored:
-    change: PlanChange
+    applied: bool
+    summary: str
+    #: the change as logged (None when nothing was applied)
+    change: PlanChange | None
+    cost_before: int
+    cost_after: int
     needs_dispatch: bool
     unassigned: list[Unassigned]
-    #: the routes the change rewrote (added, changed, broken down)
+    #: the live view's relaxations (what runs late), as messages
+    late: list[str]
+    #: the routes the change rewrote
     routes: list[pm.Route] = field(default_factory=list)
 
 
-def store(
-    session: Session,
+def _outcome(
+    plan: pm.Plan,
     *,
     ctx: LiveContext,
-    result: LivePlan,
-    kind: str,
+    stored: Stored | None,
     summary: str,
-    detail: dict[str, Any],
-    user_id: uuid.UUID | None,
-    broken: str | None = None,
-    remember_in: LiveViews | None = None,
-) -> Stored:
-    """Write ``result`` (validated by the library) into the plan's rows, in one commit.
-
-    Only routes the change touched are rewritten. With ``remember_in``, ``result``
-    is kept there as the plan's live view for the next request.
-    """
-    plan, snapshot = ctx.plan, ctx.snapshot
-    problem = result.problem
-    epoch = plan.epoch
-    full = result.plan
-
-    def at(t: int) -> dt.datetime:
-        return epoch + dt.timedelta(seconds=int(t))
-
-    before = plan.cost
-    by_vehicle = {r.vehicle_id: r for r in full.routes}
-    next_position = max((r.position for r in plan.routes), default=-1) + 1
-    needs_dispatch = False
-    target_of: dict[uuid.UUID, OrderStatus] = {}
-    rewritten: list[pm.Route] = []
-    for vid, route in by_vehicle.items():
-        row = ctx.routes.get(vid)
-        if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
-            continue  # untouched by the change: its rows stay as they are
-        if row is None:
-            row = pm.Route(
-                id=uuid.uuid4(),
-                org_id=plan.org_id,
-                plan_id=plan.id,
-                position=next_position,
-                vehicle_id=uuid.UUID(vid),
-                status="planned",
-                start_at=at(route.start_time),
-                end_at=at(route.end_time),
-            )
-            next_position += 1
-            plan.routes.append(row)
-            needs_dispatch |= plan.status == "dispatched"
-        # Visits are matched to the rows they were and changed in place (ids stay;
-        # only what moved is written); a row left over is deleted.
-        pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
-        for old in row.visits:
-            pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
-        keep_times = ctx.done.get(vid, set())
-        visits: list[pm.Visit] = []
-        for seq, v in enumerate(route.visits):
-            loc = problem.locations[v.location]
-            order_id = uuid.UUID(v.order_id) if v.order_id else None
-            depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
-            same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
-            visit = same.pop(0) if same else None
-            behind = v.kind is VisitKind.START and row.status in _ON_THE_ROAD
-            behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
-            values: dict[str, Any] = {
-                "sequence": seq,
-                "lon": loc.lon,
-                "lat": loc.lat,
-                "load": list(v.load),
-                "distance_m": v.distance,
-                "travel_s": v.travel,
-            }
-            if not behind or visit is None:
-                # What already happened keeps its recorded times.
-                values |= {
-                    "arrival_at": at(v.arrival),
-                    "start_at": at(v.start),
-                    "departure_at": at(v.departure),
-                    "eta_at": at(v.arrival),
-                }
-            if visit is None:
-                visit = pm.Visit(
-                    org_id=plan.org_id,
-                    kind=v.kind.value,
-                    order_id=order_id,
-                    depot_id=depot_id,
-                    break_id=v.break_id,
-                    **values,
-                )
-                if order_id is not None and not behind:
-                    # Orders already on the route moved with it (dispatch, start).
-                    target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
-            else:
-                for name, value in values.items():
-                    if getattr(visit, name) != value:
-                        setattr(visit, name, value)
-            visits.append(visit)
-        row.visits = visits
-        row.cost, row.distance_m, row.travel_s = route.cost, route.distance, route.travel
-        row.start_at, row.end_at = at(route.start_time), at(route.end_time)
-        if vid == broken:
-            row.status = "broken_down"
-        rewritten.append(row)
-    for vid, row in ctx.routes.items():
-        if vid in by_vehicle:
-            continue
-        if row.status in ("planned", "dispatched"):
-            plan.routes.remove(row)
-        elif vid == broken:
-            row.status = "broken_down"
-            rewritten.append(row)
-    unassigned = list(full.unassigned)
-    plan.unassigned.clear()
-    session.flush()
-    for u in unassigned:
-        plan.unassigned.append(
-            pm.UnassignedOrder(
-                org_id=plan.org_id, order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason
-            )
-        )
-    for order_id, (code, reason) in snapshot.set_aside.items():
-        plan.unassigned.append(
-            pm.UnassignedOrder(org_id=plan.org_id, order_id=order_id, code=code, reason=reason)
-        )
-    unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
-    ids = set(target_of) | unassigned_ids
-    for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*_BARE)):
-        if order.id in target_of:
-            _advance(order, target_of[order.id])
-        elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
-            apply_event(order, OrderEvent.UNPLAN)
-    plan.cost, plan.distance_m, plan.travel_s = full.cost, full.distance, full.travel
-    change = PlanChange(
-        org_id=plan.org_id,
-        plan_id=plan.id,
-        kind=kind,
+    unassigned: list[Unassigned],
+) -> ReplanOutcome:
+    change = stored.change if stored is not None else None
+    return ReplanOutcome(
+        applied=stored is not None,
         summary=summary,
-        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
-        cost_before=before,
-        cost_after=full.cost,
-        created_by_id=user_id,
-        created_at=utcnow(),
+        change=change,
+        cost_before=change.cost_before if change is not None else plan.cost,
+        cost_after=plan.cost,
+        needs_dispatch=stored.needs_dispatch if stored is not None else False,
+        unassigned=unassigned,
+        late=[r.message for r in ctx.live.relaxations],
+        routes=list(stored.routes) if stored is not None else [],
     )
-    session.add(change)
-    from lastmile.service.notifications.service import emit
 
-    emit(
-        session,
-        org_id=plan.org_id,
-        event_type="plan.changed",
-        data={
-            "plan_id": str(plan.id),
-            "change_id": str(change.id),
-            "kind": kind,
-            "summary": summary,
-            "cost_before": before,
-            "cost_after": full.cost,
-        },
+
+def get_plan(session: Session, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> pm.Plan:
+    """The organisation's plan (its routes are read by :func:`changing`, once the
+    plan is held; their visits only where needed)."""
+    plan = session.get(
+        pm.Plan, plan_id, options=[lazyload(pm.Plan.routes), lazyload(pm.Plan.unassigned)]
     )
-    session.commit()
-    if remember_in is not None:
-        remember(views=remember_in, ctx=ctx, result=result)
-    return Stored(change, needs_dispatch, unassigned, rewritten)
+    if plan is None or plan.org_id != org_id:
+        raise NotFound("plan not found")
+    return plan
+
+
+def list_changes(session: Session, *, plan: pm.Plan) -> list[PlanChange]:
+    """The changes made to ``plan`` while it was driven, oldest first."""
+    return list(
+        session.scalars(
+            select(PlanChange).where(PlanChange.plan_id == plan.id).order_by(PlanChange.created_at)
+        )
+    )
 
 
 def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order:
     """The order to insert into ``plan``: the plan's organisation's, pending, on no route."""
-    order = session.get(Order, order_id, options=_BARE)
+    order = session.get(Order, order_id, options=BARE)
     if order is None or order.org_id != plan.org_id:
         raise NotFound("order not found")
     if order.status != OrderStatus.PENDING.value:
@@ -659,3 +115,163 @@ def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order
     if on_route is not None:
         raise Conflict("the order is already on a route of this plan")
     return order
+
+
+def insert_order(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    order_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    travel_model: TravelModel,
+    clock: Clock,
+    views: LiveViews | None,
+) -> ReplanOutcome:
+    """Insert a pending order into ``plan`` at its cheapest feasible position; when
+    no vehicle can take it, nothing changes and the outcome says why."""
+    with changing(session, plan=plan, views=views) as plan:
+        order = plan_order(session, plan=plan, order_id=order_id)
+        ctx = load_live(
+            session,
+            plan=plan,
+            travel_model=travel_model,
+            now=clock(),
+            extra_orders=[order.id],
+            views=views,
+        )
+        result = ctx.live.insert(ctx.order(order.id))
+        ref = order.external_id or str(order.id)
+        if not isinstance(result, LivePlan):
+            return _outcome(
+                plan,
+                ctx=ctx,
+                stored=None,
+                summary=f"order {ref} fits nowhere: {result.reason}",
+                unassigned=[result],
+            )
+        oid = str(order.id)
+        route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
+        added = result.plan.cost - ctx.live.plan.cost
+        summary = f"order {ref} inserted on vehicle {route.vehicle_id} (cost +{added})"
+        stored = store(
+            session,
+            ctx=ctx,
+            result=result,
+            kind="insert_order",
+            summary=summary,
+            detail={"order_id": str(order.id), "vehicle_id": route.vehicle_id},
+            user_id=user_id,
+            remember_in=views,
+        )
+        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+
+
+def breakdown(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    vehicle_id: uuid.UUID,
+    user_id: uuid.UUID | None,
+    travel_model: TravelModel,
+    clock: Clock,
+    views: LiveViews | None,
+) -> ReplanOutcome:
+    """The vehicle broke down: the stops it has not done go to the other vehicles;
+    goods on its board are left unassigned (``on_board``), its route is
+    ``broken_down``."""
+    with changing(session, plan=plan, views=views) as plan:
+        vid = str(vehicle_id)
+        if not any(str(r.vehicle_id) == vid for r in plan.routes):
+            raise Unprocessable(
+                "the vehicle has no route in this plan",
+                [FieldError(reason="no route of this plan uses it", column="vehicle_id")],
+            )
+        ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
+        before = {u.order_id for u in ctx.live.plan.unassigned}
+        result = ctx.live.without_vehicle(vid)
+        left = [u for u in result.plan.unassigned if u.order_id not in before]
+        remaining = ctx.live.residual_route(vid)
+        ahead = {v.order_id for v in remaining.tasks if v.order_id} if remaining else set()
+        real = {o.id for o in ctx.problem.orders}
+        ahead &= real
+        moved = len(ahead - {u.order_id for u in left})
+        summary = f"vehicle {vid} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
+        stored = store(
+            session,
+            ctx=ctx,
+            result=result,
+            kind="breakdown",
+            summary=summary,
+            detail={"vehicle_id": vid, "unassigned": [u.order_id for u in left]},
+            user_id=user_id,
+            broken=vid,
+        )
+        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=left)
+
+
+def _reoptimised(
+    ctx: LiveContext, *, time_limit: float, engine: str, workers: int, keep_started: bool
+) -> LivePlan | None:
+    """The live plan re-optimised, or None when the optimiser kept the current one
+    (409 when it failed)."""
+    try:
+        outcome = ctx.live.reoptimise(
+            time_limit=time_limit, engine=engine, workers=workers, keep_started=keep_started
+        )
+    except (UnsupportedConstraint, SolveError, InputError) as exc:
+        raise Conflict(f"re-optimising failed: {exc}") from None
+    return None if outcome.kept else outcome.live
+
+
+def reoptimise(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    engine: str,
+    time_limit_s: float | None,
+    keep_started: bool,
+    settings: Settings,
+    user_id: uuid.UUID | None,
+    travel_model: TravelModel,
+    clock: Clock,
+    views: LiveViews | None,
+) -> ReplanOutcome:
+    """Plan again everything not yet done, vehicles on the road from where they are;
+    the new plan is kept only if the optimiser found a better one."""
+    time_limit, errors = check_solver_options(
+        engine=engine, time_limit_s=time_limit_s, settings=settings
+    )
+    if errors:
+        raise Unprocessable("the request is not valid", errors)
+    with changing(session, plan=plan, views=views) as plan:
+        ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
+        result = _reoptimised(
+            ctx,
+            time_limit=time_limit,
+            engine=engine,
+            workers=settings.solver_workers,
+            keep_started=keep_started,
+        )
+        if result is None:
+            return _outcome(
+                plan,
+                ctx=ctx,
+                stored=None,
+                summary="the current plan is as good as what the optimiser found: kept",
+                unassigned=[],
+            )
+        summary = (
+            f"re-optimised ({result.plan.engine}): "
+            f"cost {ctx.live.plan.cost} -> {result.plan.cost}, "
+            f"{len(result.plan.unassigned)} unassigned"
+        )
+        stored = store(
+            session,
+            ctx=ctx,
+            result=result,
+            kind="reoptimise",
+            summary=summary,
+            detail={"engine": result.plan.engine, "keep_started": keep_started},
+            user_id=user_id,
+        )
+        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])

@@ -34,7 +34,7 @@ import numpy as np
 
 from lastmile.domain import VisitKind
 from lastmile.planning.live import LivePlan
-from lastmile.service.plans.problem import Snapshot
+from lastmile.service.plans.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

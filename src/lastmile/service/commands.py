@@ -2,7 +2,7 @@
 
 Wire them into the main parser with::
 
-    from lastmile.service.cli import add_admin_parser, add_db_parser, add_serve_parser
+    from lastmile.service.commands import add_admin_parser, add_db_parser, add_serve_parser
     add_serve_parser(subparsers); add_admin_parser(subparsers); add_db_parser(subparsers)
     ...
     args = parser.parse_args(argv)

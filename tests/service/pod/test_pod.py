@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.pod.storage import LocalFileStore, S3FileStore, sigv4_authorization
 
-from .conftest import DAY, World, build_world  # type: ignore[import-not-found]
+from ..conftest import DAY, World, build_world  # type: ignore[import-not-found]
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from lastmile.service.app import create_app
 
-from .conftest import (  # type: ignore[import-not-found]
+from ..conftest import (  # type: ignore[import-not-found]
     DAY,
     World,
     build_world,

@@ -16,7 +16,7 @@ from lastmile.service.plans import service as plans_service
 from lastmile.service.plans.jobs import STALE_AFTER
 from lastmile.service.plans.models import Plan, PlanningJob
 
-from .conftest import DAY, Tenant, World  # type: ignore[import-not-found]
+from ..conftest import DAY, Tenant, World  # type: ignore[import-not-found]
 
 
 def worker_pids() -> set[int]:

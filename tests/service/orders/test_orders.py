@@ -7,7 +7,7 @@ import datetime as dt
 
 from fastapi.testclient import TestClient
 
-from .conftest import DAY, FakeGeocoder, Tenant  # type: ignore[import-not-found]
+from ..conftest import DAY, FakeGeocoder, Tenant  # type: ignore[import-not-found]
 
 CSV_HEADER = (
     "external_id,address,lon,lat,window_start,window_end,service_min,units,barcodes,compartment\n"
@@ -171,7 +171,7 @@ def test_tracking_links(client: TestClient, tenant: Tenant) -> None:
 def test_tracking_is_rate_limited(database_url: str, tenant: Tenant) -> None:
     from lastmile.service.app import create_app
 
-    from .conftest import make_settings  # type: ignore[import-not-found]
+    from ..conftest import make_settings  # type: ignore[import-not-found]
 
     app = create_app(make_settings(database_url, tracking_requests_per_minute=2), geocode=None)
     with TestClient(app) as client:

@@ -28,7 +28,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from lastmile.service.notifications.delivery import Senders, backoff_s
 from lastmile.service.notifications.models import CustomerNotification, WebhookDelivery
+from lastmile.service.notifications.outbox import scan_delays
 from lastmile.service.notifications.runtime import Notifier
 from lastmile.service.notifications.senders import (
     LogSmsProvider,
@@ -36,11 +38,10 @@ from lastmile.service.notifications.senders import (
     sign,
     verify_signature,
 )
-from lastmile.service.notifications.service import Senders, backoff_s, scan_delays
 from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.plans.models import Visit
 
-from .conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
+from ..conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
 
 
 def _free_port() -> int:

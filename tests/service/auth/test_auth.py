@@ -12,7 +12,7 @@ from lastmile.service.auth.models import ApiKey, SessionToken
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.security import digest, hash_password
 
-from .conftest import Tenant, make_settings  # type: ignore[import-not-found]
+from ..conftest import Tenant, make_settings  # type: ignore[import-not-found]
 
 
 def test_passwords_are_hashed_with_argon2id() -> None:
@@ -126,13 +126,3 @@ def test_rate_limiter_window_slides() -> None:
     limiter.hit("other")
     now[0] = 10.5
     limiter.hit("k")
-
-
-def test_org_settings_are_admin_only_and_validated(tenant: Tenant) -> None:
-    org = tenant.ok("get", "/org", "d1")
-    assert org["slug"] == tenant.slug and org["dimensions"] == ["units"]
-    assert tenant.patch("/org", "dispatcher", json={"name": "x"}).status_code == 403
-    bad = tenant.patch("/org", json={"timezone": "Mars/Olympus"})
-    assert bad.status_code == 422
-    changed = tenant.ok("patch", "/org", json={"dimensions": ["weight_kg", "volume_l"]})
-    assert changed["dimensions"] == ["weight_kg", "volume_l"]

@@ -13,7 +13,7 @@ import time
 import httpx
 import pytest
 
-from lastmile.service import cli
+from lastmile.service import commands
 
 
 @pytest.fixture
@@ -26,14 +26,14 @@ def sqlite_env(tmp_path, monkeypatch: pytest.MonkeyPatch) -> str:  # type: ignor
 def test_parsers_wire_into_a_main_parser() -> None:
     parser = argparse.ArgumentParser(prog="lastmile")
     sub = parser.add_subparsers(dest="command", required=True)
-    cli.add_serve_parser(sub)
-    cli.add_admin_parser(sub)
-    cli.add_db_parser(sub)
+    commands.add_serve_parser(sub)
+    commands.add_admin_parser(sub)
+    commands.add_db_parser(sub)
     args = parser.parse_args(["serve", "--host", "0.0.0.0", "--port", "9001"])
-    assert (args.host, args.port, args.handler) == ("0.0.0.0", 9001, cli.run_serve)
+    assert (args.host, args.port, args.handler) == ("0.0.0.0", 9001, commands.run_serve)
     args = parser.parse_args(["admin", "create-user", "--org", "acme", "--email", "a@b.c"])
-    assert args.handler is cli.run_create_user and args.role == "admin"
-    assert parser.parse_args(["db", "upgrade"]).handler is cli.run_db_upgrade
+    assert args.handler is commands.run_create_user and args.role == "admin"
+    assert parser.parse_args(["db", "upgrade"]).handler is commands.run_db_upgrade
 
 
 def test_bootstrap_an_organisation(
@@ -44,12 +44,12 @@ def test_bootstrap_an_organisation(
     from lastmile.service.db import alembic_config
 
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert cli.main(["db", "current"]) == 0
+    assert commands.main(["db", "current"]) == 0
     assert f"current: (empty)  head: {head}" in capsys.readouterr().out
-    assert cli.main(["db", "upgrade"]) == 0
+    assert commands.main(["db", "upgrade"]) == 0
     assert f"database at {head}" in capsys.readouterr().out
     assert (
-        cli.main(
+        commands.main(
             [
                 "admin",
                 "create-org",
@@ -64,10 +64,10 @@ def test_bootstrap_an_organisation(
         == 0
     )
     assert "organisation acme created" in capsys.readouterr().out
-    assert cli.main(["admin", "create-org", "--name", "Acme", "--slug", "acme"]) == 1
+    assert commands.main(["admin", "create-org", "--name", "Acme", "--slug", "acme"]) == 1
     assert "already exists" in capsys.readouterr().err
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long password\n"))
-    code = cli.main(
+    code = commands.main(
         [
             "admin",
             "create-user",
@@ -80,13 +80,13 @@ def test_bootstrap_an_organisation(
     )
     assert code == 0 and "boss@acme.example (admin)" in capsys.readouterr().out
     monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
-    code = cli.main(
+    code = commands.main(
         ["admin", "create-user", "--org", "acme", "--email", "x@y.z", "--password-stdin"]
     )
     assert code == 1 and "at least 8" in capsys.readouterr().err
-    assert cli.main(["admin", "create-api-key", "--org", "acme", "--name", "erp"]) == 0
+    assert commands.main(["admin", "create-api-key", "--org", "acme", "--name", "erp"]) == 0
     assert capsys.readouterr().out.startswith("lmk_")
-    assert cli.main(["admin", "create-api-key", "--org", "nope", "--name", "erp"]) == 1
+    assert commands.main(["admin", "create-api-key", "--org", "nope", "--name", "erp"]) == 1
 
 
 def _free_port() -> int:

@@ -1,0 +1,466 @@
+"""The live view of a stored plan: from the plan's rows and tracking reports to a
+:class:`~lastmile.planning.live.LivePlan`.
+
+The view is rebuilt for a request from what the database says (or taken from
+the kept views, :mod:`lastmile.service.replan.views`): the plan's routes (their
+order of stops, re-timed on the current orders and fleet), the stop events
+reported so far (stops completed or failed) and the last GPS fix of each route
+on the road (a matrix row of its own when it is newer than the last stop
+reported, see :func:`vehicle_states`). :func:`changing` holds a plan for one
+change at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, lazyload, selectinload
+
+from lastmile.domain import Location, Route, Unassigned, VisitKind
+from lastmile.domain import Order as DomainOrder
+from lastmile.domain import Plan as DomainPlan
+from lastmile.exceptions import InputError
+from lastmile.operations import OrderStatus
+from lastmile.planning import PlanningProblem, build_route
+from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
+from lastmile.planning.schedule import Step
+from lastmile.service.errors import Conflict
+from lastmile.service.orders.models import Order
+from lastmile.service.orgs.models import Organisation
+from lastmile.service.plans import models as pm
+from lastmile.service.plans.snapshot import (
+    Snapshot,
+    build_snapshot,
+    problem_order,
+    seconds_since,
+)
+from lastmile.service.replan.models import PlanChange
+from lastmile.service.replan.views import CachedView, LiveViews
+from lastmile.service.tracking.models import RouteProgress, StopEvent
+from lastmile.travel import TravelModel, grown_matrix
+
+#: Route statuses whose vehicle has left its depot.
+ON_THE_ROAD = ("started",)
+#: A GPS fix older than this is not trusted as the vehicle's position.
+_FIX_MAX_AGE = dt.timedelta(minutes=15)
+_FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
+
+#: Orders as re-planning reads them: without their items (not planned on).
+BARE = (lazyload(Order.items),)
+
+
+@dataclass
+class LiveContext:
+    """A plan as the live view sees it, and how to write changes back."""
+
+    plan: pm.Plan
+    org: Organisation
+    snapshot: Snapshot
+    live: LivePlan
+    now: dt.datetime
+    routes: dict[str, pm.Route]
+    #: orders behind each started vehicle, by (order id, visit kind)
+    done: dict[str, set[tuple[str, VisitKind]]] = field(default_factory=dict)
+    #: orders asked for that the plan does not have yet, by id
+    extra: dict[str, DomainOrder] = field(default_factory=dict)
+    #: the view as cached (None when it is not kept)
+    cached: CachedView | None = None
+
+    @property
+    def problem(self) -> PlanningProblem:
+        return self.live.problem
+
+    def order(self, order_id: uuid.UUID) -> DomainOrder:
+        """The planning order ``order_id`` (one of the plan's, or one asked for)."""
+        found = self.extra.get(str(order_id))
+        return found if found is not None else self.problem.order(str(order_id))
+
+
+def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list[Step]:
+    steps = []
+    for v in route.visits:
+        kind = VisitKind(v.kind)
+        if kind in (VisitKind.START, VisitKind.END):
+            continue
+        if kind is VisitKind.BREAK:
+            steps.append(Step(kind, break_id=v.break_id))
+        elif kind is VisitKind.RELOAD:
+            if v.depot_id in depot_ids:
+                steps.append(Step(kind, depot=depot_ids.index(v.depot_id)))
+        elif v.order_id is not None and str(v.order_id) in known:
+            steps.append(Step(kind, order_id=str(v.order_id)))
+    return steps
+
+
+def _with_rows(
+    problem: PlanningProblem, extra: list[Location], travel_model: TravelModel
+) -> PlanningProblem:
+    """``problem`` with ``extra`` locations added at the end (every profile shares
+    the service's one matrix)."""
+    if not extra:
+        return problem
+    matrix = next(iter(problem.matrices.values()))
+    grown = grown_matrix(travel_model, problem.locations, matrix, extra)
+    # Nothing but rows at the end changes: the orders, fleet and depots checked
+    # when ``problem`` was made are not checked again.
+    out = copy.copy(problem)
+    object.__setattr__(out, "locations", (*problem.locations, *extra))
+    object.__setattr__(out, "matrices", {p: grown for p in problem.matrices})
+    return out
+
+
+def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
+    job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
+    vehicle_ids = {r.vehicle_id for r in plan.routes}
+    if job is not None:
+        vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
+    return vehicle_ids
+
+
+def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:
+    return tuple(
+        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
+        for r in sorted(plan.routes, key=lambda r: str(r.id))
+    )
+
+
+def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
+    """The parts of a fingerprint a change to the plan's routes moves: every change
+    of a ready or dispatched plan is logged (:class:`PlanChange`)."""
+    changes = session.scalar(
+        select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
+    )
+    return (plan.status, plan.epoch, _routes_key(plan), changes)
+
+
+def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[Any, ...]:
+    """What a live view of ``plan`` is built from, in two small queries (see
+    :mod:`lastmile.service.replan.views`); positions and the clock are not in it.
+
+    The fleet, depots and orders are in it by the organisation's
+    ``planning_revision``, which every write to them raises (in its own
+    transaction, so no reader sees the rows without the revision)."""
+    started = [r.id for r in plan.routes if r.status in ON_THE_ROAD]
+    events: tuple[Any, ...] = (0, None)
+    if started:
+        events = tuple(
+            session.execute(
+                select(func.count(), func.max(StopEvent.recorded_at)).where(
+                    StopEvent.route_id.in_(started)
+                )
+            ).one()
+        )
+    organisation = (org.planning_revision, org.timezone, tuple(org.dimensions))
+    return (_plan_key(session, plan), events, organisation)
+
+
+def vehicle_states(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    routes: list[Route],
+    first_row: int,
+    now: dt.datetime,
+    now_s: int,
+) -> tuple[list[VehicleState], list[Location], dict[str, set[tuple[str, VisitKind]]]]:
+    """Where each vehicle on the road is now, from its stop events and last GPS fix.
+
+    ``routes`` are the plan's routes (in ``plan.routes`` order) as the library
+    sees them; a fix newer than the last stop reported and fresh enough becomes a
+    location of its own, numbered from ``first_row``. Returns the vehicles'
+    states, the fixes' locations (to add as rows, in order) and, by vehicle, the
+    orders behind it (by order id and visit kind).
+    """
+    started = [r for r in plan.routes if r.status in ON_THE_ROAD]
+    events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
+    if started:
+        for ev in session.scalars(
+            select(StopEvent)
+            .where(StopEvent.route_id.in_(list(events)), StopEvent.kind.in_(list(_FINISHED)))
+            .order_by(StopEvent.recorded_at)
+        ):
+            events[ev.route_id].append(ev)
+        progress = {
+            p.route_id: p
+            for p in session.scalars(
+                select(RouteProgress).where(RouteProgress.route_id.in_(list(events)))
+            )
+        }
+    else:
+        progress = {}
+    states: list[VehicleState] = []
+    fixes: list[Location] = []
+    done: dict[str, set[tuple[str, VisitKind]]] = {}
+    for row, route in zip(plan.routes, routes, strict=True):
+        if row.status not in ON_THE_ROAD:
+            continue
+        vid = str(row.vehicle_id)
+        on_route = {(v.order_id, v.kind): v for v in route.visits if v.is_task and v.order_id}
+        completed: set[tuple[str, VisitKind]] = set()
+        failed: set[tuple[str, VisitKind]] = set()
+        last_at: dt.datetime | None = None
+        last_key: tuple[str, VisitKind] | None = None
+        for ev in events[row.id]:
+            key = (str(ev.order_id), VisitKind(ev.stop))
+            if key not in on_route or key in completed or key in failed:
+                continue
+            (completed if ev.kind != "failed" else failed).add(key)
+            last_at, last_key = ev.recorded_at, key
+        done[vid] = completed | failed
+        fix = progress.get(row.id)
+        fix_at = fix.last_fix_at if fix is not None else None
+        if (
+            fix is not None
+            and fix_at is not None
+            and fix.last_lon is not None
+            and fix.last_lat is not None
+            and (last_at is None or fix_at >= last_at)
+            and now - fix_at <= _FIX_MAX_AGE
+        ):
+            fixes.append(Location(fix.last_lon, fix.last_lat, name=f"vehicle {vid} fix"))
+            location = first_row + len(fixes) - 1
+            ready = max(now_s, seconds_since(plan.epoch, fix_at))
+        elif last_key is not None and last_at is not None:
+            location = on_route[last_key].location
+            ready = max(now_s, seconds_since(plan.epoch, last_at))
+        else:
+            location = route.visits[0].location
+            began = row.started_at or now
+            ready = max(now_s, seconds_since(plan.epoch, began))
+        states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
+    return states, fixes, done
+
+
+def _build(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    org: Organisation,
+    vehicle_ids: set[uuid.UUID],
+    travel_model: TravelModel,
+    now: dt.datetime,
+    as_of: dt.datetime,
+    extra_orders: Iterable[uuid.UUID] = (),
+) -> tuple[Snapshot, LivePlan, dict[str, set[tuple[str, VisitKind]]]]:
+    """The live view of ``plan`` from the database, vehicles ready no earlier than ``as_of``."""
+    order_ids = {v.order_id for r in plan.routes for v in r.visits if v.order_id is not None}
+    order_ids |= {u.order_id for u in plan.unassigned}
+    order_ids |= set(extra_orders)
+    cancelled = set(
+        session.scalars(
+            select(Order.id).where(
+                Order.id.in_(order_ids), Order.status == OrderStatus.CANCELLED.value
+            )
+        )
+    )
+    try:
+        snapshot = build_snapshot(
+            session,
+            org=org,
+            epoch=plan.epoch,
+            order_ids=sorted(order_ids - cancelled),
+            vehicle_ids=sorted(vehicle_ids),
+            travel_model=travel_model,
+            name=plan.name,
+        )
+    except InputError as exc:
+        raise Conflict(f"the plan cannot be rebuilt: {exc}") from None
+    problem = snapshot.problem
+    known = {o.id for o in problem.orders}
+    vehicles = {v.id for v in problem.vehicles}
+    domain_routes: list[Route] = []
+    for row in plan.routes:
+        vid = str(row.vehicle_id)
+        if vid not in vehicles:
+            raise Conflict(f"vehicle {vid} of route {row.id} is no longer available")
+        steps = _steps(row, known, snapshot.depot_ids)
+        domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
+    on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
+    unassigned = tuple(
+        Unassigned(str(u.order_id), u.reason, u.code)
+        for u in plan.unassigned
+        if str(u.order_id) in known and str(u.order_id) not in on_routes
+    )
+
+    now_s = seconds_since(plan.epoch, as_of)
+    states, fixes, done = vehicle_states(
+        session,
+        plan=plan,
+        routes=domain_routes,
+        first_row=len(problem.locations),
+        now=now,
+        now_s=now_s,
+    )
+    problem = _with_rows(problem, fixes, travel_model)
+    snapshot = dataclasses.replace(snapshot, problem=problem)
+    try:
+        live = LivePlan.build(
+            problem,
+            DomainPlan(tuple(domain_routes), unassigned, plan.engine),
+            now_s=now_s,
+            states=states,
+        )
+    except (InputError, LiveChangeRejected) as exc:
+        raise Conflict(f"the plan no longer fits its orders and fleet: {exc}") from None
+    return snapshot, live, done
+
+
+def _with_extra(
+    ctx: LiveContext, session: Session, order_ids: list[uuid.UUID], travel_model: TravelModel
+) -> LiveContext | None:
+    """``ctx`` grown by orders the plan does not have yet (their addresses get matrix
+    rows); None when one of them needs more than new rows (it would be set aside,
+    or it is tied to a depot no vehicle type knows yet)."""
+    problem = ctx.problem
+    # Usually held already (the request read them): no query then.
+    held = {oid: session.get(Order, oid, options=BARE) for oid in order_ids}
+    rows = {oid: o for oid, o in held.items() if o is not None}
+    new_locations: list[Location] = []
+    # Where the new rows go: after the vehicles' private rows when the view
+    # grows by rows and columns (the travel model answers rectangular queries),
+    # at the end of the problem when it grows from a whole matrix.
+    between = getattr(travel_model, "between", None)
+    base = ctx.live.next_row if between is not None else len(problem.locations)
+
+    def place(lon: float, lat: float, label: str) -> int:
+        new_locations.append(Location(lon=lon, lat=lat, name=label))
+        return base + len(new_locations) - 1
+
+    skills = set().union(*(v.type.skills for v in problem.vehicles))
+    extra: dict[str, DomainOrder] = {}
+    for oid in order_ids:
+        row, key = rows.get(oid), str(oid)
+        if row is None or any(o.id == key for o in problem.orders):
+            return None
+        found = problem_order(row, epoch=ctx.plan.epoch, ndim=len(ctx.org.dimensions), place=place)
+        if not isinstance(found, DomainOrder):
+            return None
+        if row.depot_id is not None and f"depot:{row.depot_id}" not in skills:
+            return None
+        extra[found.id] = found
+    if between is not None:
+        # Only the new rows and columns are computed (every profile shares the
+        # service's one travel model).
+        live = ctx.live.with_locations(new_locations, dict.fromkeys(problem.matrices, between))
+    else:
+        live = ctx.live.rebase(_with_rows(problem, new_locations, travel_model))
+    return dataclasses.replace(
+        ctx,
+        live=live,
+        snapshot=dataclasses.replace(ctx.snapshot, problem=live.problem),
+        extra=extra,
+    )
+
+
+@contextlib.contextmanager
+def changing(session: Session, *, plan: pm.Plan, views: LiveViews | None) -> Iterator[pm.Plan]:
+    """Hold ``plan`` for a change, and give it as it is once held: one change at a
+    time per plan (a lock in this process, and in the database a row lock, or
+    SQLite's write lock, so other processes wait too)."""
+    lock = views.plan_lock(plan.id) if views is not None else contextlib.nullcontext()
+    with lock:
+        if session.get_bind().dialect.name == "sqlite":
+            # SQLite has no row locks: a write takes the database's one write lock
+            # (other processes' writers wait for it, busy_timeout), and what is read
+            # after it is the latest.
+            session.execute(
+                update(pm.Plan)
+                .where(pm.Plan.id == plan.id)
+                .values(status=pm.Plan.status)
+                .execution_options(synchronize_session=False)
+            )
+        held = session.execute(
+            select(pm.Plan)
+            .where(pm.Plan.id == plan.id)
+            .options(selectinload(pm.Plan.routes).lazyload(pm.Route.visits))
+            .execution_options(populate_existing=True)
+            .with_for_update(of=pm.Plan)
+        ).scalar_one()
+        yield held
+
+
+def load_live(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    travel_model: TravelModel,
+    now: dt.datetime,
+    extra_orders: Iterable[uuid.UUID] = (),
+    views: LiveViews | None = None,
+) -> LiveContext:
+    """The live view of ``plan`` at ``now`` (409 when the plan cannot be changed).
+
+    With ``views``, a view kept from an earlier request is used when nothing it
+    was built from has changed (see :mod:`lastmile.service.replan.views`).
+    ``extra_orders`` are orders the plan does not have yet: they are in
+    :attr:`LiveContext.extra`, their addresses rows of the problem.
+    """
+    if plan.status not in ("ready", "dispatched"):
+        raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
+    org = session.get(Organisation, plan.org_id)
+    assert org is not None
+    routes = {str(r.vehicle_id): r for r in plan.routes}
+
+    def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
+        snapshot, live, done = _build(
+            session,
+            plan=plan,
+            org=org,
+            vehicle_ids=_vehicle_ids(session, plan),
+            travel_model=travel_model,
+            now=now,
+            as_of=as_of,
+            extra_orders=extra,
+        )
+        return LiveContext(plan, org, snapshot, live, now, routes, done)
+
+    cached: CachedView | None = None
+    if views is not None and views.enabled:
+        key = fingerprint(session, plan=plan, org=org)
+        cached = views.get(plan.id, key, now)
+        if cached is None:
+            built = build(now + views.ttl)
+            cached = CachedView(key, now, now + views.ttl, built.snapshot, built.live, built.done)
+            views.put(plan.id, cached)
+        ctx = LiveContext(
+            plan, org, cached.snapshot, cached.live, now, routes, cached.done, cached=cached
+        )
+    else:
+        ctx = build(now)
+    extra = sorted(set(extra_orders))
+    if not extra:
+        return ctx
+    grown = _with_extra(ctx, session, extra, travel_model)
+    if grown is not None:
+        return grown
+    # An order the view cannot take by adding rows: built again with it, not kept.
+    return build(cached.valid_until if cached is not None else now, extra)
+
+
+def remember(*, views: LiveViews | None, ctx: LiveContext, result: LivePlan) -> None:
+    """Keep ``result``, just stored and committed by :func:`store`, as the plan's view
+    (a change that failed to commit is never kept)."""
+    if views is None or ctx.cached is None:
+        return
+    # The plan's part as the change left it: one change more than the view's own
+    # (changes to a plan are made one at a time, see :func:`changing`; one made
+    # elsewhere meanwhile makes the count differ). Stop events and fleet are kept
+    # as they were read before the change, so one that came in meanwhile shows as
+    # a difference too.
+    status, epoch, _, changes = ctx.cached.key[0]
+    key = ((status, epoch, _routes_key(ctx.plan), changes + 1), *ctx.cached.key[1:])
+    snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
+    views.put(
+        ctx.plan.id,
+        CachedView(
+            key, ctx.cached.built_at, ctx.cached.valid_until, snapshot, result, ctx.cached.done
+        ),
+    )

@@ -1,0 +1,224 @@
+"""A validated change written back into a plan's rows, in one commit.
+
+Only the routes the change touched are rewritten (visits matched to the rows
+they were, changed in place); unassigned orders and order statuses follow, the
+change is logged as a :class:`PlanChange` and announced (``plan.changed``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from lastmile.domain import Unassigned, VisitKind
+from lastmile.operations import OrderEvent, OrderStatus
+from lastmile.planning.live import LivePlan
+from lastmile.service.db import utcnow
+from lastmile.service.events import publish
+from lastmile.service.orders.models import Order
+from lastmile.service.orders.service import apply_event
+from lastmile.service.plans import models as pm
+from lastmile.service.replan.context import BARE, ON_THE_ROAD, LiveContext, remember
+from lastmile.service.replan.models import PlanChange
+from lastmile.service.replan.views import LiveViews
+
+_TARGET = {
+    "planned": OrderStatus.PLANNED,
+    "dispatched": OrderStatus.DISPATCHED,
+    "started": OrderStatus.EN_ROUTE,
+}
+_STEPS = {
+    OrderStatus.PENDING: OrderEvent.PLAN,
+    OrderStatus.PLANNED: OrderEvent.DISPATCH,
+    OrderStatus.DISPATCHED: OrderEvent.START,
+}
+_RANK = [OrderStatus.PENDING, OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE]
+
+
+def _advance(order: Order, target: OrderStatus) -> None:
+    """Move a pending/planned/dispatched order up to ``target`` (never back)."""
+    status = OrderStatus(order.status)
+    while status in _STEPS and status in _RANK and _RANK.index(status) < _RANK.index(target):
+        apply_event(order, _STEPS[status])
+        status = OrderStatus(order.status)
+
+
+@dataclass
+class Stored:
+    """What :func:`store` wrote: the logged change, whether new routes await dispatch,
+    the orders left unassigned and the routes rewritten."""
+
+    change: PlanChange
+    needs_dispatch: bool
+    unassigned: list[Unassigned]
+    #: the routes the change rewrote (added, changed, broken down)
+    routes: list[pm.Route] = field(default_factory=list)
+
+
+def store(
+    session: Session,
+    *,
+    ctx: LiveContext,
+    result: LivePlan,
+    kind: str,
+    summary: str,
+    detail: dict[str, Any],
+    user_id: uuid.UUID | None,
+    broken: str | None = None,
+    remember_in: LiveViews | None = None,
+) -> Stored:
+    """Write ``result`` (validated by the library) into the plan's rows, in one commit.
+
+    Only routes the change touched are rewritten. With ``remember_in``, ``result``
+    is kept there as the plan's live view for the next request.
+    """
+    plan, snapshot = ctx.plan, ctx.snapshot
+    problem = result.problem
+    epoch = plan.epoch
+    full = result.plan
+
+    def at(t: int) -> dt.datetime:
+        return epoch + dt.timedelta(seconds=int(t))
+
+    before = plan.cost
+    by_vehicle = {r.vehicle_id: r for r in full.routes}
+    next_position = max((r.position for r in plan.routes), default=-1) + 1
+    needs_dispatch = False
+    target_of: dict[uuid.UUID, OrderStatus] = {}
+    rewritten: list[pm.Route] = []
+    for vid, route in by_vehicle.items():
+        row = ctx.routes.get(vid)
+        if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
+            continue  # untouched by the change: its rows stay as they are
+        if row is None:
+            row = pm.Route(
+                id=uuid.uuid4(),
+                org_id=plan.org_id,
+                plan_id=plan.id,
+                position=next_position,
+                vehicle_id=uuid.UUID(vid),
+                status="planned",
+                start_at=at(route.start_time),
+                end_at=at(route.end_time),
+            )
+            next_position += 1
+            plan.routes.append(row)
+            needs_dispatch |= plan.status == "dispatched"
+        # Visits are matched to the rows they were and changed in place (ids stay;
+        # only what moved is written); a row left over is deleted.
+        pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
+        for old in row.visits:
+            pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
+        keep_times = ctx.done.get(vid, set())
+        visits: list[pm.Visit] = []
+        for seq, v in enumerate(route.visits):
+            loc = problem.locations[v.location]
+            order_id = uuid.UUID(v.order_id) if v.order_id else None
+            depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
+            same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
+            visit = same.pop(0) if same else None
+            behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
+            behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
+            values: dict[str, Any] = {
+                "sequence": seq,
+                "lon": loc.lon,
+                "lat": loc.lat,
+                "load": list(v.load),
+                "distance_m": v.distance,
+                "travel_s": v.travel,
+            }
+            if not behind or visit is None:
+                # What already happened keeps its recorded times.
+                values |= {
+                    "arrival_at": at(v.arrival),
+                    "start_at": at(v.start),
+                    "departure_at": at(v.departure),
+                    "eta_at": at(v.arrival),
+                }
+            if visit is None:
+                visit = pm.Visit(
+                    org_id=plan.org_id,
+                    kind=v.kind.value,
+                    order_id=order_id,
+                    depot_id=depot_id,
+                    break_id=v.break_id,
+                    **values,
+                )
+                if order_id is not None and not behind:
+                    # Orders already on the route moved with it (dispatch, start).
+                    target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+            else:
+                for name, value in values.items():
+                    if getattr(visit, name) != value:
+                        setattr(visit, name, value)
+            visits.append(visit)
+        row.visits = visits
+        row.cost, row.distance_m, row.travel_s = route.cost, route.distance, route.travel
+        row.start_at, row.end_at = at(route.start_time), at(route.end_time)
+        if vid == broken:
+            row.status = "broken_down"
+        rewritten.append(row)
+    for vid, row in ctx.routes.items():
+        if vid in by_vehicle:
+            continue
+        if row.status in ("planned", "dispatched"):
+            plan.routes.remove(row)
+        elif vid == broken:
+            row.status = "broken_down"
+            rewritten.append(row)
+    unassigned = list(full.unassigned)
+    plan.unassigned.clear()
+    session.flush()
+    for u in unassigned:
+        plan.unassigned.append(
+            pm.UnassignedOrder(
+                org_id=plan.org_id, order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason
+            )
+        )
+    for order_id, (code, reason) in snapshot.set_aside.items():
+        plan.unassigned.append(
+            pm.UnassignedOrder(org_id=plan.org_id, order_id=order_id, code=code, reason=reason)
+        )
+    unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
+    ids = set(target_of) | unassigned_ids
+    for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)):
+        if order.id in target_of:
+            _advance(order, target_of[order.id])
+        elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
+            apply_event(order, OrderEvent.UNPLAN)
+    plan.cost, plan.distance_m, plan.travel_s = full.cost, full.distance, full.travel
+    change = PlanChange(
+        org_id=plan.org_id,
+        plan_id=plan.id,
+        kind=kind,
+        summary=summary,
+        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
+        cost_before=before,
+        cost_after=full.cost,
+        created_by_id=user_id,
+        created_at=utcnow(),
+    )
+    session.add(change)
+    publish(
+        session,
+        org_id=plan.org_id,
+        event_type="plan.changed",
+        data={
+            "plan_id": str(plan.id),
+            "change_id": str(change.id),
+            "kind": kind,
+            "summary": summary,
+            "cost_before": before,
+            "cost_after": full.cost,
+        },
+    )
+    session.commit()
+    if remember_in is not None:
+        remember(views=remember_in, ctx=ctx, result=result)
+    return Stored(change, needs_dispatch, unassigned, rewritten)
