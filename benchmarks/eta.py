@@ -40,14 +40,9 @@ from lastmile.domain import (
     VehicleType,
     VisitKind,
 )
-from lastmile.operations.tracking import (
-    Fix,
-    Origin,
-    StopEventKind,
-    StopEventRecord,
-    track_route,
-    tracked_stops,
-)
+from lastmile.operations.eta import track_route
+from lastmile.operations.position import Fix, Origin
+from lastmile.operations.progress import StopEventKind, StopEventRecord, tracked_stops
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel import HaversineModel

@@ -32,7 +32,7 @@ from lastmile.operations.pod import (
     check_upload,
     plan_reattempt,
 )
-from lastmile.operations.tracking import StopEventKind
+from lastmile.operations.progress import StopEventKind
 from lastmile.service.db import utcnow
 from lastmile.service.deps import Principal
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable

@@ -46,17 +46,15 @@ from sqlalchemy.types import Uuid
 from lastmile.domain import Location, OrderKind, TimeWindow, VisitKind
 from lastmile.exceptions import InputError
 from lastmile.operations import OrderEvent, OrderStatus
-from lastmile.operations.tracking import (
-    Fix,
-    Origin,
-    RouteEta,
+from lastmile.operations.eta import RouteEta, track_route
+from lastmile.operations.position import Fix, Origin
+from lastmile.operations.progress import (
     RouteProgress,
     StopEventKind,
     StopEventRecord,
     StopState,
     TrackedStop,
     order_event_for,
-    track_route,
 )
 from lastmile.service.auth.models import Role
 from lastmile.service.db import make_sessionmaker, utcnow
