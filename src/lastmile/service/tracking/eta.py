@@ -64,18 +64,21 @@ def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[TimeWindow,
     )
 
 
-def compute_eta(
-    session: Session,
-    *,
-    route_id: uuid.UUID,
-    travel_model: TravelModel,
-    margin_s: int,
-    now: dt.datetime | None = None,
-) -> EtaComputation:
-    """Progress and ETAs of the route's remaining visits, from its stop events and
-    last position, with ``travel_model`` (leaving now) for the legs ahead."""
-    now = now or utcnow()
-    # Plain rows, not ORM objects: this runs for every route every few seconds.
+@dataclass
+class _RouteRows:
+    """What the ETAs of a route are computed from, as plain rows (not ORM
+    objects: this runs for every route every few seconds)."""
+
+    route: Any
+    visits: list[Any]
+    orders: dict[uuid.UUID, Any]
+    depots: dict[uuid.UUID, Any]
+    shift_end: dt.datetime | None
+    progress: models.RouteProgress | None
+    events: list[Any]
+
+
+def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
     route = session.execute(
         select(
             Route.id,
@@ -91,7 +94,6 @@ def compute_eta(
     ).first()
     if route is None:
         raise NotFound("route not found")
-    epoch: dt.datetime = route.epoch
     visits = list(
         session.execute(
             select(
@@ -157,7 +159,12 @@ def compute_eta(
             models.StopEvent.recorded_at,
         ).where(models.StopEvent.route_id == route.id, models.StopEvent.order_id.is_not(None))
     ).all()
+    return _RouteRows(route, visits, orders, depots, shift_end, progress_row, list(event_rows))
 
+
+def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], list[Location]]:
+    """The route's visits as tracked stops, and the places they are at (matrix
+    rows: a visit without coordinates is where the one before it was)."""
     places: dict[tuple[float, float], int] = {}
     locations: list[Location] = []
 
@@ -168,9 +175,10 @@ def compute_eta(
             locations.append(Location(lon, lat))
         return places[key]
 
+    orders, depots, shift_end = rows.orders, rows.depots, rows.shift_end
     stops: list[TrackedStop] = []
     last = (0.0, 0.0)
-    for v in visits:
+    for v in rows.visits:
         if v.lon is not None and v.lat is not None:
             last = (v.lon, v.lat)
         loc = row_of(*last)
@@ -202,26 +210,40 @@ def compute_eta(
                 str(v.order_id) if v.order_id is not None else None,
             )
         )
+    return stops, locations
+
+
+def _last_fix(row: models.RouteProgress | None) -> PositionFix | None:
+    if row is None or row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
+        return None
+    return PositionFix(
+        at=row.last_fix_at, lon=row.last_lon, lat=row.last_lat, speed_kph=row.last_speed_kph
+    )
+
+
+def compute_eta(
+    session: Session,
+    *,
+    route_id: uuid.UUID,
+    travel_model: TravelModel,
+    margin_s: int,
+    now: dt.datetime | None = None,
+) -> EtaComputation:
+    """Progress and ETAs of the route's remaining visits, from its stop events and
+    last position, with ``travel_model`` (leaving now) for the legs ahead."""
+    now = now or utcnow()
+    rows = _load(session, route_id)
+    route, visits = rows.route, rows.visits
+    epoch: dt.datetime = route.epoch
+    stops, locations = _tracked(rows, epoch)
     records = [
         StopEventRecord(str(oid), VisitKind(stop), StopEventKind(kind), _seconds(epoch, at))
-        for oid, stop, kind, at in event_rows
+        for oid, stop, kind, at in rows.events
     ]
     now_s = _seconds(epoch, now)
-    fix: Fix | None = None
-    position: PositionFix | None = None
-    if (
-        progress_row is not None
-        and progress_row.last_fix_at is not None
-        and progress_row.last_lon is not None
-        and progress_row.last_lat is not None
-    ):
-        position = PositionFix(
-            at=progress_row.last_fix_at,
-            lon=progress_row.last_lon,
-            lat=progress_row.last_lat,
-            speed_kph=progress_row.last_speed_kph,
-        )
-        fix = Fix(len(locations), _seconds(epoch, progress_row.last_fix_at))
+    position = _last_fix(rows.progress)
+    # The fix is a row of its own, added only when it is where the vehicle is.
+    fix = Fix(len(locations), _seconds(epoch, position.at)) if position is not None else None
     first = visits[0] if visits else None
     start = Origin(
         stops[0].location if stops else 0,
