@@ -2,7 +2,8 @@
 
 A route of 50 deliveries around Paris (time windows, 4-minute service, one
 30-minute break) is scheduled with the planner's ``build_route``; then the
-tracking logic recomputes it as it would on the road, in four situations:
+tracking logic (``lastmile.operations``: progress, position, eta) recomputes it as it
+would on the road, in four situations:
 
 * ``start``    -- nothing reported yet (all 50 stops ahead);
 * ``midway``   -- 20 stops delivered, 1 failed, a GPS fix newer than the last one;
@@ -40,14 +41,9 @@ from lastmile.domain import (
     VehicleType,
     VisitKind,
 )
-from lastmile.operations.tracking import (
-    Fix,
-    Origin,
-    StopEventKind,
-    StopEventRecord,
-    track_route,
-    tracked_stops,
-)
+from lastmile.operations.eta import track_route
+from lastmile.operations.position import Fix, Origin
+from lastmile.operations.progress import StopEventKind, StopEventRecord, tracked_stops
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.travel import HaversineModel

@@ -150,10 +150,10 @@ def test_services_know_nothing_of_http() -> None:
 
 def test_services_take_the_caller_from_the_auth_feature() -> None:
     """Who is calling comes from ``auth`` (``Principal``, ``authenticate``), never from
-    the routers' dependency module (tracking, reworked on its own, still may)."""
+    the routers' dependency module."""
     offenders = []
     for feature, path in feature_modules():
-        if path.stem in WEB_FACING or feature == "tracking":
+        if path.stem in WEB_FACING:
             continue
         if "lastmile.service.deps" in imported_modules(path):
             offenders.append(f"{feature}/{path.name}")

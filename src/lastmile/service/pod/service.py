@@ -32,7 +32,7 @@ from lastmile.operations.pod import (
     check_upload,
     plan_reattempt,
 )
-from lastmile.operations.tracking import StopEventKind
+from lastmile.operations.progress import StopEventKind
 from lastmile.service.auth.principal import Principal
 from lastmile.service.db import utcnow
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
@@ -45,7 +45,7 @@ from lastmile.service.pod.models import PodFile, Proof
 from lastmile.service.pod.schemas import ProofIn, ProofOut, ScanOut
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.pod.storage import FileStore
-from lastmile.service.tracking import service as tracking
+from lastmile.service.tracking import access, stop_events
 from lastmile.service.tracking.schemas import StopEventIn
 
 _EXT = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp", "image/heic": ".heic"}
@@ -66,7 +66,7 @@ def _order_on(session: Session, route: Route, order_id: uuid.UUID, column: str) 
 
 
 def _source(principal: Principal) -> str:
-    return tracking.source_of(principal)
+    return access.source_of(principal)
 
 
 # -- files -------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def record_proof(
             "distance_m": distance,
         },
     )
-    ref_route = tracking.route_ref(session, principal=principal, route_id=route.id)
+    ref_route = access.route_ref(session, principal=principal, route_id=route.id)
     event = StopEventIn(
         event_id=body.event_id,
         kind=StopEventKind(body.outcome),
@@ -339,7 +339,7 @@ def record_proof(
         lat=body.lat,
     )
     # Stores the stop event and the proof (added above) in one commit.
-    tracking.record_stop_events(session, route_ref=ref_route, source=source, events=[event])
+    stop_events.record_stop_events(session, route_ref=ref_route, source=source, events=[event])
     session.refresh(order)
     if body.outcome == "failed" and body.failure_reason is not None:
         _reattempt(session, proof=proof, order=order, reason=body.failure_reason, settings=settings)

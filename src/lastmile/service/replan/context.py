@@ -29,6 +29,13 @@ from lastmile.domain import Order as DomainOrder
 from lastmile.domain import Plan as DomainPlan
 from lastmile.exceptions import InputError
 from lastmile.operations import OrderStatus
+from lastmile.operations.position import Fix, Origin, vehicle_position
+from lastmile.operations.progress import (
+    StopEventKind,
+    StopEventRecord,
+    route_progress,
+    tracked_stops,
+)
 from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
@@ -166,18 +173,21 @@ def vehicle_states(
     session: Session,
     *,
     plan: pm.Plan,
+    problem: PlanningProblem,
     routes: list[Route],
-    first_row: int,
     now: dt.datetime,
     now_s: int,
 ) -> tuple[list[VehicleState], list[Location], dict[str, set[tuple[str, VisitKind]]]]:
     """Where each vehicle on the road is now, from its stop events and last GPS fix.
 
     ``routes`` are the plan's routes (in ``plan.routes`` order) as the library
-    sees them; a fix newer than the last stop reported and fresh enough becomes a
-    location of its own, numbered from ``first_row``. Returns the vehicles'
-    states, the fixes' locations (to add as rows, in order) and, by vehicle, the
-    orders behind it (by order id and visit kind).
+    sees them, on ``problem``'s rows. The position is
+    :func:`lastmile.operations.position.vehicle_position`, the rule tracking uses
+    too, with finished stops only (a stop the driver reached but has not finished
+    is still ahead of the vehicle) and fixes no older than ``_FIX_MAX_AGE``. A fix
+    it picks becomes a location of its own, numbered after ``problem``'s. Returns
+    the vehicles' states, the fixes' locations (to add as rows, in order) and, by
+    vehicle, the orders behind it (by order id and visit kind).
     """
     started = [r for r in plan.routes if r.status in ON_THE_ROAD]
     events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
@@ -206,35 +216,50 @@ def vehicle_states(
         on_route = {(v.order_id, v.kind): v for v in route.visits if v.is_task and v.order_id}
         completed: set[tuple[str, VisitKind]] = set()
         failed: set[tuple[str, VisitKind]] = set()
-        last_at: dt.datetime | None = None
-        last_key: tuple[str, VisitKind] | None = None
         for ev in events[row.id]:
             key = (str(ev.order_id), VisitKind(ev.stop))
             if key not in on_route or key in completed or key in failed:
                 continue
             (completed if ev.kind != "failed" else failed).add(key)
-            last_at, last_key = ev.recorded_at, key
         done[vid] = completed | failed
-        fix = progress.get(row.id)
-        fix_at = fix.last_fix_at if fix is not None else None
+        stops = tracked_stops(problem, route)
+        replay = route_progress(
+            stops,
+            [
+                StopEventRecord(
+                    str(ev.order_id),
+                    VisitKind(ev.stop),
+                    StopEventKind(ev.kind),
+                    seconds_since(plan.epoch, ev.recorded_at),
+                )
+                for ev in events[row.id]
+            ],
+        )
+        last = progress.get(row.id)
+        fix = None
         if (
-            fix is not None
-            and fix_at is not None
-            and fix.last_lon is not None
-            and fix.last_lat is not None
-            and (last_at is None or fix_at >= last_at)
-            and now - fix_at <= _FIX_MAX_AGE
+            last is not None
+            and last.last_fix_at is not None
+            and last.last_lon is not None
+            and last.last_lat is not None
         ):
-            fixes.append(Location(fix.last_lon, fix.last_lat, name=f"vehicle {vid} fix"))
-            location = first_row + len(fixes) - 1
-            ready = max(now_s, seconds_since(plan.epoch, fix_at))
-        elif last_key is not None and last_at is not None:
-            location = on_route[last_key].location
-            ready = max(now_s, seconds_since(plan.epoch, last_at))
-        else:
-            location = route.visits[0].location
-            began = row.started_at or now
-            ready = max(now_s, seconds_since(plan.epoch, began))
+            fix = Fix(
+                len(problem.locations) + len(fixes), seconds_since(plan.epoch, last.last_fix_at)
+            )
+        where = vehicle_position(
+            stops,
+            replay,
+            now_s=now_s,
+            fix=fix,
+            start=Origin(
+                route.visits[0].location, seconds_since(plan.epoch, row.started_at or now)
+            ),
+            fix_since_s=seconds_since(plan.epoch, now - _FIX_MAX_AGE),
+        )
+        if where.why == "position":
+            assert last is not None and last.last_lon is not None and last.last_lat is not None
+            fixes.append(Location(last.last_lon, last.last_lat, name=f"vehicle {vid} fix"))
+        location, ready = where.location, max(now_s, where.ready_s)
         states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
     return states, fixes, done
 
@@ -294,8 +319,8 @@ def _build(
     states, fixes, done = vehicle_states(
         session,
         plan=plan,
+        problem=problem,
         routes=domain_routes,
-        first_row=len(problem.locations),
         now=now,
         now_s=now_s,
     )

@@ -30,7 +30,7 @@ from lastmile.service.deps import (
     get_principal,
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated
-from lastmile.service.tracking import osmand, service
+from lastmile.service.tracking import access, eta, osmand, pings, stop_events, trackers
 from lastmile.service.tracking.runtime import TrackingRuntime, lifespan
 from lastmile.service.tracking.schemas import (
     PingBatchIn,
@@ -57,19 +57,19 @@ def get_writer(
     runtime: Annotated[TrackingRuntime, Depends(get_runtime)], session: SessionDep
 ) -> Iterator[Session]:
     """The session tracking writes go through (durable commits, see
-    service.durable_sessions)."""
+    durability.durable_sessions)."""
     session.rollback()  # hand the read connection back before taking a writer
     with runtime.sessions() as writer:
         yield writer
 
 
-def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> service.RouteRef:
-    return service.route_ref(session, principal=user, route_id=route_id)
+def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> access.RouteRef:
+    return access.route_ref(session, principal=user, route_id=route_id)
 
 
 RuntimeDep = Annotated[TrackingRuntime, Depends(get_runtime)]
 WriterDep = Annotated[Session, Depends(get_writer)]
-RouteDep = Annotated[service.RouteRef, Depends(route_dep)]
+RouteDep = Annotated[access.RouteRef, Depends(route_dep)]
 
 
 # -- pings -------------------------------------------------------------------------------------
@@ -77,16 +77,16 @@ RouteDep = Annotated[service.RouteRef, Depends(route_dep)]
 
 def _authorise(
     session: Session, credentials: HTTPAuthorizationCredentials | None, route_id: uuid.UUID
-) -> tuple[Principal, service.RouteRef]:
+) -> tuple[Principal, access.RouteRef]:
     principal = get_principal(session, credentials)
-    return principal, service.route_ref(session, principal=principal, route_id=route_id)
+    return principal, access.route_ref(session, principal=principal, route_id=route_id)
 
 
 async def ping_target(
     route_id: uuid.UUID,
     runtime: Annotated[TrackingRuntime, Depends(get_runtime)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> AsyncIterator[tuple[Principal, service.RouteRef, Session]]:
+) -> AsyncIterator[tuple[Principal, access.RouteRef, Session]]:
     """Who posts, to which route (401/403/404 as everywhere), and the session to
     write with. The ping route is the hot path: one session (one pooled
     connection) for the whole request, one thread hop to authorise."""
@@ -101,7 +101,7 @@ async def ping_target(
 @router.post("/routes/{route_id}/pings", response_model=PingBatchOut)
 async def post_pings(
     body: PingBatchIn,
-    target: Annotated[tuple[Principal, service.RouteRef, Session], Depends(ping_target)],
+    target: Annotated[tuple[Principal, access.RouteRef, Session], Depends(ping_target)],
     runtime: RuntimeDep,
     background: BackgroundTasks,
 ) -> PingBatchOut:
@@ -113,16 +113,16 @@ async def post_pings(
     """
     user, route, session = target
     result = await run_in_threadpool(
-        lambda: service.ingest_pings(
+        lambda: pings.ingest_pings(
             session,
             org_id=route.org_id,
-            source=service.source_of(user),
+            source=access.source_of(user),
             route=route,
             pings=body.pings,
         )
     )
     if result.stored:
-        event = service.position_event(route, result)
+        event = pings.position_event(route, result)
         background.add_task(runtime.after_pings, route.org_id, [event], route.id)
     return PingBatchOut(accepted=len(result.stored), duplicates=result.duplicates)
 
@@ -137,7 +137,7 @@ def list_positions(
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most fixes to return.")] = 1000,
 ) -> list[PositionOut]:
     """The route's GPS fixes, oldest first (for drawing its track)."""
-    rows = service.list_positions(session, route=route, since=since, limit=limit)
+    rows = pings.list_positions(session, route=route, since=since, limit=limit)
     return [
         PositionOut(
             event_id=r.event_id,
@@ -172,8 +172,8 @@ def post_stop_events(
     cannot apply fails the request with 422 and stores nothing. Idempotent by
     ``event_id``, like pings.
     """
-    result = service.record_stop_events(
-        writer, route_ref=route, source=service.source_of(user), events=body.events
+    result = stop_events.record_stop_events(
+        writer, route_ref=route, source=access.source_of(user), events=body.events
     )
     if result.changed:
         background.add_task(runtime.after_stop_events, route.org_id, result.live, route.id)
@@ -183,7 +183,7 @@ def post_stop_events(
 @router.get("/routes/{route_id}/events", response_model=list[StopEventOut])
 def list_stop_events(route: RouteDep, session: SessionDep) -> list[StopEventOut]:
     """The route's stop events in the order they happened."""
-    return service.list_stop_events(session, route=route)
+    return stop_events.list_stop_events(session, route=route)
 
 
 @router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)
@@ -204,7 +204,7 @@ def read_eta(
     ``late`` marks stops whose ETA is after their window end minus the margin.
     """
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
-    return service.compute_eta(
+    return eta.compute_eta(
         session, route_id=route.id, travel_model=runtime.travel_model, margin_s=margin
     ).out
 
@@ -219,14 +219,14 @@ def create_tracker(
     """Register a tracker app or device (OsmAnd, Traccar Client, a GPS box) for a
     vehicle or a driver. The token is shown only in this answer."""
     base = settings.public_base_url or str(request.base_url)
-    return service.create_tracker(session, org_id=user.org_id, data=body, base_url=base)
+    return trackers.create_tracker(session, org_id=user.org_id, data=body, base_url=base)
 
 
 @router.get("/trackers", response_model=list[TrackerOut])
 def list_trackers(user: StaffUser, session: SessionDep) -> list[TrackerOut]:
     """Registered trackers, by identifier."""
     return [
-        TrackerOut.model_validate(t) for t in service.list_trackers(session, org_id=user.org_id)
+        TrackerOut.model_validate(t) for t in trackers.list_trackers(session, org_id=user.org_id)
     ]
 
 
@@ -237,7 +237,7 @@ def delete_tracker(
     identifier: Annotated[str, Query(max_length=128, description="The tracker's identifier.")],
 ) -> None:
     """Remove a tracker: its token stops working (its positions are kept)."""
-    service.delete_tracker(session, org_id=user.org_id, identifier=identifier)
+    trackers.delete_tracker(session, org_id=user.org_id, identifier=identifier)
 
 
 def _not_a_tracker(session: Session, credentials: HTTPAuthorizationCredentials | None) -> None:
@@ -326,31 +326,30 @@ async def _osmand(
         with runtime.sessions() as session:
             await run_in_threadpool(_not_a_tracker, session, credentials)
 
-    def store() -> tuple[service.RouteRef | None, service.PingResult, uuid.UUID]:
-        with runtime.sessions() as session:
-            device = service.authenticate_tracker(
-                session, identifier=identifier, token=secret, now=now
-            )
-            # Decoded once the sender is known: strangers learn nothing from a 422.
-            ping = osmand.decode_osmand(fields, body, now=now).ping
-            route = service.tracker_route(session, device=device, at=ping.at)
-            result = service.ingest_pings(
-                session,
-                org_id=device.org_id,
-                source=f"tracker:{device.id}",
-                route=route,
-                pings=[ping],
-                vehicle_id=device.vehicle_id,
-                driver_id=device.driver_id,
-                now=now,
-            )
-            return route, result, device.org_id
-
-    route, result, org_id = await run_in_threadpool(store)
+    stored = await run_in_threadpool(
+        _store_tracker_ping, runtime, identifier, secret, fields, body, now
+    )
+    route, result = stored.route, stored.result
     if result.stored:
-        event = service.position_event(route, result, tracker=identifier)
-        background.add_task(runtime.after_pings, org_id, [event], route.id if route else None)
+        event = pings.position_event(route, result, tracker=identifier)
+        background.add_task(
+            runtime.after_pings, stored.org_id, [event], route.id if route else None
+        )
     return Response(status_code=200, background=background)
+
+
+def _store_tracker_ping(
+    runtime: TrackingRuntime,
+    identifier: str,
+    secret: str,
+    fields: dict[str, str],
+    body: dict[str, Any] | None,
+    now: dt.datetime,
+) -> trackers.TrackerPingResult:
+    with runtime.sessions() as session:
+        return trackers.ingest_tracker_ping(
+            session, identifier=identifier, token=secret, fields=fields, body=body, now=now
+        )
 
 
 # -- live stream ---------------------------------------------------------------------------------

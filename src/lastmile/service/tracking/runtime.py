@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from lastmile.service.tracking import service
+from lastmile.service.tracking import durability, eta
 from lastmile.service.tracking.broker import Broker, make_broker
 from lastmile.service.tracking.settings import TrackingSettings
 from lastmile.travel import TravelModel
@@ -46,7 +46,7 @@ class TrackingRuntime:
 
     settings: TrackingSettings
     broker: Broker
-    #: Sessions whose commits are on disk when they return (see service.durable_sessions).
+    #: Sessions whose commits are on disk when they return (see durability.durable_sessions).
     sessions: sessionmaker[Session]
     travel_model: TravelModel
     own_engine: Engine | None = None  # the sessions' engine, disposed at close
@@ -144,11 +144,11 @@ class TrackingRuntime:
 
     def _refresh(self, route_id: uuid.UUID, *, claim: bool) -> list[dict[str, Any]]:
         with self.sessions() as session:
-            if claim and not service.claim_eta_refresh(
+            if claim and not eta.claim_eta_refresh(
                 session, route_id=route_id, every_s=self.settings.eta_refresh_s
             ):
                 return []
-            return service.refresh_eta(
+            return eta.refresh_eta(
                 session,
                 route_id=route_id,
                 travel_model=self.travel_model,
@@ -159,7 +159,7 @@ class TrackingRuntime:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: TrackingSettings = getattr(app.state, "tracking_settings", None) or TrackingSettings()
-    sessions, own_engine = service.durable_sessions(app.state.engine)
+    sessions, own_engine = durability.durable_sessions(app.state.engine)
     runtime = TrackingRuntime(
         settings=settings,
         broker=make_broker(settings.redis_url, prefix=settings.redis_channel_prefix),

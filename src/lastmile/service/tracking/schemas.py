@@ -9,7 +9,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from lastmile.domain import VisitKind
-from lastmile.operations.tracking import StopEventKind, StopState
+from lastmile.operations.progress import StopEventKind, StopState
 from lastmile.service.schemas import ApiModel, AwareDatetime, Lat, Lon
 
 #: Most pings in one batch.

@@ -1,9 +1,9 @@
-"""Tracking logic: progress from stop events, ETAs from where the vehicle is, late flags.
+"""ETAs from where the vehicle is, and late flags.
 
 The central property: recomputing a planned route from its start, at its
 planned start, gives back the planner's own times (build_route), breaks,
 reloads, setup and waiting included. The other tests move the vehicle off
-the plan and check each rule on a small line of places.
+the plan and check each rule on a small line of places (see conftest.py).
 """
 
 from __future__ import annotations
@@ -26,27 +26,22 @@ from lastmile.domain import (
     VisitKind,
 )
 from lastmile.exceptions import InputError
-from lastmile.operations.lifecycle import OrderEvent
-from lastmile.operations.tracking import (
-    Fix,
-    Origin,
+from lastmile.operations.eta import recompute_etas, remaining, track_route
+from lastmile.operations.position import Fix, Origin, vehicle_position
+from lastmile.operations.progress import (
     StopEventKind,
     StopEventRecord,
     StopState,
     TrackedStop,
-    choose_origin,
-    order_event_for,
-    recompute_etas,
-    remaining,
     route_progress,
-    track_route,
     tracked_stops,
 )
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.schedule import Step, build_route
 
-VT = VehicleType("t", (1000,))
+from .conftest import DUR, W, ev, line_route  # type: ignore[import-not-found]
 
+VT = VehicleType("t", (1000,))
 
 # -- the planner's times come back -----------------------------------------------------------
 
@@ -169,25 +164,7 @@ def test_a_late_start_never_makes_a_stop_earlier(
             assert predicted.departure_s <= planned.departure + delay_s
 
 
-# -- a small line of places: depot 0, customers 1..4, 100 s apart ----------------------------
-
-POS = np.arange(6)
-DUR = (np.abs(POS[:, None] - POS[None, :]) * 100).tolist()
-W = TimeWindow
-
-
-def line_route(windows: dict[int, tuple[TimeWindow, ...]] | None = None) -> list[TrackedStop]:
-    """START at 0, deliveries a..d at 1..4 (60 s service), END at 0."""
-    windows = windows or {}
-    stops = [TrackedStop(0, VisitKind.START, 0)]
-    for k, oid in enumerate("abcd", start=1):
-        stops.append(TrackedStop(k, VisitKind.JOB, k, windows.get(k, ()), 60, 0, oid))
-    stops.append(TrackedStop(5, VisitKind.END, 0))
-    return stops
-
-
-def ev(oid: str, kind: StopEventKind, at: int, visit: VisitKind = VisitKind.JOB) -> StopEventRecord:
-    return StopEventRecord(oid, visit, kind, at)
+# -- on the line of places of conftest.py ----------------------------------------------------
 
 
 def etas(stops: list[TrackedStop], events: list[StopEventRecord], **kw: object) -> dict[int, int]:
@@ -247,7 +224,9 @@ def test_a_position_newer_than_the_last_stop_is_the_origin() -> None:
     assert eta.origin == Origin(fix_row, 1480, "position")
     assert eta.stops[0].arrival_s == 1530
     # An older fix than the last report is not used.
-    stale = choose_origin(stops, progress, now_s=1500, fix=Fix(fix_row, 1300), start=Origin(0, 0))
+    stale = vehicle_position(
+        stops, progress, now_s=1500, fix=Fix(fix_row, 1300), start=Origin(0, 0)
+    )
     assert stale == Origin(2, 1400, "last_stop")
 
 
@@ -318,76 +297,8 @@ def test_a_break_is_taken_on_the_way_when_its_window_opens() -> None:
     assert 3 not in remaining(stops, progress)
 
 
-def test_failing_a_shipment_at_pickup_drops_its_delivery_too() -> None:
-    stops = [
-        TrackedStop(0, VisitKind.START, 0),
-        TrackedStop(1, VisitKind.PICKUP, 1, (), 60, 0, "s"),
-        TrackedStop(2, VisitKind.JOB, 2, (), 60, 0, "a"),
-        TrackedStop(3, VisitKind.DELIVERY, 3, (), 60, 0, "s"),
-        TrackedStop(4, VisitKind.END, 0),
-    ]
-    progress = route_progress(stops, [ev("s", StopEventKind.FAILED, 1100, VisitKind.PICKUP)])
-    assert [s.state for s in progress.stops[1:4]] == [
-        StopState.FAILED,
-        StopState.PENDING,
-        StopState.FAILED,
-    ]
-    assert progress.failed == 2
-    assert remaining(stops, progress) == [2, 4]
-
-
-def test_events_replay_in_time_order_and_finished_stops_stay_finished() -> None:
-    stops = line_route()
-    progress = route_progress(
-        stops,
-        [
-            ev("a", StopEventKind.DELIVERED, 1200),
-            ev("a", StopEventKind.ARRIVED, 1100),
-            ev("a", StopEventKind.FAILED, 1300),
-            ev("zz", StopEventKind.ARRIVED, 1000),
-        ],
-    )
-    a = progress.stops[1]
-    assert (a.state, a.arrived_s, a.finished_s) == (StopState.DONE, 1100, 1200)
-    assert progress.ignored == 1 and progress.current is None and progress.done == 1
-
-
 def test_margin_must_not_be_negative() -> None:
     stops = line_route()
     progress = route_progress(stops, [])
     with pytest.raises(InputError, match="margin_s"):
         recompute_etas(stops, progress, durations=DUR, now_s=0, origin=Origin(0, 0), margin_s=-1)
-
-
-@pytest.mark.parametrize(
-    ("event", "visit", "order", "expected"),
-    [
-        (StopEventKind.ARRIVED, VisitKind.JOB, OrderKind.DELIVERY, None),
-        (StopEventKind.DELIVERED, VisitKind.JOB, OrderKind.DELIVERY, OrderEvent.COMPLETE),
-        (StopEventKind.PICKED_UP, VisitKind.JOB, OrderKind.PICKUP, OrderEvent.COMPLETE),
-        (StopEventKind.PICKED_UP, VisitKind.PICKUP, OrderKind.SHIPMENT, OrderEvent.PICK_UP),
-        (StopEventKind.DELIVERED, VisitKind.DELIVERY, OrderKind.SHIPMENT, OrderEvent.COMPLETE),
-        (StopEventKind.FAILED, VisitKind.PICKUP, OrderKind.SHIPMENT, OrderEvent.FAIL),
-        (StopEventKind.FAILED, VisitKind.JOB, OrderKind.DELIVERY, OrderEvent.FAIL),
-    ],
-)
-def test_stop_events_map_to_lifecycle_events(
-    event: StopEventKind, visit: VisitKind, order: OrderKind, expected: OrderEvent | None
-) -> None:
-    assert order_event_for(event=event, visit_kind=visit, order_kind=order) is expected
-
-
-@pytest.mark.parametrize(
-    ("event", "visit", "order", "hint"),
-    [
-        (StopEventKind.PICKED_UP, VisitKind.JOB, OrderKind.DELIVERY, "use delivered"),
-        (StopEventKind.DELIVERED, VisitKind.JOB, OrderKind.PICKUP, "use picked_up"),
-        (StopEventKind.DELIVERED, VisitKind.PICKUP, OrderKind.SHIPMENT, "use picked_up"),
-        (StopEventKind.PICKED_UP, VisitKind.DELIVERY, OrderKind.SHIPMENT, "use delivered"),
-    ],
-)
-def test_mismatched_stop_events_are_refused(
-    event: StopEventKind, visit: VisitKind, order: OrderKind, hint: str
-) -> None:
-    with pytest.raises(InputError, match=hint):
-        order_event_for(event=event, visit_kind=visit, order_kind=order)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from lastmile.service.tracking.models import PositionPing
 
-from .conftest import DAY, World, build_world  # type: ignore[import-not-found]
+from ..conftest import DAY, World, build_world  # type: ignore[import-not-found]
 
 BATCH = 50
 CLIENTS = 4

@@ -31,7 +31,7 @@ from lastmile.service.app import create_app
 from lastmile.service.tracking.broker import InProcessBroker, RedisBroker
 from lastmile.service.tracking.settings import TrackingSettings
 
-from .conftest import DAY, World, build_world, make_settings  # type: ignore[import-not-found]
+from ..conftest import DAY, World, build_world, make_settings  # type: ignore[import-not-found]
 
 REDIS_URL = os.environ.get("LASTMILE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 WAIT_S = 15.0

@@ -1,0 +1,414 @@
+"""ETAs of a route's remaining visits, computed from the database (its visits,
+orders, depots, the driver's shift, its stop events and last GPS fix) with
+:mod:`lastmile.operations` (where the vehicle is, then the planner's timing
+rule), stored on the visits at most so often, and the live events they make
+(new ETAs, stops newly predicted late)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from lastmile.domain import Location, OrderKind, TimeWindow, VisitKind
+from lastmile.operations.eta import RouteEta, recompute_etas
+from lastmile.operations.position import Fix, Origin, vehicle_position
+from lastmile.operations.progress import (
+    RouteProgress,
+    StopEventKind,
+    StopEventRecord,
+    StopState,
+    TrackedStop,
+    route_progress,
+)
+from lastmile.service.db import utcnow
+from lastmile.service.depots.models import Depot
+from lastmile.service.errors import NotFound
+from lastmile.service.fleet.models import Shift
+from lastmile.service.orders.models import Order
+from lastmile.service.orders.service import windows_of
+from lastmile.service.plans.models import Plan, Route, Visit
+from lastmile.service.tracking import models
+from lastmile.service.tracking.durability import write_turn
+from lastmile.service.tracking.pings import CLOCK_SKEW
+from lastmile.service.tracking.schemas import PositionFix, RouteEtaOut, StopEtaOut
+from lastmile.travel import TravelModel
+
+
+@dataclass
+class EtaComputation:
+    """A route's ETAs with what is needed to store and announce them."""
+
+    out: RouteEtaOut
+    eta: RouteEta
+    progress: RouteProgress
+    #: The route's visits (plain rows) by sequence.
+    visits: dict[int, Any]
+    epoch: dt.datetime
+    org_id: uuid.UUID
+
+
+def _seconds(epoch: dt.datetime, when: dt.datetime) -> int:
+    return math.floor((when - epoch).total_seconds())
+
+
+def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[TimeWindow, ...]:
+    return tuple(
+        sorted(TimeWindow(_seconds(epoch, s), _seconds(epoch, e)) for s, e in windows_of(raw))
+    )
+
+
+@dataclass
+class _RouteRows:
+    """What the ETAs of a route are computed from, as plain rows (not ORM
+    objects: this runs for every route every few seconds)."""
+
+    route: Any
+    visits: list[Any]
+    orders: dict[uuid.UUID, Any]
+    depots: dict[uuid.UUID, Any]
+    shift_end: dt.datetime | None
+    progress: models.RouteProgress | None
+    events: list[Any]
+
+
+def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
+    route = session.execute(
+        select(
+            Route.id,
+            Route.org_id,
+            Route.driver_id,
+            Route.status,
+            Route.start_at,
+            Route.end_at,
+            Plan.epoch,
+        )
+        .join(Plan, Plan.id == Route.plan_id)
+        .where(Route.id == route_id)
+    ).first()
+    if route is None:
+        raise NotFound("route not found")
+    visits = list(
+        session.execute(
+            select(
+                Visit.id,
+                Visit.sequence,
+                Visit.kind,
+                Visit.order_id,
+                Visit.depot_id,
+                Visit.lon,
+                Visit.lat,
+                Visit.arrival_at,
+                Visit.start_at,
+                Visit.departure_at,
+                Visit.eta_at,
+            )
+            .where(Visit.route_id == route_id)
+            .order_by(Visit.sequence)
+        )
+    )
+    order_ids = {v.order_id for v in visits if v.order_id is not None}
+    orders = {
+        r.id: r
+        for r in session.execute(
+            select(
+                Order.id,
+                Order.kind,
+                Order.pickup_windows,
+                Order.pickup_service_s,
+                Order.delivery_windows,
+                Order.delivery_service_s,
+            ).where(Order.id.in_(order_ids))
+        )
+    }
+    depot_ids = {v.depot_id for v in visits if v.kind == "reload" and v.depot_id is not None}
+    depots = {
+        r.id: r
+        for r in session.execute(
+            select(Depot.id, Depot.opens_s, Depot.closes_s, Depot.reload_time_s).where(
+                Depot.id.in_(depot_ids)
+            )
+        )
+    }
+    shift_end = None
+    if route.driver_id is not None:
+        shift_end = session.scalar(
+            select(Shift.end_at)
+            .where(
+                Shift.driver_id == route.driver_id,
+                Shift.start_at <= route.end_at,
+                Shift.end_at >= route.start_at,
+            )
+            .order_by(Shift.start_at)
+            .limit(1)
+        )
+    progress_row = session.scalar(
+        select(models.RouteProgress).where(models.RouteProgress.route_id == route.id)
+    )
+    event_rows = session.execute(
+        select(
+            models.StopEvent.order_id,
+            models.StopEvent.stop,
+            models.StopEvent.kind,
+            models.StopEvent.recorded_at,
+        ).where(models.StopEvent.route_id == route.id, models.StopEvent.order_id.is_not(None))
+    ).all()
+    return _RouteRows(route, visits, orders, depots, shift_end, progress_row, list(event_rows))
+
+
+def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], list[Location]]:
+    """The route's visits as tracked stops, and the places they are at (matrix
+    rows: a visit without coordinates is where the one before it was)."""
+    places: dict[tuple[float, float], int] = {}
+    locations: list[Location] = []
+
+    def row_of(lon: float, lat: float) -> int:
+        key = (lon, lat)
+        if key not in places:
+            places[key] = len(locations)
+            locations.append(Location(lon, lat))
+        return places[key]
+
+    orders, depots, shift_end = rows.orders, rows.depots, rows.shift_end
+    stops: list[TrackedStop] = []
+    last = (0.0, 0.0)
+    for v in rows.visits:
+        if v.lon is not None and v.lat is not None:
+            last = (v.lon, v.lat)
+        loc = row_of(*last)
+        kind = VisitKind(v.kind)
+        windows: tuple[TimeWindow, ...] = ()
+        service = 0
+        if v.order_id is not None and v.order_id in orders:
+            o = orders[v.order_id]
+            pickup = kind is VisitKind.PICKUP or (
+                kind is VisitKind.JOB and o.kind == OrderKind.PICKUP.value
+            )
+            windows = _windows(o.pickup_windows if pickup else o.delivery_windows, epoch)
+            service = o.pickup_service_s if pickup else o.delivery_service_s
+        elif kind is VisitKind.RELOAD and v.depot_id in depots:
+            d = depots[v.depot_id]
+            windows, service = (TimeWindow(d.opens_s, d.closes_s),), d.reload_time_s
+        elif kind is VisitKind.BREAK:
+            service = _seconds(v.start_at, v.departure_at)
+        elif kind is VisitKind.END and shift_end is not None:
+            windows = (TimeWindow(min(0, _seconds(epoch, shift_end)), _seconds(epoch, shift_end)),)
+        stops.append(
+            TrackedStop(
+                v.sequence,
+                kind,
+                loc,
+                windows,
+                service,
+                0,
+                str(v.order_id) if v.order_id is not None else None,
+            )
+        )
+    return stops, locations
+
+
+def _last_fix(row: models.RouteProgress | None) -> PositionFix | None:
+    if row is None or row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
+        return None
+    return PositionFix(
+        at=row.last_fix_at, lon=row.last_lon, lat=row.last_lat, speed_kph=row.last_speed_kph
+    )
+
+
+def compute_eta(
+    session: Session,
+    *,
+    route_id: uuid.UUID,
+    travel_model: TravelModel,
+    margin_s: int,
+    now: dt.datetime | None = None,
+) -> EtaComputation:
+    """Progress and ETAs of the route's remaining visits, from its stop events and
+    last position, with ``travel_model`` (leaving now) for the legs ahead."""
+    now = now or utcnow()
+    rows = _load(session, route_id)
+    route, visits = rows.route, rows.visits
+    epoch: dt.datetime = route.epoch
+    stops, locations = _tracked(rows, epoch)
+    records = [
+        StopEventRecord(str(oid), VisitKind(stop), StopEventKind(kind), _seconds(epoch, at))
+        for oid, stop, kind, at in rows.events
+    ]
+    now_s = _seconds(epoch, now)
+    position = _last_fix(rows.progress)
+    # The fix is a row of its own, added only when it is where the vehicle is.
+    fix = Fix(len(locations), _seconds(epoch, position.at)) if position is not None else None
+    first = visits[0] if visits else None
+    start = Origin(
+        stops[0].location if stops else 0,
+        _seconds(epoch, first.departure_at) if first is not None else now_s,
+    )
+    progress = route_progress(stops, records)
+    origin = vehicle_position(
+        stops,
+        progress,
+        now_s=now_s,
+        fix=fix,
+        start=start,
+        # A fix from before a dispatched route's start is another trip's; one
+        # from further ahead than the clock skew allowed, a wrong device clock.
+        fix_since_s=_seconds(epoch, route.start_at) if route.status == "dispatched" else None,
+        fix_until_s=_seconds(epoch, now + CLOCK_SKEW),
+    )
+    if position is not None and origin.why == "position":
+        locations.append(Location(position.lon, position.lat))
+    durations = (
+        travel_model.matrix(locations, departure=now_s).durations.tolist() if locations else []
+    )
+    eta = recompute_etas(
+        stops, progress, durations=durations, now_s=now_s, origin=origin, margin_s=margin_s
+    )
+    by_seq = {v.sequence: v for v in visits}
+    state = {p.sequence: p.state for p in progress.stops}
+
+    def at(t: int) -> dt.datetime:
+        return epoch + dt.timedelta(seconds=t)
+
+    out = RouteEtaOut(
+        route_id=route.id,
+        status=route.status,
+        computed_at=now,
+        origin=eta.origin.why,
+        margin_s=margin_s,
+        done=progress.done,
+        failed=progress.failed,
+        remaining=sum(
+            1 for s in eta.stops if s.kind in (VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY)
+        ),
+        position=position,
+        end_at=at(eta.end_s) if eta.end_s is not None else None,
+        stops=[
+            StopEtaOut(
+                sequence=s.sequence,
+                kind=s.kind,
+                order_id=by_seq[s.sequence].order_id,
+                state=state.get(s.sequence, StopState.PENDING),
+                eta_at=at(s.arrival_s),
+                start_at=at(s.start_s),
+                departure_at=at(s.departure_s),
+                planned_at=by_seq[s.sequence].arrival_at,
+                window_end_at=at(s.window_end_s) if s.window_end_s is not None else None,
+                slack_s=s.slack_s,
+                late=s.late,
+            )
+            for s in eta.stops
+        ],
+    )
+    return EtaComputation(
+        out=out, eta=eta, progress=progress, visits=by_seq, epoch=epoch, org_id=route.org_id
+    )
+
+
+def claim_eta_refresh(
+    session: Session, *, route_id: uuid.UUID, every_s: float, now: dt.datetime | None = None
+) -> bool:
+    """Whether this process should recompute the route's ETAs now: at most once
+    per ``every_s`` across all API processes (an atomic conditional update)."""
+    now = now or utcnow()
+    progress = models.RouteProgress
+    with write_turn(session):
+        claimed = session.execute(
+            update(progress)
+            .where(
+                progress.route_id == route_id,
+                or_(
+                    progress.eta_computed_at.is_(None),
+                    progress.eta_computed_at < now - dt.timedelta(seconds=every_s),
+                ),
+            )
+            .values(eta_computed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return getattr(claimed, "rowcount", 0) == 1
+
+
+def refresh_eta(
+    session: Session,
+    *,
+    route_id: uuid.UUID,
+    travel_model: TravelModel,
+    margin_s: int,
+    now: dt.datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Recompute the route's ETAs, store them (``visits.eta_at``, which customers'
+    tracking pages show) and return the live events: the new ETAs, and one
+    ``late`` alert per stop newly predicted late."""
+    now = now or utcnow()
+    comp = compute_eta(
+        session, route_id=route_id, travel_model=travel_model, margin_s=margin_s, now=now
+    )
+    changed = [
+        {"visit_id": comp.visits[s.sequence].id, "eta_at": s.eta_at}
+        for s in comp.out.stops
+        if comp.visits[s.sequence].eta_at != s.eta_at
+    ]
+    late = [s.sequence for s in comp.out.stops if s.late]
+    progress = session.scalar(
+        select(models.RouteProgress).where(models.RouteProgress.route_id == route_id)
+    )
+    if progress is None:
+        progress = models.RouteProgress(
+            id=uuid.uuid4(), org_id=comp.org_id, route_id=route_id, late_sequences=[]
+        )
+        session.add(progress)
+    before = set(progress.late_sequences or [])
+    progress.late_sequences = late
+    progress.eta_computed_at = now
+    progress.updated_at = now
+    try:
+        with write_turn(session):
+            if changed:
+                visits = cast(Table, Visit.__table__)
+                session.execute(
+                    update(visits)
+                    .where(visits.c.id == bindparam("visit_id"))
+                    .values(eta_at=bindparam("eta_at")),
+                    changed,
+                )
+            session.commit()
+    except IntegrityError:
+        # Another process created the progress row meanwhile; its ETAs stand.
+        session.rollback()
+        return []
+    nxt = next((s for s in comp.out.stops if s.kind is not VisitKind.END), None)
+    events: list[dict[str, Any]] = [
+        {
+            "type": "eta",
+            "route_id": str(route_id),
+            "computed_at": now.isoformat(),
+            "origin": comp.out.origin,
+            "done": comp.out.done,
+            "failed": comp.out.failed,
+            "remaining": comp.out.remaining,
+            "next": ({"sequence": nxt.sequence, "eta_at": nxt.eta_at.isoformat()} if nxt else None),
+            "end_at": comp.out.end_at.isoformat() if comp.out.end_at else None,
+            "late": late,
+        }
+    ]
+    for s in comp.out.stops:
+        if s.late and s.sequence not in before:
+            events.append(
+                {
+                    "type": "late",
+                    "route_id": str(route_id),
+                    "sequence": s.sequence,
+                    "kind": s.kind.value,
+                    "order_id": str(s.order_id) if s.order_id else None,
+                    "eta_at": s.eta_at.isoformat(),
+                    "window_end_at": s.window_end_at.isoformat() if s.window_end_at else None,
+                    "slack_s": s.slack_s,
+                }
+            )
+    return events

@@ -1,0 +1,83 @@
+"""ETAs through the service: an untouched route gives back its plan, a GPS fix
+moves the origin, and stops newly predicted late are announced once.
+
+Runs against SQLite and PostgreSQL (see tests/service/conftest.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import select
+
+from lastmile.service.plans.models import Route, Visit
+from lastmile.service.tracking.eta import compute_eta, refresh_eta
+
+from ..conftest import World  # type: ignore[import-not-found]
+from .conftest import route_of  # type: ignore[import-not-found]
+
+PARIS = dt.timezone(dt.timedelta(hours=2))
+
+
+def test_eta_of_an_untouched_route_is_its_plan(app: FastAPI, tw: World) -> None:
+    rid = uuid.UUID(route_of(tw, "d2")["id"])
+    runtime = app.state.tracking
+    with app.state.sessionmaker() as session:
+        route = session.get(Route, rid)
+        assert route is not None
+        early = route.start_at - dt.timedelta(hours=1)
+        comp = compute_eta(
+            session, route_id=rid, travel_model=runtime.travel_model, margin_s=600, now=early
+        )
+        planned = {v.sequence: v.arrival_at for v in route.visits}
+    assert comp.out.origin == "start" and comp.out.done == comp.out.failed == 0
+    # Same travel model, same timing rule: the planner's arrivals come back.
+    assert {s.sequence: s.eta_at for s in comp.out.stops} == {
+        seq: at for seq, at in planned.items() if seq > 0
+    }
+    assert not any(s.late for s in comp.out.stops)
+
+
+def test_eta_follows_the_last_position(tw: World) -> None:
+    t, rid = tw.tenant, route_of(tw, "d1")["id"]
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    fix = {"event_id": "now-1", "at": now.isoformat(), "lon": 2.36, "lat": 48.86}
+    t.ok("post", f"/routes/{rid}/pings", "d1", json={"pings": [fix]})
+    eta = t.ok("get", f"/routes/{rid}/eta", "d1", params={"margin_s": 0})
+    assert eta["origin"] == "position" and eta["position"]["lon"] == 2.36
+    assert eta["margin_s"] == 0 and eta["remaining"] == len(eta["stops"]) - 1  # + the end
+    first = dt.datetime.fromisoformat(eta["stops"][0]["eta_at"])
+    assert first >= now
+    # The plan's day is over: every order stop is predicted past its window.
+    assert all(s["late"] for s in eta["stops"] if s["kind"] == "job")
+    assert eta["stops"][-1]["kind"] == "end"
+
+
+def test_late_stops_are_announced_once(app: FastAPI, tw: World) -> None:
+    rid = uuid.UUID(route_of(tw, "d2")["id"])
+    runtime = app.state.tracking
+    late_now = dt.datetime(2025, 5, 2, 17, 55, tzinfo=PARIS)  # windows close at 18:00
+    with runtime.sessions() as session:
+
+        def refresh(now: dt.datetime) -> list[dict[str, Any]]:
+            return refresh_eta(
+                session, route_id=rid, travel_model=runtime.travel_model, margin_s=600, now=now
+            )
+
+        calm = refresh(dt.datetime(2025, 5, 2, 10, 45, tzinfo=PARIS))
+        first = refresh(late_now)
+        second = refresh(late_now)
+        visits = {
+            v.sequence: v for v in session.scalars(select(Visit).where(Visit.route_id == rid))
+        }
+    assert [e["type"] for e in calm] == ["eta"] and calm[0]["late"] == []
+    alerts = [e for e in first if e["type"] == "late"]
+    assert first[0]["type"] == "eta" and alerts
+    assert {a["sequence"] for a in alerts} == set(first[0]["late"])
+    assert [e["type"] for e in second] == ["eta"]
+    # The stored ETA (what customers see) is the recomputed one.
+    a = alerts[0]
+    assert visits[a["sequence"]].eta_at == dt.datetime.fromisoformat(a["eta_at"])
