@@ -20,17 +20,36 @@ from ..conftest import DAY, Tenant, World  # type: ignore[import-not-found]
 
 
 def worker_pids() -> set[int]:
-    """Planning worker processes alive on this machine (Linux /proc)."""
-    pids = set()
+    """Planning worker processes this test process started, alive (Linux /proc).
+
+    Only descendants count: other test runs on the same machine have workers of
+    their own."""
+    parent: dict[int, int] = {}
+    workers = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 cmd = (entry / "cmdline").read_bytes()
+                stat = (entry / "stat").read_text()
             except OSError:
                 continue
+            pid = int(entry.name)
+            # the parent's pid is the second field after the command, which is in parentheses
+            parent[pid] = int(stat.rpartition(")")[2].split()[1])
             if b"lastmile.service.plans.worker" in cmd:
-                pids.add(int(entry.name))
-    return pids
+                workers.add(pid)
+    me = os.getpid()
+
+    def ours(pid: int) -> bool:
+        seen = set()
+        while pid in parent and pid not in seen:
+            seen.add(pid)
+            pid = parent[pid]
+            if pid == me:
+                return True
+        return False
+
+    return {pid for pid in workers if ours(pid)}
 
 
 def test_a_dispatched_plan_has_routes_with_etas(world: World) -> None:
