@@ -168,6 +168,7 @@ def test_solve_on_a_network_drives_each_vehicle_on_its_own_profile(tmp_path: Pat
     assert solution["summary"]["unassigned"] == 0
     note = solution["lastmile"]["travel_note"]
     assert "cargo_bike: road network" in note and "van: road network" in note
+    assert "(traffic slows motor vehicles only)" in note
     routes = {r["vehicle"]: r for r in solution["routes"]}
     assert set(routes) == {1, 2}
 

@@ -129,7 +129,7 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
     from lastmile.formats.vroom import write_solution
     from lastmile.planning.solve_time_dependent import solve_time_dependent
     from lastmile.travel import HaversineModel
-    from lastmile.travel.network import PROFILE_NAMES
+    from lastmile.travel.network import PROFILE_NAMES, get_profile
     from lastmile.travel.network_options import build_travel_models
 
     fmt = args.format if args.format != "auto" else format_by_suffix(path)
@@ -155,7 +155,10 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
     notes: dict[str, list[str]] = {}
     for name in names:
         model = models[_profile_of(name)]
-        notes.setdefault(model.description, []).append(name)
+        note = model.description
+        if get_profile(_profile_of(name)).mode != "motor":
+            note += " (traffic slows motor vehicles only)"
+        notes.setdefault(note, []).append(name)
     if len(notes) == 1:
         travel_note = next(iter(notes))
     else:
