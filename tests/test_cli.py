@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -138,3 +139,67 @@ def test_network_refuses_a_problem_with_its_own_matrices(
     )
     assert code == 2
     assert "own matrices" in capsys.readouterr().err
+
+
+def _van_and_cargo_bike(tmp_path: Path) -> Path:
+    """The Monaco problem with a van and a cargo bike of 6 parcels each (12 to deliver)."""
+    raw = json.loads((DATA / "vroom" / "monaco_coordinates.json").read_text())
+    for vehicle, profile in zip(raw["vehicles"], ("van", "cargo_bike"), strict=True):
+        vehicle["profile"] = profile
+        vehicle["capacity"] = [6]
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps(raw))
+    return path
+
+
+def test_solve_on_a_network_drives_each_vehicle_on_its_own_profile(tmp_path: Path) -> None:
+    import argparse
+
+    from lastmile.formats.vroom import read_problem
+    from lastmile.travel.network_options import add_network_arguments, build_travel_models
+
+    problem_path = _van_and_cargo_bike(tmp_path)
+    out = tmp_path / "plan.json"
+    options = ["--network", str(DATA / "osm" / "monaco.osm.pbf"), "--depart", "2026-11-24T07:00"]
+    code = main(["solve", str(problem_path), *options, "--time-limit", "3", "-o", str(out), "-q"])
+    # 0: the re-timed plan passed the validator, each route against its own travel times.
+    assert code == 0
+    solution = json.loads(out.read_text())
+    assert solution["summary"]["unassigned"] == 0
+    note = solution["lastmile"]["travel_note"]
+    assert "cargo_bike: road network" in note and "van: road network" in note
+    assert "(traffic slows motor vehicles only)" in note
+    routes = {r["vehicle"]: r for r in solution["routes"]}
+    assert set(routes) == {1, 2}
+
+    parser = argparse.ArgumentParser()
+    add_network_arguments(parser)
+    models = build_travel_models(parser.parse_args(options), ["van", "cargo_bike"])
+    locations = read_problem(problem_path).locations
+    legs = {name: model.bind(locations) for name, model in models.items()}
+    differs = 0
+    for vehicle, own, other in ((1, "van", "cargo_bike"), (2, "cargo_bike", "van")):
+        steps = routes[vehicle]["steps"]
+        for prev, cur in itertools.pairwise(steps):
+            a, b = prev["location_index"], cur["location_index"]
+            if a == b:
+                continue
+            leave = prev["arrival"] + prev["waiting_time"] + prev["setup"] + prev["service"]
+            driven = cur["duration"] - prev["duration"]
+            assert driven == legs[own].leg_duration(a, b, leave), (vehicle, a, b)
+            differs += driven != legs[other].leg_duration(a, b, leave)
+    assert differs >= 3
+
+
+def test_solve_on_a_network_refuses_an_unknown_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = json.loads((DATA / "vroom" / "monaco_coordinates.json").read_text())
+    raw["vehicles"][1]["profile"] = "hovercraft"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    code = main(["solve", str(path), "--network", str(DATA / "osm" / "monaco.osm.pbf"), "-q"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "vehicles[1].profile" in err
+    assert "known: bicycle, bike, car, cargo_bike, foot, truck, van" in err

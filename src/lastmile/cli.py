@@ -109,31 +109,65 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _profile_of(name: str) -> str:
+    """The routing profile of a problem's profile name (``van@x1.5`` drives as ``van``)."""
+    return name.split("@x", 1)[0]
+
+
 def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
-    """Plan a problem given by coordinates on a road network, with traffic and weather."""
+    """Plan a problem given by coordinates on a road network, with traffic and weather.
+
+    Every vehicle travels on the network of its own routing profile (VROOM's
+    ``vehicles[].profile``, default ``car``): vans, trucks, cargo bikes,
+    bicycles and couriers on foot each get their roads and speeds.
+    """
+    import dataclasses
+
     from lastmile.formats.any import format_by_suffix
     from lastmile.formats.geojson import plan_to_geojson
     from lastmile.formats.vroom import read_problem as read_vroom
     from lastmile.formats.vroom import write_solution
     from lastmile.planning.solve_time_dependent import solve_time_dependent
-    from lastmile.travel.network_options import build_travel_model
-    from lastmile.travel.time_dependent import TimeDependentModel
+    from lastmile.travel import HaversineModel
+    from lastmile.travel.network import PROFILE_NAMES, get_profile
+    from lastmile.travel.network_options import build_travel_models
 
     fmt = args.format if args.format != "auto" else format_by_suffix(path)
     if fmt != "vroom":
         raise InputError("--network needs a VROOM problem given by coordinates", where=str(path))
-    model = build_travel_model(args)
-    assert isinstance(model, TimeDependentModel)
     raw = json.loads(path.read_text(encoding="utf-8"))
     if "matrices" in raw:
         raise InputError(
             "the problem gives its own matrices; --network is for problems given by coordinates",
             where=f"{path}: matrices",
         )
-    problem = read_vroom(raw, travel=model, source=str(path))
+    # Read with straight lines (cheap): the time-dependent solve replaces every matrix.
+    problem = read_vroom(raw, travel=HaversineModel(), source=str(path))
+    for i, vehicle in enumerate(problem.vehicles):
+        if _profile_of(vehicle.type.profile) not in PROFILE_NAMES:
+            raise InputError(
+                f"unknown profile {_profile_of(vehicle.type.profile)!r}; known: "
+                f"{', '.join(PROFILE_NAMES)}",
+                where=f"{path}: vehicles[{i}].profile",
+            )
+    names = sorted({vehicle.type.profile for vehicle in problem.vehicles})
+    models = build_travel_models(args, sorted({_profile_of(n) for n in names}))
+    notes: dict[str, list[str]] = {}
+    for name in names:
+        model = models[_profile_of(name)]
+        note = model.description
+        if get_profile(_profile_of(name)).mode != "motor":
+            note += " (traffic slows motor vehicles only)"
+        notes.setdefault(note, []).append(name)
+    if len(notes) == 1:
+        travel_note = next(iter(notes))
+    else:
+        travel_note = "; ".join(f"{', '.join(ns)}: {d}" for d, ns in notes.items())
+    problem = dataclasses.replace(problem, travel_note=travel_note)
+    bound = {id(m): m.bind(problem.locations) for m in models.values()}
     result = solve_time_dependent(
         problem,
-        model.bind(problem.locations),
+        {name: bound[id(models[_profile_of(name)])] for name in names},
         engine=args.engine,
         time_limit=args.time_limit,
         seed=args.seed,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
@@ -171,3 +172,51 @@ def test_input_checks() -> None:
     small, _ = problem_on(triangle(), [0, 1], [deliver("A", 1, 8 * H, 9 * H)], vehicles=1)
     with pytest.raises(InputError, match="legs"):
         solve_time_dependent(small, bound)
+
+
+def test_each_profile_drives_its_own_leg_model() -> None:
+    # One grid, two profiles: the cargo bike takes three times the van's free-flow time
+    # and ignores the rush hour. Capacity 5 each for 10 parcels: both must drive.
+    van_net = grid_network(rows=8, cols=8, spacing_m=400, seed=2)
+    bike_net = dataclasses.replace(van_net, edge_freeflow_s=van_net.edge_freeflow_s * 3)
+    rng = np.random.default_rng(2)
+    nodes = [int(x) for x in rng.choice(van_net.num_nodes, 11, replace=False)]
+    locations = van_net.locations(nodes)
+    van_legs = TimeDependentModel(van_net, epoch=TUESDAY).bind(locations)
+    bike_legs = TimeDependentModel(bike_net, TrafficProfile.free_flow(), epoch=TUESDAY).bind(
+        locations
+    )
+    van_type = VehicleType("van", (5,), profile="van")
+    bike_type = VehicleType("bike", (5,), profile="cargo_bike")
+    orders = [deliver(f"o{i}", i + 1, 7 * H, 18 * H, service=120) for i in range(10)]
+    problem = PlanningProblem(
+        locations=tuple(locations),
+        matrices={p: van_legs.departure_matrix([0] * len(nodes)) for p in ("van", "cargo_bike")},
+        depots=(Depot("depot", 0),),
+        vehicles=(
+            Vehicle("van", van_type, start_depot=0, end_depot=0, shift=TimeWindow(7 * H, 19 * H)),
+            Vehicle("bike", bike_type, start_depot=0, end_depot=0, shift=TimeWindow(7 * H, 19 * H)),
+        ),
+        orders=tuple(orders),
+        dimensions=("parcels",),
+    )
+    legs = {"van": van_legs, "cargo_bike": bike_legs}
+    result = solve_time_dependent(problem, legs, rounds=2, time_limit=2.0, workers=1, seed=1)
+    assert result.violations() == ()
+    assert result.plan.unassigned == ()
+    assert {r.vehicle_id for r in result.plan.routes} == {"van", "bike"}
+    assert {n.split("@")[0] for n in result.stamped.matrices} == {"van", "cargo_bike"}
+    driven = 0
+    for route in result.plan.routes:
+        own, other = (bike_legs, van_legs) if route.vehicle_id == "bike" else (van_legs, bike_legs)
+        for prev, cur in itertools.pairwise(route.visits):
+            if prev.location == cur.location:
+                continue
+            leg = own.leg_duration(prev.location, cur.location, prev.departure)
+            assert cur.arrival == prev.departure + leg
+            if route.vehicle_id == "bike":
+                assert leg > other.leg_duration(prev.location, cur.location, prev.departure)
+                driven += 1
+    assert driven >= 2
+    with pytest.raises(InputError, match="no leg model for profile 'cargo_bike'"):
+        solve_time_dependent(problem, {"van": van_legs})

@@ -61,7 +61,7 @@ def test_route_as_geojson_polyline_and_json() -> None:
     assert route_command(parse([*ROUTE, "--format", "json", "--profile", "bike"]), out=out) == 0
     body = json.loads(out.getvalue())
     assert body["distance_m"] > 0 and body["polyline"]
-    assert "(bike," in body["travel"]
+    assert "(bicycle," in body["travel"]  # bike names the bicycle profile
 
 
 def test_route_errors_and_warnings(capsys: pytest.CaptureFixture[str]) -> None:

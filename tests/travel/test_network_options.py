@@ -13,6 +13,7 @@ from lastmile.travel import HaversineModel
 from lastmile.travel.network_options import (
     add_network_arguments,
     build_travel_model,
+    build_travel_models,
     departure_of,
     weather_of,
 )
@@ -78,3 +79,44 @@ def test_network_options_build_a_time_dependent_model(tmp_path: Path) -> None:
     assert model.speed_multiplier("primary", 8 * 3600 + 60) == pytest.approx(0.35)
     assert dt.date(2024, 3, 11) in model.holidays
     assert "snow" in model.description
+
+
+def test_each_profile_gets_its_own_network_and_only_motor_traffic_is_slowed(
+    tmp_path: Path,
+) -> None:
+    pbf = tmp_path / MONACO.name
+    pbf.write_bytes(MONACO.read_bytes())
+    args = parse("--network", str(pbf), "--depart", "2024-03-05T08:00", "--weather", "rain")
+    models = build_travel_models(args, ["van", "cargo_bike", "bike", "bicycle", "foot", "van"])
+    assert sorted(models) == ["bicycle", "bike", "cargo_bike", "foot", "van"]
+    assert models["bike"] is models["bicycle"]
+    profiles = {name: m.network.profile for name, m in models.items()}  # type: ignore[attr-defined]
+    assert profiles == {
+        "van": "van",
+        "cargo_bike": "cargo_bike",
+        "bike": "bicycle",
+        "bicycle": "bicycle",
+        "foot": "foot",
+    }
+    assert models["cargo_bike"].num_edges > models["van"].num_edges
+    # Tuesday 08:00: rush hour slows the van on a primary road, not the bike; rain slows both.
+    t = 8 * 3600 + 60
+    van, bike = models["van"], models["cargo_bike"]
+    assert van.speed_multiplier("primary", t) < bike.speed_multiplier("primary", t)
+    assert bike.speed_multiplier("primary", t) == pytest.approx(
+        bike.speed_multiplier("residential", t)
+    )
+    assert bike.speed_multiplier("primary", t) < 1.0
+    # Walkers cover the gap to the road at walking pace.
+    assert models["foot"].access_speed_mps == pytest.approx(5 / 3.6)
+    assert van.access_speed_mps == pytest.approx(15 / 3.6)
+    assert build_travel_model(args, "cargo_bike").network.profile == "cargo_bike"  # type: ignore[attr-defined]
+
+
+def test_an_unknown_profile_lists_the_known_ones(tmp_path: Path) -> None:
+    pbf = tmp_path / MONACO.name
+    pbf.write_bytes(MONACO.read_bytes())
+    with pytest.raises(InputError, match="known: bicycle, bike, car, cargo_bike, foot"):
+        build_travel_models(parse("--network", str(pbf)), ["van", "hovercraft"])
+    with pytest.raises(InputError, match="--network"):
+        build_travel_models(parse(), ["van"])

@@ -31,6 +31,10 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
    re-timed route stays valid (cheapest detour first) or reported unassigned
    with code ``traffic``.
 
+``legs`` is one leg model for every vehicle, or one per routing profile (a
+mapping from ``vehicle.type.profile``): a van and a cargo bike then each drive
+their own network's times, in the stamps, the re-timing and the repair alike.
+
 ``method="shift"`` is the simple baseline: one cold round with every row
 stamped at the vehicles' shift start (one routing profile per shift start).
 
@@ -44,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -227,7 +231,7 @@ class TimeDependentResult:
 
 def solve_time_dependent(
     problem: PlanningProblem,
-    legs: LegModel,
+    legs: LegModel | Mapping[str, LegModel],
     *,
     method: str = "stamped",
     rounds: int = 4,
@@ -239,14 +243,10 @@ def solve_time_dependent(
     """Plan ``problem`` with the time-dependent travel of ``legs`` (see the module docstring).
 
     ``problem.matrices`` are replaced: every vehicle drives the travel times of
-    ``legs`` whatever its profile. ``time_limit`` (seconds) is shared by the
-    rounds' searches.
+    ``legs`` (one model for all, or ``legs[vehicle.type.profile]``). ``time_limit``
+    (seconds) is shared by the rounds' searches.
     """
-    if legs.size != len(problem.locations):
-        raise InputError(
-            f"leg model has {legs.size} locations, problem has {len(problem.locations)}",
-            where="legs",
-        )
+    legs_of = _legs_by_vehicle(problem, legs)
     if method not in ("stamped", "shift"):
         raise InputError(f"unknown method {method!r} (use stamped or shift)", where="method")
     if rounds < 1:
@@ -260,7 +260,7 @@ def solve_time_dependent(
     promised: Plan | None = None
     for k in range(rounds):
         round_began = time.perf_counter()
-        stamped = _stamped_problem(problem, legs, stamps, depot_stamps)
+        stamped = _stamped_problem(problem, legs_of, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
         if k == 0:
             budget = left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9)
@@ -272,9 +272,9 @@ def solve_time_dependent(
             weights = [0.5**j for j in range(rounds - k)]
             budget = max(0.1, 0.9 * left * weights[0] / sum(weights))
             promised = _warm_solve(stamped, promised, engine, budget, seed)
-        timed = [_retime(stamped, legs, r) for r in promised.routes]
+        timed = [_retime(stamped, legs_of, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
-        repaired = _repair(stamped, legs, promised, timed)
+        repaired = _repair(stamped, legs_of, promised, timed)
         reports.append(
             RoundReport(
                 round=k,
@@ -301,6 +301,32 @@ def solve_time_dependent(
         reinserted=tuple(repaired.reinserted),
         _route_matrices=repaired.matrices,
     )
+
+
+def _legs_by_vehicle(
+    problem: PlanningProblem, legs: LegModel | Mapping[str, LegModel]
+) -> dict[str, LegModel]:
+    """Vehicle id -> its leg model (``legs`` itself, or ``legs[its profile]``), checked."""
+    out: dict[str, LegModel] = {}
+    for v in problem.vehicles:
+        if isinstance(legs, Mapping):
+            if v.type.profile not in legs:
+                have = ", ".join(sorted(legs))
+                raise InputError(
+                    f"no leg model for profile {v.type.profile!r} of vehicle {v.id!r} "
+                    f"(have: {have})",
+                    where="legs",
+                )
+            out[v.id] = legs[v.type.profile]
+        else:
+            out[v.id] = legs
+    for model in {id(m): m for m in out.values()}.values():
+        if model.size != len(problem.locations):
+            raise InputError(
+                f"leg model has {model.size} locations, problem has {len(problem.locations)}",
+                where="legs",
+            )
+    return out
 
 
 def _pick(reports: Sequence[RoundReport]) -> int:
@@ -377,7 +403,7 @@ def _initial_stamps(
 
 def _stamped_problem(
     problem: PlanningProblem,
-    legs: LegModel,
+    legs_of: Mapping[str, LegModel],
     stamps: dict[int, int],
     depot_stamps: dict[str, int],
 ) -> PlanningProblem:
@@ -385,7 +411,10 @@ def _stamped_problem(
     n = len(problem.locations)
     fallback = min(depot_stamps.values())
     base_times = [stamps.get(i, fallback) for i in range(n)]
-    dur, dist = legs.matrix_rows(list(range(n)), base_times)
+    base: dict[int, tuple[IntMatrix, IntMatrix]] = {}
+    for model in legs_of.values():
+        if id(model) not in base:
+            base[id(model)] = model.matrix_rows(list(range(n)), base_times)
     matrices: dict[str, TravelMatrix] = {}
     types: dict[tuple[VehicleType, int], VehicleType] = {}
     vehicles: list[Vehicle] = []
@@ -396,6 +425,8 @@ def _stamped_problem(
         if key not in types:
             name = f"{v.type.profile}@{format_clock(depart)}"
             if name not in matrices:
+                legs = legs_of[v.id]
+                dur, dist = base[id(legs)]
                 d, s = dur.copy(), dist.copy()
                 if v.start_depot is not None:
                     row = problem.depots[v.start_depot].location
@@ -462,12 +493,13 @@ def _route_legs(route: Route) -> list[tuple[int, int, int]]:
 
 def _retime(
     stamped: PlanningProblem,
-    legs: LegModel,
+    legs_of: Mapping[str, LegModel],
     route: Route,
     steps: Sequence[Step] | None = None,
 ) -> _Timed:
     """Schedule the route's steps with exact leg durations (fixed point of build_route)."""
     vehicle = stamped.vehicle(route.vehicle_id)
+    legs = legs_of[vehicle.id]
     steps = _steps(route) if steps is None else steps
     base = stamped.matrix_for(vehicle)
     dur = np.array(base.durations)
@@ -564,7 +596,7 @@ def _describe(order: Order) -> str:
 
 def _repair(
     stamped: PlanningProblem,
-    legs: LegModel,
+    legs_of: Mapping[str, LegModel],
     promised: Plan,
     timed: list[_Timed],
 ) -> _Repaired:
@@ -584,7 +616,7 @@ def _repair(
                 break
             dropped.append(culprit)
             steps = [s for s in steps if s.order_id != culprit]
-            current = _retime(stamped, legs, current.route, steps)
+            current = _retime(stamped, legs_of, current.route, steps)
         if any(v.is_task for v in current.route.visits):
             routes[vid] = current
             steps_of[vid] = steps
@@ -594,7 +626,7 @@ def _repair(
         order = stamped.order(oid)
         if order.kind is OrderKind.SHIPMENT:
             continue
-        placed = _insert(stamped, legs, order, routes, steps_of)
+        placed = _insert(stamped, legs_of, order, routes, steps_of)
         if placed:
             reinserted.append(oid)
     still = [oid for oid in dropped if oid not in reinserted]
@@ -612,7 +644,7 @@ def _repair(
 
 def _insert(
     stamped: PlanningProblem,
-    legs: LegModel,
+    legs_of: Mapping[str, LegModel],
     order: Order,
     routes: dict[str, _Timed],
     steps_of: dict[str, list[Step]],
@@ -642,7 +674,7 @@ def _insert(
     for _, _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
         steps = steps_of.get(vid, [])
         new_steps = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
-        timed = _retime(stamped, legs, Route(vid, ()), new_steps)
+        timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
         if not _route_violations(stamped, timed):
             routes[vid] = timed
             steps_of[vid] = new_steps

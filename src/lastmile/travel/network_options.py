@@ -11,17 +11,26 @@
     --open-meteo-url URL       forecast service (default: Open-Meteo's public API)
     --holiday YYYY-MM-DD       a public holiday (weekend traffic); repeatable
 
-``build_travel_model(args)`` returns a
-:class:`~lastmile.travel.time_dependent.TimeDependentModel` when ``--network`` is
-given, else the straight-line :class:`~lastmile.travel.HaversineModel`. A
-time-dependent model plans with
-``solve_time_dependent(problem, model.bind(problem.locations), ...)``.
+``build_travel_model(args, profile)`` returns a
+:class:`~lastmile.travel.time_dependent.TimeDependentModel` on the road network
+of one routing profile (default ``car``) when ``--network`` is given, else the
+straight-line :class:`~lastmile.travel.HaversineModel`.
+``build_travel_models(args, profiles)`` gives one time-dependent model per
+profile name (``car``, ``van``, ``truck``, ``cargo_bike``, ``bicycle``/``bike``,
+``foot``), sharing the departure, traffic and weather; a mixed fleet plans with
+``solve_time_dependent(problem, {name: model.bind(problem.locations)}, ...)``.
+
+Traffic (``--traffic``) slows motor vehicles only: bicycles and pedestrians
+ride and walk at their free-flow speeds whatever the rush hour; weather slows
+everyone. Each profile's network, its speeds and its access rules come from
+:mod:`lastmile.travel.network.profiles`.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Iterable
 from pathlib import Path
 
 from lastmile.exceptions import InputError
@@ -130,24 +139,53 @@ def holidays_of(args: argparse.Namespace) -> list[dt.date]:
     return days
 
 
-def build_travel_model(args: argparse.Namespace) -> TravelModel:
-    """The travel model the options describe (see the module docstring)."""
+def build_travel_model(args: argparse.Namespace, profile: str = "car") -> TravelModel:
+    """The travel model the options describe for ``profile`` (see the module docstring)."""
+    if not getattr(args, "network", None):
+        return HaversineModel()
+    return build_travel_models(args, [profile])[profile]
+
+
+def build_travel_models(
+    args: argparse.Namespace, profiles: Iterable[str]
+) -> dict[str, TimeDependentModel]:
+    """One time-dependent model per profile name, on the ``--network`` extract.
+
+    Names that denote the same profile (``bike`` and ``bicycle``) share one
+    model. An unknown name is an :class:`InputError` listing the known ones.
+    """
+    from lastmile.travel.network import RoadNetwork, get_profile
+
     network_path = getattr(args, "network", None)
     if not network_path:
-        return HaversineModel()
-    from lastmile.travel.network import RoadNetwork
-
-    network = RoadNetwork.from_pbf(Path(network_path))
+        raise InputError("a road network is needed for routing profiles", where="--network")
+    wanted = {name: get_profile(name) for name in dict.fromkeys(profiles)}
+    if not wanted:
+        raise InputError("no routing profile asked for", where="profiles")
     epoch, departure_s = departure_of(args)
-    lon = float(network.node_lon.mean())
-    lat = float(network.node_lat.mean())
     table = getattr(args, "weather_table", None)
-    return TimeDependentModel(
-        network,
-        traffic_of(args),
-        weather_of(args, lon=lon, lat=lat),
-        epoch=epoch,
-        weather_table=WeatherTable.from_csv(Path(table)) if table else None,
-        holidays=holidays_of(args),
-        departure_s=departure_s,
-    )
+    weather_table = WeatherTable.from_csv(Path(table)) if table else None
+    holidays = holidays_of(args)
+    traffic = traffic_of(args)
+    weather: WeatherSource | None = None
+    by_profile: dict[str, TimeDependentModel] = {}
+    models: dict[str, TimeDependentModel] = {}
+    for name, profile in wanted.items():
+        if profile.name not in by_profile:
+            network = RoadNetwork.from_pbf(Path(network_path), profile=profile)
+            if weather is None:  # one forecast for every profile, at the area's centre
+                lon = float(network.node_lon.mean())
+                lat = float(network.node_lat.mean())
+                weather = weather_of(args, lon=lon, lat=lat)
+            by_profile[profile.name] = TimeDependentModel(
+                network,
+                traffic if profile.mode == "motor" else TrafficProfile.free_flow(),
+                weather,
+                epoch=epoch,
+                weather_table=weather_table,
+                holidays=holidays,
+                departure_s=departure_s,
+                access_speed_kph=profile.access_speed_kph,
+            )
+        models[name] = by_profile[profile.name]
+    return models

@@ -69,3 +69,34 @@ def test_shifts_are_checked_and_filtered(tenant: Tenant) -> None:
     assert [s["id"] for s in found] == [shift["id"]]
     none = tenant.ok("get", "/shifts", params={"start": f"{DAY}T23:00:00Z"})
     assert none == []
+
+
+KNOWN_PROFILES = "bicycle, bike, car, cargo_bike, foot, truck, van"
+
+
+def test_a_vehicle_type_profile_is_a_known_routing_profile(tenant: Tenant) -> None:
+    bad = tenant.post("/vehicle-types", json={"name": "Hover", "profile": "hovercraft"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        {
+            "reason": f"unknown profile 'hovercraft'; known: {KNOWN_PROFILES}",
+            "column": "profile",
+            "row": None,
+        }
+    ]
+    assert tenant.get("/vehicle-types").json() == []
+    for name in ("car", "van", "truck", "cargo_bike", "bicycle", "bike", "foot"):
+        assert tenant.vehicle_type(name=name, profile=name)["profile"] == name
+    assert tenant.vehicle_type()["profile"] == "car"
+
+
+def test_changing_a_vehicle_type_profile_is_checked_too(tenant: Tenant) -> None:
+    vtype = tenant.vehicle_type(profile="van")
+    url = f"/vehicle-types/{vtype['id']}"
+    bad = tenant.patch(url, json={"profile": "Truck"})
+    assert bad.status_code == 422
+    assert bad.json()["errors"][0]["column"] == "profile"
+    assert KNOWN_PROFILES in bad.json()["errors"][0]["reason"]
+    assert tenant.get(url).json()["profile"] == "van"
+    assert tenant.ok("patch", url, json={"profile": "cargo_bike"})["profile"] == "cargo_bike"
+    assert tenant.ok("patch", url, json={"name": "Bakfiets"})["profile"] == "cargo_bike"

@@ -99,12 +99,19 @@ def test_tiny_car_network_keeps_the_strongly_connected_roads(tiny: Path) -> None
 
 
 def test_tiny_bike_network_rides_against_a_oneway_where_allowed(tiny: Path) -> None:
-    net = RoadNetwork.from_pbf(tiny, profile="bike", cache=False)
+    net = RoadNetwork.from_pbf(tiny, profile="cargo_bike", cache=False)
     edges = edges_by_osm(net)
     assert (2, 4) in edges and (4, 2) in edges
     assert (4, 3) not in edges
     assert net.edge_freeflow_s[edges[(1, 2)]] == pytest.approx(
         net.edge_length_m[edges[(1, 2)]] / (15 / 3.6)
+    )
+    # ``bike`` is the bicycle: the same roads, ridden at 18 km/h.
+    bike = RoadNetwork.from_pbf(tiny, profile="bike", cache=False)
+    assert bike.profile == "bicycle"
+    assert set(edges_by_osm(bike)) == set(edges)
+    assert bike.edge_freeflow_s[edges_by_osm(bike)[(1, 2)]] == pytest.approx(
+        bike.edge_length_m[edges_by_osm(bike)[(1, 2)]] / (18 / 3.6)
     )
 
 

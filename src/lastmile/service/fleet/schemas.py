@@ -25,7 +25,11 @@ class VehicleTypeIn(ApiModel):
         default_factory=list,
         description="Compartments in loading order (front to back); empty: one general space.",
     )
-    profile: str = Field(default="car", max_length=32, description="Travel profile.")
+    profile: str = Field(
+        default="car",
+        max_length=32,
+        description="Routing profile: car, van, truck, cargo_bike, bicycle (or bike) or foot.",
+    )
     fixed_cost: int = Field(default=0, ge=0, description="Cost of using the vehicle at all.")
     cost_per_hour: int = Field(default=3600, ge=0, description="Cost per hour of driving.")
     cost_per_km: int = Field(default=0, ge=0, description="Cost per kilometre driven.")
@@ -38,7 +42,9 @@ class VehicleTypeUpdate(ApiModel):
     capacity: list[int] | None = Field(default=None, description="Capacity per dimension.")
     skills: list[str] | None = Field(default=None, description="Skills.")
     compartments: list[str] | None = Field(default=None, description="Compartments.")
-    profile: str | None = Field(default=None, max_length=32, description="Travel profile.")
+    profile: str | None = Field(
+        default=None, max_length=32, description="Routing profile (as for a new vehicle type)."
+    )
     fixed_cost: int | None = Field(default=None, ge=0, description="Fixed cost.")
     cost_per_hour: int | None = Field(default=None, ge=0, description="Cost per hour.")
     cost_per_km: int | None = Field(default=None, ge=0, description="Cost per km.")

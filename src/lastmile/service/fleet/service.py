@@ -27,6 +27,7 @@ from lastmile.service.fleet.schemas import (
 )
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Route
+from lastmile.travel.network.profiles import PROFILE_NAMES
 
 
 def _check_capacity(session: Session, org_id: uuid.UUID, capacity: list[int]) -> None:
@@ -40,6 +41,13 @@ def _check_capacity(session: Session, org_id: uuid.UUID, capacity: list[int]) ->
         )
     if any(c < 0 for c in capacity):
         raise InputError("values must be >= 0", where="capacity")
+
+
+def _check_profile(profile: str) -> None:
+    if profile not in PROFILE_NAMES:
+        raise InputError(
+            f"unknown profile {profile!r}; known: {', '.join(PROFILE_NAMES)}", where="profile"
+        )
 
 
 def _check_ref(
@@ -57,6 +65,7 @@ def _check_ref(
 
 def create_vehicle_type(session: Session, *, org_id: uuid.UUID, data: VehicleTypeIn) -> VehicleType:
     _check_capacity(session, org_id, data.capacity)
+    _check_profile(data.profile)
     row = VehicleType(org_id=org_id, **data.model_dump())
     session.add(row)
     session.commit()
@@ -78,6 +87,8 @@ def update_vehicle_type(
 ) -> VehicleType:
     if changes.capacity is not None:
         _check_capacity(session, row.org_id, changes.capacity)
+    if changes.profile is not None:
+        _check_profile(changes.profile)
     apply_changes(row, changes)
     session.commit()
     return row

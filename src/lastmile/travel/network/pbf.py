@@ -1,6 +1,7 @@
 """Reading an OpenStreetMap ``.osm.pbf`` extract into road network arrays.
 
-``read_pbf_arrays`` keeps the ways a profile may use, honours one-way streets,
+``read_pbf_arrays`` keeps the ways a profile may use (its road classes, access
+tags, and ``maxweight``/``maxheight`` against its vehicle), honours one-way streets,
 turns ``maxspeed`` (else the profile's speed per road class) into free-flow
 travel time, drops parallel twins (the faster one stays) and keeps the largest
 strongly connected part, so every stop can reach every other.

@@ -217,7 +217,8 @@ class RoadNetwork:
 
         With ``cache`` the parsed network is saved as ``.npz`` in ``cache_dir``
         (default: beside the extract), keyed by the file's SHA-256 and the
-        profile's settings, and read from there next time. A cache that cannot
+        profile's settings with the version of the tag rules
+        (``Profile.fingerprint``), and read from there next time. A cache that cannot
         be written is skipped.
         """
         prof = get_profile(profile)
