@@ -4,6 +4,7 @@ dispatcher confirms or corrects them; re-imports keep what the dispatcher did.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -37,10 +38,14 @@ class ScoredGeocoder:
 
 
 @pytest.fixture
-def scored(app: FastAPI, monkeypatch: pytest.MonkeyPatch) -> ScoredGeocoder:
-    geocoder = ScoredGeocoder()
-    monkeypatch.setattr(app.state, "geocode", geocoder)
-    return geocoder
+def scored(app: FastAPI) -> Iterator[ScoredGeocoder]:
+    """The app's geocoder, for one test (starlette's State is not monkeypatch-friendly)."""
+    geocoder, kept = ScoredGeocoder(), app.state.geocode
+    app.state.geocode = geocoder
+    try:
+        yield geocoder
+    finally:
+        app.state.geocode = kept
 
 
 HEADER = "external_id,kind,address,lon,lat,pickup_address,pickup_lon,pickup_lat,units\n"
@@ -151,12 +156,13 @@ def test_orders_made_through_the_api_are_flagged_until_confirmed(
     assert better["delivery"]["geocode"]["matched_address"] == "Rue de Rivoli 1, 75001 Paris"
 
 
-def test_the_threshold_is_a_setting(
-    app: FastAPI, tenant: Tenant, scored: ScoredGeocoder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    assert app.state.settings.geocode_review_below == 0.9  # the documented default
-    lenient = app.state.settings.model_copy(update={"geocode_review_below": 0.6})
-    monkeypatch.setattr(app.state, "settings", lenient)
-    result = upload(tenant, FILE)
+def test_the_threshold_is_a_setting(app: FastAPI, tenant: Tenant, scored: ScoredGeocoder) -> None:
+    settings = app.state.settings
+    assert settings.geocode_review_below == 0.9  # the documented default
+    app.state.settings = settings.model_copy(update={"geocode_review_below": 0.6})
+    try:
+        result = upload(tenant, FILE)
+    finally:
+        app.state.settings = settings
     assert result["needs_review"] == []
     assert tenant.ok("get", "/orders", params={"needs_review": "true"}) == []

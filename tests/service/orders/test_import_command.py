@@ -11,7 +11,7 @@ import pytest
 from lastmile.cli import build_parser
 from lastmile.service import commands
 
-HEADER = "external_id,lon,lat,window_start,window_end,units\n"
+HEADER = "external_id,address,lon,lat,window_start,window_end,units\n"
 
 
 @pytest.fixture
@@ -37,9 +37,9 @@ def test_import_from_the_command_line(acme: Path, capsys: pytest.CaptureFixture[
     path = acme / "orders.csv"
     path.write_text(
         HEADER
-        + "K1,2.35,48.85,09:00,12:00,1\n"
-        + "K2,,,,,1\n"  # no position and no geocoder
-        + "K3,2.36,48.86,,,2\n"
+        + "K1,,2.35,48.85,09:00,12:00,1\n"
+        + "K2,1 rue X,,,,,1\n"  # no position and no geocoder
+        + "K3,,2.36,48.86,,,2\n"
     )
     args = ["orders", "import", str(path), "--org", "acme", "--date", "2025-05-02"]
 
@@ -64,7 +64,7 @@ def test_import_from_the_command_line(acme: Path, capsys: pytest.CaptureFixture[
     assert [r["row"] for r in result["rejected"]] == [3]
 
     # A fixed file imports whole: exit 0.
-    path.write_text(HEADER + "K1,2.35,48.85,09:00,12:00,1\n" + "K2,2.40,48.80,,,1\n")
+    path.write_text(HEADER + "K1,,2.35,48.85,09:00,12:00,1\n" + "K2,,2.40,48.80,,,1\n")
     assert commands.main(args) == 0
     assert "imported 1 new, 0 updated, 1 unchanged (all_or_nothing)" in capsys.readouterr().out
 
@@ -72,7 +72,7 @@ def test_import_from_the_command_line(acme: Path, capsys: pytest.CaptureFixture[
 def test_command_errors(acme: Path, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     path = acme / "orders.csv"
-    path.write_text(HEADER + "K1,2.35,48.85,,,1\n")
+    path.write_text(HEADER + "K1,,2.35,48.85,,,1\n")
     assert commands.main(["orders", "import", str(path), "--org", "nope"]) == 1
     assert "organisation" in capsys.readouterr().err
     assert commands.main(["orders", "import", str(acme / "missing.csv"), "--org", "acme"]) == 1

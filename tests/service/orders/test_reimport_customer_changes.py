@@ -140,7 +140,7 @@ def test_a_dispatcher_edit_of_something_else_keeps_the_customer_value(
     assert r.status_code == 201
     theirs = tenant.ok("patch", f"/orders/{order_id}", json={"priority": 40})["instructions"]
     assert theirs == "Ring\nLeave with neighbour Mme Roux"
-    result = upload(tenant, HEADER + row("E1", text="Ring, then knock"))
+    result = upload(tenant, HEADER + row("E1", text="Ring then knock"))
     assert [(c["field"], c["customer_value"]) for c in result["conflicts"]] == [
         ("instructions", theirs)
     ]
