@@ -249,10 +249,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_route_parser(sub)
     add_matrix_parser(sub)
 
-    from lastmile.service.commands import add_admin_parser, add_db_parser, add_serve_parser
+    from lastmile.service.commands import (
+        add_admin_parser,
+        add_db_parser,
+        add_orders_parser,
+        add_serve_parser,
+    )
 
     add_serve_parser(sub)
     add_admin_parser(sub)
+    add_orders_parser(sub)
     add_db_parser(sub)
     return parser
 

@@ -84,3 +84,12 @@ class Settings(BaseSettings):
     geocoder_user_agent: str = Field(
         default="lastmile", description="User agent sent to an online geocoder."
     )
+    geocode_review_below: float = Field(
+        default=0.9,
+        ge=0.0,
+        le=1.0,
+        description="A geocoded stop whose confidence is below this is flagged needs_review "
+        "until a dispatcher confirms or corrects its position (0: never flag). The offline "
+        "geocoder gives 1.0 for an exact house, 0.9 for another letter of the same number, "
+        "0.85 for a position interpolated between house numbers, less for fuzzy street names.",
+    )

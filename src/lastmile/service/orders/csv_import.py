@@ -25,7 +25,10 @@ barcodes              separated by ``;`` (one item each)
 compartment           compartment of the order's items
 ===================== ==========================================================
 
-``row`` in errors is the spreadsheet row: the header is row 1.
+``row`` in errors is the spreadsheet row: the header is row 1. Errors about
+the file as a whole (not UTF-8, no header, unknown or missing columns, too
+many rows) have row 1 or none: :func:`is_file_error` tells them apart from
+errors of one data row, which a partial import can leave out.
 """
 
 from __future__ import annotations
@@ -189,15 +192,22 @@ class _Row:
         )
 
 
+def is_file_error(error: FieldError) -> bool:
+    """Whether ``error`` is about the whole file rather than one data row."""
+    return error.row is None or error.row <= 1
+
+
 def parse_orders_csv(
     data: bytes | str,
     *,
     dimensions: Sequence[str],
     timezone: str = "UTC",
     date: dt.date | None = None,
+    external_ids: dict[int, str] | None = None,
 ) -> tuple[list[ParsedRow], list[FieldError]]:
     """Parse a whole file; returns the clean rows and every error found (all rows
-    are checked, not only up to the first error)."""
+    are checked, not only up to the first error). ``external_ids``, when given,
+    receives the external_id written on every data row, by row number."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -236,13 +246,19 @@ def parse_orders_csv(
     for index, values in enumerate(reader):
         number = index + 2
         if index >= MAX_ROWS:
-            errors.append(FieldError(reason=f"more than {MAX_ROWS} rows", row=number))
+            errors.append(
+                FieldError(
+                    reason=f"more than {MAX_ROWS} data rows (row {number} onwards); split it"
+                )
+            )
             break
         row = _Row(number, {k: v or "" for k, v in values.items() if isinstance(v, str)}, tz, date)
         if values.get("\x00extra"):
             row.error("", "the row has more fields than the header")
         if not any(row.text(c) for c in header):
             continue  # blank line
+        if external_ids is not None:
+            external_ids[number] = row.text("external_id")
         order = _parse_row(row, dims, seen)
         errors.extend(row.errors)
         if order is not None and not row.errors:

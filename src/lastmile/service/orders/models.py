@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Float,
     ForeignKey,
     Integer,
@@ -34,6 +35,13 @@ _NOT_PLANNING = frozenset(
         "compartment",
         "pickup_address",
         "delivery_address",
+        "pickup_geocode_confidence",
+        "pickup_geocoded_address",
+        "pickup_needs_review",
+        "delivery_geocode_confidence",
+        "delivery_geocoded_address",
+        "delivery_needs_review",
+        "staff_values",
     }
 )
 _CANCELLED = OrderStatus.CANCELLED.value
@@ -42,7 +50,15 @@ _CANCELLED = OrderStatus.CANCELLED.value
 class Order(TenantBase):
     """One customer order. Stop columns are prefixed ``pickup_``/``delivery_``;
     a delivery has only the delivery stop, a pickup only the pickup stop, a
-    shipment both. Time windows are JSON lists of ``{"start": iso, "end": iso}``."""
+    shipment both. Time windows are JSON lists of ``{"start": iso, "end": iso}``.
+
+    A stop placed by the geocoder keeps the geocoder's confidence and the
+    address it matched; ``*_needs_review`` is set when that confidence is below
+    the service's threshold and cleared when a dispatcher confirms or corrects
+    the position. ``staff_values`` holds the fields a customer may change
+    through their tracking link (instructions, the customer stop's windows) as
+    staff last set them, so a re-import can tell a customer's change from its
+    own (see ``orders.service.import_orders``)."""
 
     __tablename__ = "orders"
     __table_args__ = (UniqueConstraint("org_id", "external_id"),)
@@ -68,12 +84,22 @@ class Order(TenantBase):
     pickup_lat: Mapped[float | None] = mapped_column(Float, default=None)
     pickup_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     pickup_service_s: Mapped[int] = mapped_column(Integer, default=0)
+    pickup_geocode_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    pickup_geocoded_address: Mapped[str] = mapped_column(String(500), default="")
+    pickup_needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
 
     delivery_address: Mapped[str] = mapped_column(String(500), default="")
     delivery_lon: Mapped[float | None] = mapped_column(Float, default=None)
     delivery_lat: Mapped[float | None] = mapped_column(Float, default=None)
     delivery_windows: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     delivery_service_s: Mapped[int] = mapped_column(Integer, default=0)
+    delivery_geocode_confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    delivery_geocoded_address: Mapped[str] = mapped_column(String(500), default="")
+    delivery_needs_review: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    #: ``{"instructions": str, "windows": [...]}`` as staff last set them (create,
+    #: import, edit); None for orders older than this column (not known).
+    staff_values: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
 
 from lastmile.operations import OrderEvent, OrderStatus
 from lastmile.service.deps import (
@@ -19,9 +19,10 @@ from lastmile.service.deps import (
 )
 from lastmile.service.errors import FieldError, Unprocessable
 from lastmile.service.geocoding import GeocodeFn
-from lastmile.service.orders import service
+from lastmile.service.orders import importing, service
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.schemas import (
+    ImportMode,
     ImportResult,
     OrderIn,
     OrderOut,
@@ -67,8 +68,15 @@ def list_orders(
     external_id: Annotated[
         str | None, Query(description="Only the order with this reference.")
     ] = None,
+    needs_review: Annotated[
+        bool | None,
+        Query(
+            description="true: only orders with a geocoded stop waiting for a dispatcher "
+            "to confirm or correct it; false: only the others."
+        ),
+    ] = None,
 ) -> list[OrderOut]:
-    """Orders, oldest first; filter by status or external id."""
+    """Orders, oldest first; filter by status, external id or review flag."""
     rows = service.list_orders(
         session,
         org_id=user.org_id,
@@ -76,14 +84,25 @@ def list_orders(
         offset=page.offset,
         status=status,
         external_id=external_id,
+        review=needs_review,
     )
     return [service.to_out(o) for o in rows]
 
 
 @router.post("", response_model=OrderOut, status_code=status.HTTP_201_CREATED)
-def create_order(body: OrderIn, org: OrgDep, session: SessionDep, geocode: GeocoderDep) -> OrderOut:
-    """Add an order. Stops with an address but no lon/lat are geocoded."""
-    return service.to_out(service.create_order(session, org=org, data=body, geocode=geocode))
+def create_order(
+    body: OrderIn, org: OrgDep, session: SessionDep, geocode: GeocoderDep, settings: SettingsDep
+) -> OrderOut:
+    """Add an order. Stops with an address but no lon/lat are geocoded; an uncertain
+    match is flagged needs_review."""
+    order = service.create_order(
+        session,
+        org=org,
+        data=body,
+        geocode=geocode,
+        review_below=settings.geocode_review_below,
+    )
+    return service.to_out(order)
 
 
 @router.post("/import", response_model=ImportResult)
@@ -96,20 +115,48 @@ def import_orders(
         dt.date | None, Query(description="Day that HH:MM time windows refer to.")
     ] = None,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing.")] = False,
+    mode: Annotated[
+        ImportMode | None,
+        Query(
+            description="all_or_nothing (default): any bad row fails the import; partial: "
+            "the good rows are imported and the bad ones returned with their errors."
+        ),
+    ] = None,
+    mode_field: Annotated[
+        ImportMode | None,
+        Form(alias="mode", description="The same as the mode query parameter, as a form field."),
+    ] = None,
+    *,
+    settings: SettingsDep,
 ) -> ImportResult:
-    """Import orders from CSV, all or nothing (see docs/api.md for the columns).
+    """Import orders from CSV (see docs/api.md for the columns).
 
-    Errors come back as 422 with one entry per problem: row (the header is
-    row 1), column and reason. Rows whose external_id already exists update
-    that order instead of adding one.
+    All or nothing by default: errors come back as 422 with one entry per
+    problem: row (the header is row 1), column and reason. With mode=partial
+    the good rows are imported and the bad ones listed in `rejected`. Rows
+    whose external_id already exists update that order instead of adding one,
+    but keep what the customer changed through their tracking link (listed in
+    `conflicts` when the file disagrees).
     """
+    if mode is not None and mode_field is not None and mode != mode_field:
+        raise Unprocessable(
+            "two different modes",
+            [FieldError(reason="the query and the form give different modes", column="mode")],
+        )
     data = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         raise Unprocessable(
             "file too large", [FieldError(reason=f"more than {MAX_IMPORT_BYTES} bytes")]
         )
-    return service.import_orders(
-        session, org=org, data=data, date=date, geocode=geocode, dry_run=dry_run
+    return importing.import_orders(
+        session,
+        org=org,
+        data=data,
+        date=date,
+        geocode=geocode,
+        review_below=settings.geocode_review_below,
+        mode=mode or mode_field or ImportMode.ALL_OR_NOTHING,
+        dry_run=dry_run,
     )
 
 
@@ -121,10 +168,25 @@ def read_order(order: OrderDep) -> OrderOut:
 
 @router.patch("/{order_id}", response_model=OrderOut)
 def update_order(
-    body: OrderUpdate, order: OrderDep, org: OrgDep, session: SessionDep, geocode: GeocoderDep
+    body: OrderUpdate,
+    order: OrderDep,
+    org: OrgDep,
+    session: SessionDep,
+    geocode: GeocoderDep,
+    settings: SettingsDep,
 ) -> OrderOut:
-    """Change an order that is pending, planned or failed (409 once dispatched)."""
-    updated = service.update_order(session, org=org, order=order, changes=body, geocode=geocode)
+    """Change an order that is pending, planned or failed (409 once dispatched).
+
+    Giving a stop with lon/lat confirms or corrects its position and clears its
+    needs_review flag."""
+    updated = service.update_order(
+        session,
+        org=org,
+        order=order,
+        changes=body,
+        geocode=geocode,
+        review_below=settings.geocode_review_below,
+    )
     return service.to_out(updated)
 
 

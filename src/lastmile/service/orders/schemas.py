@@ -5,12 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
+from enum import StrEnum
 
 from pydantic import Field, model_validator
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.schemas import ApiModel, AwareDatetime
+from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem
 
 
 class TimeWindowIn(ApiModel):
@@ -59,6 +60,16 @@ class StopIn(ApiModel):
         return self
 
 
+class GeocodeOut(ApiModel):
+    """How the geocoder placed a stop."""
+
+    confidence: float | None = Field(
+        description="The geocoder's confidence in [0, 1] (1: the exact house); null when "
+        "the geocoder gave none."
+    )
+    matched_address: str = Field(description="The address the geocoder matched.")
+
+
 class StopOut(ApiModel):
     """A stop of an order."""
 
@@ -67,6 +78,15 @@ class StopOut(ApiModel):
     lat: float = Field(description="Latitude, degrees.")
     time_windows: list[TimeWindowOut] = Field(description="When service may start.")
     service_s: int = Field(description="Time spent at the stop.")
+    geocode: GeocodeOut | None = Field(
+        default=None,
+        description="How the geocoder placed the stop; null when its position was given.",
+    )
+    needs_review: bool = Field(
+        default=False,
+        description="The geocoder was unsure (confidence below the service's threshold): "
+        "a dispatcher should confirm or correct the position (PATCH the stop with lon/lat).",
+    )
 
 
 class ContactIn(ApiModel):
@@ -169,17 +189,78 @@ class OrderOut(ApiModel):
     instructions: str = Field(description="Notes for the driver.")
     compartment: str | None = Field(description="Compartment of items that name none.")
     items: list[ItemOut] = Field(description="Order lines.")
+    needs_review: bool = Field(
+        default=False, description="A stop's geocoded position waits for a dispatcher."
+    )
     created_at: dt.datetime = Field(description="When the order was created.")
     updated_at: dt.datetime = Field(description="When the order last changed.")
+
+
+class ImportMode(StrEnum):
+    """What an import does with rows that have errors."""
+
+    ALL_OR_NOTHING = "all_or_nothing"
+    PARTIAL = "partial"
+
+
+class RejectedRow(ApiModel):
+    """A data row a partial import left out, with everything wrong with it."""
+
+    row: int = Field(description="Spreadsheet row (the header is row 1).")
+    external_id: str = Field(description="The row's external_id, as written.")
+    errors: list[ErrorItem] = Field(description="Each problem: row, column and reason.")
+
+
+class ImportConflict(ApiModel):
+    """A field the customer changed through their tracking link that the file
+    would have overwritten: the customer's value was kept."""
+
+    row: int = Field(description="Spreadsheet row (the header is row 1).")
+    external_id: str = Field(description="The order's external_id.")
+    order_id: uuid.UUID = Field(description="The order.")
+    field: str = Field(description="instructions, or time_windows of the customer's stop.")
+    customer_value: str = Field(
+        description="What the order keeps (time windows as start/end, UTC, ';'-separated)."
+    )
+    file_value: str = Field(description="What the file said.")
+
+
+class ReviewRow(ApiModel):
+    """An imported order with a geocoded stop waiting for a dispatcher."""
+
+    row: int = Field(description="Spreadsheet row (the header is row 1).")
+    order_id: uuid.UUID = Field(description="The order.")
+    column: str = Field(description="The address column of the stop (address, pickup_address).")
+    confidence: float | None = Field(description="The geocoder's confidence in [0, 1].")
+    matched_address: str = Field(description="The address the geocoder matched.")
 
 
 class ImportResult(ApiModel):
     """What an import did (or, for a dry run, would do)."""
 
+    mode: ImportMode = Field(
+        default=ImportMode.ALL_OR_NOTHING, description="all_or_nothing or partial."
+    )
     created: int = Field(description="New orders.")
     updated: int = Field(description="Orders with the same external id whose contents changed.")
     unchanged: int = Field(description="Orders with the same external id and the same contents.")
-    order_ids: list[uuid.UUID] = Field(description="The order of each data row, in file order.")
+    order_ids: list[uuid.UUID] = Field(
+        description="The order of each imported data row, in file order."
+    )
+    rejected: list[RejectedRow] = Field(
+        default_factory=list,
+        description="Partial imports: the rows left out, with their errors (all-or-nothing "
+        "imports answer 422 instead).",
+    )
+    conflicts: list[ImportConflict] = Field(
+        default_factory=list,
+        description="Fields the customer changed through their tracking link that the file "
+        "would have overwritten; the customer's value was kept.",
+    )
+    needs_review: list[ReviewRow] = Field(
+        default_factory=list,
+        description="Imported orders whose geocoded position a dispatcher should confirm.",
+    )
     dry_run: bool = Field(description="True: nothing was written.")
 
 

@@ -1,4 +1,5 @@
-"""Orders: create, change, cancel, import from CSV, customer tracking links."""
+"""Orders: create, change, cancel, list, customer tracking links (the CSV
+import is :mod:`.importing`, where stops are placed is :mod:`.placement`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -19,11 +20,18 @@ from lastmile.service.db import utcnow
 from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.geocoding import GeocodeFn
-from lastmile.service.orders.csv_import import parse_orders_csv
 from lastmile.service.orders.models import Order, OrderItem, TrackingLink
+from lastmile.service.orders.placement import (
+    STOPS,
+    StopPlacement,
+    customer_stop,
+    locate,
+    placement_of,
+    set_placement,
+)
 from lastmile.service.orders.schemas import (
     ContactIn,
-    ImportResult,
+    GeocodeOut,
     ItemIn,
     ItemOut,
     OrderIn,
@@ -66,7 +74,20 @@ def _stop_out(order: Order, prefix: str) -> StopOut | None:
             for s, e in windows_of(getattr(order, f"{prefix}_windows"))
         ],
         service_s=getattr(order, f"{prefix}_service_s"),
+        geocode=_geocode_out(placement_of(order, prefix)),
+        needs_review=getattr(order, f"{prefix}_needs_review"),
     )
+
+
+def _geocode_out(placement: StopPlacement) -> GeocodeOut | None:
+    if not placement.geocoded:
+        return None
+    return GeocodeOut(confidence=placement.confidence, matched_address=placement.matched_address)
+
+
+def needs_review(order: Order) -> bool:
+    """Whether a stop's geocoded position waits for a dispatcher."""
+    return bool(order.pickup_needs_review or order.delivery_needs_review)
 
 
 def to_out(order: Order) -> OrderOut:
@@ -87,6 +108,7 @@ def to_out(order: Order) -> OrderOut:
         instructions=order.instructions,
         compartment=order.compartment,
         items=[ItemOut.model_validate(i) for i in order.items],
+        needs_review=needs_review(order),
         created_at=order.created_at,
         updated_at=order.updated_at,
     )
@@ -105,7 +127,7 @@ def _stop_in(order: Order, prefix: str) -> StopIn | None:
     )
 
 
-def _content(order: Order) -> OrderIn:
+def content_of(order: Order) -> OrderIn:
     """The order as the input that would create it (to compare re-imports)."""
     return OrderIn(
         external_id=order.external_id,
@@ -141,7 +163,23 @@ def _set_stop(order: Order, prefix: str, stop: StopIn | None) -> None:
     setattr(order, f"{prefix}_service_s", stop.service_s if stop else 0)
 
 
-def _fill(order: Order, data: OrderIn) -> None:
+def staff_values(data: OrderIn) -> dict[str, Any]:
+    """The fields a customer may change through their tracking link, as ``data``
+    sets them (kept on the order as ``staff_values``)."""
+    stop: StopIn | None = getattr(data, customer_stop(data.kind))
+    return {
+        "instructions": data.instructions,
+        "windows": _windows_json(stop.time_windows) if stop is not None else [],
+    }
+
+
+def fill_order(
+    order: Order, data: OrderIn, placements: dict[str, StopPlacement] | None = None
+) -> None:
+    """Write ``data`` onto ``order``; ``placements`` says how each stop was placed
+    (a stop missing from it had its position given)."""
+    for name in STOPS:
+        set_placement(order, name, (placements or {}).get(name))
     order.external_id = data.external_id
     order.kind = data.kind.value
     _set_stop(order, "pickup", data.pickup)
@@ -161,12 +199,13 @@ def _fill(order: Order, data: OrderIn) -> None:
     ]
 
 
-# -- checks and geocoding ----------------------------------------------------------------
+# -- checks ------------------------------------------------------------------------------
 
 
-def _check(
+def check_order(
     session: Session, org: Organisation, data: OrderIn, *, row: int | None = None
 ) -> list[FieldError]:
+    """What is wrong with ``data`` for ``org`` beyond its schema (amounts, depot)."""
     errors: list[FieldError] = []
     if data.amount and len(data.amount) != len(org.dimensions):
         errors.append(
@@ -186,62 +225,31 @@ def _check(
     return errors
 
 
-def _geocode(
-    data: OrderIn,
-    geocode: GeocodeFn | None,
-    *,
-    row: int | None = None,
-    columns: dict[str, str] | None = None,
-    cache: dict[str, tuple[float, float] | str | None] | None = None,
-) -> tuple[OrderIn, list[FieldError]]:
-    """``data`` with coordinates for every stop that gave only an address."""
-    errors: list[FieldError] = []
-    cache = {} if cache is None else cache
-    updates: dict[str, StopIn] = {}
-    for name in ("pickup", "delivery"):
-        stop: StopIn | None = getattr(data, name)
-        if stop is None or stop.lon is not None:
-            continue
-        column = (columns or {}).get(name, f"{name}.address")
-        if geocode is None:
-            errors.append(
-                FieldError(
-                    reason="no coordinates and no geocoder configured: give lon and lat",
-                    column=column,
-                    row=row,
-                )
-            )
-            continue
-        key = stop.address.strip().lower()
-        if key not in cache:
-            cache[key] = geocode(stop.address)
-        found = cache[key]
-        if not isinstance(found, tuple):
-            why = found or "not found"
-            errors.append(
-                FieldError(reason=f"address {stop.address!r} {why}", column=column, row=row)
-            )
-            continue
-        updates[name] = stop.model_copy(update={"lon": found[0], "lat": found[1]})
-    return (data.model_copy(update=updates) if updates else data), errors
-
-
 # -- create, read, change -----------------------------------------------------------------
 
 
 def create_order(
-    session: Session, *, org: Organisation, data: OrderIn, geocode: GeocodeFn | None
+    session: Session,
+    *,
+    org: Organisation,
+    data: OrderIn,
+    geocode: GeocodeFn | None,
+    review_below: float,
 ) -> Order:
-    data, errors = _geocode(data, geocode)
-    errors += _check(session, org, data)
+    """Add an order; stops given by address are geocoded, and flagged for review
+    when the geocoder's confidence is below ``review_below``."""
+    given = data
+    data, placements, errors = locate(data, geocode, review_below=review_below)
+    errors += check_order(session, org, data)
     if errors:
         raise Unprocessable("the order is not valid", errors)
-    if data.external_id is not None and _by_external_id(session, org.id, [data.external_id]):
+    if data.external_id is not None and by_external_id(session, org.id, [data.external_id]):
         raise Conflict(f"an order with external_id {data.external_id!r} already exists")
     order = Order(org_id=org.id, id=uuid.uuid4(), status=OrderStatus.PENDING.value)
-    _fill(order, data)
+    fill_order(order, data, placements)
+    order.staff_values = staff_values(given)
     session.add(order)
-    _commit(session)
+    commit(session)
     return order
 
 
@@ -257,10 +265,18 @@ def list_orders(
     offset: int,
     status: OrderStatus | None = None,
     external_id: str | None = None,
+    review: bool | None = None,
 ) -> list[Order]:
+    """The organisation's orders, oldest first; ``review`` True: only those with a
+    stop waiting for a dispatcher, False: only those without."""
     stmt = select(Order).where(Order.org_id == org_id)
     if status is not None:
         stmt = stmt.where(Order.status == status.value)
+    flagged = or_(Order.pickup_needs_review.is_(True), Order.delivery_needs_review.is_(True))
+    if review is True:
+        stmt = stmt.where(flagged)
+    elif review is False:
+        stmt = stmt.where(~flagged)
     if external_id is not None:
         stmt = stmt.where(Order.external_id == external_id)
     stmt = stmt.order_by(Order.created_at, Order.id).limit(limit).offset(offset)
@@ -274,12 +290,17 @@ def update_order(
     order: Order,
     changes: OrderUpdate,
     geocode: GeocodeFn | None,
+    review_below: float,
 ) -> Order:
-    """Change an order that is still editable (pending, planned or failed)."""
+    """Change an order that is still editable (pending, planned or failed).
+
+    A stop given with lon/lat confirms (same position) or corrects its position:
+    its review flag is cleared. A stop given by the address it already has keeps
+    its position; a new address is geocoded."""
     status = OrderStatus(order.status)
     if not status.is_editable:
         raise Conflict(f"order is {status.value}; it can no longer be changed")
-    merged = _content(order).model_dump()
+    merged = content_of(order).model_dump()
     for name, value in changes.model_dump(exclude_unset=True).items():
         if value is None and name in (
             "customer",
@@ -301,16 +322,41 @@ def update_order(
                 for e in exc.errors()
             ],
         ) from None
-    data, errors = _geocode(data, geocode)
-    errors += _check(session, org, data)
+    given = changes.model_fields_set
+    confirmed = frozenset(
+        name
+        for name in STOPS
+        if name in given and (stop := getattr(changes, name)) is not None and stop.lon is not None
+    )
+    data, placements, errors = locate(
+        data, geocode, review_below=review_below, current=order, confirmed=confirmed
+    )
+    errors += check_order(session, org, data)
     if errors:
         raise Unprocessable("the order is not valid", errors)
     renamed = data.external_id is not None and data.external_id != order.external_id
-    if renamed and _by_external_id(session, org.id, [data.external_id or ""]):
+    if renamed and by_external_id(session, org.id, [data.external_id or ""]):
         raise Conflict(f"an order with external_id {data.external_id!r} already exists")
-    _fill(order, data)
-    _commit(session)
+    order.staff_values = _staff_edit(order, data, given)
+    fill_order(order, data, placements)
+    commit(session)
     return order
+
+
+def _staff_edit(order: Order, data: OrderIn, given: set[str]) -> dict[str, Any] | None:
+    """``order.staff_values`` after staff set ``data``: a field counts as set by
+    staff only where the edit named it and changed it (an edit of something else
+    does not take over what the customer wrote)."""
+    base = dict(order.staff_values) if order.staff_values is not None else {}
+    new = staff_values(data)
+    if "instructions" in given and data.instructions != order.instructions:
+        base["instructions"] = new["instructions"]
+    stop = customer_stop(data.kind)
+    if stop in given and windows_of(new["windows"]) != windows_of(
+        getattr(order, f"{stop}_windows")
+    ):
+        base["windows"] = new["windows"]
+    return base if base or order.staff_values is not None else None
 
 
 def apply_event(order: Order, event: OrderEvent) -> None:
@@ -329,7 +375,7 @@ def change_status(session: Session, *, order: Order, event: OrderEvent) -> Order
     return order
 
 
-def _commit(session: Session) -> None:
+def commit(session: Session) -> None:
     try:
         session.commit()
     except IntegrityError:
@@ -337,7 +383,8 @@ def _commit(session: Session) -> None:
         raise Conflict("another request changed the same orders; try again") from None
 
 
-def _by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict[str, Order]:
+def by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict[str, Order]:
+    """The organisation's orders with these external ids, by external id."""
     found: dict[str, Order] = {}
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
@@ -346,94 +393,6 @@ def _by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict
             assert order.external_id is not None
             found[order.external_id] = order
     return found
-
-
-# -- CSV import ----------------------------------------------------------------------------
-
-
-def import_orders(
-    session: Session,
-    *,
-    org: Organisation,
-    data: bytes,
-    date: dt.date | None,
-    geocode: GeocodeFn | None,
-    dry_run: bool = False,
-) -> ImportResult:
-    """Import a CSV file all-or-nothing.
-
-    Every row is checked (parsing, geocoding, references, existing orders)
-    before anything is written; any error fails the whole import with the list
-    of ``(row, column, reason)``. A row whose ``external_id`` already exists
-    updates that order if its contents changed and it is still editable,
-    and is counted unchanged otherwise: re-importing a file never duplicates.
-    """
-    rows, errors = parse_orders_csv(
-        data, dimensions=org.dimensions, timezone=org.timezone, date=date
-    )
-    cache: dict[str, tuple[float, float] | str | None] = {}
-    located: list[tuple[int, OrderIn]] = []
-    for parsed in rows:
-        kind = parsed.order.kind
-        columns = {
-            "pickup": "pickup_address" if kind is OrderKind.SHIPMENT else "address",
-            "delivery": "address",
-        }
-        order, geo_errors = _geocode(
-            parsed.order, geocode, row=parsed.row, columns=columns, cache=cache
-        )
-        errors += geo_errors + _check(session, org, order, row=parsed.row)
-        located.append((parsed.row, order))
-    existing = _by_external_id(session, org.id, [o.external_id or "" for _, o in located])
-    created = updated = unchanged = 0
-    plan: list[tuple[Order | None, OrderIn]] = []
-    for row, order in located:
-        current = existing.get(order.external_id or "")
-        if current is None:
-            created += 1
-            plan.append((None, order))
-            continue
-        if _content(current).model_dump() == order.model_dump():
-            unchanged += 1
-            plan.append((current, order))
-            continue
-        status = OrderStatus(current.status)
-        if not status.is_editable:
-            errors.append(
-                FieldError(
-                    reason=f"order {order.external_id!r} is {status.value}; "
-                    "it can no longer be changed",
-                    column="external_id",
-                    row=row,
-                )
-            )
-            continue
-        updated += 1
-        plan.append((current, order))
-    if errors:
-        errors.sort(key=lambda e: (e.row or 0, e.column))
-        raise Unprocessable(
-            f"{len({e.row for e in errors})} row(s) have errors; nothing was imported", errors
-        )
-    ids: list[uuid.UUID] = []
-    for current, order in plan:
-        if current is None:
-            row_obj = Order(org_id=org.id, id=uuid.uuid4(), status=OrderStatus.PENDING.value)
-            _fill(row_obj, order)
-            if not dry_run:
-                session.add(row_obj)
-            ids.append(row_obj.id)
-        else:
-            if not dry_run and _content(current).model_dump() != order.model_dump():
-                _fill(current, order)
-            ids.append(current.id)
-    if dry_run:
-        session.rollback()
-    else:
-        _commit(session)
-    return ImportResult(
-        created=created, updated=updated, unchanged=unchanged, order_ids=ids, dry_run=dry_run
-    )
 
 
 # -- tracking links ------------------------------------------------------------------------
