@@ -1,7 +1,7 @@
 """orders: the geocoder's confidence and matched address per stop, the review flag
 of uncertain positions, and the customer-changeable fields as staff last set them
 
-Revision ID: 0004_order_import_review
+Revision ID: 0005_order_import_review
 Revises: 0004_planning_revision
 Create Date: 2026-12-06
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0004_order_import_review"
+revision: str = "0005_order_import_review"
 down_revision: str | None = "0004_planning_revision"
 branch_labels: str | None = None
 depends_on: str | None = None
