@@ -48,11 +48,11 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
   location, with the depot's ``reload_time`` as service and its opening hours
   as window. On a load dimension a reload node's transit is minus the
   vehicle's capacity and its slack (zero everywhere else) is free, so the load
-  after a reload is chosen afresh; a constraint ties it to the deliveries of the
-  trip ahead (a ``trips_<k>`` dimension that only delivery jobs decrease and
-  that is chosen afresh alike) plus the shipments on board (a ``shipments_<k>``
-  dimension), so pickup jobs are unloaded and shipments stay on board, as the
-  validator counts them. Breaks combine with reloads: the reload's time is
+  after a reload is chosen afresh; at every node the load is at least the
+  trip's deliveries still to make (a ``trips_<k>`` dimension that only delivery
+  jobs decrease and that restarts alike) plus the shipments on board (a
+  ``shipments_<k>`` dimension), so pickup jobs are unloaded and shipments stay
+  on board, as the validator counts them. Breaks combine with reloads: the reload's time is
   visit time the break cannot overlap;
 - ``max_travel_time``, ``max_distance`` and ``max_tasks``: one dimension each
   (driving time, metres, stops) with the limit as the vehicle's capacity;
@@ -604,9 +604,12 @@ def _add_reload_loads(
 
     ``load`` (pickups up, deliveries down) and ``trips`` (delivery jobs down)
     both restart at a reload node: its transit is minus the owner's capacity
-    and its slack, zero elsewhere, picks the new value. The new load is the
-    new trip's deliveries plus the shipments on board (``shipments``, which no
-    reload changes); at the start the load is the first trip's deliveries.
+    and its slack, zero elsewhere, picks the new value. Everywhere the load is
+    at least the trip's deliveries still to make plus the shipments on board
+    (``shipments``, which no reload changes), so right after a reload (or at the
+    start) it holds the whole trip, while pickup jobs of the trip before are
+    gone. Only cumul variables are constrained: OR-Tools leaves slack values
+    to its own propagation.
     """
     routing, manager = parts
     solver = routing.solver()
@@ -638,19 +641,15 @@ def _add_reload_loads(
             routing.RegisterUnaryTransitVector(on_board), 0, caps, True, f"shipments_{k_dim}"
         )
         shipments = routing.GetDimensionOrDie(f"shipments_{k_dim}")
-    for index in range(routing.Size()):
-        node = manager.IndexToNode(index)
-        if node not in reload_owner:
+    ends = [routing.End(k) for k in range(len(caps))]
+    for index in [*range(routing.Size()), *ends]:
+        if index < routing.Size() and manager.IndexToNode(index) not in reload_owner:
             load.SlackVar(index).SetValue(0)
             trip.SlackVar(index).SetValue(0)
-            continue
+        # The load covers the trip's deliveries still to make and the shipments on
+        # board: right after a reload (or the start) that is the trip's whole load.
         ship = shipments.CumulVar(index) if shipments is not None else 0
-        solver.Add(
-            load.CumulVar(index) + load.SlackVar(index)
-            == trip.CumulVar(index) + trip.SlackVar(index) + ship
-        )
-    for k in range(len(caps)):
-        solver.Add(load.CumulVar(routing.Start(k)) == trip.CumulVar(routing.Start(k)))
+        solver.Add(load.CumulVar(index) >= trip.CumulVar(index) + ship)
 
 
 def _penalties(
