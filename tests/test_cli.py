@@ -94,6 +94,39 @@ def test_engine_that_cannot_honour_a_constraint_exits_2(
     assert "breaks" in capsys.readouterr().err
 
 
+def test_solve_plans_breaks_with_reloads_from_vroom_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """VROOM breaks plus lastmile's reloads extension: engine auto plans both; the
+    engines that lack one name it."""
+    problem = {
+        "vehicles": [
+            {
+                "id": 1,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [2],
+                "breaks": [{"id": 9, "time_windows": [[100, 300]], "service": 600}],
+                "reloads": {"service": 120, "max": 2},
+            }
+        ],
+        "jobs": [{"id": j, "location_index": j, "delivery": [1]} for j in (1, 2, 3, 4)],
+        "matrices": {"car": {"durations": [[abs(a - b) * 60 for b in range(5)] for a in range(5)]}},
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(problem))
+    out = tmp_path / "plan.json"
+    assert main(["solve", str(path), "--time-limit", "2", "-o", str(out), "-q"]) == 0
+    solution = json.loads(out.read_text())
+    assert solution["summary"]["unassigned"] == 0
+    assert solution["lastmile"]["engine"] == "ortools"
+    types = [s["type"] for s in solution["routes"][0]["steps"]]
+    assert types.count("break") == 1 and "reload" in types
+    for engine, lacking in (("pyvrp", "breaks"), ("vroom", "reloads")):
+        assert main(["solve", str(path), "--engine", engine, "--time-limit", "1"]) == 2
+        assert lacking in capsys.readouterr().err
+
+
 def test_rounding_is_refused_for_vroom_input(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["solve", str(DATA / "vroom" / "matrices.json"), "--rounding", "dimacs"])
     assert code == 2

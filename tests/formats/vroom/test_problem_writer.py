@@ -18,7 +18,7 @@ from lastmile.domain import (
     OrderKind,
     TimeWindow,
 )
-from lastmile.exceptions import UnsupportedConstraint
+from lastmile.exceptions import InputError, LastmileError, UnsupportedConstraint
 from lastmile.formats.vroom import (
     VROOM_MAX_TIME,
     read_problem,
@@ -94,11 +94,107 @@ def test_write_problem_refuses_what_vroom_cannot_model(named_problem: PlanningPr
     )
     with pytest.raises(UnsupportedConstraint, match="max_duration"):
         write_problem(capped)
-    multi = dataclasses.replace(
-        p, vehicles=(dataclasses.replace(p.vehicles[0], reload_depots=(0,)),)
+
+
+def _with_reloads(p: PlanningProblem) -> PlanningProblem:
+    """``p`` whose van may reload at the hub (10 min) and at a second depot, at most twice."""
+    return dataclasses.replace(
+        p,
+        depots=(
+            Depot("hub", 0, TimeWindow(3600, 72000), reload_time=600),
+            Depot("yard", 1, TimeWindow(0, 60000), reload_time=300),
+        ),
+        vehicles=(dataclasses.replace(p.vehicles[0], reload_depots=(0, 1), max_reloads=2),),
     )
-    with pytest.raises(UnsupportedConstraint, match="reloads"):
-        write_problem(multi)
+
+
+def test_reloads_are_written_in_the_reloads_extension(named_problem: PlanningProblem) -> None:
+    written = write_problem(_with_reloads(named_problem))
+    (vehicle,) = written["vehicles"]
+    assert vehicle["reloads"] == {
+        "depots": [
+            {
+                "location_index": 0,
+                "location": [4.9, 52.37],
+                "service": 600,
+                "time_window": [3600, 72000],
+            },
+            {
+                "location_index": 1,
+                "location": [4.91, 52.37],
+                "service": 300,
+                "time_window": [0, 60000],
+            },
+        ],
+        "max": 2,
+    }
+    # Breaks stay VROOM's own field, next to the extension.
+    assert vehicle["breaks"][0]["service"] == 1800
+
+
+def test_round_trip_with_breaks_and_reloads(named_problem: PlanningProblem) -> None:
+    p = _with_reloads(named_problem)
+    back = read_problem(json.loads(json.dumps(write_problem(p))))
+    (vehicle,) = back.vehicles
+    # Windows and duration kept; the id "lunch" comes back as its number (VROOM ids).
+    assert [(b.time_windows, b.duration) for b in vehicle.breaks] == [
+        (b.time_windows, b.duration) for b in p.vehicles[0].breaks
+    ]
+    assert [back.depots[d].location for d in vehicle.reload_depots] == [0, 1]
+    assert [back.depots[d].reload_time for d in vehicle.reload_depots] == [600, 300]
+    assert back.depots[1].time_window == TimeWindow(0, 60000)
+    assert vehicle.max_reloads == 2
+    assert {"breaks", "reloads"} <= {str(f) for f in back.features}
+    # Descriptions of the original ids are not kept; from then on it is a fixed point.
+    written = write_problem(back)
+    assert write_problem(read_problem(json.loads(json.dumps(written)))) == written
+
+
+def test_reloads_default_to_the_start_depot() -> None:
+    data = {
+        "vehicles": [{"id": 1, "start_index": 0, "capacity": [2], "reloads": {"service": 900}}],
+        "jobs": [{"id": 7, "location_index": 1, "delivery": [1]}],
+        "matrices": {"car": {"durations": [[0, 60], [60, 0]]}},
+    }
+    p = read_problem(data)
+    (vehicle,) = p.vehicles
+    assert vehicle.reload_depots == (vehicle.start_depot,)
+    assert p.depots[vehicle.reload_depots[0]].reload_time == 900
+    assert vehicle.max_reloads is None
+
+
+@pytest.mark.parametrize(
+    ("reloads", "where"),
+    [
+        ({"depots": []}, "vehicles[0].reloads.depots"),
+        ({"depots": [{"service": 60}]}, "vehicles[0].reloads.depots[0].location"),
+        ({"max": -1}, "vehicles[0].reloads.max"),
+        ({"every": 2}, "vehicles[0].reloads"),
+        ({"depots": [{"location_index": 5}]}, "vehicles[0].reloads.depots[0].location_index"),
+    ],
+)
+def test_bad_reloads_name_the_field(reloads: dict[str, Any], where: str) -> None:
+    data = {
+        "vehicles": [{"id": 1, "start_index": 0, "reloads": reloads}],
+        "jobs": [{"id": 7, "location_index": 1}],
+        "matrices": {"car": {"durations": [[0, 60], [60, 0]]}},
+    }
+    with pytest.raises(LastmileError) as err:
+        read_problem(data)
+    assert where in str(err.value)
+
+
+def test_reload_settings_of_one_depot_must_agree() -> None:
+    data = {
+        "vehicles": [
+            {"id": 1, "start_index": 0, "reloads": {"service": 60}},
+            {"id": 2, "start_index": 0, "reloads": {"service": 90}},
+        ],
+        "jobs": [{"id": 7, "location_index": 1}],
+        "matrices": {"car": {"durations": [[0, 60], [60, 0]]}},
+    }
+    with pytest.raises(InputError, match=r"vehicles\[1\]\.reloads"):
+        read_problem(data)
 
 
 def test_unbounded_times_become_vroom_maximum(named_problem: PlanningProblem) -> None:

@@ -20,6 +20,7 @@ from lastmile.formats.vroom import (
 )
 from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
+from lastmile.planning.validate import validate
 
 DATA = Path(__file__).parents[2] / "data" / "vroom"
 MATRICES = DATA / "matrices.json"
@@ -149,3 +150,41 @@ def test_non_numeric_ids_are_written_as_strings(named_problem: PlanningProblem) 
     out = write_solution(p, Plan((route,)))
     assert out["routes"][0]["vehicle"] == "van-north"
     assert out["routes"][0]["steps"][1]["id"] == "parcel-A"
+
+
+def test_breaks_and_reloads_become_steps_of_the_solution() -> None:
+    """A lunch break and a reload planned together come out as VROOM steps."""
+    from lastmile.planning import solve
+
+    data = {
+        "vehicles": [
+            {
+                "id": 1,
+                "start_index": 0,
+                "end_index": 0,
+                "capacity": [2],
+                "breaks": [{"id": 5, "time_windows": [[100, 400]], "service": 600}],
+                "reloads": {"service": 120},
+            }
+        ],
+        "jobs": [{"id": j, "location_index": j, "delivery": [1]} for j in (1, 2, 3, 4)],
+        "matrices": {"car": {"durations": [[abs(a - b) * 60 for b in range(5)] for a in range(5)]}},
+    }
+    problem = read_problem(data)
+    plan = solve(problem, time_limit=2.0, workers=1)
+    assert validate(problem, plan).ok
+    assert not plan.unassigned
+    out = write_solution(problem, plan)
+    steps = out["routes"][0]["steps"]
+    types = [s["type"] for s in steps]
+    assert types.count("break") == 1 and types.count("reload") >= 1
+    brk = next(s for s in steps if s["type"] == "break")
+    assert (
+        brk["id"] == 5
+        and brk["service"] == 600
+        and 100 <= brk["arrival"] + brk["waiting_time"] <= 400
+    )
+    reload = next(s for s in steps if s["type"] == "reload")
+    assert reload["location_index"] == 0 and reload["service"] == 120
+    assert reload["depot"] == problem.depots[0].id
+    assert max(s["load"][0] for s in steps) <= 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +25,7 @@ from lastmile.domain import (
 from lastmile.exceptions import UnsupportedConstraint
 from lastmile.planning.engines import get_engine
 from lastmile.planning.engines.ortools import ORToolsEngine, _build, _read_initial
-from lastmile.planning.problem import PlanningProblem, TravelMatrix
+from lastmile.planning.problem import Feature, PlanningProblem, TravelMatrix
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.validate import validate
 from lastmile.simulate import random_matrix_problem
@@ -85,7 +87,8 @@ def visited(plan: Plan) -> dict[str, str]:
 def test_registered_and_declares_what_it_cannot_do() -> None:
     engine = get_engine("ortools")
     assert isinstance(engine, ORToolsEngine)
-    assert "reloads" not in {str(f) for f in engine.capabilities}
+    # Every feature, reloads (multi-trip) included.
+    assert {str(f) for f in engine.capabilities} == {str(f) for f in Feature}
 
 
 def test_serves_everything_at_least_cost() -> None:
@@ -605,14 +608,69 @@ def test_initial_solution_infeasible_for_the_model_falls_back() -> None:
     assert plan.num_vehicles == 2
 
 
-def test_reloads_are_refused() -> None:
-    v = Vehicle("v", VT, reload_depots=(0,))
-    p = problem((deliver("a", 1),), vehicles=(v,))
-    with pytest.raises(UnsupportedConstraint) as err:
-        ORToolsEngine().solve(p, time_limit=1)
-    assert "reloads" in err.value.features
-    assert ORToolsEngine().supports(p) is not None
-    assert ORToolsEngine().supports(problem((deliver("a", 1),))) is None
+def reloads(plan: Plan) -> list[tuple[str, int | None]]:
+    return [
+        (r.vehicle_id, v.depot) for r in plan.routes for v in r.visits if v.kind is VisitKind.RELOAD
+    ]
+
+
+def test_reloads_let_a_small_vehicle_serve_more_than_its_capacity() -> None:
+    small = VehicleType("small", (2,))
+    v = Vehicle("v", small, reload_depots=(0,))
+    p = problem(tuple(deliver(f"o{i}", i, kg=1) for i in range(1, 5)), vehicles=(v,))
+    p = dataclasses.replace(p, depots=(Depot("west", 0, reload_time=300), Depot("east", 5)))
+    plan = solve(p, seconds=1.0)
+    assert served(plan) == {"o1", "o2", "o3", "o4"}
+    assert reloads(plan) == [("v", 0)]
+    (route,) = plan.routes
+    reload = next(x for x in route.visits if x.kind is VisitKind.RELOAD)
+    assert reload.departure - reload.start == 300  # the depot's reload_time
+    assert max(x.load[0] for x in route.visits) == 2
+
+
+def test_max_reloads_caps_the_trips() -> None:
+    small = VehicleType("small", (1,))
+    v = Vehicle("v", small, reload_depots=(0,), max_reloads=1)
+    p = problem(tuple(deliver(f"o{i}", i) for i in range(1, 4)), vehicles=(v,))
+    plan = solve(p, seconds=1.0)
+    assert len(served(plan)) == 2
+    assert len(reloads(plan)) == 1
+
+
+def test_reloads_unload_pickups_and_keep_shipments_on_board() -> None:
+    # Capacity 2: two deliveries, then a pickup and a shipment across a reload.
+    small = VehicleType("small", (2,))
+    v = Vehicle("v", small, reload_depots=(0,))
+    ship = Order("s", OrderKind.SHIPMENT, pickup=Stop(1), delivery=Stop(4), amount=(1,))
+    orders = (deliver("d1", 2), deliver("d2", 3), deliver("d3", 4), pickup("p", 3), ship)
+    p = problem(orders, vehicles=(v,))
+    plan = solve(p, seconds=2.0)
+    assert served(plan) == {o.id for o in orders}
+    assert reloads(plan)
+
+
+def test_breaks_and_reloads_together() -> None:
+    # 6 parcels for a 3-parcel van: one reload (600 s at the west depot) and a
+    # 30-minute lunch break that must start between 600 s and 900 s.
+    van = VehicleType("van", (3,))
+    lunch = Break("lunch", (TimeWindow(600, 900),), 1800)
+    v = Vehicle("v", van, reload_depots=(0,), breaks=(lunch,), shift=TimeWindow(0, 10_000))
+    orders = tuple(deliver(f"o{i}", 1 + i % 4) for i in range(6))
+    p = problem(orders, vehicles=(v,))
+    p = dataclasses.replace(p, depots=(Depot("west", 0, reload_time=600), Depot("east", 5)))
+    assert {Feature.BREAKS, Feature.RELOADS} <= p.features
+    plan = solve(p, seconds=2.0)
+    assert served(plan) == {o.id for o in orders}
+    (route,) = plan.routes
+    kinds = [x.kind for x in route.visits]
+    assert kinds.count(VisitKind.RELOAD) >= 1
+    assert kinds.count(VisitKind.BREAK) == 1
+    brk = next(x for x in route.visits if x.kind is VisitKind.BREAK)
+    assert 600 <= brk.start <= 900 and brk.departure - brk.start == 1800
+    for x in route.visits:
+        if x.kind is VisitKind.RELOAD:
+            assert x.location == 0 and x.departure - x.start == 600
+    assert max(x.load[0] for x in route.visits) <= 3
 
 
 def test_returns_within_the_time_limit_on_a_random_problem() -> None:
@@ -711,3 +769,33 @@ def rich_problems(draw: st.DrawFn) -> PlanningProblem:
 @given(rich_problems())
 def test_plans_validate_on_rich_problems(p: PlanningProblem) -> None:
     solve(p, seconds=0.2)
+
+
+def _lunch_and_reload_problem() -> PlanningProblem:
+    van = VehicleType("van", (2,))
+    lunch = Break("lunch", (TimeWindow(300, 600),), 900)
+    v = Vehicle("v", van, reload_depots=(0,), breaks=(lunch,))
+    p = problem(tuple(deliver(f"o{i}", i) for i in range(1, 5)), vehicles=(v,))
+    return dataclasses.replace(p, depots=(Depot("west", 0, reload_time=120), Depot("east", 5)))
+
+
+def test_engines_without_breaks_or_reloads_name_the_one_they_lack() -> None:
+    p = _lunch_and_reload_problem()
+    for name, lacking in (("pyvrp", "breaks"), ("vroom", "reloads")):
+        engine = get_engine(name)
+        with pytest.raises(UnsupportedConstraint) as err:
+            engine.solve(p, time_limit=0.5)
+        assert lacking in err.value.features
+        assert lacking in str(err.value)
+
+
+def test_auto_plans_breaks_with_reloads_on_ortools() -> None:
+    from lastmile.planning import solve as plan_day
+
+    p = _lunch_and_reload_problem()
+    plan = plan_day(p, time_limit=2.0, workers=1)
+    assert validate(p, plan).ok
+    assert plan.engine == "ortools"
+    assert served(plan) == {"o1", "o2", "o3", "o4"}
+    kinds = [x.kind for r in plan.routes for x in r.visits]
+    assert VisitKind.BREAK in kinds and VisitKind.RELOAD in kinds

@@ -31,6 +31,19 @@ Mapping (VROOM -> lastmile):
   computed from the coordinates with the given travel model and
   ``problem.travel_note`` says so.
 
+Extension (lastmile's own, ignored by VROOM): a vehicle may carry
+``"reloads": {"depots": [{"location_index": 0, "service": 600,
+"time_window": [0, 72000]}], "max": 2}``: the places where it may return
+mid-route to load again (``location`` and/or ``location_index``, like a
+vehicle's start; each becomes a depot), the seconds a reload takes there
+(``service``; a ``service`` next to ``depots`` is the default for its entries),
+the depot's opening hours (optional) and the most reloads (optional, default
+no limit). Without ``depots`` the vehicle reloads at its start (or its end).
+Two vehicles reloading at one place must agree on its service and hours.
+:func:`write_problem` writes the same object, and
+:func:`write_solution` writes reload steps as ``{"type": "reload", "depot":
+<depot id>, ...}``. See docs/formats.md.
+
 Whatever the model cannot represent (per-type setup/service, custom cost
 matrices, vehicle ``steps``, break ``max_load``, ``per_task_hour`` costs, a job
 with both pickup and delivery amounts, unknown keys) raises

@@ -83,10 +83,16 @@ _VEHICLE_KEYS = frozenset(
         "max_travel_time",
         "max_distance",
         "steps",
+        "reloads",
     }
 )
 _COST_KEYS = frozenset({"fixed", "per_hour", "per_km", "per_task_hour"})
 _BREAK_KEYS = frozenset({"id", "time_windows", "service", "description", "max_load"})
+#: lastmile's extension: ``vehicles[].reloads`` (see :mod:`lastmile.formats.vroom`).
+_RELOAD_KEYS = frozenset({"depots", "service", "max"})
+_RELOAD_DEPOT_KEYS = frozenset(
+    {"location", "location_index", "service", "time_window", "description"}
+)
 _TOP_KEYS = frozenset({"jobs", "shipments", "vehicles", "matrices", "matrix"})
 _MATRIX_KEYS = frozenset({"durations", "distances", "costs"})
 
@@ -395,6 +401,43 @@ class _VehicleSpec:
     max_tasks: int | None
     max_travel_time: int | None
     max_distance: int | None
+    #: (location, reload service, depot hours or None, path of the entry)
+    reloads: tuple[tuple[int, int, TimeWindow | None, str], ...] = ()
+    max_reloads: int | None = None
+
+
+def _read_reloads(
+    r: _Reading, obj: Mapping[str, Any], path: str, ends: list[int | None]
+) -> tuple[tuple[tuple[int, int, TimeWindow | None, str], ...], int | None]:
+    """The ``reloads`` extension of one vehicle: where it may reload, how long, how often."""
+    f = r.f
+    robj = f.obj(obj["reloads"], path)
+    f.keys(robj, _RELOAD_KEYS, path)
+    limit = f.integer(robj["max"], f"{path}.max", minimum=0) if "max" in robj else None
+    service = f.opt_int(robj, "service", path)
+    out: list[tuple[int, int, TimeWindow | None, str]] = []
+    if "depots" not in robj:
+        home = ends[0] if ends[0] is not None else ends[1]
+        assert home is not None  # a vehicle has a start or an end
+        return ((home, service, None, path),), limit
+    entries = f.array(robj["depots"], f"{path}.depots")
+    if not entries:
+        raise f.fail(f"{path}.depots", "must list at least one depot (omit the key: the start)")
+    for i, entry in enumerate(entries):
+        epath = f"{path}.depots[{i}]"
+        eobj = f.obj(entry, epath)
+        f.keys(eobj, _RELOAD_DEPOT_KEYS, epath)
+        place = _place(f, eobj, epath, "location", "location_index")
+        if place is None:
+            raise f.fail(f"{epath}.location", "missing: give location or location_index")
+        loc = r.locations.index(place, f)
+        if "description" in eobj:
+            r.locations.name(loc, f.string(eobj["description"], f"{epath}.description"))
+        window = (
+            f.window(eobj["time_window"], f"{epath}.time_window") if "time_window" in eobj else None
+        )
+        out.append((loc, f.opt_int(eobj, "service", epath, service), window, epath))
+    return tuple(out), limit
 
 
 def _read_vehicle(r: _Reading, vehicle: object, path: str, seen: dict[int, str]) -> _VehicleSpec:
@@ -464,6 +507,10 @@ def _read_vehicle(r: _Reading, vehicle: object, path: str, seen: dict[int, str])
                 else (TimeWindow(),)
             )
             breaks.append(Break(str(bid), tws, f.opt_int(bobj, "service", bpath)))
+    reloads: tuple[tuple[int, int, TimeWindow | None, str], ...] = ()
+    max_reloads = None
+    if "reloads" in obj:
+        reloads, max_reloads = _read_reloads(r, obj, f"{path}.reloads", ends)
     return _VehicleSpec(
         id=str(vid),
         start=ends[0],
@@ -490,6 +537,8 @@ def _read_vehicle(r: _Reading, vehicle: object, path: str, seen: dict[int, str])
             if "max_distance" in obj
             else None
         ),
+        reloads=reloads,
+        max_reloads=max_reloads,
     )
 
 
@@ -606,12 +655,35 @@ def read_problem(
             matrices[profile] = base[profile]
 
     depot_index: dict[int, int] = {}
-    depots: list[Depot] = []
+    depot_locs: list[int] = []
     for spec in specs:
-        for loc in (spec.start, spec.end):
+        for loc in (spec.start, spec.end, *(e[0] for e in spec.reloads)):
             if loc is not None and loc not in depot_index:
-                depot_index[loc] = len(depots)
-                depots.append(Depot(id=f"depot-{loc}", location=loc, name=locations[loc].name))
+                depot_index[loc] = len(depot_locs)
+                depot_locs.append(loc)
+    # Reload settings per depot: (service, hours, where they were first given).
+    reload_at: dict[int, tuple[int, TimeWindow | None, str]] = {}
+    for spec in specs:
+        for loc, service, window, where in spec.reloads:
+            known = reload_at.setdefault(loc, (service, window, where))
+            if known[:2] != (service, window):
+                raise f.refuse(
+                    where,
+                    f"reload service/time_window at location {loc} differ from those "
+                    f"given at {known[2]}",
+                )
+    depots: list[Depot] = []
+    for loc in depot_locs:
+        service, window, _ = reload_at.get(loc, (0, None, ""))
+        depots.append(
+            Depot(
+                id=f"depot-{loc}",
+                location=loc,
+                time_window=window or TimeWindow(),
+                reload_time=service,
+                name=locations[loc].name,
+            )
+        )
 
     types: dict[tuple[Any, ...], VehicleType] = {}
     vehicles: list[Vehicle] = []
@@ -642,6 +714,8 @@ def read_problem(
                 max_distance=spec.max_distance,
                 max_tasks=spec.max_tasks,
                 breaks=spec.breaks,
+                reload_depots=tuple(dict.fromkeys(depot_index[e[0]] for e in spec.reloads)),
+                max_reloads=spec.max_reloads,
             )
         )
 

@@ -14,7 +14,7 @@ from lastmile.exceptions import InputError
 from lastmile.formats.vroom.fields import DEFAULT_PER_HOUR, int_ids
 from lastmile.planning.engines.base import check_supported
 from lastmile.planning.engines.vroom import VROOM_MAX_TIME, VroomEngine
-from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.problem import Feature, PlanningProblem
 
 
 def _clamp(t: int) -> int:
@@ -26,7 +26,8 @@ def _tw(w: TimeWindow) -> list[int]:
 
 
 def _unsupported_by_vroom(problem: PlanningProblem) -> None:
-    check_supported(VroomEngine.name, VroomEngine.capabilities, problem)
+    # Reloads go into lastmile's ``reloads`` extension of a vehicle.
+    check_supported(VroomEngine.name, VroomEngine.capabilities | {Feature.RELOADS}, problem)
 
 
 def write_problem(problem: PlanningProblem) -> dict[str, Any]:
@@ -34,8 +35,10 @@ def write_problem(problem: PlanningProblem) -> dict[str, Any]:
 
     Ids that are integers are kept; otherwise tasks/vehicles are numbered from
     1 and the original id is written as ``description``. Depot hours are folded
-    into each vehicle's ``time_window``. Problems using what VROOM cannot model
-    (reloads, max_duration) raise :class:`UnsupportedConstraint`.
+    into each vehicle's ``time_window``. Reloads are written in lastmile's
+    ``reloads`` extension of the vehicle (see :mod:`lastmile.formats.vroom`);
+    VROOM itself does not plan them. Problems using what VROOM cannot model
+    otherwise (max_duration) raise :class:`UnsupportedConstraint`.
     """
     _unsupported_by_vroom(problem)
     locs = problem.locations
@@ -151,6 +154,19 @@ def write_problem(problem: PlanningProblem) -> dict[str, Any]:
             value = getattr(vehicle, key)
             if value is not None:
                 out[key] = value
+        if vehicle.reload_depots:
+            reload_depots = []
+            for d in vehicle.reload_depots:
+                depot = problem.depots[d]
+                entry = place(depot.location)
+                entry["service"] = depot.reload_time
+                if depot.time_window.is_bounded:
+                    entry["time_window"] = _tw(depot.time_window)
+                reload_depots.append(entry)
+            reloads: dict[str, Any] = {"depots": reload_depots}
+            if vehicle.max_reloads is not None:
+                reloads["max"] = vehicle.max_reloads
+            out["reloads"] = reloads
         vehicles.append(out)
 
     used = {v.type.profile for v in problem.vehicles}

@@ -5,8 +5,9 @@
 How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
 
 - nodes: one per order stop (a shipment has two), one per depot used as a
-  start or an end, and one dummy node with zero travel to and from it standing
-  for the open end (or open start) of open routes;
+  start or an end, one dummy node with zero travel to and from it standing
+  for the open end (or open start) of open routes, and the reload nodes (see
+  reloads below);
 - time: a ``time`` dimension whose cumul at a stop is the moment its setup is
   done (service start + setup actually spent). The transit of arc i->j is
   ``service(i) + duration(i, j) + setup(j)`` where ``setup(j)`` counts only when
@@ -41,6 +42,18 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
   the next stop (it may cut the drive), never during service, and its time comes
   out of the slack. Added: a used vehicle's breaks lie within its route, and a
   break never overlaps a stop's setup (see :func:`_add_breaks`);
+- reloads (multi-trip): each vehicle with reload depots gets, per reload
+  depot, optional reload nodes of its own (``max_reloads`` of them, or as many
+  as its capacity could ever need, see :func:`_reload_count`) at the depot's
+  location, with the depot's ``reload_time`` as service and its opening hours
+  as window. On a load dimension a reload node's transit is minus the
+  vehicle's capacity and its slack (zero everywhere else) is free, so the load
+  after a reload is chosen afresh; at every node the load is at least the
+  trip's deliveries still to make (a ``trips_<k>`` dimension that only delivery
+  jobs decrease and that restarts alike) plus the shipments on board (a
+  ``shipments_<k>`` dimension), so pickup jobs are unloaded and shipments stay
+  on board, as the validator counts them. Breaks combine with reloads: the reload's time is
+  visit time the break cannot overlap;
 - ``max_travel_time``, ``max_distance`` and ``max_tasks``: one dimension each
   (driving time, metres, stops) with the limit as the vehicle's capacity;
 - costs: the arc cost of vehicle v is ``cost_per_hour*duration*1000 +
@@ -48,7 +61,7 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
   multiple of the objective; fixed costs scaled alike. Reported costs come from
   :func:`~lastmile.planning.problem.route_cost` on the final routes.
 
-Not modelled (``check_supported`` raises): reloads (multi-trip routes).
+Every feature of :class:`~lastmile.planning.problem.Feature` is modelled.
 
 Search: PARALLEL_CHEAPEST_INSERTION for the first solution (the most reliable
 here: path-building strategies stall on the cross-dimension load constraint),
@@ -128,7 +141,7 @@ class _Model:
     manager: Any
     routing: Any
     time_dim: Any
-    #: stop nodes first (node id = position), then depot nodes, then the dummy node
+    #: stop nodes first (node id = position), then depot nodes, the dummy node, reload nodes
     stops: list[_StopNode]
     #: lastmile vehicles in the model, by OR-Tools vehicle index
     vehicles: list[Vehicle]
@@ -140,13 +153,17 @@ class _Model:
     breaks: dict[int, list[tuple[str, Any]]] = field(default_factory=dict)
     #: orders left out of the model (no vehicle can serve them), with the reason
     excluded: dict[str, str] = field(default_factory=dict)
+    #: reload node -> depot index
+    reload_depot: dict[int, int] = field(default_factory=dict)
+    #: (OR-Tools vehicle index, depot index) -> that vehicle's reload nodes there
+    reload_nodes: dict[tuple[int, int], list[int]] = field(default_factory=dict)
 
 
 class ORToolsEngine(BaseEngine):
-    """OR-Tools' routing solver: exact on every feature but reloads; good local search."""
+    """OR-Tools' routing solver: exact on every feature, breaks with reloads included."""
 
     name: ClassVar[str] = "ortools"
-    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {Feature.RELOADS}
+    capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature)
 
     #: Local search metaheuristics by name (OR-Tools' ``LocalSearchMetaheuristic``).
     METAHEURISTICS: ClassVar[tuple[str, ...]] = (
@@ -296,7 +313,18 @@ def _build(problem: PlanningProblem) -> _Model:
     depot_node = {d: n_stops + k for k, d in enumerate(used_depots)}
     has_dummy = any(v.start_depot is None or v.end_depot is None for v in vehicles)
     dummy = n_stops + len(used_depots)
-    n_nodes = dummy + int(has_dummy)
+    n_base = dummy + int(has_dummy)  # stops, depots and the dummy
+    reload_depot: dict[int, int] = {}
+    reload_owner: dict[int, int] = {}
+    reload_nodes: dict[tuple[int, int], list[int]] = {}
+    for k, v in enumerate(vehicles):
+        count = _reload_count(problem, v, stops)
+        for d in v.reload_depots:
+            for _ in range(count):
+                node = n_base + len(reload_depot)
+                reload_depot[node], reload_owner[node] = d, k
+                reload_nodes.setdefault((k, d), []).append(node)
+    n_nodes = n_base + len(reload_depot)
 
     loc = np.full(n_nodes, -1, dtype=np.int64)
     service = np.zeros(n_nodes, dtype=np.int64)
@@ -305,6 +333,8 @@ def _build(problem: PlanningProblem) -> _Model:
         loc[i], service[i], setup[i] = s.stop.location, s.stop.service, s.stop.setup
     for d, node in depot_node.items():
         loc[node] = problem.depots[d].location
+    for node, d in reload_depot.items():
+        loc[node], service[node] = problem.depots[d].location, problem.depots[d].reload_time
     node_of = {(s.order.id, s.kind): i for i, s in enumerate(stops)}
 
     starts = [depot_node[v.start_depot] if v.start_depot is not None else dummy for v in vehicles]
@@ -325,11 +355,11 @@ def _build(problem: PlanningProblem) -> _Model:
         out[ix] = m[np.ix_(loc[real], loc[real])]
         # Depot and dummy nodes are only starts and ends: an arc between two of
         # them is an unused vehicle's empty route, which costs and takes nothing.
-        out[n_stops:, n_stops:] = 0
+        out[n_stops:n_base, n_stops:n_base] = 0
         return out
 
     differs = loc[:, None] != loc[None, :]
-    differs[n_stops:, n_stops:] = False
+    differs[n_stops:n_base, n_stops:n_base] = False
     profiles = sorted({v.type.profile for v in vehicles})
     dur = {p: node_matrix(problem.matrices[p].durations) for p in profiles}
     dist = {p: node_matrix(problem.matrices[p].distances) for p in profiles}
@@ -342,6 +372,7 @@ def _build(problem: PlanningProblem) -> _Model:
     lower_bounds += [w.start for s in stops for w in s.stop.time_windows]
     lower_bounds += [w.start for v in vehicles for b in v.breaks for w in b.time_windows]
     lower_bounds += [limits[v.id][0] for v in vehicles]
+    lower_bounds += [problem.depots[d].time_window.start for d in reload_depot.values()]
     transit_bound = sum(int(m.max(axis=1).sum()) for m in time_m.values())
     breaks_bound = sum(b.duration for v in vehicles for b in v.breaks)
     horizon = min(HORIZON, max(lower_bounds) + transit_bound + breaks_bound + 1)
@@ -358,6 +389,8 @@ def _build(problem: PlanningProblem) -> _Model:
         key = (v.type.profile, a, b)
         if key not in cost_classes:
             cost = a * dur[v.type.profile] + b * dist[v.type.profile]
+            # One unit (far below a second or a metre) per reload: no idle reloads.
+            cost[:, n_base:] += 1
             cost_max_out = np.maximum(cost_max_out, cost.max(axis=1))
             cost_classes[key] = routing.RegisterTransitMatrix(cost.tolist())
         routing.SetArcCostEvaluatorOfVehicle(cost_classes[key], k)
@@ -389,6 +422,8 @@ def _build(problem: PlanningProblem) -> _Model:
             starts_at.setdefault(problem.depots[v.start_depot].location, []).append(
                 routing.Start(k)
             )
+    for node, d in reload_depot.items():  # a reload there skips the next stop's setup
+        starts_at.setdefault(problem.depots[d].location, []).append(manager.NodeToIndex(node))
     for i, s in enumerate(stops):
         windows = s.stop.time_windows
         if not windows:
@@ -408,8 +443,33 @@ def _build(problem: PlanningProblem) -> _Model:
         same = solver.Sum([solver.IsEqualCstVar(routing.NextVar(j), index[i]) for j in preds])
         solver.Add(start_var == cumul - s.stop.setup + same * s.stop.setup)
 
+    for node, d in reload_depot.items():
+        # A reload starts inside the depot's opening hours (no setup at a depot).
+        hours = problem.depots[d].time_window
+        time_dim.CumulVar(manager.NodeToIndex(node)).SetRange(
+            min(hours.start, horizon), min(hours.end, horizon)
+        )
+
+    # -- reloads: optional nodes of one vehicle each
+    for node, k in reload_owner.items():
+        r_index = manager.NodeToIndex(node)
+        routing.VehicleVar(r_index).SetValues([-1, k])
+        routing.AddDisjunction([r_index], 0)
+    for k, v in enumerate(vehicles):
+        if v.max_reloads is not None and len(v.reload_depots) > 1:
+            own = [
+                manager.NodeToIndex(n)
+                for (kk, _), ns in reload_nodes.items()
+                if kk == k
+                for n in ns
+            ]
+            solver.Add(solver.Sum([routing.ActiveVar(i) for i in own]) <= v.max_reloads)
+
     # -- orders: optional, skills, shipments
-    penalties = _penalties(problem, stops, cost_max_out, vehicles, factor, n_stops)
+    reload_cost = int(cost_max_out[n_base:].sum())
+    penalties = _penalties(
+        problem, stops, cost_max_out[:n_base], vehicles, factor, n_stops, reload_cost
+    )
     for i, s in enumerate(stops):
         if s.order.id in allowed:
             # -1 keeps the stop optional (unperformed stops have vehicle -1).
@@ -457,6 +517,9 @@ def _build(problem: PlanningProblem) -> _Model:
             continue
         caps = [v.capacity[k_dim] for v in vehicles]
         name = f"load_{k_dim}"
+        if reload_depot:
+            _add_reload_loads((routing, manager), stops, demand, caps, k_dim, reload_owner)
+            continue
         routing.AddDimensionWithVehicleCapacity(
             routing.RegisterUnaryTransitVector(demand), 0, caps, False, name
         )
@@ -501,9 +564,92 @@ def _build(problem: PlanningProblem) -> _Model:
         node_of,
         service.tolist(),
         excluded=excluded,
+        reload_depot=reload_depot,
+        reload_nodes=reload_nodes,
     )
     _add_breaks(model, horizon, allowed)
     return model
+
+
+def _reload_count(problem: PlanningProblem, v: Vehicle, stops: list[_StopNode]) -> int:
+    """Reload nodes to give ``v`` at each of its reload depots.
+
+    ``max_reloads`` when set; otherwise as many as its capacity could ever need:
+    one trip per load that fills it in some dimension, plus one for trips that
+    time windows leave part-empty, at most one per stop.
+    """
+    if not v.reload_depots:
+        return 0
+    orders = {s.order.id: s.order for s in stops if s.order.skills <= v.skills}
+    bound = 1
+    for k, cap in enumerate(v.capacity):
+        total = sum(problem.amount(o)[k] for o in orders.values())
+        if cap > 0 and total:
+            bound = max(bound, -(-total // cap))
+    count = min(bound + 1, len(orders))
+    if v.max_reloads is not None:
+        count = min(count, v.max_reloads)
+    return count
+
+
+def _add_reload_loads(
+    parts: tuple[Any, Any],
+    stops: list[_StopNode],
+    demand: list[int],
+    caps: list[int],
+    k_dim: int,
+    reload_owner: dict[int, int],
+) -> None:
+    """One capacity dimension of a problem with reloads (see the module docstring).
+
+    ``load`` (pickups up, deliveries down) and ``trips`` (delivery jobs down)
+    both restart at a reload node: its transit is minus the owner's capacity
+    and its slack, zero elsewhere, picks the new value. Everywhere the load is
+    at least the trip's deliveries still to make plus the shipments on board
+    (``shipments``, which no reload changes), so right after a reload (or at the
+    start) it holds the whole trip, while pickup jobs of the trip before are
+    gone. Only cumul variables are constrained: OR-Tools leaves slack values
+    to its own propagation.
+    """
+    routing, manager = parts
+    solver = routing.solver()
+    top = 2 * max(caps)
+    n_nodes = len(demand)
+    reset = [0] * n_nodes
+    for node, k in reload_owner.items():
+        reset[node] = -caps[k]
+    trips = [0] * n_nodes
+    on_board = [0] * n_nodes
+    for i, s in enumerate(stops):
+        if s.kind is VisitKind.JOB and s.order.kind is OrderKind.DELIVERY:
+            trips[i] = demand[i]
+        elif s.order.kind is OrderKind.SHIPMENT:
+            on_board[i] = demand[i]
+    dims = []
+    for name, transit in (
+        (f"load_{k_dim}", [d + r for d, r in zip(demand, reset, strict=True)]),
+        (f"trips_{k_dim}", [d + r for d, r in zip(trips, reset, strict=True)]),
+    ):
+        routing.AddDimensionWithVehicleCapacity(
+            routing.RegisterUnaryTransitVector(transit), top, caps, False, name
+        )
+        dims.append(routing.GetDimensionOrDie(name))
+    load, trip = dims
+    shipments = None
+    if any(on_board):
+        routing.AddDimensionWithVehicleCapacity(
+            routing.RegisterUnaryTransitVector(on_board), 0, caps, True, f"shipments_{k_dim}"
+        )
+        shipments = routing.GetDimensionOrDie(f"shipments_{k_dim}")
+    ends = [routing.End(k) for k in range(len(caps))]
+    for index in [*range(routing.Size()), *ends]:
+        if index < routing.Size() and manager.IndexToNode(index) not in reload_owner:
+            load.SlackVar(index).SetValue(0)
+            trip.SlackVar(index).SetValue(0)
+        # The load covers the trip's deliveries still to make and the shipments on
+        # board: right after a reload (or the start) that is the trip's whole load.
+        ship = shipments.CumulVar(index) if shipments is not None else 0
+        solver.Add(load.CumulVar(index) >= trip.CumulVar(index) + ship)
 
 
 def _penalties(
@@ -513,11 +659,16 @@ def _penalties(
     vehicles: list[Vehicle],
     factor: int,
     n_stops: int,
+    reload_cost: int = 0,
 ) -> dict[str, int]:
-    """Penalty for leaving each order out: more than any solution costs, by priority."""
+    """Penalty for leaving each order out: more than any solution costs, by priority.
+
+    ``reload_cost`` bounds what the reload nodes' arcs add.
+    """
     fixed = sum(v.type.fixed_cost for v in vehicles) * (_COST_SCALE // factor)
     depots_out = int(cost_max_out[n_stops:].max()) if len(cost_max_out) > n_stops else 0
     bound = int(cost_max_out[:n_stops].sum()) + len(vehicles) * depots_out + fixed + 1
+    bound += reload_cost
     bound *= 2  # even, so a shipment's penalty splits over its two stops
     orders = {s.order.id: s.order for s in stops}
     n = max(1, len(orders))
@@ -595,7 +746,16 @@ def _read_initial(model: _Model, plan: Plan) -> Any:
     for route in plan.routes:
         k = vehicle_no.get(route.vehicle_id)
         indices = []
+        reloads_used: dict[int, int] = {}
         for visit in route.visits:
+            if visit.kind is VisitKind.RELOAD and k is not None and visit.depot is not None:
+                spare = model.reload_nodes.get((k, visit.depot), [])
+                n = reloads_used.get(visit.depot, 0)
+                if n >= len(spare):
+                    return None
+                reloads_used[visit.depot] = n + 1
+                indices.append(model.manager.NodeToIndex(spare[n]))
+                continue
             if not visit.is_task or visit.order_id is None:
                 continue
             node = model.node_of.get((visit.order_id, visit.kind))
@@ -621,11 +781,11 @@ def _to_plan(problem: PlanningProblem, model: _Model, solution: Any) -> Plan:
         index = solution.Value(routing.NextVar(index))
         while not routing.IsEnd(index):
             node = manager.IndexToNode(index)
-            if node < n_stops:
+            if node < n_stops or node in model.reload_depot:
                 dep = solution.Value(time_dim.CumulVar(index)) + model.service[node]
                 departures.append((dep, node))
             index = solution.Value(routing.NextVar(index))
-        if len(departures) == 1:
+        if not any(node is not None and node < n_stops for _, node in departures):
             continue
         # A break goes on the leg it falls in: after the last node left by its start.
         after: dict[int, list[tuple[int, str]]] = {}
@@ -637,19 +797,39 @@ def _to_plan(problem: PlanningProblem, model: _Model, solution: Any) -> Plan:
             after.setdefault(pos, []).append((b_start, brk_id))
         steps: list[Step] = []
         for p, (_, node) in enumerate(departures):
-            if node is not None:
+            if node is not None and node in model.reload_depot:
+                steps.append(Step(VisitKind.RELOAD, depot=model.reload_depot[node]))
+            elif node is not None:
                 s = model.stops[node]
                 steps.append(Step(s.kind, order_id=s.order.id))
                 served.add(s.order.id)
             for _, brk_id in sorted(after.get(p, [])):
                 steps.append(Step(VisitKind.BREAK, break_id=brk_id))
-        routes.append(_best_schedule(problem, vehicle, steps, t_start))
+        routes.append(_best_schedule(problem, vehicle, _useful_reloads(steps), t_start))
     unassigned = tuple(
         Unassigned(o.id, model.excluded.get(o.id, _UNASSIGNED_REASON), "engine")
         for o in problem.orders
         if o.id not in served
     )
     return Plan(tuple(routes), unassigned, ORToolsEngine.name)
+
+
+def _useful_reloads(steps: list[Step]) -> list[Step]:
+    """``steps`` without reloads that load nothing new: a reload with no task since
+    the start or the reload before it, or with no task after it. Dropping one only
+    makes what follows earlier, which waiting absorbs."""
+    kept: list[Step] = []
+    task_since = False
+    for i, step in enumerate(steps):
+        if step.kind is VisitKind.RELOAD:
+            later = any(s.kind not in (VisitKind.BREAK, VisitKind.RELOAD) for s in steps[i + 1 :])
+            if not task_since or not later:
+                continue
+            task_since = False
+        elif step.kind is not VisitKind.BREAK:
+            task_since = True
+        kept.append(step)
+    return kept
 
 
 # -- the reported schedule ------------------------------------------------------------------
@@ -664,6 +844,8 @@ def _times_ok(problem: PlanningProblem, vehicle: Vehicle, route: Route) -> bool:
     for visit in route.visits:
         if visit.kind is VisitKind.BREAK:
             windows = breaks[visit.break_id or ""]
+        elif visit.kind is VisitKind.RELOAD and visit.depot is not None:
+            windows = (problem.depots[visit.depot].time_window,)
         elif visit.order_id is not None:
             order = problem.order(visit.order_id)
             stop = order.pickup if visit.kind is VisitKind.PICKUP else order.delivery

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -51,6 +52,11 @@ class Vehicle(TenantBase):
     max_tasks: Mapped[int | None] = mapped_column(Integer, default=None)
     max_duration_s: Mapped[int | None] = mapped_column(Integer, default=None)
     max_distance_m: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: True: the vehicle may return to its depot (start and end) to load again
+    #: during the day, spending the depot's ``reload_time_s`` there.
+    reloads: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Most reloads in a day (None: as many as needed).
+    max_reloads: Mapped[int | None] = mapped_column(Integer, default=None)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -86,6 +92,9 @@ class Shift(TenantBase):
     )
     start_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: The driver's breaks: ``{"id", "window_start", "window_end", "duration_s"}``
+    #: with the window (when the break may start) as ISO 8601 UTC date-times.
+    breaks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def changes_planning(self, *, new: bool, deleted: bool) -> bool:

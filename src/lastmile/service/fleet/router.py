@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 
 from lastmile.service.deps import PageDep, SessionDep, StaffUser
+from lastmile.service.errors import FieldError, Unprocessable
 from lastmile.service.fleet import service
 from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.fleet.schemas import (
     DriverIn,
     DriverOut,
     DriverUpdate,
+    ShiftImportResult,
     ShiftIn,
     ShiftOut,
     ShiftUpdate,
@@ -27,6 +30,9 @@ from lastmile.service.fleet.schemas import (
 from lastmile.service.schemas import AwareDatetime
 
 router = APIRouter(tags=["fleet"])
+
+#: Largest shift file accepted by the import.
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 
 def vehicle_type_dep(type_id: uuid.UUID, user: StaffUser, session: SessionDep) -> VehicleType:
@@ -184,25 +190,58 @@ def list_shifts(
         start=start,
         end=end,
     )
-    return [ShiftOut.model_validate(r) for r in rows]
+    return [service.shift_out(r) for r in rows]
 
 
 @router.post("/shifts", response_model=ShiftOut, status_code=status.HTTP_201_CREATED)
 def create_shift(body: ShiftIn, user: StaffUser, session: SessionDep) -> ShiftOut:
-    """Add a shift: a driver's working time, with the vehicle they drive."""
-    return ShiftOut.model_validate(service.create_shift(session, org_id=user.org_id, data=body))
+    """Add a shift: a driver's working time, the vehicle they drive and their breaks."""
+    return service.shift_out(service.create_shift(session, org_id=user.org_id, data=body))
+
+
+@router.post("/shifts/import", response_model=ShiftImportResult)
+def import_shifts(
+    user: StaffUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="CSV or JSON file, UTF-8, one shift per row.")],
+    format: Annotated[
+        Literal["auto", "csv", "json"],
+        Query(description="auto: JSON for a .json file or application/json, else CSV."),
+    ] = "auto",
+    date: Annotated[dt.date | None, Query(description="Day that HH:MM times refer to.")] = None,
+    dry_run: Annotated[bool, Query(description="Check everything, write nothing.")] = False,
+) -> ShiftImportResult:
+    """Import shifts with their breaks from CSV or JSON, all or nothing (see docs/api.md).
+
+    Errors come back as 422 with one entry per problem: row, column and reason.
+    A row for a driver who already has a shift starting at that time updates it.
+    """
+    data = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise Unprocessable(
+            "file too large", [FieldError(reason=f"more than {MAX_IMPORT_BYTES} bytes")]
+        )
+    fmt: str = format
+    if fmt == "auto":
+        is_json = (file.filename or "").lower().endswith(".json") or (
+            file.content_type or ""
+        ).startswith("application/json")
+        fmt = "json" if is_json else "csv"
+    return service.import_shifts(
+        session, org_id=user.org_id, data=data, fmt=fmt, date=date, dry_run=dry_run
+    )
 
 
 @router.get("/shifts/{shift_id}", response_model=ShiftOut)
 def read_shift(row: ShiftDep) -> ShiftOut:
     """One shift."""
-    return ShiftOut.model_validate(row)
+    return service.shift_out(row)
 
 
 @router.patch("/shifts/{shift_id}", response_model=ShiftOut)
 def update_shift(body: ShiftUpdate, row: ShiftDep, session: SessionDep) -> ShiftOut:
     """Change a shift."""
-    return ShiftOut.model_validate(service.update_shift(session, row=row, changes=body))
+    return service.shift_out(service.update_shift(session, row=row, changes=body))
 
 
 @router.delete("/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)

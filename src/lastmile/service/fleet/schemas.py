@@ -73,6 +73,14 @@ class VehicleIn(ApiModel):
     max_tasks: int | None = Field(default=None, ge=0, description="Most stops per route.")
     max_duration_s: int | None = Field(default=None, ge=0, description="Longest route, seconds.")
     max_distance_m: int | None = Field(default=None, ge=0, description="Longest route, metres.")
+    reloads: bool = Field(
+        default=False,
+        description="True: the vehicle may return to its depot (start or end) during the day "
+        "to load again, spending the depot's reload_time_s there (multi-trip routes).",
+    )
+    max_reloads: int | None = Field(
+        default=None, ge=0, description="Most reloads in a day (default: as many as needed)."
+    )
     active: bool = Field(default=True, description="Inactive vehicles are not planned.")
 
 
@@ -88,6 +96,8 @@ class VehicleUpdate(ApiModel):
     max_tasks: int | None = Field(default=None, ge=0, description="Most stops per route.")
     max_duration_s: int | None = Field(default=None, ge=0, description="Longest route, seconds.")
     max_distance_m: int | None = Field(default=None, ge=0, description="Longest route, metres.")
+    reloads: bool | None = Field(default=None, description="Whether it may reload at its depot.")
+    max_reloads: int | None = Field(default=None, ge=0, description="Most reloads in a day.")
     active: bool | None = Field(default=None, description="Whether it is planned.")
 
 
@@ -123,8 +133,29 @@ class DriverOut(DriverIn):
     created_at: dt.datetime = Field(description="When it was created.")
 
 
+class BreakIn(ApiModel):
+    """A break in a shift: it lasts ``duration_s`` and starts between ``window_start``
+    and ``window_end`` (the planner picks when; the driver stops on the way)."""
+
+    id: str = Field(
+        default="", max_length=64, description="Its name (default: break-1, break-2, ...)."
+    )
+    window_start: AwareDatetime = Field(description="Earliest start (with time zone).")
+    window_end: AwareDatetime = Field(description="Latest start (with time zone).")
+    duration_s: int = Field(gt=0, le=86_400, description="How long the break lasts, seconds.")
+
+
+class BreakOut(ApiModel):
+    """A stored break."""
+
+    id: str = Field(description="Its name, unique in the shift.")
+    window_start: dt.datetime = Field(description="Earliest start (UTC).")
+    window_end: dt.datetime = Field(description="Latest start (UTC).")
+    duration_s: int = Field(description="How long it lasts, seconds.")
+
+
 class ShiftIn(ApiModel):
-    """When a driver works, and with which vehicle."""
+    """When a driver works, with which vehicle, and their breaks."""
 
     driver_id: uuid.UUID = Field(description="The driver.")
     vehicle_id: uuid.UUID | None = Field(
@@ -132,6 +163,10 @@ class ShiftIn(ApiModel):
     )
     start_at: AwareDatetime = Field(description="Shift start (with time zone).")
     end_at: AwareDatetime = Field(description="Shift end (with time zone).")
+    breaks: list[BreakIn] = Field(
+        default_factory=list,
+        description="Breaks; each window lies within the shift and the break ends by its end.",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ShiftIn:
@@ -146,6 +181,7 @@ class ShiftUpdate(ApiModel):
     vehicle_id: uuid.UUID | None = Field(default=None, description="The vehicle.")
     start_at: AwareDatetime | None = Field(default=None, description="Shift start.")
     end_at: AwareDatetime | None = Field(default=None, description="Shift end.")
+    breaks: list[BreakIn] | None = Field(default=None, description="Breaks (replace all).")
 
 
 class ShiftOut(ApiModel):
@@ -156,4 +192,20 @@ class ShiftOut(ApiModel):
     vehicle_id: uuid.UUID | None = Field(description="The vehicle.")
     start_at: dt.datetime = Field(description="Shift start (UTC).")
     end_at: dt.datetime = Field(description="Shift end (UTC).")
+    breaks: list[BreakOut] = Field(description="Breaks, by earliest start.")
     created_at: dt.datetime = Field(description="When it was created.")
+
+
+class ShiftImportResult(ApiModel):
+    """What a shift import did (or, for a dry run, would do)."""
+
+    created: int = Field(description="New shifts.")
+    updated: int = Field(
+        description="Shifts of the same driver starting at the same time whose vehicle, "
+        "end or breaks changed."
+    )
+    unchanged: int = Field(description="Shifts that were already there as given.")
+    shift_ids: list[uuid.UUID] = Field(
+        description="The shift of each row, in file order (empty for a dry run of new ones)."
+    )
+    dry_run: bool = Field(description="True: nothing was written.")

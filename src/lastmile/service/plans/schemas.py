@@ -59,6 +59,9 @@ class VisitOut(ApiModel):
     kind: str = Field(description="start, job, pickup, delivery, break, reload or end.")
     order_id: uuid.UUID | None = Field(description="The order served, for order steps.")
     depot_id: uuid.UUID | None = Field(description="The depot, for start/end/reload.")
+    break_id: str | None = Field(
+        default=None, description="The shift's break taken here, for break steps."
+    )
     lon: float | None = Field(description="Longitude, degrees.")
     lat: float | None = Field(description="Latitude, degrees.")
     arrival_at: dt.datetime = Field(description="Planned arrival.")

@@ -23,6 +23,7 @@ from lastmile.domain import Location, OrderKind, Stop, TimeWindow
 from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
 from lastmile.service.depots.models import Depot
+from lastmile.service.fleet import breaks
 from lastmile.service.fleet.models import Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
@@ -65,6 +66,19 @@ def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[tuple[TimeW
             continue
         kept.append(TimeWindow(max(0, seconds_since(epoch, start)), e))
     return tuple(kept), bool(pairs) and not kept
+
+
+def shift_breaks(shift: Shift, epoch: dt.datetime) -> tuple[domain.Break, ...]:
+    """The breaks of ``shift`` in plan seconds; a break whose window ended before the
+    epoch is dropped (the day being planned starts after it)."""
+    out = []
+    for break_id, start, end, duration in breaks.windows(shift.breaks):
+        e = seconds_since(epoch, end)
+        if e < 0:
+            continue
+        window = TimeWindow(max(0, seconds_since(epoch, start)), e)
+        out.append(domain.Break(id=break_id, time_windows=(window,), duration=duration))
+    return tuple(out)
 
 
 def problem_order(
@@ -121,9 +135,12 @@ def build_snapshot(
 ) -> Snapshot:
     """The planning problem for ``order_ids`` served by ``vehicle_ids`` on the day at ``epoch``.
 
-    Each vehicle uses its shift that day (the earliest, if several), or its
-    depot's opening hours when it has none. An order tied to a depot goes only
-    to vehicles starting there (modelled as a skill).
+    Each vehicle uses its shift that day (the earliest, if several), with the
+    shift's breaks, or its depot's opening hours when it has none. A vehicle
+    with ``reloads`` may return to its start (and end) depot to load again,
+    spending the depot's ``reload_time_s``, at most ``max_reloads`` times. An
+    order tied to a depot goes only to vehicles starting there (modelled as a
+    skill).
     """
     ndim = len(org.dimensions)
     vehicles = list(
@@ -220,6 +237,7 @@ def build_snapshot(
         )
         start = depot_index[v.depot_id]
         end = depot_index[v.end_depot_id or v.depot_id] if v.returns_to_depot else None
+        reload_depots = tuple(dict.fromkeys(d for d in (start, end) if d is not None))
         problem_vehicles.append(
             domain.Vehicle(
                 id=str(v.id),
@@ -230,6 +248,9 @@ def build_snapshot(
                 max_duration=v.max_duration_s,
                 max_distance=v.max_distance_m,
                 max_tasks=v.max_tasks,
+                breaks=shift_breaks(own_shift, epoch) if own_shift is not None else (),
+                reload_depots=reload_depots if v.reloads else (),
+                max_reloads=v.max_reloads if v.reloads else None,
             )
         )
 
