@@ -30,11 +30,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from lastmile.service.app import create_app
 from lastmile.service.settings import Settings
+from lastmile.service.tracking import eta as eta_module
 from replan_service import Api, Day, bootstrap, day_where_it_is, percentiles
 
 HELSINKI = Path(__file__).resolve().parents[1] / "tests" / "data" / "osm" / "helsinki.osm.pbf"
@@ -55,7 +57,7 @@ def seed_fleet_and_orders(api: Api, args: argparse.Namespace, rng: random.Random
         json={"name": "Helsinki", "lon": DEPOT[0], "lat": DEPOT[1], "opens_s": 6 * 3600},
     )
     vtype = api.call(
-        "post", "/vehicle-types", 201, json={"name": "Van", "capacity": [60], "profile": "car"}
+        "post", "/vehicle-types", 201, json={"name": "Van", "capacity": [80], "profile": "car"}
     )
     for k in range(args.vans):
         vehicle = api.call(
@@ -194,13 +196,26 @@ def main(argv: list[str] | None = None) -> int:
                 f"({100 * (took / args.plan_seconds - 1):+.1f} %); the client waited {waited:.2f} s"
             )
             started = start_half(api, plan_id, now)
-            eta_times = []
+            eta_times: list[float] = []
+            legs_times: list[float] = []
+            timed_legs = eta_module._timed_when_driven
+
+            def timing(*a: Any, **kw: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return timed_legs(*a, **kw)
+                finally:
+                    legs_times.append(time.perf_counter() - t0)
+
+            eta_module._timed_when_driven = timing  # type: ignore[assignment]
             for k in range(args.eta_requests):
                 rid = started[k % len(started)]
                 t0 = time.perf_counter()
                 api.call("get", f"/routes/{rid}/eta")
                 eta_times.append(time.perf_counter() - t0)
+            eta_module._timed_when_driven = timed_legs  # type: ignore[assignment]
             print(f"  GET /routes/{{id}}/eta         {percentiles(eta_times)}")
+            print(f"    of which legs on the roads {percentiles(legs_times)}")
             insert_times = []
             applied = 0
             for i in range(args.repeat):

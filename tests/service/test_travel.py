@@ -391,3 +391,73 @@ def test_eta_from_a_position_follows_the_road_model(
             continue
         left = seconds(a.departure_at.isoformat())
         assert seconds(b.eta_at.isoformat()) - left == leg_s(model, va, vb, left)
+
+
+def test_a_fleet_on_two_road_profiles_plans_each_on_its_own(
+    road_app: tuple[FastAPI, TestClient],
+) -> None:
+    """Vans on the car network, cargo bikes on the bike network: each route drives its
+    own profile's matrix (rows leaving when they are expected to), validated by solve."""
+    app, client = road_app
+    t = new_tenant(app, client, timezone=ZONE)
+    depot = t.depot(lon=DEPOT[0], lat=DEPOT[1])
+    types = {
+        "car": t.vehicle_type(name="Van", capacity=[4], profile="car"),
+        "cargo_bike": t.vehicle_type(name="Bike", capacity=[4], profile="cargo_bike"),
+    }
+    for who, (profile, vtype) in zip(("d1", "d2"), types.items(), strict=True):
+        vehicle = t.vehicle(vtype["id"], depot["id"], name=profile)
+        body = {
+            "driver_id": str(t.driver_ids[who]),
+            "vehicle_id": vehicle["id"],
+            "start_at": at("08:00"),
+            "end_at": at("18:00"),
+        }
+        t.ok("post", "/shifts", json=body, status=201)
+    for i in range(8):
+        body = {
+            "external_id": f"mix-{i}",
+            "delivery": {
+                "lon": round(24.938 + 0.0017 * i, 5),
+                "lat": round(60.167 + 0.0013 * ((i * 5) % 9), 5),
+                "service_s": 120,
+                "time_windows": [{"start": at("08:00"), "end": at("17:00")}],
+            },
+            "amount": [1],
+        }
+        t.ok("post", "/orders", json=body, status=201)
+    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 1.0}, status=202)
+    job = t.wait_for_job(plan["id"], timeout_s=120)
+    assert job["status"] == "succeeded", (job["error"], job["message"])
+    plan = t.ok("get", f"/plans/{plan['id']}")
+    assert plan["travel_model"] == ROAD and len(plan["routes"]) == 2
+    with app.state.sessionmaker() as session:
+        org = session.get(Organisation, t.org_id)
+        assert org is not None
+        snapshot = build_snapshot(
+            session,
+            org=org,
+            epoch=epoch_of_day(),
+            order_ids=[
+                uuid.UUID(v["order_id"])
+                for r in plan["routes"]
+                for v in r["visits"]
+                if v["order_id"]
+            ],
+            vehicle_ids=[uuid.UUID(r["vehicle_id"]) for r in plan["routes"]],
+            travel_model=app.state.travel_model,
+        )
+    problem = snapshot.problem
+    assert set(problem.matrices) == {"car", "cargo_bike"}
+    assert problem.matrices["car"] is not problem.matrices["cargo_bike"]
+    row_of = {(loc.lon, loc.lat): i for i, loc in enumerate(problem.locations)}
+    differ = 0
+    for route in plan["routes"]:
+        vehicle = problem.vehicle(route["vehicle_id"])
+        own = problem.matrix_for(vehicle).durations
+        other = problem.matrices["car" if vehicle.type.profile != "car" else "cargo_bike"]
+        for a, b in legs_of(route):
+            i, j = row_of[(a["lon"], a["lat"])], row_of[(b["lon"], b["lat"])]
+            assert b["travel_s"] - a["travel_s"] == own[i, j]
+            differ += int(own[i, j]) != int(other.durations[i, j])
+    assert differ > 0

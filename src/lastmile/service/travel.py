@@ -524,25 +524,35 @@ class LegDurations(Sequence[Sequence[int]]):
         self._departure_of = departure_of
         self._known: dict[tuple[int, int, int], int] = {}
 
+    def prefetch(self, legs: Iterable[tuple[int, int, int]]) -> None:
+        """Compute the legs ``(a, b, departure)`` not known yet, in one search call."""
+        todo = list(dict.fromkeys(k for k in legs if k[0] != k[1] and k not in self._known))
+        if not todo:
+            return
+        origins = np.array([a for a, _, _ in todo], dtype=np.int64)
+        ends = np.array([b for _, b, _ in todo], dtype=np.int64)
+        leave = np.array([t for _, _, t in todo], dtype=np.float64) + self._access[origins]
+        targets = np.asarray(self._nodes[ends], dtype=np.int64)
+        found = self._model.earliest_arrivals(
+            np.asarray(self._nodes[origins], dtype=np.int64), leave, targets=np.unique(targets)
+        )
+        seconds = found.arrival[np.arange(len(todo)), targets] - leave
+        if not np.isfinite(seconds).all():
+            k = int(np.flatnonzero(~np.isfinite(seconds))[0])
+            a, b, _ = todo[k]
+            raise InputError(f"location {b} cannot be reached from location {a}", where="network")
+        totals = np.rint(seconds + self._access[origins] + self._access[ends]).astype(np.int64)
+        for key, value in zip(todo, totals.tolist(), strict=True):
+            self._known[key] = int(value)
+
     def duration(self, a: int, b: int) -> int:
         """Seconds from row ``a`` to row ``b`` (the same formula as a matrix row)."""
         if a == b:
             return 0
-        t = self._departure_of(a, b)
-        key = (a, b, t)
-        found = self._known.get(key)
-        if found is None:
-            leave = t + float(self._access[a])
-            node = int(self._nodes[b])
-            result = self._model.earliest_arrivals([int(self._nodes[a])], [leave], targets=[node])
-            seconds = float(result.arrival[0, node]) - leave
-            if not np.isfinite(seconds):
-                raise InputError(
-                    f"location {b} cannot be reached from location {a}", where="network"
-                )
-            found = int(np.rint(seconds + self._access[a] + self._access[b]))
-            self._known[key] = found
-        return found
+        key = (a, b, self._departure_of(a, b))
+        if key not in self._known:
+            self.prefetch([key])
+        return self._known[key]
 
     @overload
     def __getitem__(self, a: int) -> Sequence[int]: ...

@@ -39,6 +39,9 @@ from lastmile.planning.solve_time_dependent import LegModel, solve_time_dependen
 from lastmile.travel.network_options import NetworkSpec
 from lastmile.travel.time_dependent import BoundModel
 
+#: Share of the search time given to solve_time_dependent's searches: it re-times and
+#: repairs each round's routes after the search, outside its limit.
+TIME_DEPENDENT_SHARE = 0.92
 #: A road network, a profile and an epoch: how a worker builds a job's road model.
 Road = tuple[NetworkSpec, str, dt.datetime]
 
@@ -92,7 +95,12 @@ def solve_job(
         )
     on_progress(0.05, "searching with traffic through the day")
     result = solve_time_dependent(
-        problem, legs, engine=engine, time_limit=time_limit_s, seed=seed, workers=workers
+        problem,
+        legs,
+        engine=engine,
+        time_limit=TIME_DEPENDENT_SHARE * time_limit_s,
+        seed=seed,
+        workers=workers,
     )
     broken = result.violations()
     if broken:

@@ -14,6 +14,7 @@ times back."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.domain import Location, OrderKind, TimeWindow, VisitKind
-from lastmile.operations.eta import RouteEta, recompute_etas
+from lastmile.operations.eta import RouteEta, recompute_etas, remaining
 from lastmile.operations.position import Fix, Origin, vehicle_position
 from lastmile.operations.progress import (
     RouteProgress,
@@ -245,6 +246,9 @@ def _timed_when_driven(
     where = {stop.sequence: stop.location for stop in stops}
     leaving: dict[tuple[int, int], int] = {}
     legs = LegDurations(model, locations, lambda a, b: leaving.get((a, b), now_s))
+    # The route's legs, searched together (legs read otherwise are searched when read).
+    path = [origin.location, *(stops[i].location for i in remaining(stops, progress))]
+    legs.prefetch((a, b, now_s) for a, b in itertools.pairwise(path))
     eta = recompute_etas(
         stops, progress, durations=legs, now_s=now_s, origin=origin, margin_s=margin_s
     )
@@ -260,6 +264,7 @@ def _timed_when_driven(
             break
         leaving.clear()
         leaving.update(driven)
+        legs.prefetch((a, b, t) for (a, b), t in driven.items())
         eta = recompute_etas(
             stops, progress, durations=legs, now_s=now_s, origin=origin, margin_s=margin_s
         )
