@@ -34,7 +34,13 @@ from lastmile.service.app import create_app
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.snapshot import build_snapshot
 from lastmile.service.tracking.eta import compute_eta
-from lastmile.service.travel import RoadModelAt, ServiceTravel, TravelConfig, public_url
+from lastmile.service.travel import (
+    HeldRoadModel,
+    RoadModelAt,
+    ServiceTravel,
+    TravelConfig,
+    public_url,
+)
 from lastmile.travel import HaversineModel, TravelMatrix
 from lastmile.travel.network import RoadNetwork
 from lastmile.travel.time_dependent import TimeDependentModel
@@ -349,12 +355,49 @@ def test_an_insertion_is_timed_on_the_roads_at_that_moment(
     (route,) = [
         r for r in answer["routes"] if any(v["order_id"] == order["id"] for v in r["visits"])
     ]
-    # Re-planning times every leg with the road model at the moment of the change.
+    # Re-planning times every leg on the road model with the speeds of the moment of
+    # the change (the library's frozen matrix), not on straight lines.
     leave = seconds(now.isoformat())
+    held = HeldRoadModel(model, leave)
     legs = legs_of(route)
     assert legs
     for a, b in legs:
-        assert b["travel_s"] - a["travel_s"] == leg_s(model, a, b, leave)
+        assert b["travel_s"] - a["travel_s"] == held.between([_loc(a)], [_loc(b)])[0][0, 0]
+    places = list(dict.fromkeys((v["lon"], v["lat"]) for v in route["visits"]))
+    frozen = model.bind([Location(*p) for p in places]).frozen_matrix(leave)
+    row = {p: i for i, p in enumerate(places)}
+    for a, b in legs:
+        i, j = row[(a["lon"], a["lat"])], row[(b["lon"], b["lat"])]
+        assert b["travel_s"] - a["travel_s"] == frozen.durations[i, j]
+
+
+def test_held_speeds_grow_by_rows_and_columns_as_the_library_computes_them(
+    model: TimeDependentModel,
+) -> None:
+    rng = np.random.default_rng(3)
+    places = [
+        Location(float(x), float(y))
+        for x, y in zip(
+            rng.uniform(24.937, 24.9515, 40), rng.uniform(60.1655, 60.1775, 40), strict=True
+        )
+    ]
+    leave = 8 * 3600 + 10 * 60
+    held = HeldRoadModel(model, leave)
+    whole = held.matrix(places)
+    library = model.bind(places).frozen_matrix(leave)
+    assert np.array_equal(whole.durations, library.durations)
+    assert np.array_equal(whole.distances, library.distances)
+    old, new = places[:37], places[37:]
+    out_t, out_d = held.between(new, places)  # few origins: searched forwards
+    in_t, in_d = held.between(old, new)  # few destinations: searched backwards
+    assert np.array_equal(out_t, whole.durations[37:]) and np.array_equal(
+        out_d, whole.distances[37:]
+    )
+    assert np.array_equal(in_t, whole.durations[:37, 37:])
+    assert np.array_equal(in_d, whole.distances[:37, 37:])
+    # Rush hour is slower than the night on the same roads.
+    night = HeldRoadModel(model, 3 * 3600).matrix(places).durations
+    assert (whole.durations >= night).all() and (whole.durations > night).any()
 
 
 def test_eta_from_a_position_follows_the_road_model(

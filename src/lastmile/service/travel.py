@@ -42,6 +42,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
 
 from lastmile.domain import Depot as DomainDepot
 from lastmile.domain import Location, Order, Vehicle
@@ -66,6 +68,8 @@ Between = Callable[[Sequence[Location], Sequence[Location]], tuple[IntArray, Int
 DEFAULT_PROFILE = "car"
 #: Day models (one per plan day and road profile) kept per process.
 DAY_MODELS = 16
+#: Up to this many shortest-path trees, path lengths are walked target by target.
+_FEW_TREES = 4
 #: A day model built from a live forecast is built again after this long (s).
 FORECAST_TTL_S = 3600.0
 
@@ -286,11 +290,18 @@ class ServiceTravel:
         return model
 
     def for_day(
-        self, epoch: dt.datetime, timezone: str, *, departure: int | None = None
+        self,
+        epoch: dt.datetime,
+        timezone: str,
+        *,
+        departure: int | None = None,
+        held: bool = False,
     ) -> DayTravel:
         """Travel on the day at ``epoch`` in ``timezone``; legs leave at ``departure``
-        (seconds since the epoch) unless a query says otherwise."""
-        return DayTravel(self, local_epoch(epoch, timezone), departure)
+        (seconds since the epoch) unless a query says otherwise. ``held``: on a road
+        network, the speeds at ``departure`` hold on every leg (:class:`HeldRoadModel`,
+        for re-planning) instead of each leg's own time-dependent fastest path."""
+        return DayTravel(self, local_epoch(epoch, timezone), departure, held=held)
 
     def job_legs(
         self, problem: PlanningProblem, epoch: dt.datetime, timezone: str
@@ -380,14 +391,179 @@ class RoadModelAt:
         return np.rint(durations).astype(np.int64), np.rint(distances).astype(np.int64)
 
 
+class HeldRoadModel:
+    """A day's road model with the speeds of one moment held on every leg (the
+    library's :meth:`~lastmile.travel.time_dependent.BoundModel.frozen_matrix`):
+    static fastest paths, so a new location's column is one search backwards from
+    it instead of one search from every location. Re-planning uses it, held at the
+    moment of the change."""
+
+    def __init__(self, model: TimeDependentModel, departure: int | None) -> None:
+        self.model = model
+        self.departure = model.departure_s if departure is None else int(departure)
+        network = model.network
+        tail = np.asarray(network.edge_tail, dtype=np.int64)
+        head = np.asarray(network.edge_head, dtype=np.int64)
+        length = np.asarray(network.edge_length_m, dtype=np.float64)
+        times = model.frozen_edge_times(self.departure)
+        # Parallel edges: keep the fastest (a sparse matrix would add them up).
+        order = np.lexsort((times, head, tail))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (tail[order][1:] != tail[order][:-1]) | (head[order][1:] != head[order][:-1])
+        keep = order[first]
+        n = model.num_nodes
+        self._n = n
+        weights = np.maximum(times[keep], 1e-6)
+        self._graph = csr_matrix((weights, (tail[keep], head[keep])), shape=(n, n))
+        self._reverse = self._graph.T.tocsr()
+        self._keys = tail[keep] * n + head[keep]
+        by_key = np.argsort(self._keys)
+        self._keys = self._keys[by_key]
+        self._lengths = length[keep][by_key]
+        self._length_of = dict(zip(self._keys.tolist(), self._lengths.tolist(), strict=True))
+
+    @property
+    def description(self) -> str:
+        clock = dt.timedelta(seconds=self.departure)
+        return (
+            f"{self.model.description}, speeds held at +{clock}; OpenStreetMap contributors, ODbL"
+        )
+
+    def _snap(
+        self, locations: Sequence[Location]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        nodes, gap = self.model.snap(locations)
+        return nodes, gap, gap / self.model.access_speed_mps
+
+    def _edge_lengths(
+        self, tails: npt.NDArray[np.int64], heads: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float64]:
+        found: npt.NDArray[np.float64] = self._lengths[
+            np.searchsorted(self._keys, tails * self._n + heads)
+        ]
+        return found
+
+    def _tree_lengths(
+        self, times: npt.NDArray[np.float64], pred: npt.NDArray[Any], *, backwards: bool
+    ) -> npt.NDArray[np.float64]:
+        """Metres along each shortest-path tree (rows), nodes taken in time order."""
+        rows = np.arange(times.shape[0])
+        out = np.zeros(times.shape)
+        for v in np.argsort(times, axis=1, kind="stable").T:
+            p = pred[rows, v]
+            ok = p >= 0
+            if not ok.any():
+                continue
+            r, a, b = rows[ok], p[ok], v[ok]
+            step = self._edge_lengths(b, a) if backwards else self._edge_lengths(a, b)
+            out[r, b] = out[r, a] + step
+        return out
+
+    def _walked_lengths(
+        self,
+        roots: npt.NDArray[np.int64],
+        pred: npt.NDArray[Any],
+        there: npt.NDArray[np.int64],
+        *,
+        backwards: bool,
+    ) -> npt.NDArray[np.float64]:
+        """Metres from each root's tree to the nodes ``there`` only, walking each path
+        once (few trees: cheaper than :meth:`_tree_lengths` over every node)."""
+        out = np.zeros((len(roots), len(there)))
+        for r, root in enumerate(roots.tolist()):
+            up = pred[r]
+            memo: dict[int, float] = {root: 0.0}
+            for j, node in enumerate(there.tolist()):
+                chain = []
+                v = node
+                while v not in memo:
+                    chain.append(v)
+                    v = int(up[v])
+                    if v < 0:
+                        raise InputError(f"node {node} cannot be reached", where="network")
+                for u in reversed(chain):
+                    p = int(up[u])
+                    a, b = (u, p) if backwards else (p, u)
+                    memo[u] = memo[p] + self._length_of[a * self._n + b]
+                out[r, j] = memo[node]
+        return out
+
+    def matrix(
+        self, locations: Sequence[Location], *, departure: int | None = None
+    ) -> TravelMatrix:
+        if departure is not None and int(departure) != self.departure:
+            return HeldRoadModel(self.model, departure).matrix(locations)
+        if not locations:
+            empty = np.zeros((0, 0), dtype=np.int64)
+            return TravelMatrix(durations=empty, distances=empty)
+        durations, distances = self.between(locations, locations, same=True)
+        return TravelMatrix(durations=durations, distances=distances)
+
+    def between(
+        self,
+        origins: Sequence[Location],
+        destinations: Sequence[Location],
+        *,
+        departure: int | None = None,
+        same: bool = False,
+    ) -> tuple[IntArray, IntArray]:
+        """Durations and distances from each origin (rows) to each destination (zero
+        from a location to itself, and on the diagonal when ``same``): one search per
+        distinct origin, or backwards per distinct destination when there are fewer."""
+        if departure is not None and int(departure) != self.departure:
+            return HeldRoadModel(self.model, departure).between(origins, destinations)
+        n, k = len(origins), len(destinations)
+        if not n or not k:
+            return np.zeros((n, k), dtype=np.int64), np.zeros((n, k), dtype=np.int64)
+        o_nodes, o_gap, o_access = self._snap(origins)
+        d_nodes, d_gap, d_access = (o_nodes, o_gap, o_access) if same else self._snap(destinations)
+        backwards = len(np.unique(d_nodes)) < len(np.unique(o_nodes))
+        roots, there = (d_nodes, o_nodes) if backwards else (o_nodes, d_nodes)
+        unique, inverse = np.unique(roots, return_inverse=True)
+        graph = self._reverse if backwards else self._graph
+        times, pred = dijkstra(graph, indices=unique, return_predecessors=True)
+        if len(unique) <= _FEW_TREES:
+            lengths = self._walked_lengths(unique, pred, there, backwards=backwards)
+            m = lengths[inverse]
+        else:
+            m = self._tree_lengths(times, pred, backwards=backwards)[inverse][:, there]
+        t = times[inverse][:, there]
+        if backwards:
+            t, m = t.T, m.T
+        if not np.isfinite(t).all():
+            i, j = np.argwhere(~np.isfinite(t))[0]
+            raise InputError(
+                f"destination {int(j)} cannot be reached from origin {int(i)}", where="network"
+            )
+        durations = t + o_access[:, None] + d_access[None, :]
+        distances = m + o_gap[:, None] + d_gap[None, :]
+        if same:
+            np.fill_diagonal(durations, 0.0)
+            np.fill_diagonal(distances, 0.0)
+        else:
+            for i, origin in enumerate(origins):
+                for j, destination in enumerate(destinations):
+                    if origin is destination:
+                        durations[i, j] = distances[i, j] = 0.0
+        return np.rint(durations).astype(np.int64), np.rint(distances).astype(np.int64)
+
+
 class DayTravel:
     """The travel models of one plan day, one per vehicle profile (see the module
     docstring); ``epoch`` is aware, on the plan's wall clock."""
 
-    def __init__(self, travel: ServiceTravel, epoch: dt.datetime, departure: int | None) -> None:
+    def __init__(
+        self,
+        travel: ServiceTravel,
+        epoch: dt.datetime,
+        departure: int | None,
+        *,
+        held: bool = False,
+    ) -> None:
         self.travel = travel
         self.epoch = epoch
         self.departure = departure
+        self.held = held
         self._models: dict[str, TravelModel] = {}
 
     @property
@@ -402,6 +578,8 @@ class DayTravel:
             fixed = self.travel._fixed
             if fixed is not None:
                 found = fixed
+            elif self.held:
+                found = HeldRoadModel(self.travel.day_model(key, self.epoch), self.departure)
             else:
                 found = RoadModelAt(self.travel.day_model(key, self.epoch), self.departure)
             self._models[key] = found
@@ -587,6 +765,7 @@ class _LegRow(Sequence[int]):
 
 __all__ = [
     "DayTravel",
+    "HeldRoadModel",
     "JobLegs",
     "LegDurations",
     "RoadModelAt",

@@ -131,10 +131,11 @@ def build_snapshot(
 
     Each vehicle uses its shift that day (the earliest, if several), or its
     depot's opening hours when it has none. An order tied to a depot goes only
-    to vehicles starting there (modelled as a skill). Every leg leaves at
-    ``departure`` (seconds since the epoch: re-planning uses now); without it,
-    when travel depends on the time of day, each row leaves when it is expected
-    to (a depot when its first vehicle leaves, a stop in its window).
+    to vehicles starting there (modelled as a skill). With ``departure``
+    (seconds since the epoch: re-planning uses now) the speeds of that moment
+    hold on every leg; without it, when travel depends on the time of day, each
+    row leaves when it is expected to (a depot when its first vehicle leaves, a
+    stop in its window).
     """
     ndim = len(org.dimensions)
     vehicles = list(
@@ -254,7 +255,7 @@ def build_snapshot(
             set_aside[o.id] = found
 
     profiles = sorted({t.profile for t in problem_types.values()})
-    day = travel_model.for_day(epoch, org.timezone, departure=departure)
+    day = travel_model.for_day(epoch, org.timezone, departure=departure, held=departure is not None)
     stamps = None
     if departure is None and day.time_dependent:
         stamps = expected_departures(

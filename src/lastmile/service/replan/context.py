@@ -109,7 +109,12 @@ def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list
 
 def _day(travel: ServiceTravel, snapshot: Snapshot) -> DayTravel:
     """The travel the snapshot's matrices were made with (same day, same departure)."""
-    return travel.for_day(snapshot.epoch, snapshot.timezone, departure=snapshot.departure)
+    return travel.for_day(
+        snapshot.epoch,
+        snapshot.timezone,
+        departure=snapshot.departure,
+        held=snapshot.departure is not None,
+    )
 
 
 def _with_rows(problem: PlanningProblem, extra: list[Location], day: DayTravel) -> PlanningProblem:
