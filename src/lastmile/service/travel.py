@@ -190,9 +190,7 @@ class ServiceTravel:
         self._custom = model is not None
         self._traffic: TrafficProfile | None = None
         self._networks: dict[str, RoadNetwork] = {}
-        self._days: collections.OrderedDict[
-            tuple[str, dt.datetime], tuple[TimeDependentModel, float]
-        ]
+        self._days: collections.OrderedDict[tuple[str, dt.datetime], _Kept]
         self._days = collections.OrderedDict()
         self._lock = threading.Lock()
         if model is not None:
