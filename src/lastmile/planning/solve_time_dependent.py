@@ -263,7 +263,8 @@ def solve_time_dependent(
         stamped = _stamped_problem(problem, legs_of, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
         if k == 0:
-            budget = left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9)
+            # Stamping the first matrices may have used up a short limit: search a little.
+            budget = max(0.1, left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9))
             promised = solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=workers)
         else:
             # Halving budgets: the last rounds change the plan little, so its promise

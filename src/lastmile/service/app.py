@@ -1,7 +1,10 @@
 """The FastAPI application: ``create_app(settings)``.
 
-On start-up the database is migrated to head (unless ``auto_migrate`` is off)
-and the planning job runner is started; on shut-down running jobs are
+Building the app builds the process's travel model from the settings
+(:mod:`lastmile.service.travel`: a road network named there is loaded now, and a
+missing or unreadable file is an ``InputError`` naming it). On start-up the
+database is migrated to head (unless ``auto_migrate`` is off) and the planning
+job runner is started; on shut-down running jobs are
 cancelled. Building the app installs the notifications outbox (changes and
 published events become queued webhooks and customer messages in their own
 transaction). Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
@@ -42,7 +45,8 @@ from lastmile.service.replan.views import LiveViews
 from lastmile.service.schemas import ApiModel, ErrorOut
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
-from lastmile.travel import HaversineModel, TravelModel
+from lastmile.service.travel import ServiceTravel
+from lastmile.travel import TravelModel
 
 
 class Health(ApiModel):
@@ -50,6 +54,10 @@ class Health(ApiModel):
 
     status: str = Field(description="Always ok.")
     version: str = Field(description="lastmile version.")
+    travel: dict[str, Any] = Field(
+        description="How travel is computed: kind (road, osrm or straight_line) and its "
+        "settings, e.g. network, traffic and weather (file names only, never secrets)."
+    )
 
 
 #: Error answers every authenticated route may give.
@@ -99,11 +107,17 @@ def create_app(
     settings: Settings | None = None,
     *,
     geocode: GeocodeFn | object | None = _DEFAULT,
-    travel_model: TravelModel | None = None,
+    travel_model: TravelModel | ServiceTravel | None = None,
 ) -> FastAPI:
     """A configured app. ``geocode`` and ``travel_model`` override what the
-    settings would build (tests pass fakes)."""
+    settings would build (tests pass fakes; one model serves every profile and day)."""
     settings = settings or Settings()
+    if isinstance(travel_model, ServiceTravel):
+        travel = travel_model
+    elif travel_model is not None:
+        travel = ServiceTravel.of_model(travel_model)
+    else:
+        travel = ServiceTravel.from_settings(settings)
     engine = db.make_engine(settings.database_url)
     install_outbox()
 
@@ -140,9 +154,7 @@ def create_app(
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.geocode = make_geocoder(settings) if geocode is _DEFAULT else geocode
-    app.state.travel_model = travel_model or HaversineModel(
-        speed_kph=settings.travel_speed_kph, detour_factor=settings.travel_detour_factor
-    )
+    app.state.travel_model = travel
     app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
@@ -164,8 +176,8 @@ def create_app(
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness check (no authentication)."""
-        return Health(status="ok", version=lastmile.__version__)
+        """Liveness check and the travel configuration (no authentication)."""
+        return Health(status="ok", version=lastmile.__version__, travel=travel.describe())
 
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -27,27 +27,52 @@ if TYPE_CHECKING:
     from lastmile.service.orders.schemas import ImportResult
 
 
-def _settings() -> Any:
+def _settings(**overrides: Any) -> Any:
+    """The settings from ``LASTMILE_*`` variables, with ``overrides`` (not None) on top."""
     from lastmile.service.settings import Settings
 
-    return Settings()
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
 # -- serve -------------------------------------------------------------------------------
 
 
 def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
-    """``lastmile serve [--host HOST] [--port PORT]``."""
+    """``lastmile serve [--host HOST] [--port PORT] [--network EXTRACT.osm.pbf]
+    [--traffic default|none|FILE.csv] [--weather clear|CONDITIONS|FILE|open-meteo]
+    [--osrm-url URL]``."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "serve",
         help="run the web service (API at /docs)",
         description="Run the lastmile API under uvicorn. Configuration comes from "
-        "LASTMILE_* environment variables (LASTMILE_DATABASE_URL, ...).",
+        "LASTMILE_* environment variables (LASTMILE_DATABASE_URL, ...); the travel options "
+        "below override LASTMILE_NETWORK, LASTMILE_TRAFFIC, LASTMILE_WEATHER and "
+        "LASTMILE_OSRM_URL. Without any, travel is a straight line at a fixed speed.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    travel = p.add_argument_group("travel (shown by GET /health)")
+    travel.add_argument(
+        "--network",
+        metavar="EXTRACT.osm.pbf",
+        help="plan, time and re-plan on this OpenStreetMap extract's roads",
+    )
+    travel.add_argument(
+        "--traffic",
+        metavar="default|none|FILE.csv",
+        help="speed factors per road class and 15-minute slice (default: built-in rush hours)",
+    )
+    travel.add_argument(
+        "--weather",
+        metavar="clear|CONDITIONS|FILE|open-meteo",
+        help="e.g. rain+strong_wind, a CSV/JSON file of periods, or the live forecast "
+        "(default: clear)",
+    )
+    travel.add_argument(
+        "--osrm-url", metavar="URL", help="ask a running osrm-routed for travel times instead"
     )
     p.set_defaults(handler=run_serve)
     return p
@@ -58,7 +83,17 @@ def run_serve(args: argparse.Namespace) -> int:
 
     from lastmile.service.app import create_app
 
-    app = create_app(_settings())
+    settings = _settings(
+        network=getattr(args, "network", None),
+        traffic=getattr(args, "traffic", None),
+        weather=getattr(args, "weather", None),
+        osrm_url=getattr(args, "osrm_url", None),
+    )
+    try:
+        app = create_app(settings)
+    except InputError as exc:
+        print(f"error: cannot start: {exc}", file=sys.stderr)
+        return 2
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 

@@ -69,6 +69,25 @@ class Settings(BaseSettings):
     travel_detour_factor: float = Field(
         default=1.3, ge=1.0, description="Road distance over straight-line distance."
     )
+    network: str = Field(
+        default="",
+        description="An OpenStreetMap extract (.osm.pbf): plan, time and re-plan on its roads "
+        "(loaded once per process; a parsed copy is cached beside it). Empty: straight lines.",
+    )
+    traffic: str = Field(
+        default="",
+        description="With a road network: default (built-in rush hours), none, or a CSV of "
+        "speed factors per road class and 15-minute slice. Empty: default.",
+    )
+    weather: str = Field(
+        default="",
+        description="With a road network: clear, conditions (rain+strong_wind), a CSV/JSON file "
+        "of periods, or open-meteo (the live forecast). Empty: clear.",
+    )
+    osrm_url: str = Field(
+        default="",
+        description="A running osrm-routed to ask for travel times instead (no time of day).",
+    )
     geocoder: Literal["none", "offline", "nominatim"] = Field(
         default="none",
         description="Geocoder for addresses without coordinates: none (rows must carry lon/lat), "

@@ -24,18 +24,25 @@ Traffic (``--traffic``) slows motor vehicles only: bicycles and pedestrians
 ride and walk at their free-flow speeds whatever the rush hour; weather slows
 everyone. Each profile's network, its speeds and its access rules come from
 :mod:`lastmile.travel.network.profiles`.
+
+:class:`NetworkSpec` holds the same choices as plain values (it pickles), for
+programs that build one model per day from them: the service builds one per
+plan day and vehicle profile, and its planning worker builds the same again.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from lastmile.exceptions import InputError
 from lastmile.travel.base import TravelModel
 from lastmile.travel.haversine import HaversineModel
+from lastmile.travel.network import RoadNetwork, get_profile
 from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 from lastmile.travel.weather import (
@@ -44,10 +51,14 @@ from lastmile.travel.weather import (
     StaticWeather,
     WeatherSource,
     WeatherTable,
+    WeatherUnavailable,
     parse_conditions,
 )
 
 DEFAULT_DEPARTURE = dt.time(8, 0)
+OPEN_METEO_URL = "https://api.open-meteo.com"
+
+log = logging.getLogger(__name__)
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -77,7 +88,7 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--weather-table", metavar="PATH.csv", help="condition,multiplier rows")
     group.add_argument(
         "--open-meteo-url",
-        default="https://api.open-meteo.com",
+        default=OPEN_METEO_URL,
         metavar="URL",
         help="forecast service for --weather open-meteo",
     )
@@ -120,7 +131,7 @@ def weather_of(args: argparse.Namespace, *, lon: float, lat: float) -> WeatherSo
         return OpenMeteoWeather(
             latitude=lat,
             longitude=lon,
-            base_url=getattr(args, "open_meteo_url", "https://api.open-meteo.com"),
+            base_url=getattr(args, "open_meteo_url", OPEN_METEO_URL),
         )
     if Path(choice).suffix.lower() in (".csv", ".json"):
         if not Path(choice).is_file():
@@ -139,6 +150,108 @@ def holidays_of(args: argparse.Namespace) -> list[dt.date]:
     return days
 
 
+@dataclass(frozen=True)
+class NetworkSpec:
+    """A road network file with its traffic and weather options, as plain values.
+
+    ``traffic`` and ``weather`` take what ``--traffic`` and ``--weather`` take.
+    :meth:`check` reads what the options name (the traffic CSV, a weather file
+    or condition list) so mistakes show before any model is built.
+    """
+
+    network: str
+    traffic: str = "default"
+    weather: str = "clear"
+    open_meteo_url: str = OPEN_METEO_URL
+    weather_table: str = ""
+    holidays: tuple[dt.date, ...] = ()
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> NetworkSpec:
+        table = getattr(args, "weather_table", None)
+        return cls(
+            network=str(args.network),
+            traffic=getattr(args, "traffic", "default") or "default",
+            weather=getattr(args, "weather", "clear") or "clear",
+            open_meteo_url=getattr(args, "open_meteo_url", OPEN_METEO_URL) or OPEN_METEO_URL,
+            weather_table=str(table) if table else "",
+            holidays=tuple(holidays_of(args)),
+        )
+
+    def _args(self) -> argparse.Namespace:
+        return argparse.Namespace(
+            traffic=self.traffic, weather=self.weather, open_meteo_url=self.open_meteo_url
+        )
+
+    @property
+    def time_dependent(self) -> bool:
+        """Whether speeds change through the day (traffic, or weather that is not fixed)."""
+        return self.traffic != "none" or self.weather == "open-meteo" or self._weather_file
+
+    @property
+    def _weather_file(self) -> bool:
+        return Path(self.weather).suffix.lower() in (".csv", ".json")
+
+    def check(self) -> TrafficProfile:
+        """Read the traffic and weather the options name (not a live forecast); raises
+        :class:`~lastmile.exceptions.InputError` naming the option. Returns the traffic."""
+        traffic = traffic_of(self._args())
+        if self.weather != "open-meteo":
+            source = weather_of(self._args(), lon=0.0, lat=0.0)
+            now = dt.datetime.now(dt.UTC)
+            source.forecast(start=now, end=now + dt.timedelta(hours=1))
+        if self.weather_table:
+            WeatherTable.from_csv(Path(self.weather_table))
+        return traffic
+
+    def load(self, profile: str = "car") -> RoadNetwork:
+        """The road network for ``profile`` (from the disk cache beside the file when there)."""
+        return RoadNetwork.from_pbf(Path(self.network), profile=profile)
+
+    def model(
+        self,
+        network: RoadNetwork,
+        *,
+        epoch: dt.datetime,
+        departure_s: int = 0,
+        traffic: TrafficProfile | None = None,
+        weather_fallback: bool = False,
+    ) -> TimeDependentModel:
+        """The time-dependent model on ``network`` from ``epoch`` (``traffic``: the
+        profile :meth:`check` returned, to skip reading it again).
+
+        With ``weather_fallback`` a forecast service that cannot be reached
+        means clear weather (logged) instead of an error.
+        """
+        lon = float(network.node_lon.mean())
+        lat = float(network.node_lat.mean())
+        table = WeatherTable.from_csv(Path(self.weather_table)) if self.weather_table else None
+
+        profile = get_profile(network.profile)
+        if profile.mode != "motor":  # traffic slows motor vehicles only
+            traffic = TrafficProfile.free_flow()
+
+        def build(weather: WeatherSource) -> TimeDependentModel:
+            return TimeDependentModel(
+                network,
+                traffic or traffic_of(self._args()),
+                weather,
+                epoch=epoch,
+                weather_table=table,
+                holidays=self.holidays,
+                departure_s=departure_s,
+                access_speed_kph=profile.access_speed_kph,
+            )
+
+        try:
+            return build(weather_of(self._args(), lon=lon, lat=lat))
+        except WeatherUnavailable as exc:
+            if not weather_fallback:
+                raise
+            log.warning("weather forecast unavailable, planning in clear weather: %s", exc)
+            return build(StaticWeather())
+
+
 def build_travel_model(args: argparse.Namespace, profile: str = "car") -> TravelModel:
     """The travel model the options describe for ``profile`` (see the module docstring)."""
     if not getattr(args, "network", None):
@@ -154,7 +267,6 @@ def build_travel_models(
     Names that denote the same profile (``bike`` and ``bicycle``) share one
     model. An unknown name is an :class:`InputError` listing the known ones.
     """
-    from lastmile.travel.network import RoadNetwork, get_profile
 
     network_path = getattr(args, "network", None)
     if not network_path:

@@ -35,13 +35,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from lastmile.domain import Plan
 from lastmile.service.plans import service
 from lastmile.service.plans.snapshot import Snapshot
+from lastmile.service.plans.worker import Road, search_time, solve_job, warmed
 from lastmile.service.settings import Settings
-from lastmile.travel import TravelModel
+from lastmile.service.travel import JobLegs, ServiceTravel
 
 log = logging.getLogger(__name__)
 
 #: How often the supervisor writes progress and looks for a cancel request.
 TICK_S = 0.5
+#: Seconds a job keeps, out of its time limit, for what follows the search (storing the plan).
+FINISH_S = 0.2
 #: A running job whose heartbeat is older than this was abandoned by a dead process.
 STALE_AFTER = dt.timedelta(seconds=60)
 
@@ -58,7 +61,7 @@ class JobRunner:
         *,
         sessions: sessionmaker[Session],
         settings: Settings,
-        travel_model: TravelModel,
+        travel_model: ServiceTravel,
     ) -> None:
         self._sessions = sessions
         self._settings = settings
@@ -136,6 +139,9 @@ class JobRunner:
             params = service.start_job(session, job_id=job_id)
             if params is None:
                 return  # cancelled while queued, or already taken
+            # The time limit counts from here: building the problem and starting the
+            # worker come out of the search's time (see worker.search_time).
+            deadline = time.time() + float(params["time_limit_s"]) - FINISH_S
             if self._cancelled(session, job_id):
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
@@ -148,14 +154,20 @@ class JobRunner:
                     session, job_id=job_id, status="failed", error=f"{type(exc).__name__}: {exc}"
                 )
                 return
+            travel = self._travel_model.describe()
             if not snapshot.problem.orders:
-                service.store_result(session, job_id=job_id, snapshot=snapshot, plan=Plan(()))
+                service.store_result(
+                    session, job_id=job_id, snapshot=snapshot, plan=Plan(()), travel=travel
+                )
                 return
             try:
+                road = self._travel_model.job_legs(
+                    snapshot.problem, snapshot.epoch, snapshot.timezone
+                )
                 if self._settings.planning_executor == "process":
-                    plan = self._solve_in_process(session, job_id, snapshot, params)
+                    plan = self._solve_in_process(session, job_id, snapshot, params, road, deadline)
                 else:
-                    plan = self._solve_in_thread(session, job_id, snapshot, params)
+                    plan = self._solve_in_thread(session, job_id, snapshot, params, road, deadline)
             except Cancelled:
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
@@ -165,13 +177,19 @@ class JobRunner:
             if self._cancelled(session, job_id):
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
-            service.store_result(session, job_id=job_id, snapshot=snapshot, plan=plan)
+            service.store_result(
+                session, job_id=job_id, snapshot=snapshot, plan=plan, travel=travel
+            )
 
     def _solve_in_thread(
-        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        snapshot: Snapshot,
+        params: dict[str, Any],
+        road: JobLegs | None,
+        deadline: float,
     ) -> Plan:
-        from lastmile.planning import solve
-
         def progress(fraction: float, message: str) -> None:
             with self._lock:
                 event = self._events.get(job_id)
@@ -181,12 +199,17 @@ class JobRunner:
 
         service.record_progress(session, job_id=job_id, progress=0.05, message="searching")
         try:
-            return solve(
+            legs = None
+            if road is not None:
+                model = self._travel_model.day_model(road.profile, road.epoch)
+                legs = warmed(model.bind(snapshot.problem.locations))
+            return solve_job(
                 snapshot.problem,
                 engine=params["engine"],
-                time_limit=params["time_limit_s"],
+                time_limit_s=search_time(float(params["time_limit_s"]), deadline),
                 seed=params["seed"],
                 workers=self._settings.solver_workers,
+                legs=legs,
                 on_progress=progress,
             )
         except Cancelled:
@@ -195,15 +218,27 @@ class JobRunner:
             raise _Failed(f"{type(exc).__name__}: {exc}") from exc
 
     def _solve_in_process(
-        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        snapshot: Snapshot,
+        params: dict[str, Any],
+        road: JobLegs | None,
+        deadline: float,
     ) -> Plan:
         time_limit = float(params["time_limit_s"])
+        # The worker builds the road model again from these few values (not a pickled network).
+        worker_road: Road | None = (
+            (road.spec, road.profile, road.epoch) if road is not None else None
+        )
         request = (
             snapshot.problem,
             params["engine"],
             time_limit,
             params["seed"],
             self._settings.solver_workers,
+            worker_road,
+            deadline,
         )
         began = time.monotonic()
         proc, conn = _start_worker(request)

@@ -57,15 +57,20 @@ def _job_out(job: PlanningJob | None) -> JobOut | None:
 
 def _plan_out(session: SessionDep, plan: Plan) -> PlanOut:
     out = PlanOut.model_validate(plan, from_attributes=True)
-    out.job = _job_out(service.get_job(session, plan=plan))
+    job = service.get_job(session, plan=plan)
+    out.job = _job_out(job)
+    out.travel_model = service.travel_model_of(job)
     return out
 
 
 def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
     plan, job = service.plan_detail(session, plan=plan)
     return PlanDetail(
-        **PlanOut.model_validate(plan, from_attributes=True).model_dump(exclude={"job"}),
+        **PlanOut.model_validate(plan, from_attributes=True).model_dump(
+            exclude={"job", "travel_model"}
+        ),
         job=_job_out(job),
+        travel_model=service.travel_model_of(job),
         routes=[RouteOut.model_validate(r) for r in plan.routes],
         unassigned=[UnassignedOut.model_validate(u) for u in plan.unassigned],
     )

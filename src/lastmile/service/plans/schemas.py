@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from pydantic import Field
 
@@ -108,6 +109,12 @@ class PlanOut(ApiModel):
     epoch: dt.datetime = Field(description="The instant planning time 0 stands for.")
     engine: str = Field(description="The engine that produced the plan.")
     travel_note: str = Field(description="How travel times were computed.")
+    travel_model: dict[str, Any] | None = Field(
+        default=None,
+        description="The travel model the plan was made with, as GET /health shows it: kind "
+        "(road, osrm or straight_line) and its settings, e.g. network, traffic and weather. "
+        "None until the planning job has made the plan.",
+    )
     cost: int = Field(description="Total objective value.")
     distance_m: int = Field(description="Total metres driven.")
     travel_s: int = Field(description="Total seconds driven.")

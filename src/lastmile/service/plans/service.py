@@ -37,7 +37,7 @@ from lastmile.service.plans.schemas import (
 from lastmile.service.plans.snapshot import DAY, Snapshot, build_snapshot, plan_epoch
 from lastmile.service.plans.solver_options import check_solver_options
 from lastmile.service.settings import Settings
-from lastmile.travel import TravelModel
+from lastmile.service.travel import ServiceTravel
 
 _PLANNABLE = (OrderStatus.PENDING.value, OrderStatus.PLANNED.value)
 
@@ -222,7 +222,9 @@ def orphaned_jobs(
     return queued, abandoned
 
 
-def snapshot_for_job(session: Session, *, job_id: uuid.UUID, travel_model: TravelModel) -> Snapshot:
+def snapshot_for_job(
+    session: Session, *, job_id: uuid.UUID, travel_model: ServiceTravel
+) -> Snapshot:
     job = session.get(PlanningJob, job_id)
     assert job is not None
     plan = session.get(Plan, job.plan_id)
@@ -248,10 +250,16 @@ def snapshot_for_job(session: Session, *, job_id: uuid.UUID, travel_model: Trave
 
 
 def store_result(
-    session: Session, *, job_id: uuid.UUID, snapshot: Snapshot, plan: DomainPlan
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    snapshot: Snapshot,
+    plan: DomainPlan,
+    travel: dict[str, Any] | None = None,
 ) -> None:
     """Write the plan's routes, visits (with ETAs) and unassigned orders; orders
-    on routes become planned."""
+    on routes become planned. ``travel`` says which travel model made the plan
+    (kept with the job's parameters, shown with the plan)."""
     session.rollback()
     job = session.get(PlanningJob, job_id)
     assert job is not None
@@ -320,7 +328,9 @@ def store_result(
             apply_event(order, OrderEvent.PLAN)
     row.status = "ready"
     row.engine = plan.engine
-    row.travel_note = problem.travel_note
+    row.travel_note = problem.travel_note[:300]
+    if travel is not None:
+        job.params = {**job.params, "travel_model": travel}
     row.cost = plan.cost
     row.distance_m = plan.distance
     row.travel_s = plan.travel
@@ -342,6 +352,14 @@ def get_plan(session: Session, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> Plan
 
 def get_job(session: Session, *, plan: Plan) -> PlanningJob | None:
     return session.scalar(select(PlanningJob).where(PlanningJob.plan_id == plan.id))
+
+
+def travel_model_of(job: PlanningJob | None) -> dict[str, Any] | None:
+    """Which travel model the job planned with (None until it has)."""
+    if job is None:
+        return None
+    found = (job.params or {}).get("travel_model")
+    return dict(found) if isinstance(found, dict) else None
 
 
 def plan_detail(session: Session, *, plan: Plan) -> tuple[Plan, PlanningJob | None]:

@@ -3,7 +3,10 @@
 Identifiers in the problem are the rows' UUIDs as strings, so mapping the plan
 back needs no table. Times become seconds since the plan's epoch (local
 midnight of the plan day); windows that ended before the epoch are dropped,
-and an order left with none is set aside as unassigned before solving.
+and an order left with none is set aside as unassigned before solving. Travel
+comes from the process's :class:`~lastmile.service.travel.ServiceTravel`: a
+matrix per vehicle profile (profiles on the same roads share one) for the
+plan's day.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from lastmile.service.fleet.models import Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
 from lastmile.service.orgs.models import Organisation
-from lastmile.travel import TravelModel
+from lastmile.service.travel import ServiceTravel, expected_departures
 
 #: Capacity used for a vehicle type that gives none (no limit).
 UNLIMITED = 2**31 - 1
@@ -54,6 +57,10 @@ class Snapshot:
     depot_ids: list[uuid.UUID]
     #: Orders set aside before solving: order id -> (code, reason).
     set_aside: dict[uuid.UUID, tuple[str, str]] = field(default_factory=dict)
+    #: The organisation's time zone (the wall clock of the plan's day).
+    timezone: str = "UTC"
+    #: When every leg of the matrices leaves (s since the epoch), if they all do at once.
+    departure: int | None = None
 
 
 def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[tuple[TimeWindow, ...], bool]:
@@ -130,8 +137,9 @@ def build_snapshot(
     epoch: dt.datetime,
     order_ids: Sequence[uuid.UUID],
     vehicle_ids: Sequence[uuid.UUID],
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     name: str = "",
+    departure: int | None = None,
 ) -> Snapshot:
     """The planning problem for ``order_ids`` served by ``vehicle_ids`` on the day at ``epoch``.
 
@@ -140,7 +148,10 @@ def build_snapshot(
     with ``reloads`` may return to its start (and end) depot to load again,
     spending the depot's ``reload_time_s``, at most ``max_reloads`` times. An
     order tied to a depot goes only to vehicles starting there (modelled as a
-    skill).
+    skill). With ``departure`` (seconds since the epoch: re-planning uses now)
+    the speeds of that moment hold on every leg; without it, when travel depends
+    on the time of day, each row leaves when it is expected to (a depot when its
+    first vehicle leaves, a stop in its window).
     """
     ndim = len(org.dimensions)
     vehicles = list(
@@ -263,16 +274,28 @@ def build_snapshot(
         else:
             set_aside[o.id] = found
 
-    matrix = travel_model.matrix(locations)
-    profiles = {t.profile for t in problem_types.values()}
+    profiles = sorted({t.profile for t in problem_types.values()})
+    day = travel_model.for_day(epoch, org.timezone, departure=departure, held=departure is not None)
+    stamps = None
+    if departure is None and day.time_dependent:
+        stamps = expected_departures(
+            len(locations), problem_depots, problem_vehicles, problem_orders
+        )
     problem = PlanningProblem(
         locations=tuple(locations),
-        matrices={p: matrix for p in profiles},
+        matrices=day.matrices(locations, profiles, departures=stamps),
         depots=tuple(problem_depots),
         vehicles=tuple(problem_vehicles),
         orders=tuple(problem_orders),
         dimensions=tuple(org.dimensions),
         name=name,
-        travel_note=travel_model.description,
+        travel_note=day.description(profiles),
     )
-    return Snapshot(problem=problem, epoch=epoch, depot_ids=depot_ids, set_aside=set_aside)
+    return Snapshot(
+        problem=problem,
+        epoch=epoch,
+        depot_ids=depot_ids,
+        set_aside=set_aside,
+        timezone=org.timezone,
+        departure=departure,
+    )

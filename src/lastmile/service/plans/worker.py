@@ -3,10 +3,21 @@
 Started as ``python -m lastmile.service.plans.worker FD`` in a new session
 (its own process group, so cancelling kills it and any solver processes it
 starts). It reads one pickled request from standard input
-``(problem, engine, time_limit_s, seed, workers)`` and writes messages to file
+``(problem, engine, time_limit_s, seed, workers, road, deadline)`` and writes messages to file
 descriptor ``FD`` (a :class:`multiprocessing.connection.Connection`):
 ``("progress", fraction, message)``, then ``("ok", plan)`` or
 ``("error", text)``. Standard output stays free for whatever the solvers print.
+
+``deadline`` (seconds since 1970, or None) is when the job's time limit, counted
+from the job's start, runs out: the search gets what is left of the limit then
+(at least half of it), so building the problem and starting this process do not
+make the job longer than its limit.
+
+``road`` is None, or ``(spec, profile, epoch)``: the job plans with travel that
+depends on the time of day, on the road network ``spec`` names
+(:class:`~lastmile.travel.network_options.NetworkSpec`) for ``profile``, from
+``epoch``; the worker builds that model again (the parsed network comes from
+its disk cache) and plans with :func:`lastmile.planning.solve_time_dependent`.
 
 This module imports only the library (no web framework, no database), so a
 worker starts quickly, and it never re-imports the API process's main module.
@@ -14,11 +25,88 @@ worker starts quickly, and it never re-imports the API process's main module.
 
 from __future__ import annotations
 
+import datetime as dt
 import pickle
 import sys
+import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
+from lastmile.domain import Plan
+from lastmile.exceptions import SolveError
 from lastmile.planning import PlanningProblem, solve
+from lastmile.planning.solve_time_dependent import LegModel, solve_time_dependent
+from lastmile.travel.network_options import NetworkSpec
+from lastmile.travel.time_dependent import BoundModel
+
+#: Share of the search time given to solve_time_dependent's searches: it re-times and
+#: repairs each round's routes after the search, outside its limit.
+TIME_DEPENDENT_SHARE = 0.92
+#: A road network, a profile and an epoch: how a worker builds a job's road model.
+Road = tuple[NetworkSpec, str, dt.datetime]
+
+
+def search_time(time_limit_s: float, deadline: float | None) -> float:
+    """Seconds the search may take: what is left before ``deadline`` (time.time()),
+    no more than the limit and no less than half of it."""
+    if deadline is None:
+        return time_limit_s
+    return max(0.5 * time_limit_s, min(time_limit_s, deadline - time.time()))
+
+
+def road_legs(problem: PlanningProblem, road: Road | None) -> BoundModel | None:
+    """The time-dependent legs between ``problem``'s locations ``road`` describes."""
+    if road is None:
+        return None
+    spec, profile, epoch = road
+    model = spec.model(spec.load(profile), epoch=epoch, weather_fallback=True)
+    return warmed(model.bind(problem.locations))
+
+
+def warmed(legs: BoundModel) -> BoundModel:
+    """``legs`` after one search: the compiled search is loaded (half a second in a
+    fresh process) before the search's clock starts."""
+    if legs.size:
+        legs.matrix_rows([0], [0])
+    return legs
+
+
+def solve_job(
+    problem: PlanningProblem,
+    *,
+    engine: str,
+    time_limit_s: float,
+    seed: int,
+    workers: int,
+    legs: LegModel | None,
+    on_progress: Callable[[float, str], None],
+) -> Plan:
+    """A planning job's search: :func:`solve` on the problem's matrices, or with
+    ``legs`` :func:`solve_time_dependent` (every leg timed when it is driven; the
+    plan's routes are checked by the validator against those times)."""
+    if legs is None:
+        return solve(
+            problem,
+            engine=engine,
+            time_limit=time_limit_s,
+            seed=seed,
+            workers=workers,
+            on_progress=on_progress,
+        )
+    on_progress(0.05, "searching with traffic through the day")
+    result = solve_time_dependent(
+        problem,
+        legs,
+        engine=engine,
+        time_limit=TIME_DEPENDENT_SHARE * time_limit_s,
+        seed=seed,
+        workers=workers,
+    )
+    broken = result.violations()
+    if broken:
+        shown = "; ".join(f"{v.code}: {v.message}" for v in broken[:3])
+        raise SolveError(f"the plan breaks {len(broken)} rule(s) once re-timed: {shown}")
+    return result.plan
 
 
 def run(
@@ -28,6 +116,8 @@ def run(
     seed: int,
     workers: int,
     conn: Connection,
+    road: Road | None = None,
+    deadline: float | None = None,
 ) -> None:
     """Solve ``problem`` and send the plan (or the error) over ``conn``."""
 
@@ -35,12 +125,14 @@ def run(
         conn.send(("progress", fraction, message))
 
     try:
-        plan = solve(
+        legs = road_legs(problem, road)
+        plan = solve_job(
             problem,
             engine=engine,
-            time_limit=time_limit_s,
+            time_limit_s=search_time(time_limit_s, deadline),
             seed=seed,
             workers=workers,
+            legs=legs,
             on_progress=progress,
         )
         conn.send(("ok", plan))
@@ -52,8 +144,8 @@ def run(
 
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[1]), readable=False)
-    problem, engine, time_limit_s, seed, workers = pickle.load(sys.stdin.buffer)
-    run(problem, engine, time_limit_s, seed, workers, conn)
+    problem, engine, time_limit_s, seed, workers, road, deadline = pickle.load(sys.stdin.buffer)
+    run(problem, engine, time_limit_s, seed, workers, conn, road, deadline)
     return 0
 
 

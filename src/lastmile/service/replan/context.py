@@ -52,7 +52,7 @@ from lastmile.service.plans.snapshot import (
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import CachedView, LiveViews
 from lastmile.service.tracking.models import RouteProgress, StopEvent
-from lastmile.travel import TravelModel, grown_matrix
+from lastmile.service.travel import DayTravel, ServiceTravel
 
 #: Route statuses whose vehicle has left its depot.
 ON_THE_ROAD = ("started",)
@@ -107,20 +107,27 @@ def _steps(route: pm.Route, known: set[str], depot_ids: list[uuid.UUID]) -> list
     return steps
 
 
-def _with_rows(
-    problem: PlanningProblem, extra: list[Location], travel_model: TravelModel
-) -> PlanningProblem:
-    """``problem`` with ``extra`` locations added at the end (every profile shares
-    the service's one matrix)."""
+def _day(travel: ServiceTravel, snapshot: Snapshot) -> DayTravel:
+    """The travel the snapshot's matrices were made with (same day, same departure)."""
+    return travel.for_day(
+        snapshot.epoch,
+        snapshot.timezone,
+        departure=snapshot.departure,
+        held=snapshot.departure is not None,
+    )
+
+
+def _with_rows(problem: PlanningProblem, extra: list[Location], day: DayTravel) -> PlanningProblem:
+    """``problem`` with ``extra`` locations added at the end (profiles that share a
+    matrix still share it)."""
     if not extra:
         return problem
-    matrix = next(iter(problem.matrices.values()))
-    grown = grown_matrix(travel_model, problem.locations, matrix, extra)
+    grown = day.grown(problem, extra)
     # Nothing but rows at the end changes: the orders, fleet and depots checked
     # when ``problem`` was made are not checked again.
     out = copy.copy(problem)
     object.__setattr__(out, "locations", (*problem.locations, *extra))
-    object.__setattr__(out, "matrices", {p: grown for p in problem.matrices})
+    object.__setattr__(out, "matrices", grown)
     return out
 
 
@@ -270,7 +277,7 @@ def _build(
     plan: pm.Plan,
     org: Organisation,
     vehicle_ids: set[uuid.UUID],
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     now: dt.datetime,
     as_of: dt.datetime,
     extra_orders: Iterable[uuid.UUID] = (),
@@ -286,6 +293,7 @@ def _build(
             )
         )
     )
+    now_s = seconds_since(plan.epoch, as_of)
     try:
         snapshot = build_snapshot(
             session,
@@ -295,6 +303,7 @@ def _build(
             vehicle_ids=sorted(vehicle_ids),
             travel_model=travel_model,
             name=plan.name,
+            departure=now_s,
         )
     except InputError as exc:
         raise Conflict(f"the plan cannot be rebuilt: {exc}") from None
@@ -315,7 +324,6 @@ def _build(
         if str(u.order_id) in known and str(u.order_id) not in on_routes
     )
 
-    now_s = seconds_since(plan.epoch, as_of)
     states, fixes, done = vehicle_states(
         session,
         plan=plan,
@@ -324,7 +332,7 @@ def _build(
         now=now,
         now_s=now_s,
     )
-    problem = _with_rows(problem, fixes, travel_model)
+    problem = _with_rows(problem, fixes, _day(travel_model, snapshot))
     snapshot = dataclasses.replace(snapshot, problem=problem)
     try:
         live = LivePlan.build(
@@ -339,7 +347,7 @@ def _build(
 
 
 def _with_extra(
-    ctx: LiveContext, session: Session, order_ids: list[uuid.UUID], travel_model: TravelModel
+    ctx: LiveContext, session: Session, order_ids: list[uuid.UUID], travel_model: ServiceTravel
 ) -> LiveContext | None:
     """``ctx`` grown by orders the plan does not have yet (their addresses get matrix
     rows); None when one of them needs more than new rows (it would be set aside,
@@ -350,9 +358,10 @@ def _with_extra(
     rows = {oid: o for oid, o in held.items() if o is not None}
     new_locations: list[Location] = []
     # Where the new rows go: after the vehicles' private rows when the view
-    # grows by rows and columns (the travel model answers rectangular queries),
+    # grows by rows and columns (the travel models answer rectangular queries),
     # at the end of the problem when it grows from a whole matrix.
-    between = getattr(travel_model, "between", None)
+    day = _day(travel_model, ctx.snapshot)
+    between = day.between(problem.matrices)
     base = ctx.live.next_row if between is not None else len(problem.locations)
 
     def place(lon: float, lat: float, label: str) -> int:
@@ -372,11 +381,10 @@ def _with_extra(
             return None
         extra[found.id] = found
     if between is not None:
-        # Only the new rows and columns are computed (every profile shares the
-        # service's one travel model).
-        live = ctx.live.with_locations(new_locations, dict.fromkeys(problem.matrices, between))
+        # Only the new rows and columns are computed, leaving when the view's legs do.
+        live = ctx.live.with_locations(new_locations, between)
     else:
-        live = ctx.live.rebase(_with_rows(problem, new_locations, travel_model))
+        live = ctx.live.rebase(_with_rows(problem, new_locations, day))
     return dataclasses.replace(
         ctx,
         live=live,
@@ -416,7 +424,7 @@ def load_live(
     session: Session,
     *,
     plan: pm.Plan,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     now: dt.datetime,
     extra_orders: Iterable[uuid.UUID] = (),
     views: LiveViews | None = None,

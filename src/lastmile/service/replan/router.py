@@ -27,7 +27,7 @@ from lastmile.service.replan.schemas import (
     ReplanOut,
 )
 from lastmile.service.replan.views import LiveViews
-from lastmile.travel import TravelModel
+from lastmile.service.travel import ServiceTravel
 
 router = APIRouter(tags=["re-planning"])
 
@@ -43,8 +43,9 @@ def get_clock(request: Request) -> Callable[[], dt.datetime]:
     return clock
 
 
-def get_travel_model(request: Request) -> TravelModel:
-    model: TravelModel = request.app.state.travel_model
+def get_travel_model(request: Request) -> ServiceTravel:
+    """The process's travel (:mod:`lastmile.service.travel`)."""
+    model: ServiceTravel = request.app.state.travel_model
     return model
 
 
@@ -56,7 +57,7 @@ def get_live_views(request: Request) -> LiveViews | None:
 PlanDep = Annotated[Plan, Depends(plan_dep)]
 ViewsDep = Annotated[LiveViews | None, Depends(get_live_views)]
 ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]
-TravelDep = Annotated[TravelModel, Depends(get_travel_model)]
+TravelDep = Annotated[ServiceTravel, Depends(get_travel_model)]
 
 
 def _unassigned_out(items: list[Unassigned]) -> list[UnassignedOut]:

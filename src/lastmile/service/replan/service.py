@@ -30,7 +30,7 @@ from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.replan.writeback import Stored, store
 from lastmile.service.settings import Settings
-from lastmile.travel import TravelModel
+from lastmile.service.travel import ServiceTravel
 
 #: What time it is (the request's clock).
 Clock = Callable[[], dt.datetime]
@@ -123,7 +123,7 @@ def insert_order(
     plan: pm.Plan,
     order_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     clock: Clock,
     views: LiveViews | None,
 ) -> ReplanOutcome:
@@ -172,7 +172,7 @@ def breakdown(
     plan: pm.Plan,
     vehicle_id: uuid.UUID,
     user_id: uuid.UUID | None,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     clock: Clock,
     views: LiveViews | None,
 ) -> ReplanOutcome:
@@ -232,7 +232,7 @@ def reoptimise(
     keep_started: bool,
     settings: Settings,
     user_id: uuid.UUID | None,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     clock: Clock,
     views: LiveViews | None,
 ) -> ReplanOutcome:

@@ -2,11 +2,19 @@
 orders, depots, the driver's shift, its stop events and last GPS fix) with
 :mod:`lastmile.operations` (where the vehicle is, then the planner's timing
 rule), stored on the visits at most so often, and the live events they make
-(new ETAs, stops newly predicted late)."""
+(new ETAs, stops newly predicted late).
+
+Legs are timed with the process's travel model for the route's vehicle profile
+on the plan's day. On a road network each leg is timed when it is driven (with
+traffic, that time of day's speeds): a first pass has every leg leave now, the
+next ones leave when the pass before says, until those times settle; only the
+route's legs are computed, not a matrix. An untouched route so gets its plan's
+times back."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import uuid
 from dataclasses import dataclass
@@ -17,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.domain import Location, OrderKind, TimeWindow, VisitKind
-from lastmile.operations.eta import RouteEta, recompute_etas
+from lastmile.operations.eta import RouteEta, recompute_etas, remaining
 from lastmile.operations.position import Fix, Origin, vehicle_position
 from lastmile.operations.progress import (
     RouteProgress,
@@ -30,15 +38,17 @@ from lastmile.operations.progress import (
 from lastmile.service.db import utcnow
 from lastmile.service.depots.models import Depot
 from lastmile.service.errors import NotFound
-from lastmile.service.fleet.models import Shift
+from lastmile.service.fleet.models import Shift, VehicleType
+from lastmile.service.fleet.models import Vehicle as FleetVehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
+from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, Route, Visit
 from lastmile.service.tracking import models
 from lastmile.service.tracking.durability import write_turn
 from lastmile.service.tracking.pings import CLOCK_SKEW
 from lastmile.service.tracking.schemas import PositionFix, RouteEtaOut, StopEtaOut
-from lastmile.travel import TravelModel
+from lastmile.service.travel import LegDurations, RoadModelAt, ServiceTravel
 
 
 @dataclass
@@ -88,8 +98,13 @@ def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
             Route.start_at,
             Route.end_at,
             Plan.epoch,
+            Organisation.timezone,
+            VehicleType.profile,
         )
         .join(Plan, Plan.id == Route.plan_id)
+        .join(Organisation, Organisation.id == Route.org_id)
+        .outerjoin(FleetVehicle, FleetVehicle.id == Route.vehicle_id)
+        .outerjoin(VehicleType, VehicleType.id == FleetVehicle.type_id)
         .where(Route.id == route_id)
     ).first()
     if route is None:
@@ -213,6 +228,49 @@ def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], l
     return stops, locations
 
 
+#: Passes of :func:`_timed_when_driven` at most (it usually settles in two or three).
+ETA_PASSES = 5
+
+
+def _timed_when_driven(
+    model: RoadModelAt,
+    locations: list[Location],
+    stops: list[TrackedStop],
+    progress: RouteProgress,
+    now_s: int,
+    origin: Origin,
+    margin_s: int,
+) -> RouteEta:
+    """ETAs with each leg timed when it is driven: every leg leaves now in the first
+    pass, then when the previous pass says it does, until those times settle."""
+    where = {stop.sequence: stop.location for stop in stops}
+    leaving: dict[tuple[int, int], int] = {}
+    legs = LegDurations(model, locations, lambda a, b: leaving.get((a, b), now_s))
+    # The route's legs, searched together (legs read otherwise are searched when read).
+    path = [origin.location, *(stops[i].location for i in remaining(stops, progress))]
+    legs.prefetch((a, b, now_s) for a, b in itertools.pairwise(path))
+    eta = recompute_etas(
+        stops, progress, durations=legs, now_s=now_s, origin=origin, margin_s=margin_s
+    )
+    for _ in range(ETA_PASSES - 1):
+        driven: dict[tuple[int, int], int] = {}
+        here, left = origin.location, origin.ready_s
+        for s in eta.stops:
+            there = where[s.sequence]
+            if there != here:
+                driven.setdefault((here, there), left)
+            here, left = there, s.departure_s
+        if driven == leaving:
+            break
+        leaving.clear()
+        leaving.update(driven)
+        legs.prefetch((a, b, t) for (a, b), t in driven.items())
+        eta = recompute_etas(
+            stops, progress, durations=legs, now_s=now_s, origin=origin, margin_s=margin_s
+        )
+    return eta
+
+
 def _last_fix(row: models.RouteProgress | None) -> PositionFix | None:
     if row is None or row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
         return None
@@ -225,12 +283,12 @@ def compute_eta(
     session: Session,
     *,
     route_id: uuid.UUID,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     margin_s: int,
     now: dt.datetime | None = None,
 ) -> EtaComputation:
     """Progress and ETAs of the route's remaining visits, from its stop events and
-    last position, with ``travel_model`` (leaving now) for the legs ahead."""
+    last position, with ``travel_model`` for the legs ahead (see the module docstring)."""
     now = now or utcnow()
     rows = _load(session, route_id)
     route, visits = rows.route, rows.visits
@@ -263,12 +321,15 @@ def compute_eta(
     )
     if position is not None and origin.why == "position":
         locations.append(Location(position.lon, position.lat))
-    durations = (
-        travel_model.matrix(locations, departure=now_s).durations.tolist() if locations else []
-    )
-    eta = recompute_etas(
-        stops, progress, durations=durations, now_s=now_s, origin=origin, margin_s=margin_s
-    )
+    day = travel_model.for_day(epoch, route.timezone, departure=now_s)
+    model = day.model(route.profile or "car")
+    if isinstance(model, RoadModelAt):
+        eta = _timed_when_driven(model, locations, stops, progress, now_s, origin, margin_s)
+    else:
+        durations = model.matrix(locations, departure=now_s).durations.tolist() if locations else []
+        eta = recompute_etas(
+            stops, progress, durations=durations, now_s=now_s, origin=origin, margin_s=margin_s
+        )
     by_seq = {v.sequence: v for v in visits}
     state = {p.sequence: p.state for p in progress.stops}
 
@@ -338,7 +399,7 @@ def refresh_eta(
     session: Session,
     *,
     route_id: uuid.UUID,
-    travel_model: TravelModel,
+    travel_model: ServiceTravel,
     margin_s: int,
     now: dt.datetime | None = None,
 ) -> list[dict[str, Any]]:

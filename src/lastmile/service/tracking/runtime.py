@@ -32,7 +32,7 @@ from starlette.concurrency import run_in_threadpool
 from lastmile.service.tracking import durability, eta
 from lastmile.service.tracking.broker import Broker, make_broker
 from lastmile.service.tracking.settings import TrackingSettings
-from lastmile.travel import TravelModel
+from lastmile.service.travel import ServiceTravel
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class TrackingRuntime:
     broker: Broker
     #: Sessions whose commits are on disk when they return (see durability.durable_sessions).
     sessions: sessionmaker[Session]
-    travel_model: TravelModel
+    travel_model: ServiceTravel
     own_engine: Engine | None = None  # the sessions' engine, disposed at close
     _next_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
     _jitter: random.Random = field(default_factory=random.Random)

@@ -1,0 +1,252 @@
+"""The service on a road network with traffic: a planning job, ETAs and insertions.
+
+The app (``create_app``, in this process with its test client, planning jobs in
+their worker processes as in production) runs with ``LASTMILE_NETWORK`` set to
+the Helsinki extract shipped with the tests and default (rush-hour) traffic, on
+the wall clock: the organisation gets the fixed-offset time zone where it is
+now ``--at`` o'clock, and today's date there.
+
+1. one depot, ``--vans`` vans with a driver and a 07:00-19:00 shift each, and
+   ``--orders`` deliveries inside the extract (two-hour windows for two thirds,
+   all day for the rest);
+2. a plan made by the planning job (``--plan-seconds``): the job's time from
+   start to end against its time limit;
+3. the plan dispatched, half of the routes started: every stop planned to be
+   finished by now reported delivered, a GPS fix a minute ago on each;
+4. ``GET /routes/{id}/eta`` ``--eta-requests`` times over the started routes;
+5. ``--repeat`` urgent orders inserted, one ``POST /plans/{id}/orders`` each.
+
+    python benchmarks/service_network.py [--orders 300] [--vans 10] [--plan-seconds 20]
+        [--repeat 50] [--eta-requests 200] [--at 11] [--traffic default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from lastmile.service.app import create_app
+from lastmile.service.settings import Settings
+from lastmile.service.tracking import eta as eta_module
+from replan_service import Api, Day, bootstrap, day_where_it_is, percentiles
+
+HELSINKI = Path(__file__).resolve().parents[1] / "tests" / "data" / "osm" / "helsinki.osm.pbf"
+#: Inside the extract (24.935-24.953 E, 60.164-60.179 N), away from its edges.
+BOX = (24.9370, 60.1655, 24.9515, 60.1775)
+DEPOT = (24.9440, 60.1700)
+
+
+def point(rng: random.Random) -> tuple[float, float]:
+    return (round(rng.uniform(BOX[0], BOX[2]), 6), round(rng.uniform(BOX[1], BOX[3]), 6))
+
+
+def seed_fleet_and_orders(api: Api, args: argparse.Namespace, rng: random.Random, day: Day) -> None:
+    depot = api.call(
+        "post",
+        "/depots",
+        201,
+        json={"name": "Helsinki", "lon": DEPOT[0], "lat": DEPOT[1], "opens_s": 6 * 3600},
+    )
+    vtype = api.call(
+        "post", "/vehicle-types", 201, json={"name": "Van", "capacity": [80], "profile": "car"}
+    )
+    for k in range(args.vans):
+        vehicle = api.call(
+            "post",
+            "/vehicles",
+            201,
+            json={"name": f"Van {k}", "type_id": vtype["id"], "depot_id": depot["id"]},
+        )
+        driver = api.call("post", "/drivers", 201, json={"name": f"Driver {k}"})
+        api.call(
+            "post",
+            "/shifts",
+            201,
+            json={
+                "driver_id": driver["id"],
+                "vehicle_id": vehicle["id"],
+                "start_at": day.at("07:00"),
+                "end_at": day.at("19:00"),
+            },
+        )
+    rows = ["external_id,lon,lat,window_start,window_end,service_min,amount"]
+    for i in range(args.orders):
+        lon, lat = point(rng)
+        if rng.random() < 2 / 3:
+            h = rng.randint(8, 16)
+            window = f"{h:02d}:00,{h + 2:02d}:00"
+        else:
+            window = "08:00,19:00"
+        rows.append(f"hki-{i},{lon},{lat},{window},{rng.choice((2, 3))},{rng.randint(1, 3)}")
+    imported = api.call(
+        "post",
+        "/orders/import",
+        files={"file": ("day.csv", ("\n".join(rows) + "\n").encode())},
+        params={"date": str(day.date)},
+    )
+    assert imported["created"] == args.orders, imported
+
+
+def plan_day(api: Api, args: argparse.Namespace, day: Day) -> tuple[str, float, float]:
+    """The plan's id, the job's seconds from start to end, and the client's wait."""
+    began = time.perf_counter()
+    plan = api.call(
+        "post", "/plans", 202, json={"date": str(day.date), "time_limit_s": args.plan_seconds}
+    )
+    deadline = time.monotonic() + args.plan_seconds * 3 + 60
+    while time.monotonic() < deadline:
+        job = api.call("get", f"/plans/{plan['id']}/job")
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            break
+        time.sleep(0.05)
+    waited = time.perf_counter() - began
+    assert job["status"] == "succeeded", job
+    took = (
+        dt.datetime.fromisoformat(job["finished_at"]) - dt.datetime.fromisoformat(job["started_at"])
+    ).total_seconds()
+    return str(plan["id"]), took, waited
+
+
+def start_half(api: Api, plan_id: str, now: dt.datetime) -> list[str]:
+    detail = api.call("get", f"/plans/{plan_id}")
+    started = []
+    for route in detail["routes"][::2]:
+        api.call("post", f"/routes/{route['id']}/start")
+        started.append(route["id"])
+        events, last = [], None
+        for v in route["visits"]:
+            if not v["order_id"]:
+                continue
+            if dt.datetime.fromisoformat(v["departure_at"]) > now:
+                break
+            events.append(
+                {
+                    "event_id": f"ev-{v['id']}",
+                    "kind": "delivered",
+                    "at": v["departure_at"],
+                    "sequence": v["sequence"],
+                }
+            )
+            last = v
+        for k in range(0, len(events), 100):
+            api.call("post", f"/routes/{route['id']}/events", json={"events": events[k : k + 100]})
+        where = last or route["visits"][0]
+        fix = {
+            "event_id": f"fix-{route['id']}",
+            "at": (now - dt.timedelta(minutes=1)).isoformat(),
+            "lon": round(where["lon"] + 0.0005, 6),
+            "lat": round(where["lat"] + 0.0003, 6),
+        }
+        api.call("post", f"/routes/{route['id']}/pings", json={"pings": [fix]})
+    return started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--vans", type=int, default=10)
+    parser.add_argument("--plan-seconds", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--eta-requests", type=int, default=200)
+    parser.add_argument("--at", type=int, default=11, help="local hour of the day")
+    parser.add_argument("--traffic", default="default")
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    rng = random.Random(args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{os.path.join(tmp, 'bench.db')}"
+        day, now = day_where_it_is(args.at)
+        email, password = bootstrap(url, day.timezone)
+        settings = Settings(
+            database_url=url,
+            network=str(HELSINKI),
+            traffic=args.traffic,
+            solver_workers=1,
+            max_time_limit_s=max(600.0, args.plan_seconds),
+        )
+        loaded = time.perf_counter()
+        app = create_app(settings, geocode=None)
+        load_s = time.perf_counter() - loaded
+        with TestClient(app) as client:
+            token = client.post("/auth/login", json={"email": email, "password": password}).json()[
+                "access_token"
+            ]
+            api = Api(client, token)
+            print(f"travel: {client.get('/health').json()['travel']} (app built in {load_s:.2f} s)")
+            seed_fleet_and_orders(api, args, rng, day)
+            plan_id, took, waited = plan_day(api, args, day)
+            plan = api.call("post", f"/plans/{plan_id}/dispatch", json={})
+            stops = sum(1 for r in plan["routes"] for v in r["visits"] if v["order_id"])
+            print(
+                f"{args.orders} orders: {stops} on {len(plan['routes'])} routes, "
+                f"{len(plan['unassigned'])} unassigned ({plan['engine']}; {plan['travel_note']})"
+            )
+            print(
+                f"  planning job: {took:.2f} s for a {args.plan_seconds:g} s time limit "
+                f"({100 * (took / args.plan_seconds - 1):+.1f} %); the client waited {waited:.2f} s"
+            )
+            started = start_half(api, plan_id, now)
+            eta_times: list[float] = []
+            legs_times: list[float] = []
+            timed_legs = eta_module._timed_when_driven
+
+            def timing(*a: Any, **kw: Any) -> Any:
+                t0 = time.perf_counter()
+                try:
+                    return timed_legs(*a, **kw)
+                finally:
+                    legs_times.append(time.perf_counter() - t0)
+
+            eta_module._timed_when_driven = timing  # type: ignore[assignment]
+            for k in range(args.eta_requests):
+                rid = started[k % len(started)]
+                t0 = time.perf_counter()
+                api.call("get", f"/routes/{rid}/eta")
+                eta_times.append(time.perf_counter() - t0)
+            eta_module._timed_when_driven = timed_legs  # type: ignore[assignment]
+            print(f"  GET /routes/{{id}}/eta         {percentiles(eta_times)}")
+            print(f"    of which legs on the roads {percentiles(legs_times)}")
+            insert_times = []
+            applied = 0
+            for i in range(args.repeat):
+                lon, lat = point(rng)
+                start = now + dt.timedelta(hours=1)
+                body = {
+                    "external_id": f"urgent-{i}",
+                    "delivery": {
+                        "lon": lon,
+                        "lat": lat,
+                        "service_s": 180,
+                        "time_windows": [
+                            {
+                                "start": start.isoformat(),
+                                "end": (start + dt.timedelta(minutes=90)).isoformat(),
+                            }
+                        ],
+                    },
+                    "amount": [1],
+                }
+                order = api.call("post", "/orders", 201, json=body)
+                t0 = time.perf_counter()
+                answer = api.call(
+                    "post", f"/plans/{plan_id}/orders", json={"order_id": order["id"]}
+                )
+                insert_times.append(time.perf_counter() - t0)
+                applied += answer["applied"]
+            print(f"  POST /plans/{{id}}/orders      {percentiles(insert_times)}")
+            print(f"  ({applied} of {args.repeat} urgent orders placed)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
