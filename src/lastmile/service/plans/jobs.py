@@ -11,6 +11,13 @@ the worker's process group.
 With ``planning_executor="thread"`` the search runs in the supervisor thread
 instead (no process start-up; cancellation then takes effect when the search
 ends, and the result is discarded).
+
+The job's time limit is kept as a whole: it counts from the moment the job
+starts running, so building the problem, starting the worker process and the
+search all come out of it, and a share is kept back for storing the plan (see
+:func:`store_reserve_s`). The worker is told the moment its answer is due (wall
+clock); a worker that has not answered within :func:`grace_s` of the limit is
+killed and the job fails, saying so.
 """
 
 from __future__ import annotations
@@ -44,6 +51,22 @@ log = logging.getLogger(__name__)
 TICK_S = 0.5
 #: A running job whose heartbeat is older than this was abandoned by a dead process.
 STALE_AFTER = dt.timedelta(seconds=60)
+#: Seconds kept back for storing a plan: a fixed part and a part per order.
+STORE_FIXED_S = 0.1
+STORE_PER_ORDER_S = 8e-4
+#: The least search time worth starting a solver for, seconds.
+MIN_SEARCH_S = 0.1
+
+
+def grace_s(time_limit: float) -> float:
+    """How far past its time limit a solve may end: max(2 s, 5 %)."""
+    return max(2.0, 0.05 * time_limit)
+
+
+def store_reserve_s(num_orders: int, time_limit: float) -> float:
+    """Seconds of the time limit kept back for storing a plan of ``num_orders`` orders
+    (at most a quarter of the limit)."""
+    return min(STORE_FIXED_S + STORE_PER_ORDER_S * num_orders, time_limit / 4)
 
 
 class Cancelled(Exception):
@@ -132,6 +155,7 @@ class JobRunner:
         )
 
     def _run(self, job_id: uuid.UUID) -> None:
+        began = time.monotonic()
         with self._sessions() as session:
             params = service.start_job(session, job_id=job_id)
             if params is None:
@@ -139,6 +163,7 @@ class JobRunner:
             if self._cancelled(session, job_id):
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
+            time_limit = float(params["time_limit_s"])
             try:
                 snapshot = service.snapshot_for_job(
                     session, job_id=job_id, travel_model=self._travel_model
@@ -151,11 +176,29 @@ class JobRunner:
             if not snapshot.problem.orders:
                 service.store_result(session, job_id=job_id, snapshot=snapshot, plan=Plan(()))
                 return
+            # What the limit leaves for the search once the problem is built and
+            # the time to store the plan is set aside.
+            built = time.monotonic() - began
+            reserve = store_reserve_s(len(snapshot.problem.orders), time_limit)
+            search = time_limit - built - reserve
+            if search < MIN_SEARCH_S:
+                service.finish_job(
+                    session,
+                    job_id=job_id,
+                    status="failed",
+                    error=(
+                        f"building the problem took {built:.1f} s of the {time_limit:g} s time "
+                        "limit, leaving no time to search: ask for a longer time limit"
+                    ),
+                )
+                return
             try:
                 if self._settings.planning_executor == "process":
-                    plan = self._solve_in_process(session, job_id, snapshot, params)
+                    plan = self._solve_in_process(
+                        session, job_id, snapshot, params, search, time_limit - built
+                    )
                 else:
-                    plan = self._solve_in_thread(session, job_id, snapshot, params)
+                    plan = self._solve_in_thread(session, job_id, snapshot, params, search)
             except Cancelled:
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
@@ -166,9 +209,21 @@ class JobRunner:
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
             service.store_result(session, job_id=job_id, snapshot=snapshot, plan=plan)
+            log.info(
+                "planning job %s: %d orders in %.1f s (time limit %g s)",
+                job_id,
+                len(snapshot.problem.orders),
+                time.monotonic() - began,
+                time_limit,
+            )
 
     def _solve_in_thread(
-        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        snapshot: Snapshot,
+        params: dict[str, Any],
+        search_s: float,
     ) -> Plan:
         from lastmile.planning import solve
 
@@ -184,7 +239,7 @@ class JobRunner:
             return solve(
                 snapshot.problem,
                 engine=params["engine"],
-                time_limit=params["time_limit_s"],
+                time_limit=search_s,
                 seed=params["seed"],
                 workers=self._settings.solver_workers,
                 on_progress=progress,
@@ -195,20 +250,29 @@ class JobRunner:
             raise _Failed(f"{type(exc).__name__}: {exc}") from exc
 
     def _solve_in_process(
-        self, session: Session, job_id: uuid.UUID, snapshot: Snapshot, params: dict[str, Any]
+        self,
+        session: Session,
+        job_id: uuid.UUID,
+        snapshot: Snapshot,
+        params: dict[str, Any],
+        search_s: float,
+        left_s: float,
     ) -> Plan:
+        """Solve in a worker process that must answer within ``search_s`` seconds
+        from now (its start-up included); ``left_s`` is what remains of the job's
+        time limit. A worker still silent ``grace_s`` after that is stopped."""
         time_limit = float(params["time_limit_s"])
+        began = time.monotonic()
         request = (
             snapshot.problem,
             params["engine"],
-            time_limit,
+            search_s,
             params["seed"],
             self._settings.solver_workers,
+            time.time() + search_s,
         )
-        began = time.monotonic()
         proc, conn = _start_worker(request)
-        # Start-up (interpreter + imports) is not search time: allow for it generously.
-        deadline = began + time_limit * 1.5 + 60.0
+        deadline = began + left_s + grace_s(time_limit)
         reported = 0.0
         message = "starting the solver"
         service.record_progress(session, job_id=job_id, progress=0.02, message=message)
@@ -232,9 +296,12 @@ class JobRunner:
                 if self._cancelled(session, job_id):
                     raise Cancelled()
                 if time.monotonic() > deadline:
-                    raise _Failed("the solver did not answer in time")
+                    raise _Failed(
+                        f"the solver gave no plan within the time limit of {time_limit:g} s "
+                        f"(waited {grace_s(time_limit):g} s more); it was stopped"
+                    )
                 elapsed = time.monotonic() - began
-                estimate = max(reported, min(0.95, elapsed / max(time_limit, 1e-3)))
+                estimate = max(reported, min(0.95, elapsed / max(search_s, 1e-3)))
                 service.record_progress(
                     session, job_id=job_id, progress=estimate, message=message or "searching"
                 )

@@ -3,10 +3,15 @@
 Started as ``python -m lastmile.service.plans.worker FD`` in a new session
 (its own process group, so cancelling kills it and any solver processes it
 starts). It reads one pickled request from standard input
-``(problem, engine, time_limit_s, seed, workers)`` and writes messages to file
+``(problem, engine, time_limit_s, seed, workers, answer_by)`` and writes messages to file
 descriptor ``FD`` (a :class:`multiprocessing.connection.Connection`):
 ``("progress", fraction, message)``, then ``("ok", plan)`` or
 ``("error", text)``. Standard output stays free for whatever the solvers print.
+
+``answer_by`` is the wall-clock time (``time.time()``) by which the plan is due:
+the search gets what is left of it once the worker has started, so the
+worker's own start-up (interpreter, imports, reading the problem) comes out of
+the job's time limit rather than on top of it.
 
 This module imports only the library (no web framework, no database), so a
 worker starts quickly, and it never re-imports the API process's main module.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import time
 from multiprocessing.connection import Connection
 
 from lastmile.planning import PlanningProblem, solve
@@ -50,10 +56,15 @@ def run(
         conn.close()
 
 
+#: The shortest search the worker runs when start-up took nearly all its time.
+MIN_SEARCH_S = 0.05
+
+
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[1]), readable=False)
-    problem, engine, time_limit_s, seed, workers = pickle.load(sys.stdin.buffer)
-    run(problem, engine, time_limit_s, seed, workers, conn)
+    problem, engine, time_limit_s, seed, workers, answer_by = pickle.load(sys.stdin.buffer)
+    left = max(MIN_SEARCH_S, min(time_limit_s, answer_by - time.time()))
+    run(problem, engine, left, seed, workers, conn)
     return 0
 
 
