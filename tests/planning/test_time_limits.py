@@ -71,11 +71,11 @@ def test_a_3000_stop_day_keeps_its_time_limit_on_one_worker() -> None:
 
 @pytest.mark.parametrize("engine", ["pyvrp", "vroom", "ortools", "auto"])
 def test_every_engine_keeps_its_time_limit_on_a_mid_size_day(engine: str) -> None:
-    problem = day(700, plain=engine == "pyvrp")
+    problem = day(500, plain=engine == "pyvrp")
     began = time.perf_counter()
-    plan = solve(problem, engine=engine, time_limit=2, workers=2)
+    plan = solve(problem, engine=engine, time_limit=3, workers=2)
     wall = time.perf_counter() - began
-    assert wall <= 2 + grace(2), (engine, wall, plan.engine)
+    assert wall <= 3 + grace(3), (engine, wall, plan.engine)
     check(problem, plan)
     assert plan.routes
 

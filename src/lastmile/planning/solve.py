@@ -99,7 +99,7 @@ def solve(
         # short without one (small ones make theirs in a blink if needed).
         fallback = None
         if solvable.num_stops >= _ISOLATE_STOPS:
-            fallback = greedy_plan(solvable, deadline=began + time_limit / 3)
+            fallback = greedy_plan(solvable, deadline=began + time_limit / 2)
         found, label = _portfolio(
             solvable, names, search_end - time.perf_counter(), seed, workers, on_progress
         )
