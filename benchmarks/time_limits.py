@@ -98,6 +98,8 @@ class Row:
     code: int
     routes: int | None
     unassigned: int | None
+    cost: int | None = None
+    plan_by: str = ""
     message: str = ""
 
     @property
@@ -115,13 +117,17 @@ def run(path: Path, stops: int, engine: str, limit: float) -> Row:
             [*command, "-q", "-o", str(out)], capture_output=True, text=True, check=False
         )
         wall = time.perf_counter() - began
-        routes = unassigned = None
+        routes = unassigned = cost = None
+        plan_by = ""
         if out.exists():
             solution = json.loads(out.read_text())
             routes = len(solution.get("routes", []))
             unassigned = len(solution.get("unassigned", []))
+            cost = solution.get("summary", {}).get("cost")
+            plan_by = solution.get("lastmile", {}).get("engine", "")
     message = done.stderr.strip().splitlines()[-1] if done.returncode and done.stderr else ""
-    return Row(stops, engine, limit, wall, done.returncode, routes, unassigned, message)
+    code = done.returncode
+    return Row(stops, engine, limit, wall, code, routes, unassigned, cost, plan_by, message)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     columns = ("stops", "engine", "wall s", "over limit s", "kept", "exit", "routes", "unassigned")
     for column in columns:
         table.add_column(column, justify="right")
+    table.add_column("cost", justify="right")
+    table.add_column("plan by")
     for size in (int(s) for s in args.stops.split(",") if s):
         for engine in engines:
             path, stops = instance(size, plain=engine == "pyvrp")
@@ -161,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
                 str(row.code),
                 "-" if row.routes is None else str(row.routes),
                 "-" if row.unassigned is None else str(row.unassigned),
+                "-" if row.cost is None else str(row.cost),
+                row.plan_by,
             )
             if row.message:
                 console.print(f"[red]{stops} stops, {engine}:[/red] {row.message}")

@@ -97,12 +97,17 @@ def solve(
         search_end = deadline - reserve
         # Large problems: a plan in hand before searching, should the search be cut
         # short without one (small ones make theirs in a blink if needed).
+        # It is the guarantee: it may take the whole search time if it must (and
+        # half the allowance past the limit), never leaving orders out for want of time
+        # on a machine that is merely busy.
         fallback = None
         if solvable.num_stops >= _ISOLATE_STOPS:
-            fallback = greedy_plan(solvable, deadline=began + time_limit / 2)
-        found, label = _portfolio(
-            solvable, names, search_end - time.perf_counter(), seed, workers, on_progress
-        )
+            fallback = greedy_plan(solvable, deadline=search_end + _grace_s(time_limit) / 2)
+        budget = search_end - time.perf_counter()
+        if fallback is not None and budget < _MIN_SEARCH_S:
+            found, label = None, "no time left to search"
+        else:
+            found, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
         if found is None or (fallback is not None and _rank(fallback) < _rank(found)):
             if fallback is None:
                 # It may use half the allowance past the limit, the repair step the rest.
@@ -110,7 +115,11 @@ def solve(
                 fallback = greedy_plan(solvable, deadline=stop)
             plan = fallback
             if not label.startswith("greedy"):
-                label = f"greedy ({label} gave no better plan in time)"
+                label = (
+                    f"greedy ({label})"
+                    if found is None and fallback is not None and budget < _MIN_SEARCH_S
+                    else f"greedy ({label} gave no better plan in time)"
+                )
         else:
             plan = found
     else:
@@ -180,6 +189,8 @@ _WARM_SHARE = 0.1
 #: Stops from which even a lone search runs in a child process (when forking is
 #: safe), so that it can be stopped at the deadline like the searches of several.
 _ISOLATE_STOPS = 500
+#: The shortest search worth starting when a plan is already in hand, seconds.
+_MIN_SEARCH_S = 0.5
 #: OR-Tools metaheuristics run side by side when improving a plan.
 _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 

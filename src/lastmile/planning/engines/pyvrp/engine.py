@@ -25,15 +25,18 @@ from lastmile.planning.engines.pyvrp import parallel as par
 from lastmile.planning.problem import Feature, PlanningProblem
 
 #: Seconds per matrix cell and routing profile to lower a problem, and per pair of
-#: stops for PyVRP's neighbourhoods, both before its search starts (measured at
-#: 1,500 stops on a busy 2-core machine: 1.8 s and 1.2 s).
-LOWER_S_PER_CELL = 1.5e-7
-NEIGHBOURS_S_PER_PAIR = 5e-7
+#: stops for PyVRP's neighbourhoods, both before its search starts (measured on a
+#: generated 2,800-stop day on a 2-core machine: 2.7 s and 2.7 s; a machine loaded
+#: five times over takes about twice as long, and then the search is stopped at its
+#: deadline and the greedy plan used).
+LOWER_S_PER_CELL = 7.5e-8
+NEIGHBOURS_S_PER_PAIR = 3.5e-7
 #: PyVRP's own first solution, an exhaustive local search from a random one, takes
-#: about ``INITIAL_S * stops ** INITIAL_EXPONENT`` seconds (1.7 s at 1,400 stops) and
-#: PyVRP does not count it against its time limit. Beyond :data:`INITIAL_SHARE` of
-#: the time limit, the search starts from the greedy construction instead.
-INITIAL_S = 3e-6
+#: about ``INITIAL_S * stops ** INITIAL_EXPONENT`` seconds (1.3 s at 2,800 stops, 1.7 s
+#: at 1,400 on the loaded machine) and PyVRP does not count it against its time limit.
+#: Beyond :data:`INITIAL_SHARE` of the time limit, the search starts from the greedy
+#: construction instead.
+INITIAL_S = 1.5e-6
 INITIAL_EXPONENT = 1.8
 INITIAL_SHARE = 0.2
 #: The largest share of the time limit lowering and neighbourhoods may take.
