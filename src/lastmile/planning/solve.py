@@ -100,9 +100,13 @@ def solve(
         # It is the guarantee: it may take the whole search time if it must (and
         # half the allowance past the limit), never leaving orders out for want of time
         # on a machine that is merely busy.
+        greedy_by = max(
+            search_end + _grace_s(time_limit) / 2,
+            time.perf_counter() + _GREEDY_FIXED_S + _GREEDY_PER_ORDER_S * len(solvable.orders),
+        )
         fallback = None
         if solvable.num_stops >= _ISOLATE_STOPS:
-            fallback = greedy_plan(solvable, deadline=search_end + _grace_s(time_limit) / 2)
+            fallback = greedy_plan(solvable, deadline=greedy_by)
         budget = search_end - time.perf_counter()
         if fallback is not None and budget < _MIN_SEARCH_S:
             found, label = None, "no time left to search"
@@ -111,8 +115,7 @@ def solve(
         if found is None or (fallback is not None and _rank(fallback) < _rank(found)):
             if fallback is None:
                 # It may use half the allowance past the limit, the repair step the rest.
-                stop = max(time.perf_counter() + 0.1, search_end + _grace_s(time_limit) / 2)
-                fallback = greedy_plan(solvable, deadline=stop)
+                fallback = greedy_plan(solvable, deadline=max(greedy_by, time.perf_counter() + 0.1))
             plan = fallback
             if not label.startswith("greedy"):
                 label = (
@@ -191,6 +194,12 @@ _WARM_SHARE = 0.1
 _ISOLATE_STOPS = 500
 #: The shortest search worth starting when a plan is already in hand, seconds.
 _MIN_SEARCH_S = 0.5
+#: The time the greedy construction is always allowed, however little the limit
+#: leaves (a fixed part and a part per order; 3,000 orders take 0.5-1.4 s): an
+#: empty plan is no answer. A caller with a hard deadline (a service job) stops
+#: the solve and says so.
+_GREEDY_FIXED_S = 0.2
+_GREEDY_PER_ORDER_S = 4e-4
 #: OR-Tools metaheuristics run side by side when improving a plan.
 _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 
