@@ -16,8 +16,8 @@ The job's time limit is kept as a whole: it counts from the moment the job
 starts running, so building the problem, starting the worker process and the
 search all come out of it, and a share is kept back for storing the plan (see
 :func:`store_reserve_s`). The worker is told the moment its answer is due (wall
-clock); a worker that has not answered within :func:`grace_s` of the limit is
-killed and the job fails, saying so.
+clock); a worker that has not answered within :func:`grace_s` of the limit (and
+:data:`WORKER_START_S` for its own start-up) is killed and the job fails, saying so.
 """
 
 from __future__ import annotations
@@ -54,8 +54,11 @@ STALE_AFTER = dt.timedelta(seconds=60)
 #: Seconds kept back for storing a plan: a fixed part and a part per order.
 STORE_FIXED_S = 0.1
 STORE_PER_ORDER_S = 8e-4
-#: The least search time worth starting a solver for, seconds.
+#: The least search time a solver is started with, seconds.
 MIN_SEARCH_S = 0.1
+#: Allowance for the worker process's own start-up (interpreter, imports) on a busy
+#: machine, on top of the limit's allowance, before a silent worker is stopped.
+WORKER_START_S = 1.0
 
 
 def grace_s(time_limit: float) -> float:
@@ -180,8 +183,8 @@ class JobRunner:
             # the time to store the plan is set aside.
             built = time.monotonic() - began
             reserve = store_reserve_s(len(snapshot.problem.orders), time_limit)
-            search = time_limit - built - reserve
-            if search < MIN_SEARCH_S:
+            search = max(MIN_SEARCH_S, time_limit - built - reserve)
+            if built > time_limit + grace_s(time_limit) / 2:
                 service.finish_job(
                     session,
                     job_id=job_id,
@@ -272,7 +275,7 @@ class JobRunner:
             time.time() + search_s,
         )
         proc, conn = _start_worker(request)
-        deadline = began + left_s + grace_s(time_limit)
+        deadline = began + left_s + grace_s(time_limit) + WORKER_START_S
         reported = 0.0
         message = "starting the solver"
         service.record_progress(session, job_id=job_id, progress=0.02, message=message)
@@ -298,7 +301,7 @@ class JobRunner:
                 if time.monotonic() > deadline:
                     raise _Failed(
                         f"the solver gave no plan within the time limit of {time_limit:g} s "
-                        f"(waited {grace_s(time_limit):g} s more); it was stopped"
+                        f"(waited {grace_s(time_limit) + WORKER_START_S:g} s more); it was stopped"
                     )
                 elapsed = time.monotonic() - began
                 estimate = max(reported, min(0.95, elapsed / max(search_s, 1e-3)))
