@@ -85,7 +85,7 @@ def test_the_greedy_construction_is_fast_and_nearly_feasible() -> None:
     began = time.perf_counter()
     plan = greedy_plan(problem)
     took = time.perf_counter() - began
-    assert took < 3.0, took
+    assert took < 6.0, took  # about 0.5 s idle, 1.4-2.5 s on a 2-core machine loaded 4x over
     served = {v.order_id for r in plan.routes for v in r.tasks}
     assert len(served) > len(problem.orders) // 2
     report = validate(problem, Plan(plan.routes, tuple(plan.unassigned)))
