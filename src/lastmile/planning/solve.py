@@ -16,6 +16,15 @@ What happens, in order:
    repaired by taking out the offending orders (they become unassigned), so
    nothing infeasible ever leaves the planner;
 5. every unassigned order gets a reason a dispatcher understands.
+
+The time limit is kept as a whole: one deadline runs through every phase.
+The search gets what screening left, minus a reserve for steps 4 and 5 that
+grows with the problem (:func:`post_reserve_s`); each engine keeps to the
+budget it is given, and a worker still running once the budget (plus a small
+allowance) is over is stopped and the best plan found so far is used. When
+the search was cut short without any plan, a greedy construction
+(:func:`~lastmile.planning.construct.greedy_plan`) is the plan, so a solve
+returns within max(2 s, 5 %) of its limit with the best it has.
 """
 
 from __future__ import annotations
@@ -38,8 +47,12 @@ from lastmile.planning.schedule import Step, build_route
 
 Progress = Callable[[float, str], None]
 
-#: Fraction of the time limit reserved for work outside the search.
+#: Fraction of the time limit reserved for work outside the search (at least).
 _RESERVE = 0.03
+#: Seconds reserved after the search for validating, repairing and explaining the
+#: plan: a fixed part and a part per stop (measured: 3,000 stops take about 0.2 s).
+_POST_FIXED_S = 0.05
+_POST_PER_STOP_S = 8e-5
 #: Reasons that make an order impossible whatever the other orders do.
 _HOPELESS = frozenset({"skills", "capacity", "time_window", "shift"})
 
@@ -78,8 +91,40 @@ def solve(
     names = _choose_engines(solvable, engine)
 
     if solvable.orders:
-        budget = deadline - time.perf_counter() - _RESERVE * time_limit
-        plan, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
+        from lastmile.planning.construct import greedy_plan
+
+        reserve = post_reserve_s(problem, time_limit)
+        search_end = deadline - reserve
+        # Large problems: a plan in hand before searching, should the search be cut
+        # short without one (small ones make theirs in a blink if needed).
+        # It is the guarantee: it may take the whole search time if it must (and
+        # half the allowance past the limit), never leaving orders out for want of time
+        # on a machine that is merely busy.
+        greedy_by = max(
+            search_end + _grace_s(time_limit) / 2,
+            time.perf_counter() + _GREEDY_FIXED_S + _GREEDY_PER_ORDER_S * len(solvable.orders),
+        )
+        fallback = None
+        if solvable.num_stops >= _ISOLATE_STOPS:
+            fallback = greedy_plan(solvable, deadline=greedy_by)
+        budget = search_end - time.perf_counter()
+        if fallback is not None and budget < _MIN_SEARCH_S:
+            found, label = None, "no time left to search"
+        else:
+            found, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
+        if found is None or (fallback is not None and _rank(fallback) < _rank(found)):
+            if fallback is None:
+                # It may use half the allowance past the limit, the repair step the rest.
+                fallback = greedy_plan(solvable, deadline=max(greedy_by, time.perf_counter() + 0.1))
+            plan = fallback
+            if not label.startswith("greedy"):
+                label = (
+                    f"greedy ({label})"
+                    if found is None and fallback is not None and budget < _MIN_SEARCH_S
+                    else f"greedy ({label} gave no better plan in time)"
+                )
+        else:
+            plan = found
     else:
         plan, label = Plan(()), names[0]
 
@@ -94,6 +139,23 @@ def solve(
     if on_progress:
         on_progress(1.0, "done")
     return Plan(plan.routes, unassigned, label, time.perf_counter() - began)
+
+
+def _rank(plan: Plan) -> tuple[int, int]:
+    """Plans compare by orders left out, then cost."""
+    return len(plan.unassigned), plan.cost
+
+
+def post_reserve_s(problem: PlanningProblem, time_limit: float) -> float:
+    """Seconds of ``time_limit`` kept for validating, repairing and explaining the
+    plan of ``problem`` after the search (at most a third of the limit)."""
+    estimate = _POST_FIXED_S + _POST_PER_STOP_S * problem.num_stops
+    return min(max(_RESERVE * time_limit, estimate), time_limit / 3)
+
+
+def _grace_s(time_limit: float) -> float:
+    """How far past its time limit a solve may end: max(2 s, 5 %)."""
+    return max(2.0, 0.05 * time_limit)
 
 
 def _hopeless_orders(
@@ -127,6 +189,17 @@ def _choose_engines(problem: PlanningProblem, engine: str) -> list[str]:
 _VROOM_SHARE = 0.7
 #: Share of a warm-started job's budget its starting engine gets.
 _WARM_SHARE = 0.1
+#: Stops from which even a lone search runs in a child process (when forking is
+#: safe), so that it can be stopped at the deadline like the searches of several.
+_ISOLATE_STOPS = 500
+#: The shortest search worth starting when a plan is already in hand, seconds.
+_MIN_SEARCH_S = 0.5
+#: The time the greedy construction is always allowed, however little the limit
+#: leaves (a fixed part and a part per order; 3,000 orders take 0.5-1.4 s): an
+#: empty plan is no answer. A caller with a hard deadline (a service job) stops
+#: the solve and says so.
+_GREEDY_FIXED_S = 0.2
+_GREEDY_PER_ORDER_S = 4e-4
 #: OR-Tools metaheuristics run side by side when improving a plan.
 _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 
@@ -154,10 +227,17 @@ def _run_job(problem: PlanningProblem, job: _Job) -> Plan:
     if job.warm_start is not None and initial is None:
         # A different engine's plan as the start: the search then explores
         # another region than its siblings starting from their own constructions.
+        # When that engine could not make a plan in its share, the greedy one is
+        # the start instead: another region all the same.
         starter = get_engine(job.warm_start, **job.warm_options)
         if starter.supports(problem) is None:
             share = job.budget * _WARM_SHARE
-            initial = starter.solve(problem, time_limit=share, seed=job.seed)
+            if starter.first_plan_seconds(problem) <= share:
+                initial = starter.solve(problem, time_limit=share, seed=job.seed)
+            else:
+                from lastmile.planning.construct import greedy_plan
+
+                initial = greedy_plan(problem, deadline=began + job.budget / 2)
     engine = get_engine(job.engine, **job.options)
     left = max(0.05, job.budget - (time.perf_counter() - began))
     return engine.solve(problem, time_limit=left, seed=job.seed, initial=initial)
@@ -170,8 +250,9 @@ def _portfolio(
     seed: int,
     workers: int,
     on_progress: Progress | None,
-) -> tuple[Plan, str]:
-    """Run the search on every core and keep the best plan."""
+) -> tuple[Plan | None, str]:
+    """Run the search on every core and keep the best plan (None when every
+    search was stopped at the deadline before it had one)."""
     began = time.perf_counter()
     budget = max(0.1, budget)
     first = names[0]
@@ -208,7 +289,7 @@ def _portfolio(
         # metaheuristic per core in the time VROOM leaves. VROOM's own plan stays
         # in the running.
         vroom_job = _Job("vroom", budget, seed, {"nb_threads": workers, "aim_share": _VROOM_SHARE})
-        start = _run_job(problem, vroom_job)
+        start = _run_jobs(problem, [vroom_job], budget, on_progress)[0]
         if on_progress:
             on_progress(_VROOM_SHARE, "improving")
         left = budget - (time.perf_counter() - began)
@@ -227,8 +308,10 @@ def _portfolio(
         plans = _run_jobs(problem, jobs, budget, on_progress)
     found = [p for p in plans if p is not None]
     if not found:
-        raise SolveError(f"no engine returned a plan for {problem.name or 'the problem'}")
-    best = min(found, key=lambda p: (len(p.unassigned), p.cost))
+        return None, label  # every search was cut short: the caller falls back
+    best = min(found, key=_rank)
+    if best.engine == "greedy":
+        return best, f"greedy ({label} had no time to search)"
     return best, label if len(found) == len(plans) else f"{label} (partial)"
 
 
@@ -247,84 +330,109 @@ def _run_jobs(
     budget: float,
     on_progress: Progress | None,
 ) -> list[Plan | None]:
-    """Run ``jobs`` in parallel worker processes (in this one if there is one job).
+    """Run ``jobs`` in parallel worker processes (a lone job of a small problem, or
+    one in a process with several threads, runs in this one).
 
     Waits until every worker answered, or until the budget plus a small grace
     has passed and at least one did: laggards are then stopped, so the time
-    limit holds even when a machine is busier than the engines assume.
+    limit holds even when a machine is busier than the engines assume. A
+    little later still (:func:`_late_s`), every worker is stopped whether or
+    not one answered; a stopped worker's entry is None. Raises
+    :class:`SolveError` only when every worker failed.
     """
-    if len(jobs) == 1:
+    fork_safe = threading.active_count() == 1 and os.name == "posix"
+    if len(jobs) == 1 and not (fork_safe and problem.num_stops >= _ISOLATE_STOPS):
         return [_run_job(problem, jobs[0])]
     # fork is cheapest (nothing to re-import) and safe while this process runs
     # one thread; otherwise fall back to spawn.
-    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-    ctx: Any = mp.get_context(method)
+    ctx: Any = mp.get_context("fork" if fork_safe else "spawn")
     began = time.perf_counter()
     procs = []
-    for job in jobs:
-        parent, child = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_worker, args=(problem, job, child), daemon=True)
-        proc.start()
-        child.close()
-        procs.append((proc, parent))
-    results: list[Plan | None] = [None] * len(procs)
+    results: list[Plan | None] = [None] * len(jobs)
     errors: list[str] = []
-    soft_stop = began + budget + max(0.2, 0.02 * budget)
-    hard_stop = began + budget * 1.5 + 5.0
-    pending = set(range(len(procs)))
-    while pending:
-        now = time.perf_counter()
-        if now >= hard_stop or (now >= soft_stop and any(r is not None for r in results)):
-            break
-        for i in list(pending):
-            proc, conn = procs[i]
-            if conn.poll(0.05):
-                try:
-                    status, payload = conn.recv()
-                except EOFError:
-                    status, payload = "error", "worker exited without an answer"
-                if status == "ok":
-                    results[i] = payload
-                else:
-                    errors.append(payload)
-                pending.discard(i)
-            elif not proc.is_alive() and not conn.poll():
-                errors.append(f"worker exited with code {proc.exitcode}")
-                pending.discard(i)
-        if on_progress:
-            on_progress(min(0.99, (time.perf_counter() - began) / budget), "searching")
-    for proc, conn in procs:
-        if proc.is_alive():
-            proc.terminate()
-        proc.join(timeout=1)
-        conn.close()
-    if all(r is None for r in results) and errors:
+    try:
+        for job in jobs:
+            parent, child = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_worker, args=(problem, job, child), daemon=True)
+            proc.start()
+            child.close()
+            procs.append((proc, parent))
+        soft_stop = began + budget + max(0.2, 0.02 * budget)
+        hard_stop = began + budget + _late_s(budget)
+        pending = set(range(len(procs)))
+        while pending:
+            now = time.perf_counter()
+            if now >= hard_stop or (now >= soft_stop and any(r is not None for r in results)):
+                break
+            for i in list(pending):
+                proc, conn = procs[i]
+                if conn.poll(0.05):
+                    try:
+                        status, payload = conn.recv()
+                    except EOFError:
+                        status, payload = "error", "worker exited without an answer"
+                    if status == "ok":
+                        results[i] = payload
+                    else:
+                        errors.append(payload)
+                    pending.discard(i)
+                elif not proc.is_alive() and not conn.poll():
+                    errors.append(f"worker exited with code {proc.exitcode}")
+                    pending.discard(i)
+            if on_progress:
+                on_progress(min(0.99, (time.perf_counter() - began) / budget), "searching")
+    finally:
+        # Laggards are stopped; so is every worker when the caller gives up (an
+        # exception from on_progress, such as a cancellation).
+        for proc, conn in procs:
+            if proc.is_alive():
+                proc.terminate()
+            proc.join(timeout=1)
+            conn.close()
+    if len(errors) == len(procs):
         raise SolveError("; ".join(errors))
     return results
+
+
+def _late_s(budget: float) -> float:
+    """How long past its budget a search worker is waited for before it is stopped."""
+    return max(0.5, 0.03 * budget)
 
 
 # -- repair -------------------------------------------------------------------------------
 
 
 def _repair(problem: PlanningProblem, plan: Plan) -> Plan:
-    """Take offending orders out of routes the validator rejects."""
-    from lastmile.planning.validate import validate
+    """Take offending orders out of routes the validator rejects.
+
+    The whole plan is validated once; each rejected route is then repaired on
+    its own (re-validating only that route) until it passes; a last pass over
+    the whole plan catches what only the plan as a whole shows (an order on
+    two routes, a shipment split between vehicles). Linear in the visits for a
+    plan that needs nothing, and in the visits of the routes repaired otherwise.
+    """
+    from lastmile.planning.validate import validate, validate_route
 
     routes = {r.vehicle_id: r for r in plan.routes}
     for _ in range(len(problem.orders) + 1):
         report = validate(problem, Plan(tuple(routes.values()), ()), check_cost=True)
-        bad = {
-            v.vehicle_id: v for v in report.violations if v.vehicle_id and v.vehicle_id in routes
-        }
+        bad: dict[str, set[str]] = {}
+        for v in report.violations:
+            if v.vehicle_id and v.vehicle_id in routes:
+                bad.setdefault(v.vehicle_id, set())
+                if v.order_id:
+                    bad[v.vehicle_id].add(v.order_id)
         if not bad:
             break
-        for vehicle_id in bad:
-            culprits = {
-                v.order_id for v in report.violations if v.vehicle_id == vehicle_id and v.order_id
-            }
-            repaired = _without(problem, routes[vehicle_id], culprits)
-            if repaired.tasks:
-                routes[vehicle_id] = repaired
+        for vehicle_id, culprits in bad.items():
+            route = _without(problem, routes[vehicle_id], culprits)
+            while route.tasks:
+                violations = validate_route(problem, route)
+                if not violations:
+                    break
+                route = _without(problem, route, {v.order_id for v in violations if v.order_id})
+            if route.tasks:
+                routes[vehicle_id] = route
             else:
                 del routes[vehicle_id]
     kept = tuple(r for r in routes.values() if r.tasks)
@@ -332,8 +440,9 @@ def _repair(problem: PlanningProblem, plan: Plan) -> Plan:
 
 
 def _without(problem: PlanningProblem, route: Route, culprits: set[str]) -> Route:
-    """The route minus ``culprits`` (or minus its last order if none is named)."""
+    """The route minus ``culprits`` (or minus its last order if it has none of them)."""
     tasks = [v for v in route.visits if v.is_task]
+    culprits = culprits & {v.order_id for v in tasks if v.order_id is not None}
     if not culprits and tasks and tasks[-1].order_id is not None:
         culprits = {tasks[-1].order_id}
     steps = [

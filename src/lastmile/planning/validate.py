@@ -71,7 +71,7 @@ from lastmile.domain.time import HORIZON, format_clock
 from lastmile.exceptions import LastmileError
 from lastmile.planning.problem import PlanningProblem, route_cost
 
-__all__ = ["InvalidPlan", "ValidationReport", "Violation", "validate"]
+__all__ = ["InvalidPlan", "ValidationReport", "Violation", "validate", "validate_route"]
 
 _MAX_LISTED = 25
 _START, _END, _BREAK, _RELOAD = VisitKind.START, VisitKind.END, VisitKind.BREAK, VisitKind.RELOAD
@@ -141,6 +141,30 @@ def validate(problem: PlanningProblem, plan: Plan, *, check_cost: bool = True) -
     totals are reported either way. Work is linear in the number of visits.
     """
     return _Checker(problem, check_cost=check_cost).run(plan)
+
+
+def validate_route(problem: PlanningProblem, route: Route) -> tuple[Violation, ...]:
+    """The violations of one route on its own: every rule of :func:`validate` that
+    one route can break (its vehicle, sequence, times, loads, limits and cost),
+    none that needs the whole plan (orders served twice or not at all, a
+    shipment split between vehicles). Work is linear in the route's visits.
+    """
+    checker = _Checker(problem, check_cost=True)
+    vehicle = checker.vehicles.get(route.vehicle_id)
+    if vehicle is None:
+        return (
+            Violation(
+                "unknown_vehicle",
+                f"route for vehicle {route.vehicle_id!r}, which the problem does not have",
+                route.vehicle_id,
+            ),
+        )
+    checker.check_route(route, 0, vehicle)
+    for order_id, entries in checker.served.items():
+        order = checker.orders.get(order_id)
+        if order is not None and order.kind is OrderKind.SHIPMENT:
+            checker.check_shipment(order, entries)
+    return tuple(checker.out)
 
 
 class _Served(NamedTuple):

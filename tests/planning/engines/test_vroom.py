@@ -259,8 +259,11 @@ def test_the_search_level_is_the_highest_whose_searches_finish_in_time() -> None
                 above = level + 1
                 searches = 4 * (above + 1) + 4 * (above >= 4) + 4 * (above >= 5)
                 assert -(-searches // 2) * search_seconds(tasks) > aim
-    # Too big for any level to finish: level 1, cut by its timeout.
-    assert plan_search(2000, 5.0, nb_threads=2, max_level=5)[0] == 1
+    # Too big for any level to finish: level 1, cut by its timeout; level 0 (half the
+    # searches) when even level 1's constructions, which the timeout cannot cut, would
+    # overrun the budget.
+    assert plan_search(2000, 200.0, nb_threads=2, max_level=5)[0] == 1
+    assert plan_search(2000, 5.0, nb_threads=2, max_level=5)[0] == 0
     # A tighter aim never raises the level.
     assert (
         plan_search(450, 10.0, nb_threads=2, max_level=5, aim_s=3.0)[0]

@@ -26,6 +26,10 @@ class Engine(Protocol):
     :class:`UnsupportedConstraint` rather than ignore a feature it cannot honour.
     ``solve_parallel`` is a search on several processes working on one plan;
     None, at once, when the engine has none or the problem does not suit it.
+    ``first_plan_seconds`` estimates how long the engine needs before it can
+    return any plan of its own (building its model, its first construction):
+    given less, ``solve`` returns a plan it did not search (``initial``, or the
+    greedy construction's, named ``"greedy"``) rather than overrun.
     """
 
     name: ClassVar[str]
@@ -51,6 +55,8 @@ class Engine(Protocol):
         workers: int = 2,
         on_progress: Callable[[float, str], None] | None = None,
     ) -> Plan | None: ...
+
+    def first_plan_seconds(self, problem: PlanningProblem) -> float: ...
 
 
 class BaseEngine:
@@ -88,6 +94,11 @@ class BaseEngine:
         """No cooperative parallel search: declined at once."""
         del problem, time_limit, seed, workers, on_progress
         return None
+
+    def first_plan_seconds(self, problem: PlanningProblem) -> float:
+        """Seconds before a plan of the engine's own: none to speak of, by default."""
+        del problem
+        return 0.0
 
 
 def check_supported(

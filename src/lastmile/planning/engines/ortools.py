@@ -109,6 +109,7 @@ from lastmile.domain import (
     VisitKind,
 )
 from lastmile.exceptions import SolveError
+from lastmile.planning.construct import greedy_plan
 from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
@@ -189,10 +190,18 @@ class ORToolsEngine(BaseEngine):
         """Plan ``problem`` within ``time_limit`` seconds (model building included).
 
         ``seed`` is accepted for the protocol; OR-Tools routing is deterministic
-        (see the module docstring). ``initial`` is a plan to improve.
+        (see the module docstring). ``initial`` is a plan to improve. Large
+        problems start from the greedy construction rather than OR-Tools' own
+        first solution (see :data:`GREEDY_START_STOPS`); when even building the
+        model would not fit in the time (:func:`build_seconds`), the plan at hand
+        (``initial``, or the greedy one) comes back as it is, named after the
+        engine that made it.
         """
         began = time.perf_counter()
+        deadline = began + time_limit
         self.check_supported(problem)
+        if self.first_plan_seconds(problem) > BUILD_SHARE * time_limit:
+            return _at_hand(problem, initial, deadline, began)
         model = _build(problem)
         if not model.vehicles:
             unassigned = tuple(
@@ -200,30 +209,71 @@ class ORToolsEngine(BaseEngine):
                 for o in problem.orders
             )
             return Plan((), unassigned, self.name, time.perf_counter() - began)
+        if initial is None and len(model.stops) >= GREEDY_START_STOPS:
+            initial = greedy_plan(problem, deadline=began + time_limit / 2)
         routing = model.routing
         solution = None
         if initial is not None:
             routing.CloseModelWithParameters(
-                _search_parameters(model, time_limit, self.metaheuristic)
+                _search_parameters(model, deadline - time.perf_counter(), self.metaheuristic)
             )
             start = _read_initial(model, initial)
             if start is not None:
                 params = _search_parameters(
-                    model, time_limit - (time.perf_counter() - began), self.metaheuristic
+                    model, deadline - time.perf_counter(), self.metaheuristic
                 )
                 solution = routing.SolveFromAssignmentWithParameters(start, params) or start
-        if solution is None:
-            params = _search_parameters(
-                model, time_limit - (time.perf_counter() - began), self.metaheuristic
-            )
+        if solution is None and deadline - time.perf_counter() > _MARGIN_S:
+            params = _search_parameters(model, deadline - time.perf_counter(), self.metaheuristic)
             solution = routing.SolveWithParameters(params)
         if solution is None:
+            if initial is not None or len(model.stops) >= GREEDY_START_STOPS:
+                return _at_hand(problem, initial, deadline, began)
             raise SolveError(
                 f"OR-Tools found no solution for {problem.name or 'the problem'} "
                 f"(status {routing.status()})"
             )
         plan = _to_plan(problem, model, solution)
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+    def first_plan_seconds(self, problem: PlanningProblem) -> float:
+        """Estimated seconds to build the model (:func:`build_seconds`)."""
+        return build_seconds(problem)
+
+
+#: Stops from which OR-Tools starts from the greedy construction: its own first
+#: solution (parallel cheapest insertion) takes seconds from a few hundred stops.
+GREEDY_START_STOPS = 150
+#: The largest share of the time limit building the model may take.
+BUILD_SHARE = 0.5
+#: Seconds to build the model per node pair per transit matrix, and per pair of a
+#: vehicle with breaks and a stop with setup time (measured on generated city days).
+BUILD_S_PER_CELL = 1.5e-7
+BUILD_S_PER_BREAK_STOP = 3e-5
+
+
+def build_seconds(problem: PlanningProblem) -> float:
+    """Estimated seconds to build the OR-Tools model of ``problem``."""
+    nodes = problem.num_stops + len(problem.depots) + 1
+    profiles = {v.type.profile for v in problem.vehicles}
+    classes = {(v.type.profile, v.type.cost_per_hour, v.type.cost_per_km) for v in problem.vehicles}
+    matrices = len(profiles) + len(classes)
+    if any(v.max_distance is not None for v in problem.vehicles):
+        matrices += len(profiles)
+    if any(v.max_travel_time is not None for v in problem.vehicles):
+        matrices += len(profiles)
+    with_breaks = sum(1 for v in problem.vehicles if v.breaks)
+    with_setup = sum(1 for o in problem.orders for s in o.stops if s.setup > 0)
+    return (
+        BUILD_S_PER_CELL * nodes * nodes * matrices
+        + BUILD_S_PER_BREAK_STOP * with_breaks * with_setup
+    )
+
+
+def _at_hand(problem: PlanningProblem, initial: Plan | None, deadline: float, began: float) -> Plan:
+    """``initial``, or the greedy plan: what there is when OR-Tools has no time to search."""
+    plan = initial if initial is not None else greedy_plan(problem, deadline=deadline)
+    return Plan(plan.routes, plan.unassigned, plan.engine or "greedy", time.perf_counter() - began)
 
 
 # -- building the model -------------------------------------------------------------------

@@ -36,6 +36,7 @@ import vroom
 from lastmile.domain import HORIZON, Plan, Route, TimeWindow, Unassigned, Vehicle, VisitKind
 from lastmile.domain.orders import OrderKind
 from lastmile.exceptions import SolveError
+from lastmile.planning.construct import greedy_plan
 from lastmile.planning.engines.base import BaseEngine
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
@@ -51,6 +52,18 @@ RESULT_MARGIN_S = 0.05
 #: only the local search that follows each construction, so the constructions must be
 #: budgeted apart (see :func:`plan_search`).
 HEURISTIC_S_PER_TASK2 = 5.5e-7
+
+#: How VROOM's constructions grow beyond 400 tasks: on large generated city days (a
+#: fleet growing with the day, lunch breaks) like tasks^2.3 (382, 775, 1521 tasks:
+#: 1 : 4.4 : 23, and 1.4 s : 6 s : 33 s each on a 2-core machine loaded five times
+#: over). VROOM's timeout does not interrupt them: a 3,000-task day
+#: spends minutes in its constructions whatever the timeout, so
+#: :meth:`VroomEngine.first_plan_seconds` estimates them and the engine declines a
+#: search that cannot finish them in time.
+CONSTRUCTION_EXPONENT = 2.3
+#: Allowance for a busy machine beyond 400 tasks, where a construction that does
+#: not finish in time costs the whole search.
+BUSY_FACTOR = 3.0
 
 #: A whole VROOM search (construction and local search to its end) takes about
 #: ``SEARCH_S_PER_TASK * tasks ** SEARCH_EXPONENT`` seconds: measured with pyvroom 1.15 at
@@ -204,6 +217,18 @@ def _searches_per_thread(exploration_level: int, nb_threads: int) -> int:
     return -(-searches // nb_threads)
 
 
+def construction_seconds(num_tasks: int, exploration_level: int, nb_threads: int) -> float:
+    """Estimated seconds of VROOM's constructions at ``exploration_level`` on
+    ``nb_threads`` threads: :data:`HEURISTIC_S_PER_TASK2` x tasks^2 each up to 400
+    tasks, then growing like tasks^2.3 (:data:`CONSTRUCTION_EXPONENT`) with an
+    allowance for a busier machine (:data:`BUSY_FACTOR`, reached from 800 tasks)."""
+    scale = num_tasks / 400
+    beyond = max(1.0, scale)
+    busy = 1 + (BUSY_FACTOR - 1) * min(1.0, beyond - 1)
+    one = HEURISTIC_S_PER_TASK2 * num_tasks**2 * beyond ** (CONSTRUCTION_EXPONENT - 2) * busy
+    return float(_searches_per_thread(exploration_level, nb_threads) * one)
+
+
 def search_seconds(num_tasks: int) -> float:
     """Estimated seconds of one whole VROOM search on ``num_tasks`` tasks."""
     return float(SEARCH_S_PER_TASK * num_tasks**SEARCH_EXPONENT)
@@ -221,7 +246,8 @@ def plan_search(
 
     The level is the highest (up to ``max_level``) whose searches, run to their
     end one after another on each thread, are estimated to take at most
-    ``aim_s`` (default: the budget); level 1 when none is. The timeout is what
+    ``aim_s`` (default: the budget); level 1 when none is (level 0, VROOM's four
+    searches, when even level 1's constructions would not fit the budget). The timeout is what
     the constructions are estimated to leave of the budget (VROOM's timeout
     bounds only its local searches), at least 10 ms.
     """
@@ -231,8 +257,9 @@ def plan_search(
         if _searches_per_thread(candidate, nb_threads) * search_seconds(num_tasks) <= aim:
             level = candidate
             break
-    constructions = _searches_per_thread(level, nb_threads) * HEURISTIC_S_PER_TASK2 * num_tasks**2
-    return level, max(0.01, budget_s - constructions)
+    if level == 1 and construction_seconds(num_tasks, 1, nb_threads) > budget_s:
+        level = 0  # half the searches: the only chance for the constructions to finish
+    return level, max(0.01, budget_s - construction_seconds(num_tasks, level, nb_threads))
 
 
 def run_vroom(
@@ -422,6 +449,10 @@ class VroomEngine(BaseEngine):
         self.check_supported(problem)
         if not problem.orders:
             return Plan(routes=(), engine=self.name, runtime_s=time.perf_counter() - began)
+        if self.first_plan_seconds(problem) > time_limit:
+            # VROOM's constructions alone would overrun: the greedy plan instead.
+            plan = greedy_plan(problem, deadline=began + time_limit)
+            return Plan(plan.routes, plan.unassigned, "greedy", time.perf_counter() - began)
         result = run_vroom(
             problem,
             deadline=began + time_limit - RESULT_MARGIN_S,
@@ -451,3 +482,9 @@ class VroomEngine(BaseEngine):
             engine=self.name,
             runtime_s=time.perf_counter() - began,
         )
+
+    def first_plan_seconds(self, problem: PlanningProblem) -> float:
+        """Estimated seconds of VROOM's constructions at its lowest level (0) on
+        this engine's threads (:func:`construction_seconds`), building the input
+        aside; the engine returns the greedy plan when given less."""
+        return construction_seconds(problem.num_stops, 0, self.nb_threads)

@@ -11,6 +11,13 @@ the worker's process group.
 With ``planning_executor="thread"`` the search runs in the supervisor thread
 instead (no process start-up; cancellation then takes effect when the search
 ends, and the result is discarded).
+
+The job's time limit is kept as a whole: it counts from the moment the job
+starts running, so building the problem, starting the worker process and the
+search all come out of it, and a share is kept back for storing the plan (see
+:func:`store_reserve_s`). The worker is told the moment its answer is due (wall
+clock); a worker that has not answered within :func:`grace_s` of the limit (and
+:data:`WORKER_START_S` for its own start-up) is killed and the job fails, saying so.
 """
 
 from __future__ import annotations
@@ -43,10 +50,27 @@ log = logging.getLogger(__name__)
 
 #: How often the supervisor writes progress and looks for a cancel request.
 TICK_S = 0.5
-#: Seconds a job keeps, out of its time limit, for what follows the search (storing the plan).
-FINISH_S = 0.2
 #: A running job whose heartbeat is older than this was abandoned by a dead process.
 STALE_AFTER = dt.timedelta(seconds=60)
+#: Seconds kept back for storing a plan: a fixed part and a part per order.
+STORE_FIXED_S = 0.1
+STORE_PER_ORDER_S = 8e-4
+#: The least search time a solver is started with, seconds.
+MIN_SEARCH_S = 0.1
+#: Allowance for the worker process's own start-up (interpreter, imports) on a busy
+#: machine, on top of the limit's allowance, before a silent worker is stopped.
+WORKER_START_S = 1.0
+
+
+def grace_s(time_limit: float) -> float:
+    """How far past its time limit a solve may end: max(2 s, 5 %)."""
+    return max(2.0, 0.05 * time_limit)
+
+
+def store_reserve_s(num_orders: int, time_limit: float) -> float:
+    """Seconds of the time limit kept back for storing a plan of ``num_orders`` orders
+    (at most a quarter of the limit)."""
+    return min(STORE_FIXED_S + STORE_PER_ORDER_S * num_orders, time_limit / 4)
 
 
 class Cancelled(Exception):
@@ -135,16 +159,15 @@ class JobRunner:
         )
 
     def _run(self, job_id: uuid.UUID) -> None:
+        began = time.monotonic()
         with self._sessions() as session:
             params = service.start_job(session, job_id=job_id)
             if params is None:
                 return  # cancelled while queued, or already taken
-            # The time limit counts from here: building the problem and starting the
-            # worker come out of the search's time (see worker.search_time).
-            deadline = time.time() + float(params["time_limit_s"]) - FINISH_S
             if self._cancelled(session, job_id):
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
+            time_limit = float(params["time_limit_s"])
             try:
                 snapshot = service.snapshot_for_job(
                     session, job_id=job_id, travel_model=self._travel_model
@@ -160,14 +183,32 @@ class JobRunner:
                     session, job_id=job_id, snapshot=snapshot, plan=Plan(()), travel=travel
                 )
                 return
+            # What the limit leaves for the search once the problem is built and
+            # the time to store the plan is set aside.
+            built = time.monotonic() - began
+            reserve = store_reserve_s(len(snapshot.problem.orders), time_limit)
+            search = max(MIN_SEARCH_S, time_limit - built - reserve)
+            if built > time_limit + grace_s(time_limit) / 2:
+                service.finish_job(
+                    session,
+                    job_id=job_id,
+                    status="failed",
+                    error=(
+                        f"building the problem took {built:.1f} s of the {time_limit:g} s time "
+                        "limit, leaving no time to search: ask for a longer time limit"
+                    ),
+                )
+                return
             try:
                 road = self._travel_model.job_legs(
                     snapshot.problem, snapshot.epoch, snapshot.timezone
                 )
                 if self._settings.planning_executor == "process":
-                    plan = self._solve_in_process(session, job_id, snapshot, params, road, deadline)
+                    plan = self._solve_in_process(
+                        session, job_id, snapshot, params, road, search, time_limit - built
+                    )
                 else:
-                    plan = self._solve_in_thread(session, job_id, snapshot, params, road, deadline)
+                    plan = self._solve_in_thread(session, job_id, snapshot, params, road, search)
             except Cancelled:
                 service.finish_job(session, job_id=job_id, status="cancelled")
                 return
@@ -180,6 +221,13 @@ class JobRunner:
             service.store_result(
                 session, job_id=job_id, snapshot=snapshot, plan=plan, travel=travel
             )
+            log.info(
+                "planning job %s: %d orders in %.1f s (time limit %g s)",
+                job_id,
+                len(snapshot.problem.orders),
+                time.monotonic() - began,
+                time_limit,
+            )
 
     def _solve_in_thread(
         self,
@@ -188,7 +236,7 @@ class JobRunner:
         snapshot: Snapshot,
         params: dict[str, Any],
         road: JobLegs | None,
-        deadline: float,
+        search_s: float,
     ) -> Plan:
         def progress(fraction: float, message: str) -> None:
             with self._lock:
@@ -197,6 +245,7 @@ class JobRunner:
                 raise Cancelled()
             del fraction, message
 
+        answer_by = time.time() + search_s
         service.record_progress(session, job_id=job_id, progress=0.05, message="searching")
         try:
             legs = None
@@ -206,7 +255,7 @@ class JobRunner:
             return solve_job(
                 snapshot.problem,
                 engine=params["engine"],
-                time_limit_s=search_time(float(params["time_limit_s"]), deadline),
+                time_limit_s=search_time(search_s, answer_by),
                 seed=params["seed"],
                 workers=self._settings.solver_workers,
                 legs=legs,
@@ -224,26 +273,29 @@ class JobRunner:
         snapshot: Snapshot,
         params: dict[str, Any],
         road: JobLegs | None,
-        deadline: float,
+        search_s: float,
+        left_s: float,
     ) -> Plan:
+        """Solve in a worker process that must answer within ``search_s`` seconds
+        from now (its start-up included); ``left_s`` is what remains of the job's
+        time limit. A worker still silent ``grace_s`` after that is stopped."""
         time_limit = float(params["time_limit_s"])
         # The worker builds the road model again from these few values (not a pickled network).
         worker_road: Road | None = (
             (road.spec, road.profile, road.epoch) if road is not None else None
         )
+        began = time.monotonic()
         request = (
             snapshot.problem,
             params["engine"],
-            time_limit,
+            search_s,
             params["seed"],
             self._settings.solver_workers,
             worker_road,
-            deadline,
+            time.time() + search_s,
         )
-        began = time.monotonic()
         proc, conn = _start_worker(request)
-        # Start-up (interpreter + imports) is not search time: allow for it generously.
-        deadline = began + time_limit * 1.5 + 60.0
+        deadline = began + left_s + grace_s(time_limit) + WORKER_START_S
         reported = 0.0
         message = "starting the solver"
         service.record_progress(session, job_id=job_id, progress=0.02, message=message)
@@ -267,9 +319,12 @@ class JobRunner:
                 if self._cancelled(session, job_id):
                     raise Cancelled()
                 if time.monotonic() > deadline:
-                    raise _Failed("the solver did not answer in time")
+                    raise _Failed(
+                        f"the solver gave no plan within the time limit of {time_limit:g} s "
+                        f"(waited {grace_s(time_limit) + WORKER_START_S:g} s more); it was stopped"
+                    )
                 elapsed = time.monotonic() - began
-                estimate = max(reported, min(0.95, elapsed / max(time_limit, 1e-3)))
+                estimate = max(reported, min(0.95, elapsed / max(search_s, 1e-3)))
                 service.record_progress(
                     session, job_id=job_id, progress=estimate, message=message or "searching"
                 )

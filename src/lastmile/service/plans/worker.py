@@ -3,15 +3,16 @@
 Started as ``python -m lastmile.service.plans.worker FD`` in a new session
 (its own process group, so cancelling kills it and any solver processes it
 starts). It reads one pickled request from standard input
-``(problem, engine, time_limit_s, seed, workers, road, deadline)`` and writes messages to file
+``(problem, engine, time_limit_s, seed, workers, road, answer_by)`` and writes messages to file
 descriptor ``FD`` (a :class:`multiprocessing.connection.Connection`):
 ``("progress", fraction, message)``, then ``("ok", plan)`` or
 ``("error", text)``. Standard output stays free for whatever the solvers print.
 
-``deadline`` (seconds since 1970, or None) is when the job's time limit, counted
-from the job's start, runs out: the search gets what is left of the limit then
-(at least half of it), so building the problem and starting this process do not
-make the job longer than its limit.
+``answer_by`` is the wall-clock time (``time.time()``) by which the plan is due:
+the search gets what is left of it once the worker has started and built its
+travel model, so the worker's own start-up (interpreter, imports, reading the
+problem, loading a road network) comes out of the job's time limit rather than
+on top of it.
 
 ``road`` is None, or ``(spec, profile, epoch)``: the job plans with travel that
 depends on the time of day, on the road network ``spec`` names
@@ -42,16 +43,18 @@ from lastmile.travel.time_dependent import BoundModel
 #: Share of the search time given to solve_time_dependent's searches: it re-times and
 #: repairs each round's routes after the search, outside its limit.
 TIME_DEPENDENT_SHARE = 0.92
+#: The shortest search the worker runs when start-up took nearly all its time.
+MIN_SEARCH_S = 0.05
 #: A road network, a profile and an epoch: how a worker builds a job's road model.
 Road = tuple[NetworkSpec, str, dt.datetime]
 
 
-def search_time(time_limit_s: float, deadline: float | None) -> float:
-    """Seconds the search may take: what is left before ``deadline`` (time.time()),
-    no more than the limit and no less than half of it."""
-    if deadline is None:
+def search_time(time_limit_s: float, answer_by: float | None) -> float:
+    """Seconds the search may take: what is left before ``answer_by`` (time.time()),
+    no more than the limit and no less than :data:`MIN_SEARCH_S`."""
+    if answer_by is None:
         return time_limit_s
-    return max(0.5 * time_limit_s, min(time_limit_s, deadline - time.time()))
+    return max(MIN_SEARCH_S, min(time_limit_s, answer_by - time.time()))
 
 
 def road_legs(problem: PlanningProblem, road: Road | None) -> BoundModel | None:
@@ -117,7 +120,7 @@ def run(
     workers: int,
     conn: Connection,
     road: Road | None = None,
-    deadline: float | None = None,
+    answer_by: float | None = None,
 ) -> None:
     """Solve ``problem`` and send the plan (or the error) over ``conn``."""
 
@@ -129,7 +132,7 @@ def run(
         plan = solve_job(
             problem,
             engine=engine,
-            time_limit_s=search_time(time_limit_s, deadline),
+            time_limit_s=search_time(time_limit_s, answer_by),
             seed=seed,
             workers=workers,
             legs=legs,
@@ -144,8 +147,8 @@ def run(
 
 def main(argv: list[str]) -> int:
     conn = Connection(int(argv[1]), readable=False)
-    problem, engine, time_limit_s, seed, workers, road, deadline = pickle.load(sys.stdin.buffer)
-    run(problem, engine, time_limit_s, seed, workers, conn, road, deadline)
+    problem, engine, time_limit_s, seed, workers, road, answer_by = pickle.load(sys.stdin.buffer)
+    run(problem, engine, time_limit_s, seed, workers, conn, road, answer_by)
     return 0
 
 
