@@ -204,3 +204,18 @@ def test_fine_costs_are_reproduced_to_within_rounding() -> None:
         <= legs * 0.5 / low.cost_scale + len(plan.routes) * 0.5
     )
     assert model.to_plan(problem, low, solution).cost == plan.cost
+
+
+def test_a_plan_pyvrp_cannot_express_gives_no_initial_solution() -> None:
+    problem = mixed()
+    plan = greedy(problem)
+    route = next(r for r in plan.routes if any(v.order_id == "s" for v in r.visits))
+    visits = list(route.visits)
+    i = next(k for k, v in enumerate(visits) if (v.order_id, v.kind) == ("s", VisitKind.PICKUP))
+    j = next(k for k, v in enumerate(visits) if (v.order_id, v.kind) == ("s", VisitKind.DELIVERY))
+    visits[i], visits[j] = visits[j], visits[i]  # the delivery now comes before its pickup
+    swapped = dataclasses.replace(route, visits=tuple(visits))
+    bad = dataclasses.replace(plan, routes=tuple(swapped if r is route else r for r in plan.routes))
+    low = model.lower(problem, prize_collecting=False)
+    assert model.initial_solution(problem, low, plan) is not None
+    assert model.initial_solution(problem, low, bad) is None

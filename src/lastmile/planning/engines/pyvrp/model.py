@@ -463,7 +463,10 @@ def initial_solution(
                 )
                 acts.append(pyvrp.Activity(kind, shipment_of[order.id]))
         if acts:
-            routes.append(pyvrp.Route(lowered.data, acts, type_of[route.vehicle_id]))
+            try:  # PyVRP refuses e.g. a delivery before its pickup
+                routes.append(pyvrp.Route(lowered.data, acts, type_of[route.vehicle_id]))
+            except (RuntimeError, ValueError):
+                return None
     try:
         return pyvrp.Solution(lowered.data, routes)
     except (RuntimeError, ValueError):
