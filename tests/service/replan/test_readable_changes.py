@@ -4,16 +4,33 @@ plan with its status."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from lastmile.service.naming import cost_change, order_label, vehicle_label
 
 from ..conftest import DAY, World, build_world  # type: ignore[import-not-found]
-from .test_replan import clock, route_of, start_and_deliver, tasks  # noqa: F401
+from .test_replan import PARIS, route_of, start_and_deliver, tasks
+
+
+@pytest.fixture
+def clock(app: FastAPI) -> Iterator[Callable[[int, int], None]]:
+    """Set the app's clock to ``h:m`` in Paris on the plan day."""
+
+    def at(h: int, m: int = 0) -> None:
+        moment = dt.datetime(DAY.year, DAY.month, DAY.day, h, m, tzinfo=PARIS)
+        app.state.clock = lambda: moment
+
+    at(8)
+    yield at
+    del app.state.clock
+
 
 COST = re.compile(r"cost ([\d,]+) -> ([\d,]+) \(([+-])([\d,]+) cost units\)")
 
@@ -132,9 +149,7 @@ def test_a_broken_down_route_stays_in_its_plan(
     r = t.ok("post", f"/plans/{world.plan['id']}/orders", json={"order_id": urgent["id"]})
     if r["applied"]:
         assert all(rt["vehicle_id"] != route["vehicle_id"] for rt in r["routes"])
-    again = t.post(
-        f"/plans/{world.plan['id']}/breakdown", json={"vehicle_id": route["vehicle_id"]}
-    )
+    again = t.post(f"/plans/{world.plan['id']}/breakdown", json={"vehicle_id": route["vehicle_id"]})
     assert again.status_code == 409
     assert van["name"] in again.json()["detail"]
     # Dispatching again leaves the broken-down route as it is.
