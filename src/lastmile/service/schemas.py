@@ -10,7 +10,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 
 @dataclass(slots=True)
@@ -62,6 +69,7 @@ def _answer_iso(value: dt.datetime) -> str:
 
 
 _IN_ANSWER_ZONE = PlainSerializer(_answer_iso, return_type=str, when_used="json")
+_ANSWER_SCHEMA = WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization")
 
 
 def _aware(value: dt.datetime) -> dt.datetime:
@@ -72,10 +80,10 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 #: A time in an answer: shown in the organisation's time zone with its offset
 #: (e.g. 2026-11-24T14:00:00+01:00); accepted with any offset.
-Instant = Annotated[dt.datetime, _IN_ANSWER_ZONE]
+Instant = Annotated[dt.datetime, _IN_ANSWER_ZONE, _ANSWER_SCHEMA]
 
 #: A datetime that must carry a time zone; stored in UTC, answered like :data:`Instant`.
-AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware), _IN_ANSWER_ZONE]
+AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware), _IN_ANSWER_ZONE, _ANSWER_SCHEMA]
 
 Lon = Annotated[float, Field(ge=-180, le=180, description="Longitude, degrees (WGS84).")]
 Lat = Annotated[float, Field(ge=-90, le=90, description="Latitude, degrees (WGS84).")]

@@ -15,10 +15,16 @@ from lastmile.service import naming
 from lastmile.service.fleet.models import Driver, Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Plan, Route, Visit
-from lastmile.service.plans.schemas import ParcelOut, RouteOut, StopOut, UnassignedOut, VisitOut
+from lastmile.service.plans.schemas import (
+    ParcelOut,
+    RouteOut,
+    RouteStopOut,
+    UnassignedOut,
+    VisitOut,
+)
 
 
-def _stop(visit: Visit, order: Order) -> StopOut:
+def _stop(visit: Visit, order: Order) -> RouteStopOut:
     if visit.kind in (VisitKind.PICKUP.value, VisitKind.DELIVERY.value):
         kind = visit.kind  # one end of a shipment
     else:
@@ -27,7 +33,7 @@ def _stop(visit: Visit, order: Order) -> StopOut:
         address = order.pickup_address or order.pickup_geocoded_address
     else:
         address = order.delivery_address or order.delivery_geocoded_address
-    return StopOut(
+    return RouteStopOut(
         order_id=order.id,
         external_id=order.external_id,
         kind=kind,

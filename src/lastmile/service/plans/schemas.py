@@ -60,7 +60,7 @@ class ParcelOut(ApiModel):
     quantity: int = Field(description="How many pieces.")
 
 
-class StopOut(ApiModel):
+class RouteStopOut(ApiModel):
     """What a driver needs at an order's stop."""
 
     order_id: uuid.UUID = Field(description="The order.")
@@ -93,7 +93,7 @@ class VisitOut(ApiModel):
     load: list[int] = Field(description="Load after the step, per dimension.")
     distance_m: int = Field(description="Metres driven since the route start.")
     travel_s: int = Field(description="Seconds driven since the route start.")
-    stop: StopOut | None = Field(
+    stop: RouteStopOut | None = Field(
         default=None,
         description="For order steps, in GET /routes/{route_id} and GET /me/routes: the "
         "address, customer, instructions and parcels.",
