@@ -69,6 +69,8 @@ def vehicle_labels(
 ) -> dict[str, str]:
     """Labels of the organisation's vehicles, by id as text (unknown ids: the bare id)."""
     wanted = _ids(ids)
+    if not wanted:
+        return {}
     rows = session.execute(
         select(Vehicle.id, Vehicle.name, Vehicle.registration).where(
             Vehicle.org_id == org_id, Vehicle.id.in_(wanted)
@@ -83,6 +85,8 @@ def driver_labels(
 ) -> dict[str, str]:
     """Labels of the organisation's drivers, by id as text (unknown ids: the bare id)."""
     wanted = _ids(ids)
+    if not wanted:
+        return {}
     rows = session.execute(
         select(Driver.id, Driver.name).where(Driver.org_id == org_id, Driver.id.in_(wanted))
     )
@@ -95,6 +99,8 @@ def order_labels(
 ) -> dict[str, str]:
     """Labels of the organisation's orders, by id as text (unknown ids: the bare id)."""
     wanted = _ids(ids)
+    if not wanted:
+        return {}
     found: dict[str, str] = {}
     chunk = sorted(wanted)
     for start in range(0, len(chunk), 500):
