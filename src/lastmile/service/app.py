@@ -22,6 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 import lastmile
 from lastmile.exceptions import InputError
@@ -42,7 +43,7 @@ from lastmile.service.pod.router import router as pod_router
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.replan.router import router as replan_router
 from lastmile.service.replan.views import LiveViews
-from lastmile.service.schemas import ApiModel, ErrorOut
+from lastmile.service.schemas import ApiModel, ErrorOut, answer_zone
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
 from lastmile.service.travel import ServiceTravel
@@ -103,6 +104,18 @@ def _tune_garbage_collection() -> None:
         _frozen = True
 
 
+class _AnswerZoneMiddleware:
+    """Gives each request its answer time zone (UTC until the caller is known; the
+    organisation's once authenticated, see ``deps.get_principal``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        with answer_zone():
+            await self.app(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -150,6 +163,7 @@ def create_app(
         ),
         lifespan=lifespan,
     )
+    app.add_middleware(_AnswerZoneMiddleware)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)

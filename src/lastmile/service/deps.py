@@ -19,6 +19,7 @@ from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal as Principal
 from lastmile.service.auth.service import authenticate
 from lastmile.service.errors import Forbidden, NotAuthenticated
+from lastmile.service.schemas import answer_in
 from lastmile.service.settings import Settings
 
 _bearer = HTTPBearer(
@@ -56,7 +57,9 @@ def get_principal(
 ) -> Principal:
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("not authenticated: send Authorization: Bearer <token>")
-    return authenticate(session, token=credentials.credentials)
+    principal = authenticate(session, token=credentials.credentials)
+    answer_in(principal.timezone)
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]

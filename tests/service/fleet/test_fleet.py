@@ -47,7 +47,7 @@ def test_shifts_are_checked_and_filtered(tenant: Tenant) -> None:
     depot, vtype = tenant.depot(), tenant.vehicle_type()
     vehicle = tenant.vehicle(vtype["id"], depot["id"])
     shift = tenant.shift("d1", vehicle["id"])
-    assert shift["start_at"] == f"{DAY}T05:00:00Z"
+    assert shift["start_at"] == f"{DAY}T07:00:00+02:00"
     backwards = {
         "driver_id": shift["driver_id"],
         "start_at": f"{DAY}T10:00:00+00:00",

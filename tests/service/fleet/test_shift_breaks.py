@@ -28,18 +28,18 @@ def shift_body(t: Tenant, breaks: list[dict[str, Any]], **kw: Any) -> dict[str, 
 def test_a_shift_carries_its_breaks(tenant: Tenant) -> None:
     coffee = lunch("09:30", "10:30", 15, id="coffee")
     shift = tenant.ok("post", "/shifts", json=shift_body(tenant, [lunch(), coffee]), status=201)
-    # By earliest start, in UTC, with the unnamed break numbered.
+    # By earliest start, in Paris time, with the unnamed break numbered.
     assert shift["breaks"] == [
         {
             "id": "coffee",
-            "window_start": f"{DAY}T07:30:00Z",
-            "window_end": f"{DAY}T08:30:00Z",
+            "window_start": f"{DAY}T09:30:00+02:00",
+            "window_end": f"{DAY}T10:30:00+02:00",
             "duration_s": 900,
         },
         {
             "id": "break-1",
-            "window_start": f"{DAY}T10:00:00Z",
-            "window_end": f"{DAY}T11:30:00Z",
+            "window_start": f"{DAY}T12:00:00+02:00",
+            "window_end": f"{DAY}T13:30:00+02:00",
             "duration_s": 1800,
         },
     ]
@@ -121,10 +121,10 @@ def test_csv_import_with_breaks(tenant: Tenant) -> None:
     shifts = {s["driver_id"]: s for s in tenant.ok("get", "/shifts")}
     first = shifts[str(tenant.driver_ids["d1"])]
     assert first["vehicle_id"] == van["id"]
-    assert first["start_at"] == f"{DAY}T05:00:00Z"  # 07:00 in Paris
+    assert first["start_at"] == f"{DAY}T07:00:00+02:00"
     assert [(b["window_start"], b["duration_s"]) for b in first["breaks"]] == [
-        (f"{DAY}T07:30:00Z", 900),
-        (f"{DAY}T10:00:00Z", 1800),
+        (f"{DAY}T09:30:00+02:00", 900),
+        (f"{DAY}T12:00:00+02:00", 1800),
     ]
     assert shifts[str(tenant.driver_ids["d2"])]["breaks"] == []
     # The same file again changes nothing; a longer lunch updates the shift in place.
@@ -187,8 +187,8 @@ def test_json_import_with_breaks(tenant: Tenant) -> None:
     assert shift["breaks"] == [
         {
             "id": "lunch",
-            "window_start": f"{DAY}T10:00:00Z",
-            "window_end": f"{DAY}T11:00:00Z",
+            "window_start": f"{DAY}T12:00:00+02:00",
+            "window_end": f"{DAY}T13:00:00+02:00",
             "duration_s": 1800,
         }
     ]

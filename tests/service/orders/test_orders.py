@@ -23,7 +23,7 @@ def test_create_read_update_an_order(tenant: Tenant) -> None:
     order = tenant.order(1, skills=["fridge", " fridge"], priority=50, instructions="ring twice")
     assert order["status"] == "pending" and order["kind"] == "delivery"
     assert order["skills"] == ["fridge"] and order["pickup"] is None
-    assert order["delivery"]["time_windows"][0]["start"] == f"{DAY}T07:00:00Z"
+    assert order["delivery"]["time_windows"][0]["start"] == f"{DAY}T09:00:00+02:00"
     assert order["items"][0]["barcode"] == "BC0001"
     got = tenant.ok("get", f"/orders/{order['id']}")
     assert got == order
@@ -115,7 +115,7 @@ def test_csv_import_all_or_nothing_and_idempotent(tenant: Tenant, geocoder: Fake
     assert (first["created"], first["updated"], first["unchanged"]) == (3, 0, 0)
     orders = {o["external_id"]: o for o in tenant.ok("get", "/orders")}
     a1 = orders["A1"]
-    assert a1["delivery"]["time_windows"][0]["start"] == f"{DAY}T07:00:00Z"
+    assert a1["delivery"]["time_windows"][0]["start"] == f"{DAY}T09:00:00+02:00"
     assert a1["delivery"]["service_s"] == 300 and a1["amount"] == [2]
     assert [i["barcode"] for i in a1["items"]] == ["111", "112"] and a1["compartment"] == "chilled"
     assert orders["A2"]["delivery"]["lat"] == 48.8310

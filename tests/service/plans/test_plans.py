@@ -70,7 +70,9 @@ def test_a_dispatched_plan_has_routes_with_etas(world: World) -> None:
             if v["kind"] == "job":
                 served.add(v["order_id"])
                 # Inside the order's window, 09:00-18:00 Paris time.
-                assert f"{DAY}T07:00:00Z" <= v["start_at"] <= f"{DAY}T16:00:00Z"
+                # Answers show Paris time, with its offset.
+                assert v["start_at"].endswith("+02:00")
+                assert f"{DAY}T09:00:00+02:00" <= v["start_at"] <= f"{DAY}T18:00:00+02:00"
         assert route["distance_m"] == visits[-1]["distance_m"] > 0
     assert served | {u["order_id"] for u in plan["unassigned"]} == {o["id"] for o in world.orders}
     statuses = {o["id"]: o["status"] for o in t.ok("get", "/orders")}

@@ -81,3 +81,12 @@ def test_late_stops_are_announced_once(app: FastAPI, tw: World) -> None:
     # The stored ETA (what customers see) is the recomputed one.
     a = alerts[0]
     assert visits[a["sequence"]].eta_at == dt.datetime.fromisoformat(a["eta_at"])
+    # Alerts read in the organisation's time zone and name the van and the order.
+    assert a["eta_at"].endswith("+02:00") and first[0]["computed_at"].endswith("+02:00")
+    van = next(v for v in tw.vehicles if v["id"] == route_of(tw, "d2")["vehicle_id"])
+    order = next(o for o in tw.orders if o["id"] == a["order_id"])
+    assert a["message"].startswith(f"vehicle {van['name']} (id {van['id']}) is forecast late")
+    assert f"order {order['external_id']} (Customer " in a["message"]
+    assert f"id {order['id']})" in a["message"]
+    local = dt.datetime.fromisoformat(a["eta_at"])
+    assert f"expected at {local:%H:%M}" in a["message"]

@@ -18,6 +18,8 @@ class Principal:
     api_key_id: uuid.UUID | None = None
     driver_id: uuid.UUID | None = None
     session_token_id: uuid.UUID | None = None
+    #: the organisation's time zone (IANA name): answers show times in it
+    timezone: str = "UTC"
 
     @property
     def is_staff(self) -> bool:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
 from lastmile.service.auth.models import Role
-from lastmile.service.schemas import ApiModel
+from lastmile.service.schemas import ApiModel, Instant
 
 
 def _email(value: str) -> str:
@@ -44,7 +43,7 @@ class UserOut(ApiModel):
     name: str = Field(description="Display name.")
     role: Role = Field(description="admin, dispatcher or driver.")
     active: bool = Field(description="Deactivated users cannot log in.")
-    created_at: dt.datetime = Field(description="When the user was created.")
+    created_at: Instant = Field(description="When the user was created.")
 
 
 class LoginResponse(ApiModel):
@@ -52,7 +51,7 @@ class LoginResponse(ApiModel):
 
     access_token: str = Field(description="The session token (shown only here).")
     token_type: Literal["bearer"] = Field(default="bearer", description="Always bearer.")
-    expires_at: dt.datetime = Field(description="When the token stops working.")
+    expires_at: Instant = Field(description="When the token stops working.")
     user: UserOut = Field(description="Who logged in.")
 
 
@@ -102,9 +101,9 @@ class ApiKeyOut(ApiModel):
     name: str = Field(description="What the key is for.")
     role: Role = Field(description="What the key may do.")
     prefix: str = Field(description="The first characters of the key, to recognise it.")
-    created_at: dt.datetime = Field(description="When the key was made.")
-    last_used_at: dt.datetime | None = Field(description="Last use (to the minute).")
-    revoked_at: dt.datetime | None = Field(description="When the key was revoked, if it was.")
+    created_at: Instant = Field(description="When the key was made.")
+    last_used_at: Instant | None = Field(description="Last use (to the minute).")
+    revoked_at: Instant | None = Field(description="When the key was revoked, if it was.")
 
 
 class ApiKeyCreated(ApiKeyOut):

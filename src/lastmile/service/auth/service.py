@@ -15,6 +15,7 @@ from lastmile.service.auth.schemas import UserUpdate
 from lastmile.service.db import utcnow
 from lastmile.service.errors import Conflict, NotAuthenticated, NotFound
 from lastmile.service.fleet.models import Driver
+from lastmile.service.orgs.models import Organisation
 from lastmile.service.security import (
     API_KEY_PREFIX,
     SESSION_PREFIX,
@@ -27,6 +28,12 @@ from lastmile.service.security import (
 
 #: API key use is recorded at most this often, to spare a write per request.
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _timezone(session: Session, org_id: uuid.UUID) -> str:
+    """The organisation's time zone (its answers show times in it)."""
+    org = session.get(Organisation, org_id)
+    return org.timezone if org is not None else "UTC"
 
 
 def authenticate(session: Session, *, token: str) -> Principal:
@@ -55,6 +62,7 @@ def authenticate(session: Session, *, token: str) -> Principal:
             user_id=user.id,
             driver_id=driver_id,
             session_token_id=tok.id,
+            timezone=_timezone(session, user.org_id),
         )
     if token.startswith(API_KEY_PREFIX):
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(token)))
@@ -63,7 +71,12 @@ def authenticate(session: Session, *, token: str) -> Principal:
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
             key.last_used_at = now
             session.commit()
-        return Principal(org_id=key.org_id, role=Role(key.role), api_key_id=key.id)
+        return Principal(
+            org_id=key.org_id,
+            role=Role(key.role),
+            api_key_id=key.id,
+            timezone=_timezone(session, key.org_id),
+        )
     raise NotAuthenticated("malformed token")
 
 

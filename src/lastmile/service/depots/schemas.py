@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from pydantic import Field, model_validator
 
-from lastmile.service.schemas import ApiModel, Lat, Lon
+from lastmile.service.schemas import ApiModel, Instant, Lat, Lon
 
 DAY_S = 86_400
 
@@ -52,4 +51,4 @@ class DepotOut(DepotIn):
     """A stored depot."""
 
     id: uuid.UUID = Field(description="Depot id.")
-    created_at: dt.datetime = Field(description="When the depot was created.")
+    created_at: Instant = Field(description="When the depot was created.")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from pydantic import Field, model_validator
 
-from lastmile.service.schemas import ApiModel, AwareDatetime
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
 
 
 class VehicleTypeIn(ApiModel):
@@ -54,7 +53,7 @@ class VehicleTypeOut(VehicleTypeIn):
     """A stored vehicle type."""
 
     id: uuid.UUID = Field(description="Vehicle type id.")
-    created_at: dt.datetime = Field(description="When it was created.")
+    created_at: Instant = Field(description="When it was created.")
 
 
 class VehicleIn(ApiModel):
@@ -105,7 +104,7 @@ class VehicleOut(VehicleIn):
     """A stored vehicle."""
 
     id: uuid.UUID = Field(description="Vehicle id.")
-    created_at: dt.datetime = Field(description="When it was created.")
+    created_at: Instant = Field(description="When it was created.")
 
 
 class DriverIn(ApiModel):
@@ -130,7 +129,7 @@ class DriverOut(DriverIn):
     """A stored driver."""
 
     id: uuid.UUID = Field(description="Driver id.")
-    created_at: dt.datetime = Field(description="When it was created.")
+    created_at: Instant = Field(description="When it was created.")
 
 
 class BreakIn(ApiModel):
@@ -149,8 +148,8 @@ class BreakOut(ApiModel):
     """A stored break."""
 
     id: str = Field(description="Its name, unique in the shift.")
-    window_start: dt.datetime = Field(description="Earliest start (UTC).")
-    window_end: dt.datetime = Field(description="Latest start (UTC).")
+    window_start: Instant = Field(description="Earliest start (UTC).")
+    window_end: Instant = Field(description="Latest start (UTC).")
     duration_s: int = Field(description="How long it lasts, seconds.")
 
 
@@ -190,10 +189,10 @@ class ShiftOut(ApiModel):
     id: uuid.UUID = Field(description="Shift id.")
     driver_id: uuid.UUID = Field(description="The driver.")
     vehicle_id: uuid.UUID | None = Field(description="The vehicle.")
-    start_at: dt.datetime = Field(description="Shift start (UTC).")
-    end_at: dt.datetime = Field(description="Shift end (UTC).")
+    start_at: Instant = Field(description="Shift start (UTC).")
+    end_at: Instant = Field(description="Shift end (UTC).")
     breaks: list[BreakOut] = Field(description="Breaks, by earliest start.")
-    created_at: dt.datetime = Field(description="When it was created.")
+    created_at: Instant = Field(description="When it was created.")
 
 
 class ShiftImportResult(ApiModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field
 
-from lastmile.service.schemas import ApiModel, AwareDatetime
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
 
 
 class WebhookIn(ApiModel):
@@ -29,7 +28,7 @@ class WebhookOut(ApiModel):
     events: list[str] = Field(description="Event types it receives; empty: all.")
     description: str = Field(description="A note for people.")
     active: bool = Field(description="Whether events are sent to it.")
-    created_at: dt.datetime = Field(description="When it was added.")
+    created_at: Instant = Field(description="When it was added.")
 
 
 class WebhookCreated(WebhookOut):
@@ -50,11 +49,11 @@ class WebhookDeliveryOut(ApiModel):
     payload: dict[str, Any] = Field(description="The JSON body sent.")
     status: str = Field(description="pending, delivered or failed.")
     attempts: int = Field(description="Attempts so far.")
-    next_attempt_at: dt.datetime = Field(description="When the next attempt is due (pending).")
+    next_attempt_at: Instant = Field(description="When the next attempt is due (pending).")
     last_status_code: int | None = Field(description="The receiver's last answer.")
     last_error: str = Field(description="What went wrong last time.")
-    created_at: dt.datetime = Field(description="When the event happened.")
-    delivered_at: dt.datetime | None = Field(description="When it was delivered.")
+    created_at: Instant = Field(description="When the event happened.")
+    delivered_at: Instant | None = Field(description="When it was delivered.")
 
 
 class NotificationOut(ApiModel):
@@ -68,8 +67,8 @@ class NotificationOut(ApiModel):
     subject: str = Field(description="The subject sent.")
     body: str = Field(description="The e-mail text sent.")
     attempts: int = Field(description="Attempts so far.")
-    created_at: dt.datetime = Field(description="When the event happened.")
-    sent_at: dt.datetime | None = Field(description="When it was sent.")
+    created_at: Instant = Field(description="When the event happened.")
+    sent_at: Instant | None = Field(description="When it was sent.")
 
 
 class ReplyIn(ApiModel):
@@ -92,10 +91,10 @@ class ReplyOut(ApiModel):
     order_id: uuid.UUID = Field(description="The order.")
     kind: str = Field(description="instructions, new_window or leave_with_neighbour.")
     text: str = Field(description="What they wrote.")
-    window_start: dt.datetime | None = Field(description="The window asked for.")
-    window_end: dt.datetime | None = Field(description="The window asked for.")
+    window_start: Instant | None = Field(description="The window asked for.")
+    window_end: Instant | None = Field(description="The window asked for.")
     neighbour_name: str = Field(description="Who may take it.")
     neighbour_address: str = Field(description="Where they live.")
     applied: bool = Field(description="Whether the order was changed.")
     note: str = Field(description="Why not, when it was not.")
-    created_at: dt.datetime = Field(description="When.")
+    created_at: Instant = Field(description="When.")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import uuid
 from enum import StrEnum
@@ -11,7 +10,7 @@ from pydantic import Field, model_validator
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem
+from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant
 
 
 class TimeWindowIn(ApiModel):
@@ -30,8 +29,8 @@ class TimeWindowIn(ApiModel):
 class TimeWindowOut(ApiModel):
     """A time window (UTC)."""
 
-    start: dt.datetime = Field(description="Earliest service start.")
-    end: dt.datetime = Field(description="Latest service start.")
+    start: Instant = Field(description="Earliest service start.")
+    end: Instant = Field(description="Latest service start.")
 
 
 class StopIn(ApiModel):
@@ -192,8 +191,8 @@ class OrderOut(ApiModel):
     needs_review: bool = Field(
         default=False, description="A stop's geocoded position waits for a dispatcher."
     )
-    created_at: dt.datetime = Field(description="When the order was created.")
-    updated_at: dt.datetime = Field(description="When the order last changed.")
+    created_at: Instant = Field(description="When the order was created.")
+    updated_at: Instant = Field(description="When the order last changed.")
 
 
 class ImportMode(StrEnum):
@@ -269,7 +268,7 @@ class TrackingLinkOut(ApiModel):
 
     token: str = Field(description="The secret token (192 random bits).")
     url: str = Field(description="The page to send to the customer.")
-    expires_at: dt.datetime = Field(description="When the link stops working.")
+    expires_at: Instant = Field(description="When the link stops working.")
 
 
 class TrackingOut(ApiModel):
@@ -278,8 +277,8 @@ class TrackingOut(ApiModel):
     organisation: str = Field(description="Who delivers.")
     kind: OrderKind = Field(description="delivery, pickup or shipment.")
     status: OrderStatus = Field(description="Where the order is.")
-    eta_at: dt.datetime | None = Field(
+    eta_at: Instant | None = Field(
         description="Expected arrival at the customer, once the order is on a route."
     )
     time_windows: list[TimeWindowOut] = Field(description="The agreed time windows.")
-    updated_at: dt.datetime = Field(description="When the order last changed.")
+    updated_at: Instant = Field(description="When the order last changed.")

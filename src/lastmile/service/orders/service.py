@@ -45,6 +45,7 @@ from lastmile.service.orders.schemas import (
     TrackingOut,
 )
 from lastmile.service.orgs.models import Organisation
+from lastmile.service.schemas import answer_in
 from lastmile.service.security import digest, new_token
 
 # -- rows <-> schemas ----------------------------------------------------------------------
@@ -439,6 +440,7 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
     org = session.get(Organisation, link.org_id)
     if order is None or org is None:
         raise NotFound("unknown or expired tracking link")
+    answer_in(org.timezone)
     eta = None
     if order.status in (OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE, OrderStatus.PICKED_UP):
         eta = session.scalar(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 import zoneinfo
 
 from pydantic import Field, field_validator
 
-from lastmile.service.schemas import ApiModel
+from lastmile.service.schemas import ApiModel, Instant
 
 
 def _check_timezone(value: str) -> str:
@@ -31,7 +30,7 @@ class OrgOut(ApiModel):
     dimensions: list[str] = Field(
         description="Capacity dimensions; every amount and capacity lists values in this order."
     )
-    created_at: dt.datetime = Field(description="When the organisation was created.")
+    created_at: Instant = Field(description="When the organisation was created.")
 
 
 class OrgUpdate(ApiModel):

@@ -12,6 +12,7 @@ from lastmile.service.errors import Forbidden
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.orgs.service import get_org
 from lastmile.service.plans import service
+from lastmile.service.plans.answers import route_answers, unassigned_answers
 from lastmile.service.plans.jobs import JobRunner
 from lastmile.service.plans.models import Plan, PlanningJob, Route
 from lastmile.service.plans.schemas import (
@@ -22,7 +23,6 @@ from lastmile.service.plans.schemas import (
     PlanDetail,
     PlanOut,
     RouteOut,
-    UnassignedOut,
 )
 
 router = APIRouter(tags=["plans"])
@@ -72,7 +72,7 @@ def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
         job=_job_out(job),
         travel_model=service.travel_model_of(job),
         routes=[RouteOut.model_validate(r) for r in plan.routes],
-        unassigned=[UnassignedOut.model_validate(u) for u in plan.unassigned],
+        unassigned=unassigned_answers(session, plan),
     )
 
 
@@ -142,9 +142,10 @@ def delete_plan(plan: PlanDep, session: SessionDep) -> None:
 
 
 @router.get("/routes/{route_id}", response_model=RouteOut)
-def read_route(route: RouteDep) -> RouteOut:
-    """One route with its visits (drivers: only their own)."""
-    return RouteOut.model_validate(route)
+def read_route(route: RouteDep, session: SessionDep) -> RouteOut:
+    """One route with its visits (drivers: only their own): each order stop with its
+    address, customer and phone, instructions, parcels and kind (delivery or pickup)."""
+    return route_answers(session, [route])[0]
 
 
 @router.get("/routes/{route_id}/loading-list", response_model=LoadingListOut)
@@ -156,13 +157,14 @@ def read_loading_list(route: RouteDep, session: SessionDep) -> LoadingListOut:
 @router.post("/routes/{route_id}/start", response_model=RouteOut)
 def start_route(route: RouteDep, session: SessionDep) -> RouteOut:
     """The driver leaves the depot: the route starts and its orders are en route."""
-    return RouteOut.model_validate(service.start_route(session, route=route))
+    return route_answers(session, [service.start_route(session, route=route)])[0]
 
 
 @router.get("/me/routes", response_model=list[RouteOut])
 def my_routes(user: CurrentUser, session: SessionDep, page: PageDep) -> list[RouteOut]:
-    """The calling driver's routes, latest first."""
+    """The calling driver's routes, latest first, with every stop spelled out (address,
+    customer and phone, instructions, parcels, delivery or pickup)."""
     if user.driver_id is None:
         raise Forbidden("only drivers with a driver record have routes")
     rows = service.driver_routes(session, principal=user, limit=page.limit)
-    return [RouteOut.model_validate(r) for r in rows]
+    return route_answers(session, rows)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from lastmile.service.schemas import ApiModel
+from lastmile.service.schemas import ApiModel, Instant
 
 
 class PlanCreate(ApiModel):
@@ -47,9 +47,30 @@ class JobOut(ApiModel):
     progress: float = Field(description="0 to 1.")
     message: str = Field(description="What the job is doing.")
     error: str = Field(description="Why it failed, if it did.")
-    created_at: dt.datetime = Field(description="When it was queued.")
-    started_at: dt.datetime | None = Field(description="When it started.")
-    finished_at: dt.datetime | None = Field(description="When it ended.")
+    created_at: Instant = Field(description="When it was queued.")
+    started_at: Instant | None = Field(description="When it started.")
+    finished_at: Instant | None = Field(description="When it ended.")
+
+
+class ParcelOut(ApiModel):
+    """One parcel of an order, as the driver handles it."""
+
+    barcode: str | None = Field(description="Barcode to scan (none: the order as a whole).")
+    description: str = Field(description="What it is.")
+    quantity: int = Field(description="How many pieces.")
+
+
+class RouteStopOut(ApiModel):
+    """What a driver needs at an order's stop."""
+
+    order_id: uuid.UUID = Field(description="The order.")
+    external_id: str | None = Field(description="The order's own reference.")
+    kind: str = Field(description="delivery (goods handed over) or pickup (goods collected).")
+    address: str = Field(description="Where: the address as given (or as geocoded).")
+    customer_name: str = Field(description="Who to see.")
+    customer_phone: str = Field(description="Their phone number.")
+    instructions: str = Field(description="The customer's instructions for the driver.")
+    parcels: list[ParcelOut] = Field(description="The parcels, with their barcodes.")
 
 
 class VisitOut(ApiModel):
@@ -65,13 +86,18 @@ class VisitOut(ApiModel):
     )
     lon: float | None = Field(description="Longitude, degrees.")
     lat: float | None = Field(description="Latitude, degrees.")
-    arrival_at: dt.datetime = Field(description="Planned arrival.")
-    start_at: dt.datetime = Field(description="Planned service start (after any wait).")
-    departure_at: dt.datetime = Field(description="Planned departure.")
-    eta_at: dt.datetime = Field(description="Current estimate of the arrival.")
+    arrival_at: Instant = Field(description="Planned arrival.")
+    start_at: Instant = Field(description="Planned service start (after any wait).")
+    departure_at: Instant = Field(description="Planned departure.")
+    eta_at: Instant = Field(description="Current estimate of the arrival.")
     load: list[int] = Field(description="Load after the step, per dimension.")
     distance_m: int = Field(description="Metres driven since the route start.")
     travel_s: int = Field(description="Seconds driven since the route start.")
+    stop: RouteStopOut | None = Field(
+        default=None,
+        description="For order steps, in GET /routes/{route_id} and GET /me/routes: the "
+        "address, customer, instructions and parcels.",
+    )
 
 
 class RouteOut(ApiModel):
@@ -80,15 +106,23 @@ class RouteOut(ApiModel):
     id: uuid.UUID = Field(description="Route id.")
     plan_id: uuid.UUID = Field(description="Its plan.")
     vehicle_id: uuid.UUID = Field(description="The vehicle.")
+    vehicle_name: str = Field(
+        default="", description="The vehicle's name (GET /routes/{route_id}, GET /me/routes)."
+    )
+    vehicle_registration: str = Field(default="", description="Its registration plate.")
     driver_id: uuid.UUID | None = Field(description="The driver, once dispatched.")
-    status: str = Field(description="planned, dispatched, started or completed.")
+    driver_name: str = Field(default="", description="The driver's name, once dispatched.")
+    status: str = Field(
+        description="planned, dispatched, started, completed or broken_down (the vehicle "
+        "broke down: the route keeps the stops it did, the others moved)."
+    )
     cost: int = Field(description="Objective value of the route.")
     distance_m: int = Field(description="Metres driven.")
     travel_s: int = Field(description="Seconds driven.")
-    start_at: dt.datetime = Field(description="Planned departure from the depot.")
-    end_at: dt.datetime = Field(description="Planned end.")
-    dispatched_at: dt.datetime | None = Field(description="When it was dispatched.")
-    started_at: dt.datetime | None = Field(description="When the driver started it.")
+    start_at: Instant = Field(description="Planned departure from the depot.")
+    end_at: Instant = Field(description="Planned end.")
+    dispatched_at: Instant | None = Field(description="When it was dispatched.")
+    started_at: Instant | None = Field(description="When the driver started it.")
     visits: list[VisitOut] = Field(description="Timed steps, in order.")
 
 
@@ -96,6 +130,11 @@ class UnassignedOut(ApiModel):
     """An order the plan does not serve, and why."""
 
     order_id: uuid.UUID = Field(description="The order.")
+    order: str = Field(
+        default="",
+        description="The order as people know it: external id, customer and id, e.g. "
+        "'order EXT-42 (Alice Martin, id ...)'.",
+    )
     code: str = Field(description="skills, capacity, time_window, shift, no_room, ...")
     reason: str = Field(description="The reason in words a dispatcher reads.")
 
@@ -106,7 +145,7 @@ class PlanOut(ApiModel):
     id: uuid.UUID = Field(description="Plan id.")
     name: str = Field(description="Display name.")
     status: str = Field(description="planning, ready, failed, cancelled or dispatched.")
-    epoch: dt.datetime = Field(description="The instant planning time 0 stands for.")
+    epoch: Instant = Field(description="The instant planning time 0 stands for.")
     engine: str = Field(description="The engine that produced the plan.")
     travel_note: str = Field(description="How travel times were computed.")
     travel_model: dict[str, Any] | None = Field(
@@ -118,8 +157,8 @@ class PlanOut(ApiModel):
     cost: int = Field(description="Total objective value.")
     distance_m: int = Field(description="Total metres driven.")
     travel_s: int = Field(description="Total seconds driven.")
-    created_at: dt.datetime = Field(description="When the plan was requested.")
-    dispatched_at: dt.datetime | None = Field(description="When it was dispatched.")
+    created_at: Instant = Field(description="When the plan was requested.")
+    dispatched_at: Instant | None = Field(description="When it was dispatched.")
     job: JobOut | None = Field(default=None, description="The planning job.")
 
 

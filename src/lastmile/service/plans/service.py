@@ -18,6 +18,7 @@ from lastmile.operations import (
     OrderStatus,
     build_loading_list,
 )
+from lastmile.service import naming
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal
 from lastmile.service.crud import get_owned
@@ -90,7 +91,8 @@ def create_plan(
             elif not found[vid].active:
                 errors.append(
                     FieldError(
-                        reason=f"vehicle {found[vid].name} is inactive", column=f"vehicle_ids[{k}]"
+                        reason=f"{naming.of_vehicle(found[vid])} is inactive",
+                        column=f"vehicle_ids[{k}]",
                     )
                 )
         vehicle_ids = list(dict.fromkeys(data.vehicle_ids))
@@ -450,7 +452,8 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
         if not driver.active:
             errors.append(
                 FieldError(
-                    reason=f"driver {driver.name} is inactive", column=f"assignments[{k}].driver_id"
+                    reason=f"{naming.of_driver(driver)} is inactive",
+                    column=f"assignments[{k}].driver_id",
                 )
             )
             continue
@@ -462,7 +465,7 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
         )
     }
     for r in plan.routes:
-        if r.id in chosen:
+        if r.id in chosen or r.status == "broken_down":
             continue
         if r.status == "started" and r.driver_id is not None:
             chosen[r.id] = r.driver_id
@@ -480,10 +483,14 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
             .limit(1)
         )
         if shift is None:
-            name = vehicles[r.vehicle_id].name if r.vehicle_id in vehicles else r.vehicle_id
+            name = (
+                naming.of_vehicle(vehicles[r.vehicle_id])
+                if r.vehicle_id in vehicles
+                else naming.vehicle_label(r.vehicle_id)
+            )
             errors.append(
                 FieldError(
-                    reason=f"the route of vehicle {name} has no driver: assign one or add a shift "
+                    reason=f"the route of {name} has no driver: assign one or add a shift "
                     "with that vehicle",
                     column=f"route {r.id}",
                 )
@@ -493,9 +500,10 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
     by_driver: dict[uuid.UUID, uuid.UUID] = {}
     for route_id, driver_id in chosen.items():
         if driver_id in by_driver:
+            who = naming.driver_labels(session, org_id=plan.org_id, ids=[driver_id])
             errors.append(
                 FieldError(
-                    reason=f"driver {driver_id} would get two routes of this plan",
+                    reason=f"{who[str(driver_id)]} would get two routes of this plan",
                     column=f"route {route_id}",
                 )
             )
@@ -509,11 +517,11 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
             order = orders.get(oid)
             if order is None or order.status == OrderStatus.PLANNED.value:
                 continue
-            label = order.external_id or str(order.id)
+            label = naming.of_order(order)
             reason = (
-                f"order {label} is already dispatched with another plan"
+                f"{label} is already dispatched with another plan"
                 if order.status == OrderStatus.DISPATCHED.value
-                else f"order {label} is {order.status}; plan again"
+                else f"{label} is {order.status}; plan again"
             )
             errors.append(FieldError(reason=reason, column="orders"))
     if errors:
@@ -527,7 +535,7 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
         ):
             apply_event(order, OrderEvent.DISPATCH)
     for r in plan.routes:
-        r.driver_id = chosen[r.id]
+        r.driver_id = chosen.get(r.id, r.driver_id)
         if r.status == "planned":
             r.status = "dispatched"
             r.dispatched_at = now

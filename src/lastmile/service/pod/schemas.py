@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from lastmile.operations.pod import FailureReason
-from lastmile.service.schemas import ApiModel, AwareDatetime
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
 
 
 class PodFileOut(ApiModel):
@@ -21,7 +21,7 @@ class PodFileOut(ApiModel):
     content_type: str = Field(description="The image type its content shows.")
     size_bytes: int = Field(description="Size.")
     sha256: str = Field(description="SHA-256 of the content, hex.")
-    created_at: dt.datetime = Field(description="When it was uploaded.")
+    created_at: Instant = Field(description="When it was uploaded.")
 
 
 class ScanIn(ApiModel):
@@ -100,5 +100,5 @@ class ProofOut(ApiModel):
     attempt: int = Field(description="Which attempt at this order this was.")
     reattempt_on: dt.date | None = Field(description="When a failed order is tried again.")
     reattempt_note: str = Field(description="The re-attempt decision, in words.")
-    recorded_at: dt.datetime = Field(description="When it happened.")
+    recorded_at: Instant = Field(description="When it happened.")
     order_status: str = Field(default="", description="The order's status afterwards.")

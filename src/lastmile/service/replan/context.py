@@ -39,6 +39,7 @@ from lastmile.operations.progress import (
 from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
+from lastmile.service import naming
 from lastmile.service.errors import Conflict
 from lastmile.service.orders.models import Order
 from lastmile.service.orgs.models import Organisation
@@ -56,6 +57,16 @@ from lastmile.service.travel import DayTravel, ServiceTravel
 
 #: Route statuses whose vehicle has left its depot.
 ON_THE_ROAD = ("started",)
+#: A route whose vehicle broke down: kept in its plan (with the stops it did) for
+#: people to see, out of every later change.
+BROKEN_DOWN = "broken_down"
+
+
+def live_routes(plan: pm.Plan) -> list[pm.Route]:
+    """The plan's routes that still take part in changes (all but broken-down ones)."""
+    return [r for r in plan.routes if r.status != BROKEN_DOWN]
+
+
 #: A GPS fix older than this is not trusted as the vehicle's position.
 _FIX_MAX_AGE = dt.timedelta(minutes=15)
 _FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
@@ -136,7 +147,7 @@ def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     vehicle_ids = {r.vehicle_id for r in plan.routes}
     if job is not None:
         vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
-    return vehicle_ids
+    return vehicle_ids - {r.vehicle_id for r in plan.routes if r.status == BROKEN_DOWN}
 
 
 def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:
@@ -187,7 +198,7 @@ def vehicle_states(
 ) -> tuple[list[VehicleState], list[Location], dict[str, set[tuple[str, VisitKind]]]]:
     """Where each vehicle on the road is now, from its stop events and last GPS fix.
 
-    ``routes`` are the plan's routes (in ``plan.routes`` order) as the library
+    ``routes`` are the plan's live routes (in :func:`live_routes` order) as the library
     sees them, on ``problem``'s rows. The position is
     :func:`lastmile.operations.position.vehicle_position`, the rule tracking uses
     too, with finished stops only (a stop the driver reached but has not finished
@@ -196,7 +207,7 @@ def vehicle_states(
     the vehicles' states, the fixes' locations (to add as rows, in order) and, by
     vehicle, the orders behind it (by order id and visit kind).
     """
-    started = [r for r in plan.routes if r.status in ON_THE_ROAD]
+    started = [r for r in live_routes(plan) if r.status in ON_THE_ROAD]
     events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
     if started:
         for ev in session.scalars(
@@ -216,7 +227,7 @@ def vehicle_states(
     states: list[VehicleState] = []
     fixes: list[Location] = []
     done: dict[str, set[tuple[str, VisitKind]]] = {}
-    for row, route in zip(plan.routes, routes, strict=True):
+    for row, route in zip(live_routes(plan), routes, strict=True):
         if row.status not in ON_THE_ROAD:
             continue
         vid = str(row.vehicle_id)
@@ -283,7 +294,8 @@ def _build(
     extra_orders: Iterable[uuid.UUID] = (),
 ) -> tuple[Snapshot, LivePlan, dict[str, set[tuple[str, VisitKind]]]]:
     """The live view of ``plan`` from the database, vehicles ready no earlier than ``as_of``."""
-    order_ids = {v.order_id for r in plan.routes for v in r.visits if v.order_id is not None}
+    rows = live_routes(plan)
+    order_ids = {v.order_id for r in rows for v in r.visits if v.order_id is not None}
     order_ids |= {u.order_id for u in plan.unassigned}
     order_ids |= set(extra_orders)
     cancelled = set(
@@ -311,10 +323,11 @@ def _build(
     known = {o.id for o in problem.orders}
     vehicles = {v.id for v in problem.vehicles}
     domain_routes: list[Route] = []
-    for row in plan.routes:
+    for row in rows:
         vid = str(row.vehicle_id)
         if vid not in vehicles:
-            raise Conflict(f"vehicle {vid} of route {row.id} is no longer available")
+            label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[vid])[vid]
+            raise Conflict(f"{label} of route {row.id} is no longer available")
         steps = _steps(row, known, snapshot.depot_ids)
         domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
     on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
@@ -440,7 +453,7 @@ def load_live(
         raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
     org = session.get(Organisation, plan.org_id)
     assert org is not None
-    routes = {str(r.vehicle_id): r for r in plan.routes}
+    routes = {str(r.vehicle_id): r for r in live_routes(plan)}
 
     def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
         snapshot, live, done = _build(

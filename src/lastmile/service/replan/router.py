@@ -60,9 +60,15 @@ ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]
 TravelDep = Annotated[ServiceTravel, Depends(get_travel_model)]
 
 
-def _unassigned_out(items: list[Unassigned]) -> list[UnassignedOut]:
+def _unassigned_out(items: list[Unassigned], labels: dict[str, str]) -> list[UnassignedOut]:
     return [
-        UnassignedOut(order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason) for u in items
+        UnassignedOut(
+            order_id=uuid.UUID(u.order_id),
+            order=labels.get(u.order_id, ""),
+            code=u.code,
+            reason=u.reason,
+        )
+        for u in items
     ]
 
 
@@ -75,7 +81,7 @@ def _answer(outcome: service.ReplanOutcome) -> ReplanOut:
         cost_before=outcome.cost_before,
         cost_after=outcome.cost_after,
         needs_dispatch=outcome.needs_dispatch,
-        unassigned=_unassigned_out(outcome.unassigned),
+        unassigned=_unassigned_out(outcome.unassigned, outcome.order_labels),
         late=outcome.late,
         routes=[RouteOut.model_validate(r) for r in outcome.routes],
     )

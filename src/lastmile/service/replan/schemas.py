@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from pydantic import Field
 
 from lastmile.service.plans.schemas import RouteOut, UnassignedOut
-from lastmile.service.schemas import ApiModel
+from lastmile.service.schemas import ApiModel, Instant
 
 
 class InsertOrderIn(ApiModel):
@@ -46,7 +45,7 @@ class PlanChangeOut(ApiModel):
     summary: str = Field(description="What happened, in words.")
     cost_before: int = Field(description="The plan's cost before.")
     cost_after: int = Field(description="The plan's cost after.")
-    created_at: dt.datetime = Field(description="When.")
+    created_at: Instant = Field(description="When.")
 
 
 class ReplanOut(ApiModel):

@@ -21,11 +21,12 @@ from lastmile.domain import Unassigned
 from lastmile.exceptions import InputError, SolveError, UnsupportedConstraint
 from lastmile.operations import OrderStatus
 from lastmile.planning.live import LivePlan
+from lastmile.service import naming
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.orders.models import Order
 from lastmile.service.plans import models as pm
 from lastmile.service.plans.solver_options import check_solver_options
-from lastmile.service.replan.context import BARE, LiveContext, changing, load_live
+from lastmile.service.replan.context import BARE, BROKEN_DOWN, LiveContext, changing, load_live
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.replan.writeback import Stored, store
@@ -52,9 +53,32 @@ class ReplanOutcome:
     late: list[str]
     #: the routes the change rewrote
     routes: list[pm.Route] = field(default_factory=list)
+    #: how people know the unassigned orders, by order id
+    order_labels: dict[str, str] = field(default_factory=dict)
+
+
+def _late(session: Session, ctx: LiveContext) -> list[str]:
+    """The live view's relaxations as sentences naming the vehicle and the order."""
+    relaxations = ctx.live.relaxations
+    if not relaxations:
+        return []
+    vehicles = naming.vehicle_labels(
+        session, org_id=ctx.plan.org_id, ids={r.vehicle_id for r in relaxations}
+    )
+    real = {o.id for o in ctx.problem.orders}
+    order_ids = {r.order_id for r in relaxations if r.order_id in real}
+    orders = naming.order_labels(session, org_id=ctx.plan.org_id, ids=order_ids)
+    out = []
+    for r in relaxations:
+        message = r.message
+        if r.order_id in orders:
+            message = message.replace(f"order {r.order_id!r}", orders[r.order_id])
+        out.append(f"{vehicles.get(r.vehicle_id, r.vehicle_id)}: {message}")
+    return out
 
 
 def _outcome(
+    session: Session,
     plan: pm.Plan,
     *,
     ctx: LiveContext,
@@ -71,9 +95,26 @@ def _outcome(
         cost_after=plan.cost,
         needs_dispatch=stored.needs_dispatch if stored is not None else False,
         unassigned=unassigned,
-        late=[r.message for r in ctx.live.relaxations],
+        late=_late(session, ctx),
         routes=list(stored.routes) if stored is not None else [],
+        order_labels=naming.order_labels(
+            session, org_id=plan.org_id, ids=[u.order_id for u in unassigned]
+        ),
     )
+
+
+#: Orders named one by one in a summary; more are counted.
+_NAMED = 10
+
+
+def _listed(session: Session, plan: pm.Plan, order_ids: list[str]) -> str:
+    """``: order A (...), order B (...) and 3 more`` (empty for no orders)."""
+    if not order_ids:
+        return ""
+    labels = naming.order_labels(session, org_id=plan.org_id, ids=order_ids[:_NAMED])
+    text = ", ".join(labels[i] for i in order_ids[:_NAMED] if i in labels)
+    more = len(order_ids) - _NAMED
+    return f": {text}" + (f" and {more} more" if more > 0 else "")
 
 
 def get_plan(session: Session, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> pm.Plan:
@@ -103,8 +144,7 @@ def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order
         raise NotFound("order not found")
     if order.status != OrderStatus.PENDING.value:
         raise Conflict(
-            f"order {order.external_id or order.id} is {order.status}; only pending orders "
-            "can be inserted"
+            f"{naming.of_order(order)} is {order.status}; only pending orders can be inserted"
         )
     on_route = session.scalar(
         select(pm.Visit.id)
@@ -113,7 +153,7 @@ def plan_order(session: Session, *, plan: pm.Plan, order_id: uuid.UUID) -> Order
         .limit(1)
     )
     if on_route is not None:
-        raise Conflict("the order is already on a route of this plan")
+        raise Conflict(f"{naming.of_order(order)} is already on a route of this plan")
     return order
 
 
@@ -140,19 +180,23 @@ def insert_order(
             views=views,
         )
         result = ctx.live.insert(ctx.order(order.id))
-        ref = order.external_id or str(order.id)
+        ref = naming.of_order(order)
         if not isinstance(result, LivePlan):
             return _outcome(
+                session,
                 plan,
                 ctx=ctx,
                 stored=None,
-                summary=f"order {ref} fits nowhere: {result.reason}",
+                summary=f"{ref} fits nowhere: {result.reason}",
                 unassigned=[result],
             )
         oid = str(order.id)
         route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
-        added = result.plan.cost - ctx.live.plan.cost
-        summary = f"order {ref} inserted on vehicle {route.vehicle_id} (cost +{added})"
+        vehicle = naming.vehicle_labels(session, org_id=plan.org_id, ids=[route.vehicle_id])
+        summary = (
+            f"{ref} inserted on {vehicle[route.vehicle_id]}: "
+            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+        )
         stored = store(
             session,
             ctx=ctx,
@@ -163,7 +207,7 @@ def insert_order(
             user_id=user_id,
             remember_in=views,
         )
-        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+        return _outcome(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
 
 
 def breakdown(
@@ -181,11 +225,15 @@ def breakdown(
     ``broken_down``."""
     with changing(session, plan=plan, views=views) as plan:
         vid = str(vehicle_id)
-        if not any(str(r.vehicle_id) == vid for r in plan.routes):
+        label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[vehicle_id])[vid]
+        rows = [r for r in plan.routes if str(r.vehicle_id) == vid]
+        if not rows:
             raise Unprocessable(
-                "the vehicle has no route in this plan",
-                [FieldError(reason="no route of this plan uses it", column="vehicle_id")],
+                f"{label} has no route in this plan",
+                [FieldError(reason=f"no route of this plan uses {label}", column="vehicle_id")],
             )
+        if all(r.status == BROKEN_DOWN for r in rows):
+            raise Conflict(f"{label} has already broken down in this plan")
         ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
         before = {u.order_id for u in ctx.live.plan.unassigned}
         result = ctx.live.without_vehicle(vid)
@@ -195,7 +243,11 @@ def breakdown(
         real = {o.id for o in ctx.problem.orders}
         ahead &= real
         moved = len(ahead - {u.order_id for u in left})
-        summary = f"vehicle {vid} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
+        summary = (
+            f"{label} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
+            f"{_listed(session, plan, [u.order_id for u in left])}; "
+            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+        )
         stored = store(
             session,
             ctx=ctx,
@@ -206,7 +258,7 @@ def breakdown(
             user_id=user_id,
             broken=vid,
         )
-        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=left)
+        return _outcome(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=left)
 
 
 def _reoptimised(
@@ -254,6 +306,7 @@ def reoptimise(
         )
         if result is None:
             return _outcome(
+                session,
                 plan,
                 ctx=ctx,
                 stored=None,
@@ -262,8 +315,9 @@ def reoptimise(
             )
         summary = (
             f"re-optimised ({result.plan.engine}): "
-            f"cost {ctx.live.plan.cost} -> {result.plan.cost}, "
+            f"{naming.cost_change(plan.cost, result.plan.cost)}, "
             f"{len(result.plan.unassigned)} unassigned"
+            f"{_listed(session, plan, [u.order_id for u in result.plan.unassigned])}"
         )
         stored = store(
             session,
@@ -274,4 +328,4 @@ def reoptimise(
             detail={"engine": result.plan.engine, "keep_started": keep_started},
             user_id=user_id,
         )
-        return _outcome(plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+        return _outcome(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])

@@ -24,7 +24,13 @@ from lastmile.service.events import publish
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.plans import models as pm
-from lastmile.service.replan.context import BARE, ON_THE_ROAD, LiveContext, remember
+from lastmile.service.replan.context import (
+    BARE,
+    BROKEN_DOWN,
+    ON_THE_ROAD,
+    LiveContext,
+    remember,
+)
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 
@@ -162,16 +168,27 @@ def store(
         row.cost, row.distance_m, row.travel_s = route.cost, route.distance, route.travel
         row.start_at, row.end_at = at(route.start_time), at(route.end_time)
         if vid == broken:
-            row.status = "broken_down"
+            row.status = BROKEN_DOWN
         rewritten.append(row)
     for vid, row in ctx.routes.items():
         if vid in by_vehicle:
             continue
-        if row.status in ("planned", "dispatched"):
-            plan.routes.remove(row)
-        elif vid == broken:
-            row.status = "broken_down"
+        if vid == broken:
+            # Kept in the plan for people to see, with the stops it did (the
+            # others went to other vehicles or are unassigned).
+            did = ctx.done.get(vid, set())
+            row.visits = [
+                kept
+                for kept in row.visits
+                if (kept.kind == VisitKind.START.value and row.status in ON_THE_ROAD)
+                or (kept.order_id is not None and (str(kept.order_id), VisitKind(kept.kind)) in did)
+            ]
+            for seq, kept in enumerate(row.visits):
+                kept.sequence = seq
+            row.status = BROKEN_DOWN
             rewritten.append(row)
+        elif row.status in ("planned", "dispatched"):
+            plan.routes.remove(row)
     unassigned = list(full.unassigned)
     plan.unassigned.clear()
     session.flush()

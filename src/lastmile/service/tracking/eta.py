@@ -17,6 +17,7 @@ import datetime as dt
 import itertools
 import math
 import uuid
+import zoneinfo
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,6 +36,7 @@ from lastmile.operations.progress import (
     TrackedStop,
     route_progress,
 )
+from lastmile.service import naming
 from lastmile.service.db import utcnow
 from lastmile.service.depots.models import Depot
 from lastmile.service.errors import NotFound
@@ -62,6 +64,8 @@ class EtaComputation:
     visits: dict[int, Any]
     epoch: dt.datetime
     org_id: uuid.UUID
+    #: the organisation's time zone: live events show times in it
+    timezone: str = "UTC"
 
 
 def _seconds(epoch: dt.datetime, when: dt.datetime) -> int:
@@ -367,7 +371,13 @@ def compute_eta(
         ],
     )
     return EtaComputation(
-        out=out, eta=eta, progress=progress, visits=by_seq, epoch=epoch, org_id=route.org_id
+        out=out,
+        eta=eta,
+        progress=progress,
+        visits=by_seq,
+        epoch=epoch,
+        org_id=route.org_id,
+        timezone=route.timezone,
     )
 
 
@@ -444,32 +454,73 @@ def refresh_eta(
         session.rollback()
         return []
     nxt = next((s for s in comp.out.stops if s.kind is not VisitKind.END), None)
+    zone = _zone(comp.timezone)
+
+    def local(when: dt.datetime) -> str:
+        return when.astimezone(zone).isoformat()
+
     events: list[dict[str, Any]] = [
         {
             "type": "eta",
             "route_id": str(route_id),
-            "computed_at": now.isoformat(),
+            "computed_at": local(now),
             "origin": comp.out.origin,
             "done": comp.out.done,
             "failed": comp.out.failed,
             "remaining": comp.out.remaining,
-            "next": ({"sequence": nxt.sequence, "eta_at": nxt.eta_at.isoformat()} if nxt else None),
-            "end_at": comp.out.end_at.isoformat() if comp.out.end_at else None,
+            "next": ({"sequence": nxt.sequence, "eta_at": local(nxt.eta_at)} if nxt else None),
+            "end_at": local(comp.out.end_at) if comp.out.end_at else None,
             "late": late,
         }
     ]
-    for s in comp.out.stops:
-        if s.late and s.sequence not in before:
-            events.append(
-                {
-                    "type": "late",
-                    "route_id": str(route_id),
-                    "sequence": s.sequence,
-                    "kind": s.kind.value,
-                    "order_id": str(s.order_id) if s.order_id else None,
-                    "eta_at": s.eta_at.isoformat(),
-                    "window_end_at": s.window_end_at.isoformat() if s.window_end_at else None,
-                    "slack_s": s.slack_s,
-                }
-            )
+    newly = [s for s in comp.out.stops if s.late and s.sequence not in before]
+    vehicle, orders = _late_labels(session, comp.org_id, route_id, newly)
+    for s in newly:
+        order = orders.get(str(s.order_id), "") if s.order_id else ""
+        window = (
+            f", its window ends at {s.window_end_at.astimezone(zone):%H:%M}"
+            if s.window_end_at
+            else ""
+        )
+        events.append(
+            {
+                "type": "late",
+                "route_id": str(route_id),
+                "sequence": s.sequence,
+                "kind": s.kind.value,
+                "order_id": str(s.order_id) if s.order_id else None,
+                "eta_at": local(s.eta_at),
+                "window_end_at": local(s.window_end_at) if s.window_end_at else None,
+                "slack_s": s.slack_s,
+                "message": f"{vehicle} is forecast late at stop {s.sequence}"
+                f"{' for ' + order if order else ''}: expected at "
+                f"{s.eta_at.astimezone(zone):%H:%M}{window}",
+            }
+        )
     return events
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name) if name else dt.UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def _late_labels(
+    session: Session, org_id: uuid.UUID, route_id: uuid.UUID, stops: list[Any]
+) -> tuple[str, dict[str, str]]:
+    """How people know the route's vehicle and the late stops' orders (only
+    looked up when a stop is newly late)."""
+    if not stops:
+        return "", {}
+    vehicle_id = session.scalar(select(Route.vehicle_id).where(Route.id == route_id))
+    vehicle = (
+        naming.vehicle_labels(session, org_id=org_id, ids=[vehicle_id])[str(vehicle_id)]
+        if vehicle_id is not None
+        else "the vehicle"
+    )
+    orders = naming.order_labels(
+        session, org_id=org_id, ids=[s.order_id for s in stops if s.order_id]
+    )
+    return vehicle, orders

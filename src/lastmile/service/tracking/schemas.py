@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Self
 
@@ -10,7 +9,7 @@ from pydantic import Field, model_validator
 
 from lastmile.domain import VisitKind
 from lastmile.operations.progress import StopEventKind, StopState
-from lastmile.service.schemas import ApiModel, AwareDatetime, Lat, Lon
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Lat, Lon
 
 #: Most pings in one batch.
 MAX_PINGS = 1000
@@ -61,7 +60,7 @@ class PositionOut(ApiModel):
     """A stored GPS fix."""
 
     event_id: str = Field(description="The sender's event id.")
-    at: dt.datetime = Field(description="When the fix was taken.")
+    at: Instant = Field(description="When the fix was taken.")
     lon: float = Field(description="Longitude.")
     lat: float = Field(description="Latitude.")
     speed_kph: float | None = Field(description="Ground speed.")
@@ -125,8 +124,8 @@ class StopEventOut(ApiModel):
     reason: str = Field(description="Why it failed.")
     note: str = Field(description="Free text from the driver.")
     order_status: str = Field(description="The order's status after the event.")
-    at: dt.datetime = Field(description="When it happened.")
-    received_at: dt.datetime = Field(description="When the service stored it.")
+    at: Instant = Field(description="When it happened.")
+    received_at: Instant = Field(description="When the service stored it.")
     duplicate: bool = Field(
         default=False, description="True: sent before (same event_id); nothing changed now."
     )
@@ -145,11 +144,11 @@ class StopEtaOut(ApiModel):
     kind: VisitKind = Field(description="job, pickup, delivery, break, reload or end.")
     order_id: uuid.UUID | None = Field(description="The order served there.")
     state: StopState = Field(description="pending, or arrived (the driver is there).")
-    eta_at: dt.datetime = Field(description="Predicted arrival.")
-    start_at: dt.datetime = Field(description="Predicted start of service (after any wait).")
-    departure_at: dt.datetime = Field(description="Predicted departure.")
-    planned_at: dt.datetime = Field(description="Planned arrival.")
-    window_end_at: dt.datetime | None = Field(description="End of the stop's last window.")
+    eta_at: Instant = Field(description="Predicted arrival.")
+    start_at: Instant = Field(description="Predicted start of service (after any wait).")
+    departure_at: Instant = Field(description="Predicted departure.")
+    planned_at: Instant = Field(description="Planned arrival.")
+    window_end_at: Instant | None = Field(description="End of the stop's last window.")
     slack_s: int | None = Field(
         description="Seconds between predicted arrival and window end (negative: missed)."
     )
@@ -159,7 +158,7 @@ class StopEtaOut(ApiModel):
 class PositionFix(ApiModel):
     """The last known position of the vehicle."""
 
-    at: dt.datetime = Field(description="When the fix was taken.")
+    at: Instant = Field(description="When the fix was taken.")
     lon: float = Field(description="Longitude.")
     lat: float = Field(description="Latitude.")
     speed_kph: float | None = Field(description="Ground speed.")
@@ -170,7 +169,7 @@ class RouteEtaOut(ApiModel):
 
     route_id: uuid.UUID = Field(description="The route.")
     status: str = Field(description="dispatched, started or completed.")
-    computed_at: dt.datetime = Field(description="When this was computed.")
+    computed_at: Instant = Field(description="When this was computed.")
     origin: str = Field(
         description="What the ETAs start from: at_stop, position, last_stop or start."
     )
@@ -179,7 +178,7 @@ class RouteEtaOut(ApiModel):
     failed: int = Field(description="Stops failed.")
     remaining: int = Field(description="Order stops still ahead.")
     position: PositionFix | None = Field(description="Last known position.")
-    end_at: dt.datetime | None = Field(description="Predicted end of the route.")
+    end_at: Instant | None = Field(description="Predicted end of the route.")
     stops: list[StopEtaOut] = Field(description="Visits still ahead, in route order.")
 
 
@@ -210,8 +209,8 @@ class TrackerOut(ApiModel):
     name: str = Field(description="Label.")
     vehicle_id: uuid.UUID | None = Field(description="Vehicle it rides in.")
     driver_id: uuid.UUID | None = Field(description="Driver who carries it.")
-    created_at: dt.datetime = Field(description="When it was registered.")
-    last_seen_at: dt.datetime | None = Field(description="Its last position (to the minute).")
+    created_at: Instant = Field(description="When it was registered.")
+    last_seen_at: Instant | None = Field(description="Its last position (to the minute).")
 
 
 class TrackerCreated(TrackerOut):
