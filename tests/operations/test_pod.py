@@ -134,7 +134,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
         dt.datetime(2025, 5, 3, 12, 0, tzinfo=PARIS),
     )
     plan = plan_reattempt(
-        FailureReason.NOT_HOME,
+        FailureReason.RECIPIENT_ABSENT,
         attempts=1,
         failed_at=saturday,
         windows=[window],
@@ -150,7 +150,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
     )
     assert not refused.retry and refused.why == "not tried again: the customer refused it"
     last = plan_reattempt(
-        FailureReason.NOT_HOME, attempts=3, failed_at=saturday, windows=[], tz=PARIS
+        FailureReason.RECIPIENT_ABSENT, attempts=3, failed_at=saturday, windows=[], tz=PARIS
     )
     assert not last.retry and "3 attempts failed" in last.why
     daily = ReattemptPolicy(closed_weekdays=frozenset())
