@@ -178,3 +178,26 @@ def test_reattempt_inputs_are_checked() -> None:
             windows=[],
             tz=dt.UTC,
         )
+
+
+def test_one_list_of_failure_reasons_reads_the_old_codes() -> None:
+    from lastmile.operations.pod import DRIVER_REASONS, failure_reason
+
+    assert FailureReason("not_home") is FailureReason.RECIPIENT_ABSENT
+    assert FailureReason("wrong_address") is FailureReason.ADDRESS_NOT_FOUND
+    assert FailureReason("no_access") is FailureReason.ACCESS_DENIED
+    assert failure_reason(" Refused ") is FailureReason.REFUSED
+    assert FailureReason.NOT_ATTEMPTED not in DRIVER_REASONS
+    with pytest.raises(InputError, match="unknown failure reason 'lost'; one of: recipient_absent"):
+        failure_reason("lost")
+    with pytest.raises(InputError, match="not_attempted"):
+        failure_reason("not_attempted")
+
+
+def test_a_stop_not_attempted_is_tried_again_and_is_not_an_attempt() -> None:
+    friday = dt.datetime(2025, 5, 2, 18, 0, tzinfo=PARIS)
+    again = plan_reattempt(
+        FailureReason.NOT_ATTEMPTED, attempts=3, failed_at=friday, windows=[], tz=PARIS
+    )
+    assert again.retry and again.on == dt.date(2025, 5, 3)
+    assert "not attempted" in again.why

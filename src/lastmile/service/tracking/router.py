@@ -79,7 +79,14 @@ def get_reattempt_policy(request: Request) -> ReattemptPolicy:
     return (settings or PodSettings()).reattempt_policy()
 
 
+def get_clock(request: Request) -> dt.datetime:
+    """What time it is (``app.state.clock`` when set: simulations and tests)."""
+    now: dt.datetime = getattr(request.app.state, "clock", utcnow)()
+    return now
+
+
 RuntimeDep = Annotated[TrackingRuntime, Depends(get_runtime)]
+NowDep = Annotated[dt.datetime, Depends(get_clock)]
 PolicyDep = Annotated[ReattemptPolicy, Depends(get_reattempt_policy)]
 WriterDep = Annotated[Session, Depends(get_writer)]
 RouteDep = Annotated[access.RouteRef, Depends(route_dep)]
@@ -215,6 +222,7 @@ def close_route(
     runtime: RuntimeDep,
     background: BackgroundTasks,
     policy: PolicyDep,
+    now: NowDep,
     body: RouteCloseIn | None = None,
 ) -> RouteCloseOut:
     """Close a route (dispatchers and admins): its day is over.
@@ -230,6 +238,7 @@ def close_route(
         route_ref=ref,
         principal=user,
         note=body.note if body is not None else "",
+        now=now,
         policy=policy,
     )
     background.add_task(runtime.after_stop_events, ref.org_id, closed.live, ref.id)
