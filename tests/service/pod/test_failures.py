@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from lastmile.service.notifications.models import CustomerNotification
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.pod.storage import LocalFileStore
 
@@ -59,7 +61,7 @@ def by_proof(world: World, route_id: str, visit: dict[str, Any], eid: str, reaso
     return world.tenant.ok("post", f"/routes/{route_id}/pod", "d2", json=body)
 
 
-def test_the_same_failure_gives_the_same_outcome_by_either_path(world: World) -> None:
+def test_the_same_failure_gives_the_same_outcome_by_either_path(app: FastAPI, world: World) -> None:
     t = world.tenant
     r1, s1 = stops(world, "d1")
     r2, s2 = stops(world, "d2")
@@ -89,6 +91,15 @@ def test_the_same_failure_gives_the_same_outcome_by_either_path(world: World) ->
     assert first["status"] == "pending"
     assert first["delivery"]["time_windows"][0]["start"].startswith("2025-05-03T07:00:00")
     assert t.ok("get", f"/orders/{s1[2]['order_id']}")["status"] == "failed"
+    # Either way the customer is told of the failure, even when the order is
+    # back to pending by the time the request answers.
+    with app.state.sessionmaker() as session:
+        told = set(
+            session.scalars(
+                select(CustomerNotification.order_id).where(CustomerNotification.event == "failed")
+            )
+        )
+    assert {str(o) for o in told} >= {v["order_id"] for _, a, b in pairs for v in (a, b)}
 
 
 def test_stop_events_follow_the_re_attempt_settings(app: FastAPI, world: World) -> None:

@@ -317,7 +317,10 @@ def reschedule_failed(
 
     Attempts are the order's failed stop events (stored, plus ``earlier`` ones
     of the same batch, plus this one); stops not attempted do not count.
+    The failure is flushed first, so the outbox sees the order fail (its
+    webhook, the customer's message) before it goes back to pending.
     """
+    session.flush()
     stored = (
         session.scalar(
             select(func.count())
