@@ -158,6 +158,11 @@ def planned_vs_actual(session: Session, *, plan: Plan) -> dict[str, Any]:
     """
     versions = list_versions(session, plan=plan)
     if not versions:
+        if plan.status == "dispatched":
+            raise Conflict(
+                "the plan was dispatched before versions were kept: dispatch it again "
+                "to record its routes as they stand now"
+            )
         raise Conflict(f"the plan is {plan.status}; it has versions once dispatched")
     first, latest = versions[0], versions[-1]
     dispatched, current = _stops(first.routes), _stops(latest.routes)
