@@ -134,7 +134,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
         dt.datetime(2025, 5, 3, 12, 0, tzinfo=PARIS),
     )
     plan = plan_reattempt(
-        FailureReason.NOT_HOME,
+        FailureReason.RECIPIENT_ABSENT,
         attempts=1,
         failed_at=saturday,
         windows=[window],
@@ -150,7 +150,7 @@ def test_a_failed_attempt_is_tried_again_the_next_open_day() -> None:
     )
     assert not refused.retry and refused.why == "not tried again: the customer refused it"
     last = plan_reattempt(
-        FailureReason.NOT_HOME, attempts=3, failed_at=saturday, windows=[], tz=PARIS
+        FailureReason.RECIPIENT_ABSENT, attempts=3, failed_at=saturday, windows=[], tz=PARIS
     )
     assert not last.retry and "3 attempts failed" in last.why
     daily = ReattemptPolicy(closed_weekdays=frozenset())
@@ -178,3 +178,26 @@ def test_reattempt_inputs_are_checked() -> None:
             windows=[],
             tz=dt.UTC,
         )
+
+
+def test_one_list_of_failure_reasons_reads_the_old_codes() -> None:
+    from lastmile.operations.pod import DRIVER_REASONS, failure_reason
+
+    assert FailureReason("not_home") is FailureReason.RECIPIENT_ABSENT
+    assert FailureReason("wrong_address") is FailureReason.ADDRESS_NOT_FOUND
+    assert FailureReason("no_access") is FailureReason.ACCESS_DENIED
+    assert failure_reason(" Refused ") is FailureReason.REFUSED
+    assert FailureReason.NOT_ATTEMPTED not in DRIVER_REASONS
+    with pytest.raises(InputError, match="unknown failure reason 'lost'; one of: recipient_absent"):
+        failure_reason("lost")
+    with pytest.raises(InputError, match="not_attempted"):
+        failure_reason("not_attempted")
+
+
+def test_a_stop_not_attempted_is_tried_again_and_is_not_an_attempt() -> None:
+    friday = dt.datetime(2025, 5, 2, 18, 0, tzinfo=PARIS)
+    again = plan_reattempt(
+        FailureReason.NOT_ATTEMPTED, attempts=3, failed_at=friday, windows=[], tz=PARIS
+    )
+    assert again.retry and again.on == dt.date(2025, 5, 3)
+    assert "not attempted" in again.why

@@ -86,3 +86,30 @@ def test_mismatched_stop_events_are_refused(
 ) -> None:
     with pytest.raises(InputError, match=hint):
         order_event_for(event=event, visit_kind=visit, order_kind=order)
+
+
+def test_outcomes_settle_stops_and_a_failure_settles_its_order() -> None:
+    from lastmile.operations.progress import (
+        StopEventKind,
+        StopEventRecord,
+        route_is_complete,
+        stop_outcomes,
+    )
+
+    stops = [("a", VisitKind.JOB), ("s", VisitKind.PICKUP), ("s", VisitKind.DELIVERY)]
+    events = [
+        StopEventRecord("a", VisitKind.JOB, StopEventKind.ARRIVED, 10),
+        StopEventRecord("s", VisitKind.PICKUP, StopEventKind.FAILED, 20),
+    ]
+    out = stop_outcomes(stops, events)
+    # Arriving is no outcome; a failed pickup settles the shipment's delivery too.
+    assert [o.outcome for o in out] == [None, StopEventKind.FAILED, StopEventKind.FAILED]
+    assert not route_is_complete(out)
+    done = stop_outcomes(
+        stops, [*events, StopEventRecord("a", VisitKind.JOB, StopEventKind.DELIVERED, 30)]
+    )
+    assert done[0].outcome is StopEventKind.DELIVERED
+    assert route_is_complete(done)
+    # Events about stops not on the route change nothing.
+    other = stop_outcomes(stops, [StopEventRecord("z", VisitKind.JOB, StopEventKind.FAILED, 5)])
+    assert [o.outcome for o in other] == [None, None, None]

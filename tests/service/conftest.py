@@ -305,6 +305,7 @@ def build_world(app: FastAPI, client: TestClient) -> World:
         "shift_id": shifts[0]["id"],
         "order_id": orders[0]["id"],
         "plan_id": plan["id"],
+        "number": "1",  # the plan's dispatched version
         "route_id": route_of[str(t.driver_ids["d1"])],
         "user_id": users[0]["id"],
         "api_key_id": api_key["id"],

@@ -26,6 +26,7 @@ from lastmile.domain.geo import haversine_m
 from lastmile.exceptions import InputError
 
 __all__ = [
+    "DRIVER_REASONS",
     "FailureReason",
     "Geofence",
     "Reattempt",
@@ -38,6 +39,7 @@ __all__ = [
     "check_scan",
     "check_scans",
     "check_upload",
+    "failure_reason",
     "plan_reattempt",
     "sniff_image",
 ]
@@ -219,33 +221,81 @@ def check_upload(
 
 
 class FailureReason(StrEnum):
-    """Why a stop could not be served."""
+    """Why a stop could not be served: the one list of reason codes, whether the
+    failure is reported as a stop event or with a proof of delivery.
 
-    NOT_HOME = "not_home"
+    Older codes are still read (``not_home`` is ``recipient_absent``,
+    ``wrong_address`` is ``address_not_found``, ``no_access`` is
+    ``access_denied``). ``not_attempted`` is not reported by drivers: it is
+    what a stop left without an outcome gets when a dispatcher closes its route.
+    """
+
+    RECIPIENT_ABSENT = "recipient_absent"
+    ADDRESS_NOT_FOUND = "address_not_found"
     REFUSED = "refused"
-    WRONG_ADDRESS = "wrong_address"
-    NO_ACCESS = "no_access"
-    CLOSED = "closed"
     DAMAGED = "damaged"
+    ACCESS_DENIED = "access_denied"
+    CLOSED = "closed"
     UNSAFE = "unsafe"
     NO_TIME = "no_time"
     OTHER = "other"
+    NOT_ATTEMPTED = "not_attempted"
+
+    @classmethod
+    def _missing_(cls, value: object) -> FailureReason | None:
+        if isinstance(value, str):
+            name = value.strip().lower()
+            name = _ALIASES_OF_REASONS.get(name, name)
+            for member in cls:
+                if member.value == name:
+                    return member
+        return None
 
     @property
     def description(self) -> str:
         return _DESCRIPTIONS[self]
 
+    @property
+    def counts_as_attempt(self) -> bool:
+        """Whether the failure counts towards the attempts limit (a stop the
+        route closed on was not attempted)."""
+        return self is not FailureReason.NOT_ATTEMPTED
+
+
+_ALIASES_OF_REASONS = {
+    "not_home": "recipient_absent",
+    "wrong_address": "address_not_found",
+    "no_access": "access_denied",
+}
+
+#: The codes a driver may report (everything but ``not_attempted``).
+DRIVER_REASONS = tuple(r for r in FailureReason if r is not FailureReason.NOT_ATTEMPTED)
+
+
+def failure_reason(value: str, *, where: str = "reason") -> FailureReason:
+    """The :class:`FailureReason` a driver's ``value`` names (old codes accepted);
+    an :class:`InputError` listing the codes otherwise."""
+    try:
+        reason = FailureReason(value)
+    except ValueError:
+        reason = None
+    if reason is None or reason is FailureReason.NOT_ATTEMPTED:
+        known = ", ".join(r.value for r in DRIVER_REASONS)
+        raise InputError(f"unknown failure reason {value.strip()!r}; one of: {known}", where=where)
+    return reason
+
 
 _DESCRIPTIONS = {
-    FailureReason.NOT_HOME: "nobody was there to receive it",
+    FailureReason.RECIPIENT_ABSENT: "nobody was there to receive it",
+    FailureReason.ADDRESS_NOT_FOUND: "the address is wrong or could not be found",
     FailureReason.REFUSED: "the customer refused it",
-    FailureReason.WRONG_ADDRESS: "the address is wrong or could not be found",
-    FailureReason.NO_ACCESS: "the building or site could not be entered",
-    FailureReason.CLOSED: "the business was closed",
     FailureReason.DAMAGED: "the goods were damaged",
+    FailureReason.ACCESS_DENIED: "the building or site could not be entered",
+    FailureReason.CLOSED: "the business was closed",
     FailureReason.UNSAFE: "the stop was not safe to serve",
     FailureReason.NO_TIME: "the driver ran out of time",
     FailureReason.OTHER: "another reason",
+    FailureReason.NOT_ATTEMPTED: "the stop was not attempted before its route was closed",
 }
 
 
@@ -263,7 +313,7 @@ class ReattemptPolicy:
     closed_weekdays: frozenset[int] = frozenset({6})
     final: frozenset[FailureReason] = field(
         default_factory=lambda: frozenset(
-            {FailureReason.REFUSED, FailureReason.WRONG_ADDRESS, FailureReason.DAMAGED}
+            {FailureReason.REFUSED, FailureReason.ADDRESS_NOT_FOUND, FailureReason.DAMAGED}
         )
     )
 
@@ -295,6 +345,10 @@ def plan_reattempt(
 ) -> Reattempt:
     """Whether and when to try again after the ``attempts``-th failed attempt.
 
+    The one re-attempt rule, for failures reported as stop events, with a proof
+    of delivery, and stops left ``not_attempted`` when a route is closed (those
+    are always tried again and do not count towards ``max_attempts``).
+
     ``windows`` are the attempt's agreed windows (aware datetimes); the new
     ones keep their local start time (in ``tz``) and length on the new day. No windows:
     any time that day (``windows`` stays empty).
@@ -302,9 +356,9 @@ def plan_reattempt(
     policy = policy or ReattemptPolicy()
     if failed_at.tzinfo is None:
         raise InputError("give a time zone", where="failed_at")
-    if reason in policy.final:
+    if reason is not FailureReason.NOT_ATTEMPTED and reason in policy.final:
         return Reattempt(False, f"not tried again: {reason.description}")
-    if attempts >= policy.max_attempts:
+    if reason.counts_as_attempt and attempts >= policy.max_attempts:
         return Reattempt(
             False, f"not tried again: {attempts} attempts failed (at most {policy.max_attempts})"
         )

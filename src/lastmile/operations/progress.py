@@ -33,6 +33,17 @@ class StopEventKind(StrEnum):
     DELIVERED = "delivered"
     PICKED_UP = "picked_up"
     FAILED = "failed"
+    #: Recorded for a stop left without an outcome when its route is closed.
+    NOT_ATTEMPTED = "not_attempted"
+
+    @property
+    def is_outcome(self) -> bool:
+        """Whether it is a final outcome for the stop on its route."""
+        return self is not StopEventKind.ARRIVED
+
+    @property
+    def is_failure(self) -> bool:
+        return self in (StopEventKind.FAILED, StopEventKind.NOT_ATTEMPTED)
 
 
 class StopState(StrEnum):
@@ -55,12 +66,13 @@ def order_event_for(
 
     ``delivered`` completes a delivery order or a shipment at its delivery
     stop; ``picked_up`` completes a pickup order and is the first half
-    (``pick_up``) of a shipment at its pickup stop; ``failed`` fails the order;
+    (``pick_up``) of a shipment at its pickup stop; ``failed`` and
+    ``not_attempted`` fail the order;
     ``arrived`` changes nothing. Any other combination is an :class:`InputError`.
     """
     if event is StopEventKind.ARRIVED:
         return None
-    if event is StopEventKind.FAILED:
+    if event.is_failure:
         return OrderEvent.FAIL
     where = "kind"
     if event is StopEventKind.DELIVERED:
@@ -242,7 +254,7 @@ def route_progress(
             arrived[i] = ev.at_s
         finished[i] = ev.at_s
         last_finished = i
-        if ev.kind is StopEventKind.FAILED:
+        if ev.kind.is_failure:
             for j in by_order[ev.order_id]:
                 if not state[j].is_finished:
                     state[j] = StopState.FAILED
@@ -265,3 +277,50 @@ def route_progress(
         frontier=frontier,
         ignored=ignored,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class StopOutcome:
+    """The final outcome of one order stop on a route, or None while it has none."""
+
+    order_id: str
+    visit_kind: VisitKind
+    outcome: StopEventKind | None
+    at_s: int | None = None
+
+
+def stop_outcomes(
+    stops: Sequence[tuple[str, VisitKind]], events: Sequence[StopEventRecord]
+) -> tuple[StopOutcome, ...]:
+    """The outcome of each order stop ``(order_id, visit kind)`` of a route, from
+    the route's own stop events (in time order; ties keep the given order).
+
+    ``delivered`` and ``picked_up`` settle their stop; ``failed`` and
+    ``not_attempted`` settle every stop of the order still open on the route
+    (a shipment not picked up is not delivered either). An outcome is final:
+    what happens to the order afterwards (rescheduled to another day, planned
+    again elsewhere) does not reopen it on this route.
+    """
+    found: dict[tuple[str, VisitKind], tuple[StopEventKind, int]] = {}
+    by_order: dict[str, list[tuple[str, VisitKind]]] = {}
+    for key in stops:
+        by_order.setdefault(key[0], []).append(key)
+    for ev in sorted(events, key=lambda e: e.at_s):
+        if not ev.kind.is_outcome:
+            continue
+        targets = (
+            by_order.get(ev.order_id, []) if ev.kind.is_failure else [(ev.order_id, ev.visit_kind)]
+        )
+        for key in targets:
+            if key in by_order.get(key[0], []) and key not in found:
+                found[key] = (ev.kind, ev.at_s)
+    out = []
+    for key in stops:
+        kind, at = found.get(key, (None, None))
+        out.append(StopOutcome(key[0], key[1], kind, at))
+    return tuple(out)
+
+
+def route_is_complete(outcomes: Sequence[StopOutcome]) -> bool:
+    """A route is complete when every order stop on it has a final outcome."""
+    return all(o.outcome is not None for o in outcomes)

@@ -94,11 +94,14 @@ def test_stop_events_move_orders_through_their_lifecycle(app: FastAPI, tw: World
             ]
         },
     )
-    assert failed["events"][0]["order_status"] == "failed"
+    # The old code reads as its new name; the order is tried again the next day
+    # (back to pending), as after a failure reported with a proof of delivery.
+    assert failed["events"][0]["order_status"] == "pending"
+    assert failed["events"][0]["reattempt_on"] == str(DAY + dt.timedelta(days=1))
     assert failed["events"][0]["sequence"] == second["sequence"]
     history = t.ok("get", f"/routes/{rid}/events", "d2")
     assert [e["event_id"] for e in history] == ["e1", "e2", "e3"]
-    assert history[2]["reason"] == "not_home"
+    assert history[2]["reason"] == "recipient_absent"
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import Uuid
 
@@ -75,7 +75,7 @@ class Route(TenantBase):
     driver_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("drivers.id", ondelete="SET NULL"), index=True, default=None
     )
-    #: planned, dispatched, started, completed
+    #: planned, dispatched, started, completed (broken_down: taken off the road)
     status: Mapped[str] = mapped_column(String(16), default="planned")
     cost: Mapped[int] = mapped_column(Integer, default=0)
     distance_m: Mapped[int] = mapped_column(Integer, default=0)
@@ -84,6 +84,12 @@ class Route(TenantBase):
     end_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: When every order stop had a final outcome, or a dispatcher closed the route.
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    closed_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    close_note: Mapped[str] = mapped_column(Text, default="")
 
     visits: Mapped[list[Visit]] = relationship(
         cascade="all, delete-orphan", order_by="Visit.sequence", lazy="selectin"
@@ -130,3 +136,30 @@ class UnassignedOrder(TenantBase):
     )
     code: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(Text)
+
+
+class PlanVersion(TenantBase):
+    """The routes of a dispatched plan as they stood at one moment: version 1 is
+    the plan as it was sent out (never changed afterwards); each later change on
+    the road (an insertion, a breakdown, a re-optimisation, a new dispatch) adds
+    the next version. ``routes`` is a JSON snapshot of every route and its timed
+    visits."""
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    plan_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("plans.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    #: dispatch, insert_order, breakdown, reoptimise
+    kind: Mapped[str] = mapped_column(String(32))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    #: The logged change (``plan_changes``) that made it, if any.
+    change_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, default=None)
+    cost: Mapped[int] = mapped_column(Integer, default=0)
+    routes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,7 @@ from lastmile.service.deps import CurrentUser, PageDep, SessionDep, SettingsDep,
 from lastmile.service.errors import Forbidden
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.orgs.service import get_org
-from lastmile.service.plans import service
+from lastmile.service.plans import service, versions
 from lastmile.service.plans.answers import route_answers, unassigned_answers
 from lastmile.service.plans.jobs import JobRunner
 from lastmile.service.plans.models import Plan, PlanningJob, Route
@@ -21,7 +21,10 @@ from lastmile.service.plans.schemas import (
     LoadingListOut,
     PlanCreate,
     PlanDetail,
+    PlannedVsActualOut,
     PlanOut,
+    PlanVersionDetail,
+    PlanVersionOut,
     RouteOut,
 )
 
@@ -133,6 +136,28 @@ def dispatch_plan(body: DispatchRequest, plan: PlanDep, session: SessionDep) -> 
     Orders on the routes become dispatched. Calling again re-assigns drivers.
     """
     return _plan_detail(session, service.dispatch_plan(session, plan=plan, request=body))
+
+
+@router.get("/plans/{plan_id}/versions", response_model=list[PlanVersionOut])
+def list_versions(plan: PlanDep, session: SessionDep) -> list[PlanVersionOut]:
+    """The plan's versions: 1 is the plan as dispatched (never changed); each
+    later change on the road (insertion, breakdown, re-optimisation, re-dispatch)
+    adds one."""
+    return [PlanVersionOut.model_validate(v) for v in versions.list_versions(session, plan=plan)]
+
+
+@router.get("/plans/{plan_id}/versions/{number}", response_model=PlanVersionDetail)
+def read_version(number: int, plan: PlanDep, session: SessionDep) -> PlanVersionDetail:
+    """One version with its routes and timed visits as they stood."""
+    return PlanVersionDetail.model_validate(versions.get_version(session, plan=plan, number=number))
+
+
+@router.get("/plans/{plan_id}/planned-vs-actual", response_model=PlannedVsActualOut)
+def planned_vs_actual(plan: PlanDep, session: SessionDep) -> PlannedVsActualOut:
+    """Per order stop: planned arrival and start as dispatched and as planned now,
+    the reported arrival, completion and outcome, and the delay in minutes
+    (409 before the plan is dispatched)."""
+    return PlannedVsActualOut.model_validate(versions.planned_vs_actual(session, plan=plan))
 
 
 @router.delete("/plans/{plan_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -113,8 +113,9 @@ class RouteOut(ApiModel):
     driver_id: uuid.UUID | None = Field(description="The driver, once dispatched.")
     driver_name: str = Field(default="", description="The driver's name, once dispatched.")
     status: str = Field(
-        description="planned, dispatched, started, completed or broken_down (the vehicle "
-        "broke down: the route keeps the stops it did, the others moved)."
+        description="planned, dispatched, started, completed (every order stop has an "
+        "outcome, or a dispatcher closed it) or broken_down (the vehicle broke down: the "
+        "route keeps the stops it did, the others moved)."
     )
     cost: int = Field(description="Objective value of the route.")
     distance_m: int = Field(description="Metres driven.")
@@ -123,6 +124,13 @@ class RouteOut(ApiModel):
     end_at: Instant = Field(description="Planned end.")
     dispatched_at: Instant | None = Field(description="When it was dispatched.")
     started_at: Instant | None = Field(description="When the driver started it.")
+    completed_at: Instant | None = Field(
+        default=None, description="When it completed (or was closed)."
+    )
+    closed_by_id: uuid.UUID | None = Field(
+        default=None, description="The dispatcher who closed it (None: it completed by itself)."
+    )
+    close_note: str = Field(default="", description="Why it was closed.")
     visits: list[VisitOut] = Field(description="Timed steps, in order.")
 
 
@@ -206,3 +214,90 @@ class LoadingListOut(ApiModel):
     vehicle_id: uuid.UUID = Field(description="The vehicle.")
     compartments: list[str] = Field(description="Compartments used, in loading order.")
     entries: list[LoadingEntryOut] = Field(description="Lines in loading order.")
+
+
+class PlanVersionOut(ApiModel):
+    """One version of a dispatched plan (without its routes)."""
+
+    number: int = Field(description="1 = the plan as dispatched; then one per change.")
+    kind: str = Field(description="dispatch, redispatch, insert_order, breakdown or reoptimise.")
+    summary: str = Field(description="What changed, in words.")
+    change_id: uuid.UUID | None = Field(
+        description="The change logged in GET /plans/{plan_id}/changes that made it."
+    )
+    cost: int = Field(description="Total objective value of the plan at that version.")
+    created_at: Instant = Field(description="When it was recorded.")
+
+
+class VersionVisitOut(ApiModel):
+    """One timed step of a route in a plan version."""
+
+    sequence: int = Field(description="Position in the route.")
+    kind: str = Field(description="start, job, pickup, delivery, break, reload or end.")
+    order_id: uuid.UUID | None = Field(description="The order served, for order steps.")
+    break_id: str | None = Field(default=None, description="The break, for break steps.")
+    arrival_at: Instant = Field(description="Planned arrival.")
+    start_at: Instant = Field(description="Planned service start.")
+    departure_at: Instant = Field(description="Planned departure.")
+
+
+class VersionRouteOut(ApiModel):
+    """A route as it stood in a plan version."""
+
+    route_id: uuid.UUID = Field(description="Route id.")
+    position: int = Field(description="Position in the plan.")
+    vehicle_id: uuid.UUID = Field(description="The vehicle.")
+    driver_id: uuid.UUID | None = Field(description="The driver.")
+    cost: int = Field(description="Objective value.")
+    distance_m: int = Field(description="Metres driven.")
+    travel_s: int = Field(description="Seconds driven.")
+    start_at: Instant = Field(description="Planned departure.")
+    end_at: Instant = Field(description="Planned end.")
+    visits: list[VersionVisitOut] = Field(description="Timed steps, in order.")
+
+
+class PlanVersionDetail(PlanVersionOut):
+    """A version of a dispatched plan with its routes, as they stood."""
+
+    routes: list[VersionRouteOut] = Field(description="Every route of the plan at that version.")
+
+
+class StopPlannedVsActual(ApiModel):
+    """One order stop: as dispatched, as planned now, and as it happened."""
+
+    order_id: uuid.UUID = Field(description="The order.")
+    stop: str = Field(description="job, pickup or delivery.")
+    dispatched_route_id: uuid.UUID | None = Field(
+        description="Its route in the dispatched version (None: added later)."
+    )
+    dispatched_sequence: int | None = Field(description="Its position there.")
+    dispatched_arrival_at: Instant | None = Field(description="Planned arrival as dispatched.")
+    dispatched_start_at: Instant | None = Field(description="Planned start as dispatched.")
+    latest_route_id: uuid.UUID | None = Field(
+        description="Its route in the latest version (None: taken off the plan)."
+    )
+    latest_sequence: int | None = Field(description="Its position there.")
+    latest_arrival_at: Instant | None = Field(description="Latest planned arrival.")
+    latest_start_at: Instant | None = Field(description="Latest planned start.")
+    actual_arrival_at: Instant | None = Field(
+        description="Reported arrival (the first arrived event, else the outcome's time)."
+    )
+    actual_completed_at: Instant | None = Field(description="When its outcome was reported.")
+    outcome: str | None = Field(
+        description="delivered, picked_up, failed or not_attempted; None while it has none."
+    )
+    reason: str = Field(description="For a failure: the reason code.")
+    delay_min: float | None = Field(
+        description="Actual arrival minus the dispatched planned arrival, in minutes."
+    )
+
+
+class PlannedVsActualOut(ApiModel):
+    """Planned versus actual for every order stop of a dispatched plan."""
+
+    plan_id: uuid.UUID = Field(description="The plan.")
+    dispatched_version: int = Field(description="The version sent out (1).")
+    latest_version: int = Field(description="The latest version.")
+    stops: list[StopPlannedVsActual] = Field(
+        description="Stops in dispatched route order, then stops added later."
+    )

@@ -28,6 +28,7 @@ from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
 from lastmile.service.orgs.models import Organisation
+from lastmile.service.plans import versions
 from lastmile.service.plans.models import Plan, PlanningJob, Route, UnassignedOrder, Visit
 from lastmile.service.plans.schemas import (
     DispatchRequest,
@@ -539,8 +540,19 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
         if r.status == "planned":
             r.status = "dispatched"
             r.dispatched_at = now
+    first = plan.status != "dispatched"
     plan.status = "dispatched"
     plan.dispatched_at = plan.dispatched_at or now
+    session.flush()
+    # The plan as sent out is version 1; dispatching again records a version
+    # only when drivers or routes changed.
+    versions.record_version(
+        session,
+        plan=plan,
+        kind="dispatch" if first else "redispatch",
+        summary="dispatched" if first else "dispatched again",
+        only_if_changed=not first,
+    )
     session.commit()
     return plan
 

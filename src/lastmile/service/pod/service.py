@@ -3,34 +3,30 @@
 Finishing a stop stores the :class:`Proof` and the stop event in one
 transaction, the event going through the tracking service (which moves the
 order through its lifecycle and the route's progress), so a stop is never
-done without its proof nor proved without being done. A failed attempt then
-gets its re-attempt decision (:func:`lastmile.operations.pod.plan_reattempt`):
-retried, the order goes back to pending with its windows moved to the new
-day, ready for that day's plan.
+done without its proof nor proved without being done. A failed attempt gets
+its re-attempt decision there too
+(:func:`lastmile.service.tracking.stop_events.reschedule_failed`, the same as
+for a failure reported as a stop event): retried, the order goes back to
+pending with its windows moved to the new day, ready for that day's plan.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import uuid
-import zoneinfo
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from lastmile.domain import Location, OrderKind
-from lastmile.operations import OrderEvent, OrderStatus
+from lastmile.operations import OrderStatus
 from lastmile.operations.pod import (
     FailureReason,
-    ReattemptPolicy,
     UploadKind,
     check_position,
     check_scan,
     check_scans,
     check_upload,
-    plan_reattempt,
 )
 from lastmile.operations.progress import StopEventKind
 from lastmile.service.auth.principal import Principal
@@ -38,8 +34,6 @@ from lastmile.service.db import utcnow
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.events import publish
 from lastmile.service.orders.models import Order
-from lastmile.service.orders.service import apply_event, windows_of
-from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Route, Visit
 from lastmile.service.pod.models import PodFile, Proof
 from lastmile.service.pod.schemas import ProofIn, ProofOut, ScanOut
@@ -237,6 +231,13 @@ def record_proof(
             flags.append("parcels_missing")
     if body.outcome == "failed" and body.failure_reason is None:
         errors.append(FieldError(reason="say why it failed", column="failure_reason"))
+    if body.failure_reason is FailureReason.NOT_ATTEMPTED:
+        errors.append(
+            FieldError(
+                reason="not_attempted is recorded when a dispatcher closes the route",
+                column="failure_reason",
+            )
+        )
     if body.outcome != "failed" and body.failure_reason is not None:
         errors.append(FieldError(reason="only a failed stop has a reason", column="failure_reason"))
     signature = None
@@ -338,48 +339,23 @@ def record_proof(
         lon=body.lon,
         lat=body.lat,
     )
-    # Stores the stop event and the proof (added above) in one commit.
-    stop_events.record_stop_events(session, route_ref=ref_route, source=source, events=[event])
+    # Stores the stop event and the proof (added above) in one commit; a failure
+    # gets its re-attempt there, by the same rule as a failure reported as a stop
+    # event.
+    result = stop_events.record_stop_events(
+        session,
+        route_ref=ref_route,
+        source=source,
+        events=[event],
+        policy=settings.reattempt_policy(),
+    )
+    if body.outcome == "failed":
+        recorded = result.events[0]
+        proof.reattempt_on = recorded.reattempt_on
+        proof.reattempt_note = recorded.reattempt_note
+        session.commit()
     session.refresh(order)
-    if body.outcome == "failed" and body.failure_reason is not None:
-        _reattempt(session, proof=proof, order=order, reason=body.failure_reason, settings=settings)
     return proof, order.status
-
-
-def _reattempt(
-    session: Session, *, proof: Proof, order: Order, reason: FailureReason, settings: PodSettings
-) -> None:
-    """Decide the re-attempt of a failed order and, if it is retried, reschedule it."""
-    org = session.get(Organisation, order.org_id)
-    assert org is not None
-    raw = order.pickup_windows if order.kind == OrderKind.PICKUP.value else order.delivery_windows
-    policy = ReattemptPolicy(
-        max_attempts=settings.pod_max_attempts,
-        closed_weekdays=frozenset(settings.pod_closed_weekdays),
-    )
-    decision = plan_reattempt(
-        reason,
-        attempts=proof.attempt,
-        failed_at=proof.recorded_at,
-        windows=windows_of(raw),
-        tz=zoneinfo.ZoneInfo(org.timezone),
-        policy=policy,
-    )
-    proof.reattempt_note = decision.why
-    if decision.retry and order.status == OrderStatus.FAILED.value:
-        proof.reattempt_on = decision.on
-        apply_event(order, OrderEvent.RETRY)
-        moved: list[dict[str, Any]] = [
-            {"start": s.astimezone(dt.UTC).isoformat(), "end": e.astimezone(dt.UTC).isoformat()}
-            for s, e in decision.windows
-        ]
-        if order.kind == OrderKind.PICKUP.value:
-            order.pickup_windows = moved
-        else:
-            order.delivery_windows = moved
-            if order.kind == OrderKind.SHIPMENT.value and order.pickup_windows:
-                order.pickup_windows = []
-    session.commit()
 
 
 def list_proofs(session: Session, *, order: Order) -> list[Proof]:

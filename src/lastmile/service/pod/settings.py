@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from lastmile.operations.pod import ReattemptPolicy
+
 
 class PodSettings(BaseSettings):
     """Each field maps to ``LASTMILE_<NAME>``."""
@@ -44,3 +46,10 @@ class PodSettings(BaseSettings):
     pod_closed_weekdays: list[int] = Field(
         default=[6], description="Days without re-attempts (0 = Monday ... 6 = Sunday)."
     )
+
+    def reattempt_policy(self) -> ReattemptPolicy:
+        """When failed orders are tried again, for stop events, proofs and closed routes."""
+        return ReattemptPolicy(
+            max_attempts=self.pod_max_attempts,
+            closed_weekdays=frozenset(self.pod_closed_weekdays),
+        )

@@ -24,6 +24,7 @@ from lastmile.service.events import publish
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.plans import models as pm
+from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
     BROKEN_DOWN,
@@ -211,6 +212,7 @@ def store(
             apply_event(order, OrderEvent.UNPLAN)
     plan.cost, plan.distance_m, plan.travel_s = full.cost, full.distance, full.travel
     change = PlanChange(
+        id=uuid.uuid4(),
         org_id=plan.org_id,
         plan_id=plan.id,
         kind=kind,
@@ -222,6 +224,17 @@ def store(
         created_at=utcnow(),
     )
     session.add(change)
+    if plan.status == "dispatched":
+        # The plan as dispatched stays as it was; the change is its next version.
+        session.flush()
+        versions.record_version(
+            session,
+            plan=plan,
+            kind=kind,
+            summary=summary,
+            change_id=change.id,
+            user_id=user_id,
+        )
     publish(
         session,
         org_id=plan.org_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -75,7 +75,8 @@ class PositionPing(Base):
 
 
 class StopEvent(TenantBase):
-    """Something that happened at a stop: arrived, delivered, picked up, failed.
+    """Something that happened at a stop: arrived, delivered, picked up, failed,
+    or not attempted (recorded when a dispatcher closes the route).
 
     The stop is named by ``order_id`` and ``stop`` (``pickup`` or ``delivery``),
     which survive re-planning; ``sequence`` is the visit's position when the
@@ -103,6 +104,9 @@ class StopEvent(TenantBase):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     lat: Mapped[float | None] = mapped_column(Float, default=None)
+    #: For a failure: the day the order is tried again (None: not automatically).
+    reattempt_on: Mapped[dt.date | None] = mapped_column(Date, default=None)
+    reattempt_note: Mapped[str] = mapped_column(Text, default="")
 
 
 class RouteProgress(TenantBase):

@@ -19,6 +19,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from lastmile.operations.pod import ReattemptPolicy
 from lastmile.service.db import utcnow
 from lastmile.service.deps import (
     CurrentUser,
@@ -30,16 +31,20 @@ from lastmile.service.deps import (
     get_principal,
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated
+from lastmile.service.pod.settings import PodSettings
 from lastmile.service.tracking import access, eta, osmand, pings, stop_events, trackers
 from lastmile.service.tracking.runtime import TrackingRuntime, lifespan
 from lastmile.service.tracking.schemas import (
     PingBatchIn,
     PingBatchOut,
     PositionOut,
+    RouteCloseIn,
+    RouteCloseOut,
     RouteEtaOut,
     StopEventBatchIn,
     StopEventBatchOut,
     StopEventOut,
+    StopOutcomeOut,
     TrackerCreated,
     TrackerIn,
     TrackerOut,
@@ -67,7 +72,22 @@ def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ac
     return access.route_ref(session, principal=user, route_id=route_id)
 
 
+def get_reattempt_policy(request: Request) -> ReattemptPolicy:
+    """When failed orders are tried again: the proof-of-delivery settings'
+    (``app.state.pod_settings``, else from the environment)."""
+    settings: PodSettings | None = getattr(request.app.state, "pod_settings", None)
+    return (settings or PodSettings()).reattempt_policy()
+
+
+def get_clock(request: Request) -> dt.datetime:
+    """What time it is (``app.state.clock`` when set: simulations and tests)."""
+    now: dt.datetime = getattr(request.app.state, "clock", utcnow)()
+    return now
+
+
 RuntimeDep = Annotated[TrackingRuntime, Depends(get_runtime)]
+NowDep = Annotated[dt.datetime, Depends(get_clock)]
+PolicyDep = Annotated[ReattemptPolicy, Depends(get_reattempt_policy)]
 WriterDep = Annotated[Session, Depends(get_writer)]
 RouteDep = Annotated[access.RouteRef, Depends(route_dep)]
 
@@ -163,17 +183,19 @@ def post_stop_events(
     writer: WriterDep,
     runtime: RuntimeDep,
     background: BackgroundTasks,
+    policy: PolicyDep,
 ) -> StopEventBatchOut:
     """Report what happened at stops: arrived, delivered, picked_up, failed (with a reason).
 
     Orders move through their lifecycle (delivered/picked_up complete them,
-    picked_up at a shipment's pickup makes it picked_up, failed fails it); the
-    first report starts a dispatched route. All or nothing: any event that
-    cannot apply fails the request with 422 and stores nothing. Idempotent by
-    ``event_id``, like pings.
+    picked_up at a shipment's pickup makes it picked_up, failed fails it and
+    schedules its re-attempt, as proof of delivery does); the first report
+    starts a dispatched route, and a route whose every order stop has an
+    outcome completes. All or nothing: any event that cannot apply fails the
+    request with 422 and stores nothing. Idempotent by ``event_id``, like pings.
     """
     result = stop_events.record_stop_events(
-        writer, route_ref=route, source=access.source_of(user), events=body.events
+        writer, route_ref=route, source=access.source_of(user), events=body.events, policy=policy
     )
     if result.changed:
         background.add_task(runtime.after_stop_events, route.org_id, result.live, route.id)
@@ -184,6 +206,43 @@ def post_stop_events(
 def list_stop_events(route: RouteDep, session: SessionDep) -> list[StopEventOut]:
     """The route's stop events in the order they happened."""
     return stop_events.list_stop_events(session, route=route)
+
+
+@router.get("/routes/{route_id}/outcomes", response_model=list[StopOutcomeOut])
+def list_outcomes(route: RouteDep, session: SessionDep) -> list[StopOutcomeOut]:
+    """Every order stop of the route with its outcome on this route so far."""
+    return stop_events.route_stop_outcomes(session, route_ref=route)
+
+
+@router.post("/routes/{route_id}/close", response_model=RouteCloseOut)
+def close_route(
+    route_id: uuid.UUID,
+    user: StaffUser,
+    writer: WriterDep,
+    runtime: RuntimeDep,
+    background: BackgroundTasks,
+    policy: PolicyDep,
+    now: NowDep,
+    body: RouteCloseIn | None = None,
+) -> RouteCloseOut:
+    """Close a route (dispatchers and admins): its day is over.
+
+    Every order stop without an outcome gets ``not_attempted`` (with the
+    note); its order fails and is rescheduled like any failure (back to
+    pending on the next open day; not counted as an attempt). The route is
+    completed. 409 unless it is dispatched or started.
+    """
+    ref = access.route_ref(writer, principal=user, route_id=route_id)
+    closed = stop_events.close_route(
+        writer,
+        route_ref=ref,
+        principal=user,
+        note=body.note if body is not None else "",
+        now=now,
+        policy=policy,
+    )
+    background.add_task(runtime.after_stop_events, ref.org_id, closed.live, ref.id)
+    return closed.out
 
 
 @router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
 from lastmile.domain import VisitKind
+from lastmile.operations.pod import DRIVER_REASONS, FailureReason
 from lastmile.operations.progress import StopEventKind, StopState
 from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Lat, Lon
 
@@ -84,7 +86,9 @@ class StopEventIn(ApiModel):
     reason: str = Field(
         default="",
         max_length=64,
-        description="Why it failed (required for failed), e.g. not_home, refused, damaged.",
+        description="Why it failed (required for failed): one of "
+        + ", ".join(r.value for r in DRIVER_REASONS)
+        + " (the codes of proof of delivery's failure_reason).",
     )
     note: str = Field(default="", max_length=2000, description="Free text from the driver.")
     lon: float | None = Field(
@@ -98,8 +102,22 @@ class StopEventIn(ApiModel):
     def _check(self) -> Self:
         if self.sequence is None and self.order_id is None:
             raise ValueError("name the stop: give sequence or order_id")
-        if self.kind is StopEventKind.FAILED and not self.reason.strip():
-            raise ValueError("a failed stop needs a reason")
+        if self.kind is StopEventKind.NOT_ATTEMPTED:
+            raise ValueError(
+                "not_attempted is recorded when a dispatcher closes the route "
+                "(POST /routes/{route_id}/close); report failed with a reason"
+            )
+        if self.kind is StopEventKind.FAILED:
+            if not self.reason.strip():
+                raise ValueError("a failed stop needs a reason")
+            try:
+                reason = FailureReason(self.reason)
+            except ValueError:
+                reason = FailureReason.NOT_ATTEMPTED
+            if reason is FailureReason.NOT_ATTEMPTED:
+                known = ", ".join(r.value for r in DRIVER_REASONS)
+                raise ValueError(f"unknown failure reason {self.reason.strip()!r}; one of: {known}")
+            self.reason = reason.value
         if (self.lon is None) != (self.lat is None):
             raise ValueError("give both lon and lat, or neither")
         return self
@@ -121,9 +139,16 @@ class StopEventOut(ApiModel):
     sequence: int = Field(description="The visit's sequence when it happened.")
     order_id: uuid.UUID | None = Field(description="The order served there.")
     stop: VisitKind = Field(description="job, pickup or delivery.")
-    reason: str = Field(description="Why it failed.")
+    reason: str = Field(description="Why it failed (a failure reason code).")
     note: str = Field(description="Free text from the driver.")
     order_status: str = Field(description="The order's status after the event.")
+    reattempt_on: dt.date | None = Field(
+        default=None,
+        description="For a failure: the day the order is tried again (None: not automatically).",
+    )
+    reattempt_note: str = Field(
+        default="", description="For a failure: whether and when it is tried again, and why."
+    )
     at: Instant = Field(description="When it happened.")
     received_at: Instant = Field(description="When the service stored it.")
     duplicate: bool = Field(
@@ -220,3 +245,37 @@ class TrackerCreated(TrackerOut):
     server_url: str = Field(
         description="The URL to configure in Traccar Client / OsmAnd (token included)."
     )
+
+
+class RouteCloseIn(ApiModel):
+    """Close a route: the day is over for it."""
+
+    note: str = Field(
+        default="",
+        max_length=2000,
+        description="Why it is closed; kept with the route and on every stop left not attempted.",
+    )
+
+
+class StopOutcomeOut(ApiModel):
+    """The outcome of one order stop on a route."""
+
+    sequence: int = Field(description="The visit's sequence.")
+    order_id: uuid.UUID = Field(description="The order.")
+    stop: VisitKind = Field(description="job, pickup or delivery.")
+    outcome: StopEventKind | None = Field(
+        description="delivered, picked_up, failed or not_attempted; None while it has none."
+    )
+    reason: str = Field(default="", description="For a failure: the reason code.")
+    order_status: str = Field(description="The order's status now.")
+
+
+class RouteCloseOut(ApiModel):
+    """A closed route and the outcome of every order stop on it."""
+
+    route_id: uuid.UUID = Field(description="The route.")
+    status: str = Field(description="completed.")
+    completed_at: Instant | None = Field(description="When it completed.")
+    close_note: str = Field(description="The dispatcher's note.")
+    not_attempted: int = Field(description="How many stops were closed without an attempt.")
+    stops: list[StopOutcomeOut] = Field(description="Every order stop, in route order.")
