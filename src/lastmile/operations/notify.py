@@ -46,6 +46,7 @@ __all__ = [
     "eta_window",
     "promise",
     "promise_margin_s",
+    "promise_text",
     "render",
 ]
 
@@ -213,6 +214,14 @@ def _around(when: dt.datetime, zone: dt.tzinfo) -> str:
 def _around_short(when: dt.datetime, zone: dt.tzinfo) -> str:
     t = when.astimezone(zone)
     return f"~{t:%H:%M} {_offset(t)}"
+
+
+def promise_text(told: Promise, zone: dt.tzinfo) -> str:
+    """One line for a tracking page: "Expected Friday 2 May between 13:30 and 14:30
+    (UTC+02:00)", or "Running late, expected around 16:20 (UTC+02:00) on ..."."""
+    if told.late:
+        return f"Running late, expected {_around(told.told[0], zone)}"
+    return f"Expected {_span(told.told, zone)}"
 
 
 def render(event: NotifyEvent, facts: MessageFacts) -> Message:
