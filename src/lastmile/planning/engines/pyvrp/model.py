@@ -343,12 +343,27 @@ def _prize_unit(problem: PlanningProblem, scale: int) -> int:
         name: (int(m.durations.max()), int(m.distances.max()))
         for name, m in problem.matrices.items()
     }
+    # Waiting costs: one more order may make a route wait, at most for its whole span.
+    waiting_s = _longest_span(problem) if Feature.WAITING_COSTS in problem.features else 0
     for t in {v.type for v in problem.vehicles}:
         seconds, metres = longest[t.profile]
         edge = t.cost_per_hour * seconds / 3600 + t.cost_per_km * metres / 1000
         # Serving one more order costs at most a detour via a reload depot.
-        worst = max(worst, int(4 * edge + t.fixed_cost) + 1)
+        worst = max(worst, int(4 * edge + t.fixed_cost + t.cost_per_hour * waiting_s / 3600) + 1)
     return worst * scale
+
+
+def _longest_span(problem: PlanningProblem) -> int:
+    """The longest a route can last: its shift, or up to the last window closing."""
+    closing = [
+        w.end for o in problem.orders for s in o.stops for w in s.time_windows if w.end < HORIZON
+    ]
+    last = max(closing, default=0)
+    spans = []
+    for v in problem.vehicles:
+        end = v.shift.end if v.shift.end < HORIZON else last
+        spans.append(max(0, end - v.shift.start))
+    return max(spans, default=0)
 
 
 def _profile_matrices(
