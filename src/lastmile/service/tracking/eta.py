@@ -468,6 +468,7 @@ def refresh_eta(
                     "kind": s.kind.value,
                     "order_id": str(s.order_id) if s.order_id else None,
                     "eta_at": s.eta_at.isoformat(),
+                    "start_at": s.start_at.isoformat(),
                     "window_end_at": s.window_end_at.isoformat() if s.window_end_at else None,
                     "slack_s": s.slack_s,
                 }
