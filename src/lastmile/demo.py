@@ -55,7 +55,9 @@ def run_demo(
     plan = solve(problem, time_limit=time_limit, seed=seed)
     report = validate(problem, plan)
     print_plan(console, problem, plan, valid=report.ok)
-    write_atomically(out_dir / "problem.json", json.dumps(write_problem(problem)) + "\n")
+    # VROOM's format has no waiting costs: the file holds the day, charged as VROOM does.
+    as_vroom = dataclasses.replace(problem, cost_waiting=False)
+    write_atomically(out_dir / "problem.json", json.dumps(write_problem(as_vroom)) + "\n")
     write_atomically(
         out_dir / "plan.json",
         json.dumps(write_solution(problem, plan, computing_time_s=plan.runtime_s), indent=1) + "\n",
