@@ -236,3 +236,33 @@ def test_solve_on_a_network_refuses_an_unknown_profile(
     err = capsys.readouterr().err
     assert "vehicles[1].profile" in err
     assert "known: bicycle, bike, car, cargo_bike, foot, truck, van" in err
+
+
+def test_solve_waiting_costs_charge_route_duration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One van, A until 100 s, B from 1000 s: it waits at B whatever it does.
+    problem = {
+        "vehicles": [{"id": 1, "start_index": 0, "end_index": 0, "time_window": [0, 5000]}],
+        "jobs": [
+            {"id": 1, "location_index": 1, "time_windows": [[0, 100]]},
+            {"id": 2, "location_index": 2, "time_windows": [[1000, 1100]]},
+        ],
+        "matrices": {"car": {"durations": [[0, 10, 20], [10, 0, 10], [20, 10, 0]]}},
+    }
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(problem))
+    costs = {}
+    for flag in ([], ["--waiting-costs"]):
+        out = tmp_path / f"plan{len(flag)}.json"
+        assert main(["solve", str(path), *flag, "--time-limit", "1", "-o", str(out), "-q"]) == 0
+        solution = json.loads(out.read_text())
+        (route,) = solution["routes"]
+        assert solution["summary"]["unassigned"] == 0
+        costs[bool(flag)] = (solution["summary"]["cost"], route["duration"], route["waiting_time"])
+    # Driving time only: 40 s. Route duration: leaving at 90 to serve A as it closes at
+    # 100, B at 1000 after waiting 890 s, back at 1020: 930 s.
+    assert costs[False][0] == 40
+    assert costs[True][0] == 930 and costs[True][2] == 890
+    assert main(["solve", str(path), "--waiting-costs", "--engine", "vroom"]) == 2
+    assert "waiting_costs" in capsys.readouterr().err

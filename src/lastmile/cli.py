@@ -7,6 +7,7 @@ file, line or field and what is wrong; no output file is written).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -115,6 +116,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
     if args.network:
         return _solve_on_network(args, path)
     problem = read_problem(path, fmt=args.format, rounding=args.rounding)
+    if args.waiting_costs:
+        problem = dataclasses.replace(problem, cost_waiting=True)
     load_s = time.perf_counter() - loaded
     output_s = OUTPUT_FIXED_S + OUTPUT_PER_STOP_S * problem.num_stops
     used = time.perf_counter() - started
@@ -197,7 +200,9 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
         travel_note = next(iter(notes))
     else:
         travel_note = "; ".join(f"{', '.join(ns)}: {d}" for d, ns in notes.items())
-    problem = dataclasses.replace(problem, travel_note=travel_note)
+    problem = dataclasses.replace(
+        problem, travel_note=travel_note, cost_waiting=problem.cost_waiting or args.waiting_costs
+    )
     bound = {id(m): m.bind(problem.locations) for m in models.values()}
     result = solve_time_dependent(
         problem,
@@ -238,7 +243,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from lastmile.demo import run_demo
 
     return run_demo(
-        out_dir=Path(args.out), time_limit=args.time_limit, seed=args.seed, orders=args.orders
+        out_dir=Path(args.out),
+        time_limit=args.time_limit,
+        seed=args.seed,
+        orders=args.orders,
+        waiting_costs=args.waiting_costs,
     )
 
 
@@ -269,6 +278,12 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("-o", "--output", help="write the VROOM-format solution here")
     solve.add_argument("--geojson", help="write the routes as GeoJSON here")
     solve.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    solve.add_argument(
+        "--waiting-costs",
+        action="store_true",
+        help="drivers paid by the hour: charge cost_per_hour on route duration "
+        "(waiting and service included), not only driving time",
+    )
     add_network_arguments(solve)
     solve.set_defaults(func=cmd_solve)
 
@@ -277,6 +292,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--time-limit", type=float, default=10.0)
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument("--orders", type=int, default=250)
+    demo.add_argument(
+        "--waiting-costs",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="charge waiting like driving, as the service does by default (drivers paid by "
+        "the hour); --no-waiting-costs charges driving time only",
+    )
     demo.set_defaults(func=cmd_demo)
 
     from lastmile.geocode.commands import add_geocode_parser

@@ -302,3 +302,14 @@ def test_margin_must_not_be_negative() -> None:
     progress = route_progress(stops, [])
     with pytest.raises(InputError, match="margin_s"):
         recompute_etas(stops, progress, durations=DUR, now_s=0, origin=Origin(0, 0), margin_s=-1)
+
+
+def test_late_is_judged_on_the_start_of_service_not_the_arrival() -> None:
+    # Arriving at 1100 for a 2000-2100 window: service starts at 2000, 100 s before the
+    # window ends, inside a 200 s margin; by the arrival alone it would look 1000 s early.
+    stops = line_route({1: (W(2000, 2100),)})
+    _, eta = track_route(stops, [], durations=DUR, now_s=1000, start=Origin(0, 1000), margin_s=200)
+    first = eta.stops[0]
+    assert (first.arrival_s, first.start_s, first.slack_s, first.late) == (1100, 2000, 100, True)
+    _, roomy = track_route(stops, [], durations=DUR, now_s=1000, start=Origin(0, 1000), margin_s=50)
+    assert not roomy.stops[0].late and roomy.stops[0].slack_s == 100

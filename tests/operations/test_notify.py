@@ -9,7 +9,15 @@ from dataclasses import replace
 import pytest
 
 from lastmile.exceptions import InputError
-from lastmile.operations.notify import MessageFacts, NotifyEvent, eta_window, render
+from lastmile.operations.notify import (
+    MessageFacts,
+    NotifyEvent,
+    eta_window,
+    promise,
+    promise_margin_s,
+    promise_text,
+    render,
+)
 
 UTC = dt.UTC
 
@@ -67,3 +75,58 @@ def test_missing_facts_are_refused() -> None:
         render(NotifyEvent.ON_THE_WAY, FACTS)
     with pytest.raises(InputError):
         eta_window(dt.datetime(2025, 1, 1))
+
+
+# -- promises: the start of service, inside the window ----------------------------------------
+
+PARIS = zoneinfo.ZoneInfo("Europe/Paris")
+SLOT = (at(11), at(14))  # 13:00-16:00 in Paris
+
+
+def test_the_margin_grows_with_how_far_ahead() -> None:
+    assert promise_margin_s(0) == 600
+    assert promise_margin_s(-3600) == 600
+    assert promise_margin_s(2 * 3600) == 600 + 2 * 300
+    assert promise_margin_s(48 * 3600) == 3600
+
+
+def test_a_start_inside_the_window_is_told_a_range_inside_it() -> None:
+    # Predicted to start at 14:02 Paris, told at 10:00 Paris (4 h ahead): +-30 min.
+    told = promise(at(12, 2), [SLOT], now=at(8))
+    assert not told.late and told.expected == at(12, 2)
+    assert told.told == (at(11, 30), at(12, 35))
+    msg = render(NotifyEvent.ON_THE_WAY, replace(FACTS, window=SLOT, eta=told.told))
+    assert "be with you Friday 2 May between 13:30 and 14:35 (UTC+02:00)" in msg.text
+    assert "02/05 13:30-14:35 UTC+02:00" in msg.sms
+    assert promise_text(told, PARIS) == "Expected Friday 2 May between 13:30 and 14:35 (UTC+02:00)"
+    # Close to the window's end the range is clipped to it.
+    assert promise(at(13, 55), [SLOT], now=at(13, 50)).told == (at(13, 40), at(14))
+
+
+def test_an_early_arrival_is_told_the_window_start_not_the_arrival() -> None:
+    # The reported case: a 13:00-16:00 slot, the van predicted at 09:05.
+    told = promise(at(7, 5), [SLOT], now=at(6, 30))
+    assert not told.late and told.expected == at(11)  # service starts when the slot opens
+    lo, hi = told.told
+    assert lo == at(11) and SLOT[0] <= lo < hi <= SLOT[1]
+    msg = render(NotifyEvent.ON_THE_WAY, replace(FACTS, window=SLOT, eta=told.told))
+    assert "between 13:00 and 13:35 (UTC+02:00)" in msg.text
+    assert "09:05" not in msg.text and "09:" not in msg.sms
+    # Between two windows: the next one.
+    two = [(at(7), at(8)), SLOT]
+    assert promise(at(9), two, now=at(9)).told[0] == at(11)
+
+
+def test_a_start_after_the_window_is_told_running_late() -> None:
+    told = promise(at(14, 22), [SLOT], now=at(13))
+    assert told.late and told.told == (at(14, 20), at(14, 20)) and told.window == SLOT
+    for event in (NotifyEvent.ON_THE_WAY, NotifyEvent.DELAY):
+        msg = render(event, replace(FACTS, window=SLOT, eta=told.told, late=True))
+        assert msg.subject == "Your delivery ord-7 is running late"
+        assert "running late" in msg.text
+        assert "expected around 16:20 (UTC+02:00)" in msg.text
+        assert "instead of Friday 2 May between 13:00 and 16:00 (UTC+02:00)" in msg.text
+        assert "running late, expected ~16:20 UTC+02:00" in msg.sms and len(msg.sms) <= 160
+    assert promise_text(told, PARIS).startswith("Running late, expected around 16:20 (UTC+02:00)")
+    with pytest.raises(InputError):
+        promise(dt.datetime(2025, 5, 2, 12), [SLOT], now=at(8))

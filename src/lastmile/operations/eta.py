@@ -14,9 +14,11 @@ instead of from the depot:
   break's window opens (or arrives first and waits), rests ``service_s``
   seconds, then drives the rest of the leg.
 
-A stop is **predicted late** when its predicted arrival is after the end of its
-last window minus a margin: ``arrival_s > window_end_s - margin_s``. With the
-margin the flag goes up before the window is actually missed.
+A stop is **predicted late** when its predicted start of service is after the
+end of its last window minus a margin: ``start_s > window_end_s - margin_s``
+(arriving before a window opens is not late: service starts when it opens;
+arriving after the last window ends is, and service then starts at arrival).
+With the margin the flag goes up before the window is actually missed.
 
 Times are integer seconds since the plan's epoch; durations come from a
 matrix whose rows are the places involved (the caller builds it with the plan's
@@ -52,8 +54,10 @@ from lastmile.operations.progress import (
 class StopEta:
     """Predicted timing of one remaining visit.
 
-    ``slack_s`` is ``window_end_s - arrival_s`` (negative: the window will be
-    missed by that much); both are None for visits without a bounded window.
+    ``start_s`` is the predicted start of service (what customers are told
+    about); ``slack_s`` is ``window_end_s - start_s`` (negative: the window
+    will be missed by that much); both are None for visits without a bounded
+    window.
     """
 
     sequence: int
@@ -77,7 +81,7 @@ class RouteEta:
 
     @property
     def late(self) -> tuple[StopEta, ...]:
-        """Remaining visits predicted late (arrival after window end - margin)."""
+        """Remaining visits predicted late (start of service after window end - margin)."""
         return tuple(s for s in self.stops if s.late)
 
     @property
@@ -184,8 +188,8 @@ def _eta(stop: TrackedStop, arrival: int, start: int, departure: int, margin_s: 
         start,
         departure,
         end,
-        end - arrival,
-        arrival > end - margin_s,
+        end - start,
+        start > end - margin_s,
     )
 
 

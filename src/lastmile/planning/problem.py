@@ -37,6 +37,7 @@ class Feature(StrEnum):
     FIXED_COSTS = "fixed_costs"
     DISTANCE_COSTS = "distance_costs"
     DURATION_COSTS = "duration_costs"
+    WAITING_COSTS = "waiting_costs"
     HETEROGENEOUS_FLEET = "heterogeneous_fleet"
     PROFILES = "profiles"
 
@@ -55,6 +56,10 @@ class PlanningProblem:
     (benchmark instances scaled by 10 for DIMACS rounding use 10; real problems
     in seconds use 1). ``travel_note`` states how the travel times were made,
     e.g. "straight-line distance at 30 km/h", and is repeated in the output.
+
+    ``cost_waiting`` charges ``cost_per_hour`` on each route's whole duration
+    (from departure to the end: driving, waiting, service, breaks) instead of
+    its driving time only, for drivers paid by the hour (see :func:`route_cost`).
     """
 
     locations: tuple[Location, ...]
@@ -66,6 +71,7 @@ class PlanningProblem:
     name: str = ""
     time_scale: int = 1
     travel_note: str = ""
+    cost_waiting: bool = False
     _by_id: Mapping[str, Order] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -229,6 +235,8 @@ class PlanningProblem:
                 f.add(Feature.DISTANCE_COSTS)
             if v.type.cost_per_hour:
                 f.add(Feature.DURATION_COSTS)
+                if self.cost_waiting:
+                    f.add(Feature.WAITING_COSTS)
         used_depots = {
             d for v in self.vehicles for d in (v.start_depot, v.end_depot) if d is not None
         }
@@ -247,6 +255,20 @@ def edge_cost(vehicle: Vehicle, duration_s: int, distance_m: int) -> float:
     return t.cost_per_hour * duration_s / 3600 + t.cost_per_km * distance_m / 1000
 
 
-def route_cost(vehicle: Vehicle, travel_s: int, distance_m: int) -> int:
-    """The objective of a non-empty route: fixed cost plus travel cost, rounded."""
-    return vehicle.type.fixed_cost + round(edge_cost(vehicle, travel_s, distance_m))
+def route_cost(
+    vehicle: Vehicle, travel_s: int, distance_m: int, *, duration_s: int | None = None
+) -> int:
+    """The objective of a non-empty route: fixed cost plus travel cost, rounded.
+
+    With ``duration_s`` (problems with ``cost_waiting``: the route's end minus its
+    departure), time is charged on the route's duration instead of ``travel_s``:
+    waiting costs what driving costs.
+    """
+    charged = travel_s if duration_s is None else duration_s
+    return vehicle.type.fixed_cost + round(edge_cost(vehicle, charged, distance_m))
+
+
+def charged_duration(problem: PlanningProblem, start_s: int, end_s: int) -> int | None:
+    """The ``duration_s`` :func:`route_cost` takes for a route of ``problem`` leaving
+    at ``start_s`` and ending at ``end_s`` (None: only driving time is charged)."""
+    return end_s - start_s if problem.cost_waiting else None

@@ -2,8 +2,10 @@
 
 Engines decide *what* each vehicle does and in which order; this module
 computes *when* (earliest feasible start at every step, the route's departure
-delayed so the vehicle does not wait at its first stop), what it carries and
-how far it has gone. It never checks feasibility: a step that cannot be served
+delayed so the vehicle does not wait at its first stop; when waiting is
+charged, ``PlanningProblem.cost_waiting``, delayed further as long as no stop,
+break or the route's end gets later than allowed: see :func:`_leave_latest`),
+what it carries and how far it has gone. It never checks feasibility: a step that cannot be served
 in any window is still scheduled (at its arrival) and left for the validator
 to report. Breaks are taken on the way: see :func:`build_route`.
 """
@@ -14,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lastmile.domain import Order, OrderKind, Route, Stop, TimeWindow, Vehicle, Visit, VisitKind
-from lastmile.domain.time import earliest_start
-from lastmile.planning.problem import PlanningProblem, route_cost
+from lastmile.domain.time import HORIZON, earliest_start
+from lastmile.planning.problem import PlanningProblem, charged_duration, route_cost
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +76,9 @@ def build_route(
     """Schedule ``steps`` (START/END excluded) for ``vehicle``.
 
     ``start_time`` fixes the departure from the start depot; by default the
-    vehicle leaves at its shift start, delayed by any wait at its first stop.
+    vehicle leaves at its shift start, delayed by any wait at its first stop
+    (and, when the problem charges waiting, by as much more waiting as it can
+    absorb: :func:`_leave_latest`).
 
     A break is taken on the way to the next place: the driver drives until
     the break's window opens (or arrives and waits there), rests, and drives
@@ -205,8 +209,70 @@ def build_route(
     if start_time is None:
         visits = _delay_departure(visits)
     has_task = any(v.is_task for v in visits)
-    cost = route_cost(vehicle, travel, distance) if has_task else 0
-    return Route(vehicle.id, tuple(visits), cost)
+    duration = charged_duration(problem, visits[0].departure, visits[-1].departure)
+    cost = route_cost(vehicle, travel, distance, duration_s=duration) if has_task else 0
+    route = Route(vehicle.id, tuple(visits), cost)
+    if start_time is None and problem.cost_waiting and has_task:
+        return _leave_latest(problem, vehicle, steps, route)
+    return route
+
+
+def _visit_windows(
+    problem: PlanningProblem, vehicle: Vehicle, visit: Visit
+) -> tuple[TimeWindow, ...]:
+    if visit.kind is VisitKind.BREAK:
+        return next((b.time_windows for b in vehicle.breaks if b.id == visit.break_id), ())
+    if visit.kind is VisitKind.RELOAD and visit.depot is not None:
+        return (problem.depots[visit.depot].time_window,)
+    if visit.order_id is None:
+        return ()
+    order = problem.order(visit.order_id)
+    if visit.kind is VisitKind.PICKUP:
+        stop = order.pickup
+    elif visit.kind is VisitKind.DELIVERY:
+        stop = order.delivery
+    else:
+        stop = order.single_stop
+    return stop.time_windows if stop is not None else ()
+
+
+def _leave_latest(
+    problem: PlanningProblem, vehicle: Vehicle, steps: Sequence[Step], route: Route
+) -> Route:
+    """``route`` leaving as late as it can without anything getting worse: every
+    visit still starts within the window it started in (or no later, when it
+    started outside every window) and the route ends no later. Every time grows
+    with the departure, so bisection over departures up to the route's total wait
+    finds it; the waiting saved is what ``cost_waiting`` no longer charges."""
+    if route.wait <= 0 or route.visits[0].kind is not VisitKind.START:
+        return route
+    bounds: list[int] = []
+    for visit in route.visits:
+        windows = _visit_windows(problem, vehicle, visit)
+        inside = [w.end for w in windows if w.start <= visit.start <= w.end]
+        bounds.append(inside[0] if inside else (visit.start if windows else HORIZON))
+    bounds[-1] = min(bounds[-1], route.visits[-1].departure)
+    first = route.visits[0].departure
+
+    def build(start: int) -> Route:
+        return build_route(problem, vehicle, steps, start_time=start)
+
+    def keeps(candidate: Route) -> bool:
+        later = candidate.visits
+        return (
+            len(later) == len(bounds)
+            and all(v.start <= bound for v, bound in zip(later, bounds, strict=True))
+            and later[-1].departure <= bounds[-1]
+        )
+
+    lo, hi = first, first + route.wait
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if keeps(build(mid)):
+            lo = mid
+        else:
+            hi = mid - 1
+    return route if lo == first else build(lo)
 
 
 def _delay_departure(visits: list[Visit]) -> list[Visit]:

@@ -42,7 +42,7 @@ from typing import Any
 from lastmile.domain import Plan, Route, Unassigned, VisitKind
 from lastmile.exceptions import SolveError, UnsupportedConstraint
 from lastmile.planning.engines import REGISTRY, get_engine
-from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 
 Progress = Callable[[float, str], None]
@@ -284,12 +284,17 @@ def _portfolio(
             )
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
         plans = _run_jobs(problem, jobs, budget, on_progress)
-    elif first == "vroom" and "ortools" in names:
+    elif "ortools" in names and (first == "vroom" or _vroom_orders(problem)):
         # VROOM on every core first, then OR-Tools improves its plan with one
         # metaheuristic per core in the time VROOM leaves. VROOM's own plan stays
-        # in the running.
+        # in the running (re-timed and re-costed when it ordered stops for
+        # driving time only, on a problem that charges waiting).
         vroom_job = _Job("vroom", budget, seed, {"nb_threads": workers, "aim_share": _VROOM_SHARE})
-        start = _run_jobs(problem, [vroom_job], budget, on_progress)[0]
+        if first == "vroom":
+            start = _run_jobs(problem, [vroom_job], budget, on_progress)[0]
+        else:
+            ordered = _run_jobs(_driving_only(problem), [vroom_job], budget, on_progress)[0]
+            start = _recosted(problem, ordered) if ordered is not None else None
         if on_progress:
             on_progress(_VROOM_SHARE, "improving")
         left = budget - (time.perf_counter() - began)
@@ -313,6 +318,36 @@ def _portfolio(
     if best.engine == "greedy":
         return best, f"greedy ({label} had no time to search)"
     return best, label if len(found) == len(plans) else f"{label} (partial)"
+
+
+def _driving_only(problem: PlanningProblem) -> PlanningProblem:
+    return dataclasses.replace(problem, cost_waiting=False)
+
+
+def _vroom_orders(problem: PlanningProblem) -> bool:
+    """Whether VROOM declines ``problem`` only because it charges waiting: VROOM's
+    order of stops is then a good start for OR-Tools (every constraint holds)."""
+    return (
+        Feature.WAITING_COSTS in problem.features
+        and get_engine("vroom").supports(_driving_only(problem)) is None
+    )
+
+
+def _recosted(problem: PlanningProblem, plan: Plan) -> Plan:
+    """``plan``'s routes scheduled and costed for ``problem``."""
+    routes = tuple(
+        build_route(
+            problem,
+            problem.vehicle(r.vehicle_id),
+            [
+                Step(v.kind, order_id=v.order_id, break_id=v.break_id, depot=v.depot)
+                for v in r.visits
+                if v.kind not in (VisitKind.START, VisitKind.END)
+            ],
+        )
+        for r in plan.routes
+    )
+    return Plan(routes, plan.unassigned, plan.engine, plan.runtime_s)
 
 
 def _worker(problem: PlanningProblem, job: _Job, conn: Connection) -> None:

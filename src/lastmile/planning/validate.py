@@ -69,7 +69,7 @@ from lastmile.domain import (
 )
 from lastmile.domain.time import HORIZON, format_clock
 from lastmile.exceptions import LastmileError
-from lastmile.planning.problem import PlanningProblem, route_cost
+from lastmile.planning.problem import PlanningProblem, charged_duration, route_cost
 
 __all__ = ["InvalidPlan", "ValidationReport", "Violation", "validate", "validate_route"]
 
@@ -728,12 +728,15 @@ class _Checker:
                         vid,
                     )
 
-        cost = route_cost(vehicle, travel, distance) if tasks else 0
+        # The route's times were checked above, so its duration is theirs.
+        duration = charged_duration(self.problem, route.start_time, route.end_time)
+        cost = route_cost(vehicle, travel, distance, duration_s=duration) if tasks else 0
         if self.check_cost and route.cost != cost:
+            charged = "" if duration is None else f", duration {duration}s"
             add(
                 "cost",
                 f"vehicle {vid!r}: route reports cost {route.cost}, the objective gives {cost} "
-                f"(travel {travel}s, distance {distance} m)",
+                f"(travel {travel}s, distance {distance} m{charged})",
                 vid,
             )
         return cost, distance, travel

@@ -184,7 +184,7 @@ def test_customers_hear_about_their_delivery(
         notifier,
     )
     on_way = next(n for n in notes(app, first) if n.event == "on_the_way")
-    assert "expects to arrive Friday 2 May between" in on_way.body
+    assert "expects to be with you Friday 2 May between" in on_way.body
 
 
 def test_delays_are_told_once(app: FastAPI, world: World, notifier: Notifier) -> None:

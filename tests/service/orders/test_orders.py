@@ -162,7 +162,19 @@ def test_tracking_links(client: TestClient, tenant: Tenant) -> None:
     assert view.status_code == 200
     body = view.json()
     assert body["status"] == "pending" and body["eta_at"] is None
-    assert set(body) == {"organisation", "kind", "status", "eta_at", "time_windows", "updated_at"}
+    assert set(body) == {
+        "organisation",
+        "kind",
+        "status",
+        "eta_at",
+        "expected_from",
+        "expected_to",
+        "running_late",
+        "message",
+        "timezone",
+        "time_windows",
+        "updated_at",
+    }
     assert client.get(f"/track/{token}x").status_code == 404
     tenant.ok("delete", f"/orders/{order['id']}/tracking-links", status=204)
     assert client.get(f"/track/{token}").status_code == 404

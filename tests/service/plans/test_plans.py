@@ -106,7 +106,13 @@ def test_tracking_shows_the_eta_once_dispatched(client: TestClient, world: World
     visit = next(v for v in route["visits"] if v["kind"] == "job")
     link = t.ok("post", f"/orders/{visit['order_id']}/tracking-links", status=201)
     view = client.get(f"/track/{link['token']}").json()
-    assert view["status"] == "dispatched" and view["eta_at"] == visit["eta_at"]
+    assert view["status"] == "dispatched"
+    # The customer is told the start of service (the planned one, before any ETA
+    # update), in the organisation's time zone.
+    told = dt.datetime.fromisoformat(view["eta_at"])
+    assert told == dt.datetime.fromisoformat(visit["start_at"])
+    assert told.utcoffset() == dt.timedelta(hours=2)  # Paris in May
+    assert view["expected_from"] <= view["eta_at"] <= view["expected_to"]
 
 
 def test_driver_starts_their_route(world: World) -> None:

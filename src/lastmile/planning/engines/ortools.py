@@ -58,7 +58,10 @@ How lastmile's model maps onto ``ortools.constraint_solver`` (OR-Tools 9.15):
   (driving time, metres, stops) with the limit as the vehicle's capacity;
 - costs: the arc cost of vehicle v is ``cost_per_hour*duration*1000 +
   cost_per_km*distance*3600`` (divided by a common factor), an exact integer
-  multiple of the objective; fixed costs scaled alike. Reported costs come from
+  multiple of the objective; fixed costs scaled alike. With waiting costs
+  (``PlanningProblem.cost_waiting``) the arcs carry only the distance term and
+  the time dimension's span cost coefficient charges ``cost_per_hour*1000`` (same
+  factor) per second of route duration. Reported costs come from
   :func:`~lastmile.planning.problem.route_cost` on the final routes.
 
 Every feature of :class:`~lastmile.planning.problem.Feature` is modelled.
@@ -433,9 +436,13 @@ def _build(problem: PlanningProblem) -> _Model:
         factor = math.gcd(factor, v.type.cost_per_hour * 1000, v.type.cost_per_km * 3600)
     cost_classes: dict[tuple[str, int, int], int] = {}
     cost_max_out = np.zeros(n_nodes, dtype=np.int64)
+    waiting = Feature.WAITING_COSTS in problem.features
+    span_cost: dict[int, int] = {}
     for k, v in enumerate(vehicles):
         a = v.type.cost_per_hour * 1000 // factor
         b = v.type.cost_per_km * 3600 // factor
+        if waiting:
+            span_cost[k], a = a, 0
         key = (v.type.profile, a, b)
         if key not in cost_classes:
             cost = a * dur[v.type.profile] + b * dist[v.type.profile]
@@ -462,6 +469,8 @@ def _build(problem: PlanningProblem) -> _Model:
         time_dim.CumulVar(routing.End(k)).SetRange(lo, min(end_max, horizon))
         if v.max_duration is not None:
             time_dim.SetSpanUpperBoundForVehicle(v.max_duration, k)
+        if span_cost.get(k):
+            time_dim.SetSpanCostCoefficientForVehicle(span_cost[k], k)
     # Nodes that can come right before a node at the same location (no setup then).
     same_place: dict[int, list[int]] = {}
     for i in range(n_stops):
@@ -517,6 +526,8 @@ def _build(problem: PlanningProblem) -> _Model:
 
     # -- orders: optional, skills, shipments
     reload_cost = int(cost_max_out[n_base:].sum())
+    # Waiting costs: what the routes' spans can cost, at most.
+    reload_cost += sum(c * horizon for c in span_cost.values())
     penalties = _penalties(
         problem, stops, cost_max_out[:n_base], vehicles, factor, n_stops, reload_cost
     )

@@ -421,6 +421,8 @@ class VroomEngine(BaseEngine):
     capabilities: ClassVar[frozenset[Feature]] = frozenset(Feature) - {
         Feature.RELOADS,
         Feature.MAX_DURATION,
+        # VROOM charges driving time only: waiting would not cost what the plan says.
+        Feature.WAITING_COSTS,
     }
 
     def __init__(

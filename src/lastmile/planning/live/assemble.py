@@ -20,10 +20,16 @@ _JOB, _PICKUP, _DELIVERY = VisitKind.JOB, VisitKind.PICKUP, VisitKind.DELIVERY
 
 
 def full_route(
-    vehicle: Vehicle, track: Track, depot_map: Sequence[int], residual: Route | None
+    vehicle: Vehicle,
+    track: Track,
+    depot_map: Sequence[int],
+    residual: Route | None,
+    *,
+    cost_waiting: bool = False,
 ) -> Route | None:
     """``track``'s history followed by the ``residual`` route, in the terms of the
-    problem ``vehicle`` belongs to (``depot_map``: residual depot -> its depot)."""
+    problem ``vehicle`` belongs to (``depot_map``: residual depot -> its depot;
+    ``cost_waiting``: that problem's, see :func:`route_cost`)."""
     vehicle_id = vehicle.id
     visits = list(track.done)
     toff, doff = track.travel_s, track.distance_m
@@ -60,7 +66,8 @@ def full_route(
         return None
     last = visits[-1]
     has_tasks = any(v.is_task for v in visits)
-    cost = route_cost(vehicle, last.travel, last.distance) if has_tasks else 0
+    duration = last.departure - visits[0].departure if cost_waiting else None
+    cost = route_cost(vehicle, last.travel, last.distance, duration_s=duration) if has_tasks else 0
     return Route(vehicle_id, tuple(visits), cost)
 
 
@@ -73,7 +80,11 @@ def full_plan(live: LiveView, residual_plan: Plan, engine: str, *, only: str | N
             found = live.plan.route_of(vid)
         else:
             found = full_route(
-                vehicle, live.tracks[vid], live.depot_map, residual_plan.route_of(vid)
+                vehicle,
+                live.tracks[vid],
+                live.depot_map,
+                residual_plan.route_of(vid),
+                cost_waiting=live.problem.cost_waiting,
             )
         if found is not None and (found.tasks or live.tracks[vid].started):
             routes.append(found)

@@ -243,6 +243,7 @@ class _Builder:
             name=problem.name,
             time_scale=problem.time_scale,
             travel_note=problem.travel_note,
+            cost_waiting=problem.cost_waiting,
         )
         started_ids = frozenset(histories)
         residual, relaxations, steps, depot_map, forecast = relax(

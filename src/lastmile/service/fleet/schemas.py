@@ -30,7 +30,12 @@ class VehicleTypeIn(ApiModel):
         description="Routing profile: car, van, truck, cargo_bike, bicycle (or bike) or foot.",
     )
     fixed_cost: int = Field(default=0, ge=0, description="Cost of using the vehicle at all.")
-    cost_per_hour: int = Field(default=3600, ge=0, description="Cost per hour of driving.")
+    cost_per_hour: int = Field(
+        default=3600,
+        ge=0,
+        description="Cost per hour of driving (of the whole route, waiting and service "
+        "included, when the organisation has waiting_costs_like_driving).",
+    )
     cost_per_km: int = Field(default=0, ge=0, description="Cost per kilometre driven.")
 
 

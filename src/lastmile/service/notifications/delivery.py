@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.domain import OrderKind
 from lastmile.exceptions import InputError
-from lastmile.operations.notify import MessageFacts, NotifyEvent, eta_window, render
+from lastmile.operations.notify import MessageFacts, NotifyEvent, promise, render
 from lastmile.operations.pod import FailureReason
 from lastmile.service.db import utcnow
 from lastmile.service.notifications.models import (
@@ -182,6 +182,7 @@ def message_facts(
     windows = windows_of(raw)
     window = (min(s for s, _ in windows), max(e for _, e in windows)) if windows else None
     eta = None
+    late = False
     if note.event in (NotifyEvent.ON_THE_WAY.value, NotifyEvent.DELAY.value):
         at = note.detail.get("eta")
         when = dt.datetime.fromisoformat(at) if at else None
@@ -198,7 +199,8 @@ def message_facts(
                 .limit(1)
             )
         if when is not None:
-            eta = eta_window(when, width_s=settings.eta_window_s)
+            told = promise(when, windows, now=utcnow(), max_margin_s=settings.eta_window_s // 2)
+            eta, late = told.told, told.late
     proof = session.scalars(
         select(Proof).where(Proof.order_id == order.id).order_by(Proof.created_at.desc()).limit(1)
     ).first()
@@ -233,6 +235,7 @@ def message_facts(
         reason=reason,
         next_attempt=next_attempt,
         pickup=pickup,
+        late=late,
     )
 
 

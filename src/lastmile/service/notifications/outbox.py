@@ -22,7 +22,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from lastmile.operations import OrderStatus
-from lastmile.operations.notify import NotifyEvent
+from lastmile.operations.notify import NotifyEvent, promise
 from lastmile.service.db import utcnow
 from lastmile.service.events import take_published
 from lastmile.service.notifications.models import (
@@ -219,16 +219,17 @@ def install_outbox() -> None:
 # -- delays -------------------------------------------------------------------------------------
 
 
-def _window_end(order: Order, kind: str) -> dt.datetime | None:
+def _windows(order: Order, kind: str) -> list[tuple[dt.datetime, dt.datetime]]:
     raw = order.pickup_windows if kind == "pickup" or order.kind == "pickup" else None
-    windows = windows_of(raw if raw is not None else order.delivery_windows)
-    return max((end for _, end in windows), default=None)
+    return windows_of(raw if raw is not None else order.delivery_windows)
 
 
 def scan_delays(session: Session, *, settings: NotifySettings, now: dt.datetime) -> int:
-    """Queue a ``delay`` message (and a ``tracking.delay`` webhook) for each order on a
-    route on the road whose ETA is after its window, once, and again when it slips by
-    ``delay_renotify_s`` more. Returns how many were queued."""
+    """Queue a ``delay`` message (and a ``tracking.delay`` webhook, the dispatcher's
+    alert) for each order on a route on the road whose predicted start of service
+    (:func:`lastmile.operations.notify.promise`, from the ETA tracking keeps) is
+    after its last window, once, and again when it slips by ``delay_renotify_s``
+    more. Returns how many were queued."""
     rows = session.execute(
         select(pm.Visit, Order)
         .join(pm.Route, pm.Route.id == pm.Visit.route_id)
@@ -243,20 +244,28 @@ def scan_delays(session: Session, *, settings: NotifySettings, now: dt.datetime)
     for visit, order in rows:
         if order.status == OrderStatus.PICKED_UP.value and visit.kind == "pickup":
             continue
-        end = _window_end(order, visit.kind)
-        if end is None or visit.eta_at <= end or visit.eta_at < now:
+        windows = _windows(order, visit.kind)
+        if not windows or visit.eta_at is None or visit.eta_at < now:
             continue
-        told = session.scalars(
+        told = promise(visit.eta_at, windows, now=now)
+        if not told.late:
+            continue
+        end = max(e for _, e in windows)
+        last = session.scalars(
             select(CustomerNotification)
             .where(CustomerNotification.order_id == order.id, CustomerNotification.event == "delay")
             .order_by(CustomerNotification.created_at.desc())
             .limit(1)
         ).first()
-        if told is not None:
-            before = dt.datetime.fromisoformat(told.detail.get("eta", "1970-01-01T00:00:00+00:00"))
+        if last is not None:
+            before = dt.datetime.fromisoformat(last.detail.get("eta", "1970-01-01T00:00:00+00:00"))
             if visit.eta_at - before < dt.timedelta(seconds=settings.delay_renotify_s):
                 continue
-        detail = {"eta": visit.eta_at.isoformat(), "window_end": end.isoformat()}
+        detail = {
+            "eta": visit.eta_at.isoformat(),
+            "expected_start": told.expected.isoformat(),
+            "window_end": end.isoformat(),
+        }
         emit(
             session,
             org_id=order.org_id,

@@ -30,7 +30,10 @@ class NotifySettings(BaseSettings):
         default="log", description="SMS gateway; log: write messages to the service log."
     )
     eta_window_s: int = Field(
-        default=1800, ge=0, description="Width of the arrival window told to customers."
+        default=7200,
+        ge=0,
+        description="Widest range told to customers for the start of service (twice the "
+        "largest margin; the margin grows from 10 minutes with how far ahead it is).",
     )
     delay_renotify_s: int = Field(
         default=1800, ge=0, description="Tell a late customer again when the ETA slips this much."

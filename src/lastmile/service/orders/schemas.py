@@ -278,7 +278,27 @@ class TrackingOut(ApiModel):
     kind: OrderKind = Field(description="delivery, pickup or shipment.")
     status: OrderStatus = Field(description="Where the order is.")
     eta_at: Instant | None = Field(
-        description="Expected arrival at the customer, once the order is on a route."
+        description="Predicted start of service at the customer (not the vehicle's arrival: "
+        "never before the window opens), once the order is on a route."
+    )
+    expected_from: Instant | None = Field(
+        default=None,
+        description="The range told to the customer for the start of service: from (inside "
+        "the window; the expected time when running late).",
+    )
+    expected_to: Instant | None = Field(
+        default=None, description="... to (inside the window; see expected_from)."
+    )
+    running_late: bool = Field(
+        default=False, description="True: service is predicted to start after the window."
+    )
+    message: str = Field(
+        default="",
+        description='What to show the customer, e.g. "Expected Friday 2 May between 13:30 and '
+        '14:30 (UTC+02:00)" or "Running late, expected around 16:20 (UTC+02:00) on ...".',
+    )
+    timezone: str = Field(
+        default="UTC", description="The organisation's time zone; every time is given in it."
     )
     time_windows: list[TimeWindowOut] = Field(description="The agreed time windows.")
     updated_at: Instant = Field(description="When the order last changed.")

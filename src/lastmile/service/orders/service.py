@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zoneinfo
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderEvent, OrderStatus, next_status
+from lastmile.operations.notify import promise, promise_text
 from lastmile.service.crud import get_owned
 from lastmile.service.db import utcnow
 from lastmile.service.depots.models import Depot
@@ -456,14 +458,23 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
             .limit(1)
         )
     prefix = "pickup" if order.kind == OrderKind.PICKUP else "delivery"
+    windows = windows_of(getattr(order, f"{prefix}_windows"))
+    zone = zoneinfo.ZoneInfo(org.timezone)
+
+    def local(t: dt.datetime) -> dt.datetime:
+        return t.astimezone(zone)
+
+    told = promise(eta, windows, now=utcnow()) if eta is not None else None
     return TrackingOut(
         organisation=org.name,
         kind=OrderKind(order.kind),
         status=OrderStatus(order.status),
-        eta_at=eta,
-        time_windows=[
-            TimeWindowOut(start=s, end=e)
-            for s, e in windows_of(getattr(order, f"{prefix}_windows"))
-        ],
-        updated_at=order.updated_at,
+        eta_at=local(told.expected) if told is not None else None,
+        expected_from=local(told.told[0]) if told is not None else None,
+        expected_to=local(told.told[1]) if told is not None else None,
+        running_late=told.late if told is not None else False,
+        message=promise_text(told, zone) if told is not None else "",
+        timezone=org.timezone,
+        time_windows=[TimeWindowOut(start=local(s), end=local(e)) for s, e in windows],
+        updated_at=local(order.updated_at),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -22,3 +23,11 @@ class Organisation(Base):
     #: Raised by every write to what plans are built from (fleet, depots, orders'
     #: stops...), in the writing transaction (see ``TenantBase.changes_planning``).
     planning_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: Options (see :class:`~lastmile.service.orgs.schemas.OrgSettings`); a missing
+    #: key has its default.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+
+    @property
+    def waiting_costs_like_driving(self) -> bool:
+        """Whether plans charge waiting like driving (on unless switched off)."""
+        return bool((self.settings or {}).get("waiting_costs_like_driving", True))

@@ -19,6 +19,7 @@ def read_org(user: CurrentUser, session: SessionDep) -> OrgOut:
 
 @router.patch("", response_model=OrgOut)
 def update_org(changes: OrgUpdate, user: AdminUser, session: SessionDep) -> OrgOut:
-    """Rename the organisation, change its time zone or its capacity dimensions (admin)."""
+    """Rename the organisation, change its time zone, its capacity dimensions or its
+    options (``settings``, e.g. ``{"waiting_costs_like_driving": false}``) (admin)."""
     org = service.update_org(session, org_id=user.org_id, changes=changes)
     return OrgOut.model_validate(org)

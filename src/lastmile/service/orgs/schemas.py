@@ -20,6 +20,25 @@ def _check_timezone(value: str) -> str:
     return value
 
 
+class OrgSettings(ApiModel):
+    """The organisation's options."""
+
+    waiting_costs_like_driving: bool = Field(
+        default=True,
+        description="Drivers are paid by the hour: plans charge each route's whole duration "
+        "(driving, waiting, service) at the vehicle type's cost_per_hour, not only its "
+        "driving time, and vans leave late enough not to wait where they can.",
+    )
+
+
+class OrgSettingsUpdate(ApiModel):
+    """Changes to the options; omitted ones stay as they are."""
+
+    waiting_costs_like_driving: bool | None = Field(
+        default=None, description="See OrgSettings.waiting_costs_like_driving."
+    )
+
+
 class OrgOut(ApiModel):
     """An organisation (tenant)."""
 
@@ -31,6 +50,7 @@ class OrgOut(ApiModel):
         description="Capacity dimensions; every amount and capacity lists values in this order."
     )
     created_at: Instant = Field(description="When the organisation was created.")
+    settings: OrgSettings = Field(description="Options: how plans are costed.")
 
 
 class OrgUpdate(ApiModel):
@@ -44,6 +64,7 @@ class OrgUpdate(ApiModel):
         max_length=8,
         description="New capacity dimension names (only renaming while amounts exist).",
     )
+    settings: OrgSettingsUpdate | None = Field(default=None, description="Changed options.")
 
     @field_validator("timezone")
     @classmethod

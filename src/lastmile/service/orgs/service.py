@@ -80,6 +80,13 @@ def update_org(session: Session, *, org_id: uuid.UUID, changes: OrgUpdate) -> Or
                 "record amounts; rename them instead"
             )
         org.dimensions = names
+    if changes.settings is not None:
+        given = changes.settings.model_dump(exclude_none=True)
+        if given:
+            # A new dict: the JSON column sees the change. Plans read it, so it is
+            # a change to what plans are built from.
+            org.settings = {**(org.settings or {}), **given}
+            org.planning_revision = (org.planning_revision or 0) + 1
     session.commit()
     return org
 

@@ -290,6 +290,7 @@ def build_snapshot(
         dimensions=tuple(org.dimensions),
         name=name,
         travel_note=day.description(profiles),
+        cost_waiting=org.waiting_costs_like_driving,
     )
     return Snapshot(
         problem=problem,

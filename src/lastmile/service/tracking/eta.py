@@ -490,11 +490,12 @@ def refresh_eta(
                 "kind": s.kind.value,
                 "order_id": str(s.order_id) if s.order_id else None,
                 "eta_at": local(s.eta_at),
+                "start_at": local(s.start_at),
                 "window_end_at": local(s.window_end_at) if s.window_end_at else None,
                 "slack_s": s.slack_s,
                 "message": f"{vehicle} is forecast late at stop {s.sequence}"
-                f"{' for ' + order if order else ''}: expected at "
-                f"{s.eta_at.astimezone(zone):%H:%M}{window}",
+                f"{' for ' + order if order else ''}: service expected to start at "
+                f"{s.start_at.astimezone(zone):%H:%M}{window}",
             }
         )
     return events

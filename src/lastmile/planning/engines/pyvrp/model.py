@@ -18,6 +18,10 @@ How lastmile's model maps onto PyVRP 0.14:
   matrix: then durations are charged through PyVRP's ``unit_duration_cost`` on
   the whole route duration (waiting and service included), an approximation
   the capability table states;
+- waiting costs (``PlanningProblem.cost_waiting``): the cost matrix carries only
+  the distance cost and ``unit_duration_cost`` charges the whole route duration,
+  which is exactly lastmile's objective then (PyVRP starts a route as late as
+  its first stop allows, as the scheduler does);
 - ``max_tasks``: an extra load dimension where each task weighs 1;
 - setup times: added to the service time of every visit. lastmile spends
   setup only when arriving from another location, so when two stops share a
@@ -257,6 +261,8 @@ def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
     dist_mats: list[IntMatrix] = []
     dur_mats: list[IntMatrix] = []
     use_cost_matrix = Feature.MAX_DISTANCE not in f
+    # Time charged on the route's duration (waiting included) rather than on its edges.
+    per_duration = not use_cost_matrix or Feature.WAITING_COSTS in f
     vehicle_types: list[pyvrp.VehicleType] = []
     for vehicles in by_key.values():
         v = vehicles[0]
@@ -269,14 +275,15 @@ def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
                 for k in range(len(o.stops))
             )
         )
-        pkey = (t.profile, t.cost_per_hour if use_cost_matrix else 0, t.cost_per_km, forbidden)
+        edge_per_hour = 0 if per_duration else t.cost_per_hour
+        pkey = (t.profile, edge_per_hour, t.cost_per_km, forbidden)
         if pkey not in profile_index:
             profile_index[pkey] = len(dist_mats)
             dist, dur = _profile_matrices(
                 problem,
                 np.asarray(src),
                 t.profile,
-                t.cost_per_hour if use_cost_matrix else 0,
+                edge_per_hour,
                 t.cost_per_km,
                 forbidden,
                 n_all,
@@ -307,7 +314,7 @@ def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
                 shift_duration=v.max_duration if v.max_duration is not None else _INF,
                 max_distance=v.max_distance if v.max_distance is not None else _INF,
                 unit_distance_cost=1 if use_cost_matrix else t.cost_per_km * scale // 1000,
-                unit_duration_cost=0 if use_cost_matrix else round(t.cost_per_hour * scale / 3600),
+                unit_duration_cost=round(t.cost_per_hour * scale / 3600) if per_duration else 0,
                 profile=profile_index[pkey],
                 reload_depots=list(v.reload_depots),
                 max_reloads=v.max_reloads if v.max_reloads is not None else _INF,
@@ -336,12 +343,27 @@ def _prize_unit(problem: PlanningProblem, scale: int) -> int:
         name: (int(m.durations.max()), int(m.distances.max()))
         for name, m in problem.matrices.items()
     }
+    # Waiting costs: one more order may make a route wait, at most for its whole span.
+    waiting_s = _longest_span(problem) if Feature.WAITING_COSTS in problem.features else 0
     for t in {v.type for v in problem.vehicles}:
         seconds, metres = longest[t.profile]
         edge = t.cost_per_hour * seconds / 3600 + t.cost_per_km * metres / 1000
         # Serving one more order costs at most a detour via a reload depot.
-        worst = max(worst, int(4 * edge + t.fixed_cost) + 1)
+        worst = max(worst, int(4 * edge + t.fixed_cost + t.cost_per_hour * waiting_s / 3600) + 1)
     return worst * scale
+
+
+def _longest_span(problem: PlanningProblem) -> int:
+    """The longest a route can last: its shift, or up to the last window closing."""
+    closing = [
+        w.end for o in problem.orders for s in o.stops for w in s.time_windows if w.end < HORIZON
+    ]
+    last = max(closing, default=0)
+    spans = []
+    for v in problem.vehicles:
+        end = v.shift.end if v.shift.end < HORIZON else last
+        spans.append(max(0, end - v.shift.start))
+    return max(spans, default=0)
 
 
 def _profile_matrices(
