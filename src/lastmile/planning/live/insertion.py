@@ -107,7 +107,8 @@ def insert(live: LiveView, order: Order, *, known: bool = False) -> LiveView | U
         route = ins.realise(vid, at_pos)
         if route is not None:
             return _after_insert(live, problem, order, route)
-        # Rejected on verification (a limit the O(1) checks leave to the validator):
+        # Rejected on verification (a limit the O(1) checks leave to the validator, or
+        # the times of a vehicle without a route, which they do not check at all):
         # the vehicle's next option takes its place.
         if vid in streams:
             options, at = streams[vid]
@@ -117,9 +118,11 @@ def insert(live: LiveView, order: Order, *, known: bool = False) -> LiveView | U
         elif at_pos:
             excluded.setdefault(vid, set()).add(at_pos)
             pair(vid, rank, None)
-            for other in pruned:
-                pair(other, ranks[other], None)
-            pruned.clear()
+        # Routes pruned because they could not beat an option are searched again once
+        # any option is rejected: the one they could not beat may have been it.
+        for other in pruned:
+            pair(other, ranks[other], None)
+        pruned.clear()
     asked = (Unassigned(order.id, "", ""), *live.residual_plan.unassigned)
     reasons = unassigned_orders(problem, live.residual_plan.routes, asked)
     return next(u for u in reasons if u.order_id == order.id)
