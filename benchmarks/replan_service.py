@@ -123,20 +123,14 @@ def point(rng: random.Random, radius_km: float = 9.0) -> tuple[float, float]:
     )
 
 
-def seed_day(api: Api, args: argparse.Namespace, rng: random.Random, day: Day) -> str:
-    depot = api.call(
-        "post",
-        "/depots",
-        201,
-        json={"name": "Lyon", "lon": LYON[0], "lat": LYON[1], "opens_s": 6 * 3600},
-    )
-    vtype = api.call("post", "/vehicle-types", 201, json={"name": "Van", "capacity": [120]})
-    for k in range(args.vans):
+def add_vans(api: Api, *, type_id: str, depot_id: str, day: Day, vans: int) -> None:
+    """``vans`` vans of one type at one depot, each with a driver on a 07:00-19:00 shift."""
+    for k in range(vans):
         vehicle = api.call(
             "post",
             "/vehicles",
             201,
-            json={"name": f"Van {k}", "type_id": vtype["id"], "depot_id": depot["id"]},
+            json={"name": f"Van {k}", "type_id": type_id, "depot_id": depot_id},
         )
         driver = api.call("post", "/drivers", 201, json={"name": f"Driver {k}"})
         api.call(
@@ -150,22 +144,52 @@ def seed_day(api: Api, args: argparse.Namespace, rng: random.Random, day: Day) -
                 "end_at": day.at("19:00"),
             },
         )
+
+
+def import_orders(
+    api: Api,
+    *,
+    day: Day,
+    rng: random.Random,
+    orders: int,
+    prefix: str,
+    point: Callable[[random.Random], tuple[float, float]],
+    service_min: tuple[int, ...],
+) -> None:
+    """``orders`` deliveries imported by CSV: two in three with a two-hour window, the
+    others open all day."""
     rows = ["external_id,lon,lat,window_start,window_end,service_min,amount"]
-    for i in range(args.orders):
+    for i in range(orders):
         lon, lat = point(rng)
         if rng.random() < 2 / 3:
             h = rng.randint(8, 16)
             window = f"{h:02d}:00,{h + 2:02d}:00"
         else:
             window = "08:00,19:00"
-        rows.append(f"day-{i},{lon},{lat},{window},{rng.choice((2, 3, 4))},{rng.randint(1, 3)}")
+        rows.append(
+            f"{prefix}-{i},{lon},{lat},{window},{rng.choice(service_min)},{rng.randint(1, 3)}"
+        )
     imported = api.call(
         "post",
         "/orders/import",
         files={"file": ("day.csv", ("\n".join(rows) + "\n").encode())},
         params={"date": str(day.date)},
     )
-    assert imported["created"] == args.orders, imported
+    assert imported["created"] == orders, imported
+
+
+def seed_day(api: Api, args: argparse.Namespace, rng: random.Random, day: Day) -> str:
+    depot = api.call(
+        "post",
+        "/depots",
+        201,
+        json={"name": "Lyon", "lon": LYON[0], "lat": LYON[1], "opens_s": 6 * 3600},
+    )
+    vtype = api.call("post", "/vehicle-types", 201, json={"name": "Van", "capacity": [120]})
+    add_vans(api, type_id=vtype["id"], depot_id=depot["id"], day=day, vans=args.vans)
+    import_orders(
+        api, day=day, rng=rng, orders=args.orders, prefix="day", point=point, service_min=(2, 3, 4)
+    )
     plan = api.call(
         "post", "/plans", 202, json={"date": str(day.date), "time_limit_s": args.plan_seconds}
     )

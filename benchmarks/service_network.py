@@ -37,7 +37,15 @@ from fastapi.testclient import TestClient
 from lastmile.service.app import create_app
 from lastmile.service.settings import Settings
 from lastmile.service.tracking import eta as eta_module
-from replan_service import Api, Day, bootstrap, day_where_it_is, percentiles
+from replan_service import (
+    Api,
+    Day,
+    add_vans,
+    bootstrap,
+    day_where_it_is,
+    import_orders,
+    percentiles,
+)
 
 HELSINKI = Path(__file__).resolve().parents[1] / "tests" / "data" / "osm" / "helsinki.osm.pbf"
 #: Inside the extract (24.935-24.953 E, 60.164-60.179 N), away from its edges.
@@ -59,41 +67,10 @@ def seed_fleet_and_orders(api: Api, args: argparse.Namespace, rng: random.Random
     vtype = api.call(
         "post", "/vehicle-types", 201, json={"name": "Van", "capacity": [80], "profile": "car"}
     )
-    for k in range(args.vans):
-        vehicle = api.call(
-            "post",
-            "/vehicles",
-            201,
-            json={"name": f"Van {k}", "type_id": vtype["id"], "depot_id": depot["id"]},
-        )
-        driver = api.call("post", "/drivers", 201, json={"name": f"Driver {k}"})
-        api.call(
-            "post",
-            "/shifts",
-            201,
-            json={
-                "driver_id": driver["id"],
-                "vehicle_id": vehicle["id"],
-                "start_at": day.at("07:00"),
-                "end_at": day.at("19:00"),
-            },
-        )
-    rows = ["external_id,lon,lat,window_start,window_end,service_min,amount"]
-    for i in range(args.orders):
-        lon, lat = point(rng)
-        if rng.random() < 2 / 3:
-            h = rng.randint(8, 16)
-            window = f"{h:02d}:00,{h + 2:02d}:00"
-        else:
-            window = "08:00,19:00"
-        rows.append(f"hki-{i},{lon},{lat},{window},{rng.choice((2, 3))},{rng.randint(1, 3)}")
-    imported = api.call(
-        "post",
-        "/orders/import",
-        files={"file": ("day.csv", ("\n".join(rows) + "\n").encode())},
-        params={"date": str(day.date)},
+    add_vans(api, type_id=vtype["id"], depot_id=depot["id"], day=day, vans=args.vans)
+    import_orders(
+        api, day=day, rng=rng, orders=args.orders, prefix="hki", point=point, service_min=(2, 3)
     )
-    assert imported["created"] == args.orders, imported
 
 
 def plan_day(api: Api, args: argparse.Namespace, day: Day) -> tuple[str, float, float]:
