@@ -189,30 +189,7 @@ _BICYCLE_SPEEDS_KPH: dict[str, float] = {
 # hand). No motorway, no motor road; trunk roads, cycleways and bridleways only
 # where ``foot=yes`` (or designated/permissive) says so.
 _FOOT_SPEEDS_KPH: dict[str, float] = {
-    **{
-        k: 5.0
-        for k in (
-            "trunk",
-            "trunk_link",
-            "primary",
-            "primary_link",
-            "secondary",
-            "secondary_link",
-            "tertiary",
-            "tertiary_link",
-            "unclassified",
-            "residential",
-            "living_street",
-            "service",
-            "road",
-            "track",
-            "cycleway",
-            "path",
-            "pedestrian",
-            "footway",
-            "bridleway",
-        )
-    },
+    **{k: 5.0 for k in ROAD_CLASSES if k not in ("motorway", "motorway_link", "steps")},
     "steps": 3.0,
 }
 
