@@ -20,7 +20,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from pydantic import Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -47,6 +48,9 @@ from lastmile.service.schemas import ApiModel, ErrorOut, answer_zone
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
 from lastmile.service.travel import ServiceTravel
+from lastmile.service.web.access import LoginRequired, login_url
+from lastmile.service.web.rendering import STATIC
+from lastmile.service.web.router import router as web_router
 from lastmile.travel import TravelModel
 
 
@@ -158,10 +162,14 @@ def create_app(
         summary="Last-mile delivery operations: orders, plans, dispatch and tracking.",
         description=(
             "Authenticate with `Authorization: Bearer <token>`: a session token from "
-            "`POST /auth/login` or an API key. Every object belongs to one organisation; "
+            "`POST /auth/login` or an API key. Pages signed in at `/login` use the session "
+            "cookie instead, and send the session's CSRF token in `X-CSRF-Token` with every "
+            "request that changes something. Every object belongs to one organisation; "
             "other organisations' objects answer 404. See docs/api.md."
         ),
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.add_middleware(_AnswerZoneMiddleware)
     app.state.settings = settings
@@ -187,6 +195,8 @@ def create_app(
     ):
         app.include_router(router, responses=_ERRORS)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
+    app.include_router(web_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
@@ -212,6 +222,11 @@ def _error_response(
 
 
 def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, exc: LoginRequired) -> RedirectResponse:
+        del request
+        return RedirectResponse(login_url(exc.next_url), status_code=303)
+
     @app.exception_handler(ServiceError)
     async def service_error(request: Request, exc: ServiceError) -> JSONResponse:
         del request

@@ -3,6 +3,11 @@
 ``SessionDep`` is a database session; ``CurrentUser`` is whoever is calling
 (a logged-in user or an API key), ``StaffUser`` an admin or dispatcher,
 ``AdminUser`` an admin. Anonymous calls get 401, calls with the wrong role 403.
+
+Callers prove who they are with ``Authorization: Bearer <token>`` or, from a
+browser page, with the session cookie (:mod:`lastmile.service.cookies`);
+a cookie-borne request that changes something must carry the session's CSRF
+token in ``X-CSRF-Token`` (403 otherwise).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from lastmile.service import cookies
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal as Principal
 from lastmile.service.auth.service import authenticate
@@ -51,10 +57,31 @@ def client_address(request: Request, settings: Settings) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def get_principal(
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
+def get_credentials(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> HTTPAuthorizationCredentials | None:
+    """The caller's token: the bearer token, else the browser's session cookie
+    (CSRF-checked when the method changes something)."""
+    if bearer is not None and bearer.credentials:
+        return bearer
+    token = cookies.session_token_of(request)
+    if token is None:
+        return None
+    if request.method not in cookies.SAFE_METHODS and not cookies.csrf_matches(
+        token, request.headers.get(cookies.CSRF_HEADER)
+    ):
+        raise Forbidden(
+            f"a request from a signed-in browser that changes something needs the session's "
+            f"CSRF token in the {cookies.CSRF_HEADER} header"
+        )
+    return HTTPAuthorizationCredentials(scheme="Cookie", credentials=token)
+
+
+CredentialsDep = Annotated[HTTPAuthorizationCredentials | None, Depends(get_credentials)]
+
+
+def get_principal(session: SessionDep, credentials: CredentialsDep) -> Principal:
     if credentials is None or not credentials.credentials:
         raise NotAuthenticated("not authenticated: send Authorization: Bearer <token>")
     principal = authenticate(session, token=credentials.credentials)

@@ -1,5 +1,6 @@
 """Walk every route of the app: anonymous -> 401, another tenant's object -> 404,
-a driver touching another driver's route (or a staff-only route) -> 403.
+a driver touching another driver's route (or a staff-only route) -> 403. Pages
+(routes outside the API schema) send an anonymous browser to the login page.
 
 A new route with a new path parameter must add an object for it to the
 world's ``objects`` (conftest.build_world), or this test fails naming it.
@@ -23,14 +24,23 @@ DRIVER_ALLOWED = {
     ("GET", "/org"),
     ("GET", "/me/routes"),
 }
+#: Pages anyone may open (the sign-in form, the API docs) or post to.
+PUBLIC_PAGES = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("POST", "/logout"),
+    ("GET", "/docs"),
+}
 _PARAM = re.compile(r"{(\w+)}")
 
 
-def endpoints(app: FastAPI) -> list[tuple[str, str]]:
-    """(method, path) of every API route, included routers flattened."""
+def endpoints(app: FastAPI, *, pages: bool = False) -> list[tuple[str, str]]:
+    """(method, path) of every API route (``pages``: of every page instead), included
+    routers flattened."""
     found = []
     for context in iter_route_contexts(app.routes):
-        if isinstance(context.original_route, APIRoute):
+        route = context.original_route
+        if isinstance(route, APIRoute) and route.include_in_schema != pages:
             assert context.path is not None and context.methods is not None
             for method in sorted(context.methods - {"HEAD", "OPTIONS"}):
                 found.append((method, context.path))
@@ -44,6 +54,24 @@ def fill(path: str, objects: dict[str, str]) -> str:
         return objects[name]
 
     return _PARAM.sub(one, path)
+
+
+def test_pages_send_anonymous_browsers_to_the_login_page(  # type: ignore[no-untyped-def]
+    app: FastAPI, client: TestClient, world
+) -> None:
+    browser = TestClient(app, follow_redirects=False)
+    checked = 0
+    for method, path in endpoints(app, pages=True):
+        if (method, path) in PUBLIC_PAGES:
+            continue
+        r = browser.request(method, fill(path, world.objects))
+        if method == "GET":
+            assert r.status_code == 303, (method, path, r.status_code, r.text)
+            assert r.headers["location"].startswith("/login?next="), (method, path)
+        else:
+            assert r.status_code in (401, 403), (method, path, r.status_code, r.text)
+        checked += 1
+    assert checked >= 1
 
 
 def test_the_walk_covers_the_whole_api() -> None:

@@ -31,7 +31,8 @@ def _seconds(a: str, b: str) -> int:
 
 
 def test_the_option_is_on_by_default_and_switchable(tenant: Tenant) -> None:
-    assert tenant.ok("get", "/org")["settings"] == {"waiting_costs_like_driving": True}
+    settings = tenant.ok("get", "/org")["settings"]
+    assert settings == {"waiting_costs_like_driving": True, "language": "en"}
     off = {"settings": {"waiting_costs_like_driving": False}}
     assert tenant.patch("/org", "dispatcher", json=off).status_code == 403
     bad = tenant.patch("/org", json={"settings": {"waiting_costs_like_driving": "maybe"}})
@@ -39,10 +40,10 @@ def test_the_option_is_on_by_default_and_switchable(tenant: Tenant) -> None:
     unknown = tenant.patch("/org", json={"settings": {"overtime": True}})
     assert unknown.status_code == 422
     changed = tenant.ok("patch", "/org", json=off)
-    assert changed["settings"] == {"waiting_costs_like_driving": False}
+    assert changed["settings"] == {"waiting_costs_like_driving": False, "language": "en"}
     # Other changes leave it alone.
     renamed = tenant.ok("patch", "/org", json={"name": "Renamed"})
-    assert renamed["settings"] == {"waiting_costs_like_driving": False}
+    assert renamed["settings"] == {"waiting_costs_like_driving": False, "language": "en"}
     assert tenant.ok("get", "/org", "d1")["settings"]["waiting_costs_like_driving"] is False
     on = {"settings": {"waiting_costs_like_driving": True}}
     assert tenant.ok("patch", "/org", json=on)["settings"]["waiting_costs_like_driving"] is True
@@ -75,3 +76,12 @@ def test_plans_charge_waiting_like_driving_unless_switched_off(
         assert first["arrival_at"] == first["start_at"]
     else:
         assert route["cost"] == route["travel_s"]
+
+
+def test_the_pages_language_is_an_option(tenant: Tenant) -> None:
+    changed = tenant.ok("patch", "/org", json={"settings": {"language": "fi"}})
+    assert changed["settings"]["language"] == "fi"
+    assert changed["settings"]["waiting_costs_like_driving"] is True
+    bad = tenant.patch("/org", json={"settings": {"language": "klingon"}})
+    assert bad.status_code == 422
+    assert "language" in bad.json()["errors"][0]["column"]

@@ -12,14 +12,13 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.security import HTTPAuthorizationCredentials
 
 from lastmile.service.deps import (
     AdminUser,
+    CredentialsDep,
     SessionDep,
     SettingsDep,
     StaffUser,
-    _bearer,
     client_address,
     get_principal,
 )
@@ -134,7 +133,7 @@ def customer_order(
     request: Request,
     settings: SettingsDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: CredentialsDep,
 ) -> Order:
     """The order whose tracking link token is the bearer token (401 otherwise; 403 for
     staff and driver credentials: customers only)."""

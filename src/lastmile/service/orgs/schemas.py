@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 import zoneinfo
+from typing import Literal
 
 from pydantic import Field, field_validator
 
 from lastmile.service.schemas import ApiModel, Instant
+
+#: Languages the pages are written in (see lastmile.service.web.texts).
+Language = Literal["en", "fi"]
 
 
 def _check_timezone(value: str) -> str:
@@ -29,6 +33,11 @@ class OrgSettings(ApiModel):
         "(driving, waiting, service) at the vehicle type's cost_per_hour, not only its "
         "driving time, and vans leave late enough not to wait where they can.",
     )
+    language: Language = Field(
+        default="en",
+        description="Language of the pages people see (sign-in, dashboard, driver app, "
+        "customer tracking page): en (English) or fi (Finnish).",
+    )
 
 
 class OrgSettingsUpdate(ApiModel):
@@ -37,6 +46,7 @@ class OrgSettingsUpdate(ApiModel):
     waiting_costs_like_driving: bool | None = Field(
         default=None, description="See OrgSettings.waiting_costs_like_driving."
     )
+    language: Language | None = Field(default=None, description="See OrgSettings.language.")
 
 
 class OrgOut(ApiModel):

@@ -22,12 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from lastmile.operations.pod import ReattemptPolicy
 from lastmile.service.db import utcnow
 from lastmile.service.deps import (
+    CredentialsDep,
     CurrentUser,
     Principal,
     SessionDep,
     SettingsDep,
     StaffUser,
-    _bearer,
     get_principal,
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated
@@ -105,7 +105,7 @@ def _authorise(
 async def ping_target(
     route_id: uuid.UUID,
     runtime: Annotated[TrackingRuntime, Depends(get_runtime)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: CredentialsDep,
 ) -> AsyncIterator[tuple[Principal, access.RouteRef, Session]]:
     """Who posts, to which route (401/403/404 as everywhere), and the session to
     write with. The ping route is the hot path: one session (one pooled
@@ -339,7 +339,7 @@ async def osmand_get(
     request: Request,
     runtime: RuntimeDep,
     background: BackgroundTasks,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: CredentialsDep,
     fields: OsmandFields,
 ) -> Response:
     """A position in the OsmAnd protocol, for tracker apps (OsmAnd, Traccar
@@ -355,7 +355,7 @@ async def osmand_post(
     request: Request,
     runtime: RuntimeDep,
     background: BackgroundTasks,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: CredentialsDep,
     fields: OsmandFields,
 ) -> Response:
     """As ``GET /osmand``, with the fields in the query, in a form body, or in
@@ -416,7 +416,7 @@ def _store_tracker_ping(
 
 def live_user(
     request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: CredentialsDep,
 ) -> Principal:
     """A staff member, checked with a session of its own: the stream outlives the
     request's dependencies, and must not hold a database connection."""
