@@ -10,6 +10,19 @@ const target = join(here, "..", "src", "lastmile", "service", "web", "static", "
 // library folder in static/vendor -> [npm package, files to copy (relative to the package)]
 const LIBRARIES = {
   "swagger-ui": ["swagger-ui-dist", ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE"]],
+  leaflet: [
+    "leaflet",
+    [
+      "dist/leaflet.js",
+      "dist/leaflet.css",
+      "dist/images/layers.png",
+      "dist/images/layers-2x.png",
+      "dist/images/marker-icon.png",
+      "dist/images/marker-icon-2x.png",
+      "dist/images/marker-shadow.png",
+      "LICENSE",
+    ],
+  ],
 };
 
 const versions = {};

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         default="",
         description="A running osrm-routed to ask for travel times instead (no time of day).",
     )
+    map_tile_url: str = Field(
+        default="",
+        description="Raster tiles under the pages' maps, e.g. "
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png (for deployments with internet; "
+        "respect the tile server's usage policy). Empty: no tiles; with a road network the "
+        "maps draw its roads instead, so they stay readable offline.",
+    )
     geocoder: Literal["none", "offline", "nominatim"] = Field(
         default="none",
         description="Geocoder for addresses without coordinates: none (rows must carry lon/lat), "

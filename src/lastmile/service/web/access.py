@@ -80,5 +80,6 @@ def page_context(request: Request, principal: Principal | None, **extra: Any) ->
         "request": request,
         "principal": principal,
         "csrf_token": cookies.csrf_token(token) if token and principal else "",
+        "map_tile_url": request.app.state.settings.map_tile_url,
         **extra,
     }
