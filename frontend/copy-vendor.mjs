@@ -37,5 +37,12 @@ for (const [folder, [pkg, files]] of Object.entries(LIBRARIES)) {
   }
   versions[folder] = `${pkg}@${JSON.parse(readFileSync(join(source, "package.json"))).version}`;
 }
+// For the browser tests only (accessibility checks), not served by the app.
+const tests = join(here, "..", "tests", "browser", "vendor");
+mkdirSync(tests, { recursive: true });
+for (const file of ["axe.min.js", "LICENSE"]) {
+  copyFileSync(join(here, "node_modules", "axe-core", file), join(tests, file === "LICENSE" ? "axe-core.LICENSE" : file));
+}
+
 writeFileSync(join(target, "VERSIONS.json"), JSON.stringify(versions, null, 2) + "\n");
 console.log(`copied ${Object.keys(LIBRARIES).length} libraries into ${target}`);

@@ -241,3 +241,27 @@ def sign_in() -> Any:
 def shot() -> Any:
     """``shot(page, name)``: a full-page screenshot, test-output/screenshots/<name>.png."""
     return _shot
+
+
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+
+
+def _axe(page: Any, *, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    page.add_script_tag(path=str(AXE))
+    result: dict[str, Any] = page.evaluate(
+        """async (exclude) => await axe.run(
+            {exclude: exclude.map(s => [s])},
+            {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})""",
+        list(exclude),
+    )
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+    ]
+
+
+@pytest.fixture
+def axe() -> Any:
+    """``axe(page, exclude=(css selectors,))``: axe-core's WCAG 2.1 A/AA violations on
+    the page as it is now (an empty list when it has none)."""
+    return _axe

@@ -24,6 +24,18 @@ def test_a_dispatcher_signs_in_and_out(new_page: Any, org: Any, sign_in: Any, sh
     assert page.blocked == []
 
 
+def test_the_login_page_is_accessible_and_usable_by_keyboard(new_page: Any, axe: Any) -> None:
+    page = new_page()
+    page.goto("/login")
+    assert axe(page) == []
+    # The e-mail field has focus; Tab reaches the password and then the button.
+    assert page.evaluate("document.activeElement.id") == "email"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "password"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.type") == "submit"
+
+
 def test_a_wrong_password_is_told_in_the_page(new_page: Any, org: Any) -> None:
     page = new_page()
     page.goto("/login")
