@@ -41,6 +41,10 @@ INITIAL_EXPONENT = 1.8
 INITIAL_SHARE = 0.2
 #: The largest share of the time limit lowering and neighbourhoods may take.
 FIRST_PLAN_SHARE = 0.8
+#: The most a busy machine is taken to slow the steps PyVRP does not time.
+MAX_SLOWNESS = 8.0
+#: The shortest search worth starting from a plan already in hand, seconds.
+MIN_SEARCH_S = 0.3
 
 
 def initial_seconds(problem: PlanningProblem) -> float:
@@ -96,10 +100,27 @@ class PyVRPEngine(BaseEngine):
             plan = greedy_plan(problem, deadline=began + time_limit)
             return Plan(plan.routes, plan.unassigned, "greedy", time.perf_counter() - began)
         lowered = self.lower(problem)
-        if initial is None and initial_seconds(problem) > INITIAL_SHARE * time_limit:
+        # How much slower than the estimates this machine is right now (busy with
+        # other work), measured on the lowering just done: PyVRP's neighbourhoods
+        # and its own first solution, which its time limit does not count, are
+        # then taken off the search's time at that pace.
+        slowness = min(
+            MAX_SLOWNESS,
+            max(1.0, (time.perf_counter() - began) / max(1e-3, self._lower_s(problem))),
+        )
+        if initial is None and slowness * initial_seconds(problem) > INITIAL_SHARE * time_limit:
             initial = greedy_plan(problem, deadline=began + time_limit / 2)
         init = model.initial_solution(problem, lowered, initial) if initial is not None else None
-        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        untimed = NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
+        if init is None:
+            untimed += initial_seconds(problem)
+        remaining = time_limit - (time.perf_counter() - began) - slowness * untimed - 0.02
+        if remaining < MIN_SEARCH_S and initial is not None:
+            # No time left to search: the start plan is the answer.
+            return Plan(
+                initial.routes, initial.unassigned, initial.engine, time.perf_counter() - began
+            )
+        remaining = max(0.05, remaining)
         params = model.solve_params(lowered)
         with warnings.catch_warnings():
             # PyVRP warns when it struggles to find a feasible solution; the
@@ -120,14 +141,16 @@ class PyVRPEngine(BaseEngine):
     def first_plan_seconds(self, problem: PlanningProblem) -> float:
         """Estimated seconds to lower ``problem`` and compute PyVRP's neighbourhoods
         (its own first solution aside: see :data:`INITIAL_SHARE`)."""
+        return self._lower_s(problem) + NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
+
+    @staticmethod
+    def _lower_s(problem: PlanningProblem) -> float:
+        """Estimated seconds to lower ``problem``."""
         profiles = {
             (v.type.profile, v.type.skills, v.type.cost_per_hour, v.type.cost_per_km)
             for v in problem.vehicles
         }
-        cells = len(problem.locations) ** 2
-        return (
-            LOWER_S_PER_CELL * cells * len(profiles) + NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
-        )
+        return LOWER_S_PER_CELL * len(problem.locations) ** 2 * len(profiles)
 
     def solve_parallel(
         self,
