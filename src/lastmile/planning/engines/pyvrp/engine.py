@@ -26,10 +26,11 @@ from lastmile.planning.problem import Feature, PlanningProblem
 
 #: Seconds per matrix cell and routing profile to lower a problem, and per pair of
 #: stops for PyVRP's neighbourhoods, both before its search starts (measured on a
-#: generated 2,800-stop day on a 2-core machine: 2.7 s and 2.7 s; a machine loaded
-#: five times over takes about twice as long, and then the search is stopped at its
-#: deadline and the greedy plan used).
-LOWER_S_PER_CELL = 7.5e-8
+#: generated 2,800-stop day on a 2-core machine: 2.7 s and 2.7 s; lowering then took
+#: a third of that once durations were shared between profiles and the matrices made
+#: in place: 3.6 s instead of 10.7 s on the same machine loaded five times over).
+#: A busy machine is measured as the solve goes (see ``PyVRPEngine.solve``).
+LOWER_S_PER_CELL = 2.6e-8
 NEIGHBOURS_S_PER_PAIR = 3.5e-7
 #: PyVRP's own first solution, an exhaustive local search from a random one, takes
 #: about ``INITIAL_S * stops ** INITIAL_EXPONENT`` seconds (1.3 s at 2,800 stops, 1.7 s
