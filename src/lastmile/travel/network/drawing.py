@@ -92,10 +92,7 @@ def _douglas_peucker(lon: Floats, lat: Floats, tolerance_m: float) -> np.ndarray
         dx, dy = x[b] - x[a], y[b] - y[a]
         px, py = x[a + 1 : b] - x[a], y[a + 1 : b] - y[a]
         length = float(np.hypot(dx, dy))
-        if length == 0.0:
-            off = np.hypot(px, py)
-        else:
-            off = np.abs(px * dy - py * dx) / length
+        off = np.hypot(px, py) if length == 0.0 else np.abs(px * dy - py * dx) / length
         k = int(np.argmax(off))
         if off[k] > tolerance_m:
             middle = a + 1 + k
