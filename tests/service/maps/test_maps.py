@@ -137,6 +137,14 @@ def test_browsers_may_keep_the_roads_and_ask_again(day: MonacoDay) -> None:
     )
     assert again.status_code == 304 and again.content == b""
     assert again.headers["etag"] == etag
+    # Compressed for clients that take gzip (the same GeoJSON once decoded).
+    assert first.headers["content-encoding"] == "gzip"
+    assert first.num_bytes_downloaded * 4 < len(first.content)
+    plain = day.tenant.client.get(
+        "/map/roads", headers={**day.tenant.headers(), "Accept-Encoding": "identity"}
+    )
+    assert "content-encoding" not in plain.headers
+    assert plain.content == first.content
     other = day.tenant.get("/map/roads", params={"simplify": 0})
     assert other.headers["etag"] != etag
     assert len(other.content) > len(first.content)  # simplification keeps it smaller

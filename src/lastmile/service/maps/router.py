@@ -72,9 +72,16 @@ def read_roads(
     and may be cached by the browser. 404 when the service plans on straight lines."""
     del user
     answer = road_map.roads(bbox=service.parse_bbox(bbox), tolerance_m=simplify)
-    headers = {"ETag": answer.etag, "Cache-Control": ROADS_CACHE_CONTROL}
+    headers = {
+        "ETag": answer.etag,
+        "Cache-Control": ROADS_CACHE_CONTROL,
+        "Vary": "Accept-Encoding, Authorization, Cookie",
+    }
     if answer.etag in _etags(request.headers.get("if-none-match")):
         return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", "").lower():
+        headers["Content-Encoding"] = "gzip"
+        return Response(answer.gzipped, media_type="application/geo+json", headers=headers)
     return Response(answer.body, media_type="application/geo+json", headers=headers)
 
 

@@ -14,6 +14,7 @@ is straight lines between them otherwise; ``properties.geometry`` says which.
 from __future__ import annotations
 
 import collections
+import gzip
 import hashlib
 import json
 import math
@@ -47,9 +48,11 @@ ROUTE_DECIMALS = 6
 
 @dataclass(frozen=True)
 class RoadsAnswer:
-    """A roads answer, encoded once: the GeoJSON text and its entity tag."""
+    """A roads answer, encoded once: the GeoJSON text (also gzip-compressed) and its
+    entity tag."""
 
     body: bytes
+    gzipped: bytes
     etag: str
     lines: int
     vertices: int
@@ -177,7 +180,11 @@ def _encode_roads(lines: Sequence[RoadLine]) -> RoadsAnswer:
     ).encode()
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return RoadsAnswer(
-        body=body, etag=etag, lines=len(lines), vertices=sum(len(line.lon) for line in lines)
+        body=body,
+        gzipped=gzip.compress(body, mtime=0),
+        etag=etag,
+        lines=len(lines),
+        vertices=sum(len(line.lon) for line in lines),
     )
 
 
