@@ -188,7 +188,9 @@ def test_a_plans_routes_follow_the_roads_from_the_depot_and_back(
     day: MonacoDay, network: RoadNetwork
 ) -> None:
     plan = day.plan
-    geometry = day.tenant.ok("get", f"/plans/{plan['id']}/geometry")
+    answer = day.tenant.get(f"/plans/{plan['id']}/geometry")
+    assert answer.headers["content-type"].startswith("application/geo+json")
+    geometry = answer.json()
     assert geometry["type"] == "FeatureCollection"
     features = geometry["features"]
     assert [f["properties"]["route_id"] for f in features] == [r["id"] for r in plan["routes"]]

@@ -6,14 +6,21 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from lastmile.service.deps import CurrentUser, SessionDep, StaffUser
 from lastmile.service.maps import service
 from lastmile.service.maps.service import DEFAULT_TOLERANCE_M, MAX_TOLERANCE_M, RoadMap
 from lastmile.service.plans import service as plans
+from lastmile.service.plans.models import Plan, Route
 from lastmile.service.travel import ServiceTravel
 
 router = APIRouter(tags=["maps"])
+
+
+class GeoJSONResponse(JSONResponse):
+    media_type = "application/geo+json"
+
 
 #: Browsers keep the roads for a day, then ask again (a 304 while unchanged).
 ROADS_CACHE_CONTROL = "private, max-age=86400"
@@ -29,8 +36,18 @@ def get_travel(request: Request) -> ServiceTravel:
     return travel
 
 
+def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
+    return plans.get_plan(session, org_id=user.org_id, plan_id=plan_id)
+
+
+def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Route:
+    return plans.get_route(session, principal=user, route_id=route_id)
+
+
 RoadMapDep = Annotated[RoadMap, Depends(get_road_map)]
 TravelDep = Annotated[ServiceTravel, Depends(get_travel)]
+PlanDep = Annotated[Plan, Depends(plan_dep)]
+RouteDep = Annotated[Route, Depends(route_dep)]
 
 _GEOJSON: dict[int | str, dict[str, Any]] = {
     200: {
@@ -91,22 +108,16 @@ def _etags(header: str | None) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
-@router.get("/plans/{plan_id}/geometry", responses=_GEOJSON)
-def read_plan_geometry(
-    plan_id: uuid.UUID, user: StaffUser, session: SessionDep, travel: TravelDep
-) -> dict[str, Any]:
+@router.get("/plans/{plan_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
+def read_plan_geometry(plan: PlanDep, session: SessionDep, travel: TravelDep) -> dict[str, Any]:
     """One GeoJSON LineString per route of the plan, along the roads when the service
     has a road network (``properties.geometry``: ``road``), else straight lines
     between the visits (``straight_line``); with ``route_id``, ``vehicle_id``,
     ``vehicle_name`` and ``colour`` (the route's place in the plan)."""
-    plan = plans.get_plan(session, org_id=user.org_id, plan_id=plan_id)
     return service.plan_geometry(session, plan=plan, travel=travel)
 
 
-@router.get("/routes/{route_id}/geometry", responses=_GEOJSON)
-def read_route_geometry(
-    route_id: uuid.UUID, user: CurrentUser, session: SessionDep, travel: TravelDep
-) -> dict[str, Any]:
+@router.get("/routes/{route_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
+def read_route_geometry(route: RouteDep, session: SessionDep, travel: TravelDep) -> dict[str, Any]:
     """The route's line as in GET /plans/{plan_id}/geometry (drivers: their own routes)."""
-    route = plans.get_route(session, principal=user, route_id=route_id)
     return service.route_geometry(session, route=route, travel=travel)
