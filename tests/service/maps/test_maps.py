@@ -16,6 +16,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from lastmile.service.app import create_app
+from lastmile.service.errors import NotFound
+from lastmile.service.maps.service import RoadMap, no_network_reason
+from lastmile.service.travel import ServiceTravel, TravelConfig
 from lastmile.travel.network import RoadNetwork
 
 from ..conftest import Tenant, World, make_settings, new_tenant  # type: ignore[import-not-found]
@@ -252,3 +255,13 @@ def test_without_a_road_network_there_are_no_roads_and_routes_are_straight(
         distinct = [p for k, p in enumerate(places) if k == 0 or p != places[k - 1]]
         found = feature["geometry"]["coordinates"]
         assert np.allclose(found, distinct, atol=1e-6)
+
+
+def test_the_404_says_why_there_are_no_roads() -> None:
+    osrm = ServiceTravel(TravelConfig(osrm_url="http://osrm.example:5000"))
+    with pytest.raises(NotFound, match="OSRM server"):
+        RoadMap(osrm).roads(bbox=None, tolerance_m=5.0)
+    straight = ServiceTravel(TravelConfig())
+    with pytest.raises(NotFound, match="straight lines"):
+        RoadMap(straight).roads(bbox=None, tolerance_m=5.0)
+    assert no_network_reason(ServiceTravel(TravelConfig(network=str(MONACO)))) is None

@@ -98,15 +98,17 @@ def no_network_reason(travel: ServiceTravel) -> str | None:
     if travel.spec is not None:
         return None
     kind = travel.describe().get("kind")
+    if kind == "straight_line":
+        return (
+            "this service plans on straight lines: no road network is configured "
+            "(LASTMILE_NETWORK, serve --network)"
+        )
     if kind == "osrm":
         return (
             "this service times travel on an OSRM server and has no road network loaded "
             "to draw (LASTMILE_NETWORK)"
         )
-    return (
-        "this service plans on straight lines: no road network is configured "
-        "(LASTMILE_NETWORK, serve --network)"
-    )
+    return f"this service's travel model ({kind}) has no road network to draw (LASTMILE_NETWORK)"
 
 
 class RoadMap:
