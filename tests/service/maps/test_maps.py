@@ -225,6 +225,21 @@ def test_a_plans_routes_follow_the_roads_from_the_depot_and_back(
         assert index == sorted(index)
 
 
+def test_route_lines_are_simplified_keeping_every_stop(day: MonacoDay) -> None:
+    url = f"/plans/{day.plan['id']}/geometry"
+    default = day.tenant.ok("get", url)["features"]
+    full = day.tenant.ok("get", url, params={"simplify": 0})["features"]
+    coarse = day.tenant.ok("get", url, params={"simplify": 50})["features"]
+    for a, b, c, route in zip(default, full, coarse, day.plan["routes"], strict=True):
+        sizes = [len(f["geometry"]["coordinates"]) for f in (c, a, b)]
+        assert sizes == sorted(sizes) and sizes[0] < sizes[2]
+        for feature in (a, b, c):
+            line = feature["geometry"]["coordinates"]
+            for place in _visits(route):
+                assert any(p == pytest.approx(place, abs=1e-6) for p in line)
+    assert day.tenant.get(url, params={"simplify": 1000}).status_code == 422
+
+
 def test_a_driver_draws_their_own_route(day: MonacoDay) -> None:
     t = day.tenant
     mine = t.ok("get", "/me/routes", "d1")[0]

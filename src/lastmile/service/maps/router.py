@@ -10,10 +10,14 @@ from fastapi.responses import JSONResponse
 
 from lastmile.service.deps import CurrentUser, SessionDep, StaffUser
 from lastmile.service.maps import service
-from lastmile.service.maps.service import DEFAULT_TOLERANCE_M, MAX_TOLERANCE_M, RoadMap
+from lastmile.service.maps.service import (
+    DEFAULT_ROUTE_TOLERANCE_M,
+    DEFAULT_TOLERANCE_M,
+    MAX_TOLERANCE_M,
+    RoadMap,
+)
 from lastmile.service.plans import service as plans
 from lastmile.service.plans.models import Plan, Route
-from lastmile.service.travel import ServiceTravel
 
 router = APIRouter(tags=["maps"])
 
@@ -31,11 +35,6 @@ def get_road_map(request: Request) -> RoadMap:
     return road_map
 
 
-def get_travel(request: Request) -> ServiceTravel:
-    travel: ServiceTravel = request.app.state.travel_model
-    return travel
-
-
 def plan_dep(plan_id: uuid.UUID, user: StaffUser, session: SessionDep) -> Plan:
     return plans.get_plan(session, org_id=user.org_id, plan_id=plan_id)
 
@@ -45,7 +44,6 @@ def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Ro
 
 
 RoadMapDep = Annotated[RoadMap, Depends(get_road_map)]
-TravelDep = Annotated[ServiceTravel, Depends(get_travel)]
 PlanDep = Annotated[Plan, Depends(plan_dep)]
 RouteDep = Annotated[Route, Depends(route_dep)]
 
@@ -108,16 +106,36 @@ def _etags(header: str | None) -> set[str]:
     return {tag.strip().removeprefix("W/") for tag in header.split(",")}
 
 
+RouteTolerance = Annotated[
+    float,
+    Query(
+        ge=0,
+        le=MAX_TOLERANCE_M,
+        description="Drop vertices less than this many metres off the line (stops are kept)",
+    ),
+]
+
+
 @router.get("/plans/{plan_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
-def read_plan_geometry(plan: PlanDep, session: SessionDep, travel: TravelDep) -> dict[str, Any]:
+def read_plan_geometry(
+    plan: PlanDep,
+    session: SessionDep,
+    road_map: RoadMapDep,
+    simplify: RouteTolerance = DEFAULT_ROUTE_TOLERANCE_M,
+) -> dict[str, Any]:
     """One GeoJSON LineString per route of the plan, along the roads when the service
     has a road network (``properties.geometry``: ``road``), else straight lines
     between the visits (``straight_line``); with ``route_id``, ``vehicle_id``,
     ``vehicle_name`` and ``colour`` (the route's place in the plan)."""
-    return service.plan_geometry(session, plan=plan, travel=travel)
+    return service.plan_geometry(session, plan=plan, road_map=road_map, tolerance_m=simplify)
 
 
 @router.get("/routes/{route_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
-def read_route_geometry(route: RouteDep, session: SessionDep, travel: TravelDep) -> dict[str, Any]:
+def read_route_geometry(
+    route: RouteDep,
+    session: SessionDep,
+    road_map: RoadMapDep,
+    simplify: RouteTolerance = DEFAULT_ROUTE_TOLERANCE_M,
+) -> dict[str, Any]:
     """The route's line as in GET /plans/{plan_id}/geometry (drivers: their own routes)."""
-    return service.route_geometry(session, route=route, travel=travel)
+    return service.route_geometry(session, route=route, road_map=road_map, tolerance_m=simplify)

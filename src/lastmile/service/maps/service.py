@@ -7,8 +7,10 @@ tolerance off it, coordinates rounded to about a metre. A service without a road
 network (straight lines, or an OSRM server) has no roads to draw: 404.
 
 A route's geometry follows its vehicle profile's roads through the route's
-visits in order (depot, stops, depot) when the service has a road network, and
-is straight lines between them otherwise; ``properties.geometry`` says which.
+visits in order (depot, stops, depot) when the service has a road network, each
+leg simplified (2 m by default; the visits are always kept) and the lines kept
+per process by the points they go through; otherwise it is straight lines
+between the visits. ``properties.geometry`` says which.
 """
 
 from __future__ import annotations
@@ -40,10 +42,18 @@ DEFAULT_TOLERANCE_M = 5.0
 MAX_TOLERANCE_M = 200.0
 #: Answers (box and tolerance) kept per process.
 KEPT_ANSWERS = 32
+#: Default simplification of routes' lines (metres; the stops are always kept).
+DEFAULT_ROUTE_TOLERANCE_M = 2.0
+#: Routes' lines kept per process.
+KEPT_PATHS = 1024
 #: Decimal places of the roads' coordinates (about a metre).
 ROAD_DECIMALS = 5
 #: Decimal places of routes' coordinates (about 10 cm).
 ROUTE_DECIMALS = 6
+
+
+#: A route's line: (network key, the points it goes through, tolerance).
+_PathKey = tuple[str, tuple[tuple[float, float], ...], float]
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,32 @@ class RoadMap:
         self._simplified: dict[float, list[RoadLine]] = {}
         self._answers: collections.OrderedDict[tuple[Box | None, float], RoadsAnswer]
         self._answers = collections.OrderedDict()
+        self._paths: collections.OrderedDict[_PathKey, tuple[list[float], list[float]]]
+        self._paths = collections.OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def on_roads(self) -> bool:
+        """Whether routes are drawn along roads (the service has a road network)."""
+        return self.travel.spec is not None
+
+    def path(
+        self, profile: str, points: Sequence[tuple[float, float]], tolerance_m: float
+    ) -> tuple[list[float], list[float]]:
+        """The line along ``profile``'s roads through ``points`` (kept per process for
+        the last :data:`KEPT_PATHS` routes asked for)."""
+        key = (self.travel.network_key(profile), tuple(points), tolerance_m)
+        with self._lock:
+            found = self._paths.get(key)
+            if found is not None:
+                self._paths.move_to_end(key)
+                return found
+        line = path_line(self.travel.network(profile), points, tolerance_m=tolerance_m)
+        with self._lock:
+            self._paths[key] = line
+            while len(self._paths) > KEPT_PATHS:
+                self._paths.popitem(last=False)
+        return line
 
     def _drawn(self, tolerance_m: float) -> list[RoadLine]:
         with self._lock:
@@ -193,22 +228,36 @@ def _encode_roads(lines: Sequence[RoadLine]) -> RoadsAnswer:
 # -- routes ---------------------------------------------------------------------------------
 
 
-def plan_geometry(session: Session, *, plan: Plan, travel: ServiceTravel) -> dict[str, Any]:
+def plan_geometry(
+    session: Session,
+    *,
+    plan: Plan,
+    road_map: RoadMap,
+    tolerance_m: float = DEFAULT_ROUTE_TOLERANCE_M,
+) -> dict[str, Any]:
     """A FeatureCollection with one LineString per route of ``plan`` (see the module
     docstring); ``properties.colour`` is the route's place in the plan."""
-    return _collection(session, list(enumerate(plan.routes)), travel)
+    tolerance_m = check_tolerance(float(tolerance_m))
+    return _collection(session, list(enumerate(plan.routes)), road_map, tolerance_m)
 
 
-def route_geometry(session: Session, *, route: Route, travel: ServiceTravel) -> dict[str, Any]:
+def route_geometry(
+    session: Session,
+    *,
+    route: Route,
+    road_map: RoadMap,
+    tolerance_m: float = DEFAULT_ROUTE_TOLERANCE_M,
+) -> dict[str, Any]:
     """The FeatureCollection of one route (its ``colour`` as in its plan's)."""
+    tolerance_m = check_tolerance(float(tolerance_m))
     plan = session.get(Plan, route.plan_id)
     routes = plan.routes if plan is not None else [route]
     colour = next((k for k, r in enumerate(routes) if r.id == route.id), 0)
-    return _collection(session, [(colour, route)], travel)
+    return _collection(session, [(colour, route)], road_map, tolerance_m)
 
 
 def _collection(
-    session: Session, routes: list[tuple[int, Route]], travel: ServiceTravel
+    session: Session, routes: list[tuple[int, Route]], road_map: RoadMap, tolerance_m: float
 ) -> dict[str, Any]:
     vehicle_ids = {r.vehicle_id for _, r in routes}
     rows = (
@@ -221,15 +270,20 @@ def _collection(
         else []
     )
     vehicles: dict[uuid.UUID, tuple[Vehicle, str]] = {v.id: (v, p) for v, p in rows}
-    on_roads = travel.spec is not None
     features = []
     for colour, route in routes:
         vehicle, profile = vehicles.get(route.vehicle_id, (None, DEFAULT_PROFILE))
-        points = [
-            (float(v.lon), float(v.lat))
-            for v in route.visits
-            if v.lon is not None and v.lat is not None
-        ]
+        points = _distinct(
+            [
+                (float(v.lon), float(v.lat))
+                for v in route.visits
+                if v.lon is not None and v.lat is not None
+            ]
+        )
+        if road_map.on_roads and len(points) >= 2:
+            lon, lat = road_map.path(profile, points, tolerance_m)
+        else:
+            lon, lat = [p[0] for p in points], [p[1] for p in points]
         features.append(
             {
                 "type": "Feature",
@@ -238,9 +292,9 @@ def _collection(
                     "vehicle_id": str(route.vehicle_id),
                     "vehicle_name": vehicle.name if vehicle is not None else "",
                     "colour": colour,
-                    "geometry": "road" if on_roads else "straight_line",
+                    "geometry": "road" if road_map.on_roads else "straight_line",
                 },
-                "geometry": _line(travel, profile, points) if on_roads else _straight(points),
+                "geometry": _geojson_line(lon, lat),
             }
         )
     return {"type": "FeatureCollection", "features": features}
@@ -261,18 +315,3 @@ def _geojson_line(lon: Sequence[float], lat: Sequence[float]) -> dict[str, Any] 
     if len(coordinates) < 2:
         return None  # a route that never leaves its place has no line
     return {"type": "LineString", "coordinates": coordinates}
-
-
-def _straight(points: Sequence[tuple[float, float]]) -> dict[str, Any] | None:
-    kept = _distinct(points)
-    return _geojson_line([p[0] for p in kept], [p[1] for p in kept])
-
-
-def _line(
-    travel: ServiceTravel, profile: str, points: Sequence[tuple[float, float]]
-) -> dict[str, Any] | None:
-    kept = _distinct(points)
-    if len(kept) < 2:
-        return _straight(kept)
-    lon, lat = path_line(travel.network(profile), kept)
-    return _geojson_line(lon, lat)

@@ -8,7 +8,7 @@ drops the vertices a map does not need (Douglas-Peucker, in metres), and
 
 ``path_line(network, points)`` is the line a vehicle drives through ``points`` in
 order: from each point to the road, the fastest free-flow path to the next
-point's place on the road, and on to that point.
+point's place on the road, and on to that point (each leg simplified when asked).
 
 OSM data is (c) OpenStreetMap contributors, ODbL; see ``ATTRIBUTION``.
 """
@@ -159,11 +159,13 @@ def road_lines(network: RoadNetwork) -> list[RoadLine]:
 
 
 def path_line(
-    network: RoadNetwork, points: Sequence[tuple[float, float]]
+    network: RoadNetwork, points: Sequence[tuple[float, float]], *, tolerance_m: float = 0.0
 ) -> tuple[list[float], list[float]]:
     """``(lon, lat)`` of the line through ``points`` ((lon, lat) each, at least one)
     along the roads: each point joins the road where it snaps, and the fastest
-    free-flow path runs between those places. Repeated points add nothing."""
+    free-flow path runs between those places. Repeated points add nothing. With
+    ``tolerance_m``, each leg is simplified (:meth:`RoadLine.simplified`); the
+    points themselves are always kept."""
     if not points:
         raise InputError("needs at least one point", where="points")
     kept = [points[0]]
@@ -178,10 +180,13 @@ def path_line(
     snaps = network.snap(lon, lat)
     for k in range(len(kept) - 1):
         path = network.path(snaps.subset([k]), snaps.subset([k + 1]))
-        out_lon.extend(path.lon.tolist())
-        out_lat.extend(path.lat.tolist())
-        out_lon.append(lon[k + 1])
-        out_lat.append(lat[k + 1])
+        leg = RoadLine(
+            lon=np.concatenate(([lon[k]], path.lon, [lon[k + 1]])),
+            lat=np.concatenate(([lat[k]], path.lat, [lat[k + 1]])),
+            major=False,
+        ).simplified(tolerance_m)
+        out_lon.extend(leg.lon[1:].tolist())
+        out_lat.extend(leg.lat[1:].tolist())
     return _without_repeats(out_lon, out_lat)
 
 
