@@ -42,6 +42,8 @@ DEFAULT_TOLERANCE_M = 5.0
 MAX_TOLERANCE_M = 200.0
 #: Answers (box and tolerance) kept per process.
 KEPT_ANSWERS = 32
+#: Simplified drawings of the whole network (one per tolerance) kept per process.
+KEPT_DRAWINGS = 4
 #: Default simplification of routes' lines (metres; the stops are always kept).
 DEFAULT_ROUTE_TOLERANCE_M = 2.0
 #: Routes' lines kept per process.
@@ -95,6 +97,7 @@ def parse_bbox(text: str | None) -> Box | None:
 
 
 def check_tolerance(tolerance_m: float) -> float:
+    """``tolerance_m`` when it is a simplification one may ask for (metres)."""
     if not (0 <= tolerance_m <= MAX_TOLERANCE_M):
         raise InputError(
             f"must be between 0 and {MAX_TOLERANCE_M:g} metres, got {tolerance_m:g}",
@@ -168,7 +171,7 @@ class RoadMap:
         simplified = [line.simplified(tolerance_m) for line in lines]
         with self._lock:
             self._lines = lines
-            if len(self._simplified) >= 4:
+            if tolerance_m not in self._simplified and len(self._simplified) >= KEPT_DRAWINGS:
                 self._simplified.pop(next(iter(self._simplified)))
             return self._simplified.setdefault(tolerance_m, simplified)
 
