@@ -33,6 +33,8 @@ from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
 from lastmile.service.fleet.router import router as fleet_router
 from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.maps.router import router as maps_router
+from lastmile.service.maps.service import RoadMap
 from lastmile.service.notifications.outbox import install_outbox
 from lastmile.service.notifications.router import router as notifications_router
 from lastmile.service.orders.router import public_router as tracking_router
@@ -178,6 +180,7 @@ def create_app(
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.geocode = make_geocoder(settings) if geocode is _DEFAULT else geocode
     app.state.travel_model = travel
+    app.state.road_map = RoadMap(travel)
     app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
@@ -193,6 +196,7 @@ def create_app(
         replan_router,
         pod_router,
         notifications_router,
+        maps_router,
     ):
         app.include_router(router, responses=_ERRORS)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)

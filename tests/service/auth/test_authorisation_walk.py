@@ -23,6 +23,7 @@ DRIVER_ALLOWED = {
     ("POST", "/auth/logout"),
     ("GET", "/org"),
     ("GET", "/me/routes"),
+    ("GET", "/map/roads"),
 }
 #: Pages anyone may open (the sign-in form, the API docs) or post to.
 PUBLIC_PAGES = {
