@@ -257,9 +257,7 @@ def test_drivers_follow_only_their_own_route(database_url: str, lw: World) -> No
             assert all(e.get("route_id") == d1 for e in mine.seen if e["type"] != "hello")
 
 
-def test_a_drivers_route_changed_by_re_planning_is_announced(
-    database_url: str, lw: World
-) -> None:
+def test_a_drivers_route_changed_by_re_planning_is_announced(database_url: str, lw: World) -> None:
     t = lw.tenant
     app = live_app(database_url)
     moment = dt.datetime(DAY.year, DAY.month, DAY.day, 8, tzinfo=ZoneInfo("Europe/Paris"))

@@ -455,7 +455,8 @@ async def live(
     """Live events of the organisation as server-sent events (``text/event-stream``).
 
     Staff follow the whole organisation or one route; a driver follows one of
-    their own routes only (``route_id`` required). Types: ``hello`` (subscribed), ``position``, ``stop_event``,
+    their own routes only (``route_id`` required). Types: ``hello`` (subscribed),
+    ``position``, ``stop_event``,
     ``route_status``, ``eta``, ``late`` (a stop newly predicted late),
     ``plan`` (a re-planning change rewrote the route: read it again),
     ``lagged`` (events were dropped for this slow reader). Comments are sent
