@@ -3,7 +3,7 @@
 
 import { api, live, t } from "/static/js/api.js";
 import { el, navigationLinks, newId, time } from "./format.js";
-import { Outbox, retriable } from "./outbox.js";
+import { explain, Outbox, retriable } from "./outbox.js";
 import { SignaturePad } from "./signature.js";
 
 const CACHE_KEY = "lastmile.driver.route";
@@ -142,7 +142,7 @@ function notice(text) {
 }
 
 function showError(error) {
-  notice(t("common.error", { detail: error.message ?? String(error) }));
+  notice(t("common.error", { detail: explain(error) }));
 }
 
 async function arrived(visit) {
@@ -210,7 +210,7 @@ async function addBarcode(raw) {
     if (!answer.duplicate) scan.scanned.push(answer.barcode);
   } catch (error) {
     if (!retriable(error)) {
-      message.textContent = error.message;
+      message.textContent = explain(error);
       return;
     }
     // No network: check it against the parcels the route lists.
@@ -308,8 +308,13 @@ async function showOutbox() {
 const outbox = new Outbox({
   onChange: () => showOutbox().catch(showError),
   onSent: (item, answer, error) => {
-    if (error) notice(t("driver.pending_refused", { detail: error.message }));
+    if (error) notice(t("driver.pending_refused", { detail: explain(error) }));
     else {
+      // Shown as done at once; the route's outcomes are read again just after.
+      const outcome = item.kind === "event" ? item.body.kind : item.body.outcome;
+      const reason = item.body.failure_reason ?? "";
+      state.outcomes = state.outcomes.filter((o) => stopKey(o.order_id, o.stop) !== stopKey(item.order_id, item.stop));
+      state.outcomes.push({ order_id: item.order_id, stop: item.stop, outcome, reason });
       notice(t("driver.sent"));
       reloadSoon();
     }
@@ -365,10 +370,12 @@ function follow() {
   if (!id || state.stream?.routeId === id) return;
   state.stream?.close();
   state.stream = live(`/live?route_id=${encodeURIComponent(id)}`, (event) => {
+    if (event.type === "hello") document.body.dataset.live = "connected";
     if (event.type === "plan") notice(t("driver.route_changed", { summary: event.summary }));
     if (["plan", "stop_event", "route_status"].includes(event.type) && event.route_id === id) reloadSoon();
   });
   state.stream.routeId = id;
+  state.stream.addEventListener("error", () => { document.body.dataset.live = ""; });
 }
 
 // -- start ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ let clock = null;
 export function time(iso) {
   if (!iso) return "";
   clock ??= new Intl.DateTimeFormat(document.documentElement.lang || "en", {
-    hour: "2-digit", minute: "2-digit", timeZone: zone(),
+    hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZone: zone(),
   });
   return clock.format(new Date(iso));
 }

@@ -31,6 +31,12 @@ export function retriable(error) {
   return error.status >= 500 || [401, 408, 425, 429].includes(error.status);
 }
 
+// What the API said was wrong: its detail and the reasons it listed.
+export function explain(error) {
+  const reasons = (error?.body?.errors ?? []).map((e) => e.reason).filter(Boolean);
+  return [error?.message ?? String(error), ...reasons].join(": ");
+}
+
 export class Outbox {
   constructor({ onChange = () => {}, onSent = () => {} } = {}) {
     this.onChange = onChange;
@@ -93,7 +99,7 @@ export class Outbox {
           this.onChange();
           break;
         }
-        item.refused = error.message;
+        item.refused = explain(error);
         await this.#put(item);
         this.onSent(item, null, error);
       }
