@@ -191,6 +191,19 @@ def test_a_delivery_made_offline_arrives_once(
     _next_stop(page).get_by_role("button", name="Delivered").click()
     page.fill("#recipient", "Neighbour")
     page.click("#complete-submit")
+    # Every parcel is scanned first, checked on the phone against the route's parcels.
+    message = page.locator("#scan-message")
+    assert message.inner_text().startswith("Scan every parcel first")
+    barcode = next(o for o in day["orders"] if o["id"] == order_id)["items"][0]["barcode"]
+    page.fill("#scan-input", "NOT-OURS")
+    page.press("#scan-input", "Enter")
+    page.wait_for_function(
+        "document.getElementById('scan-message').textContent.includes('NOT-OURS')"
+    )
+    page.fill("#scan-input", barcode)
+    page.press("#scan-input", "Enter")
+    page.locator("#scan-list li").first.wait_for()
+    page.click("#complete-submit")
     # Kept on the phone, shown as waiting; the API has nothing yet.
     page.locator("#outbox").wait_for(state="visible")
     assert "1 action(s) waiting" in page.locator("#outbox-count").inner_text()

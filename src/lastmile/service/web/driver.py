@@ -21,6 +21,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from lastmile.service.deps import SessionDep
 from lastmile.service.orgs import service as orgs
+from lastmile.service.pod.settings import PodSettings
 from lastmile.service.web.access import SignedIn, home_of, page_context
 from lastmile.service.web.rendering import STATIC, language_of, render
 from lastmile.service.web.texts import Texts, preferred_language
@@ -48,7 +49,15 @@ def driver_app(request: Request, session: SessionDep, principal: SignedIn) -> Re
     if principal.is_staff:
         return RedirectResponse(home_of(principal), status.HTTP_303_SEE_OTHER)
     org = orgs.get_org(session, org_id=principal.org_id)
-    context = page_context(request, principal, org_name=org.name, timezone=org.timezone)
+    pod: PodSettings = getattr(request.app.state, "pod_settings", None) or PodSettings()
+    context = page_context(
+        request,
+        principal,
+        org_name=org.name,
+        timezone=org.timezone,
+        require_all_parcels=pod.pod_require_all_parcels,
+        require_signature=pod.pod_require_signature,
+    )
     return render(
         request,
         "driver/app.html",

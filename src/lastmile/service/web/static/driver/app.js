@@ -172,7 +172,7 @@ function openDialog(visit, outcome) {
   $("deliver-box").hidden = outcome === "failed";
   $("fail-box").hidden = outcome !== "failed";
   for (const id of ["recipient", "note", "photo", "scan-input"]) $(id).value = "";
-  $("scan-message").textContent = "";
+  $("scan-message").textContent = $("signature-message").textContent = "";
   pad.clear();
   showScanned();
   dialog.showModal();
@@ -229,6 +229,16 @@ async function submitDialog(event) {
   event.preventDefault();
   const { visit, outcome } = scan;
   const failed = outcome === "failed";
+  const rules = document.querySelector('meta[name="pod-rules"]')?.content.split(/\s+/) ?? [];
+  if (!failed && rules.includes("parcels") && scan.remaining.length) {
+    $("scan-message").textContent = t("driver.scan_missing", { barcodes: scan.remaining.join(", ") });
+    $("scan-input").focus();
+    return;
+  }
+  if (!failed && outcome === "delivered" && rules.includes("signature") && pad.empty) {
+    $("signature-message").textContent = t("driver.signature_missing");
+    return;
+  }
   const photo = $("photo").files[0];
   const signature = failed ? null : await pad.toBlob();
   const body = {
