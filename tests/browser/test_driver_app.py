@@ -114,7 +114,15 @@ def _next_stop(page: Any) -> Any:
 def test_a_driver_sees_the_stops_and_delivers_with_a_scan_and_a_signature(
     new_page: Any, org: Any, sign_in: Any, day: dict[str, Any], axe: Any, shot: Any
 ) -> None:
-    page = _open_app(new_page, sign_in, org)
+    first_visit = next(v for v in day["route"]["visits"] if v["order_id"])
+    lon, lat = first_visit["lon"], first_visit["lat"]  # the phone is at the first stop
+    page = _open_app(
+        new_page,
+        sign_in,
+        org,
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": 8},
+        permissions=["geolocation"],
+    )
     # Every stop with its customer, address, phone and window (Helsinki time).
     for name, address, _, _ in CUSTOMERS:
         card = page.locator(".stop", has_text=name)
@@ -133,6 +141,7 @@ def test_a_driver_sees_the_stops_and_delivers_with_a_scan_and_a_signature(
         page.screenshot(path=str(DOCS_SHOT))
 
     order_id = first.get_attribute("data-order")
+    assert order_id == first_visit["order_id"]
     order = next(o for o in day["orders"] if o["id"] == order_id)
     first.get_by_role("button", name="Delivered").click()
     dialog = page.locator("dialog#complete")
@@ -169,6 +178,10 @@ def test_a_driver_sees_the_stops_and_delivers_with_a_scan_and_a_signature(
     assert proof["outcome"] == "delivered" and proof["recipient_name"] == "Aino V."
     assert proof["barcodes"] == [order["items"][0]["barcode"]]
     assert proof["signature_file_id"] is not None
+    # Where the phone was: with the proof, and as the route's positions.
+    assert (proof["lon"], proof["lat"]) == (lon, lat) and proof["flags"] == []
+    positions = org.api("driver").get(f"/routes/{day['route']['id']}/positions").json()
+    assert positions and (positions[0]["lon"], positions[0]["lat"]) == (lon, lat)
     picture = org.api("admin").get(
         f"/orders/{order_id}/pod/file", params={"file_id": proof["signature_file_id"]}
     )

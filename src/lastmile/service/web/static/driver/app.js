@@ -41,6 +41,7 @@ async function loadRoute() {
   }
   render();
   follow();
+  sendPings();
 }
 
 let reloading = null;
@@ -358,6 +359,7 @@ function watchPosition() {
         accuracy_m: c.accuracy ?? null,
       });
       state.pings = state.pings.slice(-1000);
+      if (!state.pinged) sendPings(); // the first fix at once, then every PING_EVERY_MS
     },
     () => {},
     { enableHighAccuracy: true, maximumAge: 10000 },
@@ -370,6 +372,7 @@ async function sendPings() {
   const batch = state.pings.splice(0, 500);
   try {
     await api(`/routes/${route.id}/pings`, { method: "POST", body: { pings: batch } });
+    state.pinged = true;
   } catch (error) {
     if (retriable(error)) state.pings.unshift(...batch);
   }
