@@ -188,8 +188,26 @@ def test_a_driver_sees_the_stops_and_delivers_with_a_scan_and_a_signature(
     assert picture.headers["content-type"] == "image/png" and len(picture.content) > 500
     outcomes = org.api("driver").get(f"/routes/{day['route']['id']}/outcomes").json()
     assert [o["outcome"] for o in outcomes if o["order_id"] == order_id] == ["delivered"]
-    # The next stop is now the second one.
-    assert _next_stop(page).get_attribute("data-order") != order_id
+    # The next stop is now the second one: the driver arrives, and nobody is home.
+    second = _next_stop(page)
+    second_id = second.get_attribute("data-order")
+    assert second_id != order_id
+    second.get_by_role("button", name="Arrived").click()
+    page.wait_for_selector(f'.stop[data-order="{second_id}"] .status.arrived')
+    page.locator("#outbox").wait_for(state="hidden")
+    _next_stop(page).get_by_role("button", name="Failed").click()
+    page.select_option("#reason", "recipient_absent")
+    page.fill("#note", "Nobody answered")
+    page.click("#complete-submit")
+    status = page.locator(f'.stop[data-order="{second_id}"] .status.failed')
+    status.wait_for()
+    assert "Recipient not at home" in status.inner_text()
+    page.locator("#outbox").wait_for(state="hidden")
+    events = org.api("driver").get(f"/routes/{day['route']['id']}/events").json()
+    assert [(e["kind"], e["reason"]) for e in events if e["order_id"] == second_id] == [
+        ("arrived", ""),
+        ("failed", "recipient_absent"),
+    ]
     assert page.blocked == []
 
 

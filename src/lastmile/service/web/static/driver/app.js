@@ -78,7 +78,8 @@ function render() {
   const status = statuses();
   const done = stops.filter((v) => finished(status.get(stopKey(v.order_id, v.kind)))).length;
   const vehicle = [route.vehicle_name, route.vehicle_registration].filter(Boolean).join(" ");
-  $("route-summary").textContent = t("driver.route_summary", { vehicle, done, total: stops.length });
+  const summary = t("driver.route_summary", { vehicle, done, total: stops.length });
+  $("route-summary").textContent = route.status === "completed" ? `${summary} · ${t("driver.route_status_completed")}` : summary;
   const next = stops.find((v) => !finished(status.get(stopKey(v.order_id, v.kind))));
   stops.forEach((visit, index) => list.append(stopCard(visit, index + 1, status.get(stopKey(visit.order_id, visit.kind)), visit === next)));
 }
