@@ -95,7 +95,7 @@ const reasonText = (code) => (code ? t(`driver.reason_${code}`) : "");
 function stopCard(visit, number, status, isNext) {
   const stop = visit.stop;
   const id = `stop-${visit.order_id}-${visit.kind}`;
-  const windows = stop.time_windows.map((w) => t("driver.window", { start: time(w.start), end: time(w.end) }));
+  const windows = (stop.time_windows ?? []).map((w) => t("driver.window", { start: time(w.start), end: time(w.end) }));
   const parcels = stop.parcels.map((p) =>
     el("li", { text: p.barcode ? `${p.barcode}${p.quantity > 1 ? ` ×${p.quantity}` : ""} · ${p.description}` : t("driver.parcel_whole", { description: p.description }) }),
   );
