@@ -409,6 +409,8 @@ if ("BarcodeDetector" in window && navigator.mediaDevices?.getUserMedia) {
   $("scan-camera").hidden = false;
   $("scan-camera").addEventListener("click", scanWithCamera);
 }
+// Signing out forgets the route kept for offline use (what waits in the outbox stays).
+document.querySelector("form.signout")?.addEventListener("submit", () => localStorage.removeItem(CACHE_KEY));
 window.addEventListener("online", showNetwork);
 window.addEventListener("offline", showNetwork);
 setInterval(() => outbox.flush().catch(showError), 3000);
