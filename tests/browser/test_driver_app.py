@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from lastmile.service.pod.storage import LocalFileStore
+
 DAY = dt.date(2026, 3, 10)
 HELSINKI = ZoneInfo("Europe/Helsinki")
 PHONE = {"width": 360, "height": 740}
@@ -55,9 +57,10 @@ def _order(api: Any, ref: str, name: str, address: str, lon: float, lat: float) 
 
 
 @pytest.fixture
-def day(org: Any) -> Iterator[dict[str, Any]]:
-    """The org's driver with a dispatched route of three deliveries, and the app's
-    clock at 07:30 on that day (re-planning reads it)."""
+def day(org: Any, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """The org's driver with a dispatched route of three deliveries, the app's
+    clock at 07:30 on that day (re-planning reads it), signatures and photos
+    stored in a temporary folder."""
     admin = org.api("admin")
     users = admin.get("/users").json()
     user_id = next(u["id"] for u in users if u["email"] == org.emails["driver"])
@@ -95,8 +98,11 @@ def day(org: Any) -> Iterator[dict[str, Any]]:
     state = org.server.app.state
     moment = dt.datetime(DAY.year, DAY.month, DAY.day, 7, 30, tzinfo=HELSINKI)
     state.clock = lambda: moment
+    store = getattr(state, "pod_store", None)
+    state.pod_store = LocalFileStore(tmp_path / "pod")
     yield {"plan": plan, "route": route, "orders": orders}
     del state.clock
+    state.pod_store = store
 
 
 def _open_app(new_page: Any, sign_in: Any, org: Any, **options: Any) -> Any:
