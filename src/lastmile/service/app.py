@@ -52,6 +52,7 @@ from lastmile.service.tracking.router import router as live_router
 from lastmile.service.travel import ServiceTravel
 from lastmile.service.web.access import LoginRequired, login_url
 from lastmile.service.web.dashboard import router as dashboard_router
+from lastmile.service.web.driver import router as driver_router
 from lastmile.service.web.rendering import STATIC
 from lastmile.service.web.router import router as web_router
 from lastmile.travel import TravelModel
@@ -202,6 +203,7 @@ def create_app(
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
     app.include_router(web_router)
     app.include_router(dashboard_router)
+    app.include_router(driver_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=Health, tags=["service"])

@@ -31,6 +31,8 @@ PUBLIC_PAGES = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("GET", "/docs"),
+    ("GET", "/driver/sw.js"),  # the driver app's service worker and manifest: no data
+    ("GET", "/driver/manifest.webmanifest"),
 }
 _PARAM = re.compile(r"{(\w+)}")
 

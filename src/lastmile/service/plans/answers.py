@@ -14,6 +14,7 @@ from lastmile.domain import OrderKind, VisitKind
 from lastmile.service import naming
 from lastmile.service.fleet.models import Driver, Vehicle
 from lastmile.service.orders.models import Order
+from lastmile.service.orders.schemas import TimeWindowOut
 from lastmile.service.plans.models import Plan, Route, Visit
 from lastmile.service.plans.schemas import (
     ParcelOut,
@@ -31,8 +32,10 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
         kind = "pickup" if order.kind == OrderKind.PICKUP.value else "delivery"
     if kind == "pickup":
         address = order.pickup_address or order.pickup_geocoded_address
+        windows = order.pickup_windows
     else:
         address = order.delivery_address or order.delivery_geocoded_address
+        windows = order.delivery_windows
     return RouteStopOut(
         order_id=order.id,
         external_id=order.external_id,
@@ -45,6 +48,7 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
             ParcelOut(barcode=i.barcode, description=i.description, quantity=i.quantity)
             for i in order.items
         ],
+        time_windows=[TimeWindowOut.model_validate(w) for w in windows or []],
     )
 
 

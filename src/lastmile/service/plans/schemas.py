@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from lastmile.service.orders.schemas import TimeWindowOut
 from lastmile.service.schemas import ApiModel, Instant
 
 
@@ -71,6 +72,9 @@ class RouteStopOut(ApiModel):
     customer_phone: str = Field(description="Their phone number.")
     instructions: str = Field(description="The customer's instructions for the driver.")
     parcels: list[ParcelOut] = Field(description="The parcels, with their barcodes.")
+    time_windows: list[TimeWindowOut] = Field(
+        default_factory=list, description="When service may start at this stop (none: any time)."
+    )
 
 
 class VisitOut(ApiModel):
