@@ -119,15 +119,20 @@ def routes_of(session: Session, orders: list[Order]) -> dict[uuid.UUID, OrderRou
         .where(Visit.order_id.in_(wanted), Plan.status.in_(_LIVE_PLANS))
         .order_by(Plan.created_at, Plan.id)
     ).all()
-    vehicles = dict(
-        session.execute(
-            select(Vehicle.id, Vehicle.name).where(Vehicle.id.in_({r[3] for r in rows}))
-        ).tuples()
-    )
+    vehicle_ids = {r[3] for r in rows}
+    vehicles = {
+        i: name
+        for i, name in session.execute(
+            select(Vehicle.id, Vehicle.name).where(Vehicle.id.in_(vehicle_ids))
+        )
+    }
     driver_ids = {r[4] for r in rows if r[4] is not None}
-    drivers = dict(
-        session.execute(select(Driver.id, Driver.name).where(Driver.id.in_(driver_ids))).tuples()
-    )
+    drivers = {
+        i: name
+        for i, name in session.execute(
+            select(Driver.id, Driver.name).where(Driver.id.in_(driver_ids))
+        )
+    }
     found: dict[uuid.UUID, OrderRouteOut] = {}
     for order_id, route_id, plan_id, vehicle_id, driver_id in rows:
         assert order_id is not None
