@@ -1,0 +1,203 @@
+"""The dispatcher's orders and plan pages: import a CSV with a bad row, find the
+orders, check an uncertain geocode, plan the day, dispatch it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import uuid
+import zoneinfo
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import expect
+
+from lastmile.service.orders.models import Order
+
+DOCS_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+HELSINKI = zoneinfo.ZoneInfo("Europe/Helsinki")
+
+
+def the_day() -> dt.date:
+    """Tomorrow in the organisation's time zone (Helsinki)."""
+    return dt.datetime.now(HELSINKI).date() + dt.timedelta(days=1)
+
+
+def csv_text() -> str:
+    rows = [
+        "external_id,customer_name,address,lon,lat,window_start,window_end,service_min,units",
+        "HEL-1,Aino Virtanen,Mannerheimintie 1,24.9410,60.1690,09:00,12:00,5,1",
+        "HEL-2,Eero Korhonen,Aleksanterinkatu 20,24.9490,60.1685,10:00,14:00,5,1",
+        "HEL-3,Liisa Nieminen,Hämeentie 5,24.9600,60.1830,12:00,16:00,5,1",
+        "HEL-4,Matti Mäkinen,Fredrikinkatu 9,24.9380,north,09:00,17:00,5,1",
+    ]
+    return "\n".join(rows) + "\n"
+
+
+def seed_fleet(org: Any, day: dt.date) -> None:
+    """A depot, a van type for two orders, two vans and their drivers on shift all day."""
+    api = org.api("admin")
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = api.post(path, json=body)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    depot = post("/depots", {"name": "Pasila", "lon": 24.933, "lat": 60.199, "opens_s": 6 * 3600})
+    vtype = post("/vehicle-types", {"name": "Van", "capacity": [2]})
+    for k, name in enumerate(("Van Helmi", "Van Otso")):
+        vehicle = post(
+            "/vehicles",
+            {
+                "name": name,
+                "registration": f"ABC-{k + 1}",
+                "type_id": vtype["id"],
+                "depot_id": depot["id"],
+            },
+        )
+        driver = post("/drivers", {"name": ("Sanna Lahti", "Jukka Rinne")[k]})
+        start = dt.datetime.combine(day, dt.time(7), tzinfo=HELSINKI)
+        post(
+            "/shifts",
+            {
+                "driver_id": driver["id"],
+                "vehicle_id": vehicle["id"],
+                "start_at": start.isoformat(),
+                "end_at": (start + dt.timedelta(hours=11)).isoformat(),
+            },
+        )
+
+
+def flag_for_review(server: Any, org: Any) -> str:
+    """An order the geocoder placed with little confidence (the test server has no
+    geocoder: the flag is set as the import would set it)."""
+    r = org.api("admin").post(
+        "/orders",
+        json={
+            "external_id": "HEL-9",
+            "customer": {"name": "Ville Laine"},
+            "delivery": {"address": "Kaivokatu 8", "lon": 24.94, "lat": 60.17},
+            "amount": [1],
+        },
+    )
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    with server.app.state.sessionmaker() as session:
+        order = session.get(Order, uuid.UUID(order_id))
+        assert order is not None
+        order.delivery_geocode_confidence = 0.62
+        order.delivery_geocoded_address = "Kaivokatu, Helsinki"
+        order.delivery_needs_review = True
+        session.commit()
+    return str(order_id)
+
+
+def keep_screenshot(path: Path, name: str) -> None:
+    DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
+
+
+def test_a_dispatcher_imports_finds_plans_and_dispatches(
+    server: Any, org: Any, new_page: Any, sign_in: Any, shot: Any, axe: Any, tmp_path: Path
+) -> None:
+    day = the_day()
+    seed_fleet(org, day)
+    flagged = flag_for_review(server, org)
+    page = new_page(1280, 900)
+    sign_in(page, org.emails["dispatcher"], "/dashboard/orders")
+    assert page.url.endswith("/dashboard/orders")
+    expect(page.locator("#review-list")).to_be_visible()
+
+    # Import: three good rows and one with a latitude that is not a number.
+    csv = tmp_path / "orders.csv"
+    csv.write_text(csv_text(), encoding="utf-8")
+    page.set_input_files("#import-file", str(csv))
+    page.fill("#import-date", day.isoformat())
+    page.get_by_role("button", name="Import", exact=True).click()
+    result = page.locator("#import-result")
+    expect(result).to_contain_text("3 new")
+    expect(result).to_contain_text("1 left out")
+    errors = page.locator("#import-errors tbody tr")
+    expect(errors).to_have_count(1)
+    cells = errors.first.locator("th, td").all_inner_texts()
+    assert cells[0] == "5" and cells[1] == "lat", cells
+
+    # The good orders are in the table, their windows in Helsinki time.
+    table = page.locator("#orders-table tbody")
+    for external_id in ("HEL-1", "HEL-2", "HEL-3"):
+        expect(table).to_contain_text(external_id)
+    expect(table).not_to_contain_text("HEL-4")
+    first = table.locator("tr", has_text="HEL-1")
+    expect(first).to_contain_text("Aino Virtanen")
+    expect(first).to_contain_text("Mannerheimintie 1")
+    expect(first).to_contain_text("09:00–12:00")
+    expect(first).to_contain_text("Pending")
+
+    # Search finds one order by its customer; the day filter keeps the imported ones.
+    page.fill("#orders-search", "korhonen")
+    page.get_by_role("button", name="Show").click()
+    expect(table.locator("tr")).to_have_count(1)
+    expect(table).to_contain_text("HEL-2")
+    page.get_by_role("button", name="Clear").click()
+    page.fill("#orders-day", day.isoformat())
+    page.get_by_role("button", name="Show").click()
+    expect(table.locator("tr")).to_have_count(3)
+    expect(table).not_to_contain_text("HEL-9")  # no time window: on no day
+
+    # The uncertain address is listed with what the geocoder found; confirm it.
+    review = page.locator("#review-list tbody tr")
+    expect(review).to_have_count(1)
+    expect(review.first).to_contain_text("Kaivokatu, Helsinki")
+    expect(review.first).to_contain_text("62 %")
+    assert axe(page) == []
+    keep_screenshot(shot(page, "dashboard-orders"), "dashboard-orders")
+    page.get_by_role("button", name="Confirm the position of order HEL-9").click()
+    expect(page.locator("#review-status")).to_contain_text("HEL-9 confirmed")
+    expect(page.locator("#review-empty")).to_be_visible()
+    got = org.api("dispatcher").get(f"/orders/{flagged}").json()
+    assert got["needs_review"] is False
+    assert got["delivery"]["geocode"]["confidence"] == 0.62  # confirmed, not moved
+
+    # Plan the day from the plan page (the import's three orders and the confirmed one).
+    page.get_by_role("link", name="Plan and dispatch").click()
+    page.wait_for_url("**/dashboard/plan")
+    page.fill("#plan-date", day.isoformat())
+    page.fill("#plan-limit", "2")
+    page.get_by_role("button", name="Plan the day").click()
+    expect(page.locator("#plan-progress")).to_be_visible()
+    expect(page.locator("#plan-progress-text")).to_contain_text(re.compile(r"of 2 s"))
+    routes = page.locator("#plan-routes tbody tr")
+    expect(routes).to_have_count(2, timeout=60_000)
+    expect(page.locator("#plan-progress-text")).to_contain_text("Done")
+    text = page.locator("#plan-routes tbody").inner_text()
+    assert "Van Helmi" in text and "Van Otso" in text
+    assert "from the shifts, at dispatch" in text and "cost units" in text
+    expect(page.locator("#plan-summary")).to_contain_text("4 stops")
+    assert axe(page) == []
+
+    # Dispatch asks first; not yet, then yes.
+    page.get_by_role("button", name="Dispatch").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("The 2 routes go to their drivers")
+    dialog.get_by_role("button", name="Not yet").click()
+    expect(dialog).to_be_hidden()
+    assert org.api("dispatcher").get("/plans").json()[0]["status"] == "ready"
+    page.get_by_role("button", name="Dispatch").click()
+    dialog.get_by_role("button", name="Dispatch").click()
+    expect(page.locator("#plan-dispatch-status")).to_contain_text("Dispatched at")
+    text = page.locator("#plan-routes tbody").inner_text()
+    assert "Sanna Lahti" in text and "Jukka Rinne" in text
+    live = page.get_by_role("link", name="Follow the day live")
+    expect(live).to_be_visible()
+    assert live.get_attribute("href") == "/dashboard"
+    assert org.api("dispatcher").get("/plans").json()[0]["status"] == "dispatched"
+    assert axe(page) == []
+    keep_screenshot(shot(page, "dashboard-plan"), "dashboard-plan")
+
+    # Back on the orders page the orders name their vans and drivers.
+    page.goto("/dashboard/orders")
+    row = page.locator("#orders-table tbody tr", has_text="HEL-1")
+    expect(row).to_contain_text("Dispatched")
+    expect(row).to_contain_text(re.compile(r"Van (Helmi|Otso) · (Sanna Lahti|Jukka Rinne)"))
+    assert page.blocked == []
