@@ -4,8 +4,22 @@ paging after filtering, and the route (vehicle, driver) each order is on."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
-from ..conftest import DAY, Tenant  # type: ignore[import-not-found]
+import pytest
+from fastapi.testclient import TestClient
+
+from lastmile.service.app import create_app
+
+from ..conftest import DAY, Tenant, make_settings, new_tenant  # type: ignore[import-not-found]
+
+
+@pytest.fixture
+def planner(database_url: str) -> Iterator[Tenant]:
+    """A tenant of an app that plans in threads (no worker process to start)."""
+    settings = make_settings(database_url, planning_executor="thread")
+    with TestClient(create_app(settings, geocode=None)) as client:
+        yield new_tenant(client.app, client)
 
 
 def windowed(start: str, end: str) -> dict[str, object]:
@@ -52,8 +66,8 @@ def test_paging_counts_only_matching_orders(tenant: Tenant) -> None:
     assert external_ids(tenant, q="ord-", limit=2, offset=2) == ["ord-2", "ord-3"]
 
 
-def test_orders_carry_their_route_by_vehicle_and_driver(tenant: Tenant) -> None:
-    t = tenant
+def test_orders_carry_their_route_by_vehicle_and_driver(planner: Tenant) -> None:
+    t = planner
     depot = t.depot()
     vtype = t.vehicle_type(capacity=[2])  # four orders of 1: both vans are needed
     vehicles = [t.vehicle(vtype["id"], depot["id"], name=f"Van {k}") for k in range(2)]
