@@ -48,6 +48,11 @@ class JobOut(ApiModel):
     progress: float = Field(description="0 to 1.")
     message: str = Field(description="What the job is doing.")
     error: str = Field(description="Why it failed, if it did.")
+    time_limit_s: float | None = Field(
+        default=None,
+        description="The search time the job was given, seconds (the service's default "
+        "when the request named none): compare with the time since started_at.",
+    )
     created_at: Instant = Field(description="When it was queued.")
     started_at: Instant | None = Field(description="When it started.")
     finished_at: Instant | None = Field(description="When it ended.")

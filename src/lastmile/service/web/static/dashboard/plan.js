@@ -22,8 +22,6 @@ const confirm = document.getElementById("plan-confirm");
 let current = null; // the plan shown
 let names = null; // vehicle and driver names by id
 
-const limitKey = (planId) => `lastmile.plan-limit.${planId}`;
-
 async function loadNames() {
   const [vehicles, drivers] = await Promise.all([api("/vehicles?limit=1000"), api("/drivers?limit=1000")]);
   names = {
@@ -35,7 +33,8 @@ async function loadNames() {
 const stopsOf = (route) => route.visits.filter((v) => v.order_id).length;
 const seconds = (from, to) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
-function showProgress(job, limit) {
+function showProgress(job) {
+  const limit = job.time_limit_s;
   progress.hidden = false;
   const since = job.started_at ?? job.created_at;
   const elapsed = Math.round(seconds(since, job.finished_at ?? new Date().toISOString()));
@@ -57,7 +56,6 @@ function showProgress(job, limit) {
 async function follow(plan) {
   current = plan;
   result.hidden = true;
-  const limit = Number(sessionStorage.getItem(limitKey(plan.id))) || null;
   for (;;) {
     let job;
     try {
@@ -67,7 +65,7 @@ async function follow(plan) {
       return;
     }
     if (current?.id !== plan.id) return; // another plan was started
-    showProgress(job, limit);
+    showProgress(job);
     if (job.status === "succeeded") {
       await showPlan(await api(`/plans/${plan.id}`));
       return;
@@ -118,8 +116,6 @@ form.addEventListener("submit", async (event) => {
   button.disabled = true;
   try {
     const plan = await api("/plans", { method: "POST", body: { date: data.get("date"), time_limit_s: limit } });
-    sessionStorage.setItem(limitKey(plan.id), String(limit));
-    progress.querySelector("h2").focus?.();
     await follow(plan);
   } catch (error) {
     progress.hidden = false;
