@@ -36,7 +36,7 @@ def csv_text() -> str:
 
 
 def seed_fleet(org: Any, day: dt.date) -> None:
-    """A depot, a van type for two orders, two vans and their drivers on shift all day."""
+    """A depot, a van type for three orders, two vans and their drivers on shift all day."""
     api = org.api("admin")
 
     def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -45,7 +45,7 @@ def seed_fleet(org: Any, day: dt.date) -> None:
         return r.json()  # type: ignore[no-any-return]
 
     depot = post("/depots", {"name": "Pasila", "lon": 24.933, "lat": 60.199, "opens_s": 6 * 3600})
-    vtype = post("/vehicle-types", {"name": "Van", "capacity": [2]})
+    vtype = post("/vehicle-types", {"name": "Van", "capacity": [3]})
     for k, name in enumerate(("Van Helmi", "Van Otso")):
         vehicle = post(
             "/vehicles",
@@ -69,28 +69,25 @@ def seed_fleet(org: Any, day: dt.date) -> None:
         )
 
 
-def flag_for_review(server: Any, org: Any) -> str:
-    """An order the geocoder placed with little confidence (the test server has no
-    geocoder: the flag is set as the import would set it)."""
+def add_order(org: Any, external_id: str, customer: str, **body: Any) -> str:
     r = org.api("admin").post(
         "/orders",
-        json={
-            "external_id": "HEL-9",
-            "customer": {"name": "Ville Laine"},
-            "delivery": {"address": "Kaivokatu 8", "lon": 24.94, "lat": 60.17},
-            "amount": [1],
-        },
+        json={"external_id": external_id, "customer": {"name": customer}, "amount": [1], **body},
     )
     assert r.status_code == 201, r.text
-    order_id = r.json()["id"]
+    return str(r.json()["id"])
+
+
+def flag_for_review(server: Any, order_id: str, *, confidence: float, matched: str) -> None:
+    """Mark the order's stop as the geocoder would have placed it, unsure (the test
+    server has no geocoder)."""
     with server.app.state.sessionmaker() as session:
         order = session.get(Order, uuid.UUID(order_id))
         assert order is not None
-        order.delivery_geocode_confidence = 0.62
-        order.delivery_geocoded_address = "Kaivokatu, Helsinki"
+        order.delivery_geocode_confidence = confidence
+        order.delivery_geocoded_address = matched
         order.delivery_needs_review = True
         session.commit()
-    return str(order_id)
 
 
 def keep_screenshot(path: Path, name: str) -> None:
@@ -103,7 +100,19 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
 ) -> None:
     day = the_day()
     seed_fleet(org, day)
-    flagged = flag_for_review(server, org)
+    kaivokatu = add_order(
+        org, "HEL-8", "Ville Laine", delivery={"address": "Kaivokatu 8", "lon": 24.94, "lat": 60.17}
+    )
+    flag_for_review(server, kaivokatu, confidence=0.62, matched="Kaivokatu, Helsinki")
+    runeberg = add_order(
+        org,
+        "HEL-9",
+        "Sari Koski",
+        delivery={"address": "Runeberginkatu 40", "lon": 25.66, "lat": 60.39},
+    )
+    flag_for_review(server, runeberg, confidence=0.41, matched="Runeberginkatu, Porvoo")
+    # No van has a crane: planning leaves this one out, saying why.
+    add_order(org, "HEL-7", "Pekka Salo", delivery={"lon": 24.95, "lat": 60.16}, skills=["crane"])
     page = new_page(1280, 900)
     sign_in(page, org.emails["dispatcher"], "/dashboard/orders")
     assert page.url.endswith("/dashboard/orders")
@@ -145,21 +154,38 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     expect(table.locator("tr")).to_have_count(3)
     expect(table).not_to_contain_text("HEL-9")  # no time window: on no day
 
-    # The uncertain address is listed with what the geocoder found; confirm it.
+    # The uncertain addresses are listed with what the geocoder found.
     review = page.locator("#review-list tbody tr")
-    expect(review).to_have_count(1)
-    expect(review.first).to_contain_text("Kaivokatu, Helsinki")
-    expect(review.first).to_contain_text("62 %")
+    expect(review).to_have_count(2)
+    kaivokatu_row = review.filter(has_text="HEL-8")
+    expect(kaivokatu_row).to_contain_text("Kaivokatu, Helsinki")
+    expect(kaivokatu_row).to_contain_text("62 %")
     assert axe(page) == []
     keep_screenshot(shot(page, "dashboard-orders"), "dashboard-orders")
-    page.get_by_role("button", name="Confirm the position of order HEL-9").click()
-    expect(page.locator("#review-status")).to_contain_text("HEL-9 confirmed")
-    expect(page.locator("#review-empty")).to_be_visible()
-    got = org.api("dispatcher").get(f"/orders/{flagged}").json()
+    # Confirm one where it is.
+    page.get_by_role("button", name="Confirm the position of order HEL-8").click()
+    expect(page.locator("#review-status")).to_contain_text("HEL-8 confirmed")
+    expect(review).to_have_count(1)
+    got = org.api("dispatcher").get(f"/orders/{kaivokatu}").json()
     assert got["needs_review"] is False
     assert got["delivery"]["geocode"]["confidence"] == 0.62  # confirmed, not moved
+    # Correct the other one (Porvoo is the wrong town), by keyboard.
+    correct = page.get_by_role("button", name="Correct the position of order HEL-9")
+    correct.focus()
+    page.keyboard.press("Enter")
+    expect(correct).to_have_attribute("aria-expanded", "true")
+    longitude = page.get_by_label("Longitude of order HEL-9")
+    expect(longitude).to_be_focused()
+    longitude.fill("24.9265")
+    page.get_by_label("Latitude of order HEL-9").fill("60.1790")
+    page.keyboard.press("Enter")
+    expect(page.locator("#review-status")).to_contain_text("HEL-9 corrected")
+    expect(page.locator("#review-empty")).to_be_visible()
+    got = org.api("dispatcher").get(f"/orders/{runeberg}").json()
+    assert got["needs_review"] is False and got["delivery"]["geocode"] is None
+    assert (got["delivery"]["lon"], got["delivery"]["lat"]) == (24.9265, 60.179)
 
-    # Plan the day from the plan page (the import's three orders and the confirmed one).
+    # Plan the day from the plan page: the three imported orders and the two checked.
     page.get_by_role("link", name="Plan and dispatch").click()
     page.wait_for_url("**/dashboard/plan")
     page.fill("#plan-date", day.isoformat())
@@ -173,7 +199,11 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     text = page.locator("#plan-routes tbody").inner_text()
     assert "Van Helmi" in text and "Van Otso" in text
     assert "from the shifts, at dispatch" in text and "cost units" in text
-    expect(page.locator("#plan-summary")).to_contain_text("4 stops")
+    expect(page.locator("#plan-summary")).to_contain_text("stops: 5")
+    left_out = page.locator("#plan-unassigned tbody tr")
+    expect(left_out).to_have_count(1)
+    expect(left_out).to_contain_text("HEL-7 · Pekka Salo")
+    expect(left_out).to_contain_text("needs skill crane")
     assert axe(page) == []
 
     # Dispatch asks first; not yet, then yes.
@@ -194,6 +224,10 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     assert org.api("dispatcher").get("/plans").json()[0]["status"] == "dispatched"
     assert axe(page) == []
     keep_screenshot(shot(page, "dashboard-plan"), "dashboard-plan")
+    # Opened again, the page shows the newest plan.
+    page.reload()
+    expect(page.locator("#plan-dispatch-status")).to_contain_text("Dispatched at")
+    expect(page.get_by_role("button", name="Dispatch")).to_be_hidden()
 
     # Back on the orders page the orders name their vans and drivers.
     page.goto("/dashboard/orders")

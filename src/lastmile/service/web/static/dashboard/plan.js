@@ -75,6 +75,23 @@ async function follow(plan) {
   }
 }
 
+/** The orders a plan left out, named by external id and customer (they are pending). */
+async function leftOut(plan) {
+  const named = new Map();
+  if (!plan.unassigned.length) return named;
+  const wanted = new Set(plan.unassigned.map((u) => u.order_id));
+  try {
+    for (const order of await api("/orders?status=pending&limit=1000")) {
+      if (!wanted.has(order.id) || !order.external_id) continue;
+      const label = order.external_id;
+      named.set(order.id, order.customer.name ? t("dashboard.plan_order_customer", { order: label, customer: order.customer.name }) : label);
+    }
+  } catch {
+    // the plan's own labels are shown instead
+  }
+  return named;
+}
+
 async function showPlan(plan) {
   current = plan;
   if (!names || plan.routes.some((r) => !names.vehicles.has(r.vehicle_id) || (r.driver_id && !names.drivers.has(r.driver_id)))) {
@@ -92,7 +109,8 @@ async function showPlan(plan) {
       ]),
     ),
   );
-  unassigned.querySelector("tbody").replaceChildren(...plan.unassigned.map((u) => row([u.order, u.reason])));
+  const left = await leftOut(plan);
+  unassigned.querySelector("tbody").replaceChildren(...plan.unassigned.map((u) => row([left.get(u.order_id) ?? u.order, u.reason])));
   unassigned.hidden = plan.unassigned.length === 0;
   summary.textContent = t("dashboard.plan_summary", {
     routes: plan.routes.length,
