@@ -235,3 +235,41 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     expect(row).to_contain_text("Dispatched")
     expect(row).to_contain_text(re.compile(r"Van (Helmi|Otso) · (Sanna Lahti|Jukka Rinne)"))
     assert page.blocked == []
+
+
+def test_an_all_or_nothing_import_with_a_bad_row_imports_nothing(
+    org: Any, new_page: Any, sign_in: Any, tmp_path: Path
+) -> None:
+    page = new_page()
+    sign_in(page, org.emails["dispatcher"], "/dashboard/orders")
+    csv = tmp_path / "orders.csv"
+    csv.write_text(
+        "external_id,address,lon,lat,window_start,window_end\n"
+        "A-1,Mannerheimintie 1,24.941,60.169,2030-01-02T09:00,2030-01-02T12:00\n"
+        "A-2,Mannerheimintie 2,24.942,60.169,2030-01-02T12:00,2030-01-02T09:00\n",
+        encoding="utf-8",
+    )
+    page.set_input_files("#import-file", str(csv))
+    page.get_by_label("Import nothing if any row has an error").check()
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-result")).to_contain_text("Nothing was imported")
+    error = page.locator("#import-errors tbody tr")
+    expect(error).to_have_count(1)
+    assert error.locator("th, td").all_inner_texts()[:2] == ["3", "window_end"]
+    expect(page.locator("#orders-empty")).to_be_visible()
+    assert org.api("dispatcher").get("/orders").json() == []
+
+
+def test_the_pages_speak_the_organisation_language(
+    org: Any, new_page: Any, sign_in: Any, axe: Any
+) -> None:
+    r = org.api("admin").patch("/org", json={"settings": {"language": "fi"}})
+    assert r.status_code == 200, r.text
+    page = new_page()
+    sign_in(page, org.emails["dispatcher"], "/dashboard/orders")
+    expect(page.get_by_role("heading", name="Tuo tilauksia CSV-tiedostosta")).to_be_visible()
+    expect(page.locator("#review-empty")).to_have_text("Yksikään osoite ei odota tarkistusta.")
+    assert axe(page) == []
+    page.goto("/dashboard/plan")
+    expect(page.get_by_role("button", name="Suunnittele päivä")).to_be_visible()
+    assert axe(page) == []
