@@ -234,6 +234,18 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     row = page.locator("#orders-table tbody tr", has_text="HEL-1")
     expect(row).to_contain_text("Dispatched")
     expect(row).to_contain_text(re.compile(r"Van (Helmi|Otso) · (Sanna Lahti|Jukka Rinne)"))
+    # A delivery reported from the road shows without reloading the page.
+    api = org.api("dispatcher")
+    [hel1] = api.get("/orders", params={"external_id": "HEL-1"}).json()
+    done = {
+        "event_id": "hel-1-done",
+        "kind": "delivered",
+        "order_id": hel1["id"],
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+    }
+    r = api.post(f"/routes/{hel1['route']['route_id']}/events", json={"events": [done]})
+    assert r.status_code == 200, r.text
+    expect(row).to_contain_text("Completed")
     assert page.blocked == []
 
 

@@ -1,7 +1,7 @@
 // The orders page: the order table (filters, search, paging), the CSV import and
 // the geocoded addresses waiting for a dispatcher.
 
-import { api, t } from "/static/js/api.js";
+import { api, live, t } from "/static/js/api.js";
 import { setUpImport } from "./import.js";
 import { loadReview } from "./import-review.js";
 import { el, problem, row, windows } from "./orders-format.js";
@@ -85,3 +85,13 @@ next.addEventListener("click", () => {
 const refresh = () => Promise.all([loadOrders(), loadReview(refresh)]);
 setUpImport(refresh);
 refresh();
+
+// Statuses change on the road: reload the page of orders shown (at most once a second).
+let pending = null;
+live("/live", (event) => {
+  if (!["stop_event", "route_status"].includes(event.type) || pending) return;
+  pending = setTimeout(() => {
+    pending = null;
+    loadOrders();
+  }, 1000);
+});
