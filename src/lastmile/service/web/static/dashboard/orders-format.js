@@ -67,5 +67,9 @@ export function row(cells) {
   return tr;
 }
 
-/** What went wrong with an API call, in words. */
-export const problem = (error) => t("common.error", { detail: error?.message ?? String(error) });
+/** What went wrong with an API call, in words (with each problem the API listed). */
+export function problem(error) {
+  const reasons = (error?.body?.errors ?? []).map((e) => (e.column ? `${e.column}: ${e.reason}` : e.reason));
+  const detail = [error?.message ?? String(error), ...reasons].join("; ");
+  return t("common.error", { detail });
+}
