@@ -283,5 +283,11 @@ def test_the_pages_speak_the_organisation_language(
     expect(page.locator("#review-empty")).to_have_text("Yksikään osoite ei odota tarkistusta.")
     assert axe(page) == []
     page.goto("/dashboard/plan")
-    expect(page.get_by_role("button", name="Suunnittele päivä")).to_be_visible()
+    plan = page.get_by_role("button", name="Suunnittele päivä")
+    expect(plan).to_be_visible()
     assert axe(page) == []
+    # No vans yet: the API's reason is shown, naming the field.
+    plan.click()
+    expect(page.locator("#plan-progress-text")).to_contain_text(
+        "vehicle_ids: the organisation has no active vehicle"
+    )
