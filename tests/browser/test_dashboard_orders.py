@@ -272,12 +272,12 @@ def test_an_all_or_nothing_import_with_a_bad_row_imports_nothing(
     assert org.api("dispatcher").get("/orders").json() == []
 
 
-def test_the_pages_speak_the_organisation_language(
+def test_the_pages_speak_the_organisation_language_on_a_phone(
     org: Any, new_page: Any, sign_in: Any, axe: Any
 ) -> None:
     r = org.api("admin").patch("/org", json={"settings": {"language": "fi"}})
     assert r.status_code == 200, r.text
-    page = new_page()
+    page = new_page(390, 844)  # a phone: tables scroll in their own regions
     sign_in(page, org.emails["dispatcher"], "/dashboard/orders")
     expect(page.get_by_role("heading", name="Tuo tilauksia CSV-tiedostosta")).to_be_visible()
     expect(page.locator("#review-empty")).to_have_text("Yksikään osoite ei odota tarkistusta.")
