@@ -196,6 +196,9 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     routes = page.locator("#plan-routes tbody tr")
     expect(routes).to_have_count(2, timeout=60_000)
     expect(page.locator("#plan-progress-text")).to_contain_text("Done")
+    expect(page.locator("#plan-result-heading")).to_have_text(
+        f"Plan for {day:%a}, {day:%b} {day.day}"  # Chromium's English: "Tue, Dec 8"
+    )
     text = page.locator("#plan-routes tbody").inner_text()
     assert "Van Helmi" in text and "Van Otso" in text
     assert "from the shifts, at dispatch" in text and "cost units" in text

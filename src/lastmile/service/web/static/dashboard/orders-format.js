@@ -16,6 +16,9 @@ const dateKey = (d) =>
 /** Today in the organisation's time zone, as YYYY-MM-DD. */
 export const today = () => dateKey(new Date());
 
+/** A day ("Tue 8 Dec") in the organisation's time zone. */
+export const day = (iso) => dayFormat().format(new Date(iso));
+
 /** A time of day (HH:MM) in the organisation's time zone. */
 export const clock = (iso) => timeFormat().format(new Date(iso));
 

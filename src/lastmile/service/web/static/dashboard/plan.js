@@ -2,7 +2,7 @@
 // the orders left out, and dispatch with a confirmation.
 
 import { api, t } from "/static/js/api.js";
-import { clock, duration, km, number, problem, row, today } from "./orders-format.js";
+import { clock, day, duration, km, number, problem, row, today } from "./orders-format.js";
 
 const POLL_MS = 500;
 const form = document.getElementById("plan-form");
@@ -12,6 +12,7 @@ const progressText = document.getElementById("plan-progress-text");
 const cancel = document.getElementById("plan-cancel");
 const result = document.getElementById("plan-result");
 const summary = document.getElementById("plan-summary");
+const heading = document.getElementById("plan-result-heading");
 const routes = document.querySelector("#plan-routes tbody");
 const unassigned = document.getElementById("plan-unassigned");
 const dispatch = document.getElementById("plan-dispatch");
@@ -119,6 +120,7 @@ async function showPlan(plan) {
     cost: number(plan.cost),
     unassigned: plan.unassigned.length,
   });
+  heading.textContent = t("dashboard.plan_result_for", { day: day(plan.epoch) });
   const dispatched = plan.status === "dispatched";
   dispatch.hidden = dispatched || plan.routes.length === 0;
   dispatchStatus.textContent = dispatched ? t("dashboard.plan_dispatched", { time: clock(plan.dispatched_at) }) : "";
