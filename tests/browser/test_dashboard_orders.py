@@ -201,7 +201,12 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     )
     text = page.locator("#plan-routes tbody").inner_text()
     assert "Van Helmi" in text and "Van Otso" in text
-    assert "from the shifts, at dispatch" in text and "cost units" in text
+    # Before dispatch, each van's driver is the one on shift with it.
+    for van, driver in (("Van Helmi", "Sanna Lahti"), ("Van Otso", "Jukka Rinne")):
+        expect(routes.filter(has_text=van)).to_contain_text(
+            f"{driver} (on shift; assigned at dispatch)"
+        )
+    assert "cost units" in text
     expect(page.locator("#plan-summary")).to_contain_text("stops: 5")
     left_out = page.locator("#plan-unassigned tbody tr")
     expect(left_out).to_have_count(1)

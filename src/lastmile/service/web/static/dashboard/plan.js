@@ -31,6 +31,32 @@ async function loadNames() {
   };
 }
 
+/** Before dispatch: the driver each route will get, by id (the shift that uses its
+ * vehicle when the route starts, as dispatch picks it). */
+async function expectedDrivers(plan) {
+  const waiting = plan.routes.filter((r) => !r.driver_id);
+  if (!waiting.length) return new Map();
+  const starts = waiting.map((r) => r.start_at).sort();
+  const params = new URLSearchParams({ start: starts[0], end: starts.at(-1), limit: "1000" });
+  const shifts = await api(`/shifts?${params}`);
+  const found = new Map();
+  for (const route of waiting) {
+    const at = Date.parse(route.start_at);
+    const shift = shifts.find(
+      (s) => s.vehicle_id === route.vehicle_id && Date.parse(s.start_at) <= at && at < Date.parse(s.end_at),
+    );
+    if (shift) found.set(route.id, shift.driver_id);
+  }
+  return found;
+}
+
+function driverOf(route, expected) {
+  if (route.driver_id) return names.drivers.get(route.driver_id) ?? "";
+  const driver = expected.get(route.id);
+  if (!driver) return t("dashboard.plan_driver_none");
+  return t("dashboard.plan_driver_expected", { driver: names.drivers.get(driver) ?? "" });
+}
+
 const stopsOf = (route) => route.visits.filter((v) => v.order_id).length;
 const seconds = (from, to) => Math.max(0, (Date.parse(to) - Date.parse(from)) / 1000);
 
@@ -98,11 +124,13 @@ async function showPlan(plan) {
   if (!names || plan.routes.some((r) => !names.vehicles.has(r.vehicle_id) || (r.driver_id && !names.drivers.has(r.driver_id)))) {
     await loadNames();
   }
+  const expected = plan.status === "dispatched" ? new Map() : await expectedDrivers(plan).catch(() => new Map());
+  if ([...expected.values()].some((d) => !names.drivers.has(d))) await loadNames();
   routes.replaceChildren(
     ...plan.routes.map((r) =>
       row([
         names.vehicles.get(r.vehicle_id) ?? "",
-        r.driver_id ? names.drivers.get(r.driver_id) ?? "" : t("dashboard.plan_driver_at_dispatch"),
+        driverOf(r, expected),
         number(stopsOf(r)),
         km(r.distance_m),
         `${duration(seconds(r.start_at, r.end_at))} (${clock(r.start_at)}–${clock(r.end_at)})`,
