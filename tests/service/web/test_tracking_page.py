@@ -169,7 +169,11 @@ def test_a_form_post_with_a_mistake_shows_the_page_again(app: FastAPI, tenant: T
 
 @pytest.mark.parametrize(
     ("headers", "with_token"),
-    [({}, False), ({"Origin": "https://evil.example"}, True)],
+    [
+        ({}, False),
+        ({"Origin": "https://evil.example"}, True),
+        ({"Sec-Fetch-Site": "cross-site", "Origin": "null"}, True),
+    ],
 )
 def test_form_posts_need_the_forms_token_and_this_sites_origin(
     app: FastAPI, tenant: Tenant, headers: dict[str, str], with_token: bool
@@ -187,7 +191,7 @@ def test_form_posts_need_the_forms_token_and_this_sites_origin(
     ok = browser(app).post(
         f"/track/{token}/replies",
         data=data | {"form_token": form_token(token)},
-        headers={"Origin": "http://testserver"},
+        headers={"Origin": "null", "Sec-Fetch-Site": "same-origin"},
     )
     assert ok.status_code == 303
     assert "Customer: Ring twice" in browser(app).get(f"/track/{token}", headers=BROWSER).text

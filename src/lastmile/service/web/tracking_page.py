@@ -16,7 +16,8 @@ Without JavaScript the forms post to ``POST /track/{token}/replies``. A form pos
 carries no ambient credential (no cookie: the token is in the address), so
 another site cannot post for a customer without knowing the token; in addition
 the form carries a token derived from the link token (``form_token``), and a
-post whose ``Origin`` is another site is refused. Every answer is ``no-store``,
+post the browser marks as coming from another site (``Sec-Fetch-Site``, else
+``Origin``) is refused. Every answer is ``no-store``,
 ``noindex`` and ``Referrer-Policy: no-referrer`` so the token does not leak into
 caches, search engines or other sites' logs.
 """
@@ -103,9 +104,18 @@ def form_token(link_token: str) -> str:
 
 
 def _same_origin(request: Request, settings: Settings) -> bool:
-    """Whether the request's ``Origin`` (when the browser sent one) is this site."""
+    """Whether the browser says the post comes from this site.
+
+    ``Sec-Fetch-Site`` first (modern browsers send it whatever the referrer
+    policy); else ``Origin``, unless it is ``null`` (the page's
+    ``Referrer-Policy: no-referrer`` makes browsers send ``null``); a client that
+    sends neither is not a browser page of another site.
+    """
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None:
+        return fetch_site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     ours = {f"{request.url.scheme}://{request.url.netloc}"}
     if settings.public_base_url:
