@@ -177,6 +177,7 @@ def test_tracking_links(client: TestClient, tenant: Tenant) -> None:
         "instructions",
         "stops_before",
         "driver",
+        "destination",
         "proof",
     }
     assert body["driver"] is None and body["proof"] is None

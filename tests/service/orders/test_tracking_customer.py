@@ -62,6 +62,8 @@ def seed_route(app: FastAPI, tenant: Tenant) -> tuple[uuid.UUID, list[dict[str, 
                     sequence=sequence,
                     kind="job",
                     order_id=uuid.UUID(order["id"]),
+                    lon=order["delivery"]["lon"],
+                    lat=order["delivery"]["lat"],
                     arrival_at=when,
                     start_at=when,
                     departure_at=when,
@@ -118,7 +120,7 @@ def test_the_driver_shows_only_within_the_last_stops_before_theirs(
 
     view = client.get(f"/track/{token}").json()
     assert view["stops_before"] == STOPS - 1
-    assert view["driver"] is None
+    assert view["driver"] is None and view["destination"] is None
     page = client.get(f"/track/{token}", headers=browser).text
     assert str(DRIVER_AT[0]) not in page and str(DRIVER_AT[1]) not in page
 
@@ -128,9 +130,11 @@ def test_the_driver_shows_only_within_the_last_stops_before_theirs(
         remaining = STOPS - 1 - n
         assert view["stops_before"] == remaining
         if remaining > DRIVER_SHOWN_WITHIN:
-            assert view["driver"] is None, n
+            assert view["driver"] is None and view["destination"] is None, n
         else:
             assert (view["driver"]["lon"], view["driver"]["lat"]) == DRIVER_AT
+            here = (view["destination"]["lon"], view["destination"]["lat"])
+            assert here == (last["delivery"]["lon"], last["delivery"]["lat"])
             assert view["driver"]["at"] == "2025-05-02T11:30:00+02:00"  # Paris
             page = client.get(f"/track/{token}", headers=browser).text
             assert str(DRIVER_AT[0]) in page  # in the page's data for its map

@@ -44,6 +44,8 @@ class Approach:
 
     stops_before: int
     driver: DriverPosition | None
+    #: The customer's stop (lon, lat), given with the driver only.
+    destination: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,10 @@ def approach(session: Session, *, order: Order) -> Approach | None:
             driver = DriverPosition(
                 lon=progress.last_lon, lat=progress.last_lat, at=progress.last_fix_at
             )
-    return Approach(stops_before=before, driver=driver)
+    destination = None
+    if driver is not None and visit.lon is not None and visit.lat is not None:
+        destination = (visit.lon, visit.lat)
+    return Approach(stops_before=before, driver=driver, destination=destination)
 
 
 def proof_summary(session: Session, *, order: Order) -> ProofSummary | None:

@@ -280,6 +280,13 @@ class TrackingDriverOut(ApiModel):
     at: Instant = Field(description="When the driver was there.")
 
 
+class TrackingPlaceOut(ApiModel):
+    """A place on the customer's map."""
+
+    lon: float = Field(description="Longitude.")
+    lat: float = Field(description="Latitude.")
+
+
 class TrackingProofOut(ApiModel):
     """The proof of delivery as the customer may see it: when, who took it, and whether
     a photo and a signature were taken (not the photo, the signature or where)."""
@@ -334,6 +341,10 @@ class TrackingOut(ApiModel):
         default=None,
         description="The driver's last known position, only while at most "
         "``stops_before`` <= 2 (null before, and once the order is served).",
+    )
+    destination: TrackingPlaceOut | None = Field(
+        default=None,
+        description="While ``driver`` is given: where the customer's stop is, for the map.",
     )
     proof: TrackingProofOut | None = Field(
         default=None, description="Once delivered: a summary of the proof of delivery."

@@ -47,6 +47,7 @@ from lastmile.service.orders.schemas import (
     TrackingDriverOut,
     TrackingLinkOut,
     TrackingOut,
+    TrackingPlaceOut,
     TrackingProofOut,
 )
 from lastmile.service.orgs.models import Organisation
@@ -477,6 +478,11 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
         driver=(
             TrackingDriverOut(lon=near.driver.lon, lat=near.driver.lat, at=local(near.driver.at))
             if near is not None and near.driver is not None
+            else None
+        ),
+        destination=(
+            TrackingPlaceOut(lon=near.destination[0], lat=near.destination[1])
+            if near is not None and near.destination is not None
             else None
         ),
         proof=(

@@ -65,8 +65,13 @@ function instant(date, time) {
 
 let map = null;
 let marker = null;
+let home = null;
 
-function showDriver(driver) {
+function dot(className, label) {
+  return { title: label, alt: label, keyboard: false, icon: window.L.divIcon({ className, iconSize: [18, 18] }) };
+}
+
+function showDriver(driver, destination) {
   const section = $("driver");
   if (!driver) {
     section.hidden = true;
@@ -78,16 +83,15 @@ function showDriver(driver) {
   if (!window.L) return;
   if (map === null) {
     map = createMap($("map"), { center: where, zoom: 15 });
-    marker = window.L.marker(where, {
-      title: t("track.driver_marker"),
-      alt: t("track.driver_marker"),
-      keyboard: false,
-      icon: window.L.divIcon({ className: "driver-dot", iconSize: [18, 18] }),
-    }).addTo(map);
+    marker = window.L.marker(where, dot("driver-dot", t("track.driver_marker"))).addTo(map);
   } else {
     marker.setLatLng(where);
-    map.panTo(where);
   }
+  if (destination && home === null) {
+    home = window.L.marker([destination.lat, destination.lon], dot("home-dot", t("track.home_marker"))).addTo(map);
+  }
+  if (home) map.fitBounds(window.L.latLngBounds([where, home.getLatLng()]), { padding: [40, 40], maxZoom: 16 });
+  else map.panTo(where);
 }
 
 function showProof(proof) {
@@ -127,12 +131,14 @@ function draw(answer) {
     ),
   );
   $("instructions").textContent = answer.instructions || t("track.no_instructions");
-  showDriver(answer.driver);
+  showDriver(answer.driver, answer.destination);
   showProof(answer.proof);
   $("replies").hidden = ["completed", "cancelled"].includes(answer.status);
 }
 
 // -- polling ----------------------------------------------------------------------------
+
+let lastGood = null;
 
 async function refresh() {
   const updated = $("updated");
@@ -157,7 +163,6 @@ async function refresh() {
   }
 }
 
-let lastGood = null;
 
 // -- the forms, through the API ---------------------------------------------------------
 
