@@ -13,10 +13,14 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from lastmile.service.app import create_app
+from lastmile.service.orders.models import TrackingLink
+from lastmile.service.security import digest
 from lastmile.service.web.tracking_page import form_token, wants_html
 
-from ..conftest import Tenant, new_tenant  # type: ignore[import-not-found]
+from ..conftest import Tenant, make_settings, new_tenant  # type: ignore[import-not-found]
 
 BROWSER = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
@@ -123,6 +127,16 @@ def test_an_unknown_or_expired_link_is_a_friendly_404_page(app: FastAPI, tenant:
     gone = client.get(f"/track/{token}", headers=BROWSER)
     assert gone.status_code == 404 and "Tracking link not found" in gone.text
     assert client.get(f"/track/{token}").json()["detail"] == "unknown or expired tracking link"
+    expiring = link(tenant, tenant.order(12))
+    with app.state.sessionmaker() as session:
+        row = session.scalar(
+            select(TrackingLink).where(TrackingLink.token_hash == digest(expiring))
+        )
+        assert row is not None
+        row.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+        session.commit()
+    expired = client.get(f"/track/{expiring}", headers=BROWSER)
+    assert expired.status_code == 404 and "Tracking link not found" in expired.text
 
 
 def _tomorrow_in(zone: str) -> str:
@@ -203,3 +217,13 @@ def test_another_links_form_token_does_not_fit(app: FastAPI, tenant: Tenant) -> 
     assert browser(app).post(f"/track/{second}/replies", data=data).status_code == 403
     unknown = browser(app).post("/track/nope/replies", data=data)
     assert unknown.status_code == 404 and "Tracking link not found" in unknown.text
+
+
+def test_the_page_shares_the_tracking_rate_limit(database_url: str) -> None:
+    app = create_app(make_settings(database_url, tracking_requests_per_minute=2), geocode=None)
+    with TestClient(app) as client:
+        codes = [client.get("/track/nothing-here").status_code for _ in range(2)]
+        page = client.get("/track/nothing-here", headers=BROWSER)
+    assert codes == [404, 404]
+    assert page.status_code == 429 and "Too many requests" in page.text
+    assert int(page.headers["retry-after"]) > 0

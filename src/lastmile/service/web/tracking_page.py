@@ -243,6 +243,14 @@ def _page(
     return _headers(response)
 
 
+def _too_many(request: Request, exc: TooManyRequests) -> Response:
+    texts = Texts(preferred_language(request.headers.get("accept-language")))
+    message = texts("track.too_many", seconds=exc.retry_after_s)
+    response = _not_found(request, status_code=429, message=message)
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 def _not_found(request: Request, *, status_code: int = 404, message: str = "") -> Response:
     language = preferred_language(request.headers.get("accept-language"))
     context = {
@@ -269,9 +277,7 @@ def tracking_page(
     try:
         _limit(request, settings)
     except TooManyRequests as exc:
-        texts = Texts(preferred_language(request.headers.get("accept-language")))
-        message = texts("track.too_many", seconds=exc.retry_after_s)
-        return _not_found(request, status_code=429, message=message)
+        return _too_many(request, exc)
     try:
         order = notifications.order_of_link(session, token=token)
         view = orders.tracking_view(session, token=token)
@@ -316,9 +322,7 @@ def tracking_form(
     try:
         _limit(request, settings)
     except TooManyRequests as exc:
-        texts = Texts(preferred_language(request.headers.get("accept-language")))
-        message = texts("track.too_many", seconds=exc.retry_after_s)
-        return _not_found(request, status_code=429, message=message)
+        return _too_many(request, exc)
     try:
         order = notifications.order_of_link(session, token=token)
     except NotFound:
