@@ -72,6 +72,7 @@ def test_the_page_shows_status_and_window_without_javascript(app: FastAPI, tenan
     answer = client.get(f"/track/{token}")
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["status"] == "pending"
+    assert answer.headers["vary"] == "Accept" and answer.headers["cache-control"] == "no-store"
 
 
 def test_the_page_keeps_its_token_to_itself(app: FastAPI, tenant: Tenant) -> None:

@@ -7,6 +7,7 @@ import { t } from "/static/js/api.js";
 import { createMap } from "/static/js/map.js";
 
 const POLL_MS = 20_000;
+document.documentElement.classList.add("js");
 const token = document.querySelector('meta[name="tracking-token"]').content;
 const zone = document.querySelector('meta[name="org-timezone"]').content;
 const lang = document.documentElement.lang || "en";
