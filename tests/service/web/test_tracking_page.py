@@ -200,7 +200,7 @@ def test_form_posts_need_the_forms_token_and_this_sites_origin(
         data["form_token"] = form_token(token)
     r = browser(app).post(f"/track/{token}/replies", data=data, headers=headers)
     assert r.status_code == 403
-    assert "did not come from your tracking page" in r.text
+    assert "<h1>Not sent</h1>" in r.text and "did not come from your tracking page" in r.text
     assert tenant.ok("get", f"/orders/{order['id']}")["instructions"] == ""
     # From the page itself it goes through, and the page shows the instructions.
     ok = browser(app).post(

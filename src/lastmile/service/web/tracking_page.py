@@ -46,6 +46,7 @@ from lastmile.service.orders.schemas import TrackingOut
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.security import same
 from lastmile.service.settings import Settings
+from lastmile.service.web.access import page_context
 from lastmile.service.web.rendering import language_of, render
 from lastmile.service.web.texts import Texts, preferred_language
 
@@ -215,23 +216,21 @@ def _page(
 ) -> Response:
     texts = Texts(language)
     today = dt.datetime.now(zoneinfo.ZoneInfo(view.timezone)).date()
-    context = {
-        "request": request,
-        "principal": None,
-        "csrf_token": "",
-        "map_tile_url": request.app.state.settings.map_tile_url,
-        "token": token,
-        "form_token": form_token(token),
-        "view": view,
-        "answer": view.model_dump(mode="json"),
-        "facts": _facts(texts, view),
-        "sent": sent if sent in _SENT else "",
-        "error": error,
-        "values": values or {},
-        "today": today.isoformat(),
-        "last_day": (today + dt.timedelta(days=13)).isoformat(),
-        "open": not view.status.is_final,
-    }
+    context = page_context(
+        request,
+        None,
+        token=token,
+        form_token=form_token(token),
+        view=view,
+        answer=view.model_dump(mode="json"),
+        facts=_facts(texts, view),
+        sent=sent if sent in _SENT else "",
+        error=error,
+        values=values or {},
+        today=today.isoformat(),
+        last_day=(today + dt.timedelta(days=13)).isoformat(),
+        open=not view.status.is_final,
+    )
     response = render(
         request,
         "track/page.html",
@@ -246,20 +245,23 @@ def _page(
 def _too_many(request: Request, exc: TooManyRequests) -> Response:
     texts = Texts(preferred_language(request.headers.get("accept-language")))
     message = texts("track.too_many", seconds=exc.retry_after_s)
-    response = _not_found(request, status_code=429, message=message)
+    response = _not_found(request, status_code=429, title="track.busy_title", message=message)
     response.headers["Retry-After"] = str(exc.retry_after_s)
     return response
 
 
-def _not_found(request: Request, *, status_code: int = 404, message: str = "") -> Response:
-    language = preferred_language(request.headers.get("accept-language"))
-    context = {
-        "request": request,
-        "principal": None,
-        "csrf_token": "",
-        "map_tile_url": "",
-        "message": message,
-    }
+def _not_found(
+    request: Request,
+    *,
+    status_code: int = 404,
+    title: str = "track.missing_title",
+    message: str = "",
+    language: str | None = None,
+) -> Response:
+    """The page for a link that does not work (or a request refused): in the
+    organisation's language when known, else the browser's."""
+    language = language or preferred_language(request.headers.get("accept-language"))
+    context = page_context(request, None, title=title, message=message)
     response = render(
         request, "track/missing.html", context, language=language, status_code=status_code
     )
@@ -327,10 +329,15 @@ def tracking_form(
         order = notifications.order_of_link(session, token=token)
     except NotFound:
         return _not_found(request)
-    if not _same_origin(request, settings) or not same(form_token(token), form_token_):
-        texts = Texts(language_of(session, order.org_id))
-        return _not_found(request, status_code=403, message=texts("track.form_refused"))
     language = language_of(session, order.org_id)
+    if not _same_origin(request, settings) or not same(form_token(token), form_token_):
+        return _not_found(
+            request,
+            status_code=403,
+            title="track.refused_title",
+            message=Texts(language)("track.form_refused"),
+            language=language,
+        )
     values = {
         "kind": kind,
         "date": date,
