@@ -101,6 +101,14 @@ def dispatched_day(org: Any, stops: int = 4) -> Delivery:
     )
 
 
+def _fi_date(day: dt.date) -> str:
+    weekdays = ("maanantai", "tiistai", "keskiviikko", "torstai", "perjantai", "lauantai")
+    months = ("tammi", "helmi", "maalis", "huhti", "touko", "kesä", "heinä", "elo", "syys")
+    months += ("loka", "marras", "joulu")
+    weekday = (*weekdays, "sunnuntai")[day.weekday()]
+    return f"{weekday} {day.day}. {months[day.month - 1]}kuuta"
+
+
 def _now() -> str:
     return dt.datetime.now(ZONE).isoformat()
 
@@ -197,3 +205,19 @@ def test_without_javascript_the_page_shows_status_and_window_and_takes_the_form(
     assert [(x["kind"], x["neighbour_name"]) for x in replies] == [
         ("leave_with_neighbour", "Nora Neighbour")
     ]
+
+
+def test_the_page_speaks_finnish_for_a_finnish_organisation(new_page: Any, org: Any) -> None:
+    admin = org.api("admin")
+    assert admin.patch("/org", json={"settings": {"language": "fi"}}).status_code == 200
+    day = _day(1)
+    order = _order(admin, 7, day)
+    token = _link(admin, order["id"])
+    page = new_page()
+    page.goto(f"/track/{token}")
+    assert page.locator("html").get_attribute("lang") == "fi"
+    expect(page.locator("#status")).to_have_text("Vastaanotettu: suunnittelemme toimitustasi.")
+    # The script draws the window again with the same Finnish words and zone.
+    expect(page.locator("html")).to_have_class(re.compile(r"\bjs\b"))
+    expect(page.locator("#windows")).to_have_text(f"{_fi_date(day)} klo 08:00–20:00")
+    expect(page.get_by_role("button", name="Pyydä tätä aikaa")).to_be_visible()

@@ -7,7 +7,6 @@ import { t } from "/static/js/api.js";
 import { createMap } from "/static/js/map.js";
 
 const POLL_MS = 20_000;
-document.documentElement.classList.add("js");
 const token = document.querySelector('meta[name="tracking-token"]').content;
 const zone = document.querySelector('meta[name="org-timezone"]').content;
 const lang = document.documentElement.lang || "en";
@@ -233,6 +232,8 @@ for (const form of document.querySelectorAll("form.reply")) {
 }
 
 draw(JSON.parse($("tracking").textContent));
+// Drawn by the script from here on (the styles show the map only then).
+document.documentElement.classList.add("js");
 setInterval(refresh, POLL_MS);
 document.addEventListener("visibilitychange", () => {
   if (!document.hidden) refresh();
