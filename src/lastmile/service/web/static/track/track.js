@@ -163,7 +163,6 @@ async function refresh() {
   }
 }
 
-
 // -- the forms, through the API ---------------------------------------------------------
 
 function body(form) {
