@@ -55,6 +55,7 @@ from lastmile.service.web.dashboard import router as dashboard_router
 from lastmile.service.web.driver import router as driver_router
 from lastmile.service.web.rendering import STATIC
 from lastmile.service.web.router import router as web_router
+from lastmile.service.web.tracking_page import router as tracking_page_router
 from lastmile.travel import TravelModel
 
 
@@ -200,6 +201,8 @@ def create_app(
         maps_router,
     ):
         app.include_router(router, responses=_ERRORS)
+    # Before the API's /track/{token}: browsers asking for HTML get the page there.
+    app.include_router(tracking_page_router)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
     app.include_router(web_router)
     app.include_router(dashboard_router)

@@ -25,7 +25,9 @@ DRIVER_ALLOWED = {
     ("GET", "/me/routes"),
     ("GET", "/map/roads"),
 }
-#: Pages anyone may open (the sign-in form, the API docs) or post to.
+#: Pages anyone may open (the sign-in form, the API docs) or post to, and the
+#: customer's tracking page, whose link token is the credential
+#: (tests/service/web/test_tracking_page.py).
 PUBLIC_PAGES = {
     ("GET", "/login"),
     ("POST", "/login"),
@@ -33,6 +35,8 @@ PUBLIC_PAGES = {
     ("GET", "/docs"),
     ("GET", "/driver/sw.js"),  # the driver app's service worker and manifest: no data
     ("GET", "/driver/manifest.webmanifest"),
+    ("GET", "/track/{token}"),
+    ("POST", "/track/{token}/replies"),
 }
 _PARAM = re.compile(r"{(\w+)}")
 

@@ -174,7 +174,13 @@ def test_tracking_links(client: TestClient, tenant: Tenant) -> None:
         "timezone",
         "time_windows",
         "updated_at",
+        "instructions",
+        "stops_before",
+        "driver",
+        "destination",
+        "proof",
     }
+    assert body["driver"] is None and body["proof"] is None
     assert client.get(f"/track/{token}x").status_code == 404
     tenant.ok("delete", f"/orders/{order['id']}/tracking-links", status=204)
     assert client.get(f"/track/{token}").status_code == 404

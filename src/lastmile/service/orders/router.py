@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
 
 from lastmile.operations import OrderEvent, OrderStatus
 from lastmile.service.deps import (
@@ -244,8 +244,13 @@ def revoke_tracking_links(order: OrderDep, session: SessionDep) -> None:
 
 
 @public_router.get("/track/{token}", response_model=TrackingOut)
-def track(token: str, request: Request, settings: SettingsDep, session: SessionDep) -> TrackingOut:
-    """What a customer with a tracking link sees (no login; rate-limited per address)."""
+def track(
+    token: str, request: Request, response: Response, settings: SettingsDep, session: SessionDep
+) -> TrackingOut:
+    """What a customer with a tracking link sees (no login; rate-limited per address).
+    A browser asking for HTML gets the tracking page at this address instead."""
     limiter: RateLimiter = request.app.state.tracking_limiter
     limiter.hit(f"track:{client_address(request, settings)}", what="tracking requests")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "Accept"
     return service.tracking_view(session, token=token)

@@ -286,8 +286,35 @@ class TrackingLinkOut(ApiModel):
     expires_at: Instant = Field(description="When the link stops working.")
 
 
+class TrackingDriverOut(ApiModel):
+    """Where the driver coming to the customer is (only while few stops remain before
+    theirs)."""
+
+    lon: float = Field(description="Longitude of the driver's last known position.")
+    lat: float = Field(description="Latitude of the driver's last known position.")
+    at: Instant = Field(description="When the driver was there.")
+
+
+class TrackingPlaceOut(ApiModel):
+    """A place on the customer's map."""
+
+    lon: float = Field(description="Longitude.")
+    lat: float = Field(description="Latitude.")
+
+
+class TrackingProofOut(ApiModel):
+    """The proof of delivery as the customer may see it: when, who took it, and whether
+    a photo and a signature were taken (not the photo, the signature or where)."""
+
+    delivered_at: Instant = Field(description="When the order was handed over.")
+    recipient_name: str = Field(default="", description="Who took it, as the driver wrote.")
+    photo: bool = Field(default=False, description="Whether a photo was taken.")
+    signature: bool = Field(default=False, description="Whether the recipient signed.")
+
+
 class TrackingOut(ApiModel):
-    """What a customer sees for their order (no other customer's data, no driver data)."""
+    """What a customer sees for their order (no other customer's data; the driver's
+    position only once their stop is among the driver's next few)."""
 
     organisation: str = Field(description="Who delivers.")
     kind: OrderKind = Field(description="delivery, pickup or shipment.")
@@ -317,3 +344,23 @@ class TrackingOut(ApiModel):
     )
     time_windows: list[TimeWindowOut] = Field(description="The agreed time windows.")
     updated_at: Instant = Field(description="When the order last changed.")
+    instructions: str = Field(
+        default="", description="The delivery instructions on the order (theirs included)."
+    )
+    stops_before: int | None = Field(
+        default=None,
+        description="While the driver is on the way: how many stops the driver still "
+        "makes before theirs.",
+    )
+    driver: TrackingDriverOut | None = Field(
+        default=None,
+        description="The driver's last known position, only while at most "
+        "``stops_before`` <= 2 (null before, and once the order is served).",
+    )
+    destination: TrackingPlaceOut | None = Field(
+        default=None,
+        description="While ``driver`` is given: where the customer's stop is, for the map.",
+    )
+    proof: TrackingProofOut | None = Field(
+        default=None, description="Once delivered: a summary of the proof of delivery."
+    )

@@ -22,6 +22,7 @@ from lastmile.service.db import utcnow
 from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
 from lastmile.service.geocoding import GeocodeFn
+from lastmile.service.orders import customer
 from lastmile.service.orders.models import Order, OrderItem, TrackingLink
 from lastmile.service.orders.placement import (
     STOPS,
@@ -43,8 +44,11 @@ from lastmile.service.orders.schemas import (
     StopOut,
     TimeWindowIn,
     TimeWindowOut,
+    TrackingDriverOut,
     TrackingLinkOut,
     TrackingOut,
+    TrackingPlaceOut,
+    TrackingProofOut,
 )
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.schemas import answer_in
@@ -406,9 +410,9 @@ def revoke_tracking_links(session: Session, *, order: Order) -> int:
 
 
 def tracking_view(session: Session, *, token: str) -> TrackingOut:
-    """What the holder of a tracking link may see (404 for unknown/expired/revoked)."""
-    from lastmile.service.plans.models import Plan, Route, Visit
-
+    """What the holder of a tracking link may see (404 for unknown/expired/revoked):
+    their order only, the driver's position only once their stop is near
+    (:mod:`.customer`)."""
     link = session.scalar(select(TrackingLink).where(TrackingLink.token_hash == digest(token)))
     if link is None or link.revoked_at is not None or link.expires_at <= utcnow():
         raise NotFound("unknown or expired tracking link")
@@ -419,18 +423,8 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
     answer_in(org.timezone)
     eta = None
     if order.status in (OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE, OrderStatus.PICKED_UP):
-        eta = session.scalar(
-            select(Visit.eta_at)
-            .join(Route, Route.id == Visit.route_id)
-            .join(Plan, Plan.id == Route.plan_id)
-            .where(
-                Visit.order_id == order.id,
-                Visit.kind.in_(("job", "delivery")),
-                Route.driver_id.is_not(None),
-            )
-            .order_by(Plan.dispatched_at.desc())
-            .limit(1)
-        )
+        found = customer.customer_visit(session, order=order)
+        eta = found[0].eta_at if found is not None else None
     prefix = "pickup" if order.kind == OrderKind.PICKUP else "delivery"
     windows = windows_of(getattr(order, f"{prefix}_windows"))
     zone = zoneinfo.ZoneInfo(org.timezone)
@@ -439,6 +433,8 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
         return t.astimezone(zone)
 
     told = promise(eta, windows, now=utcnow()) if eta is not None else None
+    near = customer.approach(session, order=order)
+    proof = customer.proof_summary(session, order=order)
     return TrackingOut(
         organisation=org.name,
         kind=OrderKind(order.kind),
@@ -451,4 +447,26 @@ def tracking_view(session: Session, *, token: str) -> TrackingOut:
         timezone=org.timezone,
         time_windows=[TimeWindowOut(start=local(s), end=local(e)) for s, e in windows],
         updated_at=local(order.updated_at),
+        instructions=order.instructions,
+        stops_before=near.stops_before if near is not None else None,
+        driver=(
+            TrackingDriverOut(lon=near.driver.lon, lat=near.driver.lat, at=local(near.driver.at))
+            if near is not None and near.driver is not None
+            else None
+        ),
+        destination=(
+            TrackingPlaceOut(lon=near.destination[0], lat=near.destination[1])
+            if near is not None and near.destination is not None
+            else None
+        ),
+        proof=(
+            TrackingProofOut(
+                delivered_at=local(proof.delivered_at),
+                recipient_name=proof.recipient_name,
+                photo=proof.photo,
+                signature=proof.signature,
+            )
+            if proof is not None
+            else None
+        ),
     )
