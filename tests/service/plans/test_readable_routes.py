@@ -91,6 +91,9 @@ def test_a_driver_reads_every_stop_of_their_route(app: FastAPI, client: TestClie
             {"barcode": "PARCEL-1", "description": "shoes", "quantity": 1},
             {"barcode": "PARCEL-2", "description": "books", "quantity": 2},
         ],
+        "time_windows": [
+            {"start": f"{DAY}T09:00:00+02:00", "end": f"{DAY}T18:00:00+02:00"},
+        ],
     }
     back = stops[pickup["id"]]
     assert back["kind"] == "pickup" and back["address"] == "3 place des Vosges, Paris"

@@ -1,10 +1,12 @@
 """Answers people read: routes as their drivers need them (every order stop with
 its address, customer, phone, instructions and parcels, and whether goods are
-handed over (delivery) or collected (pickup); the vehicle and driver by name),
+handed over (delivery) or collected (pickup), and when service may start there;
+the vehicle and driver by name),
 and unassigned orders named by their external id and customer."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from sqlalchemy import select
@@ -19,6 +21,7 @@ from lastmile.service.plans.schemas import (
     ParcelOut,
     RouteOut,
     RouteStopOut,
+    StopWindowOut,
     UnassignedOut,
     VisitOut,
 )
@@ -31,8 +34,10 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
         kind = "pickup" if order.kind == OrderKind.PICKUP.value else "delivery"
     if kind == "pickup":
         address = order.pickup_address or order.pickup_geocoded_address
+        windows = order.pickup_windows
     else:
         address = order.delivery_address or order.delivery_geocoded_address
+        windows = order.delivery_windows
     return RouteStopOut(
         order_id=order.id,
         external_id=order.external_id,
@@ -44,6 +49,12 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
         parcels=[
             ParcelOut(barcode=i.barcode, description=i.description, quantity=i.quantity)
             for i in order.items
+        ],
+        time_windows=[
+            StopWindowOut(
+                start=dt.datetime.fromisoformat(w["start"]), end=dt.datetime.fromisoformat(w["end"])
+            )
+            for w in windows or []
         ],
     )
 

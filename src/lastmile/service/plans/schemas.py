@@ -60,6 +60,13 @@ class ParcelOut(ApiModel):
     quantity: int = Field(description="How many pieces.")
 
 
+class StopWindowOut(ApiModel):
+    """When service may start at a stop (the order's agreed window)."""
+
+    start: Instant = Field(description="Earliest start of service.")
+    end: Instant = Field(description="Latest start of service.")
+
+
 class RouteStopOut(ApiModel):
     """What a driver needs at an order's stop."""
 
@@ -71,6 +78,11 @@ class RouteStopOut(ApiModel):
     customer_phone: str = Field(description="Their phone number.")
     instructions: str = Field(description="The customer's instructions for the driver.")
     parcels: list[ParcelOut] = Field(description="The parcels, with their barcodes.")
+    time_windows: list[StopWindowOut] = Field(
+        default_factory=list,
+        description="When service may start at this stop (none: any time), in the "
+        "organisation's time zone.",
+    )
 
 
 class VisitOut(ApiModel):
