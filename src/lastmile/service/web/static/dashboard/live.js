@@ -18,9 +18,9 @@ const LANG = document.documentElement.lang || "en";
 const STALE_MIN = 10; // a started route without a fix for this long is an alert
 const OFF_ROUTE_M = { roads: 500, straight: 2000 }; // how far from the drawn route is "off"
 
-const timeFormat = new Intl.DateTimeFormat(LANG, { timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit" });
+const timeFormat = new Intl.DateTimeFormat(LANG, { timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const secondsFormat = new Intl.DateTimeFormat(LANG, {
-  timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit", second: "2-digit",
+  timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
 const fmt = (date) => (date ? timeFormat.format(date) : "–");
 const numberFormat = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });

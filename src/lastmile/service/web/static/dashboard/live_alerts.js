@@ -7,7 +7,7 @@ import { t } from "/static/js/api.js";
 
 const TIMEZONE = document.querySelector('meta[name="org-timezone"]')?.content || "UTC";
 const LANG = document.documentElement.lang || "en";
-const hm = new Intl.DateTimeFormat(LANG, { timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit" });
+const hm = new Intl.DateTimeFormat(LANG, { timeZone: TIMEZONE, hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
 const fmt = (d) => (d ? hm.format(d) : "–");
 const SHOWN = 100; // the newest alerts shown; the count says how many there are
 const ORDER = { failed: 0, late: 1, off_route: 2, stale: 3, notice: 4 };

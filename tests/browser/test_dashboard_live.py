@@ -1,0 +1,263 @@
+"""The dispatcher's day, live (/dashboard): a plan made and dispatched through the
+API shows on the map and the timeline; what drivers report arrives without a
+reload; an urgent order is inserted and a move previewed from the page."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+SCREENSHOT_FOR_README = "dashboard"
+
+
+def _ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def _dispatched_day(api: httpx.Client, *, orders: int = 8) -> dict[str, Any]:
+    """Today (Helsinki): a depot, two vans with drivers on shift, ``orders`` orders
+    planned and dispatched, and one urgent order left pending."""
+    day = dt.datetime.now(HELSINKI).date()
+
+    def at(hour: int, minute: int = 0) -> str:
+        return dt.datetime.combine(day, dt.time(hour, minute), HELSINKI).isoformat()
+
+    depot = _ok(
+        api.post("/depots", json={"name": "Vallila", "lon": 24.95, "lat": 60.19, "opens_s": 0}),
+        201,
+    )
+    vtype = _ok(api.post("/vehicle-types", json={"name": "Van", "capacity": [5]}), 201)
+    vans = []
+    for k in range(2):
+        van = _ok(
+            api.post(
+                "/vehicles",
+                json={"name": f"Van {k + 1}", "type_id": vtype["id"], "depot_id": depot["id"]},
+            ),
+            201,
+        )
+        driver = _ok(api.post("/drivers", json={"name": f"Driver {'AB'[k]}"}), 201)
+        _ok(
+            api.post(
+                "/shifts",
+                json={
+                    "driver_id": driver["id"],
+                    "vehicle_id": van["id"],
+                    "start_at": at(0, 5),
+                    "end_at": at(23, 55),
+                },
+            ),
+            201,
+        )
+        vans.append(van)
+
+    def order(i: int, **extra: Any) -> dict[str, Any]:
+        body = {
+            "external_id": f"HEL-{i}",
+            "delivery": {
+                "lon": 24.90 + 0.012 * (i % 6),
+                "lat": 60.16 + 0.008 * (i % 5),
+                "service_s": 300,
+                "time_windows": [{"start": at(0, 10), "end": at(23, 50)}],
+            },
+            "amount": [1],
+            "customer": {"name": f"Customer {i}"},
+        }
+        return _ok(api.post("/orders", json=body | extra), 201)  # type: ignore[no-any-return]
+
+    made = [order(i) for i in range(orders)]
+    plan = _ok(api.post("/plans", json={"date": day.isoformat(), "time_limit_s": 2}), 202)
+    deadline = time.monotonic() + 60
+    while (job := _ok(api.get(f"/plans/{plan['id']}/job")))["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, "planning did not finish"
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job
+    dispatched = _ok(api.post(f"/plans/{plan['id']}/dispatch", json={}))
+    urgent = order(99, customer={"name": "Urgent Customer"})
+    return {"plan": dispatched, "orders": made, "urgent": urgent, "vans": vans, "depot": depot}
+
+
+def _open(new_page: Any, sign_in: Any, email: str) -> Any:
+    page = new_page(width=1400, height=1000)
+    sign_in(page, email, "/dashboard")
+    page.wait_for_selector("body[data-live-ready=true]", timeout=30_000)
+    return page
+
+
+def _stop_bar(page: Any, route_id: str, sequence: int) -> Any:
+    return page.locator(f'#live-timeline .bar[data-key="{route_id}:{sequence}"]')
+
+
+def test_the_dispatcher_sees_the_day_and_reports_arrive_live(
+    new_page: Any, org: Any, sign_in: Any, shot: Any, axe: Any
+) -> None:
+    day = _dispatched_day(org.api("admin"))
+    plan = day["plan"]
+    routes = [r for r in plan["routes"] if r["visits"]]
+    page = _open(new_page, sign_in, org.emails["dispatcher"])
+
+    # The plan, its routes on the map and its stops as bars on the timeline.
+    assert f"{len(routes)} routes" in page.inner_text("#live-plan")
+    order_stops = sum(1 for r in routes for v in r["visits"] if v["order_id"])
+    assert page.locator("#live-timeline .bar.stop").count() == order_stops
+    assert page.locator("#live-timeline .bar.status-planned").count() == order_stops
+    # Each row names its vehicle and driver; windows are drawn as bands.
+    heads = page.locator("#live-timeline .row:not(.axis) .head").all_inner_texts()
+    assert any("Van 1" in h for h in heads) and any("Driver" in h for h in heads)
+    assert page.locator("#live-timeline .window").count() == order_stops
+    # Routes drawn on the map's canvas: one line per route (straight lines: this
+    # service has no road network), a circle per stop and depot.
+    drawn = page.evaluate(
+        """() => { const c = document.querySelector('#live-map canvas');
+                   return c ? c.width * c.height : 0; }"""
+    )
+    assert drawn > 0
+    assert page.inner_text("#kpi-stops") == f"0 / {order_stops}"
+    assert page.blocked == []
+
+    # A driver's stop event, posted through the API, shows without a reload.
+    route = routes[0]
+    first = next(v for v in route["visits"] if v["order_id"])
+    now = dt.datetime.now(HELSINKI)
+    _ok(
+        org.api("admin").post(
+            f"/routes/{route['id']}/events",
+            json={
+                "events": [
+                    {
+                        "event_id": f"e-{uuid.uuid4()}",
+                        "kind": "delivered",
+                        "sequence": first["sequence"],
+                        "at": now.isoformat(),
+                    }
+                ]
+            },
+        )
+    )
+    bar = _stop_bar(page, route["id"], first["sequence"])
+    bar.and_(page.locator(".status-delivered")).wait_for(timeout=10_000)
+    page.wait_for_function(
+        "(total) => document.getElementById('kpi-stops').textContent === `1 / ${total}`",
+        arg=order_stops,
+        timeout=10_000,
+    )
+    assert page.inner_text("#kpi-on-time").startswith("100 %")
+
+    # A failure is an alert; a GPS fix moves the vehicle and is the newest fix.
+    second = [v for v in route["visits"] if v["order_id"]][1]
+    _ok(
+        org.api("admin").post(
+            f"/routes/{route['id']}/events",
+            json={
+                "events": [
+                    {
+                        "event_id": f"e-{uuid.uuid4()}",
+                        "kind": "failed",
+                        "sequence": second["sequence"],
+                        "reason": "recipient_absent",
+                        "at": now.isoformat(),
+                    }
+                ]
+            },
+        )
+    )
+    page.locator("#live-alert-list .alert-failed").wait_for(timeout=10_000)
+    assert "Customer" in page.inner_text("#live-alert-list .alert-failed")
+    assert "recipient_absent" in page.inner_text("#live-alert-list .alert-failed")
+    fix_at = dt.datetime.now(HELSINKI).replace(microsecond=0)
+    _ok(
+        org.api("admin").post(
+            f"/routes/{route['id']}/pings",
+            json={
+                "pings": [
+                    {
+                        "event_id": f"p-{uuid.uuid4()}",
+                        "at": fix_at.isoformat(),
+                        "lon": first["lon"],
+                        "lat": first["lat"],
+                    }
+                ]
+            },
+        )
+    )
+    page.wait_for_function(
+        "(at) => document.getElementById('kpi-newest-fix').dataset.at === at",
+        arg=fix_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        timeout=10_000,
+    )
+    # Times are the organisation's (Helsinki), whatever the browser's zone.
+    assert page.inner_text("#kpi-newest-fix") == fix_at.strftime("%H:%M:%S")
+
+    assert axe(page, exclude=("#live-map",)) == []
+    shot(page, SCREENSHOT_FOR_README)
+
+
+def test_an_urgent_order_is_inserted_from_the_page(new_page: Any, org: Any, sign_in: Any) -> None:
+    day = _dispatched_day(org.api("admin"), orders=6)
+    page = _open(new_page, sign_in, org.emails["dispatcher"])
+    before = page.locator("#live-timeline .bar.stop").count()
+    page.wait_for_selector(f'#insert-order option[value="{day["urgent"]["id"]}"]', state="attached")
+    page.select_option("#insert-order", day["urgent"]["id"])
+    page.click("#insert-form button[type=submit]")
+    page.locator("#insert-result.ok").wait_for(timeout=30_000)
+    assert "Inserted" in page.inner_text("#insert-result")
+    # The page read the plan again: one more stop, the order on a route.
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('#live-timeline .bar.stop').length === n",
+        arg=before + 1,
+        timeout=10_000,
+    )
+    order = _ok(org.api("admin").get(f"/orders/{day['urgent']['id']}"))
+    assert order["status"] == "dispatched"
+    # The inserted order can be moved next (it is in the move form's list).
+    assert page.locator(f'#move-order option[value="{day["urgent"]["id"]}"]').count() == 1
+
+
+def test_a_breakdown_is_reported_from_the_page(new_page: Any, org: Any, sign_in: Any) -> None:
+    day = _dispatched_day(org.api("admin"), orders=6)
+    routes = [r for r in day["plan"]["routes"] if r["visits"]]
+    page = _open(new_page, sign_in, org.emails["dispatcher"])
+    page.select_option("#breakdown-vehicle", routes[0]["vehicle_id"])
+    page.check("#breakdown-confirm")
+    page.click("#breakdown-form button[type=submit]")
+    page.locator("#breakdown-result.ok, #breakdown-result.error").first.wait_for(timeout=30_000)
+    detail = _ok(org.api("admin").get(f"/plans/{day['plan']['id']}"))
+    broken = next(r for r in detail["routes"] if r["vehicle_id"] == routes[0]["vehicle_id"])
+    assert broken["status"] == "broken_down"
+    assert "Breakdown recorded" in page.inner_text("#breakdown-result")
+    row = page.locator(f'#live-timeline .row[data-route-id="{broken["id"]}"] .route-status')
+    row.and_(page.get_by_text("broken down")).wait_for(timeout=10_000)
+
+
+def _moves_endpoint(org: Any, plan_id: str) -> bool:
+    r = org.api("admin").post(f"/plans/{plan_id}/moves/preview", json={})
+    return r.status_code != 404
+
+
+def test_a_move_is_previewed_before_it_is_saved(new_page: Any, org: Any, sign_in: Any) -> None:
+    day = _dispatched_day(org.api("admin"), orders=6)
+    plan = day["plan"]
+    if not _moves_endpoint(org, plan["id"]):
+        pytest.xfail("POST /plans/{id}/moves/preview is not on this branch yet")
+    routes = [r for r in plan["routes"] if r["visits"]]
+    page = _open(new_page, sign_in, org.emails["dispatcher"])
+    order_id = next(v["order_id"] for v in routes[0]["visits"] if v["order_id"])
+    target = routes[-1]["id"]
+    page.select_option("#move-order", order_id)
+    page.select_option("#move-route", target)
+    assert page.is_disabled("#move-save")
+    page.click("#move-preview")
+    page.locator("#move-result .cost").wait_for(timeout=30_000)
+    assert "Cost" in page.inner_text("#move-result")
+    if page.is_enabled("#move-save"):
+        page.click("#move-save")
+        page.locator("#move-result.ok").wait_for(timeout=30_000)
+        assert "Moved" in page.inner_text("#move-result")
