@@ -188,8 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 page.evaluate(
                     """() => { window.__long = [];
-                        new PerformanceObserver(l => window.__long.push(...l.getEntries()
-                            .map(e => e.duration))).observe({type: 'longtask', buffered: false}); }"""
+                        new PerformanceObserver(l => window.__long.push(
+                            ...l.getEntries().map(e => e.duration)))
+                          .observe({type: 'longtask', buffered: false}); }"""
                 )
 
                 poster = Poster(base, token, routes, args.rate)
@@ -217,13 +218,15 @@ def main(argv: list[str] | None = None) -> int:
             lat = sorted(poster.latencies)
             print(
                 f"fixes: {poster.sent} accepted ({poster.failed} refused) in {spent[0]:.1f} s = "
-                f"{poster.sent / spent[0]:.1f}/s; request p50 {1000 * statistics.median(lat):.0f} ms, "
+                f"{poster.sent / spent[0]:.1f}/s; "
+                f"request p50 {1000 * statistics.median(lat):.0f} ms, "
                 f"p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.0f} ms"
             )
             if behind:
                 behind.sort()
                 print(
-                    f"page behind the newest fix sent (sampled every 0.25 s, {len(behind)} samples): "
+                    "page behind the newest fix sent "
+                    f"(sampled every 0.25 s, {len(behind)} samples): "
                     f"p50 {1000 * statistics.median(behind):.0f} ms, "
                     f"p95 {1000 * behind[int(0.95 * (len(behind) - 1))]:.0f} ms, "
                     f"max {1000 * behind[-1]:.0f} ms"
