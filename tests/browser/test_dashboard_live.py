@@ -239,7 +239,7 @@ def test_a_breakdown_is_reported_from_the_page(new_page: Any, org: Any, sign_in:
 
 def _moves_endpoint(org: Any, plan_id: str) -> bool:
     r = org.api("admin").post(f"/plans/{plan_id}/moves/preview", json={})
-    return r.status_code != 404
+    return bool(r.status_code != 404)
 
 
 def test_a_move_is_previewed_before_it_is_saved(new_page: Any, org: Any, sign_in: Any) -> None:
