@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
                           .observe({type: 'longtask', buffered: false}); }"""
                 )
 
+                work_before = page.evaluate("({...window.lastmileLiveWork})")
                 poster = Poster(base, token, routes, args.rate)
                 spent: list[float] = []
                 thread = threading.Thread(target=lambda: spent.append(poster.run(args.duration)))
@@ -213,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(0.02)
                 catch_up = time.perf_counter() - caught
                 long_tasks = page.evaluate("window.__long")
+                work_after = page.evaluate("({...window.lastmileLiveWork})")
                 browser.close()
 
             lat = sorted(poster.latencies)
@@ -235,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"last fix shown {1000 * catch_up:.0f} ms after the fixes stopped; "
                 f"{len(long_tasks)} long tasks on the page's main thread "
                 f"(longest {max(long_tasks, default=0):.0f} ms); load {os.getloadavg()[0]:.1f}"
+            )
+            work = {k: work_after[k] - work_before[k] for k in work_before}
+            frames = max(1, work["frames"])
+            print(
+                f"the page's own work: {work['events']} live events handled in "
+                f"{work['eventMs']:.0f} ms, {work['frames']} frames drawn in "
+                f"{work['frameMs']:.0f} ms (mean {work['frameMs'] / frames:.2f} ms, longest "
+                f"{work_after['longestFrameMs']:.1f} ms)"
             )
     return 0
 

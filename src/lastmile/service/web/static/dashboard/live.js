@@ -44,6 +44,11 @@ const state = {
   loading: 0,
 };
 
+// What the page spends on live events, for benchmarks/dashboard_browser.py: events
+// handled, frames drawn, milliseconds in both, the longest frame.
+const work = { events: 0, eventMs: 0, frames: 0, frameMs: 0, longestFrameMs: 0 };
+window.lastmileLiveWork = work;
+
 const map = new LiveMap($("live-map"));
 const timeline = new Timeline($("live-timeline-body"), fmt);
 const alerts = new Alerts($("live-alert-list"), $("live-alerts-none"), $("live-alert-count"));
@@ -257,6 +262,13 @@ function noteFix(at) {
 // -- live events ---------------------------------------------------------------------------
 
 function onEvent(event) {
+  const began = performance.now();
+  handle(event);
+  work.events += 1;
+  work.eventMs += performance.now() - began;
+}
+
+function handle(event) {
   if (!state.plan) return;
   const route = event.route_id ? state.routes.get(event.route_id) : null;
   switch (event.type) {
@@ -321,6 +333,15 @@ function schedule() {
 }
 
 function flush() {
+  const began = performance.now();
+  draw();
+  const spent = performance.now() - began;
+  work.frames += 1;
+  work.frameMs += spent;
+  work.longestFrameMs = Math.max(work.longestFrameMs, spent);
+}
+
+function draw() {
   state.frame = 0;
   const dirty = state.dirty;
   for (const key of dirty.stops) {

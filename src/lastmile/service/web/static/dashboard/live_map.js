@@ -95,11 +95,11 @@ export class LiveMap {
       });
       marker.bindTooltip(() => route.vehicleTooltip);
       marker.addTo(this.layer);
+      marker.bringToFront();
       this.vehicles.set(route.id, marker);
     } else {
       marker.setLatLng([fix.lat, fix.lon]);
     }
-    marker.bringToFront();
   }
 
   // Metres from (lat, lon) to the nearest point of the route's line.
