@@ -242,22 +242,50 @@ def _moves_endpoint(org: Any, plan_id: str) -> bool:
     return bool(r.status_code != 404)
 
 
-def test_a_move_is_previewed_before_it_is_saved(new_page: Any, org: Any, sign_in: Any) -> None:
+def test_a_move_is_previewed_before_it_is_saved(
+    new_page: Any, org: Any, sign_in: Any, shot: Any
+) -> None:
     day = _dispatched_day(org.api("admin"), orders=6)
     plan = day["plan"]
     if not _moves_endpoint(org, plan["id"]):
         pytest.xfail("POST /plans/{id}/moves/preview is not on this branch yet")
-    routes = [r for r in plan["routes"] if r["visits"]]
+
+    def stops(route: dict[str, Any]) -> list[str]:
+        return [v["order_id"] for v in route["visits"] if v["order_id"]]
+
+    routes = sorted((r for r in plan["routes"] if stops(r)), key=lambda r: len(stops(r)))
+    assert len(routes) == 2
+    # From the longer route to the shorter one: room enough, windows all day.
+    source, target = routes[-1], routes[0]
+    order_id = stops(source)[-1]
+    target_name = next(v["name"] for v in day["vans"] if v["id"] == target["vehicle_id"])
     page = _open(new_page, sign_in, org.emails["dispatcher"])
-    order_id = next(v["order_id"] for v in routes[0]["visits"] if v["order_id"])
-    target = routes[-1]["id"]
     page.select_option("#move-order", order_id)
-    page.select_option("#move-route", target)
+    page.select_option("#move-route", target["id"])
+    page.fill("#move-position", "0")
     assert page.is_disabled("#move-save")
     page.click("#move-preview")
     page.locator("#move-result .cost").wait_for(timeout=30_000)
-    assert "Cost" in page.inner_text("#move-result")
-    if page.is_enabled("#move-save"):
-        page.click("#move-save")
-        page.locator("#move-result.ok").wait_for(timeout=30_000)
-        assert "Moved" in page.inner_text("#move-result")
+    # The verdict, the cost change and the new times are shown before saving.
+    assert "The plan's rules allow this move." in page.inner_text("#move-result")
+    assert "Cost" in page.inner_text("#move-result .cost")
+    changed = page.locator("#move-result .moved-stops li").all_inner_texts()
+    assert changed and all(" (id " not in line for line in changed)
+    assert any(line.startswith(f"{target_name}: ") for line in changed)
+    assert page.is_enabled("#move-save")
+    shot(page, "dashboard-move-preview")
+    # Nothing is stored by the preview.
+    detail = _ok(org.api("admin").get(f"/plans/{plan['id']}"))
+    assert order_id in stops(next(r for r in detail["routes"] if r["id"] == source["id"]))
+    # Changing the form asks for a new preview.
+    page.fill("#move-position", "")
+    assert page.is_disabled("#move-save")
+    page.click("#move-preview")
+    page.locator("#move-result .cost").wait_for(timeout=30_000)
+    page.click("#move-save")
+    page.locator("#move-result.ok", has_text="Moved").wait_for(timeout=30_000)
+    detail = _ok(org.api("admin").get(f"/plans/{plan['id']}"))
+    assert order_id in stops(next(r for r in detail["routes"] if r["id"] == target["id"]))
+    # The page read the plan again: the stop is on the target's row.
+    row = page.locator(f'#live-timeline .row[data-route-id="{target["id"]}"] .bar.stop')
+    row.nth(len(stops(target))).wait_for(timeout=10_000)

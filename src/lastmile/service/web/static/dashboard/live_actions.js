@@ -134,10 +134,13 @@ export function setUpActions({ reload, format }) {
       title.textContent = t("dashboard.move_stops");
       const list = document.createElement("ul");
       list.className = "moved-stops";
+      // Named as the page names them (the API's labels carry ids, for logs).
+      const vehicles = new Map(routes.map((r) => [r.vehicleId, r.vehicleName]));
+      const orders = new Map(routes.flatMap((r) => r.stops.map((s) => [s.orderId, s.name])));
       for (const { route, stop } of changed) {
         const li = document.createElement("li");
-        li.textContent = `${route.vehicle}: ${t("dashboard.move_stop_row", {
-          name: stop.order,
+        li.textContent = `${vehicles.get(route.vehicle_id) ?? route.vehicle}: ${t("dashboard.move_stop_row", {
+          name: orders.get(stop.order_id) ?? stop.order,
           previous: stop.previous_start_at ? format(new Date(stop.previous_start_at)) : t("dashboard.move_new"),
           start: format(new Date(stop.start_at)),
         })}`;
