@@ -197,6 +197,7 @@ export async function load(day) {
     }),
   );
   if (ticket !== state.loading) return;
+  performance.mark("lastmile:data-read");
   state.plan = detail;
   routes.forEach(({ full }, index) => {
     const route = buildRoute(full, index);
