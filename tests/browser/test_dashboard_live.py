@@ -199,6 +199,14 @@ def test_the_dispatcher_sees_the_day_and_reports_arrive_live(
     assert axe(page, exclude=("#live-map",)) == []
     shot(page, SCREENSHOT_FOR_README)
 
+    # Another day: no plan there; the day is kept in the address.
+    tomorrow = (now + dt.timedelta(days=1)).date().isoformat()
+    page.fill("#live-day", tomorrow)
+    page.locator("#live-plan", has_text=f"No plan for {tomorrow}").wait_for(timeout=10_000)
+    assert page.url.endswith(f"?day={tomorrow}")
+    assert page.locator("#live-timeline .bar").count() == 0
+    assert page.is_disabled("#insert-form button[type=submit]")
+
 
 def test_an_urgent_order_is_inserted_from_the_page(new_page: Any, org: Any, sign_in: Any) -> None:
     day = _dispatched_day(org.api("admin"), orders=6)
