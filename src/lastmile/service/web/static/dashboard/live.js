@@ -42,6 +42,7 @@ const state = {
   dirty: { stops: new Set(), vehicles: new Set(), routes: new Set(), figures: false, alerts: false },
   frame: 0,
   loading: 0,
+  changes: 0, // changes made to the plan while driven, when it was read
 };
 
 // What the page spends on live events, for benchmarks/dashboard_browser.py: events
@@ -180,10 +181,11 @@ export async function load(day) {
     actions.update(null, []);
     return;
   }
-  const [detail, depots, geometry] = await Promise.all([
+  const [detail, depots, geometry, changes] = await Promise.all([
     api(`/plans/${plan.id}`),
     api("/depots?limit=1000"),
     optional(`/plans/${plan.id}/geometry`),
+    api(`/plans/${plan.id}/changes`),
   ]);
   // Each route with its stops named (customer, address, windows) and its progress.
   const routes = await Promise.all(
@@ -199,6 +201,7 @@ export async function load(day) {
   if (ticket !== state.loading) return;
   performance.mark("lastmile:data-read");
   state.plan = detail;
+  state.changes = changes.length;
   routes.forEach(({ full }, index) => {
     const route = buildRoute(full, index);
     state.routes.set(route.id, route);
@@ -479,9 +482,19 @@ stream.addEventListener("hello", () => {
   if (hellos > 1 && state.day) load(state.day).catch(showError);
 });
 
+// Changes to the plan made elsewhere (another dispatcher's insertion, move or
+// breakdown) are not live events: the page looks for new ones every half minute.
+async function checkChanges() {
+  if (!state.plan || document.hidden) return;
+  const plan = state.plan;
+  const changes = await api(`/plans/${plan.id}/changes`);
+  if (state.plan === plan && changes.length !== state.changes) await load(state.day);
+}
+
 setInterval(() => {
   timeline.tick();
   checkStale();
+  checkChanges().catch(showError);
 }, 30_000);
 
 load(dayInput.value)
