@@ -39,7 +39,9 @@ const state = {
   stops: new Map(), // "routeId:sequence" -> stop
   byOrder: new Map(), // order id -> stop
   newestFix: null, // Date of the newest GPS fix received
-  dirty: { stops: new Set(), vehicles: new Set(), routes: new Set(), figures: false, alerts: false },
+  dirty: {
+    stops: new Set(), vehicles: new Set(), routes: new Set(), figures: false, alerts: false, movable: false,
+  },
   frame: 0,
   loading: 0,
   changes: 0, // changes made to the plan while driven, when it was read
@@ -290,6 +292,7 @@ function handle(event) {
       if (!stop) return;
       applyEvent(stop, event.kind, new Date(event.at));
       if (stop.status !== "planned" && stop.status !== "arrived") alerts.resolveLate(stop);
+      state.dirty.movable = true;
       if (event.kind === "failed") alerts.failed(route, stop, event.reason);
       state.dirty.figures = true;
       break;
@@ -379,6 +382,8 @@ function draw() {
   dirty.routes.clear();
   if (dirty.figures) renderFigures();
   dirty.figures = false;
+  if (dirty.movable) actions.stopsChanged();
+  dirty.movable = false;
   alerts.render();
 }
 

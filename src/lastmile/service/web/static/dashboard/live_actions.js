@@ -224,15 +224,7 @@ export function setUpActions({ reload, format }) {
     preview = null;
     moveSave.disabled = true;
     const live = routes.filter((r) => r.status !== "completed" && r.status !== "broken_down");
-    const keepOrder = moveOrder.value;
-    moveOrder.replaceChildren(
-      ...live.flatMap((r) =>
-        r.stops
-          .filter((s) => s.status === "planned")
-          .map((s) => option(s.orderId, `${s.name} (${r.vehicleName}, ${format(s.start)})`)),
-      ),
-    );
-    if (keepOrder) moveOrder.value = keepOrder;
+    fillMovable();
     moveRoute.replaceChildren(...live.map((r) => option(r.id, r.vehicleName)));
     breakdownVehicle.replaceChildren(...live.map((r) => option(r.vehicleId, r.vehicleName)));
     for (const form of [insertForm, moveForm, breakdownForm]) {
@@ -243,5 +235,25 @@ export function setUpActions({ reload, format }) {
     if (plan) fillPending().catch((error) => say(insertResult, t("common.error", { detail: errorText(error) }), "error"));
   }
 
-  return { update };
+  // The orders that can still move: on a running route, the driver not yet there.
+  function fillMovable() {
+    const keep = moveOrder.value;
+    const movable = routes
+      .filter((r) => r.status !== "completed" && r.status !== "broken_down")
+      .flatMap((r) =>
+        r.stops
+          .filter((s) => s.status === "planned")
+          .map((s) => option(s.orderId, `${s.name} (${r.vehicleName}, ${format(s.start)})`)),
+      );
+    moveOrder.replaceChildren(...movable);
+    if (keep && movable.some((o) => o.value === keep)) moveOrder.value = keep;
+    else if (keep) formChanged(); // the order chosen was served meanwhile
+  }
+
+  // Stops were reported: served ones leave the list of orders to move.
+  function stopsChanged() {
+    if (plan) fillMovable();
+  }
+
+  return { update, stopsChanged };
 }
