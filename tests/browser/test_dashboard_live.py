@@ -239,6 +239,19 @@ def test_the_dispatcher_sees_the_day_and_reports_arrive_live(
     # Times are the organisation's, whatever the browser's zone.
     assert page.inner_text("#kpi-newest-fix") == fix_at.strftime("%H:%M:%S")
 
+    # Five kilometres away from its route, the van is off route; back on it, it is not.
+    def fix(seconds: int, lon: float, lat: float) -> None:
+        at = fix_at + dt.timedelta(seconds=seconds)
+        ping = {"event_id": f"p-{uuid.uuid4()}", "at": at.isoformat(), "lon": lon, "lat": lat}
+        _ok(org.api("admin").post(f"/routes/{route['id']}/pings", json={"pings": [ping]}))
+
+    fix(1, first["lon"], first["lat"] + 0.05)
+    off = page.locator("#live-alert-list .alert-off_route")
+    off.wait_for(timeout=10_000)
+    assert "Van" in off.inner_text() and "km off its route" in off.inner_text()
+    fix(2, first["lon"], first["lat"])
+    off.wait_for(state="detached", timeout=10_000)
+
     assert axe(page, exclude=("#live-map",)) == []
     shot(page, SCREENSHOT_FOR_README)
 
