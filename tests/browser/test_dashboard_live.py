@@ -353,3 +353,29 @@ def test_a_move_is_previewed_before_it_is_saved(
     # The page read the plan again: the stop is on the target's row.
     row = page.locator(f'#live-timeline .row[data-route-id="{target["id"]}"] .bar.stop')
     row.nth(len(stops(target))).wait_for(timeout=10_000)
+
+
+def test_a_van_whose_gps_goes_quiet_is_an_alert(new_page: Any, org: Any, sign_in: Any) -> None:
+    day = _dispatched_day(org.api("admin"), orders=6)
+    route = next(r for r in day["plan"]["routes"] if r["visits"])
+    _ok(org.api("admin").post(f"/routes/{route['id']}/start"))
+    page = new_page(width=1400, height=1000)
+    page.clock.install()  # the page's timers, to let eleven minutes pass at once
+    sign_in(page, org.emails["dispatcher"], "/dashboard")
+    page.wait_for_selector("body[data-live-ready=true]", timeout=30_000)
+    quiet = page.locator("#live-alert-list .alert-stale")
+    assert quiet.count() == 0
+    page.clock.run_for("11:00")
+    quiet.wait_for(timeout=10_000)
+    assert "no GPS fix since the route started" in quiet.inner_text()
+    # A fix comes: the alert goes.
+    stop = next(v for v in route["visits"] if v["order_id"])
+    ping = {
+        "event_id": f"p-{uuid.uuid4()}",
+        "at": dt.datetime.now(dt.UTC).isoformat(),
+        "lon": stop["lon"],
+        "lat": stop["lat"],
+    }
+    _ok(org.api("admin").post(f"/routes/{route['id']}/pings", json={"pings": [ping]}))
+    page.clock.run_for(1000)  # animation frames
+    quiet.wait_for(state="detached", timeout=10_000)
