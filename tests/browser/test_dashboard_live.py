@@ -379,3 +379,55 @@ def test_a_van_whose_gps_goes_quiet_is_an_alert(new_page: Any, org: Any, sign_in
     _ok(org.api("admin").post(f"/routes/{route['id']}/pings", json={"pings": [ping]}))
     page.clock.run_for(1000)  # animation frames
     quiet.wait_for(state="detached", timeout=10_000)
+
+
+def test_routes_follow_the_road_geometry_when_the_service_has_it(
+    new_page: Any, org: Any, sign_in: Any
+) -> None:
+    day = _dispatched_day(org.api("admin"), orders=6)
+    routes = [r for r in day["plan"]["routes"] if r["visits"]]
+    depot = day["depot"]
+    # Roads that leave the depot northwards first: 3.3 km from any straight line
+    # between the stops, which all lie south of the depot.
+    detour = [depot["lon"], depot["lat"] + 0.03]
+    geometry = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"route_id": r["id"], "vehicle_id": r["vehicle_id"]},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[depot["lon"], depot["lat"]], detour]
+                    + [[v["lon"], v["lat"]] for v in r["visits"] if v["order_id"]],
+                },
+            }
+            for r in routes
+        ],
+    }
+    page = new_page(width=1400, height=1000)
+    asked: list[str] = []
+
+    def answer(route: Any) -> None:
+        asked.append(route.request.url)
+        route.fulfill(json=geometry)
+
+    page.route("**/plans/*/geometry", answer)
+    sign_in(page, org.emails["dispatcher"], "/dashboard")
+    page.wait_for_selector("body[data-live-ready=true]", timeout=30_000)
+    assert asked and asked[0].endswith(f"/plans/{day['plan']['id']}/geometry")
+    # A van on that road is on its route (on straight lines it would be 3 km off).
+    at = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    ping = {
+        "event_id": f"p-{uuid.uuid4()}",
+        "at": at.isoformat(),
+        "lon": detour[0],
+        "lat": detour[1],
+    }
+    _ok(org.api("admin").post(f"/routes/{routes[0]['id']}/pings", json={"pings": [ping]}))
+    page.wait_for_function(
+        "(at) => document.getElementById('kpi-newest-fix').dataset.at === at",
+        arg=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        timeout=10_000,
+    )
+    assert page.locator("#live-alert-list .alert-off_route").count() == 0
