@@ -5,7 +5,9 @@ threads).
 Every page's network is cut off except 127.0.0.1: a page that needs another
 site fails here as it would offline. Without Chromium (``apt-get install
 chromium``) the tests skip with that message, except under ``CI=true``, where
-they fail. Screenshots go to ``test-output/screenshots/`` (``shot``).
+they fail. ``network_server`` (with ``network_org``, ``network_page``) serves
+the app on the Monaco road network instead of straight lines. Screenshots go to
+``test-output/screenshots/`` (``shot``).
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ CHROMIUM_FLAGS = [
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 PASSWORD = "correct horse battery"
+#: The road network of ``network_server``.
+MONACO = Path(__file__).resolve().parents[1] / "data" / "osm" / "monaco.osm.pbf"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -104,15 +108,8 @@ class LiveServer:
         )
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    folder = tmp_path_factory.mktemp("browser")
-    settings = Settings(
-        database_url=f"sqlite:///{folder / 'lastmile.db'}",
-        planning_executor="thread",
-        default_time_limit_s=2.0,
-    )
+def _serve(settings: Settings) -> Iterator[LiveServer]:
+    """``settings``' app served by uvicorn on a free port of 127.0.0.1 until closed."""
     app = create_app(settings, geocode=None)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -129,6 +126,33 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield LiveServer(url=f"http://127.0.0.1:{port}", app=app)
     served.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    folder = tmp_path_factory.mktemp("browser")
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'lastmile.db'}",
+        planning_executor="thread",
+        default_time_limit_s=2.0,
+    )
+    yield from _serve(settings)
+
+
+@pytest.fixture(scope="session")
+def network_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The app on the Monaco road network (``LASTMILE_NETWORK``), otherwise as ``server``."""
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    folder = tmp_path_factory.mktemp("browser-network")
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'lastmile.db'}",
+        planning_executor="thread",
+        default_time_limit_s=2.0,
+        network=str(MONACO),
+        traffic="none",
+    )
+    yield from _serve(settings)
 
 
 @dataclass
@@ -149,8 +173,7 @@ class Org:
         return self.clients[who]
 
 
-@pytest.fixture
-def org(server: LiveServer) -> Iterator[Org]:
+def _new_org(server: LiveServer) -> Iterator[Org]:
     slug = f"org-{secrets.token_hex(4)}"
     emails = {}
     with server.app.state.sessionmaker() as session:
@@ -179,6 +202,17 @@ def org(server: LiveServer) -> Iterator[Org]:
         client.close()
 
 
+@pytest.fixture
+def org(server: LiveServer) -> Iterator[Org]:
+    yield from _new_org(server)
+
+
+@pytest.fixture
+def network_org(network_server: LiveServer) -> Iterator[Org]:
+    """As ``org``, on ``network_server``."""
+    yield from _new_org(network_server)
+
+
 def _only_this_machine(route: Any) -> None:
     host = urllib.parse.urlsplit(route.request.url).hostname
     if host in ("127.0.0.1", "localhost"):
@@ -187,11 +221,7 @@ def _only_this_machine(route: Any) -> None:
         route.abort("blockedbyclient")
 
 
-@pytest.fixture
-def new_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
-    """``new_page(width=1280, height=800)``: a page in a fresh browser context (its
-    own cookies) whose requests leave only for 127.0.0.1; every request that was
-    refused is listed in ``page.blocked``."""
+def _pages(chromium: Any, server: LiveServer) -> Iterator[Any]:
     contexts = []
 
     def make(width: int = 1280, height: int = 800, **options: Any) -> Any:
@@ -214,6 +244,20 @@ def new_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
     yield make
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any, server: LiveServer) -> Iterator[Any]:
+    """``new_page(width=1280, height=800)``: a page in a fresh browser context (its
+    own cookies) whose requests leave only for 127.0.0.1; every request that was
+    refused is listed in ``page.blocked``."""
+    yield from _pages(chromium, server)
+
+
+@pytest.fixture
+def network_page(chromium: Any, network_server: LiveServer) -> Iterator[Any]:
+    """As ``new_page``, on ``network_server``."""
+    yield from _pages(chromium, network_server)
 
 
 def _sign_in(page: Any, email: str, next_url: str = "/") -> None:

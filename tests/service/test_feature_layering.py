@@ -2,7 +2,7 @@
 
 * the library never imports the service, and operations logic does no I/O;
 * the service's features call each other's services only downwards:
-  (orgs, auth) < (depots, fleet) < (orders) < (plans) < (replan, tracking)
+  (orgs, auth) < (depots, fleet) < (orders) < (plans) < (replan, tracking, maps)
   < (pod) < (notifications) < (web: the pages); any feature may read another's models, schemas
   and settings;
 * routers authorise, make a service call and shape the answer: no queries,
@@ -33,6 +33,7 @@ RANK = {
     "plans": 3,
     "replan": 4,
     "tracking": 4,
+    "maps": 4,
     "pod": 5,
     "notifications": 6,
     "web": 7,

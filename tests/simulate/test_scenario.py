@@ -99,6 +99,11 @@ def test_breaks_and_setup_can_be_left_out() -> None:
     assert no_breaks.orders == full.orders
     no_setup = city_day(n_orders=30, seed=6, setup=False)
     assert not any(s.setup for o in no_setup.orders for s in o.stops)
+    # neither do set-up times: the same places, windows and amounts
+    assert no_setup.locations == full.locations
+    assert [(o.id, o.amount, [s.time_windows for s in o.stops]) for o in no_setup.orders] == [
+        (o.id, o.amount, [s.time_windows for s in o.stops]) for o in full.orders
+    ]
 
 
 def test_customers_are_within_the_city_and_travel_is_a_detoured_straight_line() -> None:

@@ -219,3 +219,12 @@ def test_server_stops_by_its_own_pid(osrm_server: object) -> None:
     # The first server is still up.
     with osrm_server.client() as client:
         assert client.table([A, B]).durations_s.shape == (2, 2)
+
+
+def test_every_vehicle_profile_has_an_osrm_profile() -> None:
+    from lastmile.travel.network import PROFILE_NAMES
+    from lastmile.travel.osrm_server import PROFILES
+
+    assert set(PROFILE_NAMES) <= set(PROFILES)
+    assert PROFILES["cargo_bike"] == PROFILES["bicycle"] == "bicycle.lua"
+    assert PROFILES["truck"] == "car.lua"

@@ -42,6 +42,7 @@ from typing import Any
 from lastmile.domain import Plan, Route, Unassigned, VisitKind
 from lastmile.exceptions import SolveError, UnsupportedConstraint
 from lastmile.planning.engines import REGISTRY, get_engine
+from lastmile.planning.fill import fill_left_out
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 
@@ -112,6 +113,10 @@ def solve(
             found, label = None, "no time left to search"
         else:
             found, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
+        if found is not None and found.engine != "greedy":
+            # A search may leave out an order a cheap insertion serves: put it in
+            # before plans are compared (out of the time kept for checking).
+            found = fill_left_out(solvable, found, deadline=search_end + reserve / 3)
         if found is None or (fallback is not None and _rank(fallback) < _rank(found)):
             if fallback is None:
                 # It may use half the allowance past the limit, the repair step the rest.

@@ -33,6 +33,8 @@ from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
 from lastmile.service.fleet.router import router as fleet_router
 from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.maps.router import router as maps_router
+from lastmile.service.maps.service import RoadMap
 from lastmile.service.notifications.outbox import install_outbox
 from lastmile.service.notifications.router import router as notifications_router
 from lastmile.service.orders.router import public_router as tracking_router
@@ -50,6 +52,7 @@ from lastmile.service.tracking.router import router as live_router
 from lastmile.service.travel import ServiceTravel
 from lastmile.service.web.access import LoginRequired, login_url
 from lastmile.service.web.dashboard import router as dashboard_router
+from lastmile.service.web.driver import router as driver_router
 from lastmile.service.web.rendering import STATIC
 from lastmile.service.web.router import router as web_router
 from lastmile.travel import TravelModel
@@ -178,6 +181,7 @@ def create_app(
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.geocode = make_geocoder(settings) if geocode is _DEFAULT else geocode
     app.state.travel_model = travel
+    app.state.road_map = RoadMap(travel)
     app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
@@ -193,11 +197,13 @@ def create_app(
         replan_router,
         pod_router,
         notifications_router,
+        maps_router,
     ):
         app.include_router(router, responses=_ERRORS)
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
     app.include_router(web_router)
     app.include_router(dashboard_router)
+    app.include_router(driver_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=Health, tags=["service"])

@@ -110,7 +110,9 @@ def city_day(
             if later.start > first.end:
                 windows = (first, later)
         service = int(rng.integers(2, 6)) * 60
-        setup_s = int(rng.integers(1, 3)) * 60 if setup else 0
+        # Drawn either way, so that a day without set-up times has the same orders.
+        setup_s = int(rng.integers(1, 3)) * 60
+        setup_s = setup_s if setup else 0
         locations.append(Location(*_point(rng, city), name=f"customer {oid}"))
         here = len(locations) - 1
         stop = Stop(here, service=service, setup=setup_s, time_windows=windows, ref=oid)

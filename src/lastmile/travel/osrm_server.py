@@ -32,7 +32,19 @@ from lastmile.travel.osrm import OSRMClient, OSRMUnavailable
 
 OSRM_BINDINGS_VERSION = "26.10.0"
 _WHEEL_PLATFORM = "manylinux_2_28_x86_64"
-PROFILES = {"car": "car.lua", "van": "car.lua", "bike": "bicycle.lua", "foot": "foot.lua"}
+#: The OSRM profile (shipped with OSRM) each of lastmile's profiles is served by. OSRM
+#: ships no truck or cargo-bike profile: a truck is routed as a car (OSRM's car
+#: profile keeps off ways whose maxheight/maxweight tags exclude a car only) and a
+#: cargo bike as a bicycle; lastmile's own road network (``--network``) models both.
+PROFILES = {
+    "car": "car.lua",
+    "van": "car.lua",
+    "truck": "car.lua",
+    "bicycle": "bicycle.lua",
+    "bike": "bicycle.lua",
+    "cargo_bike": "bicycle.lua",
+    "foot": "foot.lua",
+}
 
 
 def default_cache_dir() -> Path:

@@ -23,6 +23,7 @@ DRIVER_ALLOWED = {
     ("POST", "/auth/logout"),
     ("GET", "/org"),
     ("GET", "/me/routes"),
+    ("GET", "/map/roads"),
 }
 #: Pages anyone may open (the sign-in form, the API docs) or post to.
 PUBLIC_PAGES = {
@@ -30,6 +31,8 @@ PUBLIC_PAGES = {
     ("POST", "/login"),
     ("POST", "/logout"),
     ("GET", "/docs"),
+    ("GET", "/driver/sw.js"),  # the driver app's service worker and manifest: no data
+    ("GET", "/driver/manifest.webmanifest"),
 }
 _PARAM = re.compile(r"{(\w+)}")
 

@@ -86,3 +86,14 @@ def test_shipments_need_both_stops_and_pickup_columns_only_for_them() -> None:
     s1 = rows[0].order
     assert s1.pickup is not None and s1.pickup.address == "From"
     assert s1.delivery is not None and s1.delivery.lon == 2.3
+
+
+def test_a_coordinate_that_is_not_a_number_is_a_row_error() -> None:
+    rows, errors = parse(
+        "external_id,address,lon,lat\nB1,Here,24.94,north\nB2,There,east,60.1\nB3,Ok,24.9,60.2\n"
+    )
+    assert [(e.row, e.column, e.reason) for e in errors] == [
+        (2, "lat", "'north' is not a number"),
+        (3, "lon", "'east' is not a number"),
+    ]
+    assert [r.order.external_id for r in rows] == ["B3"]

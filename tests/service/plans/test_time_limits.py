@@ -68,3 +68,17 @@ def test_a_job_whose_solver_cannot_finish_fails_with_its_reason(
     assert took <= 0.5 + jobs.grace_s(0.5) + jobs.WORKER_START_S + 1.0, took
     assert tenant.ok("get", f"/plans/{plan['id']}")["status"] == "failed"
     assert tenant.ok("get", f"/orders/{order['id']}")["status"] == "pending"
+
+
+def test_a_job_tells_the_time_limit_it_was_given(tenant: Tenant) -> None:
+    depot, vtype = tenant.depot(), tenant.vehicle_type(capacity=[])
+    tenant.vehicle(vtype["id"], depot["id"])
+    tenant.order(1)
+    asked = tenant.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 2.5}, status=202)
+    assert asked["job"]["time_limit_s"] == 2.5
+    assert tenant.ok("get", f"/plans/{asked['id']}/job")["time_limit_s"] == 2.5
+    tenant.wait_for_job(asked["id"], timeout_s=60)
+    # None asked: the service's default (1 s in these tests).
+    default = tenant.ok("post", "/plans", json={"date": str(DAY)}, status=202)
+    assert default["job"]["time_limit_s"] == 1.0
+    tenant.wait_for_job(default["id"], timeout_s=60)

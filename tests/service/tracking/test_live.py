@@ -9,6 +9,7 @@ reachable, failed instead under ``CI=true``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import queue
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -233,10 +235,57 @@ def test_dashboards_see_positions_stop_events_and_etas(database_url: str, lw: Wo
         assert late["route_id"] == d2 and late["slack_s"] < 0
 
 
-def test_the_live_stream_is_for_staff(database_url: str, lw: World) -> None:
+def test_drivers_follow_only_their_own_route(database_url: str, lw: World) -> None:
+    t = lw.tenant
+    d1, d2 = route_id(lw, "d1"), route_id(lw, "d2")
     with serve(live_app(database_url)) as base:
-        r = httpx.get(f"{base}/live", headers=lw.tenant.headers("d1"), timeout=WAIT_S)
-        assert r.status_code == 403
+        for who, params, code in (
+            ("d1", {}, 403),  # a driver names their route
+            ("d1", {"route_id": d2}, 403),  # another driver's route
+            ("d1", {"route_id": str(uuid.uuid4())}, 404),
+        ):
+            r = httpx.get(f"{base}/live", params=params, headers=t.headers(who), timeout=WAIT_S)
+            assert r.status_code == code, (who, params, r.text)
+            assert r.json()["detail"]
+        r = httpx.get(f"{base}/live", params={"route_id": d1}, timeout=WAIT_S)
+        assert r.status_code == 401
+        with stream(base, t.tokens["d1"], route_id=d1) as mine:
+            post_pings(base, lw, "d2", "live-d2", 30)
+            post_pings(base, lw, "d1", "live-d1", 31)
+            first = mine.next(lambda e: e["type"] != "hello")
+            assert first["type"] == "position" and first["route_id"] == d1
+            assert all(e.get("route_id") == d1 for e in mine.seen if e["type"] != "hello")
+
+
+def test_a_drivers_route_changed_by_re_planning_is_announced(database_url: str, lw: World) -> None:
+    t = lw.tenant
+    app = live_app(database_url)
+    moment = dt.datetime(DAY.year, DAY.month, DAY.day, 8, tzinfo=ZoneInfo("Europe/Paris"))
+    app.state.clock = lambda: moment
+    routes = {route_id(lw, who): who for who in ("d1", "d2")}
+    with (
+        serve(app) as base,
+        stream(base, t.tokens["d1"], route_id=route_id(lw, "d1")) as d1,
+        stream(base, t.tokens["d2"], route_id=route_id(lw, "d2")) as d2,
+    ):
+        urgent = t.order(70, external_id="URGENT-70")
+        r = httpx.post(
+            f"{base}/plans/{lw.plan['id']}/orders",
+            json={"order_id": urgent["id"]},
+            headers=t.headers("dispatcher"),
+            timeout=WAIT_S,
+        )
+        assert r.status_code == 200 and r.json()["applied"], r.text
+        (changed,) = [rt["id"] for rt in r.json()["routes"] if urgent["id"] in str(rt)]
+        follows = {"d1": d1, "d2": d2}[routes[changed]]
+        event = follows.next(lambda e: e["type"] == "plan")
+        assert event["route_id"] == changed and event["plan_id"] == lw.plan["id"]
+        assert event["change_id"] == r.json()["change"]["id"]
+        assert "URGENT-70" in event["summary"]
+
+
+def test_the_live_stream_needs_a_caller(database_url: str, lw: World) -> None:
+    with serve(live_app(database_url)) as base:
         r = httpx.get(f"{base}/live", timeout=WAIT_S)
         assert r.status_code == 401
 

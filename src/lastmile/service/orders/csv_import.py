@@ -152,6 +152,7 @@ class _Row:
         return [part.strip() for part in self.text(column).split(";") if part.strip()]
 
     def stop(self, prefix: str) -> StopIn | None:
+        found = len(self.errors)
         address = self.text(f"{prefix}address")
         lon = self.number(f"{prefix}lon", low=-180, high=180)
         lat = self.number(f"{prefix}lat", low=-90, high=90)
@@ -181,7 +182,7 @@ class _Row:
                 ok = False
             else:
                 windows.append(TimeWindowIn(start=start, end=end))
-        if not ok:
+        if not ok or len(self.errors) > found:  # e.g. a lat that is not a number
             return None
         return StopIn(
             address=address,

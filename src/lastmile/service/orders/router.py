@@ -19,7 +19,7 @@ from lastmile.service.deps import (
 )
 from lastmile.service.errors import FieldError, Unprocessable
 from lastmile.service.geocoding import GeocodeFn
-from lastmile.service.orders import importing, service
+from lastmile.service.orders import importing, listing, service
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.schemas import (
     ImportMode,
@@ -75,9 +75,25 @@ def list_orders(
             "to confirm or correct it; false: only the others."
         ),
     ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Only orders whose external id, customer name or an address "
+            "contains this text (case-insensitive).",
+        ),
+    ] = None,
+    day: Annotated[
+        dt.date | None,
+        Query(
+            description="Only orders with a time window on this day, in the organisation's "
+            "time zone (orders without windows are on no day)."
+        ),
+    ] = None,
 ) -> list[OrderOut]:
-    """Orders, oldest first; filter by status, external id or review flag."""
-    rows = service.list_orders(
+    """Orders, oldest first; filter by status, external id, review flag, text or day.
+    Each carries the route it is on (vehicle and driver by name)."""
+    rows = listing.list_orders(
         session,
         org_id=user.org_id,
         limit=page.limit,
@@ -85,8 +101,12 @@ def list_orders(
         status=status,
         external_id=external_id,
         review=needs_review,
+        search=q,
+        day=day,
+        timezone=user.timezone,
     )
-    return [service.to_out(o) for o in rows]
+    routes = listing.routes_of(session, rows)
+    return [service.to_out(o).model_copy(update={"route": routes.get(o.id)}) for o in rows]
 
 
 @router.post("", response_model=OrderOut, status_code=status.HTTP_201_CREATED)

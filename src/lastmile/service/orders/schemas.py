@@ -171,6 +171,16 @@ class OrderUpdate(ApiModel):
     items: list[ItemIn] | None = Field(default=None, max_length=500, description="New lines.")
 
 
+class OrderRouteOut(ApiModel):
+    """The route an order is on, named for people."""
+
+    plan_id: uuid.UUID = Field(description="The plan.")
+    route_id: uuid.UUID = Field(description="The route.")
+    vehicle_id: uuid.UUID = Field(description="The route's vehicle.")
+    vehicle_name: str = Field(description="The vehicle's name.")
+    driver_name: str = Field(description="The driver's name, once dispatched.")
+
+
 class OrderOut(ApiModel):
     """A stored order."""
 
@@ -190,6 +200,11 @@ class OrderOut(ApiModel):
     items: list[ItemOut] = Field(description="Order lines.")
     needs_review: bool = Field(
         default=False, description="A stop's geocoded position waits for a dispatcher."
+    )
+    route: OrderRouteOut | None = Field(
+        default=None,
+        description="In GET /orders: the route serving the order in its newest ready or "
+        "dispatched plan (null when it is on none).",
     )
     created_at: Instant = Field(description="When the order was created.")
     updated_at: Instant = Field(description="When the order last changed.")

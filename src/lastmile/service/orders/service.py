@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -258,32 +258,6 @@ def create_order(
 
 def get_order(session: Session, *, org_id: uuid.UUID, order_id: uuid.UUID) -> Order:
     return get_owned(session, Order, org_id=org_id, id=order_id, what="order")
-
-
-def list_orders(
-    session: Session,
-    *,
-    org_id: uuid.UUID,
-    limit: int,
-    offset: int,
-    status: OrderStatus | None = None,
-    external_id: str | None = None,
-    review: bool | None = None,
-) -> list[Order]:
-    """The organisation's orders, oldest first; ``review`` True: only those with a
-    stop waiting for a dispatcher, False: only those without."""
-    stmt = select(Order).where(Order.org_id == org_id)
-    if status is not None:
-        stmt = stmt.where(Order.status == status.value)
-    flagged = or_(Order.pickup_needs_review.is_(True), Order.delivery_needs_review.is_(True))
-    if review is True:
-        stmt = stmt.where(flagged)
-    elif review is False:
-        stmt = stmt.where(~flagged)
-    if external_id is not None:
-        stmt = stmt.where(Order.external_id == external_id)
-    stmt = stmt.order_by(Order.created_at, Order.id).limit(limit).offset(offset)
-    return list(session.scalars(stmt))
 
 
 def update_order(

@@ -1,12 +1,10 @@
 """Answers people read: routes as their drivers need them (every order stop with
 its address, customer, phone, instructions and parcels, and whether goods are
-handed over (delivery) or collected (pickup), and when service may start there;
-the vehicle and driver by name),
+handed over (delivery) or collected (pickup); the vehicle and driver by name),
 and unassigned orders named by their external id and customer."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from sqlalchemy import select
@@ -16,12 +14,12 @@ from lastmile.domain import OrderKind, VisitKind
 from lastmile.service import naming
 from lastmile.service.fleet.models import Driver, Vehicle
 from lastmile.service.orders.models import Order
+from lastmile.service.orders.schemas import TimeWindowOut
 from lastmile.service.plans.models import Plan, Route, Visit
 from lastmile.service.plans.schemas import (
     ParcelOut,
     RouteOut,
     RouteStopOut,
-    StopWindowOut,
     UnassignedOut,
     VisitOut,
 )
@@ -50,12 +48,7 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
             ParcelOut(barcode=i.barcode, description=i.description, quantity=i.quantity)
             for i in order.items
         ],
-        time_windows=[
-            StopWindowOut(
-                start=dt.datetime.fromisoformat(w["start"]), end=dt.datetime.fromisoformat(w["end"])
-            )
-            for w in windows or []
-        ],
+        time_windows=[TimeWindowOut.model_validate(w) for w in windows or []],
     )
 
 

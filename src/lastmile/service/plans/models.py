@@ -61,6 +61,12 @@ class PlanningJob(TenantBase):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
+    @property
+    def time_limit_s(self) -> float | None:
+        """The search time the job was given, seconds (None for jobs that kept none)."""
+        value = (self.params or {}).get("time_limit_s")
+        return float(value) if isinstance(value, int | float) else None
+
 
 class Route(TenantBase):
     __tablename__ = "routes"

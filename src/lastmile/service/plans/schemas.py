@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
+from lastmile.service.orders.schemas import TimeWindowOut
 from lastmile.service.schemas import ApiModel, Instant
 
 
@@ -47,6 +48,11 @@ class JobOut(ApiModel):
     progress: float = Field(description="0 to 1.")
     message: str = Field(description="What the job is doing.")
     error: str = Field(description="Why it failed, if it did.")
+    time_limit_s: float | None = Field(
+        default=None,
+        description="The search time the job was given, seconds (the service's default "
+        "when the request named none): compare with the time since started_at.",
+    )
     created_at: Instant = Field(description="When it was queued.")
     started_at: Instant | None = Field(description="When it started.")
     finished_at: Instant | None = Field(description="When it ended.")
@@ -60,13 +66,6 @@ class ParcelOut(ApiModel):
     quantity: int = Field(description="How many pieces.")
 
 
-class StopWindowOut(ApiModel):
-    """When service may start at a stop (the order's agreed window)."""
-
-    start: Instant = Field(description="Earliest start of service.")
-    end: Instant = Field(description="Latest start of service.")
-
-
 class RouteStopOut(ApiModel):
     """What a driver needs at an order's stop."""
 
@@ -78,10 +77,8 @@ class RouteStopOut(ApiModel):
     customer_phone: str = Field(description="Their phone number.")
     instructions: str = Field(description="The customer's instructions for the driver.")
     parcels: list[ParcelOut] = Field(description="The parcels, with their barcodes.")
-    time_windows: list[StopWindowOut] = Field(
-        default_factory=list,
-        description="When service may start at this stop (none: any time), in the "
-        "organisation's time zone.",
+    time_windows: list[TimeWindowOut] = Field(
+        default_factory=list, description="When service may start at this stop (none: any time)."
     )
 
 

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from lastmile.domain import Unassigned
 from lastmile.service.db import utcnow
@@ -27,6 +27,7 @@ from lastmile.service.replan.schemas import (
     ReplanOut,
 )
 from lastmile.service.replan.views import LiveViews
+from lastmile.service.tracking.runtime import TrackingRuntime
 from lastmile.service.travel import ServiceTravel
 
 router = APIRouter(tags=["re-planning"])
@@ -58,6 +59,17 @@ PlanDep = Annotated[Plan, Depends(plan_dep)]
 ViewsDep = Annotated[LiveViews | None, Depends(get_live_views)]
 ClockDep = Annotated[Callable[[], dt.datetime], Depends(get_clock)]
 TravelDep = Annotated[ServiceTravel, Depends(get_travel_model)]
+
+
+def _announce(
+    request: Request, background: BackgroundTasks, plan: Plan, outcome: service.ReplanOutcome
+) -> None:
+    """Tell the live stream (dashboards, the routes' drivers) which routes an
+    applied change rewrote, after the answer."""
+    runtime: TrackingRuntime | None = getattr(request.app.state, "tracking", None)
+    events = service.live_events(outcome)
+    if runtime is not None and events:
+        background.add_task(runtime.publish, plan.org_id, events)
 
 
 def _unassigned_out(items: list[Unassigned], labels: dict[str, str]) -> list[UnassignedOut]:
@@ -96,6 +108,8 @@ def insert_order(
     clock: ClockDep,
     travel: TravelDep,
     views: ViewsDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ReplanOut:
     """Insert a pending order into the plan at its cheapest feasible position.
 
@@ -113,6 +127,7 @@ def insert_order(
         clock=clock,
         views=views,
     )
+    _announce(request, background, plan, outcome)
     return _answer(outcome)
 
 
@@ -125,6 +140,8 @@ def breakdown(
     clock: ClockDep,
     travel: TravelDep,
     views: ViewsDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ReplanOut:
     """A vehicle broke down: the stops it has not done go to the other vehicles.
 
@@ -143,6 +160,7 @@ def breakdown(
         clock=clock,
         views=views,
     )
+    _announce(request, background, plan, outcome)
     return _answer(outcome)
 
 
@@ -156,6 +174,8 @@ def reoptimise(
     clock: ClockDep,
     travel: TravelDep,
     views: ViewsDep,
+    request: Request,
+    background: BackgroundTasks,
 ) -> ReplanOut:
     """Plan again everything not yet done, vehicles on the road from where they are.
 
@@ -175,6 +195,7 @@ def reoptimise(
         clock=clock,
         views=views,
     )
+    _announce(request, background, plan, outcome)
     return _answer(outcome)
 
 

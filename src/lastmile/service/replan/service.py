@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
@@ -55,6 +56,25 @@ class ReplanOutcome:
     routes: list[pm.Route] = field(default_factory=list)
     #: how people know the unassigned orders, by order id
     order_labels: dict[str, str] = field(default_factory=dict)
+
+
+def live_events(outcome: ReplanOutcome) -> list[dict[str, Any]]:
+    """The live events announcing an applied change: one ``plan`` event per route
+    it rewrote (its driver's app reads the route again), none when nothing changed."""
+    change = outcome.change
+    if not outcome.applied or change is None:
+        return []
+    return [
+        {
+            "type": "plan",
+            "plan_id": str(change.plan_id),
+            "route_id": str(route.id),
+            "change_id": str(change.id),
+            "kind": change.kind,
+            "summary": outcome.summary,
+        }
+        for route in outcome.routes
+    ]
 
 
 def _late(session: Session, ctx: LiveContext) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from lastmile.operations.pod import ReattemptPolicy
+from lastmile.service.auth.models import Role
 from lastmile.service.db import utcnow
 from lastmile.service.deps import (
     CredentialsDep,
@@ -417,13 +418,23 @@ def _store_tracker_ping(
 def live_user(
     request: Request,
     credentials: CredentialsDep,
+    route_id: Annotated[uuid.UUID | None, Query(description="Only events of this route.")] = None,
 ) -> Principal:
-    """A staff member, checked with a session of its own: the stream outlives the
-    request's dependencies, and must not hold a database connection."""
+    """Who may follow the stream, checked with a session of its own (the stream
+    outlives the request's dependencies, and must not hold a database
+    connection): staff, anything of their organisation; a driver, one of their
+    own routes (``route_id`` required: 403 without it or for another driver's
+    route, 404 for a route of another organisation)."""
     with request.app.state.sessionmaker() as session:
         principal = get_principal(session, credentials)
-    if not principal.is_staff:
-        raise Forbidden(f"needs role admin, dispatcher; you are {principal.role.value}")
+        if principal.is_staff:
+            return principal
+        if principal.role is not Role.DRIVER or route_id is None:
+            raise Forbidden(
+                f"drivers follow one of their own routes (give route_id); "
+                f"everything else needs role admin, dispatcher; you are {principal.role.value}"
+            )
+        access.route_ref(session, principal=principal, route_id=route_id)
     return principal
 
 
@@ -443,8 +454,11 @@ async def live(
 ) -> StreamingResponse:
     """Live events of the organisation as server-sent events (``text/event-stream``).
 
-    Types: ``hello`` (subscribed), ``position``, ``stop_event``,
+    Staff follow the whole organisation or one route; a driver follows one of
+    their own routes only (``route_id`` required). Types: ``hello`` (subscribed),
+    ``position``, ``stop_event``,
     ``route_status``, ``eta``, ``late`` (a stop newly predicted late),
+    ``plan`` (a re-planning change rewrote the route: read it again),
     ``lagged`` (events were dropped for this slow reader). Comments are sent
     while idle to keep proxies from closing the connection. With several API
     processes and ``LASTMILE_REDIS_URL`` set, events from every process arrive.

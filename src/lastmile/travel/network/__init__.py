@@ -9,7 +9,8 @@ The parts, from the bottom up:
 - ``pbf``: reading an ``.osm.pbf`` extract into network arrays;
 - ``snapping``: the nearest point on any road segment;
 - ``chains`` (with the compiled ``_kernels``): exact matrix and path queries;
-- ``road_network``: ``RoadNetwork``, the arrays together with their disk cache.
+- ``road_network``: ``RoadNetwork``, the arrays together with their disk cache;
+- ``drawing``: the roads as polylines for a map, and paths through points along them.
 
 OSM data is (c) OpenStreetMap contributors, ODbL; see ``ATTRIBUTION``.
 """

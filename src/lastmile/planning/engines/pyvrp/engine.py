@@ -26,10 +26,11 @@ from lastmile.planning.problem import Feature, PlanningProblem
 
 #: Seconds per matrix cell and routing profile to lower a problem, and per pair of
 #: stops for PyVRP's neighbourhoods, both before its search starts (measured on a
-#: generated 2,800-stop day on a 2-core machine: 2.7 s and 2.7 s; a machine loaded
-#: five times over takes about twice as long, and then the search is stopped at its
-#: deadline and the greedy plan used).
-LOWER_S_PER_CELL = 7.5e-8
+#: generated 2,800-stop day on a 2-core machine: 2.7 s and 2.7 s; lowering then took
+#: a third of that once durations were shared between profiles and the matrices made
+#: in place: 3.6 s instead of 10.7 s on the same machine loaded five times over).
+#: A busy machine is measured as the solve goes (see ``PyVRPEngine.solve``).
+LOWER_S_PER_CELL = 2.6e-8
 NEIGHBOURS_S_PER_PAIR = 3.5e-7
 #: PyVRP's own first solution, an exhaustive local search from a random one, takes
 #: about ``INITIAL_S * stops ** INITIAL_EXPONENT`` seconds (1.3 s at 2,800 stops, 1.7 s
@@ -41,6 +42,10 @@ INITIAL_EXPONENT = 1.8
 INITIAL_SHARE = 0.2
 #: The largest share of the time limit lowering and neighbourhoods may take.
 FIRST_PLAN_SHARE = 0.8
+#: The most a busy machine is taken to slow the steps PyVRP does not time.
+MAX_SLOWNESS = 8.0
+#: The shortest search worth starting from a plan already in hand, seconds.
+MIN_SEARCH_S = 0.3
 
 
 def initial_seconds(problem: PlanningProblem) -> float:
@@ -96,10 +101,27 @@ class PyVRPEngine(BaseEngine):
             plan = greedy_plan(problem, deadline=began + time_limit)
             return Plan(plan.routes, plan.unassigned, "greedy", time.perf_counter() - began)
         lowered = self.lower(problem)
-        if initial is None and initial_seconds(problem) > INITIAL_SHARE * time_limit:
+        # How much slower than the estimates this machine is right now (busy with
+        # other work), measured on the lowering just done: PyVRP's neighbourhoods
+        # and its own first solution, which its time limit does not count, are
+        # then taken off the search's time at that pace.
+        slowness = min(
+            MAX_SLOWNESS,
+            max(1.0, (time.perf_counter() - began) / max(1e-3, self._lower_s(problem))),
+        )
+        if initial is None and slowness * initial_seconds(problem) > INITIAL_SHARE * time_limit:
             initial = greedy_plan(problem, deadline=began + time_limit / 2)
         init = model.initial_solution(problem, lowered, initial) if initial is not None else None
-        remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
+        untimed = NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
+        if init is None:
+            untimed += initial_seconds(problem)
+        remaining = time_limit - (time.perf_counter() - began) - slowness * untimed - 0.02
+        if remaining < MIN_SEARCH_S and initial is not None:
+            # No time left to search: the start plan is the answer.
+            return Plan(
+                initial.routes, initial.unassigned, initial.engine, time.perf_counter() - began
+            )
+        remaining = max(0.05, remaining)
         params = model.solve_params(lowered)
         with warnings.catch_warnings():
             # PyVRP warns when it struggles to find a feasible solution; the
@@ -120,14 +142,16 @@ class PyVRPEngine(BaseEngine):
     def first_plan_seconds(self, problem: PlanningProblem) -> float:
         """Estimated seconds to lower ``problem`` and compute PyVRP's neighbourhoods
         (its own first solution aside: see :data:`INITIAL_SHARE`)."""
+        return self._lower_s(problem) + NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
+
+    @staticmethod
+    def _lower_s(problem: PlanningProblem) -> float:
+        """Estimated seconds to lower ``problem``."""
         profiles = {
             (v.type.profile, v.type.skills, v.type.cost_per_hour, v.type.cost_per_km)
             for v in problem.vehicles
         }
-        cells = len(problem.locations) ** 2
-        return (
-            LOWER_S_PER_CELL * cells * len(profiles) + NEIGHBOURS_S_PER_PAIR * problem.num_stops**2
-        )
+        return LOWER_S_PER_CELL * len(problem.locations) ** 2 * len(profiles)
 
     def solve_parallel(
         self,

@@ -264,6 +264,7 @@ def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
     # Time charged on the route's duration (waiting included) rather than on its edges.
     per_duration = not use_cost_matrix or Feature.WAITING_COSTS in f
     vehicle_types: list[pyvrp.VehicleType] = []
+    durations_of: dict[str, IntMatrix] = {}
     for vehicles in by_key.values():
         v = vehicles[0]
         t = v.type
@@ -291,6 +292,7 @@ def lower(problem: PlanningProblem, *, prize_collecting: bool) -> Lowered:
                 dummy_end,
                 use_cost_matrix,
                 scale,
+                durations_of,
             )
             dist_mats.append(dist)
             dur_mats.append(dur)
@@ -378,29 +380,63 @@ def _profile_matrices(
     dummy_end: int | None,
     use_cost_matrix: bool,
     scale: int,
+    durations_of: dict[str, IntMatrix],
 ) -> tuple[IntMatrix, IntMatrix]:
+    """The distance (or edge cost) and duration matrices of one vehicle profile.
+
+    Durations depend on the road profile only: they are made once per profile
+    (``durations_of``) and shared. Large days have millions of cells per
+    matrix, so the arithmetic is done in place, on views where it can be.
+    """
     m = problem.matrices[profile]
-    rows = np.ix_(src, src)
-    durations, distances = m.durations[rows], m.distances[rows]
     n = len(src)
-    dur = np.zeros((n_all, n_all), dtype=np.int64)
-    dur[:n, :n] = durations
+    whole = n == m.durations.shape[0] and bool(np.array_equal(src, np.arange(n)))
+
+    def part(matrix: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        return matrix if whole else matrix[np.ix_(src, src)]
+
+    def padded(values: npt.NDArray[Any]) -> IntMatrix:
+        out = np.zeros((n_all, n_all), dtype=np.int64)
+        out[:n, :n] = values
+        return out
+
+    dur = durations_of.get(profile)
+    if dur is None:
+        dur = padded(part(m.durations))
+        for dummy, into in ((dummy_start, False), (dummy_end, True)):
+            if dummy is None:
+                continue
+            # Free to enter an open end / leave an open start; never the reverse.
+            if into:
+                dur[dummy, :] = _BIG_EDGE
+            else:
+                dur[:, dummy] = _BIG_EDGE
+            dur[dummy, dummy] = 0
+        durations_of[profile] = dur
     if use_cost_matrix:
-        cost = (per_hour * scale / 3600) * durations + (per_km * scale / 1000) * distances
-        base = np.rint(cost).astype(np.int64)
+        per_s, per_m = per_hour * scale / 3600, per_km * scale / 1000
+        if per_s == int(per_s) and per_m == int(per_m):
+            dist = padded(part(m.distances))
+            view = dist[:n, :n]
+            view *= int(per_m)
+            if per_s:
+                view += int(per_s) * part(m.durations)
+        else:
+            cost = part(m.durations).astype(np.float64)
+            cost *= per_s
+            cost += per_m * part(m.distances)
+            np.rint(cost, out=cost)
+            dist = padded(cost)
     else:
-        base = distances
-    dist = np.zeros((n_all, n_all), dtype=np.int64)
-    dist[:n, :n] = base
+        dist = padded(part(m.distances))
     for dummy, into in ((dummy_start, False), (dummy_end, True)):
         if dummy is None:
             continue
-        # Free to enter an open end / leave an open start; never the reverse.
         if into:
-            dist[dummy, :] = dur[dummy, :] = _BIG_EDGE
+            dist[dummy, :] = _BIG_EDGE
         else:
-            dist[:, dummy] = dur[:, dummy] = _BIG_EDGE
-        dist[dummy, dummy] = dur[dummy, dummy] = 0
+            dist[:, dummy] = _BIG_EDGE
+        dist[dummy, dummy] = 0
     if blocked:
         # Places private to orders this vehicle type may not serve.
         cols = list(blocked)
