@@ -37,6 +37,7 @@ PUBLIC_PAGES = {
     ("GET", "/driver/manifest.webmanifest"),
     ("GET", "/track/{token}"),
     ("POST", "/track/{token}/replies"),
+    ("GET", "/track/{token}/roads"),  # the link is the credential; roads near its stop
 }
 _PARAM = re.compile(r"{(\w+)}")
 

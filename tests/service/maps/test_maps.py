@@ -280,3 +280,26 @@ def test_the_404_says_why_there_are_no_roads() -> None:
     with pytest.raises(NotFound, match="straight lines"):
         RoadMap(straight).roads(bbox=None, tolerance_m=5.0)
     assert no_network_reason(ServiceTravel(TravelConfig(network=str(MONACO)))) is None
+
+
+def test_a_customer_link_gets_the_roads_around_its_own_stop_only(day: MonacoDay) -> None:
+    orders = day.tenant.ok("get", "/orders")
+    order = next(o for o in orders if o["external_id"] == "mc-0")
+    link = day.tenant.ok("post", f"/orders/{order['id']}/tracking-links", status=201)
+    token = link["token"]
+    client = day.tenant.client
+    r = client.get(f"/track/{token}/roads")  # no credential but the link itself
+    assert r.status_code == 200, r.text
+    assert r.headers["cache-control"] == "no-store"
+    features = r.json()["features"]
+    everything = day.tenant.ok("get", "/map/roads")["features"]
+    assert 0 < len(features) <= len(everything)
+    lon, lat = STOPS[0]
+    # Only roads that may cross the square of about 2 km around the stop.
+    near = (lon - 0.05, lat - 0.03, lon + 0.05, lat + 0.03)
+    for feature in features:
+        points = feature["geometry"]["coordinates"]
+        assert any(_inside(p, near) for p in points) or len(points) == 2
+    assert client.get("/track/not-a-link/roads").status_code == 404
+    day.tenant.ok("delete", f"/orders/{order['id']}/tracking-links", status=204)
+    assert client.get(f"/track/{token}/roads").status_code == 404

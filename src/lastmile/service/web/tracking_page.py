@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import urllib.parse
 import zoneinfo
 from typing import Annotated, Any
@@ -40,6 +41,7 @@ from starlette.types import Scope
 from lastmile.exceptions import InputError
 from lastmile.service.deps import SessionDep, SettingsDep, client_address
 from lastmile.service.errors import NotFound, TooManyRequests
+from lastmile.service.maps.service import RoadMap
 from lastmile.service.notifications import service as notifications
 from lastmile.service.orders import service as orders
 from lastmile.service.orders.schemas import TrackingOut
@@ -376,6 +378,47 @@ def tracking_form(
     sent = "new_window_pending" if kind == "new_window" and not reply.applied else kind
     target = f"/track/{urllib.parse.quote(token)}?sent={sent}#replies"
     return _headers(RedirectResponse(target, status.HTTP_303_SEE_OTHER))
+
+
+#: Half the side of the square of roads drawn around the customer, in degrees of
+#: latitude (about 2 km), and the grid its centre snaps to (so neighbours share
+#: the kept answer).
+_ROADS_HALF_DEG = 0.018
+_ROADS_GRID_DEG = 0.005
+
+
+@forms.get("/track/{token}/roads")
+def customer_roads(
+    token: str, request: Request, settings: SettingsDep, session: SessionDep
+) -> Response:
+    """The roads around the customer's own stop (GeoJSON, as ``GET /map/roads``): the
+    base layer of the tracking page's map when no tile server is configured. The
+    link is the credential; 404 for an unknown link or without a road network."""
+    _limit(request, settings)
+    try:
+        order = notifications.order_of_link(session, token=token)
+    except NotFound:
+        return _headers(Response(status_code=404))
+    lon = order.delivery_lon if order.delivery_lon is not None else order.pickup_lon
+    lat = order.delivery_lat if order.delivery_lat is not None else order.pickup_lat
+    if lon is None or lat is None:
+        return _headers(Response(status_code=404))
+    lon = round(lon / _ROADS_GRID_DEG) * _ROADS_GRID_DEG
+    lat = round(lat / _ROADS_GRID_DEG) * _ROADS_GRID_DEG
+    half_lon = _ROADS_HALF_DEG / max(0.2, math.cos(math.radians(lat)))
+    box = (lon - half_lon, lat - _ROADS_HALF_DEG, lon + half_lon, lat + _ROADS_HALF_DEG)
+    road_map: RoadMap = request.app.state.road_map
+    try:
+        answer = road_map.roads(bbox=box, tolerance_m=5.0)
+    except NotFound:
+        return _headers(Response(status_code=404))
+    gzipped = "gzip" in request.headers.get("accept-encoding", "").lower()
+    response = Response(
+        answer.gzipped if gzipped else answer.body, media_type="application/geo+json"
+    )
+    if gzipped:
+        response.headers["Content-Encoding"] = "gzip"
+    return _headers(response)
 
 
 router = APIRouter(include_in_schema=False)

@@ -9,7 +9,10 @@ import { t } from "/static/js/api.js";
 
 const L = window.L;
 
-export function createMap(element, { center = [60.17, 24.94], zoom = 13 } = {}) {
+export function createMap(
+  element,
+  { center = [60.17, 24.94], zoom = 13, roadsUrl = "/map/roads" } = {},
+) {
   const map = L.map(element, { preferCanvas: true, zoomControl: true }).setView(center, zoom);
   map.attributionControl.setPrefix(false);
   map.attributionControl.addAttribution(t("common.osm_attribution"));
@@ -17,13 +20,13 @@ export function createMap(element, { center = [60.17, 24.94], zoom = 13 } = {}) 
   if (tiles) {
     L.tileLayer(tiles, { maxZoom: 19 }).addTo(map);
   } else {
-    drawRoads(map);
+    drawRoads(map, roadsUrl);
   }
   return map;
 }
 
-async function drawRoads(map) {
-  const response = await fetch("/map/roads", { credentials: "same-origin" });
+async function drawRoads(map, url) {
+  const response = await fetch(url, { credentials: "same-origin" });
   if (!response.ok) return; // straight-line service: no roads to draw
   const roads = await response.json();
   const layer = L.geoJSON(roads, {

@@ -82,7 +82,11 @@ function showDriver(driver, destination) {
   const where = [driver.lat, driver.lon];
   if (!window.L) return;
   if (map === null) {
-    map = createMap($("map"), { center: where, zoom: 15 });
+    map = createMap($("map"), {
+      center: where,
+      zoom: 15,
+      roadsUrl: `/track/${encodeURIComponent(token)}/roads`,
+    });
     marker = window.L.marker(where, dot("driver-dot", t("track.driver_marker"))).addTo(map);
   } else {
     marker.setLatLng(where);
