@@ -27,8 +27,13 @@ compartment           compartment of the order's items
 
 ``row`` in errors is the spreadsheet row: the header is row 1. Errors about
 the file as a whole (not UTF-8, no header, unknown or missing columns, too
-many rows) have row 1 or none: :func:`is_file_error` tells them apart from
-errors of one data row, which a partial import can leave out.
+many rows, a quote left open) raise :class:`CsvFileError` from
+:func:`read_orders_csv`; errors of one data row come with the row, and a
+partial import can leave that row out.
+
+A quoted field may hold line breaks only in ``instructions`` and the address
+columns, and at most :data:`MAX_FIELD_LINES` lines: anything else is a quote
+left open that would swallow the rows after it into one field.
 """
 
 from __future__ import annotations
@@ -38,8 +43,9 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -193,13 +199,27 @@ class _Row:
         )
 
 
-def is_file_error(error: FieldError) -> bool:
-    """Whether ``error`` is about the whole file rather than one data row."""
-    return error.row is None or error.row <= 1
+class CsvFileError(Exception):
+    """The file cannot be read (on): not UTF-8, bad header, a quote never closed,
+    too many rows. ``errors`` name the row and column where known."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__("; ".join(e.reason for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True, slots=True)
+class RowOutcome:
+    """One data row read: its order, or what is wrong with it."""
+
+    row: int
+    external_id: str  # as written
+    order: OrderIn | None  # None when ``errors``
+    errors: list[FieldError]
 
 
 def parse_orders_csv(
-    data: bytes | str,
+    data: bytes | str | BinaryIO,
     *,
     dimensions: Sequence[str],
     timezone: str = "UTC",
@@ -207,22 +227,167 @@ def parse_orders_csv(
     external_ids: dict[int, str] | None = None,
 ) -> tuple[list[ParsedRow], list[FieldError]]:
     """Parse a whole file; returns the clean rows and every error found (all rows
-    are checked, not only up to the first error). ``external_ids``, when given,
-    receives the external_id written on every data row, by row number."""
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            return [], [FieldError(reason=f"the file is not UTF-8 text ({exc.reason})")]
-    else:
-        text = data.removeprefix("\ufeff")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restkey="\x00extra")
-    if not reader.fieldnames:
-        return [], [FieldError(reason="the file is empty: expected a header row")]
-    header = [(name or "").strip().lower() for name in reader.fieldnames]
-    reader.fieldnames = header
+    are checked, not only up to the first error; an error that stops reading
+    ends the list). ``external_ids``, when given, receives the external_id
+    written on every data row, by row number."""
+    parsed: list[ParsedRow] = []
     errors: list[FieldError] = []
+    try:
+        for outcome in read_orders_csv(data, dimensions=dimensions, timezone=timezone, date=date):
+            if external_ids is not None:
+                external_ids[outcome.row] = outcome.external_id
+            errors.extend(outcome.errors)
+            if outcome.order is not None:
+                parsed.append(ParsedRow(outcome.row, outcome.order))
+    except CsvFileError as exc:
+        errors.extend(exc.errors)
+    return parsed, errors
+
+
+def read_orders_csv(
+    data: bytes | str | BinaryIO,
+    *,
+    dimensions: Sequence[str],
+    timezone: str = "UTC",
+    date: dt.date | None = None,
+) -> Generator[RowOutcome, None, None]:
+    """The file's data rows one by one, as they are read (a file object is read
+    in small pieces, never whole). Blank lines are skipped. Raises
+    :class:`CsvFileError` before the first row when the header is wrong, and
+    when reading cannot go on (the rows before were given)."""
+    source = _text_lines(data)
+    try:
+        yield from _records(source, dimensions=dimensions, timezone=timezone, date=date)
+    finally:
+        source.close()
+
+
+def _records(
+    source: Iterator[str], *, dimensions: Sequence[str], timezone: str, date: dt.date | None
+) -> Iterator[RowOutcome]:
+    lines = _Lines(source)
+    reader = csv.DictReader(lines, restkey=_EXTRA, strict=True)
+    fieldnames = _read(reader, lines, [], 1)
+    if not fieldnames:
+        raise CsvFileError([FieldError(reason="the file is empty: expected a header row")])
+    header = [(name or "").strip().lower() for name in fieldnames]
+    reader.fieldnames = header
     dims = [d.lower() for d in dimensions]
+    _check_header(header, dims)
+
+    tz = ZoneInfo(timezone)
+    seen: dict[str, int] = {}
+    index = 0
+    found = False
+    while True:
+        number = index + 2
+        values = _read(reader, lines, header, number)
+        if values is None:
+            break
+        index += 1
+        if number - 2 >= MAX_ROWS:
+            raise CsvFileError(
+                [
+                    FieldError(
+                        reason=f"more than {MAX_ROWS} data rows (row {number} onwards); split it"
+                    )
+                ]
+            )
+        row = _Row(number, {k: v or "" for k, v in values.items() if isinstance(v, str)}, tz, date)
+        if values.get(_EXTRA):
+            row.error("", "the row has more fields than the header")
+        if not any(row.text(c) for c in header):
+            continue  # blank line
+        found = True
+        _check_line_breaks(row)
+        order = _parse_row(row, dims, seen)
+        ok = order is not None and not row.errors
+        yield RowOutcome(number, row.text("external_id"), order if ok else None, row.errors)
+    if not found:
+        raise CsvFileError([FieldError(reason="the file has a header but no data rows")])
+
+
+#: Key of the fields beyond the header's in a row.
+_EXTRA = "\x00extra"
+#: Free-text columns that may hold line breaks (a quoted field), and how many lines
+#: they may span: more means a quote was most likely left open and swallowed rows.
+_MULTILINE_COLUMNS = ("instructions", "address", "pickup_address")
+MAX_FIELD_LINES = 10
+
+
+def _text_lines(data: bytes | str | BinaryIO) -> Generator[str, None, None]:
+    """The file's text, line by line (universal newlines kept for the csv module)."""
+    if isinstance(data, str):
+        yield from io.StringIO(data.removeprefix("\ufeff"), newline="")
+        return
+    stream = io.BytesIO(data) if isinstance(data, bytes) else data
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    try:
+        yield from text
+    except UnicodeDecodeError as exc:
+        raise CsvFileError(
+            [FieldError(reason=f"the file is not UTF-8 text ({exc.reason})")]
+        ) from None
+    finally:
+        if not stream.closed:
+            text.detach()  # the caller's file stays open
+
+
+class _Lines:
+    """The lines given to the csv reader, remembering the first line of the
+    record being read (to tell which column an unclosed quote opened in)."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self._lines = lines
+        self.first: str | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._lines)
+        if self.first is None:
+            self.first = line
+        return line
+
+
+def _read(reader: csv.DictReader[str], lines: _Lines, header: list[str], row: int) -> Any:
+    """The next record (the field names for the header), None at the end;
+    a record the csv module cannot read raises :class:`CsvFileError` naming
+    the row and the column where it starts going wrong."""
+    lines.first = None
+    try:
+        return next(reader) if header else reader.fieldnames
+    except StopIteration:
+        return None
+    except csv.Error as exc:
+        raise CsvFileError([_unreadable(str(exc), lines.first or "", header, row)]) from None
+
+
+def _unreadable(message: str, first_line: str, header: list[str], row: int) -> FieldError:
+    """Why a record could not be read, at which row and column."""
+    try:
+        fields = next(csv.reader([first_line]), [])
+    except csv.Error:
+        fields = []
+    column = header[len(fields) - 1] if header and 0 < len(fields) <= len(header) else ""
+    if "unexpected end of data" in message:
+        reason = (
+            'a quoted field opens here and is never closed (an unbalanced "): '
+            "it would swallow every row after it"
+        )
+    elif "expected after" in message:
+        reason = (
+            f"a quote is closed in the middle of a field ({message}): a quote "
+            "opened here is probably unbalanced; double a quote inside a quoted field"
+        )
+    else:
+        reason = f"the file cannot be read from this row on: {message}"
+    return FieldError(reason=reason, column=column, row=row)
+
+
+def _check_header(header: list[str], dims: list[str]) -> None:
+    errors: list[FieldError] = []
     known = set(_BASE_COLUMNS) | set(dims)
     for name in header:
         if name not in known:
@@ -239,34 +404,29 @@ def parse_orders_csv(
     if "external_id" not in header:
         errors.append(FieldError(reason="missing column", column="external_id", row=1))
     if errors:
-        return [], errors
+        raise CsvFileError(errors)
 
-    tz = ZoneInfo(timezone)
-    parsed: list[ParsedRow] = []
-    seen: dict[str, int] = {}
-    for index, values in enumerate(reader):
-        number = index + 2
-        if index >= MAX_ROWS:
-            errors.append(
-                FieldError(
-                    reason=f"more than {MAX_ROWS} data rows (row {number} onwards); split it"
-                )
+
+def _check_line_breaks(row: _Row) -> None:
+    """Line breaks only in free text, and only a few: a field spanning many lines,
+    or a line break in a name or number, is an unbalanced quote that swallowed
+    the rows after it."""
+    for column, value in row.values.items():
+        breaks = value.count("\n") + value.count("\r") - value.count("\r\n")
+        if not breaks:
+            continue
+        if column not in _MULTILINE_COLUMNS:
+            row.error(
+                column,
+                f"contains a line break ({breaks + 1} lines): a quote was probably left "
+                "open and swallowed the rows after it",
             )
-            break
-        row = _Row(number, {k: v or "" for k, v in values.items() if isinstance(v, str)}, tz, date)
-        if values.get("\x00extra"):
-            row.error("", "the row has more fields than the header")
-        if not any(row.text(c) for c in header):
-            continue  # blank line
-        if external_ids is not None:
-            external_ids[number] = row.text("external_id")
-        order = _parse_row(row, dims, seen)
-        errors.extend(row.errors)
-        if order is not None and not row.errors:
-            parsed.append(ParsedRow(number, order))
-    if not parsed and not errors:
-        errors.append(FieldError(reason="the file has a header but no data rows"))
-    return parsed, errors
+        elif breaks >= MAX_FIELD_LINES:
+            row.error(
+                column,
+                f"spans {breaks + 1} lines (at most {MAX_FIELD_LINES}): a quote was "
+                "probably left open and swallowed the rows after it",
+            )
 
 
 def _parse_row(row: _Row, dims: list[str], seen: dict[str, int]) -> OrderIn | None:

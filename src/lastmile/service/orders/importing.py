@@ -1,13 +1,17 @@
 """Importing orders from CSV: all or nothing, or partial; re-imports that respect
 what customers changed through their tracking link.
 
-Every row is parsed, placed (geocoded where needed, see :mod:`.placement`) and
-checked before anything is written.
+The file is read as a stream: rows are parsed, placed (geocoded where needed,
+see :mod:`.placement`), checked and written (flushed) a batch at a time, in one
+transaction that is committed only at the end, so memory stays that of a
+batch whatever the file's size, and a file that fails leaves nothing behind.
 
 * ``all_or_nothing`` (the default): any row error fails the whole import with
-  every ``(row, column, reason)``; nothing is written.
+  every ``(row, column, reason)`` (of the first ``MAX_REPORTED_ROWS`` rows
+  with errors); nothing is written.
 * ``partial``: the good rows are imported and the bad ones come back in
-  ``rejected`` with their errors. Errors about the file itself (not UTF-8,
+  ``rejected`` with their errors (the first ``MAX_REPORTED_ROWS``;
+  ``rejected_count`` counts them all). Errors about the file itself (not UTF-8,
   unknown columns, ...) still fail the whole import.
 
 A row whose ``external_id`` already exists updates that order if its contents
@@ -27,19 +31,21 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, BinaryIO, Literal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.errors import FieldError, Unprocessable
+from lastmile.service.errors import Conflict, FieldError, Unprocessable
 from lastmile.service.geocoding import GeocodeFn
 from lastmile.service.notifications.models import CustomerReply
-from lastmile.service.orders.csv_import import is_file_error, parse_orders_csv
+from lastmile.service.orders.csv_import import CsvFileError, RowOutcome, read_orders_csv
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.placement import (
     GeocodeCache,
@@ -99,37 +105,146 @@ def import_orders(
     session: Session,
     *,
     org: Organisation,
-    data: bytes,
+    data: bytes | BinaryIO,
     date: dt.date | None,
     geocode: GeocodeFn | None,
     review_below: float,
     mode: ImportMode = ImportMode.ALL_OR_NOTHING,
     dry_run: bool = False,
 ) -> ImportResult:
-    """Import a CSV file (see the module docstring). Geocoded stops whose
+    """Import a CSV file (see the module docstring), read and written
+    :data:`BATCH_ROWS` rows at a time in one transaction. Geocoded stops whose
     confidence is below ``review_below`` are flagged for review and listed in
-    the result. Raises :class:`Unprocessable` with every error when the file
-    cannot be read, or when a row has errors in ``all_or_nothing`` mode."""
-    external_ids: dict[int, str] = {}
-    rows, errors = parse_orders_csv(
-        data,
-        dimensions=org.dimensions,
-        timezone=org.timezone,
-        date=date,
-        external_ids=external_ids,
+    the result. Raises :class:`Unprocessable` with the errors (at most
+    :data:`MAX_REPORTED_ROWS` rows of them) when the file cannot be read, or
+    when a row has errors in ``all_or_nothing`` mode; nothing is written then."""
+    result = ImportResult(
+        mode=mode, created=0, updated=0, unchanged=0, order_ids=[], dry_run=dry_run
     )
-    if any(is_file_error(e) for e in errors):
-        raise Unprocessable(_nothing_imported(errors), _sorted(errors))
-    by_row: dict[int, list[FieldError]] = {}
-    for error in errors:
-        by_row.setdefault(error.row or 0, []).append(error)
-
-    existing = by_external_id(session, org.id, [p.order.external_id or "" for p in rows])
-    customer = _customer_changes(session, existing.values())
+    rejections = _Rejections()
+    kept = set(session.identity_map.keys())  # what the caller had loaded stays
     cache: GeocodeCache = {}
+    rows = read_orders_csv(data, dimensions=org.dimensions, timezone=org.timezone, date=date)
+    try:
+        with closing(rows):
+            for batch in _batches(rows, BATCH_ROWS):
+                staged = _stage(
+                    session,
+                    org,
+                    batch,
+                    rejections,
+                    geocode=geocode,
+                    review_below=review_below,
+                    cache=cache,
+                )
+                if rejections.count and mode is ImportMode.ALL_OR_NOTHING:
+                    if rejections.count > MAX_REPORTED_ROWS:
+                        break  # enough to show; nothing will be written anyway
+                    continue  # look for the other errors; write nothing more
+                for item in staged:
+                    _record(session, org, result, item, dry_run=dry_run)
+                if not dry_run:
+                    session.flush()
+                _forget(session, kept)
+    except CsvFileError as exc:
+        session.rollback()
+        raise Unprocessable(_nothing_imported(exc.errors), _sorted(exc.errors)) from None
+    except IntegrityError:
+        session.rollback()
+        raise Conflict("another request changed the same orders; try again") from None
+    except BaseException:
+        session.rollback()
+        raise
+    if rejections.count and mode is ImportMode.ALL_OR_NOTHING:
+        session.rollback()
+        raise Unprocessable(rejections.summary(), rejections.errors())
+    result.rejected = rejections.rows
+    result.rejected_count = rejections.count
+    if dry_run:
+        session.rollback()
+    else:
+        commit(session)
+    return result
+
+
+#: Rows read, placed, checked and written together (memory stays that of a batch).
+BATCH_ROWS = 1000
+#: Most rows with errors listed in an answer (the count given is exact, unless an
+#: all-or-nothing import stops looking: then "more than" this many).
+MAX_REPORTED_ROWS = 1000
+
+
+@dataclass
+class _Rejections:
+    """Rows with errors: how many, and the first :data:`MAX_REPORTED_ROWS` of them."""
+
+    count: int = 0
+    rows: list[RejectedRow] = field(default_factory=list)
+
+    def add(self, row: int, external_id: str, errors: list[FieldError]) -> None:
+        self.count += 1
+        if len(self.rows) < MAX_REPORTED_ROWS:
+            self.rows.append(
+                RejectedRow(
+                    row=row,
+                    external_id=external_id,
+                    errors=[
+                        ErrorItem(reason=e.reason, column=e.column, row=e.row)
+                        for e in _sorted(errors)
+                    ],
+                )
+            )
+
+    def errors(self) -> list[FieldError]:
+        """The errors of the rows listed, by row and column."""
+        return [
+            FieldError(reason=e.reason, column=e.column, row=e.row)
+            for r in self.rows
+            for e in r.errors
+        ]
+
+    def summary(self) -> str:
+        if self.count > MAX_REPORTED_ROWS:
+            return (
+                f"more than {MAX_REPORTED_ROWS} rows have errors (the first "
+                f"{MAX_REPORTED_ROWS} are listed); nothing was imported"
+            )
+        return f"{self.count} row(s) have errors; nothing was imported"
+
+
+def _batches(rows: Iterator[RowOutcome], size: int) -> Iterator[list[RowOutcome]]:
+    batch: list[RowOutcome] = []
+    for outcome in rows:
+        batch.append(outcome)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _stage(
+    session: Session,
+    org: Organisation,
+    batch: list[RowOutcome],
+    rejections: _Rejections,
+    *,
+    geocode: GeocodeFn | None,
+    review_below: float,
+    cache: GeocodeCache,
+) -> list[_Staged]:
+    """Place and check the rows of ``batch``; the rows to write, with what
+    writing each does (rows with errors go to ``rejections``)."""
+    for outcome in batch:
+        if outcome.errors:
+            rejections.add(outcome.row, outcome.external_id, outcome.errors)
+    rows = [o for o in batch if o.order is not None and not o.errors]
+    existing = by_external_id(session, org.id, [o.external_id for o in rows])
+    customer = _customer_changes(session, existing.values())
     staged: list[_Staged] = []
-    for parsed in rows:
-        given = parsed.order
+    for outcome in rows:
+        given = outcome.order
+        assert given is not None
         current = existing.get(given.external_id or "")
         main = "pickup_address" if given.kind is OrderKind.SHIPMENT else "address"
         located, placements, row_errors = locate(
@@ -137,89 +252,75 @@ def import_orders(
             geocode,
             review_below=review_below,
             current=current,
-            row=parsed.row,
+            row=outcome.row,
             columns={"pickup": main, "delivery": "address"},
             cache=cache,
         )
-        row_errors += check_order(session, org, located, row=parsed.row)
+        row_errors += check_order(session, org, located, row=outcome.row)
         if row_errors:
-            by_row[parsed.row] = row_errors
+            rejections.add(outcome.row, outcome.external_id, row_errors)
             continue
         if current is None:
-            staged.append(_Staged(parsed.row, None, located, given, placements, "created"))
+            staged.append(_Staged(outcome.row, None, located, given, placements, "created"))
             continue
         kept, conflicts = _keep_customer_values(
-            current, located, customer.get(current.id), row=parsed.row
+            current, located, customer.get(current.id), row=outcome.row
         )
         if content_of(current).model_dump() == kept.model_dump():
-            outcome: Literal["updated", "unchanged"] = "unchanged"
+            result: Literal["updated", "unchanged"] = "unchanged"
         elif not OrderStatus(current.status).is_editable:
-            by_row[parsed.row] = [
-                FieldError(
-                    reason=f"order {given.external_id!r} is {current.status}; "
-                    "it can no longer be changed",
-                    column="external_id",
-                    row=parsed.row,
-                )
-            ]
+            error = FieldError(
+                reason=f"order {given.external_id!r} is {current.status}; "
+                "it can no longer be changed",
+                column="external_id",
+                row=outcome.row,
+            )
+            rejections.add(outcome.row, outcome.external_id, [error])
             continue
         else:
-            outcome = "updated"
-        staged.append(_Staged(parsed.row, current, kept, given, placements, outcome, conflicts))
+            result = "updated"
+        staged.append(_Staged(outcome.row, current, kept, given, placements, result, conflicts))
+    return staged
 
-    if by_row and mode is ImportMode.ALL_OR_NOTHING:
-        every = [e for row_errors in by_row.values() for e in row_errors]
-        raise Unprocessable(_nothing_imported(every), _sorted(every))
 
-    result = ImportResult(
-        mode=mode,
-        created=0,
-        updated=0,
-        unchanged=0,
-        order_ids=[],
-        dry_run=dry_run,
-        rejected=[
-            RejectedRow(
-                row=row,
-                external_id=external_ids.get(row, ""),
-                errors=[
-                    ErrorItem(reason=e.reason, column=e.column, row=e.row)
-                    for e in _sorted(by_row[row])
-                ],
-            )
-            for row in sorted(by_row)
-        ],
-    )
-    for item in staged:
-        order = _write(org, item, dry_run=dry_run)
-        if item.outcome == "created":
-            result.created += 1
-            if not dry_run:
-                session.add(order)
-        elif item.outcome == "updated":
-            result.updated += 1
-        else:
-            result.unchanged += 1
-        result.order_ids.append(order.id)
-        result.conflicts.extend(item.conflicts)
-        main = "pickup_address" if item.data.kind is OrderKind.SHIPMENT else "address"
-        columns = {"pickup": main, "delivery": "address"}
-        for stop, placement in item.placements.items():
-            if placement.needs_review:
-                result.needs_review.append(
-                    ReviewRow(
-                        row=item.row,
-                        order_id=order.id,
-                        column=columns[stop],
-                        confidence=placement.confidence,
-                        matched_address=placement.matched_address,
-                    )
-                )
-    if dry_run:
-        session.rollback()
+def _record(
+    session: Session, org: Organisation, result: ImportResult, item: _Staged, *, dry_run: bool
+) -> None:
+    """Write ``item`` (unless a dry run) and count it in ``result``."""
+    order = _write(org, item, dry_run=dry_run)
+    if item.outcome == "created":
+        result.created += 1
+        if not dry_run:
+            session.add(order)
+    elif item.outcome == "updated":
+        result.updated += 1
     else:
-        commit(session)
-    return result
+        result.unchanged += 1
+    result.order_ids.append(order.id)
+    result.conflicts.extend(item.conflicts)
+    main = "pickup_address" if item.data.kind is OrderKind.SHIPMENT else "address"
+    columns = {"pickup": main, "delivery": "address"}
+    for stop, placement in item.placements.items():
+        if placement.needs_review:
+            result.needs_review.append(
+                ReviewRow(
+                    row=item.row,
+                    order_id=order.id,
+                    column=columns[stop],
+                    confidence=placement.confidence,
+                    matched_address=placement.matched_address,
+                )
+            )
+
+
+def _forget(session: Session, kept: set[Any]) -> None:
+    """Let go of the orders a written batch loaded or made (they are flushed):
+    the session keeps only what it held before the import."""
+    for key in list(session.identity_map.keys()):
+        if key not in kept:
+            row = session.identity_map.get(key)
+            if row is not None:
+                session.expunge(row)
 
 
 def _write(org: Organisation, item: _Staged, *, dry_run: bool) -> Order:

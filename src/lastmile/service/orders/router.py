@@ -4,6 +4,7 @@ public /track/{token}."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import uuid
 from typing import Annotated
 
@@ -163,15 +164,19 @@ def import_orders(
             "two different modes",
             [FieldError(reason="the query and the form give different modes", column="mode")],
         )
-    data = file.file.read(MAX_IMPORT_BYTES + 1)
-    if len(data) > MAX_IMPORT_BYTES:
+    # The upload is already spooled to a temporary file (on disk beyond 1 MB):
+    # the import reads it from there in pieces, never whole into memory.
+    upload = file.file
+    upload.seek(0, os.SEEK_END)
+    if upload.tell() > MAX_IMPORT_BYTES:
         raise Unprocessable(
             "file too large", [FieldError(reason=f"more than {MAX_IMPORT_BYTES} bytes")]
         )
+    upload.seek(0)
     return importing.import_orders(
         session,
         org=org,
-        data=data,
+        data=upload,
         date=date,
         geocode=geocode,
         review_below=settings.geocode_review_below,

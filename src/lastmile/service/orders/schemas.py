@@ -264,7 +264,10 @@ class ImportResult(ApiModel):
     rejected: list[RejectedRow] = Field(
         default_factory=list,
         description="Partial imports: the rows left out, with their errors (all-or-nothing "
-        "imports answer 422 instead).",
+        "imports answer 422 instead); the first 1,000 such rows.",
+    )
+    rejected_count: int = Field(
+        default=0, description="Partial imports: how many rows were left out (all of them)."
     )
     conflicts: list[ImportConflict] = Field(
         default_factory=list,
