@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
     WithJsonSchema,
 )
 
@@ -87,6 +88,28 @@ AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware), _IN_ANSWER_ZONE, 
 
 Lon = Annotated[float, Field(ge=-180, le=180, description="Longitude, degrees (WGS84).")]
 Lat = Annotated[float, Field(ge=-90, le=90, description="Latitude, degrees (WGS84).")]
+
+#: Model config of request bodies with measurements: NaN and infinities are refused
+#: (JSON parsers accept ``NaN`` and ``Infinity``; no position, accuracy or limit is).
+FINITE = ConfigDict(allow_inf_nan=False)
+
+#: Most entries in a list of names (skills, compartments, event types).
+MAX_NAMES = 50
+#: Longest name in such a list.
+MAX_NAME_LENGTH = 64
+#: Most values in an amount or a capacity (one per organisation dimension).
+MAX_DIMENSIONS = 8
+#: Longest barcode.
+MAX_BARCODE_LENGTH = 128
+
+#: A name in a list of names (a skill, a compartment, ...).
+Name = Annotated[str, StringConstraints(max_length=MAX_NAME_LENGTH)]
+#: A list of names: at most :data:`MAX_NAMES` of at most :data:`MAX_NAME_LENGTH` characters.
+Names = Annotated[list[Name], Field(max_length=MAX_NAMES)]
+#: Values per organisation dimension: at most :data:`MAX_DIMENSIONS`.
+PerDimension = Annotated[list[int], Field(max_length=MAX_DIMENSIONS)]
+#: A barcode as scanned.
+Barcode = Annotated[str, StringConstraints(max_length=MAX_BARCODE_LENGTH)]
 
 
 class ApiModel(BaseModel):

@@ -6,6 +6,7 @@ Runs against SQLite and PostgreSQL (see tests/service/conftest.py).
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -88,6 +89,21 @@ def test_bad_pings_are_refused_naming_the_field(
     r = t.post(f"/routes/{rid}/pings", "d1", json={"pings": batch})
     assert r.status_code == 422, r.text
     assert any(e["column"] == f"body.pings.1.{column}" for e in r.json()["errors"]), r.json()
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("accuracy_m", "Infinity"), ("altitude_m", "NaN"), ("altitude_m", "-Infinity")],
+)
+def test_non_finite_numbers_in_pings_are_refused(tw: World, field: str, value: str) -> None:
+    t, rid = tw.tenant, route_of(tw, "d1")["id"]
+    batch = pings("nonfinite", 2)
+    batch[1][field] = "VALUE"
+    body = json.dumps({"pings": batch}).replace('"VALUE"', value)
+    headers = t.headers("d1") | {"Content-Type": "application/json"}
+    r = t.client.post(f"/routes/{rid}/pings", content=body, headers=headers)
+    assert r.status_code == 422, r.text
+    assert [e["column"] for e in r.json()["errors"]] == [f"body.pings.1.{field}"]
 
 
 def test_batch_size_is_bounded(tw: World) -> None:

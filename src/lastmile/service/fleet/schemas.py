@@ -6,21 +6,21 @@ import uuid
 
 from pydantic import Field, model_validator
 
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Names, PerDimension
 
 
 class VehicleTypeIn(ApiModel):
     """A kind of vehicle: what it carries, what it can do, what it costs."""
 
     name: str = Field(min_length=1, max_length=200, description="Display name.")
-    capacity: list[int] = Field(
+    capacity: PerDimension = Field(
         default_factory=list,
         description="Capacity per organisation dimension (empty: unlimited).",
     )
-    skills: list[str] = Field(
+    skills: Names = Field(
         default_factory=list, description="Skills (e.g. refrigerated, tail-lift) orders may need."
     )
-    compartments: list[str] = Field(
+    compartments: Names = Field(
         default_factory=list,
         description="Compartments in loading order (front to back); empty: one general space.",
     )
@@ -43,9 +43,9 @@ class VehicleTypeUpdate(ApiModel):
     """Changes to a vehicle type; omitted fields stay as they are."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200, description="Name.")
-    capacity: list[int] | None = Field(default=None, description="Capacity per dimension.")
-    skills: list[str] | None = Field(default=None, description="Skills.")
-    compartments: list[str] | None = Field(default=None, description="Compartments.")
+    capacity: PerDimension | None = Field(default=None, description="Capacity per dimension.")
+    skills: Names | None = Field(default=None, description="Skills.")
+    compartments: Names | None = Field(default=None, description="Compartments.")
     profile: str | None = Field(
         default=None, max_length=32, description="Routing profile (as for a new vehicle type)."
     )

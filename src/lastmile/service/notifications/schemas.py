@@ -7,14 +7,14 @@ from typing import Any, Literal
 
 from pydantic import AnyHttpUrl, Field
 
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Names
 
 
 class WebhookIn(ApiModel):
     """Where to send the organisation's events."""
 
     url: AnyHttpUrl = Field(description="The receiver (https in production).")
-    events: list[str] = Field(
+    events: Names = Field(
         default_factory=list, description="Event types to receive; empty: all of them."
     )
     description: str = Field(default="", max_length=200, description="A note for people.")

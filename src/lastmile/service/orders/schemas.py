@@ -10,7 +10,14 @@ from pydantic import Field, model_validator
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant
+from lastmile.service.schemas import (
+    ApiModel,
+    AwareDatetime,
+    ErrorItem,
+    Instant,
+    Names,
+    PerDimension,
+)
 
 
 class TimeWindowIn(ApiModel):
@@ -123,10 +130,10 @@ class OrderIn(ApiModel):
     kind: OrderKind = Field(default=OrderKind.DELIVERY, description="delivery, pickup or shipment.")
     pickup: StopIn | None = Field(default=None, description="Pickup stop (pickup, shipment).")
     delivery: StopIn | None = Field(default=None, description="Delivery stop (delivery, shipment).")
-    amount: list[int] = Field(
+    amount: PerDimension = Field(
         default_factory=list, description="Size per organisation dimension (empty: nothing)."
     )
-    skills: list[str] = Field(default_factory=list, description="Skills the vehicle must have.")
+    skills: Names = Field(default_factory=list, description="Skills the vehicle must have.")
     priority: int = Field(default=0, ge=0, le=100, description="Kept first when not all fit.")
     depot_id: uuid.UUID | None = Field(default=None, description="Depot it ships from, if fixed.")
     customer: ContactIn = Field(default_factory=ContactIn, description="Customer contact.")
@@ -161,8 +168,8 @@ class OrderUpdate(ApiModel):
     external_id: str | None = Field(default=None, max_length=128, description="Your reference.")
     pickup: StopIn | None = Field(default=None, description="New pickup stop.")
     delivery: StopIn | None = Field(default=None, description="New delivery stop.")
-    amount: list[int] | None = Field(default=None, description="New amount per dimension.")
-    skills: list[str] | None = Field(default=None, description="New skills.")
+    amount: PerDimension | None = Field(default=None, description="New amount per dimension.")
+    skills: Names | None = Field(default=None, description="New skills.")
     priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
     depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
     customer: ContactIn | None = Field(default=None, description="New customer contact.")

@@ -9,7 +9,10 @@ from typing import Any
 from pydantic import Field
 
 from lastmile.service.orders.schemas import TimeWindowOut
-from lastmile.service.schemas import ApiModel, Instant
+from lastmile.service.schemas import FINITE, ApiModel, Instant
+
+#: Largest plan seed: every engine takes it (PyVRP a 32-bit seed, plus one per worker).
+MAX_SEED = 2**31 - 1
 
 
 class PlanCreate(ApiModel):
@@ -20,6 +23,8 @@ class PlanCreate(ApiModel):
     zone; the plan's epoch is local midnight of ``date``.
     """
 
+    model_config = FINITE
+
     name: str = Field(default="", max_length=200, description="Display name.")
     date: dt.date = Field(description="The day to plan.")
     order_ids: list[uuid.UUID] | None = Field(
@@ -28,7 +33,10 @@ class PlanCreate(ApiModel):
         description="Orders to plan (pending or planned); default: every pending order.",
     )
     vehicle_ids: list[uuid.UUID] | None = Field(
-        default=None, max_length=2_000, description="Vehicles to use; default: every active one."
+        default=None,
+        min_length=1,
+        max_length=2_000,
+        description="Vehicles to use (at least one); default: every active one.",
     )
     engine: str = Field(
         default="auto", description="auto, or an engine name (pyvrp, vroom, ortools)."
@@ -36,7 +44,9 @@ class PlanCreate(ApiModel):
     time_limit_s: float | None = Field(
         default=None, gt=0, description="Search time; default from the service settings."
     )
-    seed: int = Field(default=0, ge=0, description="Random seed (same seed, same plan).")
+    seed: int = Field(
+        default=0, ge=0, le=MAX_SEED, description="Random seed (same seed, same plan)."
+    )
 
 
 class JobOut(ApiModel):

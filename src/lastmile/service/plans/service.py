@@ -425,14 +425,17 @@ def delete_plan(session: Session, *, plan: Plan) -> None:
 def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> Plan:
     """Give every route of the plan a driver; its orders become dispatched.
 
-    All or nothing: any route without a driver, driver with two routes, or
-    order that can no longer be dispatched fails the whole request (422).
+    All or nothing: any route without a driver, route assigned twice, driver
+    with two routes, or order that can no longer be dispatched fails the whole
+    request (422); a new driver for a route already on the road (started or
+    completed) is refused with 409: it keeps its driver.
     """
     if plan.status not in ("ready", "dispatched"):
         raise Conflict(f"the plan is {plan.status}; only ready plans can be dispatched")
     routes = {r.id: r for r in plan.routes}
     errors: list[FieldError] = []
     chosen: dict[uuid.UUID, uuid.UUID] = {}
+    first_of: dict[uuid.UUID, int] = {}
     for k, a in enumerate(request.assignments):
         if a.route_id not in routes:
             errors.append(
@@ -442,6 +445,11 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
                 )
             )
             continue
+        if a.route_id in first_of:
+            errors.append(_assigned_twice(a.route_id, first_of[a.route_id], k))
+            continue
+        first_of[a.route_id] = k
+        _keep_driver_on_the_road(session, routes[a.route_id], a.driver_id, k)
         driver = session.get(Driver, a.driver_id)
         if driver is None or driver.org_id != plan.org_id:
             errors.append(
@@ -555,6 +563,29 @@ def dispatch_plan(session: Session, *, plan: Plan, request: DispatchRequest) -> 
     )
     session.commit()
     return plan
+
+
+def _assigned_twice(route_id: uuid.UUID, first: int, again: int) -> FieldError:
+    return FieldError(
+        reason=f"route {route_id} is already assigned in assignments[{first}]; "
+        "give each route once",
+        column=f"assignments[{again}].route_id",
+    )
+
+
+def _keep_driver_on_the_road(
+    session: Session, route: Route, driver_id: uuid.UUID, index: int
+) -> None:
+    """A route already on the road (started or completed) keeps its driver: another
+    one is refused with 409 (assigning the same driver again changes nothing)."""
+    if route.status not in ("started", "completed") or route.driver_id in (None, driver_id):
+        return
+    assert route.driver_id is not None
+    who = naming.driver_labels(session, org_id=route.org_id, ids=[route.driver_id])
+    raise Conflict(
+        f"assignments[{index}]: the route {route.id} is {route.status} with "
+        f"{who[str(route.driver_id)]}; a route on the road keeps its driver"
+    )
 
 
 # -- routes (dispatchers and drivers) -----------------------------------------------------

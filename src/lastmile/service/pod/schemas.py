@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from lastmile.operations.pod import FailureReason
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
+from lastmile.service.schemas import FINITE, ApiModel, AwareDatetime, Barcode, Instant
 
 
 class PodFileOut(ApiModel):
@@ -29,7 +29,7 @@ class ScanIn(ApiModel):
 
     order_id: uuid.UUID = Field(description="The order being served.")
     barcode: str = Field(max_length=128, description="What the scanner read.")
-    scanned: list[str] = Field(
+    scanned: list[Barcode] = Field(
         default_factory=list, max_length=500, description="Barcodes already scanned at this stop."
     )
 
@@ -50,6 +50,8 @@ class ProofIn(ApiModel):
     than the configured radius from the stop, the proof is flagged.
     """
 
+    model_config = FINITE
+
     event_id: str = Field(min_length=1, max_length=64, description="The sender's own id.")
     order_id: uuid.UUID = Field(description="The order served.")
     outcome: Literal["delivered", "picked_up", "failed"] = Field(
@@ -62,7 +64,7 @@ class ProofIn(ApiModel):
     lat: float | None = Field(
         default=None, ge=-90, le=90, description="Where the driver is: latitude."
     )
-    barcodes: list[str] = Field(
+    barcodes: list[Barcode] = Field(
         default_factory=list, max_length=500, description="Parcels scanned at the stop."
     )
     recipient_name: str = Field(default="", max_length=200, description="Who received it.")

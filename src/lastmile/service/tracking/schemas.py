@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from lastmile.domain import VisitKind
 from lastmile.operations.pod import DRIVER_REASONS, FailureReason
 from lastmile.operations.progress import StopEventKind, StopState
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Lat, Lon
+from lastmile.service.schemas import FINITE, ApiModel, AwareDatetime, Instant, Lat, Lon
 
 #: Most pings in one batch.
 MAX_PINGS = 1000
@@ -30,7 +30,9 @@ EventId = Annotated[
 
 
 class PingIn(ApiModel):
-    """One GPS fix."""
+    """One GPS fix (NaN and infinities are refused in every number)."""
+
+    model_config = FINITE
 
     event_id: EventId
     at: AwareDatetime = Field(description="When the fix was taken (device time, with zone).")
@@ -77,6 +79,8 @@ class StopEventIn(ApiModel):
     shipment, ``picked_up`` means its pickup stop and ``delivered`` its
     delivery stop; ``arrived``/``failed`` the stop it is due at next).
     """
+
+    model_config = FINITE
 
     event_id: EventId
     kind: StopEventKind = Field(description="arrived, delivered, picked_up or failed.")
