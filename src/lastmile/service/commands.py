@@ -319,6 +319,8 @@ def _print_import(path: str, result: ImportResult) -> None:
         print(f"row {rejected.row} ({rejected.external_id or 'no external_id'}) left out:")
         for e in rejected.errors:
             print(f"  {e.column or '(row)'}: {e.reason}")
+    if result.rejected_count > len(result.rejected):
+        print(f"... and {result.rejected_count - len(result.rejected)} more rows left out")
     for c in result.conflicts:
         print(
             f"row {c.row} ({c.external_id}): the customer changed {c.field}; kept "
