@@ -10,7 +10,11 @@ from typing import Any
 import pytest
 
 from lastmile.service.orders import importing
-from lastmile.service.orders.csv_import import MAX_FIELD_LINES, parse_orders_csv
+from lastmile.service.orders.csv_import import (
+    MAX_FIELD_LINES,
+    parse_orders_csv,
+    read_orders_csv,
+)
 
 from ..conftest import DAY, Tenant  # type: ignore[import-not-found]
 
@@ -71,6 +75,17 @@ def test_a_file_object_is_read_and_left_open() -> None:
     stream = io.BytesIO(("\ufeff" + HEADER + good(1) + good(2)).encode())
     rows, errors = parse_orders_csv(stream, dimensions=[])
     assert errors == [] and [r.row for r in rows] == [2, 3]
+    assert not stream.closed
+
+
+def test_rows_are_read_as_the_file_is_read() -> None:
+    body = "".join(good(i) for i in range(100_000))
+    stream = io.BytesIO((HEADER + body).encode())
+    rows = read_orders_csv(stream, dimensions=[])
+    first = next(rows)
+    assert first.row == 2 and first.order is not None
+    assert stream.tell() < 64 * 1024 < len(body)  # a few pieces, not the whole file
+    rows.close()
     assert not stream.closed
 
 

@@ -323,7 +323,8 @@ def _text_lines(data: bytes | str | BinaryIO) -> Generator[str, None, None]:
     stream = io.BytesIO(data) if isinstance(data, bytes) else data
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     try:
-        yield from text
+        for line in text:  # noqa: UP028 (yield from would close the file when closed early)
+            yield line
     except UnicodeDecodeError as exc:
         raise CsvFileError(
             [FieldError(reason=f"the file is not UTF-8 text ({exc.reason})")]
