@@ -57,7 +57,7 @@ class ReplanOutcome:
     order_labels: dict[str, str] = field(default_factory=dict)
 
 
-def _late(session: Session, ctx: LiveContext) -> list[str]:
+def late_messages(session: Session, ctx: LiveContext) -> list[str]:
     """The live view's relaxations as sentences naming the vehicle and the order."""
     relaxations = ctx.live.relaxations
     if not relaxations:
@@ -95,7 +95,7 @@ def _outcome(
         cost_after=plan.cost,
         needs_dispatch=stored.needs_dispatch if stored is not None else False,
         unassigned=unassigned,
-        late=_late(session, ctx),
+        late=late_messages(session, ctx),
         routes=list(stored.routes) if stored is not None else [],
         order_labels=naming.order_labels(
             session, org_id=plan.org_id, ids=[u.order_id for u in unassigned]
