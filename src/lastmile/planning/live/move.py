@@ -2,11 +2,17 @@
 
 :func:`move` takes the order off the route it is on (or out of the unassigned
 orders), puts it on the vehicle asked for, at the position asked for or, without
-one, at the cheapest position the validator accepts, and checks the whole
-residual plan with :func:`~lastmile.planning.validate.validate`. The answer, a
-:class:`Move`, holds the full plan the move gives and the validator's
-violations, so a move can be looked at before it is made; only a move without
-violations has a new live view.
+one, at the cheapest position the validator accepts, and checks the residual
+plan with :func:`~lastmile.planning.validate.validate`: the routes the move
+changed with their orders, every other route being as it was in a residual plan
+the validator accepted. The answer, a :class:`Move`, holds the full plan the
+move gives and the validator's violations, so a move can be looked at before it
+is made; only a move without violations has a new live view.
+
+Without a position, the cheapest one is found by the insertion index
+(:mod:`~lastmile.planning.live.insertion`, every other vehicle set aside); goods
+on board, and an order no position suits, are tried at every position one by
+one, and the least bad (fewest violations, then cheapest) is answered.
 
 Positions count the route's stops (visits that serve an order) from its first,
 the stops already done included: position 0 is the first stop of the day. A
@@ -189,14 +195,19 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
     changed = tuple(dict.fromkeys(v for v in (src, vehicle_id) if v is not None))
     unassigned = tuple(u for u in old.unassigned if u.order_id != order_id)
 
-    if len(own) == 2:
-        if position is not None:
-            raise InputError(
-                "a shipment has two stops (pickup and delivery): leave the position out, "
-                "the cheapest feasible pair of positions is chosen",
-                where="position",
-            )
-        return _shipment(live, order, vehicle_id, src, routes, old, changed)
+    if len(own) == 2 and position is not None:
+        raise InputError(
+            "a shipment has two stops (pickup and delivery): leave the position out, "
+            "the cheapest feasible pair of positions is chosen",
+            where="position",
+        )
+    if position is None and len(own) == len(order.stops):
+        # Not on board: the insertion index finds the cheapest position in O(stops).
+        # Only when it finds none are the positions tried one by one, for the
+        # violations of the least bad.
+        cheapest = _cheapest(live, order, vehicle_id, src, routes, old, changed)
+        if cheapest.ok or len(own) == 2:
+            return cheapest
 
     best: tuple[tuple[int, int], Route, tuple[Violation, ...]] | None = None
     for slot in _slots(track, steps, position):
@@ -210,7 +221,7 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
     assert best is not None
     routes[vehicle_id] = best[1]
     plan = Plan(tuple(routes.values()), unassigned, old.engine, old.runtime_s)
-    report = validate(residual, plan)
+    violations = _checked(residual, plan, changed)
     new = _view(live, plan, changed)
     return Move(
         order_id,
@@ -218,10 +229,24 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
         src,
         _position(track, best[1], order_id),
         new.plan,
-        report.violations,
+        violations,
         changed,
-        new if report.ok else None,
+        new if not violations else None,
     )
+
+
+def _checked(
+    problem: PlanningProblem, plan: Plan, changed: tuple[str, ...]
+) -> tuple[Violation, ...]:
+    """The validator's violations of ``plan``, whose routes of ``changed`` vehicles are
+    all that differ from a residual plan the validator accepted: those routes with
+    the orders they serve are validated as a plan (every rule of a route, and the
+    order-level ones for the orders on them: served once, both halves of a
+    shipment on one vehicle); nothing else can have broken a rule."""
+    routes = tuple(r for r in plan.routes if r.vehicle_id in changed)
+    ids = sorted({v.order_id for r in routes for v in r.visits if v.order_id is not None})
+    part = with_orders(problem, tuple(problem.order(oid) for oid in ids))
+    return validate(part, Plan(routes)).violations
 
 
 def _one_route(problem: PlanningProblem, route: Route) -> PlanningProblem:
@@ -231,16 +256,19 @@ def _one_route(problem: PlanningProblem, route: Route) -> PlanningProblem:
 
 
 def _view(live: LiveView, plan: Plan, changed: tuple[str, ...]) -> LiveView:
-    """``live`` with the residual plan ``plan`` (its indexes of ``changed`` vehicles dropped)."""
+    """``live`` with the residual plan ``plan`` in which only the routes of ``changed``
+    vehicles differ (their indexes are dropped, their full routes redone)."""
     new = dataclasses.replace(
         live,
         residual_plan=plan,
         index={k: v for k, v in live.index.items() if k not in changed},
     )
-    return dataclasses.replace(new, plan=full_plan(new, plan, plan.engine))
+    for vid in changed:
+        new = dataclasses.replace(new, plan=full_plan(new, plan, plan.engine, only=vid))
+    return new
 
 
-def _shipment(
+def _cheapest(
     live: LiveView,
     order: Order,
     vehicle_id: str,
@@ -249,9 +277,9 @@ def _shipment(
     old: Plan,
     changed: tuple[str, ...],
 ) -> Move:
-    """A shipment (both stops ahead) at its cheapest pair of positions on ``vehicle_id``:
-    the insertion of :mod:`~lastmile.planning.live.insertion` with every other vehicle
-    set aside."""
+    """``order`` (not on board) at its cheapest position, or pair of positions, on
+    ``vehicle_id``: the insertion of :mod:`~lastmile.planning.live.insertion` with
+    every other vehicle set aside; ``routes`` are the residual routes without it."""
     others = {v.id for v in live.problem.vehicles if v.id != vehicle_id}
     waiting = (*(u for u in old.unassigned if u.order_id != order.id), Unassigned(order.id, "", ""))
     stripped = Plan(tuple(routes.values()), waiting, old.engine, old.runtime_s)
@@ -271,7 +299,7 @@ def _shipment(
         )
         return Move(order.id, vehicle_id, src, None, live.plan, (violation,), changed)
     plan = result.residual_plan
-    report = validate(result.residual, plan)
+    violations = _checked(result.residual, plan, changed)
     new = dataclasses.replace(_view(result, plan, changed), unavailable=live.unavailable)
     route = plan.route_of(vehicle_id)
     assert route is not None
@@ -281,7 +309,7 @@ def _shipment(
         src,
         _position(live.tracks[vehicle_id], route, order.id),
         new.plan,
-        report.violations,
+        violations,
         changed,
-        new if report.ok else None,
+        new if not violations else None,
     )
