@@ -146,6 +146,7 @@ def test_every_move_is_what_the_validator_says(data: st.DataObject) -> None:
         assert out.move.violations
         return
     assert validate(out.live.residual, out.live.residual_plan).ok
+    assert out.live.problem.order(oid) == live.problem.order(oid)
     for route in live.plan.routes:
         if route.vehicle_id not in out.move.changed:
             assert out.plan.route_of(route.vehicle_id) == route

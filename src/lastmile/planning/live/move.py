@@ -289,7 +289,10 @@ def _cheapest(
         unavailable=live.unavailable | others,
         index={k: v for k, v in live.index.items() if k not in changed},
     )
-    result = insert(off, order, known=True)
+    # The problem's own order (the residual one may carry the reserved depot skill,
+    # which insertion adds again where it applies).
+    own = dataclasses.replace(order, skills=live.problem.order(order.id).skills)
+    result = insert(off, own, known=True)
     if not isinstance(result, LiveView):
         violation = Violation(
             result.code or "no_position",
