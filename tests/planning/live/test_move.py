@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from live_cases import D, J, P, day, greedy, one_route, problems, progress
 
-from lastmile.domain import Order, OrderKind, Plan, Stop, TimeWindow
+from lastmile.domain import Order, OrderKind, Plan, Stop, TimeWindow, Unassigned
 from lastmile.exceptions import InputError
 from lastmile.planning.live import LivePlan, VehicleState
 from lastmile.planning.schedule import Step, build_route
@@ -50,6 +50,18 @@ def test_a_stop_moves_to_another_route_and_an_emptied_route_goes() -> None:
     alone = out.live.move("b", "v0", position=1)
     assert alone.ok and stops(alone.plan, "v0") == ["a", "b", "c"]
     assert alone.plan.route_of("v1") is None
+
+
+def test_an_unassigned_order_moves_onto_a_route() -> None:
+    problem = day()
+    steps = [Step(J, order_id=o) for o in ("a", "b")]
+    route = build_route(problem, problem.vehicles[0], steps)
+    plan = Plan((route,), (Unassigned("c", "no room", "capacity"),))
+    live = LivePlan.build(problem, plan, now_s=0)
+    out = live.move("c", "v0", position=1)
+    assert out.ok and out.live is not None and out.move.from_vehicle is None
+    assert stops(out.plan, "v0") == ["a", "c", "b"] and not out.plan.unassigned
+    assert validate(out.live.residual, out.live.residual_plan).ok
 
 
 def test_a_move_the_validator_refuses_is_answered_with_its_violations() -> None:

@@ -180,13 +180,20 @@ def _target(session: Session, plan: pm.Plan, req: MoveRequest) -> str:
     """The id of the vehicle asked for (its route checked when a route is asked for)."""
     if req.to_route_id is None:
         assert req.to_vehicle_id is not None
-        return str(req.to_vehicle_id)
-    row = next((r for r in plan.routes if r.id == req.to_route_id), None)
-    if row is None:
-        raise Unprocessable(
-            "the route is not in this plan",
-            [FieldError(reason=f"no route {req.to_route_id} in this plan", column="to_route_id")],
-        )
+        row = next((r for r in plan.routes if r.vehicle_id == req.to_vehicle_id), None)
+        if row is None:
+            return str(req.to_vehicle_id)  # a vehicle without a route yet
+    else:
+        row = next((r for r in plan.routes if r.id == req.to_route_id), None)
+        if row is None:
+            raise Unprocessable(
+                "the route is not in this plan",
+                [
+                    FieldError(
+                        reason=f"no route {req.to_route_id} in this plan", column="to_route_id"
+                    )
+                ],
+            )
     if row.status not in _OPEN:
         label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[row.vehicle_id])
         raise Conflict(
@@ -337,7 +344,9 @@ def _evaluate(
     ]
     where = names(f"vehicle {vid!r}")
     at = f" at position {move.position}" if move.position is not None else ""
-    source = names(f"vehicle {move.from_vehicle!r}") if move.from_vehicle else "unassigned"
+    source = (
+        names(f"vehicle {move.from_vehicle!r}") if move.from_vehicle else "the unassigned orders"
+    )
     if outcome.ok:
         summary = (
             f"{ref} moved from {source} to {where}{at}: "
