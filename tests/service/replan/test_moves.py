@@ -246,3 +246,29 @@ def test_moves_are_for_the_plans_staff(
         json={**body, "to_route_id": world.plan["routes"][0]["id"]},
     )
     assert both.status_code == 422
+
+
+def test_a_route_emptied_by_moves_goes_and_a_move_can_make_one(world: World, clock: Any) -> None:
+    t, plan_id = world.tenant, world.plan["id"]
+    t.ok("patch", f"/vehicle-types/{world.vehicle_type['id']}", json={"capacity": [20]})
+    a, b = routes(world)
+    for k, order_id in enumerate(tasks(b)):
+        body = {"order_id": order_id, "to_route_id": a["id"]}
+        if k == len(tasks(b)) - 1:
+            preview = t.ok("post", f"/plans/{plan_id}/moves/preview", json=body)
+            gone = next(r for r in preview["changed_routes"] if r["route_id"] == b["id"])
+            assert gone["removed"] is True and gone["cost_after"] == 0
+        made = t.ok("post", f"/plans/{plan_id}/moves", json=body)
+        assert made["applied"] is True, made
+    plan = t.ok("get", f"/plans/{plan_id}")
+    assert [r["id"] for r in plan["routes"]] == [a["id"]]
+    # Back onto the van, which has no route any more: the move makes one.
+    body = {"order_id": tasks(b)[0], "to_vehicle_id": b["vehicle_id"]}
+    preview = t.ok("post", f"/plans/{plan_id}/moves/preview", json=body)
+    new = next(r for r in preview["changed_routes"] if r["vehicle_id"] == b["vehicle_id"])
+    assert new["route_id"] is None and new["cost_before"] == 0
+    made = t.ok("post", f"/plans/{plan_id}/moves", json=body)
+    assert made["applied"] is True and made["needs_dispatch"] is True
+    assert made["cost_delta"] == preview["cost_delta"]
+    plan = t.ok("get", f"/plans/{plan_id}")
+    assert len(plan["routes"]) == 2 and plan["cost"] == made["cost_after"]

@@ -333,11 +333,8 @@ def _evaluate(
         ) from None
     move = outcome.move
     texts = [_readable(v) for v in move.violations]
-    names = _Names(
-        session,
-        plan.org_id,
-        [*texts, f"order {oid!r}", f"vehicle {vid!r}", f"vehicle {move.from_vehicle!r}"],
-    )
+    vehicles = [f"vehicle {v!r}" for v in (vid, move.from_vehicle) if v is not None]
+    names = _Names(session, plan.org_id, [*texts, *vehicles])
     violations = [
         NamedViolation(v.code, names(text), _uuid(v.vehicle_id), _uuid(v.order_id))
         for v, text in zip(move.violations, texts, strict=True)
