@@ -11,8 +11,9 @@ is made; only a move without violations has a new live view.
 
 Without a position, the cheapest one is found by the insertion index
 (:mod:`~lastmile.planning.live.insertion`, every other vehicle set aside); goods
-on board, and an order no position suits, are tried at every position one by
-one, and the least bad (fewest violations, then cheapest) is answered.
+on board are tried at every position one by one. For an order no position
+suits, the few positions that add the least driving are tried, and the least
+bad (fewest violations, then cheapest) is answered.
 
 Positions count the route's stops (visits that serve an order) from its first,
 the stops already done included: position 0 is the first stop of the day. A
@@ -35,7 +36,7 @@ from lastmile.domain import Order, OrderKind, Plan, Route, Unassigned, VisitKind
 from lastmile.exceptions import InputError
 from lastmile.planning.live.assemble import full_plan
 from lastmile.planning.live.insertion import insert
-from lastmile.planning.live.routes import step_of, timed_route, with_orders
+from lastmile.planning.live.routes import step_of, stop_attr, timed_route, with_orders
 from lastmile.planning.live.state import Track
 from lastmile.planning.live.view import LiveView
 from lastmile.planning.problem import PlanningProblem
@@ -201,16 +202,19 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
             "the cheapest feasible pair of positions is chosen",
             where="position",
         )
+    slots: list[int] = list(_slots(track, steps, position))
     if position is None and len(own) == len(order.stops):
         # Not on board: the insertion index finds the cheapest position in O(stops).
-        # Only when it finds none are the positions tried one by one, for the
-        # violations of the least bad.
+        # Only when it finds none are positions tried one by one, for the
+        # violations of the least bad: the few nearest ones.
         cheapest = _cheapest(live, order, vehicle_id, src, routes, old, changed)
         if cheapest.ok or len(own) == 2:
             return cheapest
+        stop = getattr(order, stop_attr(order, own[0].kind))
+        slots = _nearest(residual, routes.get(vehicle_id), slots, stop.location)
 
     best: tuple[tuple[int, int], Route, tuple[Violation, ...]] | None = None
-    for slot in _slots(track, steps, position):
+    for slot in slots:
         route = timed_route(
             residual, vehicle_id, [*steps[:slot], *own, *steps[slot:]], track.started
         )
@@ -247,6 +251,32 @@ def _checked(
     ids = sorted({v.order_id for r in routes for v in r.visits if v.order_id is not None})
     part = with_orders(problem, tuple(problem.order(oid) for oid in ids))
     return validate(part, Plan(routes)).violations
+
+
+#: Positions tried for the verdict on an order no position suits.
+_TRIED = 12
+
+
+def _nearest(
+    problem: PlanningProblem, route: Route | None, slots: list[int], location: int
+) -> list[int]:
+    """The :data:`_TRIED` of ``slots`` (places among the steps of ``route``) where
+    calling at ``location`` adds the least driving."""
+    if route is None or len(slots) <= _TRIED:
+        return slots
+    durations = problem.matrix_for(problem.vehicle(route.vehicle_id)).durations
+    inner = [v.location for v in route.visits if v.kind not in (_START, _END)]
+    first = route.visits[0].location if route.visits[0].kind is _START else None
+    last = route.visits[-1].location if route.visits[-1].kind is _END else None
+
+    def detour(slot: int) -> int:
+        a = inner[slot - 1] if slot > 0 else first
+        b = inner[slot] if slot < len(inner) else last
+        added = 0 if a is None else int(durations[a, location])
+        added += 0 if b is None else int(durations[location, b])
+        return added - (int(durations[a, b]) if a is not None and b is not None else 0)
+
+    return sorted(slots, key=lambda slot: (detour(slot), slot))[:_TRIED]
 
 
 def _one_route(problem: PlanningProblem, route: Route) -> PlanningProblem:
