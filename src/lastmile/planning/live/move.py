@@ -317,7 +317,8 @@ def _cheapest(
         live,
         residual_plan=stripped,
         unavailable=live.unavailable | others,
-        index={k: v for k, v in live.index.items() if k not in changed},
+        # The route it came off changed; the one it goes onto has not yet.
+        index={k: v for k, v in live.index.items() if k != src},
     )
     # The problem's own order (the residual one may carry the reserved depot skill,
     # which insertion adds again where it applies).
