@@ -213,15 +213,27 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
         stop = getattr(order, stop_attr(order, own[0].kind))
         slots = _nearest(residual, routes.get(vehicle_id), slots, stop.location)
 
-    best: tuple[tuple[int, int], Route, tuple[Violation, ...]] | None = None
-    for slot in slots:
-        route = timed_route(
-            residual, vehicle_id, [*steps[:slot], *own, *steps[slot:]], track.started
-        )
-        found = validate_route(_one_route(residual, route), route)
-        rank = (len(found), route.cost)
-        if best is None or rank < best[0]:
-            best = (rank, route, found)
+    # Cheapest first: the first route the validator accepts is the answer; when it
+    # accepts none, the one with the fewest violations.
+    built = sorted(
+        (
+            (route.cost, slot, route)
+            for slot in slots
+            for route in [
+                timed_route(
+                    residual, vehicle_id, [*steps[:slot], *own, *steps[slot:]], track.started
+                )
+            ]
+        ),
+        key=lambda item: (item[0], item[1]),
+    )
+    best: tuple[int, Route] | None = None
+    for _, _, route in built:
+        found = len(validate_route(_one_route(residual, route), route))
+        if best is None or found < best[0]:
+            best = (found, route)
+        if not found:
+            break
     assert best is not None
     routes[vehicle_id] = best[1]
     plan = Plan(tuple(routes.values()), unassigned, old.engine, old.runtime_s)
