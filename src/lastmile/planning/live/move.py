@@ -215,20 +215,13 @@ def move(live: LiveView, order_id: str, vehicle_id: str, position: int | None = 
 
     # Cheapest first: the first route the validator accepts is the answer; when it
     # accepts none, the one with the fewest violations.
-    built = sorted(
-        (
-            (route.cost, slot, route)
-            for slot in slots
-            for route in [
-                timed_route(
-                    residual, vehicle_id, [*steps[:slot], *own, *steps[slot:]], track.started
-                )
-            ]
-        ),
-        key=lambda item: (item[0], item[1]),
-    )
+    at = {
+        slot: timed_route(residual, vehicle_id, [*steps[:slot], *own, *steps[slot:]], track.started)
+        for slot in slots
+    }
     best: tuple[int, Route] | None = None
-    for _, _, route in built:
+    for slot in sorted(slots, key=lambda slot: (at[slot].cost, slot)):
+        route = at[slot]
         found = len(validate_route(_one_route(residual, route), route))
         if best is None or found < best[0]:
             best = (found, route)
