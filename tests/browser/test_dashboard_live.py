@@ -213,7 +213,7 @@ def test_the_dispatcher_sees_the_day_and_reports_arrive_live(
     )
     page.locator("#live-alert-list .alert-failed").wait_for(timeout=10_000)
     assert "Customer" in page.inner_text("#live-alert-list .alert-failed")
-    assert "recipient_absent" in page.inner_text("#live-alert-list .alert-failed")
+    assert "Recipient not at home" in page.inner_text("#live-alert-list .alert-failed")
     fix_at = dt.datetime.now(zone).replace(microsecond=0)
     _ok(
         org.api("admin").post(
