@@ -75,7 +75,9 @@ def notifier(app: FastAPI, smtp: tuple[_Mailbox, int]) -> Iterator[Notifier]:
     """The app's notifier, sending e-mail to the test server and retrying webhooks at once."""
     running: Notifier = app.state.notifier
     saved = (running.settings, running.senders)
-    running.settings = NotifySettings(webhook_backoff_s=0.0, webhook_max_attempts=3)
+    running.settings = NotifySettings(
+        webhook_backoff_s=0.0, webhook_max_attempts=3, webhook_allow="127.0.0.1/32"
+    )
     running.senders = Senders(
         email=SmtpEmailSender("127.0.0.1", smtp[1], sender="acme@example.com", starttls=False),
         sms=LogSmsProvider(),

@@ -19,6 +19,7 @@ from lastmile.exceptions import InputError
 from lastmile.operations import OrderStatus
 from lastmile.service.db import utcnow
 from lastmile.service.errors import NotFound
+from lastmile.service.notifications.guard import Allow, Resolver, check_url, resolve_host
 from lastmile.service.notifications.models import (
     CustomerNotification,
     CustomerReply,
@@ -48,8 +49,18 @@ def check_events(events: Iterable[str]) -> list[str]:
 
 
 def create_endpoint(
-    session: Session, *, org_id: uuid.UUID, url: str, events: list[str], description: str
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    url: str,
+    events: list[str],
+    description: str,
+    allow: Allow,
+    resolve: Resolver = resolve_host,
 ) -> WebhookEndpoint:
+    """Register a receiver; its URL must reach a public address (or one ``allow``
+    permits): :func:`lastmile.service.notifications.guard.check_url`."""
+    check_url(url, allow=allow, resolve=resolve)
     endpoint = WebhookEndpoint(
         org_id=org_id,
         url=url,
