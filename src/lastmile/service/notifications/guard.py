@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -150,15 +151,15 @@ def check_url(url: str, *, allow: Allow, resolve: Resolver = resolve_host) -> Ta
             f"the URL has {len(url)} characters; at most {MAX_URL_LENGTH}", where="url"
         )
     try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as exc:
+        split = urllib.parse.urlsplit(url)
+        scheme, host, given_port = split.scheme.lower(), _name(split.hostname or ""), split.port
+    except ValueError as exc:
         raise InputError(f"not a URL ({exc})", where="url") from None
-    if parsed.scheme not in ("http", "https"):
+    if scheme not in ("http", "https"):
         raise InputError("use an http or https URL", where="url")
-    host = _name(parsed.host)
     if not host:
         raise InputError("the URL names no host", where="url")
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    port = given_port or (443 if scheme == "https" else 80)
     literal = _literal(host)
     if literal is not None:
         addresses = [str(literal)]
@@ -180,6 +181,10 @@ def check_url(url: str, *, allow: Allow, resolve: Resolver = resolve_host) -> Ta
             if literal is not None:
                 raise _refuse(f"{address} is a {kind} address")
             raise _refuse(f"the host {host} resolves to a {kind} address")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise InputError(f"not a URL ({exc})", where="url") from None
     return Target(url=parsed, host=host, port=port, address=addresses[0])
 
 
