@@ -39,6 +39,7 @@ from lastmile.service.notifications.senders import (
     verify_signature,
 )
 from lastmile.service.notifications.settings import NotifySettings
+from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Visit
 
 from ..conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
@@ -574,3 +575,57 @@ def test_customers_reply_through_their_tracking_link(tenant: Tenant, client: Tes
     assert reply({"kind": "instructions", "text": "x"}, t.headers("dispatcher")).status_code == 403
     listed = t.ok("get", f"/orders/{order['id']}/replies")
     assert [r["kind"] for r in listed] == ["instructions", "leave_with_neighbour", "new_window"]
+
+
+def test_replies_keep_the_instructions_within_the_orders_limit(
+    app: FastAPI, tenant: Tenant, client: TestClient
+) -> None:
+    """Replies add to the instructions only while they fit the orders' limit (2,000);
+    an order stored longer than that before stays editable by staff and by imports."""
+    t = tenant
+    order = t.order(20, external_id="long-1", instructions="Gate code 1234")
+    token = t.ok("post", f"/orders/{order['id']}/tracking-links", status=201)["token"]
+    as_customer = {"Authorization": f"Bearer {token}"}
+    answers = [
+        client.post(
+            "/track/replies",
+            json={"kind": "instructions", "text": f"{i}" * 500},
+            headers=as_customer,
+        )
+        for i in range(5)
+    ]
+    assert [r.status_code for r in answers] == [201, 201, 201, 422, 422]
+    refused = answers[3].json()
+    assert [e["column"] for e in refused["errors"]] == ["instructions"]
+    assert "at most 2000" in refused["detail"]
+    stored = t.ok("get", f"/orders/{order['id']}")["instructions"]
+    assert stored.startswith("Gate code 1234") and len(stored) <= 2000
+    neighbour = client.post(
+        "/track/replies",
+        json={"kind": "leave_with_neighbour", "neighbour_name": "N" * 200, "text": "x" * 300},
+        headers=as_customer,
+    )
+    assert neighbour.status_code == 422
+    assert [e["column"] for e in neighbour.json()["errors"]] == ["instructions"]
+
+    # An order whose instructions grew past the limit before it held everywhere.
+    with app.state.sessionmaker() as session:
+        row = session.get(Order, uuid.UUID(order["id"]))
+        assert row is not None
+        row.instructions = "y" * 2569
+        session.commit()
+    edited = t.ok("patch", f"/orders/{order['id']}", json={"priority": 7})
+    assert edited["priority"] == 7 and edited["instructions"] == "y" * 2569
+    csv = (
+        "external_id,lon,lat,window_start,window_end,units,priority,instructions\n"
+        f"long-1,2.35,48.85,{DAY}T09:00:00+02:00,{DAY}T18:00:00+02:00,1,3,Back door\n"
+    )
+    r = t.post(
+        "/orders/import",
+        files={"file": ("orders.csv", csv.encode(), "text/csv")},
+        params={"date": str(DAY)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["updated"] == 1
+    shortened = t.ok("patch", f"/orders/{order['id']}", json={"instructions": "Back door"})
+    assert shortened["instructions"] == "Back door"

@@ -28,6 +28,7 @@ from lastmile.service.notifications.models import (
 )
 from lastmile.service.notifications.outbox import EVENT_TYPES, emit
 from lastmile.service.orders.models import Order, TrackingLink
+from lastmile.service.orders.schemas import INSTRUCTIONS_MAX_LENGTH
 from lastmile.service.security import digest
 
 # -- webhook endpoints ----------------------------------------------------------------------------
@@ -158,8 +159,17 @@ _MIN_WINDOW = dt.timedelta(minutes=30)
 
 
 def _append(existing: str, line: str) -> str:
+    """``line`` added to the instructions ``existing``; refused (422 naming
+    ``instructions``) when they would grow past the orders' limit."""
     text = f"{existing.rstrip()}\n{line}" if existing.strip() else line
-    return text[-4000:]
+    if len(text) > INSTRUCTIONS_MAX_LENGTH:
+        left = max(0, INSTRUCTIONS_MAX_LENGTH - len(text) + len(line))
+        raise InputError(
+            f"the order's instructions would have {len(text)} characters with this reply; "
+            f"at most {INSTRUCTIONS_MAX_LENGTH} ({left} left for a reply)",
+            where="instructions",
+        )
+    return text
 
 
 def record_reply(
@@ -176,10 +186,12 @@ def record_reply(
     """Check a customer's reply and store it on the order.
 
     ``instructions`` and ``leave_with_neighbour`` are added to the order's
-    instructions. ``new_window`` (at least 30 minutes, starting in the future,
-    within 14 days) replaces the order's windows while its contents may still
-    change (pending, planned, failed); later it is kept for the dispatcher
-    (``applied`` false, with the reason). Raises :class:`InputError` naming
+    instructions, within the orders' limit (``INSTRUCTIONS_MAX_LENGTH``: a reply
+    that would pass it is refused, naming ``instructions``). ``new_window`` (at
+    least 30 minutes, starting in the future, within 14 days) replaces the
+    order's windows while its contents may still change (pending, planned,
+    failed); later it is kept for the dispatcher (``applied`` false, with the
+    reason). Raises :class:`InputError` naming
     the field at fault.
     """
     now = now or utcnow()
