@@ -116,10 +116,18 @@ def _literal(host: str) -> IPAddress | None:
     return None
 
 
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
 def _kind(address: IPAddress) -> str | None:
-    """What makes ``address`` unfit for a webhook (``None``: it is public)."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """What makes ``address`` unfit for a webhook (``None``: it is public). An IPv6
+    address carrying an IPv4 one (mapped, 6to4, NAT64) is judged by that too."""
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = address.ipv4_mapped or address.sixtofour
+        if inner is None and address in _NAT64:
+            inner = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        if inner is not None:
+            return _kind(inner) or (None if address.is_global or address in _NAT64 else "reserved")
     for kind, flag in (
         ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
