@@ -151,15 +151,18 @@ def deliver_webhook(
     try:
         target = check_url(endpoint.url, allow=settings.allow(), resolve=senders.resolve)
         url, named, extensions = pinned(target)
-        response = senders.http.post(
+        # Only the status line and headers are read: a receiver that answers its
+        # body slowly holds nothing.
+        with senders.http.stream(
+            "POST",
             url,
             content=body,
             headers={**headers, **named},
             extensions=extensions,
             timeout=settings.webhook_timeout_s,
             follow_redirects=False,
-        )
-        delivery.last_status_code = response.status_code
+        ) as response:
+            delivery.last_status_code = response.status_code
         ok = 200 <= response.status_code < 300
         delivery.last_error = "" if ok else f"answered {response.status_code}"
     except InputError as exc:  # refused before connecting: nothing about the receiver is told
