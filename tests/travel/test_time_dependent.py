@@ -230,6 +230,30 @@ def test_snapping_avoids_unreachable_nodes() -> None:
         model.matrix([Location(1.0, 2.0, planar=True)])
 
 
+def test_pair_seconds_are_the_searches_figures_and_remembered_per_slice() -> None:
+    net = grid_network(rows=10, cols=10, arterial_every=3, jitter=0.3, seed=2)
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, net.num_nodes, 40)
+    tgt = rng.integers(0, net.num_nodes, 40)
+    # Departures inside rush-hour slices and just before their ends (the trip then
+    # crosses into the next slice, whose speeds differ).
+    for depart in (7.5 * H, 8.25 * H - 30, 8.25 * H - 5, 17.1 * H, 8 * H + 1):
+        exact = model.earliest_arrivals(src, depart)
+        want = exact.arrival[np.arange(len(src)), tgt] - depart
+        assert np.allclose(model.pair_seconds(src, depart, tgt), want, rtol=0, atol=1e-6)
+    # Twice the same question: the second answer is remembered, and the same.
+    first = model.pair_seconds(src, 9 * H, tgt)
+    remembered = len(model._pairs)
+    assert remembered > 0
+    again = model.pair_seconds(src, 9 * H + 60, tgt)
+    assert len(model._pairs) == remembered
+    exact = model.earliest_arrivals(src, 9 * H + 60)
+    assert np.allclose(again, exact.arrival[np.arange(len(src)), tgt] - (9 * H + 60), atol=1e-6)
+    assert np.allclose(first, again, atol=1e-6)
+    assert model.pair_seconds([3], 9 * H, [3])[0] == 0.0
+
+
 def test_compiled_and_numpy_searches_agree() -> None:
     net = grid_network(rows=12, cols=12, seed=5)
     model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)

@@ -701,18 +701,21 @@ class LegDurations(Sequence[Sequence[int]]):
         self._known: dict[tuple[int, int, int], int] = {}
 
     def prefetch(self, legs: Iterable[tuple[int, int, int]]) -> None:
-        """Compute the legs ``(a, b, departure)`` not known yet, in one search call."""
+        """Compute the legs ``(a, b, departure)`` not known yet, in one search call
+        (at most)."""
         todo = list(dict.fromkeys(k for k in legs if k[0] != k[1] and k not in self._known))
         if not todo:
             return
         origins = np.array([a for a, _, _ in todo], dtype=np.int64)
         ends = np.array([b for _, b, _ in todo], dtype=np.int64)
         leave = np.array([t for _, _, t in todo], dtype=np.float64) + self._access[origins]
-        targets = np.asarray(self._nodes[ends], dtype=np.int64)
-        found = self._model.earliest_arrivals(
-            np.asarray(self._nodes[origins], dtype=np.int64), leave, targets=np.unique(targets)
+        # Pair by pair, remembered by the day's model across requests (see
+        # TimeDependentModel.pair_seconds): a route's legs are asked for again and again.
+        seconds = self._model.pair_seconds(
+            np.asarray(self._nodes[origins], dtype=np.int64),
+            leave,
+            np.asarray(self._nodes[ends], dtype=np.int64),
         )
-        seconds = found.arrival[np.arange(len(todo)), targets] - leave
         if not np.isfinite(seconds).all():
             k = int(np.flatnonzero(~np.isfinite(seconds))[0])
             a, b, _ = todo[k]

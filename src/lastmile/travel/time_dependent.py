@@ -72,6 +72,8 @@ _EPS_S = 1e-6
 _KERNEL_LOCK = threading.Lock()
 #: Most (source, node) labels held at once by a search; sources are chunked beyond.
 _MAX_LABELS = 8_000_000
+#: Most pair durations :meth:`TimeDependentModel.pair_seconds` remembers (then it starts afresh).
+_MAX_PAIRS = 200_000
 
 
 class RoadGraph(Protocol):
@@ -182,6 +184,9 @@ class TimeDependentModel:
         self.use_kernel = _time_dependent_kernels is not None
         self._kdtree: cKDTree | None = None
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
+        #: Seconds from node to node by speed slice (see :meth:`pair_seconds`).
+        self._pairs: dict[tuple[int, int, int], float] = {}
+        self._pairs_lock = threading.Lock()
 
     # -- speeds over time -----------------------------------------------------------------
 
@@ -265,6 +270,65 @@ class TimeDependentModel:
         return times
 
     # -- searches -------------------------------------------------------------------------
+
+    def _slot_of(self, t: float) -> tuple[int, float]:
+        """The speed slice holding time ``t`` (the kernel's numbering: the first
+        and last slices extend without end) and when it ends."""
+        n_slots = self.multipliers.shape[1]
+        if t <= self._grid0:
+            k = 0
+        else:
+            k = min(int((t - self._grid0) / self._slot_s), n_slots - 1)
+        end = math.inf if k == n_slots - 1 else self._grid0 + (k + 1) * self._slot_s
+        return k, end
+
+    def pair_seconds(
+        self, sources: npt.ArrayLike, depart_s: npt.ArrayLike, targets: npt.ArrayLike
+    ) -> FloatArray:
+        """Seconds from node ``sources[i]`` to node ``targets[i]`` leaving at
+        ``depart_s[i]``: :meth:`earliest_arrivals`' figures, pair by pair (``inf``
+        where unreachable).
+
+        Speeds are constant within a traffic slice, so a trip that starts and ends
+        in one slice follows the fastest path of that slice's speeds and takes as
+        long from any departure in the slice that still arrives in it. Such
+        durations are remembered, per model, pair of nodes and slice, and used
+        again for departures where they hold (equal up to float rounding); only
+        the other pairs are searched, in one call. The model is shared by the
+        whole process (it is travel on roads, nobody's data)."""
+        src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+        dep = np.broadcast_to(np.asarray(depart_s, dtype=np.float64), src.shape)
+        tgt = np.broadcast_to(np.asarray(targets, dtype=np.int64), src.shape)
+        out = np.empty(len(src))
+        pairs = self._pairs
+        todo: list[int] = []
+        slots: list[tuple[int, float]] = []
+        for i, (a, t, b) in enumerate(zip(src.tolist(), dep.tolist(), tgt.tolist(), strict=True)):
+            k, end = self._slot_of(t)
+            slots.append((k, end))
+            if a == b:
+                out[i] = 0.0
+                continue
+            known = pairs.get((a, b, k))
+            if known is not None and t + known <= end:
+                out[i] = known
+            else:
+                todo.append(i)
+        if not todo:
+            return out
+        rows = np.asarray(todo, dtype=np.int64)
+        found = self.earliest_arrivals(src[rows], dep[rows], targets=np.unique(tgt[rows]))
+        seconds = found.arrival[np.arange(len(rows)), tgt[rows]] - dep[rows]
+        out[rows] = seconds
+        with self._pairs_lock:
+            if len(pairs) + len(rows) > _MAX_PAIRS:
+                pairs.clear()
+            for i, value in zip(todo, seconds.tolist(), strict=True):
+                k, end = slots[i]
+                if dep[i] + value <= end:
+                    pairs[(int(src[i]), int(tgt[i]), k)] = value
+        return out
+
 
     def earliest_arrivals(
         self,
