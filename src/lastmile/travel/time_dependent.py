@@ -275,10 +275,7 @@ class TimeDependentModel:
         """The speed slice holding time ``t`` (the kernel's numbering: the first
         and last slices extend without end) and when it ends."""
         n_slots = self.multipliers.shape[1]
-        if t <= self._grid0:
-            k = 0
-        else:
-            k = min(int((t - self._grid0) / self._slot_s), n_slots - 1)
+        k = 0 if t <= self._grid0 else min(int((t - self._grid0) / self._slot_s), n_slots - 1)
         end = math.inf if k == n_slots - 1 else self._grid0 + (k + 1) * self._slot_s
         return k, end
 
@@ -328,7 +325,6 @@ class TimeDependentModel:
                 if dep[i] + value <= end:
                     pairs[(int(src[i]), int(tgt[i]), k)] = value
         return out
-
 
     def earliest_arrivals(
         self,

@@ -21,7 +21,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Select, Table, Uuid, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -88,12 +88,29 @@ class _RouteRows:
     orders: dict[uuid.UUID, Any]
     depots: dict[uuid.UUID, Any]
     shift_end: dt.datetime | None
-    progress: models.RouteProgress | None
+    #: the last GPS fix (``last_fix_at``, ``last_lon``, ``last_lat``, ``last_speed_kph``)
+    progress: Any
     events: list[Any]
 
 
-def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
-    route = session.execute(
+def _statements() -> tuple[Select[Any], Select[Any], Select[Any], Select[Any]]:
+    """The queries of :func:`_load`, built once (building a statement costs more
+    than running it): the route, its visits, its reload depots, its stop events."""
+    route_id = bindparam("route_id", type_=Uuid)
+    shift_end = (
+        select(Shift.end_at)
+        .where(
+            Shift.driver_id == Route.driver_id,
+            Shift.start_at <= Route.end_at,
+            Shift.end_at >= Route.start_at,
+        )
+        .order_by(Shift.start_at)
+        .limit(1)
+        .correlate(Route)
+        .scalar_subquery()
+    )
+    progress = models.RouteProgress
+    route = (
         select(
             Route.id,
             Route.org_id,
@@ -104,81 +121,101 @@ def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
             Plan.epoch,
             Organisation.timezone,
             VehicleType.profile,
+            shift_end.label("shift_end"),
+            progress.last_fix_at,
+            progress.last_lon,
+            progress.last_lat,
+            progress.last_speed_kph,
         )
         .join(Plan, Plan.id == Route.plan_id)
         .join(Organisation, Organisation.id == Route.org_id)
         .outerjoin(FleetVehicle, FleetVehicle.id == Route.vehicle_id)
         .outerjoin(VehicleType, VehicleType.id == FleetVehicle.type_id)
+        .outerjoin(progress, progress.route_id == Route.id)
         .where(Route.id == route_id)
-    ).first()
+    )
+    visits = (
+        select(
+            Visit.id,
+            Visit.sequence,
+            Visit.kind,
+            Visit.order_id,
+            Visit.depot_id,
+            Visit.lon,
+            Visit.lat,
+            Visit.arrival_at,
+            Visit.start_at,
+            Visit.departure_at,
+            Visit.eta_at,
+            Order.kind.label("order_kind"),
+            Order.pickup_windows,
+            Order.pickup_service_s,
+            Order.delivery_windows,
+            Order.delivery_service_s,
+        )
+        .outerjoin(Order, Order.id == Visit.order_id)
+        .where(Visit.route_id == route_id)
+        .order_by(Visit.sequence)
+    )
+    depots = select(Depot.id, Depot.opens_s, Depot.closes_s, Depot.reload_time_s).where(
+        Depot.id.in_(bindparam("depot_ids", expanding=True, type_=Uuid))
+    )
+    events = select(
+        models.StopEvent.order_id,
+        models.StopEvent.stop,
+        models.StopEvent.kind,
+        models.StopEvent.recorded_at,
+    ).where(models.StopEvent.route_id == route_id, models.StopEvent.order_id.is_not(None))
+    return route, visits, depots, events
+
+
+_ROUTE, _VISITS, _DEPOTS, _EVENTS = _statements()
+
+
+def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
+    """The route's rows in three queries (four with reloads): the route with its
+    plan's epoch, time zone, profile, driver's shift end and last fix; its visits
+    with their orders; its stop events."""
+    route = session.execute(_ROUTE, {"route_id": route_id}).first()
     if route is None:
         raise NotFound("route not found")
-    visits = list(
-        session.execute(
-            select(
-                Visit.id,
-                Visit.sequence,
-                Visit.kind,
-                Visit.order_id,
-                Visit.depot_id,
-                Visit.lon,
-                Visit.lat,
-                Visit.arrival_at,
-                Visit.start_at,
-                Visit.departure_at,
-                Visit.eta_at,
+    visits = []
+    orders = {}
+    for row in session.execute(_VISITS, {"route_id": route_id}):
+        visits.append(row)
+        if row.order_id is not None and row.order_kind is not None:
+            orders[row.order_id] = _OrderRow(
+                row.order_kind,
+                row.pickup_windows,
+                row.pickup_service_s,
+                row.delivery_windows,
+                row.delivery_service_s,
             )
-            .where(Visit.route_id == route_id)
-            .order_by(Visit.sequence)
-        )
-    )
-    order_ids = {v.order_id for v in visits if v.order_id is not None}
-    orders = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Order.id,
-                Order.kind,
-                Order.pickup_windows,
-                Order.pickup_service_s,
-                Order.delivery_windows,
-                Order.delivery_service_s,
-            ).where(Order.id.in_(order_ids))
-        )
-    }
     depot_ids = {v.depot_id for v in visits if v.kind == "reload" and v.depot_id is not None}
-    depots = {
-        r.id: r
-        for r in session.execute(
-            select(Depot.id, Depot.opens_s, Depot.closes_s, Depot.reload_time_s).where(
-                Depot.id.in_(depot_ids)
-            )
-        )
-    }
-    shift_end = None
-    if route.driver_id is not None:
-        shift_end = session.scalar(
-            select(Shift.end_at)
-            .where(
-                Shift.driver_id == route.driver_id,
-                Shift.start_at <= route.end_at,
-                Shift.end_at >= route.start_at,
-            )
-            .order_by(Shift.start_at)
-            .limit(1)
-        )
-    progress_row = session.scalar(
-        select(models.RouteProgress).where(models.RouteProgress.route_id == route.id)
+    depots = {}
+    if depot_ids:
+        depots = {r.id: r for r in session.execute(_DEPOTS, {"depot_ids": list(depot_ids)})}
+    events = session.execute(_EVENTS, {"route_id": route_id}).all()
+    return _RouteRows(
+        route,
+        visits,
+        orders,
+        depots,
+        route.shift_end if route.driver_id is not None else None,
+        route,
+        list(events),
     )
-    event_rows = session.execute(
-        select(
-            models.StopEvent.order_id,
-            models.StopEvent.stop,
-            models.StopEvent.kind,
-            models.StopEvent.recorded_at,
-        ).where(models.StopEvent.route_id == route.id, models.StopEvent.order_id.is_not(None))
-    ).all()
-    return _RouteRows(route, visits, orders, depots, shift_end, progress_row, list(event_rows))
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderRow:
+    """What a visit's order adds to its stop: windows and service times."""
+
+    kind: str
+    pickup_windows: list[dict[str, Any]]
+    pickup_service_s: int
+    delivery_windows: list[dict[str, Any]]
+    delivery_service_s: int
 
 
 def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], list[Location]]:
@@ -275,8 +312,8 @@ def _timed_when_driven(
     return eta
 
 
-def _last_fix(row: models.RouteProgress | None) -> PositionFix | None:
-    if row is None or row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
+def _last_fix(row: Any) -> PositionFix | None:
+    if row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
         return None
     return PositionFix(
         at=row.last_fix_at, lon=row.last_lon, lat=row.last_lat, speed_kph=row.last_speed_kph
