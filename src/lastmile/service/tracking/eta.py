@@ -21,7 +21,7 @@ import zoneinfo
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, Uuid, bindparam, or_, select, update
+from sqlalchemy import Table, Uuid, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -93,7 +93,7 @@ class _RouteRows:
     events: list[Any]
 
 
-def _statements() -> tuple[Select[Any], Select[Any], Select[Any], Select[Any]]:
+def _statements() -> tuple[Any, Any, Any, Any]:
     """The queries of :func:`_load`, built once (building a statement costs more
     than running it): the route, its visits, its reload depots, its stop events."""
     route_id = bindparam("route_id", type_=Uuid)
