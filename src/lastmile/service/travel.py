@@ -68,6 +68,8 @@ Between = Callable[[Sequence[Location], Sequence[Location]], tuple[IntArray, Int
 DEFAULT_PROFILE = "car"
 #: Day models (one per plan day and road profile) kept per process.
 DAY_MODELS = 16
+#: Held models (a day model's speeds at one moment, see :class:`HeldRoadModel`) kept per process.
+HELD_MODELS = 8
 #: Up to this many shortest-path trees, path lengths are walked target by target.
 _FEW_TREES = 4
 #: A day model built from a live forecast is built again after this long (s).
@@ -192,6 +194,9 @@ class ServiceTravel:
         self._networks: dict[str, RoadNetwork] = {}
         self._days: collections.OrderedDict[tuple[str, dt.datetime], _Kept]
         self._days = collections.OrderedDict()
+        self._held: collections.OrderedDict[tuple[str, dt.datetime, int | None], HeldRoadModel] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()
         if model is not None:
             return
@@ -286,6 +291,24 @@ class ServiceTravel:
             while len(self._days) > DAY_MODELS:
                 self._days.popitem(last=False)
         return model
+
+    def held_model(self, profile: str, epoch: dt.datetime, departure: int | None) -> HeldRoadModel:
+        """The day model of ``profile`` with the speeds at ``departure`` held, kept per
+        process: every re-planning request on a kept live view asks for the same one."""
+        day = self.day_model(profile, epoch)
+        key = (self.network_key(profile), epoch, departure)
+        with self._lock:
+            found = self._held.get(key)
+            if found is not None and found.model is day:
+                self._held.move_to_end(key)
+                return found
+        held = HeldRoadModel(day, departure)
+        with self._lock:
+            self._held[key] = held
+            self._held.move_to_end(key)
+            while len(self._held) > HELD_MODELS:
+                self._held.popitem(last=False)
+        return held
 
     def for_day(
         self,
@@ -577,7 +600,7 @@ class DayTravel:
             if fixed is not None:
                 found = fixed
             elif self.held:
-                found = HeldRoadModel(self.travel.day_model(key, self.epoch), self.departure)
+                found = self.travel.held_model(key, self.epoch, self.departure)
             else:
                 found = RoadModelAt(self.travel.day_model(key, self.epoch), self.departure)
             self._models[key] = found
