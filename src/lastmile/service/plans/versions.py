@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Uuid, bindparam, func, inspect, select
+from sqlalchemy import Uuid, bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from lastmile.operations.progress import StopEventKind
@@ -60,15 +60,30 @@ _VISITS = (
 )
 
 
-def snapshot_routes(session: Session, plan: Plan) -> list[dict[str, Any]]:
+def snapshot_routes(
+    session: Session,
+    plan: Plan,
+    *,
+    known: dict[str, list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
     """The plan's routes and timed visits as plain JSON values.
 
-    Visits already loaded (the routes a change rewrote) are taken as they are;
-    the others are read in one query, as plain columns."""
+    Visits already loaded (the routes a change rewrote) are taken as they are.
+    For the others, ``known`` (visits by route id, as the latest version has
+    them) is used where it has the route, and the rest are read in one query,
+    as plain columns."""
+    known = known or {}
     unloaded = [r.id for r in plan.routes if "visits" in inspect(r).unloaded]
-    read: dict[uuid.UUID, list[dict[str, Any]]] = {rid: [] for rid in unloaded}
-    if unloaded:
-        for v in session.execute(_VISITS, {"route_ids": unloaded}):
+    read: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    wanted = []
+    for rid in unloaded:
+        if str(rid) in known:
+            read[rid] = known[str(rid)]
+        else:
+            read[rid] = []
+            wanted.append(rid)
+    if wanted:
+        for v in session.execute(_VISITS, {"route_ids": wanted}):
             read[v.route_id].append(_visit_json(v))
 
     def visits(r: Route) -> list[dict[str, Any]]:
@@ -111,28 +126,29 @@ def record_version(
     change_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     only_if_changed: bool = False,
+    untouched_as_latest: bool = False,
 ) -> PlanVersion | None:
     """Add the plan's next version (not committed: it goes with the change).
 
     With ``only_if_changed``, nothing is added when the routes are as in the
-    latest version.
+    latest version. With ``untouched_as_latest`` (a change that loaded the
+    visits of the routes it rewrote, and only those), the other routes' visits
+    are copied from the latest version instead of being read and written out
+    again: every change to a dispatched plan's visits records a version, so
+    they are as it has them.
     """
-    routes = snapshot_routes(session, plan)
-    if only_if_changed:
-        latest = latest_version(session, plan_id=plan.id)
-        if latest is not None and latest.routes == routes:
-            return None
-        number = latest.number if latest is not None else None
-    else:
-        # Only its number: the latest version's routes are the bulk of the row.
-        number = session.scalar(
-            select(func.max(PlanVersion.number)).where(PlanVersion.plan_id == plan.id)
-        )
+    latest = latest_version(session, plan_id=plan.id)
+    known: dict[str, list[dict[str, Any]]] = {}
+    if untouched_as_latest and latest is not None:
+        known = {r["route_id"]: r["visits"] for r in latest.routes}
+    routes = snapshot_routes(session, plan, known=known)
+    if only_if_changed and latest is not None and latest.routes == routes:
+        return None
     row = PlanVersion(
         id=uuid.uuid4(),
         org_id=plan.org_id,
         plan_id=plan.id,
-        number=(number + 1) if number is not None else 1,
+        number=(latest.number + 1) if latest is not None else 1,
         kind=kind,
         summary=summary,
         change_id=change_id,

@@ -234,6 +234,7 @@ def store(
             summary=summary,
             change_id=change.id,
             user_id=user_id,
+            untouched_as_latest=True,
         )
     publish(
         session,
