@@ -259,13 +259,17 @@ def test_compiled_and_numpy_searches_agree() -> None:
     model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
     if not model.use_kernel:
         pytest.skip("numba is not installed: only the numpy search exists")
-    src = np.array([0, 50, 143])
-    departs = np.array([7.5, 8.2, 17.9]) * H
-    compiled = model.earliest_arrivals(src, departs)
-    model.use_kernel = False
-    vectorised = model.earliest_arrivals(src, departs)
-    assert np.allclose(compiled.arrival, vectorised.arrival, rtol=0, atol=1e-6)
-    assert np.allclose(compiled.length_m, vectorised.length_m, rtol=0, atol=1e-6)
+    # Three sources are searched in the calling thread, seven in the thread pool.
+    for src, departs in (
+        (np.array([0, 50, 143]), np.array([7.5, 8.2, 17.9]) * H),
+        (np.array([0, 50, 143, 7, 99, 120, 61]), np.array([7.5, 8.2, 17.9, 3, 8, 12, 16.6]) * H),
+    ):
+        model.use_kernel = True
+        compiled = model.earliest_arrivals(src, departs)
+        model.use_kernel = False
+        vectorised = model.earliest_arrivals(src, departs)
+        assert np.allclose(compiled.arrival, vectorised.arrival, rtol=0, atol=1e-6)
+        assert np.allclose(compiled.length_m, vectorised.length_m, rtol=0, atol=1e-6)
 
 
 def test_monaco_road_network(tmp_path_factory: pytest.TempPathFactory) -> None:

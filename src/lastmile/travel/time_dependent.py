@@ -72,6 +72,8 @@ _EPS_S = 1e-6
 _KERNEL_LOCK = threading.Lock()
 #: Most (source, node) labels held at once by a search; sources are chunked beyond.
 _MAX_LABELS = 8_000_000
+#: Up to this many sources a search runs in the calling thread, not the thread pool.
+_SERIAL_SOURCES = 4
 #: Most pair durations :meth:`TimeDependentModel.pair_seconds` remembers (then it starts afresh).
 _MAX_PAIRS = 200_000
 
@@ -366,7 +368,12 @@ class TimeDependentModel:
     def _kernel_search_locked(
         self, src: IntArray, dep: FloatArray, tgt: IntArray | None
     ) -> Arrivals:
-        arrival, length, pred = _time_dependent_kernels.earliest_arrivals(
+        kernel = (
+            _time_dependent_kernels.earliest_arrivals_serial
+            if len(src) <= _SERIAL_SOURCES
+            else _time_dependent_kernels.earliest_arrivals
+        )
+        arrival, length, pred = kernel(
             self._indptr,
             self._csr_edges,
             self._head,
