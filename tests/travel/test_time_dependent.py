@@ -252,6 +252,13 @@ def test_pair_seconds_are_the_searches_figures_and_remembered_per_slice() -> Non
     assert np.allclose(again, exact.arrival[np.arange(len(src)), tgt] - (9 * H + 60), atol=1e-6)
     assert np.allclose(first, again, atol=1e-6)
     assert model.pair_seconds([3], 9 * H, [3])[0] == 0.0
+    # Trips into the next slice are remembered for their very departure only.
+    crossing = len(model._pairs_at)
+    assert crossing > 0
+    exact = model.earliest_arrivals(src, 8.25 * H - 5)
+    want = exact.arrival[np.arange(len(src)), tgt] - (8.25 * H - 5)
+    assert np.allclose(model.pair_seconds(src, 8.25 * H - 5, tgt), want, atol=1e-6)
+    assert len(model._pairs_at) == crossing
 
 
 def test_compiled_and_numpy_searches_agree() -> None:

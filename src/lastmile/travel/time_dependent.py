@@ -186,8 +186,10 @@ class TimeDependentModel:
         self.use_kernel = _time_dependent_kernels is not None
         self._kdtree: cKDTree | None = None
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
-        #: Seconds from node to node by speed slice (see :meth:`pair_seconds`).
+        #: Seconds from node to node by speed slice, and by departure for trips that
+        #: leave their slice (see :meth:`pair_seconds`).
         self._pairs: dict[tuple[int, int, int], float] = {}
+        self._pairs_at: dict[tuple[int, int, float], float] = {}
         self._pairs_lock = threading.Lock()
 
     # -- speeds over time -----------------------------------------------------------------
@@ -292,14 +294,15 @@ class TimeDependentModel:
         in one slice follows the fastest path of that slice's speeds and takes as
         long from any departure in the slice that still arrives in it. Such
         durations are remembered, per model, pair of nodes and slice, and used
-        again for departures where they hold (equal up to float rounding); only
-        the other pairs are searched, in one call. The model is shared by the
-        whole process (it is travel on roads, nobody's data)."""
+        again for departures where they hold (equal up to float rounding); the
+        others are remembered for their exact departure (a stop's window often
+        sets it). Only pairs not known so are searched, in one call. The model is
+        shared by the whole process (it is travel on roads, nobody's data)."""
         src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
         dep = np.broadcast_to(np.asarray(depart_s, dtype=np.float64), src.shape)
         tgt = np.broadcast_to(np.asarray(targets, dtype=np.int64), src.shape)
         out = np.empty(len(src))
-        pairs = self._pairs
+        pairs, pairs_at = self._pairs, self._pairs_at
         todo: list[int] = []
         slots: list[tuple[int, float]] = []
         for i, (a, t, b) in enumerate(zip(src.tolist(), dep.tolist(), tgt.tolist(), strict=True)):
@@ -311,6 +314,8 @@ class TimeDependentModel:
             known = pairs.get((a, b, k))
             if known is not None and t + known <= end:
                 out[i] = known
+            elif (a, b, t) in pairs_at:
+                out[i] = pairs_at[(a, b, t)]
             else:
                 todo.append(i)
         if not todo:
@@ -320,12 +325,16 @@ class TimeDependentModel:
         seconds = found.arrival[np.arange(len(rows)), tgt[rows]] - dep[rows]
         out[rows] = seconds
         with self._pairs_lock:
-            if len(pairs) + len(rows) > _MAX_PAIRS:
-                pairs.clear()
+            for memo in (pairs, pairs_at):
+                if len(memo) + len(rows) > _MAX_PAIRS:
+                    memo.clear()
             for i, value in zip(todo, seconds.tolist(), strict=True):
                 k, end = slots[i]
-                if dep[i] + value <= end:
-                    pairs[(int(src[i]), int(tgt[i]), k)] = value
+                a, b, t = int(src[i]), int(tgt[i]), float(dep[i])
+                if t + value <= end:
+                    pairs[(a, b, k)] = value
+                else:
+                    pairs_at[(a, b, t)] = value
         return out
 
     def earliest_arrivals(
