@@ -191,18 +191,26 @@ def store(
         elif row.status in ("planned", "dispatched"):
             plan.routes.remove(row)
     unassigned = list(full.unassigned)
-    plan.unassigned.clear()
-    session.flush()
-    for u in unassigned:
-        plan.unassigned.append(
-            pm.UnassignedOrder(
-                org_id=plan.org_id, order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason
+    wanted = [(uuid.UUID(u.order_id), u.code, u.reason) for u in unassigned]
+    wanted += [(oid, code, reason) for oid, (code, reason) in snapshot.set_aside.items()]
+    # Rows matched by order and changed in place: an insertion usually leaves the
+    # plan's unassigned orders as they were, and then writes none of them.
+    rows: dict[uuid.UUID, list[pm.UnassignedOrder]] = defaultdict(list)
+    for old_row in plan.unassigned:
+        rows[old_row.order_id].append(old_row)
+    kept: list[pm.UnassignedOrder] = []
+    for order_id, code, reason in wanted:
+        same = rows.get(order_id)
+        if same:
+            row_u = same.pop(0)
+            if (row_u.code, row_u.reason) != (code, reason):
+                row_u.code, row_u.reason = code, reason
+        else:
+            row_u = pm.UnassignedOrder(
+                org_id=plan.org_id, order_id=order_id, code=code, reason=reason
             )
-        )
-    for order_id, (code, reason) in snapshot.set_aside.items():
-        plan.unassigned.append(
-            pm.UnassignedOrder(org_id=plan.org_id, order_id=order_id, code=code, reason=reason)
-        )
+        kept.append(row_u)
+    plan.unassigned = kept
     unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
     ids = set(target_of) | unassigned_ids
     for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)):
