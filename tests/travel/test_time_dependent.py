@@ -261,6 +261,26 @@ def test_pair_seconds_are_the_searches_figures_and_remembered_per_slice() -> Non
     assert len(model._pairs_at) == crossing
 
 
+def test_known_points_snap_as_the_first_time() -> None:
+    net = grid_network(rows=6, cols=6, seed=2)
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    rng = np.random.default_rng(1)
+    lon, lat = np.asarray(net.node_lon), np.asarray(net.node_lat)
+    places = [
+        Location(float(x), float(y))
+        for x, y in zip(
+            rng.uniform(lon.min(), lon.max(), 12), rng.uniform(lat.min(), lat.max(), 12), strict=True
+        )
+    ]
+    nodes, gap = model.snap(places)
+    for _ in range(2):  # first snapped, then remembered
+        known_nodes, known_gap = model.snap_known([*places[6:], *places[:6]])
+        assert known_nodes.tolist() == [*nodes[6:].tolist(), *nodes[:6].tolist()]
+        assert np.allclose(known_gap, np.concatenate([gap[6:], gap[:6]]))
+    with pytest.raises(InputError, match="longitude/latitude"):
+        model.snap_known([places[0], Location(1.0, 2.0, planar=True)])
+
+
 def test_compiled_and_numpy_searches_agree() -> None:
     net = grid_network(rows=12, cols=12, seed=5)
     model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)

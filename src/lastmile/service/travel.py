@@ -391,8 +391,8 @@ class RoadModelAt:
         if not n or not k:
             return np.zeros((n, k), dtype=np.int64), np.zeros((n, k), dtype=np.int64)
         model = self.model
-        o_nodes, o_gap = model.snap(origins)
-        d_nodes, d_gap = model.snap(destinations)
+        o_nodes, o_gap = model.snap_known(origins)
+        d_nodes, d_gap = model.snap_known(destinations)
         o_access = o_gap / model.access_speed_mps
         d_access = d_gap / model.access_speed_mps
         leave = self._at(departure) + o_access
@@ -453,7 +453,7 @@ class HeldRoadModel:
     def _snap(
         self, locations: Sequence[Location]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        nodes, gap = self.model.snap(locations)
+        nodes, gap = self.model.snap_known(locations)
         return nodes, gap, gap / self.model.access_speed_mps
 
     def _edge_lengths(
@@ -717,7 +717,7 @@ class LegDurations(Sequence[Sequence[int]]):
     ) -> None:
         self._model = model.model
         self._size = len(locations)
-        nodes, gap = self._model.snap(locations) if locations else (np.zeros(0), np.zeros(0))
+        nodes, gap = self._model.snap_known(locations) if locations else (np.zeros(0), np.zeros(0))
         self._nodes: npt.NDArray[Any] = nodes
         self._access: npt.NDArray[np.float64] = gap / self._model.access_speed_mps
         self._departure_of = departure_of

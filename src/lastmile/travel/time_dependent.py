@@ -185,6 +185,10 @@ class TimeDependentModel:
         #: Use the compiled search when numba is there (tests switch it off to compare).
         self.use_kernel = _time_dependent_kernels is not None
         self._kdtree: cKDTree | None = None
+        self._lat0: float | None = None
+        #: Snapped points by (lon, lat), see :meth:`snap_known`.
+        self._snapped: dict[tuple[float, float], tuple[int, float]] = {}
+        self._snap_lock = threading.Lock()
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
         #: Seconds from node to node by speed slice, and by departure for trips that
         #: leave their slice (see :meth:`pair_seconds`).
@@ -528,8 +532,11 @@ class TimeDependentModel:
         return self._component
 
     def _project(self, lon: FloatArray, lat: FloatArray) -> FloatArray:
-        lat0 = math.radians(float(np.mean(np.asarray(self.network.node_lat, dtype=np.float64))))
-        x = np.radians(lon) * math.cos(lat0) * EARTH_RADIUS_M
+        if self._lat0 is None:
+            self._lat0 = math.radians(
+                float(np.mean(np.asarray(self.network.node_lat, dtype=np.float64)))
+            )
+        x = np.radians(lon) * math.cos(self._lat0) * EARTH_RADIUS_M
         y = np.radians(lat) * EARTH_RADIUS_M
         return np.column_stack([x, y])
 
@@ -549,6 +556,27 @@ class TimeDependentModel:
         )
         gap, idx = self._kdtree.query(pts)
         return comp[np.asarray(idx, dtype=np.int64)], np.asarray(gap, dtype=np.float64)
+
+    def snap_known(self, locations: Sequence[Location]) -> tuple[IntArray, FloatArray]:
+        """:meth:`snap`, remembering each point (a plan's places are snapped again
+        and again while it is driven); only points not seen yet are snapped."""
+        for i, loc in enumerate(locations):
+            if not loc.is_geographic:
+                raise InputError("needs longitude/latitude", where=f"location {i}")
+        memo = self._snapped
+        keys = [(loc.lon, loc.lat) for loc in locations]
+        with self._snap_lock:
+            new = list(dict.fromkeys(k for k in keys if k not in memo))
+            if new:
+                nodes, gap = self.snap([Location(lon, lat) for lon, lat in new])
+                if len(memo) + len(new) > _MAX_PAIRS:
+                    memo.clear()
+                memo.update(zip(new, zip(nodes.tolist(), gap.tolist(), strict=True), strict=True))
+            found = [memo[k] for k in keys]
+        return (
+            np.array([n for n, _ in found], dtype=np.int64),
+            np.array([g for _, g in found], dtype=np.float64),
+        )
 
     def bind(self, locations: Sequence[Location]) -> BoundModel:
         """The model restricted to ``locations`` (snapped once), for planners."""
