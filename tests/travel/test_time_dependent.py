@@ -266,12 +266,9 @@ def test_known_points_snap_as_the_first_time() -> None:
     model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
     rng = np.random.default_rng(1)
     lon, lat = np.asarray(net.node_lon), np.asarray(net.node_lat)
-    places = [
-        Location(float(x), float(y))
-        for x, y in zip(
-            rng.uniform(lon.min(), lon.max(), 12), rng.uniform(lat.min(), lat.max(), 12), strict=True
-        )
-    ]
+    xs = rng.uniform(lon.min(), lon.max(), 12)
+    ys = rng.uniform(lat.min(), lat.max(), 12)
+    places = [Location(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
     nodes, gap = model.snap(places)
     for _ in range(2):  # first snapped, then remembered
         known_nodes, known_gap = model.snap_known([*places[6:], *places[:6]])
