@@ -13,15 +13,17 @@ times back."""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import math
+import threading
 import uuid
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, Uuid, bindparam, or_, select, update
+from sqlalchemy import Table, Uuid, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,7 @@ from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, Route, Visit
+from lastmile.service.replan.models import PlanChange
 from lastmile.service.tracking import models
 from lastmile.service.tracking.durability import write_turn
 from lastmile.service.tracking.pings import CLOCK_SKEW
@@ -109,6 +112,13 @@ def _statements() -> tuple[Any, Any, Any, Any]:
         .correlate(Route)
         .scalar_subquery()
     )
+    plan_changes = (
+        select(func.count())
+        .select_from(PlanChange)
+        .where(PlanChange.plan_id == Route.plan_id)
+        .correlate(Route)
+        .scalar_subquery()
+    )
     progress = models.RouteProgress
     route = (
         select(
@@ -126,6 +136,8 @@ def _statements() -> tuple[Any, Any, Any, Any]:
             progress.last_lon,
             progress.last_lat,
             progress.last_speed_kph,
+            Organisation.planning_revision,
+            plan_changes.label("plan_changes"),
         )
         .join(Plan, Plan.id == Route.plan_id)
         .join(Organisation, Organisation.id == Route.org_id)
@@ -172,13 +184,12 @@ def _statements() -> tuple[Any, Any, Any, Any]:
 _ROUTE, _VISITS, _DEPOTS, _EVENTS = _statements()
 
 
-def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
+def _load(session: Session, route_id: uuid.UUID, *, route: Any = None) -> _RouteRows:
     """The route's rows in three queries (four with reloads): the route with its
     plan's epoch, time zone, profile, driver's shift end and last fix; its visits
-    with their orders; its stop events."""
-    route = session.execute(_ROUTE, {"route_id": route_id}).first()
+    with their orders; its stop events. ``route``: its first row, already read."""
     if route is None:
-        raise NotFound("route not found")
+        route = _route_row(session, route_id)
     visits = []
     orders = {}
     for row in session.execute(_VISITS, {"route_id": route_id}):
@@ -195,7 +206,6 @@ def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
     depots = {}
     if depot_ids:
         depots = {r.id: r for r in session.execute(_DEPOTS, {"depot_ids": list(depot_ids)})}
-    events = session.execute(_EVENTS, {"route_id": route_id}).all()
     return _RouteRows(
         route,
         visits,
@@ -203,8 +213,19 @@ def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
         depots,
         route.shift_end if route.driver_id is not None else None,
         route,
-        list(events),
+        _events(session, route_id),
     )
+
+
+def _route_row(session: Session, route_id: uuid.UUID) -> Any:
+    route = session.execute(_ROUTE, {"route_id": route_id}).first()
+    if route is None:
+        raise NotFound("route not found")
+    return route
+
+
+def _events(session: Session, route_id: uuid.UUID) -> list[Any]:
+    return list(session.execute(_EVENTS, {"route_id": route_id}).all())
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +237,66 @@ class _OrderRow:
     pickup_service_s: int
     delivery_windows: list[dict[str, Any]]
     delivery_service_s: int
+
+
+@dataclass(frozen=True)
+class RouteStops:
+    """A route's stops as tracking sees them (what :func:`_tracked` makes of its
+    visits, orders, depots and shift) and its visits, under the fingerprint they
+    were read with."""
+
+    key: tuple[Any, ...]
+    visits: tuple[Any, ...]
+    stops: tuple[TrackedStop, ...]
+    locations: tuple[Location, ...]
+
+
+def stops_key(route: Any) -> tuple[Any, ...]:
+    """What a route's stops are read from, as the route's first row has it: its
+    plan's count of changes (every change to a plan's visits is logged, see
+    :mod:`lastmile.service.replan`), the organisation's ``planning_revision``
+    (raised by every write to orders' stops and windows, depots and the fleet),
+    the day, the times and driver of the route and their shift's end."""
+    return (
+        route.plan_changes,
+        route.planning_revision,
+        route.epoch,
+        route.start_at,
+        route.end_at,
+        route.driver_id,
+        route.shift_end,
+    )
+
+
+class RouteStopsCache:
+    """The stops of the routes whose ETAs were asked for lately, per process (at
+    most ``size`` routes, the least recently used go first): dashboards and
+    customers' pages ask again and again while only the driver's reports move.
+    An entry is used only under the fingerprint it was read with
+    (:func:`stops_key`, read again by every request with the route's row)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._kept: collections.OrderedDict[uuid.UUID, RouteStops] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, route_id: uuid.UUID, key: tuple[Any, ...]) -> RouteStops | None:
+        with self._lock:
+            found = self._kept.get(route_id)
+            if found is None or found.key != key:
+                return None
+            self._kept.move_to_end(route_id)
+            return found
+
+    def put(self, route_id: uuid.UUID, stops: RouteStops) -> None:
+        with self._lock:
+            self._kept[route_id] = stops
+            self._kept.move_to_end(route_id)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
 
 def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], list[Location]]:
@@ -327,20 +408,36 @@ def compute_eta(
     travel_model: ServiceTravel,
     margin_s: int,
     now: dt.datetime | None = None,
+    kept: RouteStopsCache | None = None,
 ) -> EtaComputation:
     """Progress and ETAs of the route's remaining visits, from its stop events and
-    last position, with ``travel_model`` for the legs ahead (see the module docstring)."""
+    last position, with ``travel_model`` for the legs ahead (see the module docstring).
+
+    With ``kept``, the route's stops are taken from there while their fingerprint
+    holds (and kept there when read); its stop events and last fix are always read.
+    """
     now = now or utcnow()
-    rows = _load(session, route_id)
-    route, visits = rows.route, rows.visits
+    route = _route_row(session, route_id)
+    key = stops_key(route)
+    found = kept.get(route_id, key) if kept is not None else None
+    if found is None:
+        rows = _load(session, route_id, route=route)
+        stops, locations = _tracked(rows, route.epoch)
+        found = RouteStops(key, tuple(rows.visits), tuple(stops), tuple(locations))
+        if kept is not None:
+            kept.put(route_id, found)
+        events = rows.events
+    else:
+        events = _events(session, route_id)
+    visits = list(found.visits)
+    stops, locations = list(found.stops), list(found.locations)
     epoch: dt.datetime = route.epoch
-    stops, locations = _tracked(rows, epoch)
     records = [
         StopEventRecord(str(oid), VisitKind(stop), StopEventKind(kind), _seconds(epoch, at))
-        for oid, stop, kind, at in rows.events
+        for oid, stop, kind, at in events
     ]
     now_s = _seconds(epoch, now)
-    position = _last_fix(rows.progress)
+    position = _last_fix(route)
     # The fix is a row of its own, added only when it is where the vehicle is.
     fix = Fix(len(locations), _seconds(epoch, position.at)) if position is not None else None
     first = visits[0] if visits else None
