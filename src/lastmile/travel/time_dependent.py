@@ -564,7 +564,7 @@ class TimeDependentModel:
             if not loc.is_geographic:
                 raise InputError("needs longitude/latitude", where=f"location {i}")
         memo = self._snapped
-        keys = [(loc.lon, loc.lat) for loc in locations]
+        keys = [(float(loc.lon or 0.0), float(loc.lat or 0.0)) for loc in locations]
         with self._snap_lock:
             new = list(dict.fromkeys(k for k in keys if k not in memo))
             if new:

@@ -195,22 +195,22 @@ def store(
     wanted += [(oid, code, reason) for oid, (code, reason) in snapshot.set_aside.items()]
     # Rows matched by order and changed in place: an insertion usually leaves the
     # plan's unassigned orders as they were, and then writes none of them.
-    rows: dict[uuid.UUID, list[pm.UnassignedOrder]] = defaultdict(list)
+    stored: dict[uuid.UUID, list[pm.UnassignedOrder]] = defaultdict(list)
     for old_row in plan.unassigned:
-        rows[old_row.order_id].append(old_row)
-    kept: list[pm.UnassignedOrder] = []
+        stored[old_row.order_id].append(old_row)
+    unassigned_rows: list[pm.UnassignedOrder] = []
     for order_id, code, reason in wanted:
-        same = rows.get(order_id)
-        if same:
-            row_u = same.pop(0)
-            if (row_u.code, row_u.reason) != (code, reason):
-                row_u.code, row_u.reason = code, reason
+        earlier = stored.get(order_id)
+        if earlier:
+            left_out = earlier.pop(0)
+            if (left_out.code, left_out.reason) != (code, reason):
+                left_out.code, left_out.reason = code, reason
         else:
-            row_u = pm.UnassignedOrder(
+            left_out = pm.UnassignedOrder(
                 org_id=plan.org_id, order_id=order_id, code=code, reason=reason
             )
-        kept.append(row_u)
-    plan.unassigned = kept
+        unassigned_rows.append(left_out)
+    plan.unassigned = unassigned_rows
     unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
     ids = set(target_of) | unassigned_ids
     for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)):
