@@ -212,8 +212,21 @@ def store(
         unassigned_rows.append(left_out)
     plan.unassigned = unassigned_rows
     unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
-    ids = set(target_of) | unassigned_ids
-    for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)):
+    # Unassigned orders change only when planned or dispatched (usually none of
+    # them): their statuses are read first, and only the orders that move loaded.
+    to_unplan = set()
+    if unassigned_ids - set(target_of):
+        to_unplan = set(
+            session.scalars(
+                select(Order.id).where(
+                    Order.id.in_(unassigned_ids - set(target_of)),
+                    Order.status.in_([OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value]),
+                )
+            )
+        )
+    ids = set(target_of) | to_unplan
+    moving = session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)) if ids else ()
+    for order in moving:
         if order.id in target_of:
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
