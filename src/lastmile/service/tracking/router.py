@@ -265,7 +265,11 @@ def read_eta(
     """
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
     return eta.compute_eta(
-        session, route_id=route.id, travel_model=runtime.travel_model, margin_s=margin
+        session,
+        route_id=route.id,
+        travel_model=runtime.travel_model,
+        margin_s=margin,
+        kept=runtime.route_stops,
     ).out
 
 
