@@ -33,6 +33,7 @@ from lastmile.service.deps import (
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated
 from lastmile.service.pod.settings import PodSettings
+from lastmile.service.schemas import AwareDatetime
 from lastmile.service.tracking import access, eta, osmand, pings, stop_events, trackers
 from lastmile.service.tracking.runtime import TrackingRuntime, lifespan
 from lastmile.service.tracking.schemas import (
@@ -153,7 +154,8 @@ def list_positions(
     route: RouteDep,
     session: SessionDep,
     since: Annotated[
-        dt.datetime | None, Query(description="Only fixes taken at or after this time.")
+        AwareDatetime | None,
+        Query(description="Only fixes taken at or after this time (with time zone)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most fixes to return.")] = 1000,
 ) -> list[PositionOut]:
