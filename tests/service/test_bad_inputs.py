@@ -151,13 +151,15 @@ def _plan(world: World, when: str) -> httpx.Response:
 
 
 def _osmand(world: World, when: str) -> httpx.Response:
+    identifier = f"bad-{uuid.uuid4().hex[:6]}"
     tracker = world.tenant.ok(
         "post",
         "/trackers",
-        json={"identifier": f"bad-{uuid.uuid4().hex[:6]}", "vehicle_id": world.vehicles[0]["id"]},
+        json={"identifier": identifier, "vehicle_id": world.vehicles[0]["id"]},
         status=201,
     )
-    params = {"token": tracker["token"], "lat": "48.85", "lon": "2.3", "timestamp": when}
+    params = {"id": identifier, "token": tracker["token"], "lat": "48.85", "lon": "2.3"}
+    params["timestamp"] = when
     return world.tenant.client.get("/osmand", params=params)
 
 
@@ -282,7 +284,7 @@ def test_integers_above_64_bits_are_refused(
 # -- bodies and files ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"", b"\xff\xfe", b'{"location": '])
+@pytest.mark.parametrize("body", [b"{not json", b"\xff\xfe", b'{"location": ', b"[1,"])
 def test_osmand_with_a_broken_json_body_is_refused(world: World, body: bytes) -> None:
     r = world.tenant.client.post(
         "/osmand", content=body, headers={"Content-Type": "application/json"}
@@ -290,22 +292,25 @@ def test_osmand_with_a_broken_json_body_is_refused(world: World, body: bytes) ->
     refused(r, "body", world.tenant)
 
 
-CSV_HEADER = "external_id,lon,lat\n"
+CSV_HEADER = "external_id,lon,lat,instructions\n"
+#: A data row of the file (its second line), and the column named in the answer.
 CSV_ROWS = {
-    "longitude above 180": ("C1,200,48.85\n", "lon"),
-    "latitude below -90": ("C1,2.3,-100\n", "lat"),
-    "longitude nan": ("C1,nan,48.85\n", "lon"),
-    "latitude infinite": ("C1,2.3,inf\n", "lat"),
-    "longitude -infinity": ("C1,-Infinity,48.85\n", "lon"),
-    "field over the reader's limit": (f'C1,2.3,48.85,"{"x" * 200_000}"\n', "row 2"),
+    "longitude above 180": ("C1,200,48.85,\n", "lon"),
+    "latitude below -90": ("C1,2.3,-100,\n", "lat"),
+    "longitude nan": ("C1,nan,48.85,\n", "lon"),
+    "latitude infinite": ("C1,2.3,inf,\n", "lat"),
+    "longitude -infinity": ("C1,-Infinity,48.85,\n", "lon"),
+    "field over the reader's limit": (f'C1,2.3,48.85,"{"x" * 200_000}"\n', ""),
 }
 
 
 @pytest.mark.parametrize("case", list(CSV_ROWS))
 def test_csv_rows_with_impossible_values_are_refused(tenant: Tenant, case: str) -> None:
-    row, field = CSV_ROWS[case]
+    row, column = CSV_ROWS[case]
     files = {"file": ("orders.csv", (CSV_HEADER + row).encode(), "text/csv")}
-    refused(tenant.post("/orders/import", files=files), field, tenant)
+    r = tenant.post("/orders/import", files=files)
+    refused(r, column, tenant)
+    assert any(e["row"] == 2 and e["column"] == column for e in r.json()["errors"]), r.json()
     assert tenant.ok("get", "/orders") == []
 
 

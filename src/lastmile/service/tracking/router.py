@@ -31,7 +31,7 @@ from lastmile.service.deps import (
     StaffUser,
     get_principal,
 )
-from lastmile.service.errors import Forbidden, NotAuthenticated
+from lastmile.service.errors import FieldError, Forbidden, NotAuthenticated, Unprocessable
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.schemas import AwareDatetime
 from lastmile.service.tracking import access, eta, osmand, pings, stop_events, trackers
@@ -378,8 +378,7 @@ async def _osmand(
     content_type = request.headers.get("content-type", "")
     if request.method == "POST":
         if content_type.startswith("application/json"):
-            raw = await request.json()
-            body = raw if isinstance(raw, dict) else None
+            body = _json_object(await request.body())
         elif content_type.startswith("application/x-www-form-urlencoded"):
             body = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     fields = dict(request.query_params)
@@ -398,6 +397,20 @@ async def _osmand(
             runtime.after_pings, stored.org_id, [event], route.id if route else None
         )
     return Response(status_code=200, background=background)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """A JSON body's object (None for an empty body or other JSON values); 422 when
+    it is not JSON."""
+    if not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:  # also bytes that are not UTF-8
+        raise Unprocessable(
+            "the body is not JSON", [FieldError(reason=f"not JSON: {exc}", column="body")]
+        ) from None
+    return value if isinstance(value, dict) else None
 
 
 def _store_tracker_ping(
