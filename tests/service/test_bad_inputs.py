@@ -258,6 +258,10 @@ def _order(world: World, field: str, number: int) -> httpx.Response:
     return world.tenant.post("/orders", json=body)
 
 
+def _version(world: World, field: str, number: int) -> httpx.Response:
+    return world.tenant.get(f"/plans/{world.plan['id']}/versions/{number}")
+
+
 IntCall = Callable[[World, str, int], httpx.Response]
 INT_CASES: list[tuple[IntCall, str]] = [
     *((_vehicle_type, f) for f in ("fixed_cost", "cost_per_hour", "cost_per_km", "capacity")),
@@ -268,6 +272,7 @@ INT_CASES: list[tuple[IntCall, str]] = [
     *((_vehicle_patch, f) for f in ("max_tasks", "max_duration_s", "max_distance_m")),
     (_order, "quantity"),
     (_order, "amount"),
+    (_version, "number"),
 ]
 
 
