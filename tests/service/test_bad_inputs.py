@@ -9,6 +9,7 @@ connection survives the refusal).
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +21,10 @@ from fastapi.testclient import TestClient
 
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
+from lastmile.service.errors import Unprocessable
+from lastmile.service.fleet.shift_import import parse_shifts
+from lastmile.service.orders.csv_import import parse_orders_csv
+from lastmile.service.tracking.osmand import decode_osmand
 
 from .conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
 
@@ -29,6 +34,7 @@ EARLY = "0001-01-01T00:00:00+14:00"
 #: Valid, convertible, but nowhere near a delivery day.
 FAR = "0001-01-02T00:00:00Z"
 BAD_TIMES = [LATE, EARLY, FAR]
+NOW = dt.datetime(2025, 5, 2, 8, 0, tzinfo=dt.UTC)
 #: One more than the largest 64-bit signed integer, and much more.
 HUGE = [2**63, 10**30]
 
@@ -350,3 +356,36 @@ def test_relinking_a_driver_is_refused_like_creating_one(
     moved = tenant.ok("patch", f"/drivers/{d2}", json={"user_id": str(user.id)})
     assert moved["user_id"] == str(user.id)
     del client
+
+
+# -- the parsers on their own ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", [LATE, EARLY, FAR, "1899-12-31T23:59:59Z", "2201-01-01T00:00Z"])
+def test_parsers_name_the_row_and_column_of_a_time_out_of_range(when: str) -> None:
+    text = f"external_id,lon,lat,window_start,window_end\nW1,2.3,48.85,09:00,{when}\n"
+    parsed, errors = parse_orders_csv(text, dimensions=[], date=DAY)
+    assert parsed == []
+    assert [(e.row, e.column) for e in errors] == [(2, "window_end")], errors
+
+    shifts = f"driver,start_at,end_at\nDriver d1,{when},17:00\n".encode()
+    parsed_shifts, errors = parse_shifts(shifts, fmt="csv", date=DAY)
+    assert parsed_shifts == []
+    assert [(e.row, e.column) for e in errors] == [(2, "start_at")], errors
+
+    with pytest.raises(Unprocessable) as caught:
+        decode_osmand({"id": "x", "lat": "48.8", "lon": "2.3", "timestamp": when}, None, now=NOW)
+    assert [e.column for e in caught.value.errors] == ["timestamp"]
+
+
+def test_parsers_name_the_row_the_csv_reader_cannot_read() -> None:
+    long = "x" * 200_000
+    text = f'external_id,lon,lat,instructions\nA,2.3,48.8,\nB,2.3,48.8,"{long}"\nC,2.3,48.8,\n'
+    parsed, errors = parse_orders_csv(text, dimensions=[])
+    assert [p.row for p in parsed] == [2]
+    assert [(e.row, e.column) for e in errors] == [(3, "")], errors
+    assert "not read" in errors[0].reason
+
+    shifts = f'driver,start_at,end_at,vehicle\nD,{DAY}T08:00Z,{DAY}T17:00Z,"{long}"\n'.encode()
+    _, errors = parse_shifts(shifts, fmt="csv")
+    assert [(e.row, e.column) for e in errors] == [(2, "")], errors
