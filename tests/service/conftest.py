@@ -284,7 +284,7 @@ class World:
     objects: dict[str, str]
 
 
-def build_world(app: FastAPI, client: TestClient) -> World:
+def build_world(app: FastAPI, client: TestClient, *, time_limit_s: float = 0.5) -> World:
     t = new_tenant(app, client)
     depot = t.depot()
     vtype = t.vehicle_type(capacity=[6])  # 10 orders of 1: both vans are needed
@@ -292,7 +292,7 @@ def build_world(app: FastAPI, client: TestClient) -> World:
     t.shift("d1", vehicles[0]["id"])
     t.shift("d2", vehicles[1]["id"])
     orders = [t.order(i) for i in range(10)]
-    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 0.5}, status=202)
+    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": time_limit_s}, status=202)
     job = t.wait_for_job(plan["id"])
     assert job["status"] == "succeeded", job
     plan = t.ok("post", f"/plans/{plan['id']}/dispatch", json={})

@@ -25,7 +25,7 @@ from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal as Principal
 from lastmile.service.auth.service import authenticate
 from lastmile.service.errors import Forbidden, NotAuthenticated
-from lastmile.service.schemas import answer_in
+from lastmile.service.schemas import MAX_INT, answer_in
 from lastmile.service.settings import Settings
 
 _bearer = HTTPBearer(
@@ -118,7 +118,7 @@ class Page:
 
 def get_page(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most items to return.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

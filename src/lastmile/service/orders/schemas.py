@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant
+from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant, Int
 
 #: The longest an order's instructions may be, however they are written (staff,
 #: CSV import, the customer's replies through their tracking link).
@@ -105,7 +105,7 @@ class ItemIn(ApiModel):
 
     barcode: str | None = Field(default=None, max_length=128, description="Barcode to scan.")
     description: str = Field(default="", max_length=500, description="What it is.")
-    quantity: int = Field(default=1, ge=1, description="How many pieces.")
+    quantity: Int = Field(default=1, ge=1, description="How many pieces.")
     compartment: str | None = Field(
         default=None, max_length=64, description="Compartment it travels in (e.g. chilled)."
     )
@@ -127,7 +127,7 @@ class OrderIn(ApiModel):
     kind: OrderKind = Field(default=OrderKind.DELIVERY, description="delivery, pickup or shipment.")
     pickup: StopIn | None = Field(default=None, description="Pickup stop (pickup, shipment).")
     delivery: StopIn | None = Field(default=None, description="Delivery stop (delivery, shipment).")
-    amount: list[int] = Field(
+    amount: list[Int] = Field(
         default_factory=list, description="Size per organisation dimension (empty: nothing)."
     )
     skills: list[str] = Field(default_factory=list, description="Skills the vehicle must have.")
@@ -167,7 +167,7 @@ class OrderUpdate(ApiModel):
     external_id: str | None = Field(default=None, max_length=128, description="Your reference.")
     pickup: StopIn | None = Field(default=None, description="New pickup stop.")
     delivery: StopIn | None = Field(default=None, description="New delivery stop.")
-    amount: list[int] | None = Field(default=None, description="New amount per dimension.")
+    amount: list[Int] | None = Field(default=None, description="New amount per dimension.")
     skills: list[str] | None = Field(default=None, description="New skills.")
     priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
     depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
