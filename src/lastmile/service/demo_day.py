@@ -203,9 +203,7 @@ def _people(session: Any, org_id: uuid.UUID, slug: str, drivers: Sequence[str]) 
     return users
 
 
-def _order_body(
-    rng: random.Random, k: int, place: tuple[float, float], at: Any
-) -> dict[str, Any]:
+def _order_body(rng: random.Random, k: int, place: tuple[float, float], at: Any) -> dict[str, Any]:
     """One delivery: a customer, an address, parcels with barcodes, most with a
     2-hour window between 08:00 and 18:00."""
     parcels = rng.choices((1, 1, 1, 2, 2, 3), k=1)[0]
