@@ -490,7 +490,7 @@ def serve_demo(
 
     from lastmile.service.app import create_app
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, soft_wrap=True)
     database = out_dir / "service.db"
     url = f"http://{host}:{port}"
     settings = demo_settings(fresh_database(database), public_base_url=url, network=network)
