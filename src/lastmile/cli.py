@@ -319,7 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
     served.add_argument(
         "--serve",
         action="store_true",
-        help="seed a fresh out/service.db through the API and serve it until Ctrl-C",
+        help="seed today into a fresh service.db in --out through the API and serve it "
+        "until Ctrl-C",
     )
     served.add_argument("--host", default="127.0.0.1")
     served.add_argument("--port", type=int, default=8000)
