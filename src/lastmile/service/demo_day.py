@@ -347,11 +347,11 @@ def seed_demo_day(
         for k, place in enumerate(places):
             dispatcher.call("POST", "/orders", _order_body(rng, k, place, at), expect=201)
 
-        planning = time.perf_counter()
         if app.state.settings.network:
             # Load each profile's roads now (once per process), not in the plan's time.
             for profile in ("van", "cargo_bike"):
                 app.state.travel_model.network(profile)
+        planning = time.perf_counter()
         plan = _plan_and_dispatch(dispatcher, today, time_limit_s)
         planning_s = time.perf_counter() - planning
         delivered, failed = _under_way(client, plan, driving, zone, rng)
