@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +182,20 @@ def test_the_dashboard_and_the_driver_app_open_for_their_users(
         page = "/driver" if user.role == "driver" else "/dashboard"
         assert r.headers["location"] == page
         assert browser.get(page).status_code == 200
+
+
+def test_on_a_road_network_the_day_lies_on_its_roads(tmp_path: Path) -> None:
+    monaco = Path(__file__).resolve().parents[1] / "data" / "osm" / "monaco.osm.pbf"
+    url = fresh_database(tmp_path / "service.db")
+    settings = demo_settings(url, public_base_url="http://demo.test", network=str(monaco))
+    app = create_app(settings.model_copy(update={"traffic": "none"}), geocode=None)
+    facts = seed_demo_day(app, orders=8, time_limit_s=5.0)
+    w, s, e, n = app.state.travel_model.network("car").bounds
+    admin = facts.user("admin")
+    with TestClient(app) as client:
+        orders = _get(client, "/orders", _api(client, admin.email, admin.password))
+        plan = _get(client, f"/plans/{facts.plan_id}", _api(client, admin.email, admin.password))
+    assert plan["status"] == "dispatched" and plan["travel_model"]["kind"] == "road"
+    assert len(orders) == 8
+    for order in orders:
+        assert w <= order["delivery"]["lon"] <= e and s <= order["delivery"]["lat"] <= n

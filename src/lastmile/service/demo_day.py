@@ -172,14 +172,13 @@ def _places(app: FastAPI, rng: random.Random, count: int) -> list[tuple[float, f
         dx, dy = (e - w) / 4, (n - s) / 4
         box = (w + dx, s + dy, e - dx, n - dy)
     lons, lats = network.node_lon, network.node_lat
-    inside = [
-        (float(lon), float(lat))
-        for lon, lat in zip(lons, lats, strict=True)
-        if box[0] <= lon <= box[2] and box[1] <= lat <= box[3]
+    inside = ((lons >= box[0]) & (lons <= box[2]) & (lats >= box[1]) & (lats <= box[3])).nonzero()[
+        0
     ]
-    if not inside:
+    if len(inside) == 0:
         raise DemoSeedError(f"the road network {settings.network} has no roads inside {box}")
-    return [rng.choice(inside) for _ in range(count)]
+    picked = [int(inside[rng.randrange(len(inside))]) for _ in range(count)]
+    return [(float(lons[k]), float(lats[k])) for k in picked]
 
 
 def _people(session: Any, org_id: uuid.UUID, slug: str, drivers: Sequence[str]) -> list[DemoUser]:
