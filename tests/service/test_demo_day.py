@@ -4,6 +4,7 @@ planned, dispatched and under way, and open to the people it prints."""
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from lastmile.exceptions import InputError
 from lastmile.service.app import create_app
 from lastmile.service.demo_day import (
     HELSINKI_BOX,
@@ -20,6 +22,7 @@ from lastmile.service.demo_day import (
     demo_settings,
     fresh_database,
     seed_demo_day,
+    serve_demo,
 )
 
 ORDERS = 60
@@ -199,3 +202,13 @@ def test_on_a_road_network_the_day_lies_on_its_roads(tmp_path: Path) -> None:
     assert len(orders) == 8
     for order in orders:
         assert w <= order["delivery"]["lon"] <= e and s <= order["delivery"]["lat"] <= n
+
+
+def test_a_port_in_use_is_refused_before_seeding(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(InputError, match=f"--port: cannot listen on 127.0.0.1:{port}"):
+            serve_demo(out_dir=tmp_path, port=port)
+    assert not (tmp_path / "service.db").exists()

@@ -16,6 +16,7 @@ import datetime as dt
 import math
 import random
 import secrets
+import socket
 import time
 import uuid
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from lastmile.exceptions import LastmileError
+from lastmile.exceptions import InputError, LastmileError
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
 from lastmile.service.orgs.service import create_org
@@ -476,6 +477,18 @@ def _tracking_links(api: _Api, plan: dict[str, Any]) -> list[str]:
 # -- serving ----------------------------------------------------------------------------------
 
 
+def _check_can_listen(host: str, port: int) -> None:
+    """Refuse a host and port uvicorn could not listen on, before seeding for nothing."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise InputError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port"
+            ) from None
+
+
 def serve_demo(
     *,
     out_dir: Path,
@@ -494,6 +507,7 @@ def serve_demo(
     from lastmile.service.app import create_app
 
     console = Console(highlight=False, soft_wrap=True)
+    _check_can_listen(host, port)
     database = out_dir / "service.db"
     url = f"http://{host}:{port}"
     settings = demo_settings(fresh_database(database), public_base_url=url, network=network)
