@@ -19,7 +19,7 @@ import secrets
 import socket
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 
 from lastmile.exceptions import InputError, LastmileError
 from lastmile.service.auth.models import Role
@@ -182,7 +183,9 @@ def _places(app: FastAPI, rng: random.Random, count: int) -> list[tuple[float, f
     return [(float(lons[k]), float(lats[k])) for k in picked]
 
 
-def _people(session: Any, org_id: uuid.UUID, slug: str, drivers: Sequence[str]) -> list[DemoUser]:
+def _people(
+    session: Session, org_id: uuid.UUID, slug: str, drivers: Sequence[str]
+) -> list[DemoUser]:
     """The organisation's users: an admin, a dispatcher and one driver user each."""
     wanted = [("admin", "Anna Admin"), ("dispatcher", "Dan Dispatcher")]
     wanted += [("driver", name) for name in drivers]
@@ -203,11 +206,15 @@ def _people(session: Any, org_id: uuid.UUID, slug: str, drivers: Sequence[str]) 
     return users
 
 
-def _order_body(rng: random.Random, k: int, place: tuple[float, float], at: Any) -> dict[str, Any]:
+def _order_body(
+    rng: random.Random, k: int, place: tuple[float, float], at: Any, staff: Collection[str]
+) -> dict[str, Any]:
     """One delivery: a customer, an address, parcels with barcodes, most with a
     2-hour window between 08:00 and 18:00."""
     parcels = rng.choices((1, 1, 1, 2, 2, 3), k=1)[0]
     customer = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
+    while customer in staff:  # a customer is nobody who works there
+        customer = f"{rng.choice(_FIRST)} {rng.choice(_LAST)}"
     windows = []
     if rng.random() < 0.8:
         start = rng.choice((8, 10, 12, 14, 16))
@@ -285,6 +292,7 @@ def seed_demo_day(
             },
             expect=201,
         )
+        # The work shared out as a depot would: no vehicle takes much more than its share.
         per_vehicle = math.ceil(orders * 1.2 / (vans + 1)) + 2
         van_type = admin.call(
             "POST",
@@ -345,7 +353,7 @@ def seed_demo_day(
                 expect=201,
             )
         for k, place in enumerate(places):
-            dispatcher.call("POST", "/orders", _order_body(rng, k, place, at), expect=201)
+            dispatcher.call("POST", "/orders", _order_body(rng, k, place, at, names), expect=201)
 
         if app.state.settings.network:
             # Load each profile's roads now (once per process), not in the plan's time.
