@@ -185,6 +185,9 @@ def create_app(
     app.state.road_map = RoadMap(travel)
     app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
+    app.state.login_address_limiter = RateLimiter(
+        limit=settings.login_attempts_per_address_per_minute
+    )
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
 
     for router in (

@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=10, gt=0, description="Login attempts per client address and e-mail per minute."
     )
+    login_attempts_per_address_per_minute: int = Field(
+        default=30,
+        gt=0,
+        description="Login attempts per client address per minute, whatever the e-mail.",
+    )
     tracking_requests_per_minute: int = Field(
         default=60, gt=0, description="Tracking page requests per client address per minute."
     )

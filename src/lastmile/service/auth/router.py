@@ -26,9 +26,8 @@ from lastmile.service.deps import (
     PageDep,
     SessionDep,
     SettingsDep,
-    client_address,
+    limit_login_attempts,
 )
-from lastmile.service.ratelimit import RateLimiter
 
 router = APIRouter(tags=["auth"])
 
@@ -39,10 +38,10 @@ def login(
 ) -> LoginResponse:
     """Log in with e-mail and password; returns a session token.
 
-    Rate-limited per client address and e-mail (429 with Retry-After when exceeded).
+    Rate-limited per client address, and per client address and e-mail (429 with
+    Retry-After when exceeded).
     """
-    limiter: RateLimiter = request.app.state.login_limiter
-    limiter.hit(f"login:{client_address(request, settings)}:{body.email}", what="login attempts")
+    limit_login_attempts(request, settings, body.email)
     token, row, user = service.login(
         session, email=body.email, password=body.password, ttl_s=settings.session_ttl_s
     )

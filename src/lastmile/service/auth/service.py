@@ -68,6 +68,10 @@ def authenticate(session: Session, *, token: str) -> Principal:
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(token)))
         if key is None or key.revoked_at is not None:
             raise NotAuthenticated("unknown or revoked API key")
+        if not _creator_vouches_for(session, key):
+            raise NotAuthenticated(
+                "API key stopped: the user who made it is deactivated or no longer holds its role"
+            )
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
             key.last_used_at = now
             session.commit()
@@ -78,6 +82,20 @@ def authenticate(session: Session, *, token: str) -> Principal:
             timezone=_timezone(session, key.org_id),
         )
     raise NotAuthenticated("malformed token")
+
+
+_RANK = {Role.DRIVER: 0, Role.DISPATCHER: 1, Role.ADMIN: 2}
+
+
+def _creator_vouches_for(session: Session, key: ApiKey) -> bool:
+    """Whether the user who made ``key`` still stands behind it: active, and holding at
+    least the key's role. Keys made from the command line (no creator) always do."""
+    if key.created_by_id is None:
+        return True
+    creator = session.get(User, key.created_by_id)
+    if creator is None:
+        return True
+    return creator.active and _RANK[Role(creator.role)] >= _RANK[Role(key.role)]
 
 
 def create_user(

@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lastmile.service import cookies
 from lastmile.service.auth import service as auth
 from lastmile.service.auth.models import Role
-from lastmile.service.deps import SessionDep, SettingsDep, client_address
+from lastmile.service.deps import SessionDep, SettingsDep, limit_login_attempts
 from lastmile.service.errors import Forbidden, NotAuthenticated, TooManyRequests
-from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.web.access import (
     BrowserPrincipal,
     home_of,
@@ -57,9 +56,8 @@ def login(
     """Check the password, put the session in cookies and go on to ``next``."""
     language = preferred_language(request.headers.get("accept-language"))
     texts = Texts(language)
-    limiter: RateLimiter = request.app.state.login_limiter
     try:
-        limiter.hit(f"login:{client_address(request, settings)}:{email}", what="login attempts")
+        limit_login_attempts(request, settings, email)
         token, _, user = auth.login(
             session, email=email, password=password, ttl_s=settings.session_ttl_s
         )
