@@ -89,6 +89,36 @@ def test_bootstrap_an_organisation(
     assert commands.main(["admin", "create-api-key", "--org", "nope", "--name", "erp"]) == 1
 
 
+def _create_user(env: dict[str, str], *extra: str, stdin: str | None) -> subprocess.Popen[str]:
+    """``create-user`` in a process of its own session: no controlling terminal."""
+    args = ["admin", "create-user", "--org", "acme", "--email", "cron@acme.example", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "lastmile.service", *args],
+        env=env,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_create_user_without_a_terminal_says_how_to_give_the_password(sqlite_env: str) -> None:
+    assert commands.main(["admin", "create-org", "--name", "Acme", "--slug", "acme"]) == 0
+    env = {k: v for k, v in os.environ.items() if k != "LASTMILE_PASSWORD"}
+    proc = _create_user(env, stdin=None)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err
+    assert "--password-stdin" in err and "LASTMILE_PASSWORD" in err
+    proc = _create_user(env, "--password-stdin", stdin=None)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "standard input gave no password" in err, (out, err)
+    proc = _create_user(env, "--password-stdin", stdin="a long password")
+    out, err = proc.communicate("a long password\n", timeout=60)
+    assert proc.returncode == 0 and "cron@acme.example (admin) created" in out, (out, err)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

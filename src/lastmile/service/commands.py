@@ -171,14 +171,33 @@ def run_create_org(args: argparse.Namespace) -> int:
 
 
 def _read_password(args: argparse.Namespace) -> str:
+    """The new user's password: from standard input (``--password-stdin``), else
+    ``LASTMILE_PASSWORD``, else asked twice at the terminal."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise InputError("--password-stdin: standard input gave no password", where="password")
+        return line
     if os.environ.get("LASTMILE_PASSWORD"):
         return os.environ["LASTMILE_PASSWORD"]
+    if not _has_terminal():
+        raise InputError(
+            "no terminal to ask for it: pipe it in with --password-stdin or set LASTMILE_PASSWORD",
+            where="password",
+        )
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise InputError("the passwords differ", where="password")
     return first
+
+
+def _has_terminal() -> bool:
+    """Whether a password can be asked for (getpass reads from the controlling terminal)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        return True
+    except OSError:
+        return sys.stdin is not None and sys.stdin.isatty()
 
 
 def run_create_user(args: argparse.Namespace) -> int:
