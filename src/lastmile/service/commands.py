@@ -81,6 +81,7 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from lastmile.service import accesslog
     from lastmile.service.app import create_app
 
     settings = _settings(
@@ -94,6 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except InputError as exc:
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
+    accesslog.install()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
