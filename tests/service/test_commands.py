@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -117,6 +118,28 @@ def test_create_user_without_a_terminal_says_how_to_give_the_password(sqlite_env
     proc = _create_user(env, "--password-stdin", stdin="a long password")
     out, err = proc.communicate("a long password\n", timeout=60)
     assert proc.returncode == 0 and "cron@acme.example (admin) created" in out, (out, err)
+
+
+def test_serve_makes_links_from_its_own_address_not_from_requests(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    monkeypatch.delenv("LASTMILE_PUBLIC_BASE_URL", raising=False)
+    assert commands.main(["serve", "--host", "10.0.0.5", "--port", "8080"]) == 0
+    assert started[-1].state.settings.public_base_url == "http://10.0.0.5:8080"
+    assert "links start with http://10.0.0.5:8080" in capsys.readouterr().err
+    assert commands.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert started[-1].state.settings.public_base_url == ""
+    assert "LASTMILE_PUBLIC_BASE_URL is not set" in capsys.readouterr().err
+    monkeypatch.setenv("LASTMILE_PUBLIC_BASE_URL", "https://track.example")
+    assert commands.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert started[-1].state.settings.public_base_url == "https://track.example"
+    assert commands.main(["serve", "--public-base-url", "https://go.example"]) == 0
+    assert started[-1].state.settings.public_base_url == "https://go.example"
+    assert commands.listening_url("::1", 8000) == "http://[::1]:8000"
 
 
 def _free_port() -> int:

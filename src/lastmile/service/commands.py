@@ -52,6 +52,13 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
+        "--public-base-url",
+        metavar="URL",
+        help="address customers and trackers reach the service at, put in front of the "
+        "links it makes (overrides LASTMILE_PUBLIC_BASE_URL; default: http://HOST:PORT when "
+        "--host names one address)",
+    )
+    p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     travel = p.add_argument_group("travel (shown by GET /health)")
@@ -78,6 +85,16 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def listening_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` when ``host`` names one address; empty for the wildcards
+    (``0.0.0.0``, ``::``), which name no address a customer could reach."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        return ""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -89,7 +106,24 @@ def run_serve(args: argparse.Namespace) -> int:
         traffic=getattr(args, "traffic", None),
         weather=getattr(args, "weather", None),
         osrm_url=getattr(args, "osrm_url", None),
+        public_base_url=getattr(args, "public_base_url", None),
     )
+    if not settings.public_base_url:
+        default = listening_url(args.host, args.port)
+        if default:
+            settings = settings.model_copy(update={"public_base_url": default})
+            print(
+                f"links start with {default} (set LASTMILE_PUBLIC_BASE_URL or "
+                "--public-base-url to the address customers reach)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"warning: --host {args.host} names no single address and "
+                "LASTMILE_PUBLIC_BASE_URL is not set: tracking links and trackers are "
+                "refused until it is",
+                file=sys.stderr,
+            )
     try:
         app = create_app(settings)
     except InputError as exc:
