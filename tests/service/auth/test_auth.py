@@ -200,3 +200,44 @@ def test_api_keys_never_outrank_their_creator(client: TestClient, tenant: Tenant
     tenant.ok("patch", f"/users/{user_id}", json={"role": "dispatcher"})
     assert client.get("/depots", headers=headers["admin"]).status_code == 401
     assert client.get("/depots", headers=headers["dispatcher"]).status_code == 200
+
+
+def test_adding_a_user_does_not_reveal_other_organisations(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = f"dispatcher@{other_tenant.slug}.example"
+    body = {"email": theirs, "role": "dispatcher", "password": "our own password"}
+    ours = tenant.ok("post", "/users", json=body, status=201)
+    assert ours["org_id"] == str(tenant.org_id)
+    again = tenant.post("/users", json=body)
+    assert again.status_code == 409
+    assert "in this organisation" in again.json()["detail"]
+    # Each password opens its own organisation's account.
+    mine = client.post("/auth/login", json={"email": theirs, "password": "our own password"})
+    assert mine.status_code == 200 and mine.json()["user"]["org_id"] == str(tenant.org_id)
+    other = client.post("/auth/login", json={"email": theirs, "password": "correct horse battery"})
+    assert other.status_code == 200
+    assert other.json()["user"]["org_id"] == str(other_tenant.org_id)
+
+
+def test_one_password_in_two_organisations_needs_the_organisation(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    shared = f"consultant-{tenant.slug}@example.com"
+    body = {"email": shared, "role": "dispatcher", "password": "same everywhere"}
+    tenant.ok("post", "/users", json=body, status=201)
+    other_tenant.ok("post", "/users", json=body, status=201)
+    login = {"email": shared, "password": "same everywhere"}
+    r = client.post("/auth/login", json=login)
+    assert r.status_code == 401 and "name the organisation" in r.json()["detail"]
+    for t in (tenant, other_tenant):
+        r = client.post("/auth/login", json=login | {"organisation": t.slug})
+        assert r.status_code == 200 and r.json()["user"]["org_id"] == str(t.org_id)
+    wrong = client.post("/auth/login", json=login | {"organisation": "no-such-org"})
+    assert wrong.json() == {"detail": "wrong e-mail or password", "errors": []}
+    # The sign-in form asks for the organisation, then signs in to it.
+    browser = TestClient(client.app, follow_redirects=False)  # a cookie jar of its own
+    page = browser.post("/login", data=login)
+    assert page.status_code == 401 and 'name="organisation"' in page.text
+    page = browser.post("/login", data=login | {"organisation": other_tenant.slug})
+    assert page.status_code == 303 and page.headers["location"] == "/dashboard"

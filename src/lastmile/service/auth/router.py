@@ -43,7 +43,11 @@ def login(
     """
     limit_login_attempts(request, settings, body.email)
     token, row, user = service.login(
-        session, email=body.email, password=body.password, ttl_s=settings.session_ttl_s
+        session,
+        email=body.email,
+        password=body.password,
+        ttl_s=settings.session_ttl_s,
+        organisation=body.organisation,
     )
     return LoginResponse(
         access_token=token, expires_at=row.expires_at, user=UserOut.model_validate(user)
@@ -93,7 +97,8 @@ def list_users(admin: AdminUser, session: SessionDep, page: PageDep) -> list[Use
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserOut:
-    """Add a user to the organisation (admin). E-mail addresses are unique (409 if taken)."""
+    """Add a user to the organisation (admin). E-mail addresses are unique within the
+    organisation (409 if taken there); other organisations' users are never revealed."""
     user = service.create_user(
         session,
         org_id=admin.org_id,
