@@ -174,6 +174,7 @@ def test_serve_runs_the_app_under_uvicorn(sqlite_env: str) -> None:
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.terminate()  # its output ends only when it does
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     raise AssertionError(f"server did not start: {out}") from None
                 time.sleep(0.2)
