@@ -94,7 +94,7 @@ def test_lastmile_serve_logs_no_secrets(tmp_path) -> None:  # type: ignore[no-un
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 httpx.get(f"{base}/health", timeout=1)

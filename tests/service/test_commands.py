@@ -167,7 +167,7 @@ def test_serve_runs_the_app_under_uvicorn(sqlite_env: str) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
