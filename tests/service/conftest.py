@@ -32,6 +32,7 @@ from lastmile.service import security
 from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
+from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.orgs.service import create_org
 from lastmile.service.settings import Settings
 
@@ -135,7 +136,10 @@ def geocoder() -> FakeGeocoder:
 @pytest.fixture(scope="session")
 def client(database_url: str, geocoder: FakeGeocoder) -> Iterator[TestClient]:
     """A client of the started app (database migrated, job runner running)."""
-    with TestClient(create_app(make_settings(database_url), geocode=geocoder)) as c:
+    app = create_app(make_settings(database_url), geocode=geocoder)
+    # The tests' webhook receivers listen on 127.0.0.1: permitted on purpose.
+    app.state.notify_settings = NotifySettings(webhook_allow="127.0.0.1/32")
+    with TestClient(app) as c:
         yield c
 
 
