@@ -109,11 +109,18 @@ class LiveServer:
 
 
 def _serve(settings: Settings) -> Iterator[LiveServer]:
-    """``settings``' app served by uvicorn on a free port of 127.0.0.1 until closed."""
-    app = create_app(settings, geocode=None)
+    """``settings``' app served by uvicorn on a free port of 127.0.0.1 until closed
+    (links start with its address; the tests sign in more often than people do)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    settings = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "login_attempts_per_address_per_minute": 10_000,
+        }
+    )
+    app = create_app(settings, geocode=None)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     served = _Server(config)
     thread = threading.Thread(target=served.run, daemon=True)

@@ -120,6 +120,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "solver_workers": 1,
         "default_time_limit_s": 1.0,
         "login_attempts_per_minute": 10_000,
+        "login_attempts_per_address_per_minute": 10_000,
         "tracking_requests_per_minute": 10_000,
         "public_base_url": "https://track.example",
     }

@@ -57,6 +57,16 @@ def client_address(request: Request, settings: Settings) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def limit_login_attempts(request: Request, settings: Settings, email: str) -> None:
+    """Count one login attempt, per client address and per (address, e-mail): one address
+    can neither guess one account's password quickly nor try many accounts (429 over
+    either limit)."""
+    address = client_address(request, settings)
+    state = request.app.state
+    state.login_address_limiter.hit(f"login:{address}", what="login attempts from this address")
+    state.login_limiter.hit(f"login:{address}:{email.strip().lower()}", what="login attempts")
+
+
 def get_credentials(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],

@@ -82,6 +82,10 @@ def authenticate(session: Session, *, token: str) -> Principal:
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(token)))
         if key is None or key.revoked_at is not None:
             raise NotAuthenticated("unknown or revoked API key")
+        if not _creator_vouches_for(session, key):
+            raise NotAuthenticated(
+                "API key stopped: the user who made it is deactivated or no longer holds its role"
+            )
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
             key.last_used_at = now
             session.commit()
@@ -94,6 +98,20 @@ def authenticate(session: Session, *, token: str) -> Principal:
     raise NotAuthenticated("malformed token")
 
 
+_RANK = {Role.DRIVER: 0, Role.DISPATCHER: 1, Role.ADMIN: 2}
+
+
+def _creator_vouches_for(session: Session, key: ApiKey) -> bool:
+    """Whether the user who made ``key`` still stands behind it: active, and holding at
+    least the key's role. Keys made from the command line (no creator) always do."""
+    if key.created_by_id is None:
+        return True
+    creator = session.get(User, key.created_by_id)
+    if creator is None:
+        return True
+    return creator.active and _RANK[Role(creator.role)] >= _RANK[Role(key.role)]
+
+
 def create_user(
     session: Session,
     *,
@@ -103,10 +121,13 @@ def create_user(
     role: Role,
     name: str = "",
 ) -> User:
-    """A new user; e-mail addresses are unique across the whole service."""
+    """A new user; e-mail addresses are unique within the organisation (409 when taken
+    there). Other organisations' users are neither checked nor revealed: the same address
+    may belong to a user of each."""
     email = email.strip().lower()
-    if session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict(f"a user with e-mail {email!r} already exists")
+    taken = f"a user with e-mail {email!r} already exists in this organisation"
+    if session.scalar(select(User.id).where(User.org_id == org_id, User.email == email)):
+        raise Conflict(taken)
     user = User(
         org_id=org_id,
         email=email,
@@ -119,18 +140,40 @@ def create_user(
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"a user with e-mail {email!r} already exists") from None
+        raise Conflict(taken) from None
     return user
 
 
+class SeveralOrganisations(NotAuthenticated):
+    """The e-mail and password open accounts in more than one organisation."""
+
+
 def login(
-    session: Session, *, email: str, password: str, ttl_s: int
+    session: Session, *, email: str, password: str, ttl_s: int, organisation: str | None = None
 ) -> tuple[str, SessionToken, User]:
-    """Check the password and open a session; returns the token (shown once)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
+    """Check the password and open a session; returns the token (shown once).
+
+    ``organisation`` (a slug) picks the account when the same e-mail address has one in
+    several organisations; without it, the one account whose password matches is used.
+    """
+    stmt = select(User).where(User.email == email.strip().lower())
+    if organisation:
+        stmt = stmt.join(Organisation, Organisation.id == User.org_id).where(
+            Organisation.slug == organisation.strip().lower()
+        )
+    candidates = list(session.scalars(stmt.order_by(User.created_at, User.id)))
+    if not candidates:
+        verify_password(None, password)  # the same cost as a wrong password
         raise NotAuthenticated("wrong e-mail or password")
+    matches = [u for u in candidates if verify_password(u.password_hash, password) and u.active]
+    if not matches:
+        raise NotAuthenticated("wrong e-mail or password")
+    if len(matches) > 1:
+        raise SeveralOrganisations(
+            "this e-mail and password open accounts in several organisations: "
+            "name the organisation (its short name)"
+        )
+    user = matches[0]
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = new_token(SESSION_PREFIX)

@@ -226,12 +226,17 @@ def retry_order(order: OrderDep, session: SessionDep) -> OrderOut:
     status_code=status.HTTP_201_CREATED,
 )
 def create_tracking_link(
-    order: OrderDep, session: SessionDep, settings: SettingsDep, request: Request
+    order: OrderDep, session: SessionDep, settings: SettingsDep
 ) -> TrackingLinkOut:
-    """Make a customer tracking link for the order; the token is shown only here."""
-    base = settings.public_base_url or str(request.base_url)
+    """Make a customer tracking link for the order; the token is shown only here.
+
+    The link starts with ``LASTMILE_PUBLIC_BASE_URL`` (409 when it is not set).
+    """
     return service.create_tracking_link(
-        session, order=order, ttl_s=settings.tracking_link_ttl_s, base_url=base
+        session,
+        order=order,
+        ttl_s=settings.tracking_link_ttl_s,
+        base_url=settings.public_base_url,
     )
 
 

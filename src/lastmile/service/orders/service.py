@@ -54,6 +54,7 @@ from lastmile.service.orders.schemas import (
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.schemas import answer_in
 from lastmile.service.security import digest, new_token
+from lastmile.service.settings import NO_PUBLIC_BASE_URL
 
 # -- rows <-> schemas ----------------------------------------------------------------------
 
@@ -398,7 +399,10 @@ def by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict[
 def create_tracking_link(
     session: Session, *, order: Order, ttl_s: int, base_url: str
 ) -> TrackingLinkOut:
-    """A new link for the customer of ``order``; only its digest is stored."""
+    """A new link for the customer of ``order``; only its digest is stored. ``base_url``
+    is the configured public address (409 when empty: never the request's Host)."""
+    if not base_url:
+        raise Conflict(NO_PUBLIC_BASE_URL)
     token = new_token(nbytes=24)
     link = TrackingLink(
         org_id=order.org_id,

@@ -280,12 +280,14 @@ def read_eta(
 
 @router.post("/trackers", response_model=TrackerCreated, status_code=status.HTTP_201_CREATED)
 def create_tracker(
-    body: TrackerIn, user: StaffUser, session: SessionDep, settings: SettingsDep, request: Request
+    body: TrackerIn, user: StaffUser, session: SessionDep, settings: SettingsDep
 ) -> TrackerCreated:
     """Register a tracker app or device (OsmAnd, Traccar Client, a GPS box) for a
-    vehicle or a driver. The token is shown only in this answer."""
-    base = settings.public_base_url or str(request.base_url)
-    return trackers.create_tracker(session, org_id=user.org_id, data=body, base_url=base)
+    vehicle or a driver. The token is shown only in this answer; the server URL starts
+    with ``LASTMILE_PUBLIC_BASE_URL`` (409 when it is not set)."""
+    return trackers.create_tracker(
+        session, org_id=user.org_id, data=body, base_url=settings.public_base_url
+    )
 
 
 @router.get("/trackers", response_model=list[TrackerOut])
