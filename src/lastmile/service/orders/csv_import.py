@@ -53,6 +53,7 @@ from pydantic import ValidationError
 from lastmile.domain import OrderKind
 from lastmile.service.errors import FieldError
 from lastmile.service.orders.schemas import ContactIn, ItemIn, OrderIn, StopIn, TimeWindowIn
+from lastmile.service.schemas import utc_in_range
 
 MAX_ROWS = 100_000
 _STOP_COLUMNS = ("address", "lon", "lat", "window_start", "window_end", "service_min")
@@ -146,13 +147,21 @@ class _Row:
                 self.error(column, f"{raw!r} is not a time of day")
                 return None
             midnight = dt.datetime.combine(self.date, dt.time(0), tzinfo=self.tz)
-            return midnight + dt.timedelta(hours=hh, minutes=mm, seconds=ss)
+            value = midnight + dt.timedelta(hours=hh, minutes=mm, seconds=ss)
+        else:
+            try:
+                value = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                self.error(column, f"{raw!r} is not a date-time (ISO 8601) or HH:MM")
+                return None
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=self.tz)
         try:
-            value = dt.datetime.fromisoformat(raw)
-        except ValueError:
-            self.error(column, f"{raw!r} is not a date-time (ISO 8601) or HH:MM")
+            utc_in_range(value)
+        except ValueError as exc:
+            self.error(column, f"{raw!r} is {exc}")
             return None
-        return value if value.tzinfo else value.replace(tzinfo=self.tz)
+        return value
 
     def listed(self, column: str) -> list[str]:
         return [part.strip() for part in self.text(column).split(";") if part.strip()]
@@ -383,7 +392,7 @@ def _unreadable(message: str, first_line: str, header: list[str], row: int) -> F
             "opened here is probably unbalanced; double a quote inside a quoted field"
         )
     else:
-        reason = f"the file cannot be read from this row on: {message}"
+        reason = f"unreadable CSV ({message}); the rows after it were not read"
     return FieldError(reason=reason, column=column, row=row)
 
 

@@ -15,9 +15,14 @@ from lastmile.service.schemas import (
     AwareDatetime,
     ErrorItem,
     Instant,
+    Int,
     Names,
     PerDimension,
 )
+
+#: The longest an order's instructions may be, however they are written (staff,
+#: CSV import, the customer's replies through their tracking link).
+INSTRUCTIONS_MAX_LENGTH = 2000
 
 
 class TimeWindowIn(ApiModel):
@@ -108,7 +113,7 @@ class ItemIn(ApiModel):
 
     barcode: str | None = Field(default=None, max_length=128, description="Barcode to scan.")
     description: str = Field(default="", max_length=500, description="What it is.")
-    quantity: int = Field(default=1, ge=1, description="How many pieces.")
+    quantity: Int = Field(default=1, ge=1, description="How many pieces.")
     compartment: str | None = Field(
         default=None, max_length=64, description="Compartment it travels in (e.g. chilled)."
     )
@@ -137,7 +142,9 @@ class OrderIn(ApiModel):
     priority: int = Field(default=0, ge=0, le=100, description="Kept first when not all fit.")
     depot_id: uuid.UUID | None = Field(default=None, description="Depot it ships from, if fixed.")
     customer: ContactIn = Field(default_factory=ContactIn, description="Customer contact.")
-    instructions: str = Field(default="", max_length=2000, description="Notes for the driver.")
+    instructions: str = Field(
+        default="", max_length=INSTRUCTIONS_MAX_LENGTH, description="Notes for the driver."
+    )
     compartment: str | None = Field(
         default=None, max_length=64, description="Compartment of items that name none."
     )
@@ -173,7 +180,9 @@ class OrderUpdate(ApiModel):
     priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
     depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
     customer: ContactIn | None = Field(default=None, description="New customer contact.")
-    instructions: str | None = Field(default=None, max_length=2000, description="New notes.")
+    instructions: str | None = Field(
+        default=None, max_length=INSTRUCTIONS_MAX_LENGTH, description="New notes."
+    )
     compartment: str | None = Field(default=None, max_length=64, description="New compartment.")
     items: list[ItemIn] | None = Field(default=None, max_length=500, description="New lines.")
 

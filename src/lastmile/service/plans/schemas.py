@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from pydantic import Field
 
 from lastmile.service.orders.schemas import TimeWindowOut
-from lastmile.service.schemas import FINITE, ApiModel, Instant
+from lastmile.service.schemas import FINITE, ApiModel, Day, Instant
 
 #: Largest plan seed: every engine takes it (PyVRP a 32-bit seed, plus one per worker).
 MAX_SEED = 2**31 - 1
@@ -26,7 +25,7 @@ class PlanCreate(ApiModel):
     model_config = FINITE
 
     name: str = Field(default="", max_length=200, description="Display name.")
-    date: dt.date = Field(description="The day to plan.")
+    date: Day = Field(description="The day to plan.")
     order_ids: list[uuid.UUID] | None = Field(
         default=None,
         max_length=20_000,
