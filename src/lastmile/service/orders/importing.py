@@ -5,6 +5,8 @@ The file is read as a stream: rows are parsed, placed (geocoded where needed,
 see :mod:`.placement`), checked and written (flushed) a batch at a time, in one
 transaction that is committed only at the end, so memory stays that of a
 batch whatever the file's size, and a file that fails leaves nothing behind.
+(On SQLite the database's write lock is held from the first batch written to
+the end of the import.)
 
 * ``all_or_nothing`` (the default): any row error fails the whole import with
   every ``(row, column, reason)`` (of the first ``MAX_REPORTED_ROWS`` rows
@@ -138,13 +140,14 @@ def import_orders(
                     cache=cache,
                 )
                 if rejections.count and mode is ImportMode.ALL_OR_NOTHING:
+                    # nothing will be written: only look for the other errors
                     if rejections.count > MAX_REPORTED_ROWS:
-                        break  # enough to show; nothing will be written anyway
-                    continue  # look for the other errors; write nothing more
-                for item in staged:
-                    _record(session, org, result, item, dry_run=dry_run)
-                if not dry_run:
-                    session.flush()
+                        break  # enough to show
+                else:
+                    for item in staged:
+                        _record(session, org, result, item, dry_run=dry_run)
+                    if not dry_run:
+                        session.flush()
                 _forget(session, kept)
     except CsvFileError as exc:
         session.rollback()
