@@ -108,7 +108,7 @@ def _report(minute: int) -> None:
         "errors": sum(errors.values()),
         "errors_by_kind": errors,
         "live_events": live,
-        "rss_mib": rss,
+        "rss_mib": rss,  # the uvicorn master first, then its children
     }
     with MINUTES_OUT.open("a") as out:
         out.write(json.dumps(row) + "\n")
@@ -270,7 +270,8 @@ class Dispatcher(HttpUser):
 
 
 class Planner(HttpUser):
-    """A planning job for the next day every ``plan_every_s`` seconds, followed to its end."""
+    """A planning job for the next day every ``plan_every_s`` seconds, followed to its end,
+    then its plan deleted (so the next job plans the same orders again)."""
 
     fixed_count = 1
     wait_time = constant_pacing(SCENARIO["plan_every_s"])
@@ -298,6 +299,7 @@ class Planner(HttpUser):
                     + (f": {job.json().get('error')}" if status != "succeeded" else ""),
                     flush=True,
                 )
+                self.client.delete(f"/plans/{plan_id}", headers=HEADERS, name="plan (delete)")
                 if status != "succeeded":
                     events.request.fire(
                         request_type="JOB",
