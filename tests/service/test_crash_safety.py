@@ -56,8 +56,12 @@ def routes(app: FastAPI, client: TestClient) -> tuple[Tenant, dict[str, dict[str
         t.shift(who, t.vehicle(vtype["id"], depot["id"])["id"])
     for i in range(10):
         t.order(i)
-    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 4}, status=202)
-    job = t.wait_for_job(plan["id"])
+    # On a loaded machine the solver may miss even a generous limit: try again.
+    for _ in range(3):
+        plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 6}, status=202)
+        job = t.wait_for_job(plan["id"], timeout_s=120)
+        if job["status"] == "succeeded":
+            break
     assert job["status"] == "succeeded", job
     plan = t.ok("post", f"/plans/{plan['id']}/dispatch", json={})
     by_driver = {r["driver_id"]: r for r in plan["routes"]}
