@@ -201,7 +201,9 @@ def main(argv: list[str] | None = None) -> int:
             "insert_every_s": args.insert_every,
             "plan_every_s": args.plan_every,
             "plan_seconds": args.plan_seconds,
-            "dashboard_read_every_s": 5.0,
+            # Under uvicorn's keep-alive timeout (5 s): at 5 s the server closes the
+            # idle connection as the next read goes out on it (connection reset).
+            "dashboard_read_every_s": 3.0,
         }
         (work / "scenario.json").write_text(json.dumps(scenario))
         minutes_file = work / "minutes.jsonl"
@@ -221,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--spawn-rate",
                 str(users),
                 "--run-time",
-                f"{round(args.minutes * 60 + 2)}s",
+                f"{round(args.minutes * 60 + 5)}s",
                 "--stop-timeout",
                 "5",
                 "--only-summary",
