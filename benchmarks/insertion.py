@@ -16,7 +16,10 @@ into that same live plan, and timed:
 * ``+ rows``  -- :func:`insert_order` with a problem grown by the new address,
   so the live view is grown by its rows first (a handful of calls: it copies
   the O(n^2) matrices once);
-* ``view``    -- building the live view once (per change of state).
+* ``view``    -- building the live view once (per change of state);
+* ``move``    -- :meth:`LivePlan.move` (``--moves`` of them): a stop ahead moved
+  to a random route at its cheapest position, or two places earlier or later
+  on its own route; the routes it changes validated.
 
 Side by side, in the same run: what a full re-solve of everything not yet done
 takes (:meth:`LivePlan.reoptimise`, which calls :func:`lastmile.planning.solve`
@@ -26,7 +29,7 @@ The base plan is built by inserting the day's orders one by one (``--base
 insert``, quick) or by ``solve`` (``--base solve``, slow with breaks: VROOM).
 
     python benchmarks/insertion.py [--orders 1000] [--vans 50] [--repeat 200]
-        [--at 11] [--resolve 30] [--base insert|solve] [--seed 1]
+        [--at 11] [--moves 100] [--resolve 30] [--base insert|solve] [--seed 1]
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ from lastmile.domain import (
     Stop,
     TimeWindow,
     Unassigned,
+    VisitKind,
 )
+from lastmile.exceptions import InputError
 from lastmile.planning import solve
 from lastmile.planning.live import LivePlan, VehicleState, insert_order
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
@@ -173,6 +178,45 @@ def percentiles(values: list[float]) -> str:
     return f"p50 {statistics.median(ordered):7.1f}  p95 {p95:7.1f}  max {ordered[-1]:7.1f}"
 
 
+def move_orders(live: LivePlan, n: int, seed: int) -> None:
+    """Time ``n`` moves of a stop ahead, each from ``live``: half to a random route at
+    the cheapest position, half two places earlier or later on its own route."""
+    rng = random.Random(seed)
+    real = {o.id for o in live.problem.orders}
+    ahead = [
+        (r.vehicle_id, v.order_id, i)
+        for r in live.plan.routes
+        for i, v in enumerate(r.tasks)
+        if v.order_id in real
+        and v.kind is not VisitKind.PICKUP
+        and r.vehicle_id not in live.unavailable
+        and any(w.order_id == v.order_id for w in live.residual_route(r.vehicle_id).tasks)
+    ]
+    targets = [r.vehicle_id for r in live.plan.routes if r.vehicle_id not in live.unavailable]
+    timed: dict[str, list[float]] = {}
+    refused = 0
+    for k in range(n):
+        src, oid, at = rng.choice(ahead)
+        to, position = (
+            (rng.choice(targets), None) if k % 2 == 0 else (src, at + rng.choice([-2, 2]))
+        )
+        route = live.plan.route_of(to)
+        if position is not None and route is not None:
+            position = min(max(position, 0), len(route.tasks) - 1)
+        t0 = time.perf_counter()
+        try:
+            out = live.move(oid, to, position=position)
+        except InputError:
+            refused += 1  # a position among the stops done, a shipment, goods on board
+            continue
+        ms = (time.perf_counter() - t0) * 1000
+        how = "random route" if position is None else "own route, 2 away"
+        timed.setdefault(f"{how}, {'feasible' if out.ok else 'refused'}", []).append(ms)
+    print(f"\nmove one order (ms), {n - refused} moves ({refused} refused before trying):")
+    for how, values in sorted(timed.items()):
+        print(f"  {how:28s} {percentiles(values)}   ({len(values)})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=1000)
@@ -180,6 +224,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--at", type=float, default=11.0, help="hour of the day watched")
     parser.add_argument("--fail", type=float, default=0.05, help="share of done stops failed")
+    parser.add_argument("--moves", type=int, default=100, help="orders moved")
     parser.add_argument("--resolve", type=float, default=30.0, help="re-solve time limit (s)")
     parser.add_argument("--base", choices=["insert", "solve"], default="insert")
     parser.add_argument("--base-seconds", type=float, default=120.0)
@@ -247,6 +292,9 @@ def main() -> None:
         insert_order(bigger, live, moved)
         grown_ms.append((time.perf_counter() - t0) * 1000)
     print(f"  {'+ rows':10s} {percentiles(grown_ms)}   (new address: live view grown by its rows)")
+
+    if args.moves > 0:
+        move_orders(live, args.moves, args.seed)
 
     if args.resolve > 0:
         t0 = time.perf_counter()

@@ -240,13 +240,25 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.serve:
+        from lastmile.service.demo_day import serve_demo
+
+        return serve_demo(
+            out_dir=Path(args.out),
+            host=args.host,
+            port=args.port,
+            orders=120 if args.orders is None else args.orders,
+            network=args.network or "",
+            seed=args.seed,
+            time_limit_s=args.time_limit,
+        )
     from lastmile.demo import run_demo
 
     return run_demo(
         out_dir=Path(args.out),
         time_limit=args.time_limit,
         seed=args.seed,
-        orders=args.orders,
+        orders=250 if args.orders is None else args.orders,
         waiting_costs=args.waiting_costs,
     )
 
@@ -291,13 +303,29 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="out/demo", help="folder for the demo's files")
     demo.add_argument("--time-limit", type=float, default=10.0)
     demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--orders", type=int, default=250)
+    demo.add_argument(
+        "--orders", type=int, default=None, help="deliveries (default: 250; 120 with --serve)"
+    )
     demo.add_argument(
         "--waiting-costs",
         action=argparse.BooleanOptionalAction,
         default=True,
         help="charge waiting like driving, as the service does by default (drivers paid by "
         "the hour); --no-waiting-costs charges driving time only",
+    )
+    served = demo.add_argument_group(
+        "the demo served", "--serve: seed today in a demo organisation and serve it in a browser"
+    )
+    served.add_argument(
+        "--serve",
+        action="store_true",
+        help="seed today into a fresh service.db in --out through the API and serve it "
+        "until Ctrl-C",
+    )
+    served.add_argument("--host", default="127.0.0.1")
+    served.add_argument("--port", type=int, default=8000)
+    served.add_argument(
+        "--network", metavar="PATH.osm.pbf", help="plan on this road network (points inside it)"
     )
     demo.set_defaults(func=cmd_demo)
 

@@ -14,7 +14,8 @@
      ├── OSRMError               OSRM answered with an error (travel.osrm)
      │    └── OSRMUnavailable    no OSRM server to talk to
      ├── WeatherUnavailable      a weather service could not be reached (travel.weather)
-     └── GeocoderUnavailable     an online geocoder could not be reached (geocode.nominatim)
+     ├── GeocoderUnavailable     an online geocoder could not be reached (geocode.nominatim)
+     └── DemoSeedError           the served demo's day could not be seeded (service.demo_day)
 
 The classes defined elsewhere live with the code that raises them; the tree
 lists them all (a test keeps it complete).

@@ -16,6 +16,7 @@ import os
 import secrets
 import shutil
 import socket
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -36,6 +37,7 @@ from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
 from lastmile.service.orgs.service import create_org
+from lastmile.service.pod.storage import LocalFileStore
 from lastmile.service.settings import Settings
 
 CHROMIUM = os.environ.get("LASTMILE_CHROMIUM", "/usr/bin/chromium")
@@ -109,11 +111,20 @@ class LiveServer:
 
 
 def _serve(settings: Settings) -> Iterator[LiveServer]:
-    """``settings``' app served by uvicorn on a free port of 127.0.0.1 until closed."""
-    app = create_app(settings, geocode=None)
+    """``settings``' app served by uvicorn on a free port of 127.0.0.1 until closed
+    (links start with its address; the tests sign in more often than people do)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    settings = settings.model_copy(
+        update={
+            "public_base_url": f"http://127.0.0.1:{port}",
+            "login_attempts_per_address_per_minute": 10_000,
+        }
+    )
+    app = create_app(settings, geocode=None)
+    # Signatures and photos go to a folder of the test run, not the working directory.
+    app.state.pod_store = LocalFileStore(Path(tempfile.mkdtemp(prefix="lastmile-pod-")))
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     served = _Server(config)
     thread = threading.Thread(target=served.run, daemon=True)

@@ -16,7 +16,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import pytest
 
 SCREENSHOT_FOR_README = "dashboard"
 
@@ -214,7 +213,7 @@ def test_the_dispatcher_sees_the_day_and_reports_arrive_live(
     )
     page.locator("#live-alert-list .alert-failed").wait_for(timeout=10_000)
     assert "Customer" in page.inner_text("#live-alert-list .alert-failed")
-    assert "recipient_absent" in page.inner_text("#live-alert-list .alert-failed")
+    assert "Recipient not at home" in page.inner_text("#live-alert-list .alert-failed")
     fix_at = dt.datetime.now(zone).replace(microsecond=0)
     _ok(
         org.api("admin").post(
@@ -301,18 +300,11 @@ def test_a_breakdown_is_reported_from_the_page(new_page: Any, org: Any, sign_in:
     row.and_(page.get_by_text("broken down")).wait_for(timeout=10_000)
 
 
-def _moves_endpoint(org: Any, plan_id: str) -> bool:
-    r = org.api("admin").post(f"/plans/{plan_id}/moves/preview", json={})
-    return bool(r.status_code != 404)
-
-
 def test_a_move_is_previewed_before_it_is_saved(
     new_page: Any, org: Any, sign_in: Any, shot: Any
 ) -> None:
     day = _dispatched_day(org.api("admin"), orders=6)
     plan = day["plan"]
-    if not _moves_endpoint(org, plan["id"]):
-        pytest.xfail("POST /plans/{id}/moves/preview is not on this branch yet")
 
     def stops(route: dict[str, Any]) -> list[str]:
         return [v["order_id"] for v in route["visits"] if v["order_id"]]

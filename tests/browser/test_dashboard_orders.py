@@ -228,7 +228,7 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     assert "Sanna Lahti" in text and "Jukka Rinne" in text
     live = page.get_by_role("link", name="Follow the day live")
     expect(live).to_be_visible()
-    assert live.get_attribute("href") == "/dashboard"
+    assert live.get_attribute("href") == f"/dashboard?day={day}"
     assert org.api("dispatcher").get("/plans").json()[0]["status"] == "dispatched"
     assert axe(page) == []
     keep_screenshot(shot(page, "dashboard-plan"), "dashboard-plan")
@@ -236,6 +236,21 @@ def test_a_dispatcher_imports_finds_plans_and_dispatches(
     page.reload()
     expect(page.locator("#plan-dispatch-status")).to_contain_text("Dispatched at")
     expect(page.get_by_role("button", name="Dispatch")).to_be_hidden()
+
+    # The live page opens on the plan's day: its routes on the map and the timeline.
+    live.click()
+    page.wait_for_selector("body[data-live-ready=true]", timeout=30_000)
+    assert page.url.endswith(f"/dashboard?day={day}")
+    expect(page.locator("#live-plan")).to_contain_text("2 routes")
+    expect(page.locator("#live-timeline .bar.stop")).to_have_count(5)
+    heads = page.locator("#live-timeline .row:not(.axis) .head").all_inner_texts()
+    assert any("Van Helmi" in h for h in heads) and any("Sanna Lahti" in h for h in heads)
+    drawn = page.evaluate(
+        """() => { const c = document.querySelector('#live-map canvas');
+                   return c ? c.width * c.height : 0; }"""
+    )
+    assert drawn > 0
+    assert page.locator("#live-map .leaflet-interactive, #live-map canvas").count() > 0
 
     # Back on the orders page the orders name their vans and drivers.
     page.goto("/dashboard/orders")

@@ -32,6 +32,7 @@ from lastmile.service import security
 from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
+from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.orgs.service import create_org
 from lastmile.service.settings import Settings
 
@@ -119,6 +120,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "solver_workers": 1,
         "default_time_limit_s": 1.0,
         "login_attempts_per_minute": 10_000,
+        "login_attempts_per_address_per_minute": 10_000,
         "tracking_requests_per_minute": 10_000,
         "public_base_url": "https://track.example",
     }
@@ -134,7 +136,10 @@ def geocoder() -> FakeGeocoder:
 @pytest.fixture(scope="session")
 def client(database_url: str, geocoder: FakeGeocoder) -> Iterator[TestClient]:
     """A client of the started app (database migrated, job runner running)."""
-    with TestClient(create_app(make_settings(database_url), geocode=geocoder)) as c:
+    app = create_app(make_settings(database_url), geocode=geocoder)
+    # The tests' webhook receivers listen on 127.0.0.1: permitted on purpose.
+    app.state.notify_settings = NotifySettings(webhook_allow="127.0.0.1/32")
+    with TestClient(app) as c:
         yield c
 
 
@@ -280,7 +285,7 @@ class World:
     objects: dict[str, str]
 
 
-def build_world(app: FastAPI, client: TestClient) -> World:
+def build_world(app: FastAPI, client: TestClient, *, time_limit_s: float = 0.5) -> World:
     t = new_tenant(app, client)
     depot = t.depot()
     vtype = t.vehicle_type(capacity=[6])  # 10 orders of 1: both vans are needed
@@ -288,7 +293,7 @@ def build_world(app: FastAPI, client: TestClient) -> World:
     t.shift("d1", vehicles[0]["id"])
     t.shift("d2", vehicles[1]["id"])
     orders = [t.order(i) for i in range(10)]
-    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 0.5}, status=202)
+    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": time_limit_s}, status=202)
     job = t.wait_for_job(plan["id"])
     assert job["status"] == "succeeded", job
     plan = t.ok("post", f"/plans/{plan['id']}/dispatch", json={})

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 import pytest
@@ -89,6 +90,58 @@ def test_bootstrap_an_organisation(
     assert commands.main(["admin", "create-api-key", "--org", "nope", "--name", "erp"]) == 1
 
 
+def _create_user(env: dict[str, str], *extra: str, stdin: str | None) -> subprocess.Popen[str]:
+    """``create-user`` in a process of its own session: no controlling terminal."""
+    args = ["admin", "create-user", "--org", "acme", "--email", "cron@acme.example", *extra]
+    return subprocess.Popen(
+        [sys.executable, "-m", "lastmile.service", *args],
+        env=env,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def test_create_user_without_a_terminal_says_how_to_give_the_password(sqlite_env: str) -> None:
+    assert commands.main(["admin", "create-org", "--name", "Acme", "--slug", "acme"]) == 0
+    env = {k: v for k, v in os.environ.items() if k != "LASTMILE_PASSWORD"}
+    proc = _create_user(env, stdin=None)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, (out, err)
+    assert "Traceback" not in err
+    assert "--password-stdin" in err and "LASTMILE_PASSWORD" in err
+    proc = _create_user(env, "--password-stdin", stdin=None)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1 and "standard input gave no password" in err, (out, err)
+    proc = _create_user(env, "--password-stdin", stdin="a long password")
+    out, err = proc.communicate("a long password\n", timeout=60)
+    assert proc.returncode == 0 and "cron@acme.example (admin) created" in out, (out, err)
+
+
+def test_serve_makes_links_from_its_own_address_not_from_requests(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app))
+    monkeypatch.delenv("LASTMILE_PUBLIC_BASE_URL", raising=False)
+    assert commands.main(["serve", "--host", "10.0.0.5", "--port", "8080"]) == 0
+    assert started[-1].state.settings.public_base_url == "http://10.0.0.5:8080"
+    assert "links start with http://10.0.0.5:8080" in capsys.readouterr().err
+    assert commands.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert started[-1].state.settings.public_base_url == ""
+    assert "LASTMILE_PUBLIC_BASE_URL is not set" in capsys.readouterr().err
+    monkeypatch.setenv("LASTMILE_PUBLIC_BASE_URL", "https://track.example")
+    assert commands.main(["serve", "--host", "0.0.0.0"]) == 0
+    assert started[-1].state.settings.public_base_url == "https://track.example"
+    assert commands.main(["serve", "--public-base-url", "https://go.example"]) == 0
+    assert started[-1].state.settings.public_base_url == "https://go.example"
+    assert commands.listening_url("::1", 8000) == "http://[::1]:8000"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -114,13 +167,14 @@ def test_serve_runs_the_app_under_uvicorn(sqlite_env: str) -> None:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90
         while True:
             try:
                 r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.terminate()  # its output ends only when it does
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     raise AssertionError(f"server did not start: {out}") from None
                 time.sleep(0.2)

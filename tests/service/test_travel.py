@@ -504,3 +504,21 @@ def test_a_fleet_on_two_road_profiles_plans_each_on_its_own(
             assert b["travel_s"] - a["travel_s"] == own[i, j]
             differ += int(own[i, j]) != int(other.durations[i, j])
     assert differ > 0
+
+
+def test_held_models_are_kept_per_day_and_moment(road_app: tuple[FastAPI, TestClient]) -> None:
+    app, _ = road_app
+    travel: ServiceTravel = app.state.travel_model
+    epoch = epoch_of_day()
+    leave = 9 * 3600
+    first = travel.for_day(epoch, ZONE, departure=leave, held=True).model("car")
+    again = travel.for_day(epoch, ZONE, departure=leave, held=True).model("car")
+    assert isinstance(first, HeldRoadModel) and again is first
+    later = travel.for_day(epoch, ZONE, departure=leave + 900, held=True).model("car")
+    assert isinstance(later, HeldRoadModel) and later is not first
+    assert later.departure == leave + 900
+    other_day = travel.for_day(
+        epoch + dt.timedelta(days=1), ZONE, departure=leave, held=True
+    ).model("car")
+    assert isinstance(other_day, HeldRoadModel)
+    assert other_day is not first and other_day.model is not first.model

@@ -230,18 +230,70 @@ def test_snapping_avoids_unreachable_nodes() -> None:
         model.matrix([Location(1.0, 2.0, planar=True)])
 
 
+def test_pair_seconds_are_the_searches_figures_and_remembered_per_slice() -> None:
+    net = grid_network(rows=10, cols=10, arterial_every=3, jitter=0.3, seed=2)
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    rng = np.random.default_rng(4)
+    src = rng.integers(0, net.num_nodes, 40)
+    tgt = rng.integers(0, net.num_nodes, 40)
+    # Departures inside rush-hour slices and just before their ends (the trip then
+    # crosses into the next slice, whose speeds differ).
+    for depart in (7.5 * H, 8.25 * H - 30, 8.25 * H - 5, 17.1 * H, 8 * H + 1):
+        exact = model.earliest_arrivals(src, depart)
+        want = exact.arrival[np.arange(len(src)), tgt] - depart
+        assert np.allclose(model.pair_seconds(src, depart, tgt), want, rtol=0, atol=1e-6)
+    # Twice the same question: the second answer is remembered, and the same.
+    first = model.pair_seconds(src, 9 * H, tgt)
+    remembered = len(model._pairs)
+    assert remembered > 0
+    again = model.pair_seconds(src, 9 * H + 60, tgt)
+    assert len(model._pairs) == remembered
+    exact = model.earliest_arrivals(src, 9 * H + 60)
+    assert np.allclose(again, exact.arrival[np.arange(len(src)), tgt] - (9 * H + 60), atol=1e-6)
+    assert np.allclose(first, again, atol=1e-6)
+    assert model.pair_seconds([3], 9 * H, [3])[0] == 0.0
+    # Trips into the next slice are remembered for their very departure only.
+    crossing = len(model._pairs_at)
+    assert crossing > 0
+    exact = model.earliest_arrivals(src, 8.25 * H - 5)
+    want = exact.arrival[np.arange(len(src)), tgt] - (8.25 * H - 5)
+    assert np.allclose(model.pair_seconds(src, 8.25 * H - 5, tgt), want, atol=1e-6)
+    assert len(model._pairs_at) == crossing
+
+
+def test_known_points_snap_as_the_first_time() -> None:
+    net = grid_network(rows=6, cols=6, seed=2)
+    model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
+    rng = np.random.default_rng(1)
+    lon, lat = np.asarray(net.node_lon), np.asarray(net.node_lat)
+    xs = rng.uniform(lon.min(), lon.max(), 12)
+    ys = rng.uniform(lat.min(), lat.max(), 12)
+    places = [Location(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+    nodes, gap = model.snap(places)
+    for _ in range(2):  # first snapped, then remembered
+        known_nodes, known_gap = model.snap_known([*places[6:], *places[:6]])
+        assert known_nodes.tolist() == [*nodes[6:].tolist(), *nodes[:6].tolist()]
+        assert np.allclose(known_gap, np.concatenate([gap[6:], gap[:6]]))
+    with pytest.raises(InputError, match="longitude/latitude"):
+        model.snap_known([places[0], Location(1.0, 2.0, planar=True)])
+
+
 def test_compiled_and_numpy_searches_agree() -> None:
     net = grid_network(rows=12, cols=12, seed=5)
     model = TimeDependentModel(net, TrafficProfile.default(), epoch=TUESDAY)
     if not model.use_kernel:
         pytest.skip("numba is not installed: only the numpy search exists")
-    src = np.array([0, 50, 143])
-    departs = np.array([7.5, 8.2, 17.9]) * H
-    compiled = model.earliest_arrivals(src, departs)
-    model.use_kernel = False
-    vectorised = model.earliest_arrivals(src, departs)
-    assert np.allclose(compiled.arrival, vectorised.arrival, rtol=0, atol=1e-6)
-    assert np.allclose(compiled.length_m, vectorised.length_m, rtol=0, atol=1e-6)
+    # Three sources are searched in the calling thread, seven in the thread pool.
+    for src, departs in (
+        (np.array([0, 50, 143]), np.array([7.5, 8.2, 17.9]) * H),
+        (np.array([0, 50, 143, 7, 99, 120, 61]), np.array([7.5, 8.2, 17.9, 3, 8, 12, 16.6]) * H),
+    ):
+        model.use_kernel = True
+        compiled = model.earliest_arrivals(src, departs)
+        model.use_kernel = False
+        vectorised = model.earliest_arrivals(src, departs)
+        assert np.allclose(compiled.arrival, vectorised.arrival, rtol=0, atol=1e-6)
+        assert np.allclose(compiled.length_m, vectorised.length_m, rtol=0, atol=1e-6)
 
 
 def test_monaco_road_network(tmp_path_factory: pytest.TempPathFactory) -> None:

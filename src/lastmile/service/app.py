@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import lastmile
 from lastmile.exceptions import InputError
-from lastmile.service import db
+from lastmile.service import accesslog, db
 from lastmile.service.auth.router import router as auth_router
 from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
@@ -142,6 +142,7 @@ def create_app(
         travel = ServiceTravel.from_settings(settings)
     engine = db.make_engine(settings.database_url)
     install_outbox()
+    accesslog.install()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -185,6 +186,9 @@ def create_app(
     app.state.road_map = RoadMap(travel)
     app.state.live_views = LiveViews(ttl_s=settings.live_view_ttl_s)
     app.state.login_limiter = RateLimiter(limit=settings.login_attempts_per_minute)
+    app.state.login_address_limiter = RateLimiter(
+        limit=settings.login_attempts_per_address_per_minute
+    )
     app.state.tracking_limiter = RateLimiter(limit=settings.tracking_requests_per_minute)
 
     for router in (

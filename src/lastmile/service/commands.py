@@ -52,6 +52,13 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     p.add_argument(
+        "--public-base-url",
+        metavar="URL",
+        help="address customers and trackers reach the service at, put in front of the "
+        "links it makes (overrides LASTMILE_PUBLIC_BASE_URL; default: http://HOST:PORT when "
+        "--host names one address)",
+    )
+    p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     travel = p.add_argument_group("travel (shown by GET /health)")
@@ -78,9 +85,20 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     return p
 
 
+def listening_url(host: str, port: int) -> str:
+    """``http://HOST:PORT`` when ``host`` names one address; empty for the wildcards
+    (``0.0.0.0``, ``::``), which name no address a customer could reach."""
+    if host in ("", "0.0.0.0", "::", "[::]"):
+        return ""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from lastmile.service import accesslog
     from lastmile.service.app import create_app
 
     settings = _settings(
@@ -88,12 +106,30 @@ def run_serve(args: argparse.Namespace) -> int:
         traffic=getattr(args, "traffic", None),
         weather=getattr(args, "weather", None),
         osrm_url=getattr(args, "osrm_url", None),
+        public_base_url=getattr(args, "public_base_url", None),
     )
+    if not settings.public_base_url:
+        default = listening_url(args.host, args.port)
+        if default:
+            settings = settings.model_copy(update={"public_base_url": default})
+            print(
+                f"links start with {default} (set LASTMILE_PUBLIC_BASE_URL or "
+                "--public-base-url to the address customers reach)",
+                file=sys.stderr,
+            )
+        else:
+            print(
+                f"warning: --host {args.host} names no single address and "
+                "LASTMILE_PUBLIC_BASE_URL is not set: tracking links and trackers are "
+                "refused until it is",
+                file=sys.stderr,
+            )
     try:
         app = create_app(settings)
     except InputError as exc:
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
+    accesslog.install()
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -171,14 +207,33 @@ def run_create_org(args: argparse.Namespace) -> int:
 
 
 def _read_password(args: argparse.Namespace) -> str:
+    """The new user's password: from standard input (``--password-stdin``), else
+    ``LASTMILE_PASSWORD``, else asked twice at the terminal."""
     if args.password_stdin:
-        return sys.stdin.readline().rstrip("\n")
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise InputError("--password-stdin: standard input gave no password", where="password")
+        return line
     if os.environ.get("LASTMILE_PASSWORD"):
         return os.environ["LASTMILE_PASSWORD"]
+    if not _has_terminal():
+        raise InputError(
+            "no terminal to ask for it: pipe it in with --password-stdin or set LASTMILE_PASSWORD",
+            where="password",
+        )
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise InputError("the passwords differ", where="password")
     return first
+
+
+def _has_terminal() -> bool:
+    """Whether a password can be asked for (getpass reads from the controlling terminal)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+        return True
+    except OSError:
+        return sys.stdin is not None and sys.stdin.isatty()
 
 
 def run_create_user(args: argparse.Namespace) -> int:

@@ -25,7 +25,7 @@ from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal as Principal
 from lastmile.service.auth.service import authenticate
 from lastmile.service.errors import Forbidden, NotAuthenticated
-from lastmile.service.schemas import answer_in
+from lastmile.service.schemas import MAX_INT, answer_in
 from lastmile.service.settings import Settings
 
 _bearer = HTTPBearer(
@@ -55,6 +55,16 @@ def client_address(request: Request, settings: Settings) -> str:
         if forwarded:
             return forwarded.split(",")[0].strip()
     return request.client.host if request.client else "unknown"
+
+
+def limit_login_attempts(request: Request, settings: Settings, email: str) -> None:
+    """Count one login attempt, per client address and per (address, e-mail): one address
+    can neither guess one account's password quickly nor try many accounts (429 over
+    either limit)."""
+    address = client_address(request, settings)
+    state = request.app.state
+    state.login_address_limiter.hit(f"login:{address}", what="login attempts from this address")
+    state.login_limiter.hit(f"login:{address}:{email.strip().lower()}", what="login attempts")
 
 
 def get_credentials(
@@ -118,7 +128,7 @@ class Page:
 
 def get_page(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most items to return.")] = 100,
-    offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")] = 0,
 ) -> Page:
     return Page(limit=limit, offset=offset)
 

@@ -72,10 +72,39 @@ _IN_ANSWER_ZONE = PlainSerializer(_answer_iso, return_type=str, when_used="json"
 _ANSWER_SCHEMA = WithJsonSchema({"type": "string", "format": "date-time"}, mode="serialization")
 
 
+#: The years a date or time given to the service may fall in (after conversion
+#: to UTC): wide enough for any delivery, narrow enough that every conversion and
+#: every database column holds it.
+FIRST_YEAR = 1900
+LAST_YEAR = 2200
+_YEARS = f"between the years {FIRST_YEAR} and {LAST_YEAR}"
+
+#: The largest integer accepted anywhere (a signed 64-bit database column).
+MAX_INT = 2**63 - 1
+
+
+def utc_in_range(value: dt.datetime) -> dt.datetime:
+    """``value`` (aware) in UTC; ``ValueError`` when the conversion overflows or the
+    result is outside the years the service accepts (:data:`FIRST_YEAR`..:data:`LAST_YEAR`)."""
+    try:
+        utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(f"out of range: give a time {_YEARS}") from None
+    if not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise ValueError(f"out of range: give a time {_YEARS}")
+    return utc
+
+
 def _aware(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is None:
         raise ValueError("give a time zone (e.g. 2025-05-01T09:00:00+02:00 or ...Z)")
-    return value.astimezone(dt.UTC)
+    return utc_in_range(value)
+
+
+def _day(value: dt.date) -> dt.date:
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ValueError(f"out of range: give a day {_YEARS}")
+    return value
 
 
 #: A time in an answer: shown in the organisation's time zone with its offset
@@ -84,6 +113,12 @@ Instant = Annotated[dt.datetime, _IN_ANSWER_ZONE, _ANSWER_SCHEMA]
 
 #: A datetime that must carry a time zone; stored in UTC, answered like :data:`Instant`.
 AwareDatetime = Annotated[dt.datetime, AfterValidator(_aware), _IN_ANSWER_ZONE, _ANSWER_SCHEMA]
+
+#: A calendar day given to the service (years :data:`FIRST_YEAR`..:data:`LAST_YEAR`).
+Day = Annotated[dt.date, AfterValidator(_day)]
+
+#: An integer given to the service: at most :data:`MAX_INT` (fits a 64-bit column).
+Int = Annotated[int, Field(le=MAX_INT, ge=-MAX_INT - 1)]
 
 Lon = Annotated[float, Field(ge=-180, le=180, description="Longitude, degrees (WGS84).")]
 Lat = Annotated[float, Field(ge=-90, le=90, description="Latitude, degrees (WGS84).")]

@@ -7,6 +7,13 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+#: Why a link (customer tracking link, tracker server URL) cannot be made.
+NO_PUBLIC_BASE_URL = (
+    "links need LASTMILE_PUBLIC_BASE_URL: set it to the address customers and trackers "
+    "reach the service at (e.g. https://track.example.com); the request's Host header is "
+    "not trusted for links"
+)
+
 
 class Settings(BaseSettings):
     """Everything the service can be told. Each field maps to ``LASTMILE_<NAME>``."""
@@ -28,6 +35,11 @@ class Settings(BaseSettings):
     login_attempts_per_minute: int = Field(
         default=10, gt=0, description="Login attempts per client address and e-mail per minute."
     )
+    login_attempts_per_address_per_minute: int = Field(
+        default=30,
+        gt=0,
+        description="Login attempts per client address per minute, whatever the e-mail.",
+    )
     tracking_requests_per_minute: int = Field(
         default=60, gt=0, description="Tracking page requests per client address per minute."
     )
@@ -36,7 +48,11 @@ class Settings(BaseSettings):
         description="Take the client address from X-Forwarded-For (only behind a trusted proxy).",
     )
     public_base_url: str = Field(
-        default="", description="Base URL put in front of customer tracking links."
+        default="",
+        description="Base URL put in front of customer tracking links and tracker server "
+        "URLs, e.g. https://track.example.com. Links are never built from a request's Host "
+        "header: without this setting they are refused (409). lastmile serve sets it from "
+        "--host and --port when they name one address.",
     )
     planning_executor: Literal["process", "thread"] = Field(
         default="process",

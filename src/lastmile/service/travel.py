@@ -68,6 +68,8 @@ Between = Callable[[Sequence[Location], Sequence[Location]], tuple[IntArray, Int
 DEFAULT_PROFILE = "car"
 #: Day models (one per plan day and road profile) kept per process.
 DAY_MODELS = 16
+#: Held models (a day model's speeds at one moment, see :class:`HeldRoadModel`) kept per process.
+HELD_MODELS = 8
 #: Up to this many shortest-path trees, path lengths are walked target by target.
 _FEW_TREES = 4
 #: A day model built from a live forecast is built again after this long (s).
@@ -192,6 +194,9 @@ class ServiceTravel:
         self._networks: dict[str, RoadNetwork] = {}
         self._days: collections.OrderedDict[tuple[str, dt.datetime], _Kept]
         self._days = collections.OrderedDict()
+        self._held: collections.OrderedDict[tuple[str, dt.datetime, int | None], HeldRoadModel] = (
+            collections.OrderedDict()
+        )
         self._lock = threading.Lock()
         if model is not None:
             return
@@ -287,6 +292,24 @@ class ServiceTravel:
                 self._days.popitem(last=False)
         return model
 
+    def held_model(self, profile: str, epoch: dt.datetime, departure: int | None) -> HeldRoadModel:
+        """The day model of ``profile`` with the speeds at ``departure`` held, kept per
+        process: every re-planning request on a kept live view asks for the same one."""
+        day = self.day_model(profile, epoch)
+        key = (self.network_key(profile), epoch, departure)
+        with self._lock:
+            found = self._held.get(key)
+            if found is not None and found.model is day:
+                self._held.move_to_end(key)
+                return found
+        held = HeldRoadModel(day, departure)
+        with self._lock:
+            self._held[key] = held
+            self._held.move_to_end(key)
+            while len(self._held) > HELD_MODELS:
+                self._held.popitem(last=False)
+        return held
+
     def for_day(
         self,
         epoch: dt.datetime,
@@ -368,8 +391,8 @@ class RoadModelAt:
         if not n or not k:
             return np.zeros((n, k), dtype=np.int64), np.zeros((n, k), dtype=np.int64)
         model = self.model
-        o_nodes, o_gap = model.snap(origins)
-        d_nodes, d_gap = model.snap(destinations)
+        o_nodes, o_gap = model.snap_known(origins)
+        d_nodes, d_gap = model.snap_known(destinations)
         o_access = o_gap / model.access_speed_mps
         d_access = d_gap / model.access_speed_mps
         leave = self._at(departure) + o_access
@@ -430,7 +453,7 @@ class HeldRoadModel:
     def _snap(
         self, locations: Sequence[Location]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        nodes, gap = self.model.snap(locations)
+        nodes, gap = self.model.snap_known(locations)
         return nodes, gap, gap / self.model.access_speed_mps
 
     def _edge_lengths(
@@ -577,7 +600,7 @@ class DayTravel:
             if fixed is not None:
                 found = fixed
             elif self.held:
-                found = HeldRoadModel(self.travel.day_model(key, self.epoch), self.departure)
+                found = self.travel.held_model(key, self.epoch, self.departure)
             else:
                 found = RoadModelAt(self.travel.day_model(key, self.epoch), self.departure)
             self._models[key] = found
@@ -694,25 +717,28 @@ class LegDurations(Sequence[Sequence[int]]):
     ) -> None:
         self._model = model.model
         self._size = len(locations)
-        nodes, gap = self._model.snap(locations) if locations else (np.zeros(0), np.zeros(0))
+        nodes, gap = self._model.snap_known(locations) if locations else (np.zeros(0), np.zeros(0))
         self._nodes: npt.NDArray[Any] = nodes
         self._access: npt.NDArray[np.float64] = gap / self._model.access_speed_mps
         self._departure_of = departure_of
         self._known: dict[tuple[int, int, int], int] = {}
 
     def prefetch(self, legs: Iterable[tuple[int, int, int]]) -> None:
-        """Compute the legs ``(a, b, departure)`` not known yet, in one search call."""
+        """Compute the legs ``(a, b, departure)`` not known yet, in one search call
+        (at most)."""
         todo = list(dict.fromkeys(k for k in legs if k[0] != k[1] and k not in self._known))
         if not todo:
             return
         origins = np.array([a for a, _, _ in todo], dtype=np.int64)
         ends = np.array([b for _, b, _ in todo], dtype=np.int64)
         leave = np.array([t for _, _, t in todo], dtype=np.float64) + self._access[origins]
-        targets = np.asarray(self._nodes[ends], dtype=np.int64)
-        found = self._model.earliest_arrivals(
-            np.asarray(self._nodes[origins], dtype=np.int64), leave, targets=np.unique(targets)
+        # Pair by pair, remembered by the day's model across requests (see
+        # TimeDependentModel.pair_seconds): a route's legs are asked for again and again.
+        seconds = self._model.pair_seconds(
+            np.asarray(self._nodes[origins], dtype=np.int64),
+            leave,
+            np.asarray(self._nodes[ends], dtype=np.int64),
         )
-        seconds = found.arrival[np.arange(len(todo)), targets] - leave
         if not np.isfinite(seconds).all():
             k = int(np.flatnonzero(~np.isfinite(seconds))[0])
             a, b, _ = todo[k]

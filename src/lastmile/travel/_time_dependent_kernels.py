@@ -140,6 +140,61 @@ def _search(
                 heap_node[i] = v
 
 
+@njit(cache=True, nogil=True)
+def earliest_arrivals_serial(
+    indptr: Ints,
+    csr: Ints,
+    head: Ints,
+    edge_row: Ints,
+    freeflow: Floats,
+    length: Floats,
+    cum: Floats,
+    mult: Floats,
+    g0: float,
+    slot: float,
+    sources: Ints,
+    departs: Floats,
+    targets: Ints,
+) -> tuple[Floats, Floats, Ints]:
+    """:func:`earliest_arrivals` in the calling thread: for a few sources, waking
+    the thread pool costs more than the searches (and on a busy machine it may
+    wait for a core)."""
+    n = indptr.shape[0] - 1
+    n_src = sources.shape[0]
+    arrival = np.full((n_src, n), np.inf)
+    dlen = np.full((n_src, n), np.inf)
+    pred = np.full((n_src, n), -1, dtype=np.int64)
+    is_target = np.zeros(n, dtype=np.bool_)
+    count = 0
+    for k in range(targets.shape[0]):
+        if not is_target[targets[k]]:
+            is_target[targets[k]] = True
+            count += 1
+    if count == 0:
+        count = n + 1  # never stop early
+    for s in range(n_src):
+        _search(
+            indptr,
+            csr,
+            head,
+            edge_row,
+            freeflow,
+            length,
+            cum,
+            mult,
+            g0,
+            slot,
+            sources[s],
+            departs[s],
+            is_target,
+            count,
+            arrival[s],
+            dlen[s],
+            pred[s],
+        )
+    return arrival, dlen, pred
+
+
 @njit(cache=True, nogil=True, parallel=True)
 def earliest_arrivals(
     indptr: Ints,

@@ -72,6 +72,10 @@ _EPS_S = 1e-6
 _KERNEL_LOCK = threading.Lock()
 #: Most (source, node) labels held at once by a search; sources are chunked beyond.
 _MAX_LABELS = 8_000_000
+#: Up to this many sources a search runs in the calling thread, not the thread pool.
+_SERIAL_SOURCES = 4
+#: Most pair durations :meth:`TimeDependentModel.pair_seconds` remembers (then it starts afresh).
+_MAX_PAIRS = 200_000
 
 
 class RoadGraph(Protocol):
@@ -181,7 +185,16 @@ class TimeDependentModel:
         #: Use the compiled search when numba is there (tests switch it off to compare).
         self.use_kernel = _time_dependent_kernels is not None
         self._kdtree: cKDTree | None = None
+        self._lat0: float | None = None
+        #: Snapped points by (lon, lat), see :meth:`snap_known`.
+        self._snapped: dict[tuple[float, float], tuple[int, float]] = {}
+        self._snap_lock = threading.Lock()
         self._static_cache: dict[float, tuple[csr_matrix, dict[tuple[int, int], int]]] = {}
+        #: Seconds from node to node by speed slice, and by departure for trips that
+        #: leave their slice (see :meth:`pair_seconds`).
+        self._pairs: dict[tuple[int, int, int], float] = {}
+        self._pairs_at: dict[tuple[int, int, float], float] = {}
+        self._pairs_lock = threading.Lock()
 
     # -- speeds over time -----------------------------------------------------------------
 
@@ -266,6 +279,68 @@ class TimeDependentModel:
 
     # -- searches -------------------------------------------------------------------------
 
+    def _slot_of(self, t: float) -> tuple[int, float]:
+        """The speed slice holding time ``t`` (the kernel's numbering: the first
+        and last slices extend without end) and when it ends."""
+        n_slots = self.multipliers.shape[1]
+        k = 0 if t <= self._grid0 else min(int((t - self._grid0) / self._slot_s), n_slots - 1)
+        end = math.inf if k == n_slots - 1 else self._grid0 + (k + 1) * self._slot_s
+        return k, end
+
+    def pair_seconds(
+        self, sources: npt.ArrayLike, depart_s: npt.ArrayLike, targets: npt.ArrayLike
+    ) -> FloatArray:
+        """Seconds from node ``sources[i]`` to node ``targets[i]`` leaving at
+        ``depart_s[i]``: :meth:`earliest_arrivals`' figures, pair by pair (``inf``
+        where unreachable).
+
+        Speeds are constant within a traffic slice, so a trip that starts and ends
+        in one slice follows the fastest path of that slice's speeds and takes as
+        long from any departure in the slice that still arrives in it. Such
+        durations are remembered, per model, pair of nodes and slice, and used
+        again for departures where they hold (equal up to float rounding); the
+        others are remembered for their exact departure (a stop's window often
+        sets it). Only pairs not known so are searched, in one call. The model is
+        shared by the whole process (it is travel on roads, nobody's data)."""
+        src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+        dep = np.broadcast_to(np.asarray(depart_s, dtype=np.float64), src.shape)
+        tgt = np.broadcast_to(np.asarray(targets, dtype=np.int64), src.shape)
+        out = np.empty(len(src))
+        pairs, pairs_at = self._pairs, self._pairs_at
+        todo: list[int] = []
+        slots: list[tuple[int, float]] = []
+        for i, (a, t, b) in enumerate(zip(src.tolist(), dep.tolist(), tgt.tolist(), strict=True)):
+            k, end = self._slot_of(t)
+            slots.append((k, end))
+            if a == b:
+                out[i] = 0.0
+                continue
+            known = pairs.get((a, b, k))
+            if known is not None and t + known <= end:
+                out[i] = known
+            elif (a, b, t) in pairs_at:
+                out[i] = pairs_at[(a, b, t)]
+            else:
+                todo.append(i)
+        if not todo:
+            return out
+        rows = np.asarray(todo, dtype=np.int64)
+        found = self.earliest_arrivals(src[rows], dep[rows], targets=np.unique(tgt[rows]))
+        seconds = found.arrival[np.arange(len(rows)), tgt[rows]] - dep[rows]
+        out[rows] = seconds
+        with self._pairs_lock:
+            for memo in (pairs, pairs_at):
+                if len(memo) + len(rows) > _MAX_PAIRS:
+                    memo.clear()
+            for i, value in zip(todo, seconds.tolist(), strict=True):
+                k, end = slots[i]
+                a, b, t = int(src[i]), int(tgt[i]), float(dep[i])
+                if t + value <= end:
+                    pairs[(a, b, k)] = value
+                else:
+                    pairs_at[(a, b, t)] = value
+        return out
+
     def earliest_arrivals(
         self,
         sources: npt.ArrayLike,
@@ -306,7 +381,12 @@ class TimeDependentModel:
     def _kernel_search_locked(
         self, src: IntArray, dep: FloatArray, tgt: IntArray | None
     ) -> Arrivals:
-        arrival, length, pred = _time_dependent_kernels.earliest_arrivals(
+        kernel = (
+            _time_dependent_kernels.earliest_arrivals_serial
+            if len(src) <= _SERIAL_SOURCES
+            else _time_dependent_kernels.earliest_arrivals
+        )
+        arrival, length, pred = kernel(
             self._indptr,
             self._csr_edges,
             self._head,
@@ -452,8 +532,11 @@ class TimeDependentModel:
         return self._component
 
     def _project(self, lon: FloatArray, lat: FloatArray) -> FloatArray:
-        lat0 = math.radians(float(np.mean(np.asarray(self.network.node_lat, dtype=np.float64))))
-        x = np.radians(lon) * math.cos(lat0) * EARTH_RADIUS_M
+        if self._lat0 is None:
+            self._lat0 = math.radians(
+                float(np.mean(np.asarray(self.network.node_lat, dtype=np.float64)))
+            )
+        x = np.radians(lon) * math.cos(self._lat0) * EARTH_RADIUS_M
         y = np.radians(lat) * EARTH_RADIUS_M
         return np.column_stack([x, y])
 
@@ -473,6 +556,27 @@ class TimeDependentModel:
         )
         gap, idx = self._kdtree.query(pts)
         return comp[np.asarray(idx, dtype=np.int64)], np.asarray(gap, dtype=np.float64)
+
+    def snap_known(self, locations: Sequence[Location]) -> tuple[IntArray, FloatArray]:
+        """:meth:`snap`, remembering each point (a plan's places are snapped again
+        and again while it is driven); only points not seen yet are snapped."""
+        for i, loc in enumerate(locations):
+            if not loc.is_geographic:
+                raise InputError("needs longitude/latitude", where=f"location {i}")
+        memo = self._snapped
+        keys = [(float(loc.lon or 0.0), float(loc.lat or 0.0)) for loc in locations]
+        with self._snap_lock:
+            new = list(dict.fromkeys(k for k in keys if k not in memo))
+            if new:
+                nodes, gap = self.snap([Location(lon, lat) for lon, lat in new])
+                if len(memo) + len(new) > _MAX_PAIRS:
+                    memo.clear()
+                memo.update(zip(new, zip(nodes.tolist(), gap.tolist(), strict=True), strict=True))
+            found = [memo[k] for k in keys]
+        return (
+            np.array([n for n, _ in found], dtype=np.int64),
+            np.array([g for _, g in found], dtype=np.float64),
+        )
 
     def bind(self, locations: Sequence[Location]) -> BoundModel:
         """The model restricted to ``locations`` (snapped once), for planners."""

@@ -113,6 +113,42 @@ def test_login_is_rate_limited(database_url: str, tenant: Tenant) -> None:
         assert client.post("/auth/login", json=other).status_code == 200
 
 
+def test_one_address_cannot_try_many_accounts(database_url: str, tenant: Tenant) -> None:
+    settings = make_settings(
+        database_url, login_attempts_per_minute=100, login_attempts_per_address_per_minute=3
+    )
+    with TestClient(create_app(settings, geocode=None)) as client:
+        codes = [
+            client.post(
+                "/auth/login", json={"email": f"guess{i}@example.com", "password": "x"}
+            ).status_code
+            for i in range(3)
+        ]
+        assert codes == [401, 401, 401]
+        r = client.post(
+            "/auth/login",
+            json={"email": f"admin@{tenant.slug}.example", "password": "correct horse battery"},
+        )
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+        assert "from this address" in r.json()["detail"]
+        # The browser's sign-in form counts against the same limit.
+        page = client.post(
+            "/login", data={"email": f"d1@{tenant.slug}.example", "password": "whatever"}
+        )
+        assert page.status_code == 429
+
+
+def test_case_variants_of_an_email_share_its_limit(database_url: str, tenant: Tenant) -> None:
+    app = create_app(make_settings(database_url, login_attempts_per_minute=2), geocode=None)
+    with TestClient(app) as client:
+        email = f"admin@{tenant.slug}.example"
+        codes = [
+            client.post("/login", data={"email": e, "password": "wrong"}).status_code
+            for e in (email, email.upper(), f" {email.title()} ")
+        ]
+        assert codes == [401, 401, 429]
+
+
 def test_rate_limiter_window_slides() -> None:
     now = [0.0]
     limiter = RateLimiter(limit=2, window_s=10, clock=lambda: now[0])
@@ -126,3 +162,82 @@ def test_rate_limiter_window_slides() -> None:
     limiter.hit("other")
     now[0] = 10.5
     limiter.hit("k")
+
+
+def _second_admin(client: TestClient, tenant: Tenant) -> tuple[str, dict[str, str]]:
+    """A second admin of ``tenant``: (user id, headers with their session token)."""
+    email = f"admin2-{tenant.slug}@example.com"
+    body = {"email": email, "role": "admin", "password": "another long one"}
+    user = tenant.ok("post", "/users", json=body, status=201)
+    r = client.post("/auth/login", json={"email": email, "password": "another long one"})
+    assert r.status_code == 200, r.text
+    return user["id"], {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def test_api_keys_stop_when_their_creator_is_deactivated(
+    client: TestClient, tenant: Tenant
+) -> None:
+    user_id, admin2 = _second_admin(client, tenant)
+    r = client.post("/api-keys", headers=admin2, json={"name": "erp", "role": "admin"})
+    assert r.status_code == 201, r.text
+    key = {"Authorization": f"Bearer {r.json()['key']}"}
+    assert client.get("/users", headers=key).status_code == 200
+    tenant.ok("patch", f"/users/{user_id}", json={"active": False})
+    stopped = client.get("/users", headers=key)
+    assert stopped.status_code == 401
+    assert "deactivated" in stopped.json()["detail"]
+    tenant.ok("patch", f"/users/{user_id}", json={"active": True})
+    assert client.get("/users", headers=key).status_code == 200
+
+
+def test_api_keys_never_outrank_their_creator(client: TestClient, tenant: Tenant) -> None:
+    user_id, admin2 = _second_admin(client, tenant)
+    keys = {
+        role: client.post("/api-keys", headers=admin2, json={"name": role, "role": role})
+        for role in ("admin", "dispatcher")
+    }
+    headers = {role: {"Authorization": f"Bearer {r.json()['key']}"} for role, r in keys.items()}
+    tenant.ok("patch", f"/users/{user_id}", json={"role": "dispatcher"})
+    assert client.get("/depots", headers=headers["admin"]).status_code == 401
+    assert client.get("/depots", headers=headers["dispatcher"]).status_code == 200
+
+
+def test_adding_a_user_does_not_reveal_other_organisations(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    theirs = f"dispatcher@{other_tenant.slug}.example"
+    body = {"email": theirs, "role": "dispatcher", "password": "our own password"}
+    ours = tenant.ok("post", "/users", json=body, status=201)
+    assert ours["org_id"] == str(tenant.org_id)
+    again = tenant.post("/users", json=body)
+    assert again.status_code == 409
+    assert "in this organisation" in again.json()["detail"]
+    # Each password opens its own organisation's account.
+    mine = client.post("/auth/login", json={"email": theirs, "password": "our own password"})
+    assert mine.status_code == 200 and mine.json()["user"]["org_id"] == str(tenant.org_id)
+    other = client.post("/auth/login", json={"email": theirs, "password": "correct horse battery"})
+    assert other.status_code == 200
+    assert other.json()["user"]["org_id"] == str(other_tenant.org_id)
+
+
+def test_one_password_in_two_organisations_needs_the_organisation(
+    client: TestClient, tenant: Tenant, other_tenant: Tenant
+) -> None:
+    shared = f"consultant-{tenant.slug}@example.com"
+    body = {"email": shared, "role": "dispatcher", "password": "same everywhere"}
+    tenant.ok("post", "/users", json=body, status=201)
+    other_tenant.ok("post", "/users", json=body, status=201)
+    login = {"email": shared, "password": "same everywhere"}
+    r = client.post("/auth/login", json=login)
+    assert r.status_code == 401 and "name the organisation" in r.json()["detail"]
+    for t in (tenant, other_tenant):
+        r = client.post("/auth/login", json=login | {"organisation": t.slug})
+        assert r.status_code == 200 and r.json()["user"]["org_id"] == str(t.org_id)
+    wrong = client.post("/auth/login", json=login | {"organisation": "no-such-org"})
+    assert wrong.json() == {"detail": "wrong e-mail or password", "errors": []}
+    # The sign-in form asks for the organisation, then signs in to it.
+    browser = TestClient(client.app, follow_redirects=False)  # a cookie jar of its own
+    page = browser.post("/login", data=login)
+    assert page.status_code == 401 and 'name="organisation"' in page.text
+    page = browser.post("/login", data=login | {"organisation": other_tenant.slug})
+    assert page.status_code == 303 and page.headers["location"] == "/dashboard"

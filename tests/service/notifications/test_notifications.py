@@ -39,6 +39,7 @@ from lastmile.service.notifications.senders import (
     verify_signature,
 )
 from lastmile.service.notifications.settings import NotifySettings
+from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Visit
 
 from ..conftest import DAY, Tenant, World, build_world  # type: ignore[import-not-found]
@@ -75,7 +76,9 @@ def notifier(app: FastAPI, smtp: tuple[_Mailbox, int]) -> Iterator[Notifier]:
     """The app's notifier, sending e-mail to the test server and retrying webhooks at once."""
     running: Notifier = app.state.notifier
     saved = (running.settings, running.senders)
-    running.settings = NotifySettings(webhook_backoff_s=0.0, webhook_max_attempts=3)
+    running.settings = NotifySettings(
+        webhook_backoff_s=0.0, webhook_max_attempts=3, webhook_allow="127.0.0.1/32"
+    )
     running.senders = Senders(
         email=SmtpEmailSender("127.0.0.1", smtp[1], sender="acme@example.com", starttls=False),
         sms=LogSmsProvider(),
@@ -303,6 +306,214 @@ def test_a_webhook_that_keeps_failing_gives_up(
         _Receiver.fail = 2
 
 
+# -- where webhooks may go ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def strict(notifier: Notifier) -> Iterator[Notifier]:
+    """The notifier with no allow-list and a resolver the test sets (``NAMES``)."""
+    saved = notifier.settings
+    notifier.settings = saved.model_copy(update={"webhook_allow": ""})
+    notifier.senders.resolve = lambda host, port: NAMES[host]
+    yield notifier
+    notifier.settings = saved
+
+
+NAMES: dict[str, list[str]] = {}
+
+
+def test_webhooks_to_internal_addresses_are_refused(tenant: Tenant, strict: Notifier) -> None:
+    NAMES.update({"intranet.example": ["10.1.2.3"], "hooks.example": ["93.184.216.34"]})
+    for url in (
+        "http://127.0.0.1:8000/hooks",
+        "http://localhost:5432/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://[::1]:8080/",
+        "http://0.0.0.0/",
+        "http://10.0.0.1/",
+        "http://192.168.1.1/",
+        "http://2130706433/",
+        "http://0x7f.0.0.1/",
+        "http://127.1/",
+        "http://0177.0.0.1/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://224.0.0.1/",
+        "http://intranet.example/",
+        "http://hooks.example/" + "a" * 2048,
+    ):
+        r = tenant.post("/webhooks", json={"url": url})
+        assert r.status_code == 422, url
+        columns = [e["column"].removeprefix("body.") for e in r.json()["errors"]]
+        assert columns == ["url"], (url, r.json())
+    assert tenant.ok("get", "/webhooks") == []
+    tenant.ok("post", "/webhooks", json={"url": "https://hooks.example/in"}, status=201)
+    strict.settings = strict.settings.model_copy(
+        update={"webhook_allow": "10.0.0.0/8, 127.0.0.1/32"}
+    )
+    for url in ("http://intranet.example/", "http://10.0.0.1/", "http://2130706433/"):
+        tenant.ok("post", "/webhooks", json={"url": url}, status=201)
+
+
+def test_a_name_that_turns_internal_is_refused_at_delivery(
+    app: FastAPI, tenant: Tenant, strict: Notifier, receiver: str
+) -> None:
+    """DNS rebinding: the name was public when registered and points at the service's
+    own network when the event is sent. Nothing connects, and the log reads the same
+    whether something answers on that port or not."""
+    open_port = receiver.split(":")[2].split("/")[0]
+    closed_port = str(_free_port())
+    NAMES.update({"rebind.example": ["93.184.216.34"]})
+    hooks = [
+        tenant.ok(
+            "post", "/webhooks", json={"url": f"http://rebind.example:{port}/hooks"}, status=201
+        )
+        for port in (open_port, closed_port)
+    ]
+    NAMES.update({"rebind.example": ["127.0.0.1"]})
+    tenant.order(4)
+    wait_for(lambda: all(d.attempts > 0 for h in hooks for d in deliveries(app, h["id"])), strict)
+    log = [
+        tenant.ok("get", "/webhooks/deliveries", params={"endpoint_id": h["id"]})[0] for h in hooks
+    ]
+    assert _Receiver.got == []
+    assert log[0]["last_error"] == log[1]["last_error"]
+    assert log[0]["last_error"].startswith("refused: url: the host rebind.example resolves")
+    assert open_port not in log[0]["last_error"] and closed_port not in log[0]["last_error"]
+    assert {entry["last_status_code"] for entry in log} == {None}
+
+
+def test_deliveries_go_to_the_address_checked(
+    app: FastAPI, tenant: Tenant, notifier: Notifier, receiver: str
+) -> None:
+    """The call connects to the checked address and names the host: the name is not
+    looked up again by the HTTP client (it does not resolve anywhere)."""
+    notifier.senders.resolve = lambda host, port: ["127.0.0.1"]
+    port = receiver.split(":")[2].split("/")[0]
+    _Receiver.fail = 0
+    try:
+        hook = tenant.ok(
+            "post", "/webhooks", json={"url": f"http://hooks.invalid:{port}/hooks"}, status=201
+        )
+        tenant.order(5)
+        wait_for(
+            lambda: any(d.status == "delivered" for d in deliveries(app, hook["id"])), notifier
+        )
+    finally:
+        _Receiver.fail = 2
+    headers, _ = _Receiver.got[0]
+    assert headers["Host"] == f"hooks.invalid:{port}"
+
+
+class _Redirect(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        del args
+
+    def do_POST(self) -> None:
+        self.send_response(307)
+        self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+        self.end_headers()
+
+
+def test_redirects_are_not_followed(app: FastAPI, tenant: Tenant, notifier: Notifier) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        hook = tenant.ok("post", "/webhooks", json={"url": url}, status=201)
+        tenant.order(6)
+        wait_for(lambda: any(d.attempts > 0 for d in deliveries(app, hook["id"])), notifier)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (delivery,) = deliveries(app, hook["id"])
+    assert delivery.last_status_code == 307 and delivery.last_error == "answered 307"
+
+
+# -- a slow receiver ------------------------------------------------------------------------------
+
+
+class _Hanging(http.server.BaseHTTPRequestHandler):
+    """Holds every request until ``release`` is set (at most 30 s), then answers 200."""
+
+    arrived = threading.Event()
+    release = threading.Event()
+
+    def log_message(self, *args: Any) -> None:
+        del args
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        type(self).arrived.set()
+        type(self).release.wait(30.0)
+        self.send_response(200)
+        self.end_headers()
+
+
+def test_a_slow_receiver_delays_only_itself(
+    app: FastAPI,
+    tenant: Tenant,
+    other_tenant: Tenant,
+    notifier: Notifier,
+    receiver: str,
+) -> None:
+    """One organisation's receiver hangs; another organisation's webhook and a
+    customer's message go out meanwhile, sent by the notifier's own loops."""
+    _Hanging.arrived.clear()
+    _Hanging.release.clear()
+    _Receiver.fail = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hanging)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    notifier.settings = notifier.settings.model_copy(update={"notify_poll_s": 0.05})
+    try:
+        slow = tenant.ok(
+            "post",
+            "/webhooks",
+            json={"url": f"http://127.0.0.1:{server.server_address[1]}/hooks"},
+            status=201,
+        )
+        fast = other_tenant.ok("post", "/webhooks", json={"url": receiver}, status=201)
+        for i in range(3):
+            tenant.order(10 + i)
+        assert _Hanging.arrived.wait(15.0)
+        started = time.monotonic()
+        order = other_tenant.order(1)
+        with app.state.sessionmaker() as session:
+            session.add(
+                CustomerNotification(
+                    org_id=other_tenant.org_id,
+                    order_id=uuid.UUID(order["id"]),
+                    event="dispatched",
+                    detail={},
+                    next_attempt_at=dt.datetime.now(dt.UTC),
+                )
+            )
+            session.commit()
+        deadline = started + 15.0
+        while time.monotonic() < deadline:
+            sent = [n.status for n in notes(app, order["id"])]
+            done = [d.status for d in deliveries(app, fast["id"])]
+            if "sent" in sent and "delivered" in done:
+                break
+            time.sleep(0.05)
+        waited = time.monotonic() - started
+        assert "sent" in sent and "delivered" in done, (sent, done)
+        assert not _Hanging.release.is_set() and waited < 15.0
+        held = deliveries(app, slow["id"])
+        assert len(held) == 3 and all(d.status == "pending" for d in held)
+        assert notifier.pool is not None and notifier.pool.in_flight(uuid.UUID(slow["id"])) == 2
+    finally:
+        _Hanging.release.set()
+    try:
+        wait_for(
+            lambda: all(d.status == "delivered" for d in deliveries(app, slow["id"])), notifier
+        )
+    finally:
+        _Receiver.fail = 2
+        server.shutdown()
+        server.server_close()
+
+
 # -- replies ---------------------------------------------------------------------------------------
 
 
@@ -364,3 +575,57 @@ def test_customers_reply_through_their_tracking_link(tenant: Tenant, client: Tes
     assert reply({"kind": "instructions", "text": "x"}, t.headers("dispatcher")).status_code == 403
     listed = t.ok("get", f"/orders/{order['id']}/replies")
     assert [r["kind"] for r in listed] == ["instructions", "leave_with_neighbour", "new_window"]
+
+
+def test_replies_keep_the_instructions_within_the_orders_limit(
+    app: FastAPI, tenant: Tenant, client: TestClient
+) -> None:
+    """Replies add to the instructions only while they fit the orders' limit (2,000);
+    an order stored longer than that before stays editable by staff and by imports."""
+    t = tenant
+    order = t.order(20, external_id="long-1", instructions="Gate code 1234")
+    token = t.ok("post", f"/orders/{order['id']}/tracking-links", status=201)["token"]
+    as_customer = {"Authorization": f"Bearer {token}"}
+    answers = [
+        client.post(
+            "/track/replies",
+            json={"kind": "instructions", "text": f"{i}" * 500},
+            headers=as_customer,
+        )
+        for i in range(5)
+    ]
+    assert [r.status_code for r in answers] == [201, 201, 201, 422, 422]
+    refused = answers[3].json()
+    assert [e["column"] for e in refused["errors"]] == ["instructions"]
+    assert "at most 2000" in refused["detail"]
+    stored = t.ok("get", f"/orders/{order['id']}")["instructions"]
+    assert stored.startswith("Gate code 1234") and len(stored) <= 2000
+    neighbour = client.post(
+        "/track/replies",
+        json={"kind": "leave_with_neighbour", "neighbour_name": "N" * 200, "text": "x" * 300},
+        headers=as_customer,
+    )
+    assert neighbour.status_code == 422
+    assert [e["column"] for e in neighbour.json()["errors"]] == ["instructions"]
+
+    # An order whose instructions grew past the limit before it held everywhere.
+    with app.state.sessionmaker() as session:
+        row = session.get(Order, uuid.UUID(order["id"]))
+        assert row is not None
+        row.instructions = "y" * 2569
+        session.commit()
+    edited = t.ok("patch", f"/orders/{order['id']}", json={"priority": 7})
+    assert edited["priority"] == 7 and edited["instructions"] == "y" * 2569
+    csv = (
+        "external_id,lon,lat,window_start,window_end,units,priority,instructions\n"
+        f"long-1,2.35,48.85,{DAY}T09:00:00+02:00,{DAY}T18:00:00+02:00,1,3,Back door\n"
+    )
+    r = t.post(
+        "/orders/import",
+        files={"file": ("orders.csv", csv.encode(), "text/csv")},
+        params={"date": str(DAY)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["updated"] == 1
+    shortened = t.ok("patch", f"/orders/{order['id']}", json={"instructions": "Back door"})
+    assert shortened["instructions"] == "Back door"

@@ -138,3 +138,27 @@ def test_a_plan_not_dispatched_has_no_versions(app: FastAPI, client: TestClient)
     assert t.ok("get", f"/plans/{plan['id']}/versions") == []
     r = t.get(f"/plans/{plan['id']}/planned-vs-actual")
     assert r.status_code == 409 and "once dispatched" in r.json()["detail"]
+
+
+def test_each_version_after_changes_is_the_plan_as_it_stands(world: World) -> None:
+    # Later versions copy the routes a change left alone from the version before:
+    # after each change, every route of the latest version is as the plan has it.
+    t = world.tenant
+    plan_id = world.plan["id"]
+    for i in range(2):
+        urgent = t.order(61 + i, external_id=f"urgent-{61 + i}")
+        r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+        assert r["applied"] is True, r
+        versions = t.ok("get", f"/plans/{plan_id}/versions")
+        latest = t.ok("get", f"/plans/{plan_id}/versions/{versions[-1]['number']}")
+        plan = t.ok("get", f"/plans/{plan_id}")
+        assert [r["route_id"] for r in latest["routes"]] == [r["id"] for r in plan["routes"]]
+        for mine, theirs in zip(latest["routes"], plan["routes"], strict=True):
+            assert (mine["driver_id"], mine["cost"]) == (theirs["driver_id"], theirs["cost"])
+            assert [
+                (v["sequence"], v["kind"], v["order_id"], at(v["arrival_at"]), at(v["start_at"]))
+                for v in mine["visits"]
+            ] == [
+                (v["sequence"], v["kind"], v["order_id"], at(v["arrival_at"]), at(v["start_at"]))
+                for v in theirs["visits"]
+            ]

@@ -11,12 +11,15 @@ import uuid
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from lastmile.domain import VisitKind
+from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Route, Visit
-from lastmile.service.tracking.eta import compute_eta, refresh_eta
+from lastmile.service.tracking.eta import RouteStopsCache, compute_eta, refresh_eta
 
-from ..conftest import World  # type: ignore[import-not-found]
+from ..conftest import World, build_world  # type: ignore[import-not-found]
 from .conftest import route_of  # type: ignore[import-not-found]
 
 PARIS = dt.timezone(dt.timedelta(hours=2))
@@ -92,3 +95,60 @@ def test_late_stops_are_announced_once(app: FastAPI, tw: World) -> None:
     start = dt.datetime.fromisoformat(a["start_at"])
     assert a["start_at"].endswith("+02:00") and start >= dt.datetime.fromisoformat(a["eta_at"])
     assert f"service expected to start at {start:%H:%M}" in a["message"]
+
+
+def test_kept_stops_are_read_again_once_what_they_come_from_changes(
+    app: FastAPI, client: TestClient
+) -> None:
+    # A fresh plan: this test changes an order's window and the plan's routes.
+    w = build_world(app, client)
+    t = w.tenant
+    rid = uuid.UUID(route_of(w, "d1")["id"])
+    runtime = app.state.tracking
+    kept = RouteStopsCache()
+    now = dt.datetime(2025, 5, 2, 9, 0, tzinfo=PARIS)
+
+    def eta(route_id: uuid.UUID = rid) -> Any:
+        with app.state.sessionmaker() as session:
+            return compute_eta(
+                session,
+                route_id=route_id,
+                travel_model=runtime.travel_model,
+                margin_s=0,
+                now=now,
+                kept=kept,
+            ).out
+
+    first = eta()
+    assert len(kept) == 1
+    assert eta().stops == first.stops  # kept, and the same answer
+    # Any write to an order's windows raises the organisation's planning revision:
+    # the stops are read again with the new window.
+    stop = next(s for s in first.stops if s.kind is VisitKind.JOB)
+    new_end = dt.datetime(2025, 5, 2, 12, 30, tzinfo=PARIS)
+    with app.state.sessionmaker() as session:
+        order = session.get(Order, stop.order_id)
+        assert order is not None
+        order.delivery_windows = [
+            {"start": w_["start"], "end": new_end.astimezone(dt.UTC).isoformat()}
+            for w_ in order.delivery_windows
+        ]
+        session.commit()
+    moved = next(s for s in eta().stops if s.sequence == stop.sequence)
+    assert moved.window_end_at == new_end and stop.window_end_at != new_end
+    # A change to the plan (logged, as every change to its visits is): the route
+    # that takes the urgent order has it in its ETAs at once.
+    urgent = t.order(70, external_id="urgent-70")
+    app.state.clock = lambda: now
+    try:
+        r = t.ok("post", f"/plans/{w.plan['id']}/orders", json={"order_id": urgent["id"]})
+    finally:
+        del app.state.clock
+    assert r["applied"] is True, r
+    ids = {
+        str(s.order_id)
+        for route in w.plan["routes"]
+        for s in eta(uuid.UUID(route["id"])).stops
+        if s.order_id is not None
+    }
+    assert urgent["id"] in ids

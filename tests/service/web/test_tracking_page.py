@@ -228,3 +228,30 @@ def test_the_page_shares_the_tracking_rate_limit(database_url: str) -> None:
     assert codes == [404, 404]
     assert page.status_code == 429 and "Too many requests" in page.text
     assert int(page.headers["retry-after"]) > 0
+
+
+def test_a_form_reply_that_does_not_fit_the_instructions_is_refused(
+    app: FastAPI, tenant: Tenant
+) -> None:
+    order = tenant.order(13, instructions="z" * 1800)
+    token = link(tenant, order)
+    client = browser(app)
+    form = {"form_token": form_token(token), "kind": "instructions", "text": "w" * 300}
+    r = client.post(f"/track/{token}/replies", data=form)
+    assert r.status_code == 422
+    assert "at most 2,000 characters" in r.text
+    assert tenant.ok("get", f"/orders/{order['id']}")["instructions"] == "z" * 1800
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_form_post_with_a_day_out_of_range_shows_the_page_again(
+    app: FastAPI, tenant: Tenant, day: str
+) -> None:
+    order = tenant.order(9)
+    token = link(tenant, order)
+    client = browser(app)
+    form = {"form_token": form_token(token), "kind": "new_window", "date": day}
+    r = client.post(f"/track/{token}/replies", data=form | {"start": "00:00", "end": "23:59"})
+    assert r.status_code == 422, r.text
+    assert client.get(f"/track/{token}", headers=BROWSER).status_code == 200
+    assert tenant.ok("get", f"/orders/{order['id']}/replies") == []

@@ -70,12 +70,15 @@ Modules, bottom to top: :mod:`~lastmile.planning.live.state` (small types),
 :mod:`~lastmile.planning.live.search` (the positions of one order),
 :mod:`~lastmile.planning.live.insertion` (inserting it),
 :mod:`~lastmile.planning.live.breakdown` (a vehicle breaks down),
+:mod:`~lastmile.planning.live.move` (a dispatcher moves an order),
 :mod:`~lastmile.planning.live.reoptimisation` (re-optimisation) and
 :mod:`~lastmile.planning.live.plan` (:class:`LivePlan`).
 """
 
 from lastmile.planning.live.grow import Between as Between
+from lastmile.planning.live.move import Move as Move
 from lastmile.planning.live.plan import LivePlan as LivePlan
+from lastmile.planning.live.plan import MoveOutcome as MoveOutcome
 from lastmile.planning.live.plan import ReoptimiseOutcome as ReoptimiseOutcome
 from lastmile.planning.live.plan import insert_order as insert_order
 from lastmile.planning.live.plan import reassign_vehicle as reassign_vehicle
@@ -92,6 +95,8 @@ __all__ = [
     "Between",
     "LiveChangeRejected",
     "LivePlan",
+    "Move",
+    "MoveOutcome",
     "Relaxation",
     "ReoptimiseOutcome",
     "ReoptimiseReason",

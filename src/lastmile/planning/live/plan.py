@@ -18,6 +18,7 @@ from lastmile.domain import Location, Order, OrderKind, Plan, Route, Unassigned
 from lastmile.planning.live.breakdown import without_vehicle
 from lastmile.planning.live.grow import Between, grown, only_adds_locations, with_locations
 from lastmile.planning.live.insertion import insert
+from lastmile.planning.live.move import Move, move
 from lastmile.planning.live.reoptimisation import ReoptimiseReason, reoptimise_view
 from lastmile.planning.live.residual import build_view
 from lastmile.planning.live.state import Relaxation, VehicleState
@@ -139,6 +140,18 @@ class LivePlan:
         """
         return LivePlan(without_vehicle(self.view, vehicle_id, transfer_s))
 
+    def move(self, order_id: str, vehicle_id: str, *, position: int | None = None) -> MoveOutcome:
+        """``order_id`` moved onto ``vehicle_id``'s route, at ``position`` among its stops
+        (the stops done included) or, without one, at the cheapest position the
+        validator accepts; the outcome holds the validator's verdict and, when it
+        accepts the move, the live plan after it. Nothing that cannot move at all
+        (served, on board another vehicle, a position among the stops done) is
+        tried: :class:`~lastmile.exceptions.InputError` names the field. See
+        :mod:`lastmile.planning.live.move`.
+        """
+        found = move(self.view, order_id, vehicle_id, position)
+        return MoveOutcome(found, LivePlan(found.view) if found.view is not None else None)
+
     def reoptimise(
         self,
         *,
@@ -227,6 +240,25 @@ class ReoptimiseOutcome:
     def plan(self) -> Plan:
         """The full plan after re-optimising: the new one, or the current one kept."""
         return self.live.plan
+
+
+@dataclass(frozen=True)
+class MoveOutcome:
+    """What :meth:`LivePlan.move` found: the move as the validator sees it, and the
+    live plan after it (None when the validator refuses it)."""
+
+    move: Move
+    live: LivePlan | None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the validator accepts the move."""
+        return self.move.ok
+
+    @property
+    def plan(self) -> Plan:
+        """The full plan the move gives (even one the validator refuses)."""
+        return self.move.plan
 
 
 def insert_order(problem: PlanningProblem, live: LivePlan, order: Order) -> Plan | Unassigned:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -22,9 +22,13 @@ class Role(StrEnum):
 
 
 class User(TenantBase):
-    __tablename__ = "users"
+    """A person who signs in. E-mail addresses are unique within an organisation only,
+    so that no organisation learns which addresses another one has."""
 
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
+
+    email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     #: argon2id hash (argon2-cffi), never the password.

@@ -26,9 +26,8 @@ from lastmile.service.deps import (
     PageDep,
     SessionDep,
     SettingsDep,
-    client_address,
+    limit_login_attempts,
 )
-from lastmile.service.ratelimit import RateLimiter
 
 router = APIRouter(tags=["auth"])
 
@@ -39,12 +38,16 @@ def login(
 ) -> LoginResponse:
     """Log in with e-mail and password; returns a session token.
 
-    Rate-limited per client address and e-mail (429 with Retry-After when exceeded).
+    Rate-limited per client address, and per client address and e-mail (429 with
+    Retry-After when exceeded).
     """
-    limiter: RateLimiter = request.app.state.login_limiter
-    limiter.hit(f"login:{client_address(request, settings)}:{body.email}", what="login attempts")
+    limit_login_attempts(request, settings, body.email)
     token, row, user = service.login(
-        session, email=body.email, password=body.password, ttl_s=settings.session_ttl_s
+        session,
+        email=body.email,
+        password=body.password,
+        ttl_s=settings.session_ttl_s,
+        organisation=body.organisation,
     )
     return LoginResponse(
         access_token=token, expires_at=row.expires_at, user=UserOut.model_validate(user)
@@ -94,7 +97,8 @@ def list_users(admin: AdminUser, session: SessionDep, page: PageDep) -> list[Use
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, admin: AdminUser, session: SessionDep) -> UserOut:
-    """Add a user to the organisation (admin). E-mail addresses are unique (409 if taken)."""
+    """Add a user to the organisation (admin). E-mail addresses are unique within the
+    organisation (409 if taken there); other organisations' users are never revealed."""
     user = service.create_user(
         session,
         org_id=admin.org_id,

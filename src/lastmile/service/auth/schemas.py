@@ -32,6 +32,12 @@ class LoginRequest(ApiModel):
 
     email: Email
     password: str = Field(max_length=256, description="The user's password.")
+    organisation: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The organisation's short name (slug). Needed only when the same e-mail "
+        "and password open accounts in several organisations.",
+    )
 
 
 class UserOut(ApiModel):

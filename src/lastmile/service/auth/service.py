@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +30,24 @@ from lastmile.service.security import (
 _LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 
 
+#: Who a session token belongs to, with their organisation's time zone.
+_SESSION = (
+    select(
+        SessionToken.id,
+        SessionToken.revoked_at,
+        SessionToken.expires_at,
+        User.id.label("user_id"),
+        User.org_id,
+        User.role,
+        User.active,
+        Organisation.timezone,
+    )
+    .join(User, User.id == SessionToken.user_id)
+    .outerjoin(Organisation, Organisation.id == User.org_id)
+    .where(SessionToken.token_hash == bindparam("token_hash"))
+)
+
+
 def _timezone(session: Session, org_id: uuid.UUID) -> str:
     """The organisation's time zone (its answers show times in it)."""
     org = session.get(Organisation, org_id)
@@ -40,34 +58,34 @@ def authenticate(session: Session, *, token: str) -> Principal:
     """Who ``token`` (a session token or an API key) belongs to (401 when nobody)."""
     now = utcnow()
     if token.startswith(SESSION_PREFIX):
-        row = session.execute(
-            select(SessionToken, User)
-            .join(User, User.id == SessionToken.user_id)
-            .where(SessionToken.token_hash == digest(token))
-        ).first()
+        # Every request comes here: one query (built once), plain columns.
+        row = session.execute(_SESSION, {"token_hash": digest(token)}).first()
         if row is None:
             raise NotAuthenticated("unknown session token")
-        tok, user = row
-        if tok.revoked_at is not None or tok.expires_at <= now:
+        if row.revoked_at is not None or row.expires_at <= now:
             raise NotAuthenticated("session expired: log in again")
-        if not user.active:
+        if not row.active:
             raise NotAuthenticated("user is deactivated")
-        role = Role(user.role)
+        role = Role(row.role)
         driver_id = None
         if role is Role.DRIVER:
-            driver_id = session.scalar(select(Driver.id).where(Driver.user_id == user.id))
+            driver_id = session.scalar(select(Driver.id).where(Driver.user_id == row.user_id))
         return Principal(
-            org_id=user.org_id,
+            org_id=row.org_id,
             role=role,
-            user_id=user.id,
+            user_id=row.user_id,
             driver_id=driver_id,
-            session_token_id=tok.id,
-            timezone=_timezone(session, user.org_id),
+            session_token_id=row.id,
+            timezone=row.timezone if row.timezone is not None else "UTC",
         )
     if token.startswith(API_KEY_PREFIX):
         key = session.scalar(select(ApiKey).where(ApiKey.key_hash == digest(token)))
         if key is None or key.revoked_at is not None:
             raise NotAuthenticated("unknown or revoked API key")
+        if not _creator_vouches_for(session, key):
+            raise NotAuthenticated(
+                "API key stopped: the user who made it is deactivated or no longer holds its role"
+            )
         if key.last_used_at is None or now - key.last_used_at > _LAST_USED_RESOLUTION:
             key.last_used_at = now
             session.commit()
@@ -80,6 +98,20 @@ def authenticate(session: Session, *, token: str) -> Principal:
     raise NotAuthenticated("malformed token")
 
 
+_RANK = {Role.DRIVER: 0, Role.DISPATCHER: 1, Role.ADMIN: 2}
+
+
+def _creator_vouches_for(session: Session, key: ApiKey) -> bool:
+    """Whether the user who made ``key`` still stands behind it: active, and holding at
+    least the key's role. Keys made from the command line (no creator) always do."""
+    if key.created_by_id is None:
+        return True
+    creator = session.get(User, key.created_by_id)
+    if creator is None:
+        return True
+    return creator.active and _RANK[Role(creator.role)] >= _RANK[Role(key.role)]
+
+
 def create_user(
     session: Session,
     *,
@@ -89,10 +121,13 @@ def create_user(
     role: Role,
     name: str = "",
 ) -> User:
-    """A new user; e-mail addresses are unique across the whole service."""
+    """A new user; e-mail addresses are unique within the organisation (409 when taken
+    there). Other organisations' users are neither checked nor revealed: the same address
+    may belong to a user of each."""
     email = email.strip().lower()
-    if session.scalar(select(User.id).where(User.email == email)):
-        raise Conflict(f"a user with e-mail {email!r} already exists")
+    taken = f"a user with e-mail {email!r} already exists in this organisation"
+    if session.scalar(select(User.id).where(User.org_id == org_id, User.email == email)):
+        raise Conflict(taken)
     user = User(
         org_id=org_id,
         email=email,
@@ -105,18 +140,40 @@ def create_user(
         session.commit()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"a user with e-mail {email!r} already exists") from None
+        raise Conflict(taken) from None
     return user
 
 
+class SeveralOrganisations(NotAuthenticated):
+    """The e-mail and password open accounts in more than one organisation."""
+
+
 def login(
-    session: Session, *, email: str, password: str, ttl_s: int
+    session: Session, *, email: str, password: str, ttl_s: int, organisation: str | None = None
 ) -> tuple[str, SessionToken, User]:
-    """Check the password and open a session; returns the token (shown once)."""
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
+    """Check the password and open a session; returns the token (shown once).
+
+    ``organisation`` (a slug) picks the account when the same e-mail address has one in
+    several organisations; without it, the one account whose password matches is used.
+    """
+    stmt = select(User).where(User.email == email.strip().lower())
+    if organisation:
+        stmt = stmt.join(Organisation, Organisation.id == User.org_id).where(
+            Organisation.slug == organisation.strip().lower()
+        )
+    candidates = list(session.scalars(stmt.order_by(User.created_at, User.id)))
+    if not candidates:
+        verify_password(None, password)  # the same cost as a wrong password
         raise NotAuthenticated("wrong e-mail or password")
+    matches = [u for u in candidates if verify_password(u.password_hash, password) and u.active]
+    if not matches:
+        raise NotAuthenticated("wrong e-mail or password")
+    if len(matches) > 1:
+        raise SeveralOrganisations(
+            "this e-mail and password open accounts in several organisations: "
+            "name the organisation (its short name)"
+        )
+    user = matches[0]
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     token = new_token(SESSION_PREFIX)

@@ -6,7 +6,7 @@ import uuid
 
 from pydantic import Field, model_validator
 
-from lastmile.service.schemas import ApiModel, Instant, Lat, Lon
+from lastmile.service.schemas import ApiModel, Instant, Int, Lat, Lon
 
 DAY_S = 86_400
 
@@ -24,7 +24,7 @@ class DepotIn(ApiModel):
     closes_s: int = Field(
         default=DAY_S, ge=0, le=2 * DAY_S, description="Closing time, seconds after local midnight."
     )
-    reload_time_s: int = Field(
+    reload_time_s: Int = Field(
         default=0, ge=0, description="Time a vehicle spends reloading here between trips."
     )
 
@@ -44,7 +44,7 @@ class DepotUpdate(ApiModel):
     lat: float | None = Field(default=None, ge=-90, le=90, description="Latitude, degrees.")
     opens_s: int | None = Field(default=None, ge=0, le=2 * DAY_S, description="Opening time.")
     closes_s: int | None = Field(default=None, ge=0, le=2 * DAY_S, description="Closing time.")
-    reload_time_s: int | None = Field(default=None, ge=0, description="Reload time, seconds.")
+    reload_time_s: Int | None = Field(default=None, ge=0, description="Reload time, seconds.")
 
 
 class DepotOut(DepotIn):

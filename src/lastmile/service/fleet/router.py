@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated, Literal
 
@@ -27,7 +26,7 @@ from lastmile.service.fleet.schemas import (
     VehicleTypeUpdate,
     VehicleUpdate,
 )
-from lastmile.service.schemas import AwareDatetime
+from lastmile.service.schemas import AwareDatetime, Day
 
 router = APIRouter(tags=["fleet"])
 
@@ -208,7 +207,7 @@ def import_shifts(
         Literal["auto", "csv", "json"],
         Query(description="auto: JSON for a .json file or application/json, else CSV."),
     ] = "auto",
-    date: Annotated[dt.date | None, Query(description="Day that HH:MM times refer to.")] = None,
+    date: Annotated[Day | None, Query(description="Day that HH:MM times refer to.")] = None,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing.")] = False,
 ) -> ShiftImportResult:
     """Import shifts with their breaks from CSV or JSON, all or nothing (see docs/api.md).

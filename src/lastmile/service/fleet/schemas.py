@@ -6,14 +6,14 @@ import uuid
 
 from pydantic import Field, model_validator
 
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Int
 
 
 class VehicleTypeIn(ApiModel):
     """A kind of vehicle: what it carries, what it can do, what it costs."""
 
     name: str = Field(min_length=1, max_length=200, description="Display name.")
-    capacity: list[int] = Field(
+    capacity: list[Int] = Field(
         default_factory=list,
         description="Capacity per organisation dimension (empty: unlimited).",
     )
@@ -29,29 +29,29 @@ class VehicleTypeIn(ApiModel):
         max_length=32,
         description="Routing profile: car, van, truck, cargo_bike, bicycle (or bike) or foot.",
     )
-    fixed_cost: int = Field(default=0, ge=0, description="Cost of using the vehicle at all.")
-    cost_per_hour: int = Field(
+    fixed_cost: Int = Field(default=0, ge=0, description="Cost of using the vehicle at all.")
+    cost_per_hour: Int = Field(
         default=3600,
         ge=0,
         description="Cost per hour of driving (of the whole route, waiting and service "
         "included, when the organisation has waiting_costs_like_driving).",
     )
-    cost_per_km: int = Field(default=0, ge=0, description="Cost per kilometre driven.")
+    cost_per_km: Int = Field(default=0, ge=0, description="Cost per kilometre driven.")
 
 
 class VehicleTypeUpdate(ApiModel):
     """Changes to a vehicle type; omitted fields stay as they are."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200, description="Name.")
-    capacity: list[int] | None = Field(default=None, description="Capacity per dimension.")
+    capacity: list[Int] | None = Field(default=None, description="Capacity per dimension.")
     skills: list[str] | None = Field(default=None, description="Skills.")
     compartments: list[str] | None = Field(default=None, description="Compartments.")
     profile: str | None = Field(
         default=None, max_length=32, description="Routing profile (as for a new vehicle type)."
     )
-    fixed_cost: int | None = Field(default=None, ge=0, description="Fixed cost.")
-    cost_per_hour: int | None = Field(default=None, ge=0, description="Cost per hour.")
-    cost_per_km: int | None = Field(default=None, ge=0, description="Cost per km.")
+    fixed_cost: Int | None = Field(default=None, ge=0, description="Fixed cost.")
+    cost_per_hour: Int | None = Field(default=None, ge=0, description="Cost per hour.")
+    cost_per_km: Int | None = Field(default=None, ge=0, description="Cost per km.")
 
 
 class VehicleTypeOut(VehicleTypeIn):
@@ -74,15 +74,15 @@ class VehicleIn(ApiModel):
     returns_to_depot: bool = Field(
         default=True, description="False: the route ends at its last stop."
     )
-    max_tasks: int | None = Field(default=None, ge=0, description="Most stops per route.")
-    max_duration_s: int | None = Field(default=None, ge=0, description="Longest route, seconds.")
-    max_distance_m: int | None = Field(default=None, ge=0, description="Longest route, metres.")
+    max_tasks: Int | None = Field(default=None, ge=0, description="Most stops per route.")
+    max_duration_s: Int | None = Field(default=None, ge=0, description="Longest route, seconds.")
+    max_distance_m: Int | None = Field(default=None, ge=0, description="Longest route, metres.")
     reloads: bool = Field(
         default=False,
         description="True: the vehicle may return to its depot (start or end) during the day "
         "to load again, spending the depot's reload_time_s there (multi-trip routes).",
     )
-    max_reloads: int | None = Field(
+    max_reloads: Int | None = Field(
         default=None, ge=0, description="Most reloads in a day (default: as many as needed)."
     )
     active: bool = Field(default=True, description="Inactive vehicles are not planned.")
@@ -97,11 +97,11 @@ class VehicleUpdate(ApiModel):
     depot_id: uuid.UUID | None = Field(default=None, description="Start depot.")
     end_depot_id: uuid.UUID | None = Field(default=None, description="End depot.")
     returns_to_depot: bool | None = Field(default=None, description="Closed or open route.")
-    max_tasks: int | None = Field(default=None, ge=0, description="Most stops per route.")
-    max_duration_s: int | None = Field(default=None, ge=0, description="Longest route, seconds.")
-    max_distance_m: int | None = Field(default=None, ge=0, description="Longest route, metres.")
+    max_tasks: Int | None = Field(default=None, ge=0, description="Most stops per route.")
+    max_duration_s: Int | None = Field(default=None, ge=0, description="Longest route, seconds.")
+    max_distance_m: Int | None = Field(default=None, ge=0, description="Longest route, metres.")
     reloads: bool | None = Field(default=None, description="Whether it may reload at its depot.")
-    max_reloads: int | None = Field(default=None, ge=0, description="Most reloads in a day.")
+    max_reloads: Int | None = Field(default=None, ge=0, description="Most reloads in a day.")
     active: bool | None = Field(default=None, description="Whether it is planned.")
 
 

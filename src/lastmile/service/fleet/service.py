@@ -151,24 +151,28 @@ def delete_vehicle(session: Session, *, row: Vehicle) -> None:
 # -- drivers -----------------------------------------------------------------------------
 
 
-def _check_driver_user(session: Session, org_id: uuid.UUID, driver: Driver) -> None:
-    if driver.user_id is None:
+def _check_driver_user(
+    session: Session, org_id: uuid.UUID, user_id: uuid.UUID | None, driver_id: uuid.UUID
+) -> None:
+    """``user_id`` may become driver ``driver_id``'s account (checked before the
+    driver row changes, so that nothing unflushed reaches the database)."""
+    if user_id is None:
         return
-    user = session.get(User, driver.user_id)
+    user = session.get(User, user_id)
     if user is None or user.org_id != org_id:
-        raise InputError(f"no such user {driver.user_id}", where="user_id")
+        raise InputError(f"no such user {user_id}", where="user_id")
     if user.role != Role.DRIVER:
         raise InputError(f"user {user.email} has role {user.role}, not driver", where="user_id")
     other = session.scalar(
-        select(Driver.id).where(Driver.user_id == driver.user_id, Driver.id != driver.id)
+        select(Driver.id).where(Driver.user_id == user_id, Driver.id != driver_id)
     )
     if other is not None:
-        raise Conflict(f"user {user.email} is already linked to another driver")
+        raise Conflict(f"user_id: user {user.email} is already linked to another driver")
 
 
 def create_driver(session: Session, *, org_id: uuid.UUID, data: DriverIn) -> Driver:
     row = Driver(org_id=org_id, id=uuid.uuid4(), **data.model_dump())
-    _check_driver_user(session, org_id, row)
+    _check_driver_user(session, org_id, row.user_id, row.id)
     session.add(row)
     session.commit()
     return row
@@ -183,8 +187,9 @@ def list_drivers(session: Session, *, org_id: uuid.UUID, limit: int, offset: int
 
 
 def update_driver(session: Session, *, row: Driver, changes: DriverUpdate) -> Driver:
+    if "user_id" in changes.model_fields_set:
+        _check_driver_user(session, row.org_id, changes.user_id, row.id)
     apply_changes(row, changes)
-    _check_driver_user(session, row.org_id, row)
     session.commit()
     return row
 

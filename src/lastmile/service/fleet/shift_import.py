@@ -29,6 +29,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,6 +38,7 @@ from pydantic import ValidationError
 
 from lastmile.service.errors import FieldError
 from lastmile.service.fleet.schemas import BreakIn
+from lastmile.service.schemas import utc_in_range
 
 MAX_ROWS = 20_000
 COLUMNS = (
@@ -105,7 +107,11 @@ class _Row:
                 return None
             if value.tzinfo is None:
                 value = value.replace(tzinfo=self.tz)
-        return value.astimezone(dt.UTC)
+        try:
+            return utc_in_range(value)
+        except ValueError as exc:
+            self.error(column, f"{text!r} is {exc}")
+            return None
 
     def brk(
         self,
@@ -193,7 +199,7 @@ def _parse_csv(
     if errors:
         return [], errors
     parsed: list[ParsedShift] = []
-    for index, values in enumerate(reader):
+    for index, values in enumerate(_readable(reader, errors)):
         number = index + 2
         if index >= MAX_ROWS:
             errors.append(FieldError(reason=f"more than {MAX_ROWS} rows", row=number))
@@ -210,6 +216,22 @@ def _parse_csv(
         if found is not None and not row.errors:
             parsed.append(ParsedShift(number, *found, breaks=breaks))
     return parsed, errors
+
+
+def _readable(reader: csv.DictReader[str], errors: list[FieldError]) -> Iterator[dict[str, Any]]:
+    """The reader's rows up to one it cannot read (e.g. a field longer than the
+    CSV reader's limit), which ends the file with an error naming that row."""
+    number = 1
+    try:
+        for values in reader:
+            number += 1
+            yield values
+    except csv.Error as exc:
+        errors.append(
+            FieldError(
+                reason=f"unreadable CSV ({exc}); the rows after it were not read", row=number + 1
+            )
+        )
 
 
 def _times(cells: dict[str, str]) -> tuple[str, str]:

@@ -1,10 +1,15 @@
 """Sending what the outbox queued.
 
-:func:`send_due` (run by the notifier, see runtime.py) claims due rows with a
-lease (so several processes never send one twice), renders customer messages
-with :mod:`lastmile.operations.notify` from the database as it is then, sends
-them, and records what happened. A webhook that fails (no answer, or not 2xx)
-is tried again after ``backoff * 2**(n-1)`` seconds (capped), up to
+Customer messages and webhooks are sent apart, so messages never wait behind a
+slow receiver: :func:`send_messages` (the notifier's message loop, see
+runtime.py) and :class:`lastmile.service.notifications.webhook_pool.WebhookPool`
+(its webhook loop) claim due rows with a lease (so several processes never send
+one twice), send them, and record what happened. Customer messages are rendered
+with :mod:`lastmile.operations.notify` from the database as it is then. A
+webhook goes only to a checked address (:mod:`.guard`: its URL is checked again
+before every attempt and the call connects to the address checked, without
+following redirects). A webhook that fails (refused, no answer, or not 2xx) is
+tried again after ``backoff * 2**(n-1)`` seconds (capped), up to
 ``webhook_max_attempts`` times; every attempt updates its row in the delivery
 log.
 """
@@ -28,6 +33,7 @@ from lastmile.exceptions import InputError
 from lastmile.operations.notify import MessageFacts, NotifyEvent, promise, render
 from lastmile.operations.pod import FailureReason
 from lastmile.service.db import utcnow
+from lastmile.service.notifications.guard import Resolver, check_url, pinned, resolve_host
 from lastmile.service.notifications.models import (
     CustomerNotification,
     WebhookDelivery,
@@ -65,6 +71,7 @@ class Senders:
     http: httpx.Client
     tracking_base_url: str = ""
     tracking_ttl_s: int = 14 * 86_400
+    resolve: Resolver = resolve_host
 
 
 @dataclass
@@ -75,10 +82,29 @@ class SendReport:
     errors: list[str] = field(default_factory=list)
 
 
+def claim_one(
+    session: Session,
+    model: type[WebhookDelivery] | type[CustomerNotification],
+    row_id: uuid.UUID,
+    now: dt.datetime,
+) -> bool:
+    """Take one due row for ``_LEASE`` (an update that only one process wins; not committed)."""
+    won = session.execute(
+        update(model)
+        .where(
+            model.id == row_id,
+            model.status == "pending",
+            or_(model.lease_until.is_(None), model.lease_until < now),
+        )
+        .values(lease_until=now + _LEASE)
+    )
+    return getattr(won, "rowcount", 0) == 1
+
+
 def _claim(
     session: Session, model: type[WebhookDelivery] | type[CustomerNotification], now: dt.datetime
 ) -> list[uuid.UUID]:
-    """Take due pending rows for ``_LEASE`` (an update that only one process wins)."""
+    """Take due pending rows for ``_LEASE``."""
     due = list(
         session.scalars(
             select(model.id)
@@ -91,19 +117,7 @@ def _claim(
             .limit(100)
         )
     )
-    taken = []
-    for row_id in due:
-        won = session.execute(
-            update(model)
-            .where(
-                model.id == row_id,
-                model.status == "pending",
-                or_(model.lease_until.is_(None), model.lease_until < now),
-            )
-            .values(lease_until=now + _LEASE)
-        )
-        if getattr(won, "rowcount", 0) == 1:
-            taken.append(row_id)
+    taken = [row_id for row_id in due if claim_one(session, model, row_id, now)]
     session.commit()
     return taken
 
@@ -135,12 +149,26 @@ def deliver_webhook(
         SIGNATURE_HEADER: sign(endpoint.secret, body),
     }
     try:
-        response = senders.http.post(
-            endpoint.url, content=body, headers=headers, timeout=settings.webhook_timeout_s
-        )
-        delivery.last_status_code = response.status_code
+        target = check_url(endpoint.url, allow=settings.allow(), resolve=senders.resolve)
+        url, named, extensions = pinned(target)
+        # Only the status line and headers are read: a receiver that answers its
+        # body slowly holds nothing.
+        with senders.http.stream(
+            "POST",
+            url,
+            content=body,
+            headers={**headers, **named},
+            extensions=extensions,
+            timeout=settings.webhook_timeout_s,
+            follow_redirects=False,
+        ) as response:
+            delivery.last_status_code = response.status_code
         ok = 200 <= response.status_code < 300
         delivery.last_error = "" if ok else f"answered {response.status_code}"
+    except InputError as exc:  # refused before connecting: nothing about the receiver is told
+        ok = False
+        delivery.last_status_code = None
+        delivery.last_error = f"refused: {exc}"[:2000]
     except httpx.HTTPError as exc:
         ok = False
         delivery.last_status_code = None
@@ -312,27 +340,18 @@ def _fields(facts: MessageFacts) -> dict[str, Any]:
     return {name: getattr(facts, name) for name in MessageFacts.__slots__}
 
 
-def send_due(
+def send_messages(
     sessions: sessionmaker[Session],
     *,
     senders: Senders,
     settings: NotifySettings,
     now: dt.datetime | None = None,
 ) -> SendReport:
-    """Send every due webhook and customer message once (claimed with a lease)."""
+    """Send every due customer message once (claimed with a lease)."""
     now = now or utcnow()
     report = SendReport()
     with sessions() as session:
         session.info["lastmile_outbox_off"] = True
-        for delivery_id in _claim(session, WebhookDelivery, now):
-            delivery = session.get(WebhookDelivery, delivery_id)
-            if delivery is None:
-                continue
-            if deliver_webhook(session, delivery=delivery, senders=senders, settings=settings):
-                report.webhooks_delivered += 1
-            else:
-                report.webhooks_failed += 1
-            session.commit()
         for note_id in _claim(session, CustomerNotification, now):
             note = session.get(CustomerNotification, note_id)
             if note is None:

@@ -24,7 +24,7 @@ from lastmile.service.deps import (
 )
 from lastmile.service.errors import Forbidden, NotAuthenticated, NotFound
 from lastmile.service.notifications import service
-from lastmile.service.notifications.runtime import lifespan
+from lastmile.service.notifications.runtime import Notifier, lifespan
 from lastmile.service.notifications.schemas import (
     NotificationOut,
     ReplyIn,
@@ -53,15 +53,22 @@ OrderDep = Annotated[Order, Depends(order_dep)]
 
 
 @router.post("/webhooks", response_model=WebhookCreated, status_code=status.HTTP_201_CREATED)
-def create_webhook(body: WebhookIn, user: AdminUser, session: SessionDep) -> WebhookCreated:
+def create_webhook(
+    body: WebhookIn, user: AdminUser, session: SessionDep, request: Request
+) -> WebhookCreated:
     """Send the organisation's events to ``url``, signed with the secret answered here
-    (only here). Known event types: see ``GET /webhooks/event-types``."""
+    (only here). Known event types: see ``GET /webhooks/event-types``. The URL must
+    reach a public address (422 naming ``url`` otherwise; the operator's
+    ``LASTMILE_WEBHOOK_ALLOW`` permits internal receivers)."""
+    notifier: Notifier = request.app.state.notifier
     endpoint = service.create_endpoint(
         session,
         org_id=user.org_id,
         url=str(body.url),
         events=body.events,
         description=body.description,
+        allow=notifier.settings.allow(),
+        resolve=notifier.senders.resolve,
     )
     return WebhookCreated(
         **WebhookOut.model_validate(endpoint).model_dump(), secret=endpoint.secret

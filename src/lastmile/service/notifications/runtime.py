@@ -1,8 +1,12 @@
-"""The notifier: one background task per API process that sends queued webhooks and
-customer messages and looks for delays.
+"""The notifier: background tasks in each API process that send queued webhooks and
+customer messages and look for delays.
 
-The router's lifespan builds a :class:`Notifier` into ``app.state.notifier`` after
-the app's start-up and stops it before shut-down. Its senders are attributes:
+Customer messages (and the delay scan) and webhooks run in two loops of their
+own, and webhook calls run on a pool of threads, a few at a time per endpoint
+(:mod:`.webhook_pool`): a slow receiver delays neither other organisations'
+webhooks nor any customer's message. The router's lifespan builds a
+:class:`Notifier` into ``app.state.notifier`` after the app's start-up and stops
+it before shut-down. Its senders are attributes:
 replace ``notifier.senders`` (or set ``app.state.notify_settings`` before start)
 to send elsewhere; tests do.
 """
@@ -13,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import wait
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -27,6 +32,7 @@ from lastmile.service.notifications import delivery
 from lastmile.service.notifications.outbox import scan_delays
 from lastmile.service.notifications.senders import LogSmsProvider, SmtpEmailSender
 from lastmile.service.notifications.settings import NotifySettings
+from lastmile.service.notifications.webhook_pool import WebhookPool
 
 logger = logging.getLogger(__name__)
 
@@ -61,22 +67,46 @@ class Notifier:
     settings: NotifySettings
     sessions: sessionmaker[Session]
     senders: delivery.Senders
-    _task: asyncio.Task[None] | None = None
+    pool: WebhookPool | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _last_scan: float = field(default=0.0)
     _stopping: asyncio.Event | None = None
 
-    def run_once(self) -> delivery.SendReport:
-        """One round, in the calling thread: delays first, then everything due."""
+    def __post_init__(self) -> None:
+        if self.pool is None:
+            self.pool = WebhookPool(self.sessions, workers=self.settings.webhook_workers)
+
+    def send_messages_once(self) -> delivery.SendReport:
+        """Delays first (when a scan is due), then every due customer message."""
         if time.monotonic() - self._last_scan >= self.settings.delay_scan_s:
             self._last_scan = time.monotonic()
             with self.sessions() as session:
                 scan_delays(session, settings=self.settings, now=utcnow())
-        return delivery.send_due(self.sessions, senders=self.senders, settings=self.settings)
+        return delivery.send_messages(self.sessions, senders=self.senders, settings=self.settings)
 
-    async def _loop(self, stopping: asyncio.Event) -> None:
+    def start_webhooks(self) -> int:
+        """Start every due webhook there is room for on the pool; answers how many."""
+        assert self.pool is not None
+        return len(self.pool.dispatch(senders=self.senders, settings=self.settings))
+
+    def run_once(self) -> delivery.SendReport:
+        """One round, in the calling thread: delays, customer messages, then the due
+        webhooks (sent on the pool; this waits for them)."""
+        report = self.send_messages_once()
+        assert self.pool is not None
+        started = self.pool.dispatch(senders=self.senders, settings=self.settings)
+        wait(started)
+        for future in started:
+            if future.result():
+                report.webhooks_delivered += 1
+            else:
+                report.webhooks_failed += 1
+        return report
+
+    async def _loop(self, stopping: asyncio.Event, round_: Callable[[], object]) -> None:
         while not stopping.is_set():
             try:
-                await run_in_threadpool(self.run_once)
+                await run_in_threadpool(round_)
             except Exception:  # keep the notifier alive; the next round tries again
                 logger.exception("notifier round failed")
             with contextlib.suppress(TimeoutError):
@@ -84,14 +114,21 @@ class Notifier:
 
     def start(self) -> None:
         self._stopping = asyncio.Event()
-        self._task = asyncio.get_running_loop().create_task(self._loop(self._stopping))
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._loop(self._stopping, self.send_messages_once)),
+            loop.create_task(self._loop(self._stopping, self.start_webhooks)),
+        ]
 
     async def stop(self) -> None:
-        """Stop after the round in progress: a round runs in a worker thread with a
-        database session, which must be done before the app disposes of its engine."""
-        if self._task is not None and self._stopping is not None:
+        """Stop after the rounds in progress and the webhook calls in flight: they use
+        database sessions, which must be done before the app disposes of its engine."""
+        if self._stopping is not None:
             self._stopping.set()
-            await self._task
+            for task in self._tasks:
+                await task
+        if self.pool is not None:
+            await run_in_threadpool(self.pool.close)
         self.senders.http.close()
 
 

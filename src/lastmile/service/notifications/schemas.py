@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field
+from pydantic import AnyHttpUrl, Field, UrlConstraints
 
+from lastmile.service.notifications.guard import MAX_URL_LENGTH
 from lastmile.service.schemas import ApiModel, AwareDatetime, Instant
 
 
 class WebhookIn(ApiModel):
     """Where to send the organisation's events."""
 
-    url: AnyHttpUrl = Field(description="The receiver (https in production).")
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH)] = Field(
+        description="The receiver (https in production), at most 2,048 characters; it must "
+        "reach a public address."
+    )
     events: list[str] = Field(
         default_factory=list, description="Event types to receive; empty: all of them."
     )

@@ -19,6 +19,7 @@ from lastmile.exceptions import InputError
 from lastmile.operations import OrderStatus
 from lastmile.service.db import utcnow
 from lastmile.service.errors import NotFound
+from lastmile.service.notifications.guard import Allow, Resolver, check_url, resolve_host
 from lastmile.service.notifications.models import (
     CustomerNotification,
     CustomerReply,
@@ -27,6 +28,7 @@ from lastmile.service.notifications.models import (
 )
 from lastmile.service.notifications.outbox import EVENT_TYPES, emit
 from lastmile.service.orders.models import Order, TrackingLink
+from lastmile.service.orders.schemas import INSTRUCTIONS_MAX_LENGTH
 from lastmile.service.security import digest
 
 # -- webhook endpoints ----------------------------------------------------------------------------
@@ -48,8 +50,18 @@ def check_events(events: Iterable[str]) -> list[str]:
 
 
 def create_endpoint(
-    session: Session, *, org_id: uuid.UUID, url: str, events: list[str], description: str
+    session: Session,
+    *,
+    org_id: uuid.UUID,
+    url: str,
+    events: list[str],
+    description: str,
+    allow: Allow,
+    resolve: Resolver = resolve_host,
 ) -> WebhookEndpoint:
+    """Register a receiver; its URL must reach a public address (or one ``allow``
+    permits): :func:`lastmile.service.notifications.guard.check_url`."""
+    check_url(url, allow=allow, resolve=resolve)
     endpoint = WebhookEndpoint(
         org_id=org_id,
         url=url,
@@ -147,8 +159,17 @@ _MIN_WINDOW = dt.timedelta(minutes=30)
 
 
 def _append(existing: str, line: str) -> str:
+    """``line`` added to the instructions ``existing``; refused (422 naming
+    ``instructions``) when they would grow past the orders' limit."""
     text = f"{existing.rstrip()}\n{line}" if existing.strip() else line
-    return text[-4000:]
+    if len(text) > INSTRUCTIONS_MAX_LENGTH:
+        left = max(0, INSTRUCTIONS_MAX_LENGTH - len(text) + len(line))
+        raise InputError(
+            f"the order's instructions would have {len(text)} characters with this reply; "
+            f"at most {INSTRUCTIONS_MAX_LENGTH} ({left} left for a reply)",
+            where="instructions",
+        )
+    return text
 
 
 def record_reply(
@@ -165,10 +186,12 @@ def record_reply(
     """Check a customer's reply and store it on the order.
 
     ``instructions`` and ``leave_with_neighbour`` are added to the order's
-    instructions. ``new_window`` (at least 30 minutes, starting in the future,
-    within 14 days) replaces the order's windows while its contents may still
-    change (pending, planned, failed); later it is kept for the dispatcher
-    (``applied`` false, with the reason). Raises :class:`InputError` naming
+    instructions, within the orders' limit (``INSTRUCTIONS_MAX_LENGTH``: a reply
+    that would pass it is refused, naming ``instructions``). ``new_window`` (at
+    least 30 minutes, starting in the future, within 14 days) replaces the
+    order's windows while its contents may still change (pending, planned,
+    failed); later it is kept for the dispatcher (``applied`` false, with the
+    reason). Raises :class:`InputError` naming
     the field at fault.
     """
     now = now or utcnow()

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lastmile.service.notifications.guard import Allow
 
 
 class NotifySettings(BaseSettings):
@@ -46,6 +48,21 @@ class NotifySettings(BaseSettings):
         default=5, ge=1, description="Attempts at sending one customer message."
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per webhook call.")
+    webhook_allow: str = Field(
+        default="",
+        description="Internal receivers permitted on purpose: CIDRs and host names, "
+        "comma-separated (webhooks to loopback, private, link-local and other non-public "
+        "addresses are refused otherwise).",
+    )
+    webhook_workers: int = Field(
+        default=16, ge=1, description="Webhook calls in flight at once (per process)."
+    )
+    webhook_per_endpoint: int = Field(
+        default=2,
+        ge=1,
+        description="Webhook calls in flight at once to one endpoint (per process): a slow "
+        "receiver only delays itself.",
+    )
     webhook_max_attempts: int = Field(default=8, ge=1, description="Attempts per webhook event.")
     webhook_backoff_s: float = Field(
         default=30.0, ge=0, description="Wait before the 2nd attempt; doubles after each failure."
@@ -53,3 +70,13 @@ class NotifySettings(BaseSettings):
     webhook_backoff_max_s: float = Field(
         default=3600.0, ge=0, description="The longest wait between attempts."
     )
+
+    @field_validator("webhook_allow")
+    @classmethod
+    def _allow(cls, value: str) -> str:
+        Allow.parse(value)
+        return value
+
+    def allow(self) -> Allow:
+        """The webhook allow-list, parsed."""
+        return Allow.parse(self.webhook_allow)

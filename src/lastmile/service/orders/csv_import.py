@@ -38,8 +38,9 @@ import datetime as dt
 import io
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -47,6 +48,7 @@ from pydantic import ValidationError
 from lastmile.domain import OrderKind
 from lastmile.service.errors import FieldError
 from lastmile.service.orders.schemas import ContactIn, ItemIn, OrderIn, StopIn, TimeWindowIn
+from lastmile.service.schemas import utc_in_range
 
 MAX_ROWS = 100_000
 _STOP_COLUMNS = ("address", "lon", "lat", "window_start", "window_end", "service_min")
@@ -140,13 +142,21 @@ class _Row:
                 self.error(column, f"{raw!r} is not a time of day")
                 return None
             midnight = dt.datetime.combine(self.date, dt.time(0), tzinfo=self.tz)
-            return midnight + dt.timedelta(hours=hh, minutes=mm, seconds=ss)
+            value = midnight + dt.timedelta(hours=hh, minutes=mm, seconds=ss)
+        else:
+            try:
+                value = dt.datetime.fromisoformat(raw)
+            except ValueError:
+                self.error(column, f"{raw!r} is not a date-time (ISO 8601) or HH:MM")
+                return None
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=self.tz)
         try:
-            value = dt.datetime.fromisoformat(raw)
-        except ValueError:
-            self.error(column, f"{raw!r} is not a date-time (ISO 8601) or HH:MM")
+            utc_in_range(value)
+        except ValueError as exc:
+            self.error(column, f"{raw!r} is {exc}")
             return None
-        return value if value.tzinfo else value.replace(tzinfo=self.tz)
+        return value
 
     def listed(self, column: str) -> list[str]:
         return [part.strip() for part in self.text(column).split(";") if part.strip()]
@@ -244,7 +254,7 @@ def parse_orders_csv(
     tz = ZoneInfo(timezone)
     parsed: list[ParsedRow] = []
     seen: dict[str, int] = {}
-    for index, values in enumerate(reader):
+    for index, values in enumerate(_readable(reader, errors)):
         number = index + 2
         if index >= MAX_ROWS:
             errors.append(
@@ -267,6 +277,22 @@ def parse_orders_csv(
     if not parsed and not errors:
         errors.append(FieldError(reason="the file has a header but no data rows"))
     return parsed, errors
+
+
+def _readable(reader: csv.DictReader[str], errors: list[FieldError]) -> Iterator[dict[str, Any]]:
+    """The reader's rows up to one it cannot read (e.g. a field longer than the
+    CSV reader's limit), which ends the file with an error naming that row."""
+    number = 1
+    try:
+        for values in reader:
+            number += 1
+            yield values
+    except csv.Error as exc:
+        errors.append(
+            FieldError(
+                reason=f"unreadable CSV ({exc}); the rows after it were not read", row=number + 1
+            )
+        )
 
 
 def _parse_row(row: _Row, dims: list[str], seen: dict[str, int]) -> OrderIn | None:

@@ -3,7 +3,6 @@ public /track/{token}."""
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -33,6 +32,7 @@ from lastmile.service.orders.schemas import (
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.orgs.service import get_org
 from lastmile.service.ratelimit import RateLimiter
+from lastmile.service.schemas import Day
 
 router = APIRouter(prefix="/orders", tags=["orders"])
 public_router = APIRouter(tags=["customer tracking"])
@@ -84,7 +84,7 @@ def list_orders(
         ),
     ] = None,
     day: Annotated[
-        dt.date | None,
+        Day | None,
         Query(
             description="Only orders with a time window on this day, in the organisation's "
             "time zone (orders without windows are on no day)."
@@ -131,9 +131,7 @@ def import_orders(
     session: SessionDep,
     geocode: GeocoderDep,
     file: Annotated[UploadFile, File(description="CSV file, UTF-8, one order per row.")],
-    date: Annotated[
-        dt.date | None, Query(description="Day that HH:MM time windows refer to.")
-    ] = None,
+    date: Annotated[Day | None, Query(description="Day that HH:MM time windows refer to.")] = None,
     dry_run: Annotated[bool, Query(description="Check everything, write nothing.")] = False,
     mode: Annotated[
         ImportMode | None,
@@ -228,12 +226,17 @@ def retry_order(order: OrderDep, session: SessionDep) -> OrderOut:
     status_code=status.HTTP_201_CREATED,
 )
 def create_tracking_link(
-    order: OrderDep, session: SessionDep, settings: SettingsDep, request: Request
+    order: OrderDep, session: SessionDep, settings: SettingsDep
 ) -> TrackingLinkOut:
-    """Make a customer tracking link for the order; the token is shown only here."""
-    base = settings.public_base_url or str(request.base_url)
+    """Make a customer tracking link for the order; the token is shown only here.
+
+    The link starts with ``LASTMILE_PUBLIC_BASE_URL`` (409 when it is not set).
+    """
     return service.create_tracking_link(
-        session, order=order, ttl_s=settings.tracking_link_ttl_s, base_url=base
+        session,
+        order=order,
+        ttl_s=settings.tracking_link_ttl_s,
+        base_url=settings.public_base_url,
     )
 
 

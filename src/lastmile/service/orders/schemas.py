@@ -10,7 +10,11 @@ from pydantic import Field, model_validator
 
 from lastmile.domain import OrderKind
 from lastmile.operations import OrderStatus
-from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant
+from lastmile.service.schemas import ApiModel, AwareDatetime, ErrorItem, Instant, Int
+
+#: The longest an order's instructions may be, however they are written (staff,
+#: CSV import, the customer's replies through their tracking link).
+INSTRUCTIONS_MAX_LENGTH = 2000
 
 
 class TimeWindowIn(ApiModel):
@@ -101,7 +105,7 @@ class ItemIn(ApiModel):
 
     barcode: str | None = Field(default=None, max_length=128, description="Barcode to scan.")
     description: str = Field(default="", max_length=500, description="What it is.")
-    quantity: int = Field(default=1, ge=1, description="How many pieces.")
+    quantity: Int = Field(default=1, ge=1, description="How many pieces.")
     compartment: str | None = Field(
         default=None, max_length=64, description="Compartment it travels in (e.g. chilled)."
     )
@@ -123,14 +127,16 @@ class OrderIn(ApiModel):
     kind: OrderKind = Field(default=OrderKind.DELIVERY, description="delivery, pickup or shipment.")
     pickup: StopIn | None = Field(default=None, description="Pickup stop (pickup, shipment).")
     delivery: StopIn | None = Field(default=None, description="Delivery stop (delivery, shipment).")
-    amount: list[int] = Field(
+    amount: list[Int] = Field(
         default_factory=list, description="Size per organisation dimension (empty: nothing)."
     )
     skills: list[str] = Field(default_factory=list, description="Skills the vehicle must have.")
     priority: int = Field(default=0, ge=0, le=100, description="Kept first when not all fit.")
     depot_id: uuid.UUID | None = Field(default=None, description="Depot it ships from, if fixed.")
     customer: ContactIn = Field(default_factory=ContactIn, description="Customer contact.")
-    instructions: str = Field(default="", max_length=2000, description="Notes for the driver.")
+    instructions: str = Field(
+        default="", max_length=INSTRUCTIONS_MAX_LENGTH, description="Notes for the driver."
+    )
     compartment: str | None = Field(
         default=None, max_length=64, description="Compartment of items that name none."
     )
@@ -161,12 +167,14 @@ class OrderUpdate(ApiModel):
     external_id: str | None = Field(default=None, max_length=128, description="Your reference.")
     pickup: StopIn | None = Field(default=None, description="New pickup stop.")
     delivery: StopIn | None = Field(default=None, description="New delivery stop.")
-    amount: list[int] | None = Field(default=None, description="New amount per dimension.")
+    amount: list[Int] | None = Field(default=None, description="New amount per dimension.")
     skills: list[str] | None = Field(default=None, description="New skills.")
     priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
     depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
     customer: ContactIn | None = Field(default=None, description="New customer contact.")
-    instructions: str | None = Field(default=None, max_length=2000, description="New notes.")
+    instructions: str | None = Field(
+        default=None, max_length=INSTRUCTIONS_MAX_LENGTH, description="New notes."
+    )
     compartment: str | None = Field(default=None, max_length=64, description="New compartment.")
     items: list[ItemIn] | None = Field(default=None, max_length=500, description="New lines.")
 

@@ -33,6 +33,7 @@ from lastmile.service.orders.placement import (
     set_placement,
 )
 from lastmile.service.orders.schemas import (
+    INSTRUCTIONS_MAX_LENGTH,
     ContactIn,
     GeocodeOut,
     ItemIn,
@@ -53,6 +54,7 @@ from lastmile.service.orders.schemas import (
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.schemas import answer_in
 from lastmile.service.security import digest, new_token
+from lastmile.service.settings import NO_PUBLIC_BASE_URL
 
 # -- rows <-> schemas ----------------------------------------------------------------------
 
@@ -135,8 +137,12 @@ def _stop_in(order: Order, prefix: str) -> StopIn | None:
 
 
 def content_of(order: Order) -> OrderIn:
-    """The order as the input that would create it (to compare re-imports)."""
-    return OrderIn(
+    """The order as the input that would create it (to compare re-imports).
+
+    Instructions stored before their limit held everywhere (longer than
+    ``INSTRUCTIONS_MAX_LENGTH``) are kept as they are, not refused: the order
+    stays editable."""
+    content = OrderIn(
         external_id=order.external_id,
         kind=OrderKind(order.kind),
         pickup=_stop_in(order, "pickup"),
@@ -148,7 +154,7 @@ def content_of(order: Order) -> OrderIn:
         customer=ContactIn(
             name=order.customer_name, phone=order.customer_phone, email=order.customer_email
         ),
-        instructions=order.instructions,
+        instructions=order.instructions[:INSTRUCTIONS_MAX_LENGTH],
         compartment=order.compartment,
         items=[
             ItemIn(
@@ -160,6 +166,9 @@ def content_of(order: Order) -> OrderIn:
             for i in order.items
         ],
     )
+    if len(order.instructions) > INSTRUCTIONS_MAX_LENGTH:
+        content = content.model_copy(update={"instructions": order.instructions})
+    return content
 
 
 def _set_stop(order: Order, prefix: str, stop: StopIn | None) -> None:
@@ -293,8 +302,16 @@ def update_order(
         ):
             continue
         merged[name] = value
+    # Over-long instructions can only be the stored ones (an edit's are checked):
+    # kept as they are when the edit does not replace them.
+    long = len(merged["instructions"]) > INSTRUCTIONS_MAX_LENGTH
+    stored = merged["instructions"] if long else None
+    if stored is not None:
+        merged["instructions"] = ""
     try:
         data = OrderIn.model_validate(merged)
+        if stored is not None:
+            data = data.model_copy(update={"instructions": stored})
     except ValidationError as exc:
         raise Unprocessable(
             "the order is not valid",
@@ -382,7 +399,10 @@ def by_external_id(session: Session, org_id: uuid.UUID, ids: list[str]) -> dict[
 def create_tracking_link(
     session: Session, *, order: Order, ttl_s: int, base_url: str
 ) -> TrackingLinkOut:
-    """A new link for the customer of ``order``; only its digest is stored."""
+    """A new link for the customer of ``order``; only its digest is stored. ``base_url``
+    is the configured public address (409 when empty: never the request's Host)."""
+    if not base_url:
+        raise Conflict(NO_PUBLIC_BASE_URL)
     token = new_token(nbytes=24)
     link = TrackingLink(
         org_id=order.org_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 
 from lastmile.service.deps import CurrentUser, PageDep, SessionDep, SettingsDep, StaffUser
 from lastmile.service.errors import Forbidden
@@ -27,6 +27,7 @@ from lastmile.service.plans.schemas import (
     PlanVersionOut,
     RouteOut,
 )
+from lastmile.service.schemas import MAX_INT
 
 router = APIRouter(tags=["plans"])
 
@@ -147,7 +148,11 @@ def list_versions(plan: PlanDep, session: SessionDep) -> list[PlanVersionOut]:
 
 
 @router.get("/plans/{plan_id}/versions/{number}", response_model=PlanVersionDetail)
-def read_version(number: int, plan: PlanDep, session: SessionDep) -> PlanVersionDetail:
+def read_version(
+    number: Annotated[int, Path(ge=1, le=MAX_INT, description="The version (1 = as dispatched).")],
+    plan: PlanDep,
+    session: SessionDep,
+) -> PlanVersionDetail:
     """One version with its routes and timed visits as they stood."""
     return PlanVersionDetail.model_validate(versions.get_version(session, plan=plan, number=number))
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
 from pydantic import Field
 
 from lastmile.service.orders.schemas import TimeWindowOut
-from lastmile.service.schemas import ApiModel, Instant
+from lastmile.service.schemas import ApiModel, Day, Instant
 
 
 class PlanCreate(ApiModel):
@@ -21,7 +20,7 @@ class PlanCreate(ApiModel):
     """
 
     name: str = Field(default="", max_length=200, description="Display name.")
-    date: dt.date = Field(description="The day to plan.")
+    date: Day = Field(description="The day to plan.")
     order_ids: list[uuid.UUID] | None = Field(
         default=None,
         max_length=20_000,

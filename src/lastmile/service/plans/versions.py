@@ -16,12 +16,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, inspect, select
 from sqlalchemy.orm import Session
 
 from lastmile.operations.progress import StopEventKind
 from lastmile.service.errors import Conflict, NotFound
-from lastmile.service.plans.models import Plan, PlanVersion
+from lastmile.service.plans.models import Plan, PlanVersion, Route, Visit
 from lastmile.service.tracking.models import StopEvent
 
 _TASKS = ("job", "pickup", "delivery")
@@ -31,8 +31,66 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat() if value is not None else None
 
 
-def snapshot_routes(plan: Plan) -> list[dict[str, Any]]:
-    """The plan's routes and timed visits as plain JSON values."""
+def _visit_json(v: Any) -> dict[str, Any]:
+    return {
+        "sequence": v.sequence,
+        "kind": v.kind,
+        "order_id": str(v.order_id) if v.order_id is not None else None,
+        "break_id": v.break_id,
+        "arrival_at": _iso(v.arrival_at),
+        "start_at": _iso(v.start_at),
+        "departure_at": _iso(v.departure_at),
+    }
+
+
+#: The visit columns a version keeps, for routes whose visits are not loaded.
+_VISITS = (
+    select(
+        Visit.route_id,
+        Visit.sequence,
+        Visit.kind,
+        Visit.order_id,
+        Visit.break_id,
+        Visit.arrival_at,
+        Visit.start_at,
+        Visit.departure_at,
+    )
+    .where(Visit.route_id.in_(bindparam("route_ids", expanding=True, type_=Uuid)))
+    .order_by(Visit.route_id, Visit.sequence)
+)
+
+
+def snapshot_routes(
+    session: Session,
+    plan: Plan,
+    *,
+    known: dict[str, list[dict[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """The plan's routes and timed visits as plain JSON values.
+
+    Visits already loaded (the routes a change rewrote) are taken as they are.
+    For the others, ``known`` (visits by route id, as the latest version has
+    them) is used where it has the route, and the rest are read in one query,
+    as plain columns."""
+    known = known or {}
+    unloaded = [r.id for r in plan.routes if "visits" in inspect(r).unloaded]
+    read: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    wanted = []
+    for rid in unloaded:
+        if str(rid) in known:
+            read[rid] = known[str(rid)]
+        else:
+            read[rid] = []
+            wanted.append(rid)
+    if wanted:
+        for v in session.execute(_VISITS, {"route_ids": wanted}):
+            read[v.route_id].append(_visit_json(v))
+
+    def visits(r: Route) -> list[dict[str, Any]]:
+        if r.id in read:
+            return read[r.id]
+        return [_visit_json(v) for v in sorted(r.visits, key=lambda v: v.sequence)]
+
     return [
         {
             "route_id": str(r.id),
@@ -44,18 +102,7 @@ def snapshot_routes(plan: Plan) -> list[dict[str, Any]]:
             "travel_s": r.travel_s,
             "start_at": _iso(r.start_at),
             "end_at": _iso(r.end_at),
-            "visits": [
-                {
-                    "sequence": v.sequence,
-                    "kind": v.kind,
-                    "order_id": str(v.order_id) if v.order_id is not None else None,
-                    "break_id": v.break_id,
-                    "arrival_at": _iso(v.arrival_at),
-                    "start_at": _iso(v.start_at),
-                    "departure_at": _iso(v.departure_at),
-                }
-                for v in sorted(r.visits, key=lambda v: v.sequence)
-            ],
+            "visits": visits(r),
         }
         for r in sorted(plan.routes, key=lambda r: r.position)
     ]
@@ -79,14 +126,22 @@ def record_version(
     change_id: uuid.UUID | None = None,
     user_id: uuid.UUID | None = None,
     only_if_changed: bool = False,
+    untouched_as_latest: bool = False,
 ) -> PlanVersion | None:
     """Add the plan's next version (not committed: it goes with the change).
 
     With ``only_if_changed``, nothing is added when the routes are as in the
-    latest version.
+    latest version. With ``untouched_as_latest`` (a change that loaded the
+    visits of the routes it rewrote, and only those), the other routes' visits
+    are copied from the latest version instead of being read and written out
+    again: every change to a dispatched plan's visits records a version, so
+    they are as it has them.
     """
     latest = latest_version(session, plan_id=plan.id)
-    routes = snapshot_routes(plan)
+    known: dict[str, list[dict[str, Any]]] = {}
+    if untouched_as_latest and latest is not None:
+        known = {r["route_id"]: r["visits"] for r in latest.routes}
+    routes = snapshot_routes(session, plan, known=known)
     if only_if_changed and latest is not None and latest.routes == routes:
         return None
     row = PlanVersion(

@@ -7,7 +7,18 @@ import uuid
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Form,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 
 from lastmile.operations.pod import UploadKind
 from lastmile.service.deps import CurrentUser, SessionDep, StaffUser
@@ -19,6 +30,7 @@ from lastmile.service.pod import service
 from lastmile.service.pod.schemas import PodFileOut, ProofIn, ProofOut, ScanIn, ScanOut
 from lastmile.service.pod.settings import PodSettings
 from lastmile.service.pod.storage import FileStore, LocalFileStore, S3FileStore
+from lastmile.service.tracking.router import RuntimeDep as TrackingRuntimeDep
 
 router = APIRouter(tags=["proof of delivery"])
 
@@ -115,6 +127,8 @@ def finish_stop(
     user: CurrentUser,
     session: SessionDep,
     settings: PodSettingsDep,
+    runtime: TrackingRuntimeDep,
+    background: BackgroundTasks,
 ) -> ProofOut:
     """Finish a stop with its proof: delivered, picked up, or failed with its reason.
 
@@ -126,10 +140,13 @@ def finish_stop(
     (refused, wrong address, damaged) or it has failed too often.
     """
     service.ensure_live(route)
-    proof, order_status = service.record_proof(
+    recorded = service.record_proof(
         session, route=route, principal=user, body=body, settings=settings
     )
-    return service.proof_out(proof, order_status)
+    if recorded.live:
+        # Dashboards and the driver's other devices see the stop done at once.
+        background.add_task(runtime.after_stop_events, route.org_id, recorded.live, route.id)
+    return service.proof_out(recorded.proof, recorded.order_status)
 
 
 @router.get("/orders/{order_id}/pod", response_model=list[ProofOut])

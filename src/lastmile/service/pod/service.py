@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -182,6 +184,16 @@ def proof_out(proof: Proof, order_status: str = "") -> ProofOut:
     return ProofOut.model_validate(proof).model_copy(update={"order_status": order_status})
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedProof:
+    """A stored proof, its order's status afterwards, and what the live stream is
+    told (the stop event, and the route's status when it changed)."""
+
+    proof: Proof
+    order_status: str
+    live: list[dict[str, Any]]
+
+
 def record_proof(
     session: Session,
     *,
@@ -189,14 +201,15 @@ def record_proof(
     principal: Principal,
     body: ProofIn,
     settings: PodSettings,
-) -> tuple[Proof, str]:
+) -> RecordedProof:
     """Check the proof, store it with its stop event, then decide any re-attempt.
 
     Refused (422, every problem listed): a parcel that is not the order's, a
     delivery without every parcel (when so configured) or without a required
     signature, a failure without its reason, files not uploaded for the order.
     Flagged (stored, ``flagged``): completed away from the stop, or without a
-    position. Returns the proof and the order's status afterwards.
+    position. Returns the proof, the order's status afterwards and the live events
+    of its stop event (none when the proof was already recorded).
     """
     source = _source(principal)
     known = session.scalar(
@@ -206,7 +219,7 @@ def record_proof(
     )
     if known is not None:
         order = session.get(Order, known.order_id)
-        return known, order.status if order is not None else ""
+        return RecordedProof(known, order.status if order is not None else "", [])
     order = _order_on(session, route, body.order_id, "order_id")
     ref = order.external_id or str(order.id)
     errors: list[FieldError] = []
@@ -355,7 +368,7 @@ def record_proof(
         proof.reattempt_note = recorded.reattempt_note
         session.commit()
     session.refresh(order)
-    return proof, order.status
+    return RecordedProof(proof, order.status, result.live)
 
 
 def list_proofs(session: Session, *, order: Order) -> list[Proof]:

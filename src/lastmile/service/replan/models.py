@@ -21,7 +21,7 @@ class PlanChange(TenantBase):
     plan_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("plans.id", ondelete="CASCADE"), index=True
     )
-    #: insert_order, breakdown, reoptimise
+    #: insert_order, breakdown, reoptimise, move_order
     kind: Mapped[str] = mapped_column(String(32))
     summary: Mapped[str] = mapped_column(Text, default="")
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

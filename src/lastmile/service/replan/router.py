@@ -1,7 +1,8 @@
-"""Routes: insert an urgent order, a vehicle breakdown, re-optimise (POST /plans/{id}/...).
+"""Routes: insert an urgent order, a vehicle breakdown, re-optimise, move an order
+(POST /plans/{id}/...).
 
-Each route hands the request to :mod:`lastmile.service.replan.service` and
-shapes its outcome.
+Each route hands the request to :mod:`lastmile.service.replan.service` (moves:
+:mod:`lastmile.service.replan.moves`) and shapes its outcome.
 """
 
 from __future__ import annotations
@@ -18,13 +19,17 @@ from lastmile.service.db import utcnow
 from lastmile.service.deps import SessionDep, SettingsDep, StaffUser
 from lastmile.service.plans.models import Plan
 from lastmile.service.plans.schemas import RouteOut, UnassignedOut
-from lastmile.service.replan import service
+from lastmile.service.replan import moves, service
 from lastmile.service.replan.schemas import (
     BreakdownIn,
     InsertOrderIn,
+    MovedRouteOut,
+    MoveIn,
+    MoveOut,
     PlanChangeOut,
     ReoptimiseIn,
     ReplanOut,
+    ViolationOut,
 )
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.tracking.runtime import TrackingRuntime
@@ -62,7 +67,7 @@ TravelDep = Annotated[ServiceTravel, Depends(get_travel_model)]
 
 
 def _announce(
-    request: Request, background: BackgroundTasks, plan: Plan, outcome: service.ReplanOutcome
+    request: Request, background: BackgroundTasks, plan: Plan, outcome: service.AppliedChange
 ) -> None:
     """Tell the live stream (dashboards, the routes' drivers) which routes an
     applied change rewrote, after the answer."""
@@ -197,6 +202,95 @@ def reoptimise(
     )
     _announce(request, background, plan, outcome)
     return _answer(outcome)
+
+
+def _move_request(body: MoveIn) -> moves.MoveRequest:
+    return moves.MoveRequest(
+        order_id=body.order_id,
+        to_route_id=body.to_route_id,
+        to_vehicle_id=body.to_vehicle_id,
+        position=body.position,
+    )
+
+
+def _move_answer(result: moves.MoveResult) -> MoveOut:
+    change = result.change
+    return MoveOut(
+        feasible=result.feasible,
+        applied=result.applied,
+        summary=result.summary,
+        violations=[ViolationOut.model_validate(v) for v in result.violations],
+        position=result.position,
+        cost_before=result.cost_before,
+        cost_after=result.cost_after,
+        cost_delta=result.cost_delta,
+        cost_unit=result.cost_unit,
+        changed_routes=[MovedRouteOut.model_validate(r) for r in result.changed_routes],
+        late=result.late,
+        change=PlanChangeOut.model_validate(change) if change is not None else None,
+        needs_dispatch=result.needs_dispatch,
+        routes=[RouteOut.model_validate(r) for r in result.routes],
+    )
+
+
+@router.post("/plans/{plan_id}/moves/preview", response_model=MoveOut)
+def preview_move(
+    body: MoveIn,
+    plan: PlanDep,
+    session: SessionDep,
+    clock: ClockDep,
+    travel: TravelDep,
+    views: ViewsDep,
+) -> MoveOut:
+    """What moving an order to a route (at a position, or the cheapest) would do.
+
+    The plan's validator checks the plan after the move: ``feasible`` and the
+    ``violations`` it finds, naming vehicles and orders. The answer gives the
+    plan's cost before and after, the routes that change and the new predicted
+    times of their stops. Nothing is stored.
+    """
+    result = moves.preview_move(
+        session,
+        plan=plan,
+        req=_move_request(body),
+        travel_model=travel,
+        clock=clock,
+        views=views,
+    )
+    return _move_answer(result)
+
+
+@router.post("/plans/{plan_id}/moves", response_model=MoveOut)
+def move_order(
+    body: MoveIn,
+    plan: PlanDep,
+    user: StaffUser,
+    session: SessionDep,
+    clock: ClockDep,
+    travel: TravelDep,
+    views: ViewsDep,
+    request: Request,
+    background: BackgroundTasks,
+) -> MoveOut:
+    """Move an order to a route, at a position or the cheapest one.
+
+    Made only when the plan's validator accepts it (422 with its violations
+    otherwise), and stored like every change of a plan being driven: the
+    routes it touched, the change log, a new version of a dispatched plan and
+    the ``plan.changed`` event. An order served, failed, cancelled or whose
+    stop is in progress does not move (409).
+    """
+    result = moves.move_order(
+        session,
+        plan=plan,
+        req=_move_request(body),
+        user_id=user.user_id,
+        travel_model=travel,
+        clock=clock,
+        views=views,
+    )
+    _announce(request, background, plan, result)
+    return _move_answer(result)
 
 
 @router.get("/plans/{plan_id}/changes", response_model=list[PlanChangeOut])

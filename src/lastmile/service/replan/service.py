@@ -13,7 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
@@ -58,7 +58,21 @@ class ReplanOutcome:
     order_labels: dict[str, str] = field(default_factory=dict)
 
 
-def live_events(outcome: ReplanOutcome) -> list[dict[str, Any]]:
+class AppliedChange(Protocol):
+    """What a change applied to a plan being driven tells (an insertion, a
+    breakdown, a re-optimisation, a move)."""
+
+    @property
+    def applied(self) -> bool: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def change(self) -> PlanChange | None: ...
+    @property
+    def routes(self) -> list[pm.Route]: ...
+
+
+def live_events(outcome: AppliedChange) -> list[dict[str, Any]]:
     """The live events announcing an applied change: one ``plan`` event per route
     it rewrote (its driver's app reads the route again), none when nothing changed."""
     change = outcome.change
@@ -77,7 +91,7 @@ def live_events(outcome: ReplanOutcome) -> list[dict[str, Any]]:
     ]
 
 
-def _late(session: Session, ctx: LiveContext) -> list[str]:
+def late_messages(session: Session, ctx: LiveContext) -> list[str]:
     """The live view's relaxations as sentences naming the vehicle and the order."""
     relaxations = ctx.live.relaxations
     if not relaxations:
@@ -115,7 +129,7 @@ def _outcome(
         cost_after=plan.cost,
         needs_dispatch=stored.needs_dispatch if stored is not None else False,
         unassigned=unassigned,
-        late=_late(session, ctx),
+        late=late_messages(session, ctx),
         routes=list(stored.routes) if stored is not None else [],
         order_labels=naming.order_labels(
             session, org_id=plan.org_id, ids=[u.order_id for u in unassigned]

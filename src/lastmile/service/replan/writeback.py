@@ -191,21 +191,42 @@ def store(
         elif row.status in ("planned", "dispatched"):
             plan.routes.remove(row)
     unassigned = list(full.unassigned)
-    plan.unassigned.clear()
-    session.flush()
-    for u in unassigned:
-        plan.unassigned.append(
-            pm.UnassignedOrder(
-                org_id=plan.org_id, order_id=uuid.UUID(u.order_id), code=u.code, reason=u.reason
+    wanted = [(uuid.UUID(u.order_id), u.code, u.reason) for u in unassigned]
+    wanted += [(oid, code, reason) for oid, (code, reason) in snapshot.set_aside.items()]
+    # Rows matched by order and changed in place: an insertion usually leaves the
+    # plan's unassigned orders as they were, and then writes none of them.
+    stored: dict[uuid.UUID, list[pm.UnassignedOrder]] = defaultdict(list)
+    for old_row in plan.unassigned:
+        stored[old_row.order_id].append(old_row)
+    unassigned_rows: list[pm.UnassignedOrder] = []
+    for order_id, code, reason in wanted:
+        earlier = stored.get(order_id)
+        if earlier:
+            left_out = earlier.pop(0)
+            if (left_out.code, left_out.reason) != (code, reason):
+                left_out.code, left_out.reason = code, reason
+        else:
+            left_out = pm.UnassignedOrder(
+                org_id=plan.org_id, order_id=order_id, code=code, reason=reason
+            )
+        unassigned_rows.append(left_out)
+    plan.unassigned = unassigned_rows
+    unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
+    # Unassigned orders change only when planned or dispatched (usually none of
+    # them): their statuses are read first, and only the orders that move loaded.
+    to_unplan = set()
+    if unassigned_ids - set(target_of):
+        to_unplan = set(
+            session.scalars(
+                select(Order.id).where(
+                    Order.id.in_(unassigned_ids - set(target_of)),
+                    Order.status.in_([OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value]),
+                )
             )
         )
-    for order_id, (code, reason) in snapshot.set_aside.items():
-        plan.unassigned.append(
-            pm.UnassignedOrder(org_id=plan.org_id, order_id=order_id, code=code, reason=reason)
-        )
-    unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
-    ids = set(target_of) | unassigned_ids
-    for order in session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)):
+    ids = set(target_of) | to_unplan
+    moving = session.scalars(select(Order).where(Order.id.in_(ids)).options(*BARE)) if ids else ()
+    for order in moving:
         if order.id in target_of:
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
@@ -234,6 +255,7 @@ def store(
             summary=summary,
             change_id=change.id,
             user_id=user_id,
+            untouched_as_latest=True,
         )
     publish(
         session,

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Uuid, bindparam, select
 from sqlalchemy.orm import Session
 
 from lastmile.service.auth.models import Role
@@ -44,6 +44,10 @@ class RouteRef:
 REF_COLUMNS = (Route.id, Route.org_id, Route.vehicle_id, Route.driver_id, Route.status)
 
 
+#: Built once: every request on a route runs it.
+_REF = select(*REF_COLUMNS).where(Route.id == bindparam("route_id", type_=Uuid))
+
+
 def ref_of(row: Any) -> RouteRef:
     """The :class:`RouteRef` of a row selected with :data:`REF_COLUMNS`."""
     return RouteRef(*row)
@@ -52,7 +56,7 @@ def ref_of(row: Any) -> RouteRef:
 def route_ref(session: Session, *, principal: Principal, route_id: uuid.UUID) -> RouteRef:
     """The route if the caller may see it: 404 for other organisations' routes,
     403 for a driver's route that is not theirs (as ``GET /routes/{id}``)."""
-    row = session.execute(select(*REF_COLUMNS).where(Route.id == route_id)).first()
+    row = session.execute(_REF, {"route_id": route_id}).first()
     ref = ref_of(row) if row is not None else None
     if ref is None or ref.org_id != principal.org_id:
         raise NotFound("route not found")

@@ -13,15 +13,17 @@ times back."""
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import itertools
 import math
+import threading
 import uuid
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, Uuid, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -46,6 +48,7 @@ from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, Route, Visit
+from lastmile.service.replan.models import PlanChange
 from lastmile.service.tracking import models
 from lastmile.service.tracking.durability import write_turn
 from lastmile.service.tracking.pings import CLOCK_SKEW
@@ -88,12 +91,36 @@ class _RouteRows:
     orders: dict[uuid.UUID, Any]
     depots: dict[uuid.UUID, Any]
     shift_end: dt.datetime | None
-    progress: models.RouteProgress | None
+    #: the last GPS fix (``last_fix_at``, ``last_lon``, ``last_lat``, ``last_speed_kph``)
+    progress: Any
     events: list[Any]
 
 
-def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
-    route = session.execute(
+def _statements() -> tuple[Any, Any, Any, Any]:
+    """The queries of :func:`_load`, built once (building a statement costs more
+    than running it): the route, its visits, its reload depots, its stop events."""
+    route_id = bindparam("route_id", type_=Uuid)
+    shift_end = (
+        select(Shift.end_at)
+        .where(
+            Shift.driver_id == Route.driver_id,
+            Shift.start_at <= Route.end_at,
+            Shift.end_at >= Route.start_at,
+        )
+        .order_by(Shift.start_at)
+        .limit(1)
+        .correlate(Route)
+        .scalar_subquery()
+    )
+    plan_changes = (
+        select(func.count())
+        .select_from(PlanChange)
+        .where(PlanChange.plan_id == Route.plan_id)
+        .correlate(Route)
+        .scalar_subquery()
+    )
+    progress = models.RouteProgress
+    route = (
         select(
             Route.id,
             Route.org_id,
@@ -104,81 +131,172 @@ def _load(session: Session, route_id: uuid.UUID) -> _RouteRows:
             Plan.epoch,
             Organisation.timezone,
             VehicleType.profile,
+            shift_end.label("shift_end"),
+            progress.last_fix_at,
+            progress.last_lon,
+            progress.last_lat,
+            progress.last_speed_kph,
+            Organisation.planning_revision,
+            plan_changes.label("plan_changes"),
         )
         .join(Plan, Plan.id == Route.plan_id)
         .join(Organisation, Organisation.id == Route.org_id)
         .outerjoin(FleetVehicle, FleetVehicle.id == Route.vehicle_id)
         .outerjoin(VehicleType, VehicleType.id == FleetVehicle.type_id)
+        .outerjoin(progress, progress.route_id == Route.id)
         .where(Route.id == route_id)
-    ).first()
+    )
+    visits = (
+        select(
+            Visit.id,
+            Visit.sequence,
+            Visit.kind,
+            Visit.order_id,
+            Visit.depot_id,
+            Visit.lon,
+            Visit.lat,
+            Visit.arrival_at,
+            Visit.start_at,
+            Visit.departure_at,
+            Visit.eta_at,
+            Order.kind.label("order_kind"),
+            Order.pickup_windows,
+            Order.pickup_service_s,
+            Order.delivery_windows,
+            Order.delivery_service_s,
+        )
+        .outerjoin(Order, Order.id == Visit.order_id)
+        .where(Visit.route_id == route_id)
+        .order_by(Visit.sequence)
+    )
+    depots = select(Depot.id, Depot.opens_s, Depot.closes_s, Depot.reload_time_s).where(
+        Depot.id.in_(bindparam("depot_ids", expanding=True, type_=Uuid))
+    )
+    events = select(
+        models.StopEvent.order_id,
+        models.StopEvent.stop,
+        models.StopEvent.kind,
+        models.StopEvent.recorded_at,
+    ).where(models.StopEvent.route_id == route_id, models.StopEvent.order_id.is_not(None))
+    return route, visits, depots, events
+
+
+_ROUTE, _VISITS, _DEPOTS, _EVENTS = _statements()
+
+
+def _load(session: Session, route_id: uuid.UUID, *, route: Any = None) -> _RouteRows:
+    """The route's rows in three queries (four with reloads): the route with its
+    plan's epoch, time zone, profile, driver's shift end and last fix; its visits
+    with their orders; its stop events. ``route``: its first row, already read."""
+    if route is None:
+        route = _route_row(session, route_id)
+    visits = []
+    orders = {}
+    for row in session.execute(_VISITS, {"route_id": route_id}):
+        visits.append(row)
+        if row.order_id is not None and row.order_kind is not None:
+            orders[row.order_id] = _OrderRow(
+                row.order_kind,
+                row.pickup_windows,
+                row.pickup_service_s,
+                row.delivery_windows,
+                row.delivery_service_s,
+            )
+    depot_ids = {v.depot_id for v in visits if v.kind == "reload" and v.depot_id is not None}
+    depots = {}
+    if depot_ids:
+        depots = {r.id: r for r in session.execute(_DEPOTS, {"depot_ids": list(depot_ids)})}
+    return _RouteRows(
+        route,
+        visits,
+        orders,
+        depots,
+        route.shift_end if route.driver_id is not None else None,
+        route,
+        _events(session, route_id),
+    )
+
+
+def _route_row(session: Session, route_id: uuid.UUID) -> Any:
+    route = session.execute(_ROUTE, {"route_id": route_id}).first()
     if route is None:
         raise NotFound("route not found")
-    visits = list(
-        session.execute(
-            select(
-                Visit.id,
-                Visit.sequence,
-                Visit.kind,
-                Visit.order_id,
-                Visit.depot_id,
-                Visit.lon,
-                Visit.lat,
-                Visit.arrival_at,
-                Visit.start_at,
-                Visit.departure_at,
-                Visit.eta_at,
-            )
-            .where(Visit.route_id == route_id)
-            .order_by(Visit.sequence)
-        )
+    return route
+
+
+def _events(session: Session, route_id: uuid.UUID) -> list[Any]:
+    return list(session.execute(_EVENTS, {"route_id": route_id}).all())
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderRow:
+    """What a visit's order adds to its stop: windows and service times."""
+
+    kind: str
+    pickup_windows: list[dict[str, Any]]
+    pickup_service_s: int
+    delivery_windows: list[dict[str, Any]]
+    delivery_service_s: int
+
+
+@dataclass(frozen=True)
+class RouteStops:
+    """A route's stops as tracking sees them (what :func:`_tracked` makes of its
+    visits, orders, depots and shift) and its visits, under the fingerprint they
+    were read with."""
+
+    key: tuple[Any, ...]
+    visits: tuple[Any, ...]
+    stops: tuple[TrackedStop, ...]
+    locations: tuple[Location, ...]
+
+
+def stops_key(route: Any) -> tuple[Any, ...]:
+    """What a route's stops are read from, as the route's first row has it: its
+    plan's count of changes (every change to a plan's visits is logged, see
+    :mod:`lastmile.service.replan`), the organisation's ``planning_revision``
+    (raised by every write to orders' stops and windows, depots and the fleet),
+    the day, the times and driver of the route and their shift's end."""
+    return (
+        route.plan_changes,
+        route.planning_revision,
+        route.epoch,
+        route.start_at,
+        route.end_at,
+        route.driver_id,
+        route.shift_end,
     )
-    order_ids = {v.order_id for v in visits if v.order_id is not None}
-    orders = {
-        r.id: r
-        for r in session.execute(
-            select(
-                Order.id,
-                Order.kind,
-                Order.pickup_windows,
-                Order.pickup_service_s,
-                Order.delivery_windows,
-                Order.delivery_service_s,
-            ).where(Order.id.in_(order_ids))
-        )
-    }
-    depot_ids = {v.depot_id for v in visits if v.kind == "reload" and v.depot_id is not None}
-    depots = {
-        r.id: r
-        for r in session.execute(
-            select(Depot.id, Depot.opens_s, Depot.closes_s, Depot.reload_time_s).where(
-                Depot.id.in_(depot_ids)
-            )
-        )
-    }
-    shift_end = None
-    if route.driver_id is not None:
-        shift_end = session.scalar(
-            select(Shift.end_at)
-            .where(
-                Shift.driver_id == route.driver_id,
-                Shift.start_at <= route.end_at,
-                Shift.end_at >= route.start_at,
-            )
-            .order_by(Shift.start_at)
-            .limit(1)
-        )
-    progress_row = session.scalar(
-        select(models.RouteProgress).where(models.RouteProgress.route_id == route.id)
-    )
-    event_rows = session.execute(
-        select(
-            models.StopEvent.order_id,
-            models.StopEvent.stop,
-            models.StopEvent.kind,
-            models.StopEvent.recorded_at,
-        ).where(models.StopEvent.route_id == route.id, models.StopEvent.order_id.is_not(None))
-    ).all()
-    return _RouteRows(route, visits, orders, depots, shift_end, progress_row, list(event_rows))
+
+
+class RouteStopsCache:
+    """The stops of the routes whose ETAs were asked for lately, per process (at
+    most ``size`` routes, the least recently used go first): dashboards and
+    customers' pages ask again and again while only the driver's reports move.
+    An entry is used only under the fingerprint it was read with
+    (:func:`stops_key`, read again by every request with the route's row)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._kept: collections.OrderedDict[uuid.UUID, RouteStops] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, route_id: uuid.UUID, key: tuple[Any, ...]) -> RouteStops | None:
+        with self._lock:
+            found = self._kept.get(route_id)
+            if found is None or found.key != key:
+                return None
+            self._kept.move_to_end(route_id)
+            return found
+
+    def put(self, route_id: uuid.UUID, stops: RouteStops) -> None:
+        with self._lock:
+            self._kept[route_id] = stops
+            self._kept.move_to_end(route_id)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._kept)
 
 
 def _tracked(rows: _RouteRows, epoch: dt.datetime) -> tuple[list[TrackedStop], list[Location]]:
@@ -275,8 +393,8 @@ def _timed_when_driven(
     return eta
 
 
-def _last_fix(row: models.RouteProgress | None) -> PositionFix | None:
-    if row is None or row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
+def _last_fix(row: Any) -> PositionFix | None:
+    if row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
         return None
     return PositionFix(
         at=row.last_fix_at, lon=row.last_lon, lat=row.last_lat, speed_kph=row.last_speed_kph
@@ -290,20 +408,36 @@ def compute_eta(
     travel_model: ServiceTravel,
     margin_s: int,
     now: dt.datetime | None = None,
+    kept: RouteStopsCache | None = None,
 ) -> EtaComputation:
     """Progress and ETAs of the route's remaining visits, from its stop events and
-    last position, with ``travel_model`` for the legs ahead (see the module docstring)."""
+    last position, with ``travel_model`` for the legs ahead (see the module docstring).
+
+    With ``kept``, the route's stops are taken from there while their fingerprint
+    holds (and kept there when read); its stop events and last fix are always read.
+    """
     now = now or utcnow()
-    rows = _load(session, route_id)
-    route, visits = rows.route, rows.visits
+    route = _route_row(session, route_id)
+    key = stops_key(route)
+    found = kept.get(route_id, key) if kept is not None else None
+    if found is None:
+        rows = _load(session, route_id, route=route)
+        stops, locations = _tracked(rows, route.epoch)
+        found = RouteStops(key, tuple(rows.visits), tuple(stops), tuple(locations))
+        if kept is not None:
+            kept.put(route_id, found)
+        events = rows.events
+    else:
+        events = _events(session, route_id)
+    visits = list(found.visits)
+    stops, locations = list(found.stops), list(found.locations)
     epoch: dt.datetime = route.epoch
-    stops, locations = _tracked(rows, epoch)
     records = [
         StopEventRecord(str(oid), VisitKind(stop), StopEventKind(kind), _seconds(epoch, at))
-        for oid, stop, kind, at in rows.events
+        for oid, stop, kind, at in events
     ]
     now_s = _seconds(epoch, now)
-    position = _last_fix(rows.progress)
+    position = _last_fix(route)
     # The fix is a row of its own, added only when it is where the vehicle is.
     fix = Fix(len(locations), _seconds(epoch, position.at)) if position is not None else None
     first = visits[0] if visits else None

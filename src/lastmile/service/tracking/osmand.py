@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from lastmile.service.errors import FieldError, Unprocessable
+from lastmile.service.schemas import utc_in_range
 from lastmile.service.tracking.schemas import PingIn
 
 KNOT_KPH = 1.852
@@ -55,9 +56,21 @@ def _number(value: Any, name: str, errors: list[FieldError]) -> float | None:
 
 def _timestamp(value: Any, errors: list[FieldError], now: dt.datetime) -> dt.datetime:
     """Traccar's rules: seconds or milliseconds since 1970 (below 2^31: seconds),
-    ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` in UTC; absent: now."""
+    ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` in UTC; absent: now. A time outside the
+    years the service accepts is an error."""
     if value is None or value == "":
         return now
+    when = _moment(value, errors)
+    if when is None:
+        return now
+    try:
+        return utc_in_range(when)
+    except ValueError as exc:
+        errors.append(FieldError(reason=f"{value!r} is {exc}", column="timestamp"))
+        return now
+
+
+def _moment(value: Any, errors: list[FieldError]) -> dt.datetime | None:
     text_value = str(value).strip()
     try:
         number = float(text_value)
@@ -66,17 +79,17 @@ def _timestamp(value: Any, errors: list[FieldError], now: dt.datetime) -> dt.dat
             when = dt.datetime.fromisoformat(text_value.replace("Z", "+00:00"))
         except ValueError:
             errors.append(FieldError(reason=f"unknown time format {value!r}", column="timestamp"))
-            return now
+            return None
         return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
     if not math.isfinite(number) or number < 0:
         errors.append(FieldError(reason=f"not a time: {value!r}", column="timestamp"))
-        return now
+        return None
     seconds = number if number < 2**31 - 1 else number / 1000
     try:
         return dt.datetime.fromtimestamp(seconds, dt.UTC)
     except (OverflowError, OSError, ValueError):
         errors.append(FieldError(reason=f"not a time: {value!r}", column="timestamp"))
-        return now
+        return None
 
 
 def credentials(params: Mapping[str, Any], body: Mapping[str, Any] | None) -> tuple[str, str]:

@@ -31,8 +31,9 @@ from lastmile.service.deps import (
     StaffUser,
     get_principal,
 )
-from lastmile.service.errors import Forbidden, NotAuthenticated
+from lastmile.service.errors import FieldError, Forbidden, NotAuthenticated, Unprocessable
 from lastmile.service.pod.settings import PodSettings
+from lastmile.service.schemas import AwareDatetime
 from lastmile.service.tracking import access, eta, osmand, pings, stop_events, trackers
 from lastmile.service.tracking.runtime import TrackingRuntime, lifespan
 from lastmile.service.tracking.schemas import (
@@ -153,7 +154,8 @@ def list_positions(
     route: RouteDep,
     session: SessionDep,
     since: Annotated[
-        dt.datetime | None, Query(description="Only fixes taken at or after this time.")
+        AwareDatetime | None,
+        Query(description="Only fixes taken at or after this time (with time zone)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=10_000, description="Most fixes to return.")] = 1000,
 ) -> list[PositionOut]:
@@ -265,7 +267,11 @@ def read_eta(
     """
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
     return eta.compute_eta(
-        session, route_id=route.id, travel_model=runtime.travel_model, margin_s=margin
+        session,
+        route_id=route.id,
+        travel_model=runtime.travel_model,
+        margin_s=margin,
+        kept=runtime.route_stops,
     ).out
 
 
@@ -274,12 +280,14 @@ def read_eta(
 
 @router.post("/trackers", response_model=TrackerCreated, status_code=status.HTTP_201_CREATED)
 def create_tracker(
-    body: TrackerIn, user: StaffUser, session: SessionDep, settings: SettingsDep, request: Request
+    body: TrackerIn, user: StaffUser, session: SessionDep, settings: SettingsDep
 ) -> TrackerCreated:
     """Register a tracker app or device (OsmAnd, Traccar Client, a GPS box) for a
-    vehicle or a driver. The token is shown only in this answer."""
-    base = settings.public_base_url or str(request.base_url)
-    return trackers.create_tracker(session, org_id=user.org_id, data=body, base_url=base)
+    vehicle or a driver. The token is shown only in this answer; the server URL starts
+    with ``LASTMILE_PUBLIC_BASE_URL`` (409 when it is not set)."""
+    return trackers.create_tracker(
+        session, org_id=user.org_id, data=body, base_url=settings.public_base_url
+    )
 
 
 @router.get("/trackers", response_model=list[TrackerOut])
@@ -376,8 +384,7 @@ async def _osmand(
     content_type = request.headers.get("content-type", "")
     if request.method == "POST":
         if content_type.startswith("application/json"):
-            raw = await request.json()
-            body = raw if isinstance(raw, dict) else None
+            body = _json_object(await request.body())
         elif content_type.startswith("application/x-www-form-urlencoded"):
             body = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     fields = dict(request.query_params)
@@ -396,6 +403,20 @@ async def _osmand(
             runtime.after_pings, stored.org_id, [event], route.id if route else None
         )
     return Response(status_code=200, background=background)
+
+
+def _json_object(raw: bytes) -> dict[str, Any] | None:
+    """A JSON body's object (None for an empty body or other JSON values); 422 when
+    it is not JSON."""
+    if not raw.strip():
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:  # also bytes that are not UTF-8
+        raise Unprocessable(
+            "the body is not JSON", [FieldError(reason=f"not JSON: {exc}", column="body")]
+        ) from None
+    return value if isinstance(value, dict) else None
 
 
 def _store_tracker_ping(

@@ -50,6 +50,8 @@ class TrackingRuntime:
     sessions: sessionmaker[Session]
     travel_model: ServiceTravel
     own_engine: Engine | None = None  # the sessions' engine, disposed at close
+    #: The stops of routes whose ETAs were asked for lately (``GET /routes/{id}/eta``).
+    route_stops: eta.RouteStopsCache = field(default_factory=eta.RouteStopsCache)
     _next_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
     _jitter: random.Random = field(default_factory=random.Random)
     #: Routes waiting for an ETA refresh: route -> (organisation, claim first).

@@ -11,7 +11,7 @@ from pydantic import Field, model_validator
 from lastmile.domain import VisitKind
 from lastmile.operations.pod import DRIVER_REASONS, FailureReason
 from lastmile.operations.progress import StopEventKind, StopState
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Lat, Lon
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Int, Lat, Lon
 
 #: Most pings in one batch.
 MAX_PINGS = 1000
@@ -81,7 +81,7 @@ class StopEventIn(ApiModel):
     event_id: EventId
     kind: StopEventKind = Field(description="arrived, delivered, picked_up or failed.")
     at: AwareDatetime = Field(description="When it happened (device time, with zone).")
-    sequence: int | None = Field(default=None, ge=0, description="The visit's sequence.")
+    sequence: Int | None = Field(default=None, ge=0, description="The visit's sequence.")
     order_id: uuid.UUID | None = Field(default=None, description="The order served there.")
     reason: str = Field(
         default="",

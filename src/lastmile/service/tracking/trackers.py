@@ -17,6 +17,7 @@ from lastmile.service.errors import Conflict, FieldError, NotAuthenticated, NotF
 from lastmile.service.fleet.models import Driver, Vehicle
 from lastmile.service.plans.models import Route
 from lastmile.service.security import digest, new_token
+from lastmile.service.settings import NO_PUBLIC_BASE_URL
 from lastmile.service.tracking import models, osmand
 from lastmile.service.tracking.access import REF_COLUMNS, RouteRef, ref_of
 from lastmile.service.tracking.pings import PingResult, ingest_pings
@@ -32,7 +33,11 @@ _ROUTE_SLACK = dt.timedelta(hours=6)
 def create_tracker(
     session: Session, *, org_id: uuid.UUID, data: TrackerIn, base_url: str
 ) -> TrackerCreated:
-    """Register a tracker; its token is returned once and only its digest kept."""
+    """Register a tracker; its token is returned once and only its digest kept.
+    ``base_url`` is the configured public address (409 when empty: never the request's
+    Host)."""
+    if not base_url:
+        raise Conflict(NO_PUBLIC_BASE_URL)
     errors = []
     if data.vehicle_id is not None:
         vehicle = session.get(Vehicle, data.vehicle_id)

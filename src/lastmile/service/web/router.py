@@ -12,9 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from lastmile.service import cookies
 from lastmile.service.auth import service as auth
 from lastmile.service.auth.models import Role
-from lastmile.service.deps import SessionDep, SettingsDep, client_address
+from lastmile.service.deps import SessionDep, SettingsDep, limit_login_attempts
 from lastmile.service.errors import Forbidden, NotAuthenticated, TooManyRequests
-from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.web.access import (
     BrowserPrincipal,
     home_of,
@@ -36,11 +35,22 @@ def start(principal: BrowserPrincipal) -> RedirectResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, principal: BrowserPrincipal, next: str = "/") -> Response:
-    """The sign-in form (a signed-in browser goes straight on)."""
+def login_page(
+    request: Request, principal: BrowserPrincipal, next: str = "/", organisation: str = ""
+) -> Response:
+    """The sign-in form (a signed-in browser goes straight on). ``organisation`` (a slug)
+    shows and fills the organisation field, for e-mail addresses used in several."""
     if principal is not None:
         return RedirectResponse(safe_next(next, home_of(principal)), status.HTTP_303_SEE_OTHER)
-    context = page_context(request, None, next_url=safe_next(next), email="", error="")
+    context = page_context(
+        request,
+        None,
+        next_url=safe_next(next),
+        email="",
+        error="",
+        organisation=organisation[:64],
+        ask_organisation=bool(organisation),
+    )
     language = preferred_language(request.headers.get("accept-language"))
     return render(request, "login.html", context, language=language)
 
@@ -53,22 +63,36 @@ def login(
     email: Annotated[str, Form(max_length=320)],
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form(max_length=2048)] = "/",
+    organisation: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     """Check the password, put the session in cookies and go on to ``next``."""
     language = preferred_language(request.headers.get("accept-language"))
     texts = Texts(language)
-    limiter: RateLimiter = request.app.state.login_limiter
     try:
-        limiter.hit(f"login:{client_address(request, settings)}:{email}", what="login attempts")
+        limit_login_attempts(request, settings, email)
         token, _, user = auth.login(
-            session, email=email, password=password, ttl_s=settings.session_ttl_s
+            session,
+            email=email,
+            password=password,
+            ttl_s=settings.session_ttl_s,
+            organisation=organisation or None,
         )
     except (NotAuthenticated, TooManyRequests) as exc:
         if isinstance(exc, TooManyRequests):
             error, code = texts("common.too_many_attempts", seconds=exc.retry_after_s), 429
+        elif isinstance(exc, auth.SeveralOrganisations):
+            error, code = texts("common.several_organisations"), 401
         else:
             error, code = texts("common.wrong_password"), 401
-        context = page_context(request, None, next_url=safe_next(next), email=email, error=error)
+        context = page_context(
+            request,
+            None,
+            next_url=safe_next(next),
+            email=email,
+            error=error,
+            organisation=organisation,
+            ask_organisation=bool(organisation) or isinstance(exc, auth.SeveralOrganisations),
+        )
         return render(request, "login.html", context, language=language, status_code=code)
     home = "/dashboard" if user.role in (Role.ADMIN, Role.DISPATCHER) else "/driver"
     target = safe_next(next, home)

@@ -55,10 +55,13 @@ export class Alerts {
   }
 
   failed(route, stop, reason) {
+    // The failure reasons' words are shared with the driver app (texts/<lang>/common.json).
+    const known = reason ? t(`common.reason_${reason}`) : "";
+    const reasonText = () => (known && known !== `common.reason_${reason}` ? known : reason || "–");
     this._set(
       `failed:${stop.key}`,
       "failed",
-      t("dashboard.alert_failed", { vehicle: route.vehicleName, name: stop.name, reason: reason || "–" }),
+      t("dashboard.alert_failed", { vehicle: route.vehicleName, name: stop.name, reason: reasonText(reason) }),
     );
   }
 

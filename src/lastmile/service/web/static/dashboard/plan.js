@@ -153,6 +153,8 @@ async function showPlan(plan) {
   dispatch.hidden = dispatched || plan.routes.length === 0;
   dispatchStatus.textContent = dispatched ? t("dashboard.plan_dispatched", { time: clock(plan.dispatched_at) }) : "";
   live.hidden = !dispatched;
+  // The live page opens on this plan's day (its epoch is midnight in the org's zone).
+  live.querySelector("a").href = `/dashboard?day=${plan.epoch.slice(0, 10)}`;
   result.hidden = false;
 }
 

@@ -90,7 +90,7 @@ function statusText(status) {
   return t(`driver.status_${status.kind}`, { reason: reasonText(status.reason) });
 }
 
-const reasonText = (code) => (code ? t(`driver.reason_${code}`) : "");
+const reasonText = (code) => (code ? t(`common.reason_${code}`) : "");
 
 function stopCard(visit, number, status, isNext) {
   const stop = visit.stop;

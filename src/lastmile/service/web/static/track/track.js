@@ -190,7 +190,7 @@ function say(text, ok) {
   $("reply-error")?.remove();
 }
 
-const FIELD_ERRORS = ["window_start", "window_end", "neighbour_name", "text", "kind"];
+const FIELD_ERRORS = ["window_start", "window_end", "neighbour_name", "text", "instructions", "kind"];
 
 function errorText(detail) {
   const items = Array.isArray(detail?.errors) ? detail.errors : [];
