@@ -386,7 +386,13 @@ def _start_worker(request: tuple[Any, ...]) -> tuple[subprocess.Popen[bytes], Co
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lastmile.service.plans.worker", str(write_fd)],
+            [
+                sys.executable,
+                "-m",
+                "lastmile.service.plans.worker",
+                str(write_fd),
+                str(os.getpid()),
+            ],
             stdin=subprocess.PIPE,
             pass_fds=(write_fd,),
             start_new_session=True,

@@ -1,6 +1,6 @@
 """The planning worker: a separate Python process that runs ``solve`` and nothing else.
 
-Started as ``python -m lastmile.service.plans.worker FD`` in a new session
+Started as ``python -m lastmile.service.plans.worker FD PARENT_PID`` in a new session
 (its own process group, so cancelling kills it and any solver processes it
 starts; it ends them and itself when the API process that started it is
 gone, see :func:`stop_with_parent`). It reads one pickled request from standard input
@@ -153,12 +153,12 @@ def run(
 PARENT_CHECK_S = 0.5
 
 
-def stop_with_parent(check_s: float = PARENT_CHECK_S) -> threading.Thread:
-    """Watch the parent (the API process): when it is gone (killed, crashed), end
-    this worker and the solver processes it started (its process group; the
-    worker leads its own session). Nobody would read the answer, and an
-    orphaned search would hold a CPU until its time limit."""
-    parent = os.getppid()
+def stop_with_parent(parent: int, check_s: float = PARENT_CHECK_S) -> threading.Thread:
+    """Watch the parent, the API process ``parent``: when it is gone (killed,
+    crashed; also before this worker got here), end this worker and the solver
+    processes it started (its process group; the worker leads its own session).
+    Nobody would read the answer, and an orphaned search would hold a CPU until
+    its time limit."""
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -171,7 +171,7 @@ def stop_with_parent(check_s: float = PARENT_CHECK_S) -> threading.Thread:
 
 
 def main(argv: list[str]) -> int:
-    stop_with_parent()
+    stop_with_parent(int(argv[2]) if len(argv) > 2 else os.getppid())
     conn = Connection(int(argv[1]), readable=False)
     problem, engine, time_limit_s, seed, workers, road, answer_by = pickle.load(sys.stdin.buffer)
     run(problem, engine, time_limit_s, seed, workers, conn, road, answer_by)
