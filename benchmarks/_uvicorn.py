@@ -20,10 +20,12 @@ def free_port() -> int:
         return port
 
 
-def start(env: dict[str, str], *, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    env: dict[str, str], *, workers: int, log: Path, startup_s: float = 60.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """``lastmile.service.app:create_app`` under uvicorn with ``env`` added to the
     environment; returns the process and its base URL once ``/health`` answers
-    (exits with the end of ``log`` if it never does)."""
+    (exits with the end of ``log`` if it does not within ``startup_s`` seconds)."""
     port = free_port()
     with log.open("wb") as out:
         proc = subprocess.Popen(
@@ -48,7 +50,7 @@ def start(env: dict[str, str], *, workers: int, log: Path) -> tuple[subprocess.P
             stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + startup_s
     while True:
         if proc.poll() is not None or time.monotonic() > deadline:
             stop(proc)

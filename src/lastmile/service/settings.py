@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     planning_concurrency: int = Field(
         default=1, gt=0, description="How many optimisations may run at the same time."
     )
+    planning_stale_after_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="A running optimisation whose heartbeat is older than this was left by a "
+        "process that died (killed, crashed, machine lost): any API process then marks it "
+        "failed. Each process renews the heartbeat of its own jobs a few times in that span.",
+    )
     solver_workers: int = Field(
         default=1, gt=0, description="Worker processes each optimisation may use."
     )

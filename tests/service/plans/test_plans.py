@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from lastmile.service.plans import service as plans_service
-from lastmile.service.plans.jobs import STALE_AFTER
+from lastmile.service.plans.jobs import INTERRUPTED, STALE_AFTER
 from lastmile.service.plans.models import Plan, PlanningJob
 
 from ..conftest import DAY, Tenant, World  # type: ignore[import-not-found]
@@ -245,3 +245,32 @@ def test_abandoned_jobs_are_failed_at_start_up(app: FastAPI, tenant: Tenant) -> 
             == "failed"
         )
     assert os.getpid() not in worker_pids()
+
+
+def test_a_running_process_fails_jobs_left_by_a_dead_one(app: FastAPI, tenant: Tenant) -> None:
+    """Not only at start-up: a job whose heartbeat stopped while this process runs
+    (another API process was killed under it) ends failed; a live one is left alone."""
+    now = dt.datetime.now(dt.UTC)
+    ids = {}
+    with app.state.sessionmaker() as session:
+        for name, beat in (("dead", now - STALE_AFTER - dt.timedelta(seconds=5)), ("live", now)):
+            plan = Plan(
+                id=uuid.uuid4(), org_id=tenant.org_id, epoch=dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+            )
+            job = PlanningJob(
+                org_id=tenant.org_id,
+                plan_id=plan.id,
+                status="running",
+                heartbeat_at=beat,
+                params={},
+            )
+            session.add_all([plan, job])
+            session.commit()
+            ids[name] = job.id
+    assert ids["dead"] in app.state.job_runner.keep_once()
+    with app.state.sessionmaker() as session:
+        dead, live = session.get(PlanningJob, ids["dead"]), session.get(PlanningJob, ids["live"])
+        assert dead is not None and (dead.status, dead.error) == ("failed", INTERRUPTED)
+        assert live is not None and live.status == "running"
+        live.status = "failed"  # not to be taken for a dead process's job later
+        session.commit()

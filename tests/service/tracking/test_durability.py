@@ -48,12 +48,19 @@ def _command() -> list[str]:
 
 
 @contextmanager
-def server(database_url: str, log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """``lastmile serve`` on a free port; yields the process and its base URL."""
+def server(
+    database_url: str, log: Path, **settings: str
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``lastmile serve`` on a free port; yields the process and its base URL.
+    ``settings`` are more ``LASTMILE_<NAME>`` variables, by lower-case name."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    env = os.environ | {"LASTMILE_DATABASE_URL": database_url, "LASTMILE_REDIS_URL": ""}
+    env = (
+        os.environ
+        | {"LASTMILE_DATABASE_URL": database_url, "LASTMILE_REDIS_URL": ""}
+        | {f"LASTMILE_{name.upper()}": value for name, value in settings.items()}
+    )
     with log.open("ab") as out:
         proc = subprocess.Popen(
             [*_command(), "serve", "--port", str(port), "--log-level", "warning"],
@@ -63,7 +70,8 @@ def server(database_url: str, log: Path) -> Iterator[tuple[subprocess.Popen[byte
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        # A ceiling, not a measure: start-up takes seconds, minutes on a loaded machine.
+        deadline = time.monotonic() + 300
         while True:
             assert proc.poll() is None, f"server exited: {log.read_text()[-2000:]}"
             assert time.monotonic() < deadline, "server did not become healthy"

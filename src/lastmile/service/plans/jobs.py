@@ -12,6 +12,15 @@ With ``planning_executor="thread"`` the search runs in the supervisor thread
 instead (no process start-up; cancellation then takes effect when the search
 ends, and the result is discarded).
 
+A process that dies (SIGKILL, crash, lost machine) leaves its running jobs
+behind. Each runner keeps a *keeper* thread that renews the heartbeat of the
+jobs it runs a few times per ``planning_stale_after_s`` (whatever the
+supervisor is doing: building the problem, searching, storing), and marks
+failed any running job whose heartbeat is older than that: the ones left by a
+dead process, whichever API process notices first. A job interrupted that way
+ends ``failed`` with the error "interrupted: the service stopped"; it is not
+resumed (its orders are still pending and can be planned again).
+
 The job's time limit is kept as a whole: it counts from the moment the job
 starts running, so building the problem, starting the worker process and the
 search all come out of it, and a share is kept back for storing the plan (see
@@ -50,8 +59,13 @@ log = logging.getLogger(__name__)
 
 #: How often the supervisor writes progress and looks for a cancel request.
 TICK_S = 0.5
-#: A running job whose heartbeat is older than this was abandoned by a dead process.
+#: A running job whose heartbeat is older than this was abandoned by a dead process
+#: (the default of the ``planning_stale_after_s`` setting).
 STALE_AFTER = dt.timedelta(seconds=60)
+#: How many times per stale span the keeper renews heartbeats and looks for abandoned jobs.
+KEEPER_PASSES = 4
+#: The error of a job whose process died under it.
+INTERRUPTED = "interrupted: the service stopped"
 #: Seconds kept back for storing a plan: a fixed part and a part per order.
 STORE_FIXED_S = 0.1
 STORE_PER_ORDER_S = 8e-4
@@ -96,6 +110,9 @@ class JobRunner:
         self._events: dict[uuid.UUID, threading.Event] = {}
         self._lock = threading.Lock()
         self._closed = False
+        self._stale_after = dt.timedelta(seconds=settings.planning_stale_after_s)
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
 
     # -- public ------------------------------------------------------------------------
 
@@ -114,27 +131,54 @@ class JobRunner:
             event.set()
 
     def recover(self) -> None:
-        """At start-up: requeue queued jobs, fail running ones whose process died."""
+        """At start-up: requeue queued jobs, fail running ones whose process died,
+        and start the keeper (see the module docs) that goes on doing the latter."""
         with self._sessions() as session:
-            queued, abandoned = service.orphaned_jobs(session, stale_after=STALE_AFTER)
+            queued, abandoned = service.orphaned_jobs(session, stale_after=self._stale_after)
             for job_id in abandoned:
-                service.finish_job(
-                    session,
-                    job_id=job_id,
-                    status="failed",
-                    error="interrupted: the service stopped",
-                )
+                service.finish_job(session, job_id=job_id, status="failed", error=INTERRUPTED)
         for job_id in queued:
             self.submit(job_id)
+        with self._lock:
+            if self._keeper is None and not self._closed:
+                self._keeper = threading.Thread(
+                    target=self._keep, name="planning-keeper", daemon=True
+                )
+                self._keeper.start()
+
+    def keep_once(self) -> list[uuid.UUID]:
+        """Renew the heartbeat of this runner's running jobs, then fail the running
+        jobs whose heartbeat is stale (their process died). Returns the failed ones."""
+        with self._lock:
+            mine = list(self._events)
+        with self._sessions() as session:
+            service.renew_heartbeats(session, job_ids=mine)
+            _, abandoned = service.orphaned_jobs(session, stale_after=self._stale_after)
+            for job_id in abandoned:
+                log.warning("planning job %s: its process stopped; marked failed", job_id)
+                service.finish_job(session, job_id=job_id, status="failed", error=INTERRUPTED)
+        return abandoned
+
+    def _keep(self) -> None:
+        interval = self._stale_after.total_seconds() / KEEPER_PASSES
+        while not self._stop.wait(interval):
+            try:
+                self.keep_once()
+            except Exception:  # the database may be away for a while; try again
+                log.exception("planning keeper pass failed")
 
     def shutdown(self, *, wait: bool = True) -> None:
         """Cancel every job of this process and stop the threads."""
         with self._lock:
             self._closed = True
             events = list(self._events.values())
+            keeper = self._keeper
         for event in events:
             event.set()
         self._pool.shutdown(wait=wait, cancel_futures=True)
+        self._stop.set()
+        if keeper is not None and wait:
+            keeper.join()
 
     # -- one job -----------------------------------------------------------------------
 
@@ -342,7 +386,13 @@ def _start_worker(request: tuple[Any, ...]) -> tuple[subprocess.Popen[bytes], Co
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lastmile.service.plans.worker", str(write_fd)],
+            [
+                sys.executable,
+                "-m",
+                "lastmile.service.plans.worker",
+                str(write_fd),
+                str(os.getpid()),
+            ],
             stdin=subprocess.PIPE,
             pass_fds=(write_fd,),
             start_new_session=True,

@@ -193,6 +193,17 @@ def record_progress(session: Session, *, job_id: uuid.UUID, progress: float, mes
     session.commit()
 
 
+def renew_heartbeats(session: Session, *, job_ids: list[uuid.UUID]) -> None:
+    """Mark these jobs, if still running, as alive now (their process is)."""
+    if job_ids:
+        session.execute(
+            update(PlanningJob)
+            .where(PlanningJob.id.in_(job_ids), PlanningJob.status == "running")
+            .values(heartbeat_at=utcnow())
+        )
+    session.commit()
+
+
 def finish_job(session: Session, *, job_id: uuid.UUID, status: str, error: str = "") -> None:
     """End a job that produced no plan: failed or cancelled (the plan follows)."""
     session.rollback()

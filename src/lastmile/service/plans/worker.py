@@ -1,8 +1,9 @@
 """The planning worker: a separate Python process that runs ``solve`` and nothing else.
 
-Started as ``python -m lastmile.service.plans.worker FD`` in a new session
+Started as ``python -m lastmile.service.plans.worker FD PARENT_PID`` in a new session
 (its own process group, so cancelling kills it and any solver processes it
-starts). It reads one pickled request from standard input
+starts; it ends them and itself when the API process that started it is
+gone, see :func:`stop_with_parent`). It reads one pickled request from standard input
 ``(problem, engine, time_limit_s, seed, workers, road, answer_by)`` and writes messages to file
 descriptor ``FD`` (a :class:`multiprocessing.connection.Connection`):
 ``("progress", fraction, message)``, then ``("ok", plan)`` or
@@ -27,8 +28,11 @@ worker starts quickly, and it never re-imports the API process's main module.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import pickle
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -145,7 +149,29 @@ def run(
         conn.close()
 
 
+#: How often a worker checks that the API process that started it is still there, seconds.
+PARENT_CHECK_S = 0.5
+
+
+def stop_with_parent(parent: int, check_s: float = PARENT_CHECK_S) -> threading.Thread:
+    """Watch the parent, the API process ``parent``: when it is gone (killed,
+    crashed; also before this worker got here), end this worker and the solver
+    processes it started (its process group; the worker leads its own session).
+    Nobody would read the answer, and an orphaned search would hold a CPU until
+    its time limit."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(check_s)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str]) -> int:
+    stop_with_parent(int(argv[2]) if len(argv) > 2 else os.getppid())
     conn = Connection(int(argv[1]), readable=False)
     problem, engine, time_limit_s, seed, workers, road, answer_by = pickle.load(sys.stdin.buffer)
     run(problem, engine, time_limit_s, seed, workers, conn, road, answer_by)
