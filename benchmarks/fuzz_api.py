@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
             planning_executor="thread",
         )
         app = create_app(settings, geocode=lambda address: None)
-        with TestClient(app, raise_server_exceptions=False) as client:
+        with TestClient(app) as client:
             target = make_target(client, app.state.sessionmaker)
             started = time.monotonic()
             report = fuzz(
