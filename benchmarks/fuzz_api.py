@@ -24,8 +24,8 @@ PostgreSQL) database and prints operations / examples / failures:
 from __future__ import annotations
 
 import argparse
-import json
 import datetime as dt
+import json
 import secrets
 import sys
 import tempfile
@@ -51,9 +51,19 @@ SKIPPED: dict[str, str] = {
 # Operations fuzzed after all others (they end the fuzzing session).
 LAST = {"POST /auth/logout"}
 
+SERVER_ERROR = "Server error"
+
 # Known failures, each fixed under its own item of issue 13: (operation, failure title) -> item.
 # A failure listed here is counted but not reported as new; remove the entry once its fix is in.
-KNOWN: dict[tuple[str, str], str] = {}
+_ITEM4_DATES = "issue 13 item 4: dates out of range"
+KNOWN: dict[tuple[str, str], str] = {
+    # A plan for a date centuries ago gets an epoch with a local-mean-time offset
+    # (+00:09:21), not an RFC 3339 date-time; refusing such dates fixes it.
+    ("POST /plans", "Response violates schema"): _ITEM4_DATES,
+    ("GET /plans", "Response violates schema"): _ITEM4_DATES,
+    # The solver refuses a vehicle whose shift (fuzzed dates) misses its depot's hours.
+    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): _ITEM4_DATES,
+}
 
 # Checks run on each answer.
 CHECKS = (
@@ -63,7 +73,6 @@ CHECKS = (
     "response_schema_conformance",
 )
 
-SERVER_ERROR = "Server error"
 DAY = dt.date(2025, 5, 2)
 PASSWORD = "correct horse battery"
 
@@ -248,6 +257,24 @@ def _ok(response: Any, status: int = 200) -> Any:
     return response.json() if response.content else None
 
 
+def _plan(client: Any, headers: dict[str, str], wait_s: float) -> dict[str, Any]:
+    """A planned (not yet dispatched) plan for DAY; longer time limits if the machine is busy."""
+    for time_limit_s in (2.0, 5.0, 15.0):
+        body = {"date": str(DAY), "time_limit_s": time_limit_s}
+        plan: dict[str, Any] = _ok(client.post("/plans", json=body, headers=headers), 202)
+        deadline = time.monotonic() + wait_s
+        url = f"/plans/{plan['id']}/job"
+        while (job := _ok(client.get(url, headers=headers)))["status"] not in FINISHED:
+            assert time.monotonic() < deadline, f"plan still running after {wait_s} s"
+            time.sleep(0.2)
+        if job["status"] == "succeeded":
+            return plan
+    raise AssertionError(f"no plan for the fuzzing organisation: {job}")
+
+
+FINISHED = ("succeeded", "failed", "cancelled")
+
+
 def make_target(client: Any, sessionmaker: Any, *, plan_wait_s: float = 120.0) -> Target:
     """A fresh organisation with a fleet, orders, a dispatched plan and a started route.
 
@@ -309,16 +336,7 @@ def make_target(client: Any, sessionmaker: Any, *, plan_wait_s: float = 120.0) -
         )
         for i in range(4)
     ]
-    plan = post("/plans", {"date": str(DAY), "time_limit_s": 2.0}, status=202)
-    deadline = time.monotonic() + plan_wait_s
-    while (job := _ok(client.get(f"/plans/{plan['id']}/job", headers=admin)))["status"] not in (
-        "succeeded",
-        "failed",
-        "cancelled",
-    ):
-        assert time.monotonic() < deadline, f"plan still running after {plan_wait_s} s"
-        time.sleep(0.2)
-    assert job["status"] == "succeeded", job
+    plan = _plan(client, admin, plan_wait_s)
     plan = post(f"/plans/{plan['id']}/dispatch", {}, status=200)
     route = plan["routes"][0]
     post(f"/routes/{route['id']}/start", {}, status=200, who="driver")
