@@ -61,8 +61,10 @@ KNOWN: dict[tuple[str, str], str] = {
     # (+00:09:21), not an RFC 3339 date-time; refusing such dates fixes it.
     ("POST /plans", "Response violates schema"): _ITEM4_DATES,
     ("GET /plans", "Response violates schema"): _ITEM4_DATES,
-    # The solver refuses a vehicle whose shift (fuzzed dates) misses its depot's hours.
-    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): _ITEM4_DATES,
+    # Found by this fuzzing, not yet traced: after the fuzzing organisation's data has been
+    # fuzzed (shifts, depots, events with far-off dates), re-optimising raises the solver's
+    # "Vehicle and its start depot have no overlapping time windows." (a 500).
+    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): "new, reported with issue 13",
 }
 
 # Checks run on each answer.
