@@ -53,8 +53,9 @@ LAST = {"POST /auth/logout"}
 
 SERVER_ERROR = "Server error"
 
-# Known failures, each fixed under its own item of issue 13: (operation, failure title) -> item.
-# A failure listed here is counted but not reported as new; remove the entry once its fix is in.
+# Known failures: (operation, failure title) -> the item of issue 13 that fixes it (or where it
+# is reported). A failure listed here is counted and printed but not reported as new; remove
+# the entry once its fix is in, so the fuzzing guards it from then on.
 _ITEM4_DATES = "issue 13 item 4: dates out of range"
 _ITEM4_INTEGERS = "issue 13 item 4: integers above 2^63-1"
 KNOWN: dict[tuple[str, str], str] = {

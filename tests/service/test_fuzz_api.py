@@ -24,8 +24,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 ROOT = Path(__file__).resolve().parents[2]
-#: Examples per operation and role: about 760 requests per database.
-EXAMPLES = 2
+#: Examples per operation and role: about 1,100 requests per database.
+EXAMPLES = 3
 SEED = 13
 
 
