@@ -70,10 +70,10 @@ KNOWN: dict[tuple[str, str], str] = {
     # (+00:09:21), not an RFC 3339 date-time; refusing such dates fixes it.
     ("POST /plans", "Response violates schema"): _ITEM4_DATES,
     ("GET /plans", "Response violates schema"): _ITEM4_DATES,
-    # Found by this fuzzing, not yet traced: after the fuzzing organisation's data has been
-    # fuzzed (shifts, depots, events with far-off dates), re-optimising raises the solver's
-    # "Vehicle and its start depot have no overlapping time windows." (a 500).
-    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): "new, reported with issue 13",
+    # Found by this fuzzing, not fixed yet: after POST /routes/{route_id}/close (the day is
+    # over for the route), re-optimising still plans its vehicle from now, after its shift,
+    # and the solver raises "Vehicle and its start depot have no overlapping time windows."
+    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): "new: closed routes, reported",
 }
 
 # Checks run on each answer.
