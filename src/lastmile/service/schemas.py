@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     WithJsonSchema,
+    field_validator,
 )
 
 
@@ -148,13 +149,38 @@ Barcode = Annotated[str, StringConstraints(max_length=MAX_BARCODE_LENGTH)]
 
 
 class ApiModel(BaseModel):
-    """Base of every request/response schema (reads ORM rows directly)."""
+    """Base of every request/response schema (reads ORM rows directly).
+
+    Text never holds NUL characters: PostgreSQL cannot store them, so they are
+    refused here, naming the field, on either database (error answers, which may
+    quote the input, are exempt)."""
 
     model_config = ConfigDict(from_attributes=True, extra="forbid")
+    _refuse_nul: ClassVar[bool] = True
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if cls._refuse_nul and _has_nul(value):
+            raise ValueError("text must not contain NUL characters (\\u0000)")
+        return value
+
+
+def _has_nul(value: Any) -> bool:
+    """Whether text in ``value`` (a string, or strings in lists and mappings) holds a NUL."""
+    if type(value) is str:
+        return "\x00" in value
+    if type(value) in (list, tuple, set, frozenset):
+        return any(_has_nul(item) for item in value)
+    if type(value) is dict:
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 class ErrorItem(ApiModel):
     """One problem found in the input."""
+
+    _refuse_nul: ClassVar[bool] = False
 
     reason: str = Field(description="What is wrong and what was expected.")
     column: str = Field(default="", description="The field or CSV column at fault.")
@@ -165,6 +191,8 @@ class ErrorItem(ApiModel):
 
 class ErrorOut(ApiModel):
     """The body of every error response."""
+
+    _refuse_nul: ClassVar[bool] = False
 
     detail: str = Field(description="What went wrong, in one sentence.")
     errors: list[ErrorItem] = Field(

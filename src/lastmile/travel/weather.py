@@ -374,7 +374,15 @@ def _column(hourly: Mapping[str, Any], name: str, n: int) -> list[float | None] 
         return None
     if not isinstance(values, list) or len(values) != n:
         raise FormatError(f"expected {n} values", where=f"open-meteo hourly.{name}")
+    for i, v in enumerate(values):
+        if v is not None and not _finite_number(v):
+            where = f"open-meteo hourly.{name}[{i}]"
+            raise FormatError(f"expected a finite number or null, got {v!r}", where=where)
     return [None if v is None else float(v) for v in values]
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def wmo_conditions(code: int) -> frozenset[Condition]:
@@ -400,8 +408,10 @@ def parse_open_meteo(
     times = hourly["time"]
     n = len(times)
     offset = doc.get("utc_offset_seconds", 0)
-    if not isinstance(offset, int):
-        raise FormatError(f"not an integer: {offset!r}", where="open-meteo utc_offset_seconds")
+    if not isinstance(offset, int) or isinstance(offset, bool) or abs(offset) >= 86_400:
+        raise FormatError(
+            f"not an integer within a day: {offset!r}", where="open-meteo utc_offset_seconds"
+        )
     tz = dt.timezone(dt.timedelta(seconds=offset))
     codes = _column(hourly, "weather_code", n)
     rain = _column(hourly, "precipitation", n)
@@ -411,11 +421,17 @@ def parse_open_meteo(
     periods = []
     for i, raw in enumerate(times):
         where = f"open-meteo hourly.time[{i}]"
-        if isinstance(raw, int):
-            start = dt.datetime.fromtimestamp(raw, tz)
-        else:
-            start = _parse_time(str(raw), where=where)
-            start = start.replace(tzinfo=tz) if start.tzinfo is None else start
+        try:
+            if isinstance(raw, int) and not isinstance(raw, bool):
+                start = dt.datetime.fromtimestamp(raw, tz)
+            else:
+                start = _parse_time(str(raw), where=where)
+                start = start.replace(tzinfo=tz) if start.tzinfo is None else start
+            end = start + dt.timedelta(hours=1)
+        except (OverflowError, OSError, ValueError) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"not a time this can place: {raw!r}", where=where) from None
         conds: set[Condition] = set()
         code = codes[i] if codes else None
         if code is not None:
@@ -435,7 +451,7 @@ def parse_open_meteo(
         visibility = vis[i] if vis else None
         if visibility is not None and visibility < th.fog_visibility_m:
             conds.add(Condition.FOG)
-        periods.append(WeatherPeriod(start, start + dt.timedelta(hours=1), frozenset(conds)))
+        periods.append(WeatherPeriod(start, end, frozenset(conds)))
     return WeatherSeries(periods, source=source)
 
 

@@ -34,6 +34,20 @@ def test_vehicles_refer_only_to_own_types_and_depots(tenant: Tenant, other_tenan
     tenant.ok("delete", f"/vehicles/{vehicle['id']}", status=204)
 
 
+def test_moving_a_vehicle_to_an_unknown_depot_or_type_is_refused_naming_it(
+    tenant: Tenant,
+) -> None:
+    depot, vtype = tenant.depot(), tenant.vehicle_type()
+    vehicle = tenant.vehicle(vtype["id"], depot["id"])
+    unknown = "768bf0fb-01e0-258e-b372-12c8cf8be15c"
+    for column in ("depot_id", "end_depot_id", "type_id"):
+        r = tenant.patch(f"/vehicles/{vehicle['id']}", json={column: unknown})
+        assert r.status_code == 422, r.text
+        assert [e["column"] for e in r.json()["errors"]] == [column]
+    after = tenant.ok("get", f"/vehicles/{vehicle['id']}")
+    assert (after["depot_id"], after["type_id"]) == (depot["id"], vtype["id"])
+
+
 def test_drivers_link_only_to_driver_users(tenant: Tenant) -> None:
     users = {u["email"].split("@")[0]: u["id"] for u in tenant.ok("get", "/users")}
     r = tenant.post("/drivers", json={"name": "X", "user_id": users["dispatcher"]})

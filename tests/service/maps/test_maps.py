@@ -5,6 +5,7 @@ extract; a service on straight lines has no roads (404) and draws straight route
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -303,3 +304,14 @@ def test_a_customer_link_gets_the_roads_around_its_own_stop_only(day: MonacoDay)
     assert client.get("/track/not-a-link/roads").status_code == 404
     day.tenant.ok("delete", f"/orders/{order['id']}/tracking-links", status=204)
     assert client.get(f"/track/{token}/roads").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/plans/{plan_id}/geometry", "/routes/{route_id}/geometry"])
+def test_geometry_errors_are_documented_as_the_json_they_are(client: TestClient, path: str) -> None:
+    r = client.get(path.format(plan_id=uuid.uuid4(), route_id=uuid.uuid4()))
+    assert r.status_code == 401
+    assert r.headers["content-type"] == "application/json"
+    responses = client.get("/openapi.json").json()["paths"][path]["get"]["responses"]
+    assert list(responses["200"]["content"]) == ["application/geo+json"]
+    for status in ("401", "403", "404"):
+        assert list(responses[status]["content"]) == ["application/json"], status

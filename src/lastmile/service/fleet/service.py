@@ -136,7 +136,10 @@ def list_vehicles(session: Session, *, org_id: uuid.UUID, limit: int, offset: in
 
 def update_vehicle(session: Session, *, row: Vehicle, changes: VehicleUpdate) -> Vehicle:
     apply_changes(row, changes)
-    _check_vehicle_refs(session, row.org_id, row)
+    # Checked before the change is flushed: the database would refuse an unknown depot
+    # or type first, with an integrity error instead of the field's name.
+    with session.no_autoflush:
+        _check_vehicle_refs(session, row.org_id, row)
     session.commit()
     return row
 

@@ -23,6 +23,12 @@ router = APIRouter(tags=["maps"])
 
 
 class GeoJSONResponse(JSONResponse):
+    """A JSON body served as ``application/geo+json``.
+
+    Routes answer with it explicitly (``response_class`` stays ``Response``): as a
+    route's response class its media type would also be documented for the error
+    answers, which are plain ``application/json``."""
+
     media_type = "application/geo+json"
 
 
@@ -116,26 +122,28 @@ RouteTolerance = Annotated[
 ]
 
 
-@router.get("/plans/{plan_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/plans/{plan_id}/geometry", response_class=Response, responses=_GEOJSON)
 def read_plan_geometry(
     plan: PlanDep,
     session: SessionDep,
     road_map: RoadMapDep,
     simplify: RouteTolerance = DEFAULT_ROUTE_TOLERANCE_M,
-) -> dict[str, Any]:
+) -> Response:
     """One GeoJSON LineString per route of the plan, along the roads when the service
     has a road network (``properties.geometry``: ``road``), else straight lines
     between the visits (``straight_line``); with ``route_id``, ``vehicle_id``,
     ``vehicle_name`` and ``colour`` (the route's place in the plan)."""
-    return service.plan_geometry(session, plan=plan, road_map=road_map, tolerance_m=simplify)
+    geometry = service.plan_geometry(session, plan=plan, road_map=road_map, tolerance_m=simplify)
+    return GeoJSONResponse(geometry)
 
 
-@router.get("/routes/{route_id}/geometry", response_class=GeoJSONResponse, responses=_GEOJSON)
+@router.get("/routes/{route_id}/geometry", response_class=Response, responses=_GEOJSON)
 def read_route_geometry(
     route: RouteDep,
     session: SessionDep,
     road_map: RoadMapDep,
     simplify: RouteTolerance = DEFAULT_ROUTE_TOLERANCE_M,
-) -> dict[str, Any]:
+) -> Response:
     """The route's line as in GET /plans/{plan_id}/geometry (drivers: their own routes)."""
-    return service.route_geometry(session, route=route, road_map=road_map, tolerance_m=simplify)
+    geometry = service.route_geometry(session, route=route, road_map=road_map, tolerance_m=simplify)
+    return GeoJSONResponse(geometry)
