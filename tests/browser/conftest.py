@@ -1,6 +1,8 @@
 """Browser tests: Playwright for Python driving Debian's Chromium, headless,
 against the app served by uvicorn on 127.0.0.1 (an SQLite file, planning in
-threads).
+threads). Browser and server live for one test module: while they run, this
+process has an event loop and extra threads, which the rest of the suite must
+not inherit (``asyncio.run``, forking solver workers).
 
 Every page's network is cut off except 127.0.0.1: a page that needs another
 site fails here as it would offline. Without Chromium (``apt-get install
@@ -74,9 +76,11 @@ def _why_no_browser() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Chromium, shared by the tests."""
+    """A headless Chromium, shared by the tests of a module. Playwright's sync API runs
+    an event loop in this thread while it is started, so it is stopped after each
+    module: the rest of the suite calls asyncio.run() on this thread."""
     problem = _why_no_browser()
     if problem is not None:
         if os.environ.get("CI", "").lower() == "true":
@@ -139,7 +143,7 @@ def _serve(settings: Settings) -> Iterator[LiveServer]:
     thread.join(timeout=10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     folder = tmp_path_factory.mktemp("browser")
@@ -151,7 +155,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     yield from _serve(settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def network_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The app on the Monaco road network (``LASTMILE_NETWORK``), otherwise as ``server``."""
     security._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
