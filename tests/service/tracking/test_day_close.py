@@ -156,3 +156,28 @@ def test_drivers_cannot_report_not_attempted_or_unknown_reasons(world: World) ->
     assert r.status_code == 422
     assert "unknown failure reason 'lost'; one of: recipient_absent" in r.text
     assert t.ok("get", f"/orders/{jobs(route)[0]['order_id']}")["status"] == "dispatched"
+
+
+@pytest.fixture(params=[17, 21])  # 21:00: after every shift of the day
+def late(app: FastAPI, request: pytest.FixtureRequest) -> Iterator[None]:
+    """The app's clock at 17:00 or 21:00 in Paris on the plan day."""
+    moment = dt.datetime(
+        DAY.year, DAY.month, DAY.day, request.param, tzinfo=dt.timezone(dt.timedelta(hours=2))
+    )
+    app.state.clock = lambda: moment
+    yield
+    del app.state.clock
+
+
+def test_re_optimising_after_a_route_is_closed_leaves_that_route_alone(
+    world: World, late: None
+) -> None:
+    t = world.tenant
+    closed = route_of(world, "d2")
+    t.ok("post", f"/routes/{closed['id']}/close", "dispatcher", json={})
+    r = t.post(f"/plans/{world.plan['id']}/reoptimise", "dispatcher", json={"time_limit_s": 1})
+    assert r.status_code == 200, r.text
+    plan = t.ok("get", f"/plans/{world.plan['id']}")
+    after = next(rt for rt in plan["routes"] if rt["id"] == closed["id"])
+    assert after["status"] == "completed"
+    assert [v["order_id"] for v in jobs(after)] == [v["order_id"] for v in jobs(closed)]
