@@ -56,12 +56,7 @@ SERVER_ERROR = "Server error"
 # Known failures: (operation, failure title) -> the item of issue 13 that fixes it (or where it
 # is reported). A failure listed here is counted and printed but not reported as new; remove
 # the entry once its fix is in, so the fuzzing guards it from then on.
-KNOWN: dict[tuple[str, str], str] = {
-    # Found by this fuzzing, not fixed yet: after POST /routes/{route_id}/close (the day is
-    # over for the route), re-optimising still plans its vehicle from now, after its shift,
-    # and the solver raises "Vehicle and its start depot have no overlapping time windows."
-    ("POST /plans/{plan_id}/reoptimise", SERVER_ERROR): "new: closed routes, reported",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 # Checks run on each answer.
 CHECKS = (

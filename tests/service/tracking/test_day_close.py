@@ -158,12 +158,11 @@ def test_drivers_cannot_report_not_attempted_or_unknown_reasons(world: World) ->
     assert t.ok("get", f"/orders/{jobs(route)[0]['order_id']}")["status"] == "dispatched"
 
 
-@pytest.fixture(params=[17, 21])  # 21:00: after every shift of the day
+@pytest.fixture(params=[17, 21, 24 * 400])  # 21:00: after every shift; a year later
 def late(app: FastAPI, request: pytest.FixtureRequest) -> Iterator[None]:
     """The app's clock at 17:00 or 21:00 in Paris on the plan day."""
-    moment = dt.datetime(
-        DAY.year, DAY.month, DAY.day, request.param, tzinfo=dt.timezone(dt.timedelta(hours=2))
-    )
+    start = dt.datetime(DAY.year, DAY.month, DAY.day, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    moment = start + dt.timedelta(hours=request.param)
     app.state.clock = lambda: moment
     yield
     del app.state.clock

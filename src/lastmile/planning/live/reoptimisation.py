@@ -12,10 +12,11 @@ import dataclasses
 import time
 from enum import Enum
 
-from lastmile.domain import Plan, VisitKind
+from lastmile.domain import Plan, Vehicle, VisitKind
 from lastmile.planning.live.assemble import full_plan
 from lastmile.planning.live.routes import check, readable, timed_route
 from lastmile.planning.live.view import LiveView
+from lastmile.planning.problem import PlanningProblem
 from lastmile.planning.solve import Progress, solve
 
 
@@ -42,6 +43,17 @@ class ReoptimiseReason(Enum):
 _RELOAD = VisitKind.RELOAD
 
 
+def _day_over(problem: PlanningProblem, vehicle: Vehicle) -> bool:
+    """Whether ``vehicle`` has no working time left: ready only after its shift ends,
+    or after its start depot closes."""
+    hours = problem.working_hours(vehicle)
+    if hours is None:
+        return True
+    if vehicle.start_depot is None:
+        return False
+    return hours.start > problem.depots[vehicle.start_depot].time_window.end
+
+
 def reoptimise_view(
     live: LiveView,
     *,
@@ -65,6 +77,11 @@ def reoptimise_view(
         route = live.residual_plan.route_of(vid)
         if keep_started or (route is not None and any(v.kind is _RELOAD for v in route.visits)):
             frozen.add(vid)
+    for vehicle in residual.vehicles:
+        # A vehicle whose day is over (ready only after its shift ends: a route closed
+        # late, a day re-planned after it) takes no new work and keeps what it has.
+        if vehicle.id not in live.unavailable and _day_over(residual, vehicle):
+            frozen.add(vehicle.id)
     label = live.plan.engine
     kept_as_is = dataclasses.replace(
         live, plan=dataclasses.replace(live.plan, engine=f"{label} (kept)")
