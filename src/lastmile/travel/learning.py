@@ -15,7 +15,7 @@ Fit: with ``theta = log f``, minimise over the cells that have data::
 
 by iteratively reweighted Gauss-Newton: Huber weights (``huber_k`` = 1.345,
 the usual 95 %-efficiency constant) on residuals scaled by ``s``, a robust
-scale (1.4826 x the median absolute deviation), so a driver's lunch break
+scale (1.4826 x the median absolute residual), so a driver's lunch break
 inside a leg does not drag its cells down; ``lambda`` = ``prior_strength``
 shrinks cells seen in few legs towards the prior (it weighs as much as
 ``prior_strength`` legs driven entirely in that cell). Cells without data keep
@@ -30,6 +30,7 @@ docs/traffic.md).
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -191,28 +192,9 @@ def fit_traffic_profile(
     used = np.flatnonzero(np.asarray(a.sum(axis=0)).ravel() > 0)
     a_used = a[:, used].tocsr()
     y = np.log(observed)
-    theta = theta0[used].copy()
-    lam = diags(np.full(len(used), prior_strength))
-    scale = _MIN_SCALE
-    weights = np.ones(len(legs))
-    iterations = 0
-    while iterations < max_iterations:
-        iterations += 1
-        inv = np.exp(-theta)
-        predicted = a_used @ inv
-        r = y - np.log(predicted)
-        scale = max(_MIN_SCALE, 1.4826 * float(np.median(np.abs(r - np.median(r)))))
-        z = np.abs(r) / scale
-        weights = np.where(z <= huber_k, 1.0, huber_k / np.maximum(z, 1e-12))
-        # Jacobian of log D: -p_ij, the share of leg i's predicted time spent in cell j.
-        p = diags(1.0 / predicted) @ a_used @ diags(inv)
-        pw = p.T @ diags(weights)
-        lhs = (pw @ p + lam).tocsc()
-        rhs = -(pw @ r) - prior_strength * (theta - theta0[used])
-        step = np.clip(spsolve(lhs, rhs), -0.7, 0.7)
-        theta = np.clip(theta + step, np.log(_MIN_FACTOR), np.log(MAX_FACTOR))
-        if float(np.abs(step).max()) < tolerance:
-            break
+    theta, weights, scale, iterations = _irls(
+        a_used, y, theta0[used], prior_strength, huber_k, max_iterations, tolerance
+    )
     fitted = theta0.copy()
     fitted[used] = theta
     factors = np.clip(np.round(np.exp(fitted), 4), _MIN_FACTOR, MAX_FACTOR)
@@ -235,6 +217,95 @@ def fit_traffic_profile(
         iterations=iterations,
         outliers=int((weights < 0.5).sum()),
         scale=scale,
+    )
+
+
+def _irls(
+    a: csr_matrix,
+    y: FloatArray,
+    theta0: FloatArray,
+    prior_strength: float,
+    huber_k: float,
+    max_iterations: int,
+    tolerance: float,
+) -> tuple[FloatArray, FloatArray, float, int]:
+    """Minimise the robust loss of the module docstring over ``theta`` (one per column
+    of ``a``): iteratively reweighted Gauss-Newton. Returns theta, the legs' Huber
+    weights, the residual scale and the iterations run."""
+    theta = theta0.copy()
+    lam = diags(np.full(len(theta0), prior_strength))
+    scale = _MIN_SCALE
+    weights = np.ones(a.shape[0])
+    iterations = 0
+    while iterations < max_iterations:
+        iterations += 1
+        inv = np.exp(-theta)
+        predicted = a @ inv
+        r = y - np.log(predicted)
+        # Residuals scatter around zero at the solution: their median size is the scale
+        # (around their own median, a bias shared by every leg would make each an outlier).
+        scale = max(_MIN_SCALE, 1.4826 * float(np.median(np.abs(r))))
+        z = np.abs(r) / scale
+        weights = np.where(z <= huber_k, 1.0, huber_k / np.maximum(z, 1e-12))
+        # Jacobian of log D: -p_ij, the share of leg i's predicted time spent in cell j.
+        p = diags(1.0 / predicted) @ a @ diags(inv)
+        pw = p.T @ diags(weights)
+        lhs = (pw @ p + lam).tocsc()
+        rhs = -(pw @ r) - prior_strength * (theta - theta0)
+        step = np.atleast_1d(np.clip(spsolve(lhs, rhs), -0.7, 0.7))
+        theta = np.clip(theta + step, np.log(_MIN_FACTOR), np.log(MAX_FACTOR))
+        if float(np.abs(step).max()) < tolerance:
+            break
+    return theta, weights, scale, iterations
+
+
+def pooled_prior(
+    network: RoadGraph,
+    observations: Iterable[ObservedLeg],
+    *,
+    prior: TrafficProfile | None = None,
+    prior_strength: float = 1.0,
+    huber_k: float = 1.345,
+    holidays: Iterable[dt.date] = (),
+) -> TrafficProfile:
+    """``prior`` with each (day type, road class) row scaled by one factor fitted to the
+    legs: the same robust fit as :func:`fit_traffic_profile`, with one cell per row.
+
+    A few dozen legs say little about each 15-minute cell but much about a whole
+    row (vans here are 30 % slower than the prior on every street); the per-cell
+    fit started from this prior then learns the shape of the day where the data
+    is dense and keeps the scaled prior elsewhere."""
+    prior = prior or TrafficProfile.default()
+    legs = list(observations)
+    if not legs:
+        return prior
+    a, observed = _cells(network, legs, prior, frozenset(holidays))
+    per_day = prior.slices_per_day
+    rows = prior.factors.size // per_day
+    # Seconds each leg would spend in each row under the prior, per row.
+    timed = a @ diags(1.0 / prior.factors.ravel())
+    to_row = coo_matrix(
+        (
+            np.ones(prior.factors.size),
+            (np.arange(prior.factors.size), np.arange(rows).repeat(per_day)),
+        ),
+        shape=(prior.factors.size, rows),
+    ).tocsr()
+    b = (timed @ to_row).tocsr()
+    used = np.flatnonzero(np.asarray(b.sum(axis=0)).ravel() > 0)
+    theta, _, _, _ = _irls(
+        b[:, used].tocsr(), np.log(observed), np.zeros(len(used)), prior_strength, huber_k, 50, 1e-6
+    )
+    scale = np.ones(rows)
+    scale[used] = np.exp(theta)
+    factors = np.clip(
+        prior.factors * scale.reshape(prior.factors.shape[:2])[:, :, None], _MIN_FACTOR, MAX_FACTOR
+    )
+    return TrafficProfile(
+        road_classes=prior.road_classes,
+        factors=np.round(factors, 4),
+        slice_s=prior.slice_s,
+        day_types=prior.day_types,
     )
 
 
@@ -324,3 +395,167 @@ def profile_error(
         m = np.asarray(mask, dtype=bool)
         return float(diff[m].mean()) if m.any() else 0.0
     return float(diff.mean())
+
+
+# -- learning from the day: fit, checked on held-out legs ---------------------------------------
+
+
+def predict_durations(
+    network: RoadGraph,
+    profile: TrafficProfile,
+    legs: Sequence[ObservedLeg],
+    *,
+    holidays: Iterable[dt.date] = (),
+) -> FloatArray:
+    """Seconds each leg's path takes under ``profile`` leaving when it left (weather
+    as the leg says), the way the planner times it."""
+    out = np.empty(len(legs))
+    by_day: dict[tuple[dt.date, float], list[int]] = {}
+    for i, leg in enumerate(legs):
+        by_day.setdefault((leg.departure.date(), leg.weather_multiplier), []).append(i)
+    for (day, weather), rows in by_day.items():
+        epoch = dt.datetime.combine(day, dt.time(), tzinfo=legs[rows[0]].departure.tzinfo)
+        model = TimeDependentModel(
+            network,
+            _scaled(profile, weather),
+            epoch=epoch,
+            holidays=holidays,
+            horizon_days=2,
+        )
+        depart = np.array([(legs[i].departure - epoch).total_seconds() for i in rows])
+        arrival = _retime_paths(model, [legs[i].edges for i in rows], depart)
+        out[rows] = arrival - depart
+    return out
+
+
+def _scaled(profile: TrafficProfile, weather: float) -> TrafficProfile:
+    if weather == 1.0:
+        return profile
+    factors = np.clip(profile.factors * weather, 1e-6, MAX_FACTOR)
+    return TrafficProfile(
+        road_classes=profile.road_classes,
+        factors=factors,
+        slice_s=profile.slice_s,
+        day_types=profile.day_types,
+    )
+
+
+@dataclass(frozen=True)
+class LegErrors:
+    """How far predicted leg durations fall from the observed ones (seconds, share)."""
+
+    legs: int
+    median_abs_s: float
+    mean_abs_s: float
+    median_rel: float
+
+    @classmethod
+    def of(cls, predicted: FloatArray, observed: FloatArray) -> LegErrors:
+        if not len(observed):
+            return cls(0, math.nan, math.nan, math.nan)
+        err = np.abs(predicted - observed)
+        return cls(
+            len(observed),
+            float(np.median(err)),
+            float(err.mean()),
+            float(np.median(err / observed)),
+        )
+
+
+@dataclass(frozen=True)
+class LearnReport:
+    """A fit on observed legs, checked on legs held out of it.
+
+    ``fit`` is the fit on every leg (the profile to use); ``before``/``after``
+    compare the prior's and a fit without the held-out legs on those legs
+    (None when too few legs to hold any out).
+    """
+
+    fit: FitReport
+    prior: TrafficProfile
+    legs_used: int
+    held_out: int
+    before: LegErrors | None
+    after: LegErrors | None
+
+    @property
+    def profile(self) -> TrafficProfile:
+        return self.fit.profile
+
+    @property
+    def improved(self) -> bool:
+        """Whether the learned profile predicts the held-out legs better than the
+        prior: a smaller median relative error (scale-free: long legs do not decide
+        alone). True when nothing was held out (no evidence against it)."""
+        if self.before is None or self.after is None:
+            return self.fit.cells_with_data > 0
+        return self.after.median_rel <= self.before.median_rel
+
+    def lines(self) -> list[str]:
+        """The report as text, a line per figure."""
+        out = [
+            f"legs used: {self.legs_used} ({self.fit.outliers} weighted down as outliers)",
+            f"cells updated: {self.fit.cells_with_data} of {self.fit.profile.factors.size} "
+            "(day type x road class x slice)",
+        ]
+        if self.before is None or self.after is None:
+            out.append("held-out legs: none (too few legs to check the fit)")
+        else:
+            out.append(f"held-out legs: {self.held_out}")
+            for name, e in (("before", self.before), ("after", self.after)):
+                out.append(
+                    f"error {name}: median {e.median_abs_s:.1f} s, mean {e.mean_abs_s:.1f} s, "
+                    f"median {100 * e.median_rel:.1f} %"
+                )
+        return out
+
+
+#: Fewest legs for a held-out check (below, every leg is used and nothing is checked).
+MIN_LEGS_TO_HOLD_OUT = 10
+
+
+def learn_traffic(
+    network: RoadGraph,
+    legs: Sequence[ObservedLeg],
+    *,
+    prior: TrafficProfile | None = None,
+    holdout_share: float = 0.2,
+    seed: int = 0,
+    holidays: Iterable[dt.date] = (),
+    prior_strength: float = 3.0,
+    pool: bool = True,
+) -> LearnReport:
+    """Fit a profile on ``legs`` and say how much it helps.
+
+    With ``pool`` the fit starts from :func:`pooled_prior` (the prior's rows scaled
+    to the legs) rather than the prior itself. A share ``holdout_share`` of the
+    legs (drawn with ``seed``) is held out: a fit on the others predicts them, as
+    the prior does, and both errors are reported. The profile returned is then
+    fitted on every leg.
+    """
+    prior = prior or TrafficProfile.default()
+    if not 0 <= holdout_share < 1:
+        raise InputError(f"must be in [0, 1), got {holdout_share}", where="holdout_share")
+    holidays = tuple(holidays)
+    legs = list(legs)
+    n_out = round(holdout_share * len(legs)) if len(legs) >= MIN_LEGS_TO_HOLD_OUT else 0
+    before = after = None
+    if n_out:
+        rng = np.random.default_rng(seed)
+        order = rng.permutation(len(legs))
+        test = [legs[i] for i in order[:n_out]]
+        train = [legs[i] for i in order[n_out:]]
+        start = pooled_prior(network, train, prior=prior, holidays=holidays) if pool else prior
+        partial = fit_traffic_profile(
+            network, train, prior=start, holidays=holidays, prior_strength=prior_strength
+        )
+        observed = np.array([leg.duration_s for leg in test])
+        before = LegErrors.of(predict_durations(network, prior, test, holidays=holidays), observed)
+        after = LegErrors.of(
+            predict_durations(network, partial.profile, test, holidays=holidays), observed
+        )
+    start = pooled_prior(network, legs, prior=prior, holidays=holidays) if pool else prior
+    fit = fit_traffic_profile(
+        network, legs, prior=start, holidays=holidays, prior_strength=prior_strength
+    )
+    return LearnReport(fit, prior, len(legs), n_out, before, after)

@@ -26,6 +26,14 @@ Locations are snapped to the nearest node of the network's largest strongly
 connected component; the straight-line gap is driven at ``access_speed_kph``
 at both ends, independently of traffic.
 
+Held speeds at city scale. :meth:`BoundModel.frozen_matrix` (and
+:meth:`TimeDependentModel.slice_matrix`) hold one slice's speeds on every leg:
+a static matrix. On a :class:`~lastmile.travel.network.RoadNetwork` of at least
+``ch_min_nodes`` nodes it goes through the network's customizable contraction
+hierarchy: the metric-independent part is built once (and cached on disk), each
+slice costs one customization plus the many-to-many query. The exact search
+above is unchanged.
+
 Horizon. Speeds are tabulated from local midnight of the epoch's day for
 ``horizon_days`` days; before and after, the first and last slices' speeds
 extend indefinitely.
@@ -76,6 +84,8 @@ _MAX_LABELS = 8_000_000
 _SERIAL_SOURCES = 4
 #: Most pair durations :meth:`TimeDependentModel.pair_seconds` remembers (then it starts afresh).
 _MAX_PAIRS = 200_000
+#: From this many nodes on, held-speed matrices use the road network's contraction hierarchy.
+CH_MIN_NODES = 50_000
 
 
 class RoadGraph(Protocol):
@@ -195,6 +205,9 @@ class TimeDependentModel:
         self._pairs: dict[tuple[int, int, int], float] = {}
         self._pairs_at: dict[tuple[int, int, float], float] = {}
         self._pairs_lock = threading.Lock()
+        #: Held-speed matrices go through the contraction hierarchy from this many nodes on
+        #: (when the network is a ``RoadNetwork``; tests lower it to compare).
+        self.ch_min_nodes = CH_MIN_NODES
 
     # -- speeds over time -----------------------------------------------------------------
 
@@ -518,6 +531,39 @@ class TimeDependentModel:
         edges = [ids[(u, v)] for u, v in itertools.pairwise(nodes)]
         return self.path_duration(edges, depart_s)
 
+    def slice_matrix(
+        self, sources: npt.ArrayLike, targets: npt.ArrayLike, t: float
+    ) -> tuple[FloatArray, FloatArray]:
+        """Seconds and metres between nodes with the speeds of time ``t`` held (static
+        fastest paths of that slice; ``inf`` where unreachable).
+
+        On a large :class:`~lastmile.travel.network.RoadNetwork` (``ch_min_nodes``)
+        one customization of its contraction hierarchy plus a many-to-many query,
+        else one Dijkstra per distinct source.
+        """
+        src = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+        tgt = np.atleast_1d(np.asarray(targets, dtype=np.int64))
+        n = self.num_nodes
+        for name, arr in (("sources", src), ("targets", tgt)):
+            if len(arr) and (arr.min() < 0 or arr.max() >= n):
+                raise InputError(f"node index out of range [0, {n})", where=name)
+        times = self.frozen_edge_times(t)
+        network: Any = self.network
+        if (
+            n >= self.ch_min_nodes
+            and hasattr(network, "edge_offsets")
+            and hasattr(network, "matrix")
+        ):
+            src_snap = network.node_points(src)
+            tgt_snap = network.node_points(tgt)
+            dur, dist = network.matrix(src_snap, tgt_snap, edge_time_s=times, method="ch")
+            return np.asarray(dur, dtype=np.float64), np.asarray(dist, dtype=np.float64)
+        graph, ids = self._static_graph(times)
+        uniq, inverse = np.unique(src, return_inverse=True)
+        found, pred = dijkstra(graph, indices=uniq, return_predecessors=True)
+        lengths = _path_lengths(pred, uniq, tgt, ids, self._length)
+        return found[inverse][:, tgt], lengths[inverse]
+
     # -- locations ------------------------------------------------------------------------
 
     def _largest_component(self) -> IntArray:
@@ -685,13 +731,14 @@ class BoundModel:
         return TravelMatrix(durations=dur, distances=dist)
 
     def frozen_matrix(self, t: float) -> TravelMatrix:
-        """Durations with speeds frozen at time ``t`` (a static per-slice matrix)."""
-        model = self.model
-        graph, ids = model._static_graph(model.frozen_edge_times(t))
-        src, inverse = np.unique(self.nodes, return_inverse=True)
-        times, pred = dijkstra(graph, indices=src, return_predecessors=True)
-        times = times[inverse][:, self.nodes]
-        dist = self._path_lengths(pred, src, ids)[inverse]
+        """Durations with speeds frozen at time ``t`` (a static per-slice matrix,
+        :meth:`TimeDependentModel.slice_matrix`)."""
+        times, dist = self.model.slice_matrix(self.nodes, self.nodes, t)
+        if not np.isfinite(times).all():
+            i, j = np.argwhere(~np.isfinite(times))[0]
+            raise InputError(
+                f"location {int(j)} cannot be reached from location {int(i)}", where="network"
+            )
         dur = times + self.access_s[:, None] + self.access_s[None, :]
         dist = dist + self.gap_m[:, None] + self.gap_m[None, :]
         np.fill_diagonal(dur, 0)
@@ -700,27 +747,33 @@ class BoundModel:
             durations=np.rint(dur).astype(np.int64), distances=np.rint(dist).astype(np.int64)
         )
 
-    def _path_lengths(
-        self, pred: npt.NDArray[Any], src: IntArray, ids: dict[tuple[int, int], int]
-    ) -> FloatArray:
-        """Metres along shortest-path trees given as predecessor arrays (one row per source)."""
-        length = self.model._length
-        out = np.zeros((len(src), self.size))
-        for r in range(len(src)):
-            memo: dict[int, float] = {int(src[r]): 0.0}
-            for j, node in enumerate(self.nodes):
-                chain = []
-                v = int(node)
-                while v not in memo:
-                    chain.append(v)
-                    v = int(pred[r, v])
-                    if v < 0:
-                        raise InputError(
-                            f"location {j} cannot be reached from node {int(src[r])}",
-                            where="network",
-                        )
+
+def _path_lengths(
+    pred: npt.NDArray[Any],
+    src: IntArray,
+    targets: IntArray,
+    ids: dict[tuple[int, int], int],
+    length: FloatArray,
+) -> FloatArray:
+    """Metres along shortest-path trees given as predecessor arrays (one row per source);
+    ``inf`` where a target is not reached."""
+    out = np.zeros((len(src), len(targets)))
+    for r in range(len(src)):
+        memo: dict[int, float] = {int(src[r]): 0.0}
+        for j, node in enumerate(targets):
+            chain = []
+            v = int(node)
+            while v not in memo:
+                chain.append(v)
+                v = int(pred[r, v])
+                if v < 0:
+                    break
+            if v < 0:
+                for u in chain:
+                    memo[u] = math.inf
+            else:
                 for u in reversed(chain):
                     p = int(pred[r, u])
                     memo[u] = memo[p] + float(length[ids[(p, u)]])
-                out[r, j] = memo[int(node)]
-        return out
+            out[r, j] = memo[int(node)]
+    return out

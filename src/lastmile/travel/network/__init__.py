@@ -8,6 +8,8 @@ The parts, from the bottom up:
   tag rules (access, one-way, ``maxspeed``, ``maxweight``/``maxheight``);
 - ``pbf``: reading an ``.osm.pbf`` extract into network arrays;
 - ``snapping``: the nearest point on any road segment;
+- ``ch`` (with the compiled ``_ch_kernels``): a customizable contraction hierarchy,
+  the matrices of city-size networks;
 - ``chains`` (with the compiled ``_kernels``): exact matrix and path queries;
 - ``road_network``: ``RoadNetwork``, the arrays together with their disk cache;
 - ``drawing``: the roads as polylines for a map, and paths through points along them.

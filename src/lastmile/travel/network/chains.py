@@ -8,16 +8,23 @@ direction; a search leaves it towards the chain's head and reaches it from the
 chain's tail, and two points on one chain also connect directly along it.
 Results are exact: the same sums as a Dijkstra over every OSM node, in a
 different order (rounding differences far below a microsecond).
+
+Matrices search the junction graph one Dijkstra per source, or (``method="ch"``)
+through a customizable contraction hierarchy of it (``ch``): built once per
+network, customized once per edge time array, then small upward searches.
 """
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from lastmile.exceptions import InputError
 from lastmile.travel.network._kernels import many_to_many, single_source
+from lastmile.travel.network.ch import ContractionHierarchy, Metric
 from lastmile.travel.network.results import Floats, Ints, PathResult, SnapResult
 
 
@@ -53,6 +60,15 @@ class _Weights:
         self.edge_prefix_s = np.empty_like(prefix)
         self.edge_prefix_s[graph.chain_edges] = prefix
         self.slot_time = np.ascontiguousarray(self.chain_time[graph.slot_chain])
+        self._graph = graph
+        self._metric: Metric | None = None
+
+    def metric(self) -> Metric:
+        """The hierarchy customized for these times (computed once)."""
+        if self._metric is None:
+            g = self._graph
+            self._metric = g.hierarchy().customize(self.slot_time, g.slot_len)
+        return self._metric
 
 
 class ChainGraph:
@@ -136,10 +152,40 @@ class ChainGraph:
         self.edge_prefix_m = length_w.edge_prefix_s
         self.slot_len = length_w.slot_time
         self._weights: _Weights | None = None
+        #: Where the contraction hierarchy is kept between runs (None: not kept).
+        self.ch_path: Path | None = None
+        self._ch: ContractionHierarchy | None = None
+        self._ch_lock = threading.Lock()
+
+    def hierarchy(self) -> ContractionHierarchy:
+        """The junction graph's contraction hierarchy: read from ``ch_path`` or built."""
+        if self._ch is not None:
+            return self._ch
+        with self._ch_lock:  # one build (and one cache file written) per process
+            if self._ch is not None:
+                return self._ch
+            nodes = self.junction_nodes
+            self._ch = ContractionHierarchy.cached(
+                self.ch_path,
+                self.indptr,
+                self.slot_head,
+                np.asarray(self.net.node_lon[nodes], dtype=np.float64),
+                np.asarray(self.net.node_lat[nodes], dtype=np.float64),
+            )
+        return self._ch
 
     @property
     def n_junctions(self) -> int:
         return int(self.junction_nodes.shape[0])
+
+    def customized(self, edge_time_s: Floats) -> bool:
+        """Whether the hierarchy is customized for ``edge_time_s`` already."""
+        w = self._weights
+        return (
+            w is not None
+            and w._metric is not None
+            and (w.edge_time_s is edge_time_s or np.array_equal(w.edge_time_s, edge_time_s))
+        )
 
     def weights(self, edge_time_s: Floats) -> _Weights:
         w = self._weights
@@ -186,8 +232,16 @@ class ChainGraph:
     # -- queries --------------------------------------------------------------
 
     def matrix(
-        self, sources: SnapResult, targets: SnapResult, edge_time_s: Floats
+        self,
+        sources: SnapResult,
+        targets: SnapResult,
+        edge_time_s: Floats,
+        *,
+        method: str = "dijkstra",
     ) -> tuple[Floats, Floats]:
+        """Durations and distances; ``method`` is ``"dijkstra"`` or ``"ch"``."""
+        if method not in ("dijkstra", "ch"):
+            raise InputError(f"must be 'dijkstra' or 'ch', got {method!r}", where="method")
         w = self.weights(edge_time_s)
         src_u, src_inv = _unique_points(sources)
         tgt_u, tgt_inv = _unique_points(targets)
@@ -198,20 +252,24 @@ class ChainGraph:
         seed_ptr = np.searchsorted(sp["row"][s_order], np.arange(n_s + 1)).astype(np.int64)
         t_order = np.argsort(tp["row"], kind="stable")
         goal_ptr = np.searchsorted(tp["row"][t_order], np.arange(n_t + 1)).astype(np.int64)
-        dur, dist = many_to_many(
-            self.indptr,
-            self.slot_head,
-            w.slot_time,
-            self.slot_len,
-            seed_ptr,
-            np.ascontiguousarray(sp["exit_j"][s_order]),
-            np.ascontiguousarray(sp["exit_s"][s_order]),
-            np.ascontiguousarray(sp["exit_m"][s_order]),
-            goal_ptr,
-            np.ascontiguousarray(tp["entry_j"][t_order]),
-            np.ascontiguousarray(tp["pos_s"][t_order]),
-            np.ascontiguousarray(tp["pos_m"][t_order]),
-        )
+        seed_node = np.ascontiguousarray(sp["exit_j"][s_order], dtype=np.int64)
+        seed_time = np.ascontiguousarray(sp["exit_s"][s_order], dtype=np.float64)
+        seed_len = np.ascontiguousarray(sp["exit_m"][s_order], dtype=np.float64)
+        goal_node = np.ascontiguousarray(tp["entry_j"][t_order], dtype=np.int64)
+        goal_time = np.ascontiguousarray(tp["pos_s"][t_order], dtype=np.float64)
+        goal_len = np.ascontiguousarray(tp["pos_m"][t_order], dtype=np.float64)
+        if method == "ch":
+            dur, dist = self.hierarchy().many_to_many(
+                w.metric(),
+                seed_ptr, seed_node, seed_time, seed_len,
+                goal_ptr, goal_node, goal_time, goal_len,
+            )  # fmt: skip
+        else:
+            dur, dist = many_to_many(
+                self.indptr, self.slot_head, w.slot_time, self.slot_len,
+                seed_ptr, seed_node, seed_time, seed_len,
+                goal_ptr, goal_node, goal_time, goal_len,
+            )  # fmt: skip
         i, j, ct, cl = self._direct_pairs(sp, tp)
         better = (ct < dur[i, j]) | ((ct == dur[i, j]) & (cl < dist[i, j]))
         dur[i[better], j[better]] = ct[better]

@@ -15,6 +15,11 @@ The network is plain numpy arrays, the contract other modules build on:
 Queries (``snap``, ``matrix``, ``path``) accept ``edge_time_s``, a per-edge travel
 time array that replaces ``edge_freeflow_s`` (time-of-day traffic, weather).
 
+Matrices on networks of at least ``CH_MIN_JUNCTIONS`` junctions (a city, not a
+town) go through a customizable contraction hierarchy (``ch``), kept in the
+disk cache beside the parsed network (``*.cch.lastmile.npz``); smaller ones run
+one Dijkstra per source. Both give the same fastest paths.
+
 OSM data is (c) OpenStreetMap contributors, ODbL; see ``ATTRIBUTION``.
 """
 
@@ -24,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +40,17 @@ from lastmile.travel.network.profiles import ROAD_CLASSES, Profile, get_profile
 from lastmile.travel.network.results import Floats, Ints, PathResult, SnapResult
 from lastmile.travel.network.snapping import DEFAULT_MAX_SNAP_M, Snapper
 
+if TYPE_CHECKING:
+    from lastmile.travel.network.ch import ContractionHierarchy
+
 _CACHE_VERSION = 1
+
+#: From this many junctions on, ``matrix(method="auto")`` uses the contraction hierarchy...
+CH_MIN_JUNCTIONS = 20_000
+#: ... for at least this many sources, or when it is customized for the edge times already
+#: (a customization costs about as much as this many searches).
+CH_MIN_SOURCES = 64
+_METHODS = ("auto", "dijkstra", "ch")
 
 _ARRAYS = (
     "node_id",
@@ -143,6 +158,9 @@ class RoadNetwork:
         self._snapper: Snapper | None = None
         self._search: Any = None
         self._edge_keys: Ints | None = None
+        #: The file the parsed network is cached in (set by ``from_pbf``/``load``);
+        #: the contraction hierarchy is kept beside it.
+        self.cache_file: Path | None = None
 
     # -- size and description --------------------------------------------------
 
@@ -248,6 +266,8 @@ class RoadNetwork:
                 network.save(cache_file)
             except OSError:
                 pass  # read-only location: work without a cache
+            else:
+                network.cache_file = cache_file
         return network
 
     def save(self, path: str | Path) -> None:
@@ -273,12 +293,22 @@ class RoadNetwork:
             if meta.get("version") != _CACHE_VERSION:
                 raise ValueError("cache version differs")
             arrays = {name: data[name] for name in _ARRAYS}
-        return cls(
+        network = cls(
             **arrays,
             class_names=meta["class_names"],
             profile=meta["profile"],
             source=source if source is not None else meta["source"],
         )
+        network.cache_file = Path(path)
+        return network
+
+    @property
+    def ch_file(self) -> Path | None:
+        """Where the contraction hierarchy is cached: beside ``cache_file``."""
+        if self.cache_file is None:
+            return None
+        name = self.cache_file.name.removesuffix(".npz").removesuffix(".lastmile")
+        return self.cache_file.with_name(f"{name}.cch.lastmile.npz")
 
     # -- snapping ---------------------------------------------------------------
 
@@ -302,6 +332,44 @@ class RoadNetwork:
             self._snapper = Snapper(self)
         return self._snapper.snap(lon_a, lat_a, max_snap_m)
 
+    def node_points(self, nodes: npt.ArrayLike) -> SnapResult:
+        """Road nodes as points for ``matrix``: a search leaves and reaches each
+        node along every road through it (node-to-node figures, as a graph
+        library's)."""
+        idx = np.atleast_1d(np.asarray(nodes, dtype=np.int64))
+        if len(idx) and (idx.min() < 0 or idx.max() >= self.n_nodes):
+            raise InputError(f"node index out of range [0, {self.n_nodes})", where="nodes")
+        offsets = self.edge_offsets
+        edge = offsets[idx]
+        dead = offsets[idx + 1] == edge
+        if dead.any():
+            k = int(np.flatnonzero(dead)[0])
+            raise InputError(f"node {int(idx[k])} has no road leaving it", where="nodes")
+        # The start of an edge leaving the node and the end of one arriving (its
+        # reverse on a two-way road): placements on every chain through the node.
+        other = self.edge_head[edge]
+        back = self.edge_indices(other, idx)
+        if (back < 0).any():
+            first_in = np.full(self.n_nodes, -1, dtype=np.int64)
+            first_in[self.edge_head[::-1]] = np.arange(self.n_edges - 1, -1, -1)
+            back = np.where(back < 0, first_in[idx], back)
+        lon = self.node_lon[idx]
+        lat = self.node_lat[idx]
+        zero = np.zeros(len(idx))
+        return SnapResult(
+            lon=lon,
+            lat=lat,
+            node_a=idx,
+            node_b=other,
+            fraction=zero,
+            edge_ab=edge,
+            edge_ba=back,
+            snapped_lon=lon,
+            snapped_lat=lat,
+            distance_m=zero,
+            max_snap_m=0.0,
+        )
+
     # -- queries ---------------------------------------------------------------
 
     def _searcher(self) -> Any:
@@ -309,7 +377,22 @@ class RoadNetwork:
             from lastmile.travel.network.chains import ChainGraph
 
             self._search = ChainGraph(self)
+        self._search.ch_path = self.ch_file
         return self._search
+
+    @property
+    def n_junctions(self) -> int:
+        """Nodes that are not the middle of a street (the graph searches run on)."""
+        return int(self._searcher().n_junctions)
+
+    def hierarchy(self) -> ContractionHierarchy:
+        """The contraction hierarchy of the junction graph (read from the cache or built).
+
+        A :class:`~lastmile.travel.network.ch.ContractionHierarchy`; ``matrix``
+        builds it on first use, this builds it ahead (a service warming up).
+        """
+        ch: ContractionHierarchy = self._searcher().hierarchy()
+        return ch
 
     def matrix(
         self,
@@ -317,16 +400,29 @@ class RoadNetwork:
         targets: SnapResult | None = None,
         *,
         edge_time_s: npt.ArrayLike | None = None,
+        method: str = "auto",
     ) -> tuple[Floats, Floats]:
         """Durations (s) and distances (m, of the fastest path) as float arrays.
 
         Rows follow ``sources``, columns ``targets`` (default: the sources).
         Unreachable pairs are ``inf`` (cannot happen inside one strongly
-        connected network).
+        connected network). ``method``: ``"dijkstra"`` (one search per source),
+        ``"ch"`` (contraction hierarchy, customized once per ``edge_time_s``) or
+        ``"auto"``: the hierarchy from ``CH_MIN_JUNCTIONS`` junctions on, for
+        ``CH_MIN_SOURCES`` sources or more or edge times it is customized for.
         """
+        if method not in _METHODS:
+            raise InputError(
+                f"must be one of {', '.join(_METHODS)}; got {method!r}", where="method"
+            )
         times = self.check_edge_time(edge_time_s)
-        result: tuple[Floats, Floats] = self._searcher().matrix(
-            sources, sources if targets is None else targets, times
+        searcher = self._searcher()
+        if method == "auto":
+            big = searcher.n_junctions >= CH_MIN_JUNCTIONS
+            many = len(sources) >= CH_MIN_SOURCES or searcher.customized(times)
+            method = "ch" if big and many else "dijkstra"
+        result: tuple[Floats, Floats] = searcher.matrix(
+            sources, sources if targets is None else targets, times, method=method
         )
         return result
 
