@@ -9,12 +9,14 @@
      ├── UnsupportedConstraint   an engine asked to honour a constraint it cannot model
      ├── UnknownEngine           an engine name that does not exist
      ├── SolveError              an engine failed to produce a plan
+     ├── SchedulerUnreachable    a Dask scheduler that does not answer (planning.executors)
      ├── InvalidPlan             a plan that breaks its problem's rules (planning.validate)
      │    └── LiveChangeRejected a live change the validator refused (planning.live)
      ├── OSRMError               OSRM answered with an error (travel.osrm)
      │    └── OSRMUnavailable    no OSRM server to talk to
      ├── WeatherUnavailable      a weather service could not be reached (travel.weather)
      ├── GeocoderUnavailable     an online geocoder could not be reached (geocode.nominatim)
+     ├── ServiceDriveError       the twin cannot drive a service's day (simulate.http)
      └── DemoSeedError           the served demo's day could not be seeded (service.demo_day)
 
 The classes defined elsewhere live with the code that raises them; the tree

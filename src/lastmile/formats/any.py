@@ -33,6 +33,7 @@ def read_any(
     *,
     format: Format | Literal["auto"] = "auto",
     rounding: Rounding | None = None,
+    lazy_above: int | None = None,
 ) -> PlanningProblem:
     """Read ``path`` as ``format`` (``"auto"``: by suffix).
 
@@ -40,6 +41,9 @@ def read_any(
     :mod:`lastmile.formats.solomon`); ``None`` takes each format's default
     ("dimacs" for Solomon; for VRPLIB, the convention of the problem type).
     VROOM JSON carries its own integer matrices or coordinates and ignores it.
+    ``lazy_above`` (VROOM JSON by coordinates): from this many stops on, travel
+    is computed leg by leg instead of as a dense matrix (see
+    :func:`lastmile.formats.vroom.read_problem`).
     """
     fmt = format_by_suffix(path) if format == "auto" else format
     if fmt == "solomon":
@@ -53,7 +57,7 @@ def read_any(
     if fmt == "vroom":
         from lastmile.formats.vroom import read_problem
 
-        problem: PlanningProblem = read_problem(path)
+        problem: PlanningProblem = read_problem(path, lazy_above=lazy_above)
         return problem
     raise FormatError(
         f"unknown format {fmt!r}; use auto, solomon, vrplib or vroom", where=str(path)

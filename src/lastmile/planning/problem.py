@@ -178,6 +178,31 @@ class PlanningProblem:
             end = min(end, self.depots[vehicle.end_depot].time_window.end)
         return TimeWindow(start, end) if start <= end else None
 
+    def idle_reason(self, vehicle: Vehicle) -> str | None:
+        """Why ``vehicle`` cannot drive any route today, in words (None when it can).
+
+        It cannot when its working hours are empty, when its start depot has
+        closed before it is ready (nothing can be loaded), or when one of its
+        breaks cannot be taken inside its working hours (every route must take
+        every break). Such a vehicle gets no route; engines are not asked to
+        plan it (VROOM refuses the breaks as inconsistent).
+        """
+        hours = self.working_hours(vehicle)
+        if hours is None:
+            return "its shift ends before it can leave (shift or depot hours)"
+        if vehicle.start_depot is not None:
+            closes = self.depots[vehicle.start_depot].time_window.end
+            if hours.start > closes:
+                return "its start depot closes before it is ready"
+        for brk in vehicle.breaks:
+            if not any(
+                max(w.start, hours.start) <= w.end
+                and max(w.start, hours.start) + brk.duration <= hours.end
+                for w in brk.time_windows
+            ):
+                return f"its break {brk.id!r} does not fit in its working hours"
+        return None
+
     @property
     def num_stops(self) -> int:
         return sum(len(o.stops) for o in self.orders)

@@ -11,7 +11,9 @@ What happens, in order:
 3. the search runs in worker processes, one per core, as a portfolio:
    PyVRP with different seeds when PyVRP can take the problem; otherwise VROOM
    (deterministic, on every core) whose plan is then improved by OR-Tools'
-   guided local search for the rest of the time. The best plan wins;
+   guided local search for the rest of the time. The best plan wins. Given an
+   ``executor`` (:mod:`lastmile.planning.executors`: a local process pool or
+   a Dask cluster), the searches run as its tasks instead, one per slot;
 4. the plan goes through the independent validator; any route it rejects is
    repaired by taking out the offending orders (they become unassigned), so
    nothing infeasible ever leaves the planner;
@@ -29,7 +31,10 @@ returns within max(2 s, 5 %) of its limit with the best it has.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
+import logging
+import math
 import multiprocessing as mp
 import os
 import threading
@@ -37,16 +42,37 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from lastmile.domain import Plan, Route, Unassigned, VisitKind
 from lastmile.exceptions import SolveError, UnsupportedConstraint
+from lastmile.planning.decompose import (
+    DECOMPOSE_ABOVE,
+    FIRST_SHARE,
+    MIN_PART_S,
+    PART_STOPS,
+    Part,
+    PartSpec,
+    border_groups,
+    part_spec,
+    partition,
+    to_global,
+)
 from lastmile.planning.engines import REGISTRY, get_engine
+from lastmile.planning.engines.base import NoFeasiblePlan
+from lastmile.planning.executors import dispatch_s, executor_slots
 from lastmile.planning.fill import fill_left_out
 from lastmile.planning.problem import Feature, PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 
+if TYPE_CHECKING:
+    from lastmile.planning.robust import Robustness
+
 Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
 
 #: Fraction of the time limit reserved for work outside the search (at least).
 _RESERVE = 0.03
@@ -66,32 +92,76 @@ def solve(
     seed: int = 0,
     workers: int | None = None,
     on_progress: Progress | None = None,
+    robust: Robustness | None = None,
+    decompose: str = "auto",
+    executor: cf.Executor | None = None,
 ) -> Plan:
     """Plan ``problem`` within ``time_limit`` seconds of wall time.
 
-    ``workers`` defaults to the number of cores. The returned plan has passed
+    ``workers`` defaults to the number of cores, or with an ``executor`` to the
+    tasks it runs at once (:func:`~lastmile.planning.executors.executor_slots`).
+    Without an ``executor`` the searches run in child processes of this one;
+    with one (:func:`~lastmile.planning.executors.open_executor`) they are its
+    tasks, so they may run on other machines; a task lost there costs that
+    search only. The returned plan has passed
     :func:`~lastmile.planning.validate.validate`, and every order is either on
     a route or in ``plan.unassigned`` with a reason.
+
+    With ``robust`` (:mod:`lastmile.planning.robust`) the search runs on travel
+    times lengthened by buffers sized from the noise model; the plan keeps the
+    departures it chose and is timed and checked on ``problem``'s own travel times.
+
+    ``decompose``: ``"auto"`` plans days of
+    :data:`~lastmile.planning.decompose.DECOMPOSE_ABOVE` stops or more in parts
+    (:func:`solve_decomposed`, run on ``executor``
+    when given), ``"on"`` always, ``"off"`` never. Robust plans are never
+    decomposed.
     """
     from lastmile.planning.unassigned import explain_unassigned
 
     if time_limit <= 0:
         raise ValueError(f"time_limit must be > 0, got {time_limit}")
+    if decompose not in ("auto", "on", "off"):
+        raise ValueError(f"decompose must be auto, on or off, got {decompose!r}")
+    robust_plan = robust is not None and robust.active
+    if not robust_plan and (
+        decompose == "on" or (decompose == "auto" and problem.num_stops >= DECOMPOSE_ABOVE)
+    ):
+        return solve_decomposed(
+            problem,
+            time_limit=time_limit,
+            engine=engine,
+            seed=seed,
+            workers=workers,
+            executor=executor,
+            on_progress=on_progress,
+        )
+    if robust is not None and robust.active:
+        return _solve_robust(
+            problem, robust, engine, time_limit, seed, workers, on_progress, executor
+        )
     began = time.perf_counter()
     deadline = began + time_limit
-    workers = max(1, workers or os.cpu_count() or 1)
+    if executor is not None:
+        workers = max(1, workers or executor_slots(executor))
+    else:
+        workers = max(1, workers or os.cpu_count() or 1)
 
     hopeless = _hopeless_orders(problem, explain_unassigned)
+    # Vehicles that cannot drive today get no route; engines never see them.
+    working = tuple(v for v in problem.vehicles if problem.idle_reason(v) is None)
     solvable = (
         dataclasses.replace(
-            problem, orders=tuple(o for o in problem.orders if o.id not in hopeless)
+            problem,
+            orders=tuple(o for o in problem.orders if o.id not in hopeless),
+            vehicles=working or problem.vehicles,
         )
-        if hopeless
+        if hopeless or len(working) < len(problem.vehicles)
         else problem
     )
     names = _choose_engines(solvable, engine)
 
-    if solvable.orders:
+    if solvable.orders and working:
         from lastmile.planning.construct import greedy_plan
 
         reserve = post_reserve_s(problem, time_limit)
@@ -106,21 +176,26 @@ def solve(
             time.perf_counter() + _GREEDY_FIXED_S + _GREEDY_PER_ORDER_S * len(solvable.orders),
         )
         fallback = None
-        if solvable.num_stops >= _ISOLATE_STOPS:
+        if solvable.num_stops >= _ISOLATE_STOPS or time_limit >= _GREEDY_FIRST_LIMIT_S:
             fallback = greedy_plan(solvable, deadline=greedy_by)
         budget = search_end - time.perf_counter()
         if fallback is not None and budget < _MIN_SEARCH_S:
             found, label = None, "no time left to search"
         else:
-            found, label = _portfolio(solvable, names, budget, seed, workers, on_progress)
+            found, label = _portfolio(solvable, names, budget, seed, workers, on_progress, executor)
         if found is not None and found.engine != "greedy":
             # A search may leave out an order a cheap insertion serves: put it in
             # before plans are compared (out of the time kept for checking).
             found = fill_left_out(solvable, found, deadline=search_end + reserve / 3)
         if found is None or (fallback is not None and _rank(fallback) < _rank(found)):
             if fallback is None:
-                # It may use half the allowance past the limit, the repair step the rest.
-                fallback = greedy_plan(solvable, deadline=max(greedy_by, time.perf_counter() + 0.1))
+                # It may use half the allowance past the limit, the repair step the rest,
+                # and always its own time from now: a search that failed late must not
+                # leave it a fraction of a second for hundreds of orders.
+                allowance = _GREEDY_FIXED_S + _GREEDY_PER_ORDER_S * len(solvable.orders)
+                fallback = greedy_plan(
+                    solvable, deadline=max(greedy_by, time.perf_counter() + allowance)
+                )
             plan = fallback
             if not label.startswith("greedy"):
                 label = (
@@ -144,6 +219,65 @@ def solve(
     if on_progress:
         on_progress(1.0, "done")
     return Plan(plan.routes, unassigned, label, time.perf_counter() - began)
+
+
+#: Share of the time limit of a robust solve's first search (the second one buffers
+#: the stops where the first plan waits).
+_ROBUST_FIRST_SHARE = 0.4
+
+
+def _solve_robust(
+    problem: PlanningProblem,
+    robust: Robustness,
+    engine: str,
+    time_limit: float,
+    seed: int,
+    workers: int | None,
+    on_progress: Progress | None,
+    executor: cf.Executor | None = None,
+) -> Plan:
+    """Solve on buffered travel times (twice: the second time the stops where the
+    first plan waits also get the depot's buffer), then time the plan on the true
+    ones (the buffers become waiting) and repair what the validator rejects (none
+    expected)."""
+    from lastmile.planning.robust import buffered_problem, retime_at_departures, waiting_rows
+    from lastmile.planning.unassigned import explain_unassigned
+
+    began = time.perf_counter()
+    inflated = buffered_problem(problem, robust)
+    buffered = solve(
+        inflated,
+        engine=engine,
+        time_limit=time_limit * _ROBUST_FIRST_SHARE,
+        seed=seed,
+        workers=workers,
+        decompose="off",
+        executor=executor,
+    )
+    left = time_limit - (time.perf_counter() - began)
+    restarts = waiting_rows(inflated, buffered.routes)
+    if restarts and left > 0.1:
+        again = solve(
+            buffered_problem(problem, robust, restarts=restarts),
+            engine=engine,
+            time_limit=left,
+            seed=seed,
+            workers=workers,
+            on_progress=on_progress,
+            decompose="off",
+            executor=executor,
+        )
+        if len(again.unassigned) <= len(buffered.unassigned):
+            buffered = again
+    plan = _repair(problem, Plan(retime_at_departures(problem, buffered.routes)))
+    served = {v.order_id for r in plan.routes for v in r.visits if v.order_id}
+    reasons = {u.order_id: u for u in buffered.unassigned}
+    lost = [o for o in problem.orders if o.id not in served and o.id not in reasons]
+    if lost:
+        pending = Plan(plan.routes, tuple(Unassigned(o.id, "", "") for o in lost))
+        reasons.update({u.order_id: u for u in explain_unassigned(problem, pending)})
+    unassigned = tuple(reasons[o.id] for o in problem.orders if o.id not in served)
+    return Plan(plan.routes, unassigned, buffered.engine, time.perf_counter() - began)
 
 
 def _rank(plan: Plan) -> tuple[int, int]:
@@ -194,6 +328,10 @@ def _choose_engines(problem: PlanningProblem, engine: str) -> list[str]:
 _VROOM_SHARE = 0.7
 #: Share of a warm-started job's budget its starting engine gets.
 _WARM_SHARE = 0.1
+#: In a worker stopped at the deadline, a warm start is tried while its estimated
+#: time (which allows for a machine loaded three times over) is at most this many
+#: times the worker's budget: on a quiet machine it then takes a fraction of it.
+_WARM_TRY = 2.0
 #: Stops from which even a lone search runs in a child process (when forking is
 #: safe), so that it can be stopped at the deadline like the searches of several.
 _ISOLATE_STOPS = 500
@@ -205,6 +343,10 @@ _MIN_SEARCH_S = 0.5
 #: the solve and says so.
 _GREEDY_FIXED_S = 0.2
 _GREEDY_PER_ORDER_S = 4e-4
+#: From this time limit the greedy plan is made before searching at every size: it
+#: costs a few per cent of the limit at most, and a search cut short on a busy
+#: machine then still leaves every order that fits served.
+_GREEDY_FIRST_LIMIT_S = 5.0
 #: OR-Tools metaheuristics run side by side when improving a plan.
 _IMPROVERS = ("GUIDED_LOCAL_SEARCH", "TABU_SEARCH", "SIMULATED_ANNEALING")
 
@@ -237,7 +379,13 @@ def _run_job(problem: PlanningProblem, job: _Job) -> Plan:
         starter = get_engine(job.warm_start, **job.warm_options)
         if starter.supports(problem) is None:
             share = job.budget * _WARM_SHARE
-            if starter.first_plan_seconds(problem) <= share:
+            estimate = starter.first_plan_seconds(problem)
+            # In a worker stopped at the deadline the estimate (made for a busy
+            # machine) may be overshot: a start that proves slow costs this
+            # worker's search only, its siblings' plans stand.
+            if estimate <= share or (
+                job.warm_options.get("stoppable") and estimate <= _WARM_TRY * job.budget
+            ):
                 initial = starter.solve(problem, time_limit=share, seed=job.seed)
             else:
                 from lastmile.planning.construct import greedy_plan
@@ -255,6 +403,7 @@ def _portfolio(
     seed: int,
     workers: int,
     on_progress: Progress | None,
+    executor: cf.Executor | None = None,
 ) -> tuple[Plan | None, str]:
     """Run the search on every core and keep the best plan (None when every
     search was stopped at the deadline before it had one)."""
@@ -271,9 +420,20 @@ def _portfolio(
         if not collect:
             # Large days that split freely: the workers cooperate on one plan
             # (decomposition) instead of racing each other; others decline at once.
-            parallel = get_engine("pyvrp", prize_collecting=False).solve_parallel(
-                problem, time_limit=budget, seed=seed, workers=workers, on_progress=on_progress
-            )
+            try:
+                parallel = get_engine("pyvrp", prize_collecting=False).solve_parallel(
+                    problem,
+                    time_limit=budget,
+                    seed=seed,
+                    workers=workers,
+                    on_progress=on_progress,
+                    executor=executor,
+                )
+            except NoFeasiblePlan as exc:
+                # Over-full through its time windows: the rest of the time goes to
+                # searches that leave out as few orders as they must.
+                log.debug("pyvrp decomposition: %s; searching with prizes", exc)
+                parallel, collect = None, True
             if parallel is not None:
                 return parallel, f"pyvrp x{workers} (decomposition)"
             budget = max(0.1, budget - (time.perf_counter() - began))
@@ -283,22 +443,42 @@ def _portfolio(
             _Job("pyvrp", budget, seed + k, {"prize_collecting": collect}) for k in range(workers)
         ]
         if workers > 1:
-            # VROOM on one thread: the sibling workers have the other cores.
+            # VROOM on one thread: the sibling workers have the other cores. This
+            # worker always collects prizes: should the day prove over-full through
+            # its time windows, its plan leaves out only what must be, where the
+            # others' (repaired) plans may lose many more.
             jobs[1] = dataclasses.replace(
-                jobs[1], warm_start="vroom", warm_options={"nb_threads": 1}
+                jobs[1],
+                options={"prize_collecting": True},
+                warm_start="vroom",
+                warm_options={
+                    "nb_threads": 1,
+                    "stoppable": _stoppable(problem, len(jobs), executor),
+                },
             )
         label = f"pyvrp x{workers}" if workers > 1 else "pyvrp"
-        plans = _run_jobs(problem, jobs, budget, on_progress)
+        plans = _run_jobs(problem, jobs, budget, on_progress, executor)
     elif "ortools" in names and (first == "vroom" or _vroom_orders(problem)):
         # VROOM on every core first, then OR-Tools improves its plan with one
         # metaheuristic per core in the time VROOM leaves. VROOM's own plan stays
         # in the running (re-timed and re-costed when it ordered stops for
         # driving time only, on a problem that charges waiting).
-        vroom_job = _Job("vroom", budget, seed, {"nb_threads": workers, "aim_share": _VROOM_SHARE})
+        vroom_job = _Job(
+            "vroom",
+            budget,
+            seed,
+            {
+                "nb_threads": workers,
+                "aim_share": _VROOM_SHARE,
+                "stoppable": _stoppable(problem, 1, executor),
+            },
+        )
         if first == "vroom":
-            start = _run_jobs(problem, [vroom_job], budget, on_progress)[0]
+            start = _run_jobs(problem, [vroom_job], budget, on_progress, executor)[0]
         else:
-            ordered = _run_jobs(_driving_only(problem), [vroom_job], budget, on_progress)[0]
+            ordered = _run_jobs(_driving_only(problem), [vroom_job], budget, on_progress, executor)[
+                0
+            ]
             start = _recosted(problem, ordered) if ordered is not None else None
         if on_progress:
             on_progress(_VROOM_SHARE, "improving")
@@ -310,19 +490,32 @@ def _portfolio(
                 _Job("ortools", left, seed, {"metaheuristic": m}, start)
                 for m in _IMPROVERS[: max(1, workers)]
             ]
-            plans += _run_jobs(problem, improvers, left, on_progress)
+            plans += _run_jobs(problem, improvers, left, on_progress, executor)
             label = "vroom+ortools"
     else:
         jobs = [_Job(first, budget, seed)]
         label = first
-        plans = _run_jobs(problem, jobs, budget, on_progress)
+        plans = _run_jobs(problem, jobs, budget, on_progress, executor)
     found = [p for p in plans if p is not None]
     if not found:
         return None, label  # every search was cut short: the caller falls back
+    if len(found) > 1:
+        # Compared as they will leave the planner: a search that required every
+        # order may return routes the repair step must take orders out of.
+        found = [_as_repaired(problem, p) for p in found]
     best = min(found, key=_rank)
     if best.engine == "greedy":
         return best, f"greedy ({label} had no time to search)"
     return best, label if len(found) == len(plans) else f"{label} (partial)"
+
+
+def _as_repaired(problem: PlanningProblem, plan: Plan) -> Plan:
+    """``plan`` through the repair step, every order it does not serve unassigned
+    (the reasons are given later)."""
+    repaired = _repair(problem, plan)
+    served = {v.order_id for r in repaired.routes for v in r.visits if v.order_id}
+    missing = tuple(Unassigned(o.id, "", "") for o in problem.orders if o.id not in served)
+    return Plan(repaired.routes, missing, plan.engine, plan.runtime_s)
 
 
 def _driving_only(problem: PlanningProblem) -> PlanningProblem:
@@ -369,9 +562,11 @@ def _run_jobs(
     jobs: list[_Job],
     budget: float,
     on_progress: Progress | None,
+    executor: cf.Executor | None = None,
 ) -> list[Plan | None]:
     """Run ``jobs`` in parallel worker processes (a lone job of a small problem, or
-    one in a process with several threads, runs in this one).
+    one in a process with several threads, runs in this one), or as tasks of
+    ``executor`` (:func:`_run_jobs_on`).
 
     Waits until every worker answered, or until the budget plus a small grace
     has passed and at least one did: laggards are then stopped, so the time
@@ -380,8 +575,10 @@ def _run_jobs(
     not one answered; a stopped worker's entry is None. Raises
     :class:`SolveError` only when every worker failed.
     """
-    fork_safe = threading.active_count() == 1 and os.name == "posix"
-    if len(jobs) == 1 and not (fork_safe and problem.num_stops >= _ISOLATE_STOPS):
+    if executor is not None:
+        return _run_jobs_on(executor, problem, jobs, budget, on_progress)
+    fork_safe = _fork_safe()
+    if not _stoppable(problem, len(jobs), executor):
         return [_run_job(problem, jobs[0])]
     # fork is cheapest (nothing to re-import) and safe while this process runs
     # one thread; otherwise fall back to spawn.
@@ -432,6 +629,70 @@ def _run_jobs(
     if len(errors) == len(procs):
         raise SolveError("; ".join(errors))
     return results
+
+
+def _run_jobs_on(
+    executor: cf.Executor,
+    problem: PlanningProblem,
+    jobs: list[_Job],
+    budget: float,
+    on_progress: Progress | None,
+) -> list[Plan | None]:
+    """:func:`_run_jobs` with every job a task of ``executor``.
+
+    The same waiting rules hold; a task still running at the stop is given up
+    (its future cancelled: the executor cannot stop it, but it keeps to its
+    budget). Each job gets its budget less the time to ship the problem to a
+    worker and the plan back (:func:`~lastmile.planning.executors.dispatch_s`).
+    A task that failed or whose worker was lost (after the executor's own retry)
+    is one search less: the others' plans stand. Raises :class:`SolveError` only
+    when every task failed.
+    """
+    began = time.perf_counter()
+    shipped = max(0.05, budget - dispatch_s(executor, budget))
+    futures = [
+        executor.submit(_run_job, problem, dataclasses.replace(job, budget=shipped)) for job in jobs
+    ]
+    results: list[Plan | None] = [None] * len(jobs)
+    errors: list[str] = []
+    soft_stop = began + budget + max(0.2, 0.02 * budget)
+    hard_stop = began + budget + _late_s(budget)
+    index = {f: i for i, f in enumerate(futures)}
+    pending = set(futures)
+    try:
+        while pending:
+            now = time.perf_counter()
+            if now >= hard_stop or (now >= soft_stop and any(r is not None for r in results)):
+                break
+            done, pending = cf.wait(pending, timeout=0.05, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                try:
+                    results[index[future]] = future.result()
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+            if on_progress:
+                on_progress(min(0.99, (time.perf_counter() - began) / budget), "searching")
+    finally:
+        for future in futures:
+            future.cancel()
+    if len(errors) == len(futures):
+        raise SolveError("; ".join(errors))
+    return results
+
+
+def _fork_safe() -> bool:
+    """Whether worker processes can be forked (this process runs one thread)."""
+    return threading.active_count() == 1 and os.name == "posix"
+
+
+def _stoppable(problem: PlanningProblem, jobs: int, executor: cf.Executor | None) -> bool:
+    """Whether :func:`_run_jobs` runs ``jobs`` searches of ``problem`` in child
+    processes it stops at the deadline (not in this one, nor on an executor, whose
+    tasks cannot be stopped). A solve of such a problem holds its greedy plan
+    before searching (:data:`_ISOLATE_STOPS`)."""
+    if executor is not None:
+        return False
+    return jobs > 1 or (_fork_safe() and problem.num_stops >= _ISOLATE_STOPS)
 
 
 def _late_s(budget: float) -> float:
@@ -502,3 +763,294 @@ def _over_capacity(problem: PlanningProblem) -> bool:
         if demand > sum(v.capacity[dim] for v in problem.vehicles):
             return True
     return False
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """A part's plan in the part's own location indices."""
+
+    index: int
+    plan: Plan
+    improved: bool = True
+
+
+def solve_part(
+    spec: PartSpec, time_limit: float, seed: int, engine: str, finish_by: float | None = None
+) -> PartResult:
+    """Plan one part (in a worker): from scratch, or, given start routes, a
+    search from them whose result is kept only when it is better.
+
+    ``finish_by`` (``time.time()``, the round's end) shortens the search of a
+    part that starts late, because earlier parts ran over on a busy machine:
+    it then gets what is left rather than being abandoned at the round's end.
+    """
+    began = time.perf_counter()
+    if finish_by is not None:
+        time_limit = max(0.2, min(time_limit, finish_by - time.time() - _grace_s(time_limit)))
+    problem = spec.build()
+    if not spec.start:
+        plan = solve(
+            problem, engine=engine, time_limit=time_limit, seed=seed, workers=1, decompose="off"
+        )
+        return PartResult(spec.index, plan)
+    start_routes = tuple(
+        build_route(problem, problem.vehicle(vid), list(steps), start_time=t0)
+        for vid, t0, steps in spec.start
+    )
+    served = {v.order_id for r in start_routes for v in r.visits if v.order_id}
+    start = Plan(
+        start_routes,
+        tuple(Unassigned(o.id, "", "") for o in problem.orders if o.id not in served),
+    )
+    left = time_limit - (time.perf_counter() - began)
+    try:
+        name = _choose_engines(problem, engine)[0]
+        found = get_engine(name).solve(problem, time_limit=max(0.1, left), seed=seed, initial=start)
+        found = _repair(problem, found)
+    except Exception:
+        found = solve(
+            problem, engine=engine, time_limit=max(0.1, left), seed=seed, workers=1, decompose="off"
+        )
+    found_served = {v.order_id for r in found.routes for v in r.visits if v.order_id}
+    found = Plan(
+        found.routes,
+        tuple(Unassigned(o.id, "", "") for o in problem.orders if o.id not in found_served),
+        found.engine,
+    )
+    if _rank(found) < _rank(start):
+        return PartResult(spec.index, found)
+    return PartResult(spec.index, start, improved=False)
+
+
+# -- the decomposed solve: planning.decompose cuts, this module solves the parts --
+
+
+@dataclass
+class _State:
+    """The plan being built: routes by vehicle, what is left out and why."""
+
+    routes: dict[str, Route] = field(default_factory=dict)
+    lost: dict[str, str] = field(default_factory=dict)  # order id -> why its part failed
+    engines: dict[str, int] = field(default_factory=dict)  # part plans per engine label
+
+
+def solve_decomposed(
+    problem: PlanningProblem,
+    *,
+    time_limit: float = 60.0,
+    engine: str = "auto",
+    seed: int = 0,
+    workers: int | None = None,
+    executor: cf.Executor | None = None,
+    part_stops: int = PART_STOPS,
+    on_progress: Progress | None = None,
+) -> Plan:
+    """Plan ``problem`` in parts within ``time_limit`` seconds (see the module).
+
+    ``executor`` runs the parts (any :class:`concurrent.futures.Executor`, e.g.
+    a Dask client's); by default a local process pool of ``workers`` processes
+    (default: the number of cores) is made and shut down here. ``workers`` also
+    says how many parts run at once when sharing out the time.
+    """
+    from lastmile.planning.unassigned import explain_unassigned
+
+    if time_limit <= 0:
+        raise ValueError(f"time_limit must be > 0, got {time_limit}")
+    began = time.perf_counter()
+    deadline = began + time_limit
+    if executor is not None:
+        workers = max(1, workers or executor_slots(executor))
+    else:
+        workers = max(1, workers or os.cpu_count() or 1)
+    working = [v for v in problem.vehicles if problem.idle_reason(v) is None]
+    # Checking the whole plan leg by leg costs more than in one search's matrix.
+    reserve = max(
+        post_reserve_s(problem, time_limit), min(time_limit / 4, 3e-4 * problem.num_stops)
+    )
+    search_end = deadline - reserve
+    parts = partition(problem, part_stops=part_stops, vehicles=working)
+    if on_progress:
+        on_progress(0.02, f"{len(parts)} parts")
+
+    own = executor is None
+    pool = executor if executor is not None else _local_pool(workers)
+    state = _State()
+    rounds = 0
+    try:
+        waves = math.ceil(len(parts) / workers)
+        search_s = search_end - time.perf_counter()
+        first_share = FIRST_SHARE if search_s * (1 - FIRST_SHARE) / waves >= MIN_PART_S else 1.0
+        first_end = time.perf_counter() + search_s * first_share
+        jobs = []
+        for i, part in enumerate(parts):
+            if not part.vehicles:
+                for oid in part.orders:
+                    state.lost[oid] = "no vehicle of the fleet is based near it"
+                continue
+            spec, index_map = part_spec(problem, part, index=i)
+            jobs.append((spec, index_map, part))
+        _run_round(
+            pool,
+            problem,
+            jobs,
+            state,
+            first_end,
+            workers,
+            seed,
+            engine,
+            on_progress,
+            began,
+            time_limit,
+        )
+        # Rounds across borders while each group can have a useful search.
+        offsets = (0.5, 0.25, 0.75)
+        while time.perf_counter() < search_end:
+            groups = border_groups(problem, state.routes, working, part_stops, offsets[rounds % 3])
+            left = search_end - time.perf_counter()
+            waves = math.ceil(len(groups) / workers) if groups else 1
+            if not groups or left / waves < MIN_PART_S + _grace_s(left / waves) / 2:
+                break
+            jobs = []
+            for g, (part, start) in enumerate(groups):
+                spec, index_map = part_spec(problem, part, index=g, start=start)
+                jobs.append((spec, index_map, part))
+            rounds += 1
+            _run_round(
+                pool,
+                problem,
+                jobs,
+                state,
+                search_end,
+                workers,
+                seed + 1000 * rounds,
+                engine,
+                on_progress,
+                began,
+                time_limit,
+            )
+    finally:
+        if own:
+            _stop_pool(pool)
+
+    plan = _repair(problem, Plan(tuple(state.routes.values())))
+    order_of = {v.id: k for k, v in enumerate(problem.vehicles)}
+    routes = tuple(sorted(plan.routes, key=lambda r: order_of[r.vehicle_id]))
+    served = {v.order_id for r in routes for v in r.visits if v.order_id}
+    missing = [o for o in problem.orders if o.id not in served]
+    pending = Plan(routes, tuple(Unassigned(o.id, "", "") for o in missing))
+    reasons = {u.order_id: u for u in explain_unassigned(problem, pending)}
+    for oid, why in state.lost.items():
+        if oid in reasons and reasons[oid].code in ("no_room", "engine", ""):
+            reasons[oid] = Unassigned(oid, why, "part_failed")
+    unassigned = tuple(reasons[o.id] for o in missing)
+    if on_progress:
+        on_progress(1.0, "done")
+    used = sorted(state.engines, key=lambda e: -state.engines[e])
+    label = (
+        f"decomposed ({', '.join(used[:2]) or 'no part planned'}): {len(parts)} parts x "
+        f"{workers} workers, {rounds} border round(s)"
+    )
+    return Plan(routes, unassigned, label, time.perf_counter() - began)
+
+
+def _run_round(
+    pool: cf.Executor,
+    problem: PlanningProblem,
+    jobs: list[tuple[PartSpec, npt.NDArray[np.int64], Part]],
+    state: _State,
+    end: float,
+    workers: int,
+    seed: int,
+    engine: str,
+    on_progress: Progress | None,
+    began: float,
+    time_limit: float,
+) -> None:
+    """Solve ``jobs`` on ``pool`` by ``end``; put each result into ``state``."""
+    if not jobs:
+        return
+    waves = math.ceil(len(jobs) / workers)
+    slot = (end - time.perf_counter()) / waves
+    # A solve may run past its limit by its allowance (and a part has its set-up).
+    budget = max(0.5, slot - _grace_s(slot))
+    finish_by = time.time() + (end - time.perf_counter())
+    futures: dict[cf.Future[PartResult], tuple[PartSpec, npt.NDArray[np.int64], Part]] = {}
+    for spec, index_map, part in jobs:
+        fut = pool.submit(solve_part, spec, budget, seed + spec.index, engine, finish_by)
+        futures[fut] = (spec, index_map, part)
+    pending = set(futures)
+    stop_at = end + _grace_s(budget) / 2
+    while pending:
+        left = stop_at - time.perf_counter()
+        if left <= 0:
+            break
+        done, pending = cf.wait(pending, timeout=left, return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            spec, index_map, part = futures[fut]
+            try:
+                result = fut.result()
+                log.debug(
+                    "part %d: %d routes, %d left out, cost %d, %s after %.1f s",
+                    spec.index,
+                    len(result.plan.routes),
+                    len(result.plan.unassigned),
+                    result.plan.cost,
+                    "improved" if result.improved else "kept",
+                    time.perf_counter() - began,
+                )
+            except Exception as exc:  # a lost part: its orders go back into the pool
+                log.info("part %d failed: %s: %s", spec.index, type(exc).__name__, exc)
+                if not spec.start:  # (a failed border group keeps its routes)
+                    why = f"its part of the decomposed solve failed ({type(exc).__name__}: {exc})"
+                    _forget(state, part, why)
+                continue
+            if result.improved or not spec.start:
+                name = result.plan.engine.split(" (")[0]
+                state.engines[name] = state.engines.get(name, 0) + 1
+                _forget(state, part, None)
+                for route in result.plan.routes:
+                    if route.tasks:
+                        state.routes[route.vehicle_id] = to_global(route, index_map)
+        if on_progress:
+            on_progress(min(0.97, (time.perf_counter() - began) / time_limit), "searching parts")
+    for fut in pending:
+        fut.cancel()
+        spec, _, part = futures[fut]
+        log.info("part %d did not finish in time", spec.index)
+        if not spec.start:  # a part with nothing planned yet: its orders are lost
+            _forget(state, part, "its part of the decomposed solve did not finish in time")
+
+
+def _forget(state: _State, part: Part, why: str | None) -> None:
+    """Take ``part``'s routes out of ``state`` (a new result replaces them) and
+    note why its orders are left out (None: they are not)."""
+    for vid in part.vehicles:
+        state.routes.pop(vid, None)
+    for oid in part.orders:
+        if why is None:
+            state.lost.pop(oid, None)
+        else:
+            state.lost[oid] = why
+
+
+# -- the local pool for the parts ---------------------------------------------------------
+
+
+def _local_pool(workers: int) -> cf.ProcessPoolExecutor:
+    # fork is cheapest and safe while this process runs one thread; else spawn.
+    fork_safe = threading.active_count() == 1 and os.name == "posix"
+    ctx = mp.get_context("fork" if fork_safe else "spawn")
+    log.debug("parts on %d %s worker process(es)", workers, ctx.get_start_method())
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+
+
+def _stop_pool(pool: cf.Executor) -> None:
+    """Shut the local pool down without waiting for a part still running past
+    its time (its process is stopped)."""
+    processes = dict(getattr(pool, "_processes", None) or {})
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes.values():
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes.values():
+        proc.join(timeout=0.5)

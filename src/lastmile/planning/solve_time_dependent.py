@@ -35,6 +35,12 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
 mapping from ``vehicle.type.profile``): a van and a cargo bike then each drive
 their own network's times, in the stamps, the re-timing and the repair alike.
 
+With ``robust`` (:class:`~lastmile.planning.robust.Robustness`) every step above
+drives legs lengthened by buffers sized from the noise model at the time each
+leg is driven (:class:`~lastmile.planning.robust.BufferedLegs`); the kept plan is
+then re-timed on the true legs, each route leaving when the buffered plan has it
+leave, so the buffers become waiting, and repaired like any round.
+
 ``method="shift"`` is the simple baseline: one cold round with every row
 stamped at the vehicles' shift start (one routing profile per shift start).
 
@@ -49,6 +55,7 @@ import dataclasses
 import itertools
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -68,6 +75,7 @@ from lastmile.domain.time import HORIZON, format_clock
 from lastmile.exceptions import InputError
 from lastmile.planning.engines import REGISTRY, get_engine
 from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.robust import BufferedLegs, Robustness, buffered_legs, waiting_rows
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve import solve
 from lastmile.planning.validate import Violation, validate
@@ -239,14 +247,19 @@ def solve_time_dependent(
     time_limit: float = 10.0,
     seed: int = 0,
     workers: int | None = None,
+    robust: Robustness | None = None,
+    executor: Executor | None = None,
 ) -> TimeDependentResult:
     """Plan ``problem`` with the time-dependent travel of ``legs`` (see the module docstring).
 
     ``problem.matrices`` are replaced: every vehicle drives the travel times of
     ``legs`` (one model for all, or ``legs[vehicle.type.profile]``). ``time_limit``
-    (seconds) is shared by the rounds' searches.
+    (seconds) is shared by the rounds' searches. ``robust`` plans with buffers.
+    ``executor`` runs the first round's searches (see :func:`solve`).
     """
-    legs_of = _legs_by_vehicle(problem, legs)
+    true_legs = legs_of = _legs_by_vehicle(problem, legs)
+    if robust is not None and robust.active:
+        legs_of = dict(buffered_legs(problem, true_legs, robust))
     if method not in ("stamped", "shift"):
         raise InputError(f"unknown method {method!r} (use stamped or shift)", where="method")
     if rounds < 1:
@@ -265,7 +278,14 @@ def solve_time_dependent(
         if k == 0:
             # Stamping the first matrices may have used up a short limit: search a little.
             budget = max(0.1, left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9))
-            promised = solve(stamped, engine=engine, time_limit=budget, seed=seed, workers=workers)
+            promised = solve(
+                stamped,
+                engine=engine,
+                time_limit=budget,
+                seed=seed,
+                workers=workers,
+                executor=executor,
+            )
         else:
             # Halving budgets: the last rounds change the plan little, so its promise
             # converges on its own re-timed schedule.
@@ -291,7 +311,24 @@ def solve_time_dependent(
         )
         candidates.append((stamped, promised, error, repaired))
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
+        if legs_of is not true_legs:
+            # Where the buffered plan waits, the sum of the legs after starts afresh.
+            restart = waiting_rows(stamped, [t.route for t in timed])
+            for model in {id(m): m for m in legs_of.values()}.values():
+                assert isinstance(model, BufferedLegs)
+                model.restart_at(restart)
     stamped, promised, error, repaired = candidates[_pick(reports)]
+    if legs_of is not true_legs:
+        # The buffers become waiting: each route leaves when it did, on the true legs.
+        kept = repaired.plan
+        timed = [_retime(stamped, true_legs, r, start_time=_departure(r)) for r in kept.routes]
+        again = _repair(stamped, true_legs, kept, timed)
+        repaired = _Repaired(
+            again.plan,
+            again.matrices,
+            [*repaired.dropped, *again.dropped],
+            [*repaired.reinserted, *again.reinserted],
+        )
     return TimeDependentResult(
         plan=repaired.plan,
         promised=promised,
@@ -492,20 +529,28 @@ def _route_legs(route: Route) -> list[tuple[int, int, int]]:
     return out
 
 
+def _departure(route: Route) -> int | None:
+    first = route.visits[0] if route.visits else None
+    return first.departure if first is not None and first.kind is VisitKind.START else None
+
+
 def _retime(
     stamped: PlanningProblem,
     legs_of: Mapping[str, LegModel],
     route: Route,
     steps: Sequence[Step] | None = None,
+    *,
+    start_time: int | None = None,
 ) -> _Timed:
-    """Schedule the route's steps with exact leg durations (fixed point of build_route)."""
+    """Schedule the route's steps with exact leg durations (fixed point of build_route),
+    leaving at ``start_time`` when given."""
     vehicle = stamped.vehicle(route.vehicle_id)
     legs = legs_of[vehicle.id]
     steps = _steps(route) if steps is None else steps
     base = stamped.matrix_for(vehicle)
     dur = np.array(base.durations)
     dist = np.array(base.distances)
-    current = build_route(stamped, vehicle, steps)
+    current = build_route(stamped, vehicle, steps, start_time=start_time)
     residual = 0
     for iteration in range(_MAX_RETIME_ITERATIONS):
         wanted = _route_legs(current)
@@ -524,7 +569,12 @@ def _retime(
                 # Driven twice at different times: one matrix entry cannot hold both.
                 continue
             seen.add((a, b))
-            if k == 0 and iteration >= 2 and current.visits[0].kind is VisitKind.START:
+            if (
+                k == 0
+                and iteration >= 2
+                and start_time is None
+                and current.visits[0].kind is VisitKind.START
+            ):
                 # The start is delayed by the first leg's own duration (no wait at the
                 # first stop): d = TD(window start - d) can cycle; halve the step.
                 true_d = (int(dur[a, b]) + true_d + 1) // 2
@@ -533,7 +583,9 @@ def _retime(
                 changed = True
         if not changed:
             break
-        current = build_route(_with_matrix(stamped, vehicle, dur, dist), vehicle, steps)
+        current = build_route(
+            _with_matrix(stamped, vehicle, dur, dist), vehicle, steps, start_time=start_time
+        )
     return _Timed(current, dur, dist, residual)
 
 

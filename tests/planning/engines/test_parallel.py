@@ -137,3 +137,25 @@ def test_workers_start_by_spawn_when_the_process_runs_threads(
         other.join()
     assert routes is not None
     assert sorted(c for _, v in routes for c in v) == list(range(r101.num_clients))
+
+
+def test_a_day_over_full_through_its_windows_is_searched_again_with_prizes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+
+    from lastmile.planning.engines.base import NoFeasiblePlan
+
+    monkeypatch.setattr(par, "MIN_CLIENTS", 50)
+    problem = read_solomon(DATA / "R101.txt", rounding="dimacs")
+    # ten vehicles carry the demand twice over, but R101's windows need about twenty
+    short = dataclasses.replace(problem, vehicles=problem.vehicles[:10])
+    with pytest.raises(NoFeasiblePlan):
+        PyVRPEngine(prize_collecting=False).solve_parallel(short, time_limit=1.5, seed=0, workers=2)
+    plan = solve(short, time_limit=3.0, workers=2)
+    # the rest of the time went to searches that may leave orders out, not decomposition
+    assert plan.engine.startswith("pyvrp x2")
+    assert "decomposition" not in plan.engine
+    assert plan.unassigned
+    assert len(plan.routes) <= 10
+    assert validate(short, plan).ok

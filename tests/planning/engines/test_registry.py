@@ -67,7 +67,12 @@ def test_registered_engines_are_base_engines_under_their_name(name: str) -> None
 
 
 def test_options_are_passed_to_the_engine() -> None:
-    assert engine_options("vroom") == ("nb_threads", "exploration_level", "aim_share")
+    assert engine_options("vroom") == (
+        "nb_threads",
+        "exploration_level",
+        "aim_share",
+        "stoppable",
+    )
     vroom = get_engine("vroom", nb_threads=1, aim_share=0.5)
     assert (vroom.nb_threads, vroom.aim_share) == (1, 0.5)  # type: ignore[attr-defined]
     assert get_engine("pyvrp", prize_collecting=False).prize_collecting is False  # type: ignore[attr-defined]

@@ -382,3 +382,18 @@ def test_engine_plans_with_breaks_are_valid_on_random_problems() -> None:
         brk = Break("lunch", (TimeWindow(9000, 9600), TimeWindow(14000, 15000)), 1800)
         vs = tuple(dataclasses.replace(v, breaks=(brk,)) for v in p.vehicles)
         solve(dataclasses.replace(p, vehicles=vs))
+
+
+def test_a_stoppable_search_tries_vroom_beyond_its_construction_estimate() -> None:
+    from lastmile.simulate import city_day
+
+    problem = city_day(n_orders=300, n_vans=12, n_bikes=2, seed=1, breaks=False)
+    careful = get_engine("vroom")
+    too_short = careful.first_plan_seconds(problem) / 4
+    # estimated not to fit: the careful engine returns the greedy plan at once...
+    assert careful.solve(problem, time_limit=too_short).engine == "greedy"
+    # ...while one its caller stops at the deadline tries VROOM's constructions
+    plan = get_engine("vroom", stoppable=True).solve(problem, time_limit=too_short)
+    assert plan.engine == "vroom"
+    assert plan.routes
+    assert validate(problem, plan).ok

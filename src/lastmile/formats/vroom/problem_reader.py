@@ -30,6 +30,7 @@ from lastmile.formats.vroom.fields import DEFAULT_PER_HOUR, DEFAULT_PROFILE, Fie
 from lastmile.planning.engines.vroom import VROOM_MAX_TIME
 from lastmile.planning.problem import PlanningProblem
 from lastmile.travel import HaversineModel, TravelMatrix, TravelModel
+from lastmile.travel.lazy import CoordinateMatrix
 
 _JOB_KEYS = frozenset(
     {
@@ -560,12 +561,19 @@ def read_problem(
     *,
     travel: TravelModel | None = None,
     source: str = "",
+    lazy_above: int | None = None,
 ) -> PlanningProblem:
     """Read a VROOM problem (a file path, or the already-parsed JSON object).
 
     ``travel`` computes the matrices when the problem gives only coordinates
     (default :class:`HaversineModel`); ``source`` names the input in error
     messages when a dict is given (a path names itself).
+
+    ``lazy_above``: a problem given by coordinates with at least this many stops,
+    travelled in straight lines, gets a
+    :class:`~lastmile.travel.lazy.CoordinateMatrix` (legs computed when asked,
+    O(n) memory) instead of a dense matrix: for the decomposed solve, which
+    never needs the whole matrix (:mod:`lastmile.planning.decompose`).
     """
     data, src = _load_json(path_or_dict, source)
     f = Fields(src)
@@ -632,8 +640,13 @@ def read_problem(
             base[profile] = TravelMatrix(durations=dur, distances=dist)
     else:
         model = travel or HaversineModel()
+        stops = sum(len(o.stops) for o in orders)
+        shared: TravelMatrix
         try:
-            shared = model.matrix(locations)
+            if lazy_above is not None and stops >= lazy_above and isinstance(model, HaversineModel):
+                shared = CoordinateMatrix(locations, model)
+            else:
+                shared = model.matrix(locations)
         except InputError as exc:
             raise f.refuse("(locations)", inner_message(exc)) from None
         notes.append(model.description)
@@ -645,6 +658,9 @@ def read_problem(
         name = speed_profile(spec.profile, spec.speed_factor)
         if name not in matrices:
             m = base[spec.profile]
+            if isinstance(m, CoordinateMatrix):
+                matrices[name] = m.scaled(spec.speed_factor) if name != spec.profile else m
+                continue
             dur = scale_durations(m.durations, spec.speed_factor)
             matrices[name] = TravelMatrix(durations=dur, distances=m.distances)
     if any(s.speed_factor != 1.0 for s in specs):

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import ClassVar, Protocol
 
 from lastmile.domain import Plan
 from lastmile.exceptions import UnsupportedConstraint
 from lastmile.planning.problem import Feature, PlanningProblem
+
+
+class NoFeasiblePlan(Exception):
+    """A search requiring every order found no plan that serves them all: the day
+    is over-full (often through its time windows alone). Nothing of the search is
+    kept: a search that may leave orders out does better with the time left."""
 
 
 class Engine(Protocol):
@@ -25,7 +32,10 @@ class Engine(Protocol):
     return within ``time_limit`` seconds of wall time, and must raise
     :class:`UnsupportedConstraint` rather than ignore a feature it cannot honour.
     ``solve_parallel`` is a search on several processes working on one plan;
-    None, at once, when the engine has none or the problem does not suit it.
+    None, at once, when the engine has none or the problem does not suit it;
+    it raises :class:`NoFeasiblePlan` when, every order being required, its
+    searches found no plan serving them all (the caller then searches again
+    letting orders out).
     ``first_plan_seconds`` estimates how long the engine needs before it can
     return any plan of its own (building its model, its first construction):
     given less, ``solve`` returns a plan it did not search (``initial``, or the
@@ -54,6 +64,7 @@ class Engine(Protocol):
         seed: int = 0,
         workers: int = 2,
         on_progress: Callable[[float, str], None] | None = None,
+        executor: Executor | None = None,
     ) -> Plan | None: ...
 
     def first_plan_seconds(self, problem: PlanningProblem) -> float: ...
@@ -90,9 +101,10 @@ class BaseEngine:
         seed: int = 0,
         workers: int = 2,
         on_progress: Callable[[float, str], None] | None = None,
+        executor: Executor | None = None,
     ) -> Plan | None:
         """No cooperative parallel search: declined at once."""
-        del problem, time_limit, seed, workers, on_progress
+        del problem, time_limit, seed, workers, on_progress, executor
         return None
 
     def first_plan_seconds(self, problem: PlanningProblem) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import ClassVar
 
 import pyvrp
@@ -161,8 +162,10 @@ class PyVRPEngine(BaseEngine):
         seed: int = 0,
         workers: int = 2,
         on_progress: Callable[[float, str], None] | None = None,
+        executor: Executor | None = None,
     ) -> Plan | None:
-        """Search on ``workers`` processes working together (see :mod:`.parallel`).
+        """Search on ``workers`` processes working together (see :mod:`.parallel`),
+        or on ``workers`` tasks at a time of ``executor``.
 
         None, at once, when the problem cannot be split between workers (see
         :func:`.parallel.decomposable`), or when every worker failed.
@@ -174,6 +177,26 @@ class PyVRPEngine(BaseEngine):
         lowered = self.lower(problem)
         if not par.decomposable(lowered.data):
             return None
+        # PyVRP's neighbourhoods and its own first solution are not counted by its
+        # time limit (see ``solve``): each search of the decomposition is given its
+        # time less their estimate, at this machine's pace, and a day whose first
+        # solution alone would eat the whole-problem phase starts from the greedy plan.
+        slowness = min(
+            MAX_SLOWNESS,
+            max(1.0, (time.perf_counter() - began) / max(1e-3, self._lower_s(problem))),
+        )
+        start = None
+        initial_s = slowness * initial_seconds(problem)
+        if initial_s > INITIAL_SHARE * par.WHOLE_SHARE * time_limit:
+            greedy = greedy_plan(problem, deadline=began + par.WHOLE_SHARE * time_limit / 2)
+            init = model.initial_solution(problem, lowered, greedy)
+            if init is not None:
+                start, initial_s = par.routes_of(init), 0.0
+        pair_s = slowness * NEIGHBOURS_S_PER_PAIR
+        if pair_s * problem.num_stops**2 + initial_s > par.MAX_SETUP_SHARE * (
+            par.WHOLE_SHARE * time_limit
+        ):
+            return None  # the whole-problem phase would be mostly set-up: seeds search better
         remaining = max(0.05, time_limit - (time.perf_counter() - began) - 0.02)
         routes = par.solve_parallel(
             lowered.data,
@@ -182,6 +205,10 @@ class PyVRPEngine(BaseEngine):
             seed=seed,
             workers=workers,
             on_progress=on_progress,
+            executor=executor,
+            start=start,
+            pair_s=pair_s,
+            initial_s=initial_s,
         )
         if routes is None:
             return None

@@ -23,10 +23,16 @@ Only problems whose clients can be split freely are decomposed: every client
 required, no client groups (several time windows), no shipments (a pickup and
 its delivery must stay together), no reloads. Others use independent seeds
 for the whole time.
+
+The workers are child processes serving requests over pipes (the problem is
+sent once), or, given an executor (:mod:`lastmile.planning.executors`), every
+search of every round is one task (:func:`search_task`) carrying the problem:
+a task lost with its worker leaves that group's routes as they were.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 import logging
 import multiprocessing as mp
@@ -43,6 +49,9 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
+from lastmile.planning.engines.base import NoFeasiblePlan
+from lastmile.planning.executors import dispatch_s
+
 log = logging.getLogger(__name__)
 
 #: A route as (vehicle type, client indices in visiting order).
@@ -51,8 +60,15 @@ RouteSpec = tuple[int, list[int]]
 WHOLE_SHARE = 0.35
 #: Shortest decomposition round worth its set-up, seconds.
 MIN_ROUND = 1.5
-#: Fewest clients for which decomposition pays off.
-MIN_CLIENTS = 400
+#: Fewest clients for which decomposition pays off. Below it, two independent
+#: searches (one from VROOM's plan) did better at 10 and 30 s: on three generated
+#: 800-order days (``realistic_wide.py`` shape ``clustered``, seeds 209, 309, 409) by
+#: 2-12 %, while on 1,500 and 2,000 orders (seeds 214, 217) decomposition won by 2 %.
+MIN_CLIENTS = 1000
+#: The largest share of the whole-problem phase PyVRP's untimed set-up (its
+#: neighbourhoods, its own first solution) may take; beyond it the problem is
+#: left to independent searches, which start from the greedy plan.
+MAX_SETUP_SHARE = 0.5
 
 
 def decomposable(data: pyvrp.ProblemData) -> bool:
@@ -127,6 +143,20 @@ def _search(
     return routes_of(best, clients), _solution_cost(best), feasible
 
 
+def search_task(
+    data: pyvrp.ProblemData,
+    max_penalty: float,
+    seconds: float,
+    seed: int,
+    clients: list[int] | None,
+    available: list[int] | None,
+    start: list[RouteSpec] | None,
+) -> tuple[list[RouteSpec], int, bool]:
+    """One search as an executor's task (see :func:`_search`)."""
+    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty))
+    return _search(data, params, seconds, seed, clients, available, start)
+
+
 def _serve(data: pyvrp.ProblemData, max_penalty: float, conn: Connection) -> None:
     """Worker loop: answer search requests until told to stop."""
     # built here: PyVRP's parameter objects cannot be pickled for spawned workers
@@ -193,20 +223,33 @@ def solve_parallel(
     seed: int,
     workers: int,
     on_progress: Callable[[float, str], None] | None = None,
+    executor: cf.Executor | None = None,
+    start: list[RouteSpec] | None = None,
+    pair_s: float = 0.0,
+    initial_s: float = 0.0,
 ) -> list[RouteSpec] | None:
-    """Search ``data`` on ``workers`` processes; the best routes found.
+    """Search ``data`` on ``workers`` processes (or ``workers`` tasks at a time
+    of ``executor``); the best routes found.
+
+    ``start``: the whole-problem searches start from these routes instead of
+    PyVRP's own first solution. ``pair_s`` (seconds per pair of clients, for
+    PyVRP's neighbourhoods) and ``initial_s`` (its first solution, when no
+    ``start``) estimate what PyVRP spends before its timed search: each search
+    is given its share of the time less that, so that it answers in time.
 
     With a decomposable problem the whole-problem phase is followed by
     decomposition rounds (see the module docstring); otherwise every worker
     searches the whole problem for the whole time. The routes are infeasible
     only when no worker found a feasible plan; None when every worker failed.
+    Raises :class:`~lastmile.planning.engines.base.NoFeasiblePlan` when the
+    whole-problem phase of a decomposable problem found no feasible plan.
     """
     began = time.perf_counter()
     deadline = began + time_limit
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     ctx: Any = mp.get_context(method)
     pool = []
-    for _ in range(workers):
+    for _ in range(workers if executor is None else 0):
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(data, max_penalty, child), daemon=True)
         proc.start()
@@ -215,12 +258,38 @@ def solve_parallel(
 
     asked = 0
 
+    def ask_executor(requests: list[tuple[Any, ...]], seconds: float) -> list[Any]:
+        """One task per request; the answers back by the cutoff (None if late or lost)."""
+        assert executor is not None
+        shipped = max(0.05, seconds - dispatch_s(executor, seconds))
+        futures = [
+            executor.submit(search_task, data, max_penalty, shipped, *request[1:])
+            for request in requests
+        ]
+        cutoff = time.perf_counter() + seconds + max(0.5, 0.05 * seconds)
+        cf.wait(futures, timeout=max(0.0, cutoff - time.perf_counter()))
+        answers: list[Any] = []
+        for i, future in enumerate(futures):
+            if not future.done():
+                future.cancel()
+                log.debug("task %d is late", i)
+                answers.append(None)
+            elif future.cancelled() or future.exception() is not None:
+                why = "cancelled" if future.cancelled() else future.exception()
+                log.debug("task %d failed: %s", i, why)
+                answers.append(None)
+            else:
+                answers.append(future.result())
+        return answers
+
     def ask(requests: list[tuple[Any, ...]], seconds: float) -> list[Any]:
         """Send one request per worker; the answers back by the cutoff (None if late).
 
         Requests are numbered: a late worker's answer arrives during a later
         round and is recognised as stale. A worker that died is left out.
         """
+        if executor is not None:
+            return ask_executor(requests, seconds)
         nonlocal asked
         asked += 1
         for (proc, conn), request in zip(pool, requests, strict=False):
@@ -251,20 +320,25 @@ def solve_parallel(
     try:
         whole = decomposable(data)
         first = (time_limit * WHOLE_SHARE if whole else time_limit) - 0.05
-        answers = ask([(first, seed + k, None, None, None) for k in range(workers)], first)
+        search = max(0.05, first - pair_s * data.num_clients**2 - initial_s)
+        answers = ask([(search, seed + k, None, None, start) for k in range(workers)], first)
         found: list[tuple[list[RouteSpec], int, bool]] = [a for a in answers if a is not None]
         if not found:
             return None
         feasible = [a for a in found if a[2]]
-        if not feasible:  # nothing to decompose; the planner's repair step takes over
+        if not feasible and not whole:  # the planner's repair step takes over
             return found[0][0]
+        if not feasible:
+            # Nothing to decompose, and nothing the rest of the time would mend by
+            # splitting: the caller searches again letting orders out.
+            raise NoFeasiblePlan(f"no worker found a plan serving every client in {first:.1f} s")
         best: list[RouteSpec]
         best, cost, _ = min(feasible, key=lambda a: a[1])
         if on_progress:
             on_progress(min(0.99, (time.perf_counter() - began) / time_limit), "searching")
         log.debug("whole problem: cost %d after %.1f s", cost, time.perf_counter() - began)
         round_no = 0
-        while whole and any(proc.is_alive() for proc, _ in pool):
+        while whole and (executor is not None or any(proc.is_alive() for proc, _ in pool)):
             left = deadline - time.perf_counter() - 0.1
             if left < MIN_ROUND:
                 break
@@ -277,15 +351,16 @@ def solve_parallel(
             spare = [vt.num_available - used[t] for t, vt in enumerate(data.vehicle_types())]
             requests = []
             for g, group in enumerate(groups):
-                start = [best[r] for r in group]
-                clients = sorted(c for _, v in start for c in v)
-                available = [sum(1 for t2, _ in start if t2 == t) for t in range(len(spare))]
+                routes = [best[r] for r in group]
+                clients = sorted(c for _, v in routes for c in v)
+                available = [sum(1 for t2, _ in routes if t2 == t) for t in range(len(spare))]
                 available = [
                     a + s // len(groups) + int(g < s % len(groups))
                     for a, s in zip(available, spare, strict=True)
                 ]
                 seed_g = seed + 1000 * (round_no + 1) + g
-                requests.append((seconds, seed_g, clients, available, start))
+                search = max(0.05, seconds - pair_s * len(clients) ** 2)
+                requests.append((search, seed_g, clients, available, routes))
             answers = ask(requests, seconds)
             merged: list[RouteSpec] = []
             for group, answer in zip(groups, answers, strict=True):
