@@ -15,6 +15,7 @@ from lastmile.operations.notify import (
     eta_window,
     promise,
     promise_margin_s,
+    promise_s,
     promise_text,
     render,
 )
@@ -130,3 +131,22 @@ def test_a_start_after_the_window_is_told_running_late() -> None:
     assert promise_text(told, PARIS).startswith("Running late, expected around 16:20 (UTC+02:00)")
     with pytest.raises(InputError):
         promise(dt.datetime(2025, 5, 2, 12), [SLOT], now=at(8))
+
+
+def test_a_promise_on_a_plans_clock_is_the_services_promise() -> None:
+    # Helsinki's clocks go back on 26 October 2025: the day has 25 hours.
+    epoch = dt.datetime(2025, 10, 26, tzinfo=zoneinfo.ZoneInfo("Europe/Helsinki"))
+    base = epoch.astimezone(dt.UTC)
+    h = 3600
+    window = (13 * h, 16 * h)
+    for arrival, now in ((12 * h, 8 * h), (14 * h + 7 * 60, 9 * h), (17 * h, 9 * h)):
+        at = [base + dt.timedelta(seconds=s) for s in (arrival, now, *window)]
+        told = promise(at[0], [(at[2], at[3])], now=at[1])
+        lo, hi = promise_s(arrival, [window], now_s=now, epoch=epoch)
+        assert (base + dt.timedelta(seconds=lo), base + dt.timedelta(seconds=hi)) == told.told
+        if not told.late:
+            assert window[0] <= lo <= hi <= window[1]
+    # Early for the slot: told from when it opens, never before.
+    assert promise_s(12 * h, [window], now_s=8 * h, epoch=epoch)[0] == 13 * h
+    with pytest.raises(InputError):
+        promise_s(0, [], now_s=0, epoch=dt.datetime(2025, 1, 1))

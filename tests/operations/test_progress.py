@@ -54,10 +54,34 @@ def test_events_replay_in_time_order_and_finished_stops_stay_finished() -> None:
     assert progress.ignored == 1 and progress.current is None and progress.done == 1
 
 
+def test_a_departure_leaves_the_stop_without_finishing_it() -> None:
+    stops = line_route()
+    at_a = route_progress(stops, [ev("a", StopEventKind.ARRIVED, 1100)])
+    assert at_a.current == 1
+    left = route_progress(
+        stops, [ev("a", StopEventKind.ARRIVED, 1100), ev("a", StopEventKind.DEPARTED, 1400)]
+    )
+    a = left.stops[1]
+    assert (a.state, a.arrived_s, a.finished_s) == (StopState.ARRIVED, 1100, None)
+    assert left.current is None and left.done == 0
+    assert not StopEventKind.DEPARTED.is_outcome
+    # Arriving at it again makes it the vehicle's place again.
+    back = route_progress(
+        stops,
+        [
+            ev("a", StopEventKind.ARRIVED, 1100),
+            ev("a", StopEventKind.DEPARTED, 1400),
+            ev("a", StopEventKind.ARRIVED, 1500),
+        ],
+    )
+    assert back.current == 1
+
+
 @pytest.mark.parametrize(
     ("event", "visit", "order", "expected"),
     [
         (StopEventKind.ARRIVED, VisitKind.JOB, OrderKind.DELIVERY, None),
+        (StopEventKind.DEPARTED, VisitKind.JOB, OrderKind.DELIVERY, None),
         (StopEventKind.DELIVERED, VisitKind.JOB, OrderKind.DELIVERY, OrderEvent.COMPLETE),
         (StopEventKind.PICKED_UP, VisitKind.JOB, OrderKind.PICKUP, OrderEvent.COMPLETE),
         (StopEventKind.PICKED_UP, VisitKind.PICKUP, OrderKind.SHIPMENT, OrderEvent.PICK_UP),

@@ -4,6 +4,13 @@ Units are in the names: integer seconds since the plan's epoch for times,
 metres for distances, integer amounts per capacity dimension.
 """
 
+from lastmile.domain.day import DayRecord as DayRecord
+from lastmile.domain.day import EtaSample as EtaSample
+from lastmile.domain.day import Incident as Incident
+from lastmile.domain.day import Position as Position
+from lastmile.domain.day import RouteOutcome as RouteOutcome
+from lastmile.domain.day import StopOutcome as StopOutcome
+from lastmile.domain.day import StopStatus as StopStatus
 from lastmile.domain.fleet import Break as Break
 from lastmile.domain.fleet import Depot as Depot
 from lastmile.domain.fleet import Vehicle as Vehicle
@@ -24,13 +31,20 @@ from lastmile.domain.time import TimeWindow as TimeWindow
 __all__ = [
     "HORIZON",
     "Break",
+    "DayRecord",
     "Depot",
+    "EtaSample",
+    "Incident",
     "Location",
     "Order",
     "OrderKind",
     "Plan",
+    "Position",
     "Route",
+    "RouteOutcome",
     "Stop",
+    "StopOutcome",
+    "StopStatus",
     "TimeWindow",
     "Unassigned",
     "Vehicle",

@@ -12,6 +12,8 @@ delay      the vehicle will be later than agreed: "running late, expected
            around HH:MM"
 delivered  served (delivered, or collected for a pickup), and to whom
 failed     not served, why, and when it will be tried again (if it will)
+window_    the time window of an order the customer has already heard about
+changed    changed (the customer's own new window, or staff's)
 ========== ==================================================================
 
 What customers are promised (:func:`promise`) is about the **start of
@@ -46,6 +48,7 @@ __all__ = [
     "eta_window",
     "promise",
     "promise_margin_s",
+    "promise_s",
     "promise_text",
     "render",
 ]
@@ -61,6 +64,7 @@ class NotifyEvent(StrEnum):
     DELAY = "delay"
     DELIVERED = "delivered"
     FAILED = "failed"
+    WINDOW_CHANGED = "window_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +189,34 @@ def promise(
     return Promise(start, (lo, hi), False, window)
 
 
+def promise_s(
+    start_s: int,
+    windows_s: Sequence[tuple[int, int]],
+    *,
+    now_s: int,
+    epoch: dt.datetime,
+    max_margin_s: int = MARGIN_MAX_S,
+) -> tuple[int, int]:
+    """:func:`promise` on a plan's clock: times in seconds since ``epoch`` (aware;
+    a plan's local midnight), the range told returned as ``(start, end)`` in those
+    seconds. A late start is told as one time, both ends equal."""
+    if epoch.tzinfo is None:
+        raise InputError("give a time zone", where="epoch")
+    base = epoch.astimezone(dt.UTC)
+
+    def at(seconds: int) -> dt.datetime:
+        return base + dt.timedelta(seconds=seconds)
+
+    told = promise(
+        at(start_s),
+        [(at(a), at(b)) for a, b in windows_s],
+        now=at(now_s),
+        max_margin_s=max_margin_s,
+    )
+    lo, hi = ((t - base).total_seconds() for t in told.told)
+    return round(lo), round(hi)
+
+
 def _offset(t: dt.datetime) -> str:
     z = t.strftime("%z") or "+0000"
     return f"UTC{z[:3]}:{z[3:]}"
@@ -272,6 +304,14 @@ def render(event: NotifyEvent, facts: MessageFacts) -> Message:
             f"Your {goods} {ref} was {done}",
             f"{who}\n\nYour {goods} {ref} was {done}{to}. Thank you.",
             f"{name}{goods} {ref} {done}{to}.",
+        )
+    if event is NotifyEvent.WINDOW_CHANGED:
+        when = _span(facts.window, zone) if facts.window else "on a day we will confirm"
+        short = _short(facts.window, zone) if facts.window else "to be confirmed"
+        return Message(
+            f"New time for your {goods} {ref}",
+            f"{who}\n\nYour {goods} {ref} is now expected {when}.{link}",
+            f"{name}{goods} {ref}: new time {short}.{sms_link}",
         )
     why = f": {facts.reason}" if facts.reason else ""
     nxt = facts.next_attempt

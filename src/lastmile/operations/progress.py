@@ -30,6 +30,8 @@ class StopEventKind(StrEnum):
     """What a driver reports at a stop."""
 
     ARRIVED = "arrived"
+    #: The vehicle left the stop (reported, or detected from GPS fixes); not an outcome.
+    DEPARTED = "departed"
     DELIVERED = "delivered"
     PICKED_UP = "picked_up"
     FAILED = "failed"
@@ -39,7 +41,7 @@ class StopEventKind(StrEnum):
     @property
     def is_outcome(self) -> bool:
         """Whether it is a final outcome for the stop on its route."""
-        return self is not StopEventKind.ARRIVED
+        return self not in (StopEventKind.ARRIVED, StopEventKind.DEPARTED)
 
     @property
     def is_failure(self) -> bool:
@@ -68,9 +70,9 @@ def order_event_for(
     stop; ``picked_up`` completes a pickup order and is the first half
     (``pick_up``) of a shipment at its pickup stop; ``failed`` and
     ``not_attempted`` fail the order;
-    ``arrived`` changes nothing. Any other combination is an :class:`InputError`.
+    ``arrived`` and ``departed`` change nothing. Any other combination is an :class:`InputError`.
     """
-    if event is StopEventKind.ARRIVED:
+    if not event.is_outcome:
         return None
     if event.is_failure:
         return OrderEvent.FAIL
@@ -223,6 +225,8 @@ def route_progress(
     ``arrived`` marks a pending stop; ``delivered``/``picked_up`` finish it as
     done and ``failed`` as failed (a finished stop stays finished). A failed
     order cannot go on: its other stops on the route fail with it.
+    ``departed`` finishes nothing, but the vehicle is no longer at that stop
+    (it is not :attr:`RouteProgress.current`).
     """
     index: dict[tuple[str, VisitKind], int] = {}
     by_order: dict[str, list[int]] = {}
@@ -237,6 +241,7 @@ def route_progress(
     frontier = -1
     ignored = 0
     last_finished: int | None = None
+    left = [False] * n
     for ev in sorted(events, key=lambda e: e.at_s):
         found = index.get((ev.order_id, ev.visit_kind))
         if found is None:
@@ -244,11 +249,15 @@ def route_progress(
             continue
         i = found
         frontier = max(frontier, i)
+        if ev.kind is StopEventKind.DEPARTED:
+            left[i] = True
+            continue
         if state[i].is_finished:
             continue
         if ev.kind is StopEventKind.ARRIVED:
             state[i] = StopState.ARRIVED
             arrived[i] = ev.at_s
+            left[i] = False
             continue
         if arrived[i] is None:
             arrived[i] = ev.at_s
@@ -266,7 +275,12 @@ def route_progress(
     latest: int | None = None
     for i in range(n):
         a = arrived[i]
-        if state[i] is StopState.ARRIVED and a is not None and (latest is None or a >= latest):
+        if (
+            state[i] is StopState.ARRIVED
+            and not left[i]
+            and a is not None
+            and (latest is None or a >= latest)
+        ):
             current, latest = i, a
     return RouteProgress(
         stops=tuple(

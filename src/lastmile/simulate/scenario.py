@@ -29,6 +29,7 @@ from lastmile.domain import (
 )
 from lastmile.planning.problem import PlanningProblem
 from lastmile.travel.haversine import HaversineModel
+from lastmile.travel.lazy import CoordinateMatrix
 from lastmile.travel.matrix import TravelMatrix
 
 HOUR = 3600
@@ -69,13 +70,16 @@ def city_day(
     city: CitySpec | None = None,
     breaks: bool = True,
     setup: bool = True,
+    lazy: bool = False,
 ) -> PlanningProblem:
     """One delivery day: ``n_orders`` orders, vans and cargo bikes, two depots.
 
     About 70% are deliveries from the depot, 12% returns (pickups), 8% shop ->
     customer shipments and the rest deliveries needing a skill; 15% of the
     customers offer two windows. Travel: straight lines with a 1.3 detour
-    factor, vans at 25 km/h and bikes at 15 km/h.
+    factor, vans at 25 km/h and bikes at 15 km/h. ``lazy`` computes travel
+    leg by leg (:class:`~lastmile.travel.lazy.CoordinateMatrix`) instead of as
+    dense matrices: for days of tens of thousands of orders, planned decomposed.
     """
     city = city or CitySpec()
     rng = np.random.default_rng(seed)
@@ -182,9 +186,13 @@ def city_day(
             )
         )
 
-    matrices = {
-        "van": HaversineModel(speed_kph=25, detour_factor=1.3).matrix(locations),
-        "bike": HaversineModel(speed_kph=15, detour_factor=1.2).matrix(locations),
+    models = {
+        "van": HaversineModel(speed_kph=25, detour_factor=1.3),
+        "bike": HaversineModel(speed_kph=15, detour_factor=1.2),
+    }
+    matrices: dict[str, TravelMatrix] = {
+        name: CoordinateMatrix(locations, model) if lazy else model.matrix(locations)
+        for name, model in models.items()
     }
     return PlanningProblem(
         locations=tuple(locations),
