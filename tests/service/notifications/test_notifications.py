@@ -1,5 +1,5 @@
 """Notifications: customer e-mails through a real SMTP server (aiosmtpd on
-127.0.0.1), SMS through the log provider, signed webhooks retried with backoff
+127.0.0.1), SMS through the log gateway, signed webhooks retried with backoff
 against a receiver on 127.0.0.1, delays, and customer replies through the
 tracking link.
 
@@ -29,11 +29,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from lastmile.service.notifications.delivery import Senders, backoff_s
+from lastmile.service.notifications.gateways.log import LogGateway
 from lastmile.service.notifications.models import CustomerNotification, WebhookDelivery
 from lastmile.service.notifications.outbox import scan_delays
 from lastmile.service.notifications.runtime import Notifier
 from lastmile.service.notifications.senders import (
-    LogSmsProvider,
     SmtpEmailSender,
     sign,
     verify_signature,
@@ -81,7 +81,7 @@ def notifier(app: FastAPI, smtp: tuple[_Mailbox, int]) -> Iterator[Notifier]:
     )
     running.senders = Senders(
         email=SmtpEmailSender("127.0.0.1", smtp[1], sender="acme@example.com", starttls=False),
-        sms=LogSmsProvider(),
+        sms=LogGateway(),
         http=httpx.Client(),
         tracking_base_url="https://track.example",
     )
@@ -149,7 +149,14 @@ def test_customers_hear_about_their_delivery(
     t = world.tenant
     # Dispatching told every customer (they gave a phone: an SMS each).
     first = world.orders[0]["id"]
-    wait_for(lambda: all(n.status != "pending" for n in notes(app, first)), notifier)
+    # The SMS pool sends the queued text and then updates the channel's entry.
+    wait_for(
+        lambda: all(
+            n.status != "pending" and all(c["status"] != "queued" for c in n.channels)
+            for n in notes(app, first)
+        ),
+        notifier,
+    )
     (dispatched,) = notes(app, first)
     assert dispatched.event == "dispatched" and dispatched.status == "sent"
     assert dispatched.channels == [
@@ -410,6 +417,9 @@ class _Redirect(http.server.BaseHTTPRequestHandler):
         del args
 
     def do_POST(self) -> None:
+        # Read the body first: closing a socket with unread data resets the
+        # connection, and the client may then lose the answer.
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(307)
         self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
         self.end_headers()
@@ -427,7 +437,47 @@ def test_redirects_are_not_followed(app: FastAPI, tenant: Tenant, notifier: Noti
         server.shutdown()
         server.server_close()
     (delivery,) = deliveries(app, hook["id"])
-    assert delivery.last_status_code == 307 and delivery.last_error == "answered 307"
+    assert (delivery.last_status_code, delivery.last_error) == (307, "answered 307")
+
+
+class _DropsFirst(http.server.BaseHTTPRequestHandler):
+    """Closes the first connection without answering (as a receiver does with a
+    kept-alive connection it dropped), then answers 200."""
+
+    seen = 0
+
+    def log_message(self, *args: Any) -> None:
+        del args
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).seen += 1
+        if type(self).seen == 1:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+def test_a_dropped_connection_is_sent_again_within_the_attempt(
+    app: FastAPI, tenant: Tenant, notifier: Notifier
+) -> None:
+    _DropsFirst.seen = 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _DropsFirst)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/hooks"
+        hook = tenant.ok("post", "/webhooks", json={"url": url}, status=201)
+        tenant.order(7)
+        wait_for(lambda: any(d.status != "pending" for d in deliveries(app, hook["id"])), notifier)
+    finally:
+        server.shutdown()
+        server.server_close()
+    (delivery,) = deliveries(app, hook["id"])
+    assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 1, 200)
+    assert _DropsFirst.seen == 2
 
 
 # -- a slow receiver ------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Customer messages and webhooks are sent apart, so messages never wait behind a
 slow receiver: :func:`send_messages` (the notifier's message loop, see
 runtime.py) and :class:`lastmile.service.notifications.webhook_pool.WebhookPool`
 (its webhook loop) claim due rows with a lease (so several processes never send
-one twice), send them, and record what happened. Customer messages are rendered
-with :mod:`lastmile.operations.notify` from the database as it is then. A
+one twice), send them, and record what happened. Customer messages are worded
+with the organisation's templates (:mod:`.message_templates`), in the customer's
+language, from the database as it is then. A
 webhook goes only to a checked address (:mod:`.guard`: its URL is checked again
 before every attempt and the call connects to the address checked, without
 following redirects). A webhook that fails (refused, no answer, or not 2xx) is
@@ -30,21 +31,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from lastmile.domain import OrderKind
 from lastmile.exceptions import InputError
-from lastmile.operations.notify import MessageFacts, NotifyEvent, promise, render
+from lastmile.operations.notify import MessageFacts, NotifyEvent, promise
 from lastmile.operations.pod import FailureReason
 from lastmile.service.db import utcnow
+from lastmile.service.notifications.gateways import SmsGateway
 from lastmile.service.notifications.guard import Resolver, check_url, pinned, resolve_host
+from lastmile.service.notifications.message_templates import compose_message
 from lastmile.service.notifications.models import (
     CustomerNotification,
+    OutboundMessage,
     WebhookDelivery,
     WebhookEndpoint,
 )
-from lastmile.service.notifications.senders import (
-    SIGNATURE_HEADER,
-    EmailSender,
-    SmsProvider,
-    sign,
-)
+from lastmile.service.notifications.queue import queue_sms
+from lastmile.service.notifications.senders import SIGNATURE_HEADER, EmailSender, sign
 from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.orders.models import Order, TrackingLink
 from lastmile.service.orders.service import windows_of
@@ -67,7 +67,8 @@ class Senders:
     """What the notifier sends with (replace any of them: tests and deployments do)."""
 
     email: EmailSender | None
-    sms: SmsProvider | None
+    #: Texts go through it on the SMS pool (:mod:`.messages`), not inline.
+    sms: SmsGateway | None
     http: httpx.Client
     tracking_base_url: str = ""
     tracking_ttl_s: int = 14 * 86_400
@@ -79,12 +80,14 @@ class SendReport:
     webhooks_delivered: int = 0
     webhooks_failed: int = 0
     messages: int = 0
+    #: Texts (and answers by e-mail) handed to their gateway.
+    texts: int = 0
     errors: list[str] = field(default_factory=list)
 
 
 def claim_one(
     session: Session,
-    model: type[WebhookDelivery] | type[CustomerNotification],
+    model: type[WebhookDelivery] | type[CustomerNotification] | type[OutboundMessage],
     row_id: uuid.UUID,
     now: dt.datetime,
 ) -> bool:
@@ -129,6 +132,38 @@ def backoff_s(attempts: int, settings: NotifySettings) -> float:
     )
 
 
+def _post(
+    http: httpx.Client,
+    url: httpx.URL,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    extensions: dict[str, Any],
+    timeout_s: float,
+) -> int:
+    """POST once and return the status code; sent again once if the connection
+    closed before any answer (a kept-alive connection the receiver had dropped:
+    the request was not read, and receivers de-duplicate by delivery id anyway)."""
+    for retry in (False, True):
+        try:
+            # Only the status line and headers are read: a receiver that answers
+            # its body slowly holds nothing.
+            with http.stream(
+                "POST",
+                url,
+                content=body,
+                headers=headers,
+                extensions=extensions,
+                timeout=timeout_s,
+                follow_redirects=False,
+            ) as response:
+                return response.status_code
+        except httpx.RemoteProtocolError:
+            if retry:
+                raise
+    raise AssertionError("unreachable")
+
+
 def deliver_webhook(
     session: Session, *, delivery: WebhookDelivery, senders: Senders, settings: NotifySettings
 ) -> bool:
@@ -151,20 +186,17 @@ def deliver_webhook(
     try:
         target = check_url(endpoint.url, allow=settings.allow(), resolve=senders.resolve)
         url, named, extensions = pinned(target)
-        # Only the status line and headers are read: a receiver that answers its
-        # body slowly holds nothing.
-        with senders.http.stream(
-            "POST",
+        status = _post(
+            senders.http,
             url,
-            content=body,
+            body=body,
             headers={**headers, **named},
             extensions=extensions,
-            timeout=settings.webhook_timeout_s,
-            follow_redirects=False,
-        ) as response:
-            delivery.last_status_code = response.status_code
-        ok = 200 <= response.status_code < 300
-        delivery.last_error = "" if ok else f"answered {response.status_code}"
+            timeout_s=settings.webhook_timeout_s,
+        )
+        delivery.last_status_code = status
+        ok = 200 <= status < 300
+        delivery.last_error = "" if ok else f"answered {status}"
     except InputError as exc:  # refused before connecting: nothing about the receiver is told
         ok = False
         delivery.last_status_code = None
@@ -184,7 +216,8 @@ def deliver_webhook(
     return ok
 
 
-def _tracking_url(session: Session, order: Order, senders: Senders) -> str:
+def tracking_url(session: Session, order: Order, senders: Senders) -> str:
+    """A new tracking link for the order's customer (empty without a public base URL)."""
     if not senders.tracking_base_url:
         return ""
     token = new_token(nbytes=24)
@@ -286,9 +319,12 @@ def send_notification(
             note.status = "skipped"
             note.channels = [{"channel": "-", "to": "", "status": "skipped", "error": "no ETA"}]
             return
-        url = _tracking_url(session, order, senders)
-        message = render(
-            NotifyEvent(note.event), MessageFacts(**{**_fields(facts), "tracking_url": url})
+        url = tracking_url(session, order, senders)
+        message = compose_message(
+            session,
+            event=NotifyEvent(note.event),
+            order=order,
+            facts=MessageFacts(**{**_fields(facts), "tracking_url": url}),
         )
     except InputError as exc:
         note.status, note.channels = (
@@ -297,6 +333,10 @@ def send_notification(
         )
         return
     note.subject, note.body = message.subject, message.text
+    # A channel that went (or was queued) on an earlier attempt is not sent again.
+    done = {
+        r["channel"]: r for r in note.channels if r.get("status") in ("sent", "queued", "delivered")
+    }
     results = []
     for channel, to, sender in (
         ("email", order.customer_email, senders.email),
@@ -304,16 +344,28 @@ def send_notification(
     ):
         if not to:
             continue
+        if channel in done:
+            results.append(done[channel])
+            continue
         if sender is None:
             results.append(
                 {"channel": channel, "to": to, "status": "skipped", "error": "not configured"}
             )
             continue
+        if channel == "sms":
+            # Queued in this transaction; the SMS pool sends it and updates this entry.
+            queue_sms(
+                session,
+                org_id=order.org_id,
+                order_id=order.id,
+                to=to,
+                text=message.sms,
+                notification_id=note.id,
+            )
+            results.append({"channel": channel, "to": to, "status": "queued", "error": ""})
+            continue
         try:
-            if channel == "email":
-                senders.email.send(to=to, subject=message.subject, text=message.text)  # type: ignore[union-attr]
-            else:
-                senders.sms.send(to=to, text=message.sms)  # type: ignore[union-attr]
+            senders.email.send(to=to, subject=message.subject, text=message.text)  # type: ignore[union-attr]
             results.append({"channel": channel, "to": to, "status": "sent", "error": ""})
         except Exception as exc:  # a sender may fail in any way; it is recorded, not raised
             results.append(
@@ -326,7 +378,7 @@ def send_notification(
             )
     note.channels = results
     statuses = {r["status"] for r in results}
-    if "sent" in statuses:
+    if statuses & {"sent", "queued", "delivered"}:
         note.status, note.sent_at = "sent", utcnow()
     elif "failed" in statuses and note.attempts < settings.notify_max_attempts:
         note.next_attempt_at = utcnow() + dt.timedelta(seconds=60 * 2 ** (note.attempts - 1))
@@ -356,7 +408,11 @@ def send_messages(
             note = session.get(CustomerNotification, note_id)
             if note is None:
                 continue
-            send_notification(session, note=note, senders=senders, settings=settings)
+            # Nothing is written before the e-mail goes: on SQLite a write holds the
+            # database's one write lock, which every other writer would wait for while
+            # the SMTP server takes its time. The changes are written at the commit.
+            with session.no_autoflush:
+                send_notification(session, note=note, senders=senders, settings=settings)
             report.messages += 1
             session.commit()
     return report

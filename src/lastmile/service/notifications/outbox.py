@@ -4,7 +4,8 @@ Whatever changes an order's or a plan's status, stores a stop event or creates
 an order goes through the ORM; a ``before_flush`` listener turns those changes
 into rows in the same transaction: one :class:`WebhookDelivery` per endpoint
 that takes the event, one :class:`CustomerNotification` per customer moment
-(dispatched, on the way, delivered, failed). Events other features publish
+(dispatched, on the way, delivered, failed, and a window changed after the
+customer was told one). Events other features publish
 (:func:`lastmile.service.events.publish`: a proof recorded, a plan changed)
 are queued the same way. Nothing is sent by the request that made the change,
 and nothing is lost if the process dies after the commit. :func:`install_outbox`
@@ -114,6 +115,25 @@ def _status_change(obj: object) -> tuple[str | None, str] | None:
     return old, new
 
 
+#: Where a customer has been told when to expect their order: a change of its window
+#: is told to them (``window_changed``).
+_TOLD_WINDOW = frozenset(
+    {OrderStatus.DISPATCHED.value, OrderStatus.EN_ROUTE.value, OrderStatus.FAILED.value}
+)
+
+
+def _window_changed(order: Order) -> bool:
+    """Whether the flush changes the windows of the customer's stop of an order whose
+    customer was told one (and can be written to)."""
+    if order.status not in _TOLD_WINDOW or not (order.customer_email or order.customer_phone):
+        return False
+    name = "pickup_windows" if order.kind == "pickup" else "delivery_windows"
+    history = inspect(order).attrs[name].history
+    if not history.has_changes() or not history.deleted:
+        return False
+    return windows_of(history.deleted[0]) != windows_of(getattr(order, name))
+
+
 def _outbox(session: Session, flush_context: Any, instances: Any) -> None:
     """Turn the changes being flushed into queued webhooks and customer messages."""
     del flush_context, instances
@@ -144,6 +164,16 @@ def _outbox(session: Session, flush_context: Any, instances: Any) -> None:
             )
     for obj in list(session.dirty):
         if isinstance(obj, Order):
+            if _window_changed(obj):
+                session.add(
+                    CustomerNotification(
+                        org_id=obj.org_id,
+                        order_id=obj.id,
+                        event=NotifyEvent.WINDOW_CHANGED.value,
+                        detail={"status": obj.status},
+                        next_attempt_at=utcnow(),
+                    )
+                )
             change = _status_change(obj)
             if change is None:
                 continue

@@ -7,8 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AnyHttpUrl, Field, UrlConstraints
 
+from lastmile.operations.notify import NotifyEvent
 from lastmile.service.notifications.guard import MAX_URL_LENGTH
-from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, Names
+from lastmile.service.notifications.wording import Channel
+from lastmile.service.schemas import ApiModel, AwareDatetime, Instant, LanguageCode, Names
 
 
 class WebhookIn(ApiModel):
@@ -65,7 +67,9 @@ class NotificationOut(ApiModel):
 
     id: uuid.UUID = Field(description="Notification id.")
     order_id: uuid.UUID = Field(description="The order.")
-    event: str = Field(description="dispatched, on_the_way, delay, delivered or failed.")
+    event: str = Field(
+        description="dispatched, on_the_way, delay, delivered, failed or window_changed."
+    )
     status: str = Field(description="pending, sent, failed or skipped.")
     channels: list[dict[str, Any]] = Field(description="What each channel did.")
     subject: str = Field(description="The subject sent.")
@@ -93,7 +97,11 @@ class ReplyOut(ApiModel):
 
     id: uuid.UUID = Field(description="Reply id.")
     order_id: uuid.UUID = Field(description="The order.")
-    kind: str = Field(description="instructions, new_window or leave_with_neighbour.")
+    kind: str = Field(
+        description="instructions, new_window or leave_with_neighbour (tracking page); "
+        "keep or new_window_asked (answers to a text or e-mail: 1 or 2; a window chosen "
+        "from those offered by text or e-mail is a new_window, as on the page)."
+    )
     text: str = Field(description="What they wrote.")
     window_start: Instant | None = Field(description="The window asked for.")
     window_end: Instant | None = Field(description="The window asked for.")
@@ -102,3 +110,120 @@ class ReplyOut(ApiModel):
     applied: bool = Field(description="Whether the order was changed.")
     note: str = Field(description="Why not, when it was not.")
     created_at: Instant = Field(description="When.")
+
+
+class MessageOut(ApiModel):
+    """One entry of an order's message history: a text or e-mail sent, or an answer."""
+
+    at: Instant = Field(description="When it was queued or received.")
+    direction: Literal["out", "in"] = Field(description="out: to the customer; in: from them.")
+    channel: str = Field(description="sms or email.")
+    party: str = Field(description="The number or address it went to or came from.")
+    subject: str = Field(description="E-mail subject (empty for texts).")
+    text: str = Field(description="What it said.")
+    status: str = Field(
+        description="out: pending, sent, delivered or failed; in: what it did (keep, "
+        "new_window, instructions, refused)."
+    )
+    provider_id: str = Field(description="out: the gateway's id of the message.")
+    note: str = Field(description="out: the last error; in: why refused, or what was answered.")
+    attempts: int = Field(description="out: attempts so far.")
+
+
+class InboundSecretOut(ApiModel):
+    """The organisation's inbound secret, answered once, and the URLs that carry it."""
+
+    secret: str = Field(description="Shown only now; a new one replaces the old.")
+    sms_inbound_path: str = Field(description="Give the SMS gateway this URL for replies.")
+    email_inbound_path: str = Field(description="Give the inbound-mail service this URL.")
+
+
+class InboundAnswer(ApiModel):
+    """What an inbound message did (answered to the gateway)."""
+
+    outcome: str = Field(
+        description="keep, new_window (answered with windows to choose from), window_chosen, "
+        "instructions, refused or unmatched."
+    )
+
+
+class StatusCallbackAnswer(ApiModel):
+    """What a status callback changed."""
+
+    matched: int = Field(description="Statuses applied to a message.")
+    unmatched: int = Field(description="Statuses naming no known message.")
+
+
+# -- message templates ----------------------------------------------------------------------
+
+
+class TemplateIn(ApiModel):
+    """The organisation's wording of one message (sandboxed Jinja2; see
+    GET /message-templates/variables)."""
+
+    subject: str = Field(
+        default="",
+        max_length=20_000,
+        description="E-mail: the subject (at most 300 characters); SMS: leave empty.",
+    )
+    body: str = Field(max_length=20_000, description="The text (at most 5,000 characters).")
+
+
+class TemplateOut(ApiModel):
+    """One message template: the organisation's own, or the default it sends with."""
+
+    kind: NotifyEvent = Field(
+        description="dispatched, on_the_way, delay, delivered, failed or window_changed."
+    )
+    channel: Channel = Field(description="email or sms.")
+    language: str = Field(description="Language code (en, fi, ...).")
+    subject: str = Field(description="E-mail subject template (empty for SMS).")
+    body: str = Field(description="The text template.")
+    customised: bool = Field(description="The organisation's own (false: the shipped default).")
+    updated_at: Instant | None = Field(default=None, description="When it was last edited.")
+    updated_by: str = Field(default="", description="Who edited it last (user or API key).")
+
+
+class VariableOut(ApiModel):
+    """A variable message templates may use."""
+
+    name: str = Field(description="Its name, as written in a template: {{ name }}.")
+    description: str = Field(description="What it holds.")
+
+
+class PreviewIn(ApiModel):
+    """A template to render with a sample order (omit ``body``: the one in use)."""
+
+    kind: NotifyEvent = Field(description="The message.")
+    channel: Channel = Field(description="email or sms.")
+    language: LanguageCode = Field(default="en", description="Language of the template.")
+    subject: str | None = Field(default=None, max_length=20_000, description="E-mail subject.")
+    body: str | None = Field(
+        default=None, max_length=20_000, description="The text; omitted: the template in use."
+    )
+    pickup: bool = Field(default=False, description="Preview for a collection (a pickup).")
+    late: bool = Field(default=False, description="Preview with a driver running late.")
+
+
+class SmsLengthOut(ApiModel):
+    """How a text travels as SMS."""
+
+    encoding: str = Field(description="GSM-7 or UCS-2 (any character outside GSM 03.38).")
+    characters: int = Field(description="Characters in the text.")
+    units: int = Field(
+        description="Septets (GSM-7; extension characters such as € count 2) or UTF-16 units."
+    )
+    segments: int = Field(description="SMS sent: 1 up to 160 (70), else parts of 153 (67).")
+    per_segment: int = Field(description="160, 153, 70 or 67.")
+    remaining: int = Field(description="Room left in the last segment.")
+    non_gsm: list[str] = Field(description="The characters that made the text UCS-2.")
+
+
+class PreviewOut(ApiModel):
+    """A template rendered with a sample order."""
+
+    language: str = Field(description="The language of the template rendered.")
+    customised: bool = Field(description="Whether it is the organisation's own template.")
+    subject: str = Field(description="E-mail subject (empty for SMS).")
+    text: str = Field(description="The text as sent.")
+    sms: SmsLengthOut | None = Field(description="SMS: its encoding, length and segments.")

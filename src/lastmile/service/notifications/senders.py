@@ -1,4 +1,5 @@
-"""How messages leave: e-mail over SMTP, SMS through a provider, webhooks over HTTP.
+"""How messages leave: e-mail over SMTP and webhooks over HTTP (SMS leave through a
+gateway: :mod:`.gateways`).
 
 Each is a small protocol with a default implementation, passed in so tests
 (and deployments) can use their own. Webhook bodies are signed with
@@ -11,15 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import smtplib
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Protocol
-
-logger = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Lastmile-Signature"
 
@@ -27,13 +24,6 @@ SIGNATURE_HEADER = "X-Lastmile-Signature"
 class EmailSender(Protocol):
     def send(self, *, to: str, subject: str, text: str) -> None:
         """Send one e-mail; raise on failure."""
-
-
-class SmsProvider(Protocol):
-    name: str
-
-    def send(self, *, to: str, text: str) -> None:
-        """Send one SMS; raise on failure."""
 
 
 @dataclass
@@ -60,18 +50,6 @@ class SmtpEmailSender:
             if self.username:
                 smtp.login(self.username, self.password)
             smtp.send_message(message)
-
-
-@dataclass
-class LogSmsProvider:
-    """Writes each SMS to the log and keeps the last ones (the default: no gateway)."""
-
-    name: str = "log"
-    sent: deque[tuple[str, str]] = field(default_factory=lambda: deque(maxlen=1000))
-
-    def send(self, *, to: str, text: str) -> None:
-        logger.info("SMS to %s: %s", to, text)
-        self.sent.append((to, text))
 
 
 def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:

@@ -23,6 +23,8 @@ from lastmile.service.notifications.guard import Allow, Resolver, check_url, res
 from lastmile.service.notifications.models import (
     CustomerNotification,
     CustomerReply,
+    InboundMessage,
+    OutboundMessage,
     WebhookDelivery,
     WebhookEndpoint,
 )
@@ -135,6 +137,28 @@ def order_replies(session: Session, *, order: Order) -> list[CustomerReply]:
             select(CustomerReply)
             .where(CustomerReply.order_id == order.id)
             .order_by(CustomerReply.created_at)
+        )
+    )
+
+
+def order_outbound(session: Session, *, order: Order) -> list[OutboundMessage]:
+    """The texts and answer e-mails queued for the order's customer, oldest first."""
+    return list(
+        session.scalars(
+            select(OutboundMessage)
+            .where(OutboundMessage.order_id == order.id)
+            .order_by(OutboundMessage.created_at)
+        )
+    )
+
+
+def order_inbound(session: Session, *, order: Order) -> list[InboundMessage]:
+    """What the order's customer sent back by text or e-mail, oldest first."""
+    return list(
+        session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.order_id == order.id)
+            .order_by(InboundMessage.created_at)
         )
     )
 

@@ -28,8 +28,91 @@ class NotifySettings(BaseSettings):
     smtp_starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
     smtp_from: str = Field(default="lastmile@localhost", description="Sender address.")
     smtp_timeout_s: float = Field(default=10.0, gt=0, description="SMTP connection timeout.")
-    sms_provider: Literal["log"] = Field(
-        default="log", description="SMS gateway; log: write messages to the service log."
+    sms_gateway: Literal["log", "http", "smpp"] = Field(
+        default="log",
+        description="How SMS leave: log (written to the service log, lastmile.sms), http "
+        "(a provider's HTTP API, LASTMILE_SMS_HTTP_*) or smpp (an SMSC, LASTMILE_SMPP_*).",
+    )
+    sms_from: str = Field(
+        default="", max_length=21, description="The sender number or name texts carry."
+    )
+    sms_timeout_s: float = Field(default=10.0, gt=0, description="Per request to the gateway.")
+    sms_workers: int = Field(
+        default=4, ge=1, description="Texts handed to the gateway at once (per process)."
+    )
+    sms_max_attempts: int = Field(default=6, ge=1, description="Attempts per text.")
+    sms_backoff_s: float = Field(
+        default=30.0, ge=0, description="Wait before a text's 2nd attempt; doubles each time."
+    )
+    sms_backoff_max_s: float = Field(
+        default=1800.0, ge=0, description="The longest wait between a text's attempts."
+    )
+    sms_gateway_allow: str = Field(
+        default="",
+        description="Internal addresses the HTTP gateway may be at (CIDRs and host names, "
+        "as LASTMILE_WEBHOOK_ALLOW; public addresses need nothing).",
+    )
+    sms_http_url: str = Field(default="", description="The HTTP gateway's send URL.")
+    sms_http_method: Literal["POST", "GET", "PUT"] = Field(
+        default="POST", description="Its HTTP method (GET sends the fields in the query)."
+    )
+    sms_http_auth_header: str = Field(
+        default="", description="A header sent with each request, 'Name: value'."
+    )
+    sms_http_username: str = Field(default="", description="HTTP basic user (empty: none).")
+    sms_http_password: str = Field(default="", description="HTTP basic password.")
+    sms_http_body: str = Field(
+        default='{"to": "{to}", "text": "{text}", "reference": "{reference}"}',
+        description="The request body: {to}, {text}, {reference} and {from} are replaced.",
+    )
+    sms_http_body_format: Literal["json", "form"] = Field(
+        default="json", description="Send the body as JSON or as a form (a=b&c=d)."
+    )
+    sms_http_id_path: str = Field(
+        default="id",
+        description="Where the answer's JSON has the message's id (dotted: messages.0.id).",
+    )
+    sms_callback_secret: str = Field(
+        default="",
+        description="The secret in the status callback URL, /sms/status/<secret> "
+        "(empty: status callbacks are refused).",
+    )
+    sms_callback_hmac_header: str = Field(
+        default="",
+        description="When set, status callbacks must also carry this header with the "
+        "hex HMAC-SHA256 of the body under LASTMILE_SMS_CALLBACK_SECRET.",
+    )
+    sms_status_id_path: str = Field(default="id", description="Callback: the message id.")
+    sms_status_reference_path: str = Field(
+        default="reference", description="Callback: our reference, when echoed."
+    )
+    sms_status_path: str = Field(default="status", description="Callback: the status word.")
+    sms_status_error_path: str = Field(default="error", description="Callback: the error.")
+    sms_status_delivered: str = Field(
+        default="delivered,DELIVRD,success",
+        description="Status words meaning delivered (comma-separated, any case).",
+    )
+    sms_status_failed: str = Field(
+        default="failed,undelivered,UNDELIV,rejected,REJECTD,expired,deleted,error",
+        description="Status words meaning failed (comma-separated, any case).",
+    )
+    sms_inbound_from_path: str = Field(default="from", description="Inbound: the sender.")
+    sms_inbound_text_path: str = Field(default="text", description="Inbound: the text.")
+    sms_inbound_to_path: str = Field(default="to", description="Inbound: the number texted.")
+    smpp_host: str = Field(default="", description="The SMSC's host.")
+    smpp_port: int = Field(default=2775, gt=0, lt=65536, description="The SMSC's port.")
+    smpp_system_id: str = Field(default="", max_length=16, description="SMPP system_id.")
+    smpp_password: str = Field(default="", max_length=9, description="SMPP password.")
+    smpp_system_type: str = Field(default="", max_length=13, description="SMPP system_type.")
+    smpp_source_ton: int = Field(
+        default=5, ge=0, le=6, description="Type of number of sms_from (5: alphanumeric)."
+    )
+    smpp_source_npi: int = Field(default=0, ge=0, le=18, description="Its numbering plan.")
+    smpp_dest_ton: int = Field(
+        default=1, ge=0, le=6, description="Type of number of customers' phones (1: international)."
+    )
+    smpp_dest_npi: int = Field(
+        default=1, ge=0, le=18, description="Their numbering plan (1: E.164)."
     )
     eta_window_s: int = Field(
         default=7200,
@@ -71,7 +154,7 @@ class NotifySettings(BaseSettings):
         default=3600.0, ge=0, description="The longest wait between attempts."
     )
 
-    @field_validator("webhook_allow")
+    @field_validator("webhook_allow", "sms_gateway_allow")
     @classmethod
     def _allow(cls, value: str) -> str:
         Allow.parse(value)
