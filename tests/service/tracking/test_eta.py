@@ -17,7 +17,8 @@ from sqlalchemy import select
 from lastmile.domain import VisitKind
 from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Route, Visit
-from lastmile.service.tracking.eta import RouteStopsCache, compute_eta, refresh_eta
+from lastmile.service.tracking.eta import RecentEtas, RouteStopsCache, compute_eta, refresh_eta
+from lastmile.service.tracking.schemas import RouteEtaOut
 
 from ..conftest import World, build_world  # type: ignore[import-not-found]
 from .conftest import route_of  # type: ignore[import-not-found]
@@ -152,3 +153,119 @@ def test_kept_stops_are_read_again_once_what_they_come_from_changes(
         if s.order_id is not None
     }
     assert urgent["id"] in ids
+
+
+def test_an_eta_is_answered_again_until_what_it_comes_from_moves(
+    app: FastAPI, client: TestClient
+) -> None:
+    # A fresh plan: this test starts a route, reports on it and changes the plan.
+    w = build_world(app, client)
+    t = w.tenant
+    rid = route_of(w, "d1")["id"]
+    other = route_of(w, "d2")["id"]
+    runtime = app.state.tracking
+    fresh = runtime.recent_etas.fresh
+    assert fresh > dt.timedelta(0)  # the default bound
+    start = dt.datetime(2025, 5, 2, 9, 0, tzinfo=PARIS)
+    clock = {"now": start}
+    app.state.clock = lambda: clock["now"]
+
+    def at(answer: dict[str, Any]) -> dt.datetime:
+        return dt.datetime.fromisoformat(answer["computed_at"])
+
+    def recomputed(now: dt.datetime) -> RouteEtaOut:
+        with app.state.sessionmaker() as session:
+            return compute_eta(
+                session,
+                route_id=uuid.UUID(rid),
+                travel_model=runtime.travel_model,
+                margin_s=runtime.settings.late_margin_s,
+                now=now,
+            ).out
+
+    try:
+        # A change to the plan (before the vans leave the depot, the urgent order's
+        # goods with them): the route that takes the urgent order has it at once.
+        before = {r: t.ok("get", f"/routes/{r}/eta") for r in (rid, other)}
+        urgent = t.order(71, external_id="urgent-71")
+        r = t.ok("post", f"/plans/{w.plan['id']}/orders", json={"order_id": urgent["id"]})
+        assert r["applied"] is True, r
+        after = {r: t.ok("get", f"/routes/{r}/eta") for r in (rid, other)}
+        assert any(urgent["id"] in {s["order_id"] for s in a["stops"]} for a in after.values())
+        assert not any(urgent["id"] in {s["order_id"] for s in b["stops"]} for b in before.values())
+
+        t.ok("post", f"/routes/{rid}/start")
+        first = t.ok("get", f"/routes/{rid}/eta", "d1")
+        assert at(first) == start
+        # Nothing it comes from moved, the clock is within the bound: the same
+        # answer, which says when it was computed, and is what computing it then gives.
+        clock["now"] = start + fresh / 2
+        assert t.ok("get", f"/routes/{rid}/eta", "dispatcher") == first
+        assert RouteEtaOut.model_validate(first) == recomputed(start)
+        # Another margin is another answer.
+        other_margin = t.ok("get", f"/routes/{rid}/eta", "d1", params={"margin_s": 0})
+        assert other_margin["margin_s"] == 0 and at(other_margin) == clock["now"]
+        # Past the bound: computed again.
+        clock["now"] = start + fresh + dt.timedelta(seconds=1)
+        later = t.ok("get", f"/routes/{rid}/eta", "d1")
+        assert at(later) == clock["now"]
+        assert RouteEtaOut.model_validate(later) == recomputed(clock["now"])
+
+        # A GPS fix: computed again at once, from the fix.
+        clock["now"] += fresh / 4
+        fix = {"event_id": "fix-1", "at": clock["now"].isoformat(), "lon": 2.341, "lat": 48.851}
+        t.ok("post", f"/routes/{rid}/pings", "d1", json={"pings": [fix]})
+        moved = t.ok("get", f"/routes/{rid}/eta", "d1")
+        assert at(moved) == clock["now"] and moved["origin"] == "position"
+        assert moved["position"]["lon"] == 2.341
+        assert RouteEtaOut.model_validate(moved) == recomputed(clock["now"])
+
+        # A stop event: computed again at once, the stop done.
+        clock["now"] += fresh / 4
+        first_stop = next(s for s in moved["stops"] if s["order_id"])
+        report = {
+            "event_id": "done-1",
+            "kind": "delivered",
+            "sequence": first_stop["sequence"],
+            "at": clock["now"].isoformat(),
+        }
+        t.ok("post", f"/routes/{rid}/events", "d1", json={"events": [report]})
+        done = t.ok("get", f"/routes/{rid}/eta", "d1")
+        assert at(done) == clock["now"] and done["done"] == moved["done"] + 1
+        assert first_stop["sequence"] not in {s["sequence"] for s in done["stops"]}
+        assert RouteEtaOut.model_validate(done) == recomputed(clock["now"])
+
+    finally:
+        del app.state.clock
+
+
+def test_recent_etas_are_kept_per_route_and_margin_within_their_bound() -> None:
+    now = dt.datetime(2025, 5, 2, 9, 0, tzinfo=dt.UTC)
+    rid = uuid.uuid4()
+    out = RouteEtaOut(
+        route_id=rid,
+        status="started",
+        computed_at=now,
+        origin="start",
+        margin_s=600,
+        done=0,
+        failed=0,
+        remaining=0,
+        position=None,
+        end_at=None,
+        stops=[],
+    )
+    recent = RecentEtas(fresh_s=2.0, size=2)
+    recent.put(rid, 600, ("rows", 1), out)
+    assert recent.get(rid, 600, ("rows", 1), now + dt.timedelta(seconds=2)) is out
+    assert recent.get(rid, 600, ("rows", 2), now) is None  # its rows moved
+    assert recent.get(rid, 0, ("rows", 1), now) is None  # another margin
+    assert recent.get(rid, 600, ("rows", 1), now + dt.timedelta(seconds=2.5)) is None
+    assert recent.get(rid, 600, ("rows", 1), now - dt.timedelta(seconds=1)) is None
+    for _ in range(2):
+        recent.put(uuid.uuid4(), 600, ("rows", 1), out)
+    assert len(recent) == 2 and recent.get(rid, 600, ("rows", 1), now) is None
+    # A bound of 0 keeps nothing: every request computes.
+    never = RecentEtas(fresh_s=0)
+    never.put(rid, 600, ("rows", 1), out)
+    assert len(never) == 0 and never.get(rid, 600, ("rows", 1), now) is None

@@ -57,14 +57,22 @@ def route_ref(session: Session, *, principal: Principal, route_id: uuid.UUID) ->
     """The route if the caller may see it: 404 for other organisations' routes,
     403 for a driver's route that is not theirs (as ``GET /routes/{id}``)."""
     row = session.execute(_REF, {"route_id": route_id}).first()
-    ref = ref_of(row) if row is not None else None
-    if ref is None or ref.org_id != principal.org_id:
+    if row is None:
+        raise NotFound("route not found")
+    ref = ref_of(row)
+    check_route(principal, org_id=ref.org_id, driver_id=ref.driver_id)
+    return ref
+
+
+def check_route(principal: Principal, *, org_id: uuid.UUID, driver_id: uuid.UUID | None) -> None:
+    """Whether the caller may see a route of ``org_id`` driven by ``driver_id``: 404
+    for other organisations' routes, 403 for a driver's route that is not theirs."""
+    if org_id != principal.org_id:
         raise NotFound("route not found")
     if principal.role is Role.DRIVER and (
-        principal.driver_id is None or ref.driver_id != principal.driver_id
+        principal.driver_id is None or driver_id != principal.driver_id
     ):
         raise Forbidden("this route is not yours")
-    return ref
 
 
 def ensure_live(ref: RouteRef) -> None:

@@ -59,6 +59,28 @@ def durable_sessions(engine: Engine) -> tuple[sessionmaker[Session], Engine]:
 
 
 def write_turn(session: Session) -> AbstractContextManager[Any]:
-    """Hold this process's SQLite write turn (nothing on PostgreSQL)."""
-    lock = session.info.get("write_lock")
-    return lock if lock is not None else nullcontext()
+    """Hold this process's SQLite write turn (nothing on PostgreSQL) for the writes
+    and the commit that follow.
+
+    The turn is taken before SQLite's write lock, never while holding it. A
+    session whose transaction has written already (an autoflush before the turn,
+    say) holds SQLite's write lock; were it to wait here for the turn, while the
+    holder of the turn waited in SQLite's busy handler for that lock, each would
+    wait for the other until the busy timeout (30 s) failed the second, and every
+    other writer of the database, the service's own included, would wait or fail
+    meanwhile. Such a session goes on without the turn: it already holds what the
+    turn queues for, and commits or rolls back without waiting for anyone.
+    """
+    lock: Lock | None = session.info.get("write_lock")
+    if lock is None or _writing(session):
+        return nullcontext()
+    return lock
+
+
+def _writing(session: Session) -> bool:
+    """Whether ``session``'s SQLite transaction has begun in SQLite (the driver
+    begins it at the first write: it holds the write lock)."""
+    if not session.in_transaction():
+        return False
+    dbapi = session.connection().connection.dbapi_connection
+    return bool(getattr(dbapi, "in_transaction", False))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Any
 
 from sqlalchemy import JSON, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -126,4 +127,7 @@ class RouteProgress(TenantBase):
     eta_computed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     #: Visit sequences predicted late at the last computation.
     late_sequences: Mapped[list[int]] = mapped_column(JSON, default=list)
+    #: What arrival detection remembers between batches of fixes
+    #: (:class:`lastmile.operations.arrival.DetectorState` as JSON; None: nothing yet).
+    arrival_state: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

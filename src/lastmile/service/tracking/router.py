@@ -8,9 +8,10 @@ recomputation happen after the answer (see runtime.py). See docs/tracking.md.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response, status
@@ -74,14 +75,14 @@ def route_dep(route_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> ac
     return access.route_ref(session, principal=user, route_id=route_id)
 
 
-def get_reattempt_policy(request: Request) -> ReattemptPolicy:
+async def get_reattempt_policy(request: Request) -> ReattemptPolicy:
     """When failed orders are tried again: the proof-of-delivery settings'
     (``app.state.pod_settings``, else from the environment)."""
     settings: PodSettings | None = getattr(request.app.state, "pod_settings", None)
     return (settings or PodSettings()).reattempt_policy()
 
 
-def get_clock(request: Request) -> dt.datetime:
+async def get_clock(request: Request) -> dt.datetime:
     """What time it is (``app.state.clock`` when set: simulations and tests)."""
     now: dt.datetime = getattr(request.app.state, "clock", utcnow)()
     return now
@@ -145,7 +146,7 @@ async def post_pings(
     )
     if result.stored:
         event = pings.position_event(route, result)
-        background.add_task(runtime.after_pings, route.org_id, [event], route.id)
+        background.add_task(runtime.after_pings, route.org_id, [event], route.id, result.stored)
     return PingBatchOut(accepted=len(result.stored), duplicates=result.duplicates)
 
 
@@ -248,11 +249,44 @@ def close_route(
     return closed.out
 
 
+async def reader(
+    request: Request, credentials: CredentialsDep
+) -> AsyncIterator[tuple[Principal, Session]]:
+    """Who asks, with the session they were authenticated in (one thread hop; the
+    session is handed on to the request's work, as :func:`ping_target` does, which
+    closes it in its own thread hop: closing ends a transaction, a round trip)."""
+    session: Session = request.app.state.sessionmaker()
+    try:
+        principal = await run_in_threadpool(_authenticated, session, credentials)
+        yield principal, session
+    finally:
+        session.close()  # closed already, unless the request failed in between
+
+
+def _authenticated(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    try:
+        return get_principal(session, credentials)
+    except BaseException:
+        session.close()
+        raise
+
+
+def _closing(session: Session, answer: Callable[[], RouteEtaOut]) -> RouteEtaOut:
+    try:
+        return answer()
+    finally:
+        session.close()
+
+
+ReaderDep = Annotated[tuple[Principal, Session], Depends(reader)]
+
+
 @router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)
-def read_eta(
-    route: RouteDep,
-    session: SessionDep,
+async def read_eta(
+    route_id: uuid.UUID,
+    who: ReaderDep,
     runtime: RuntimeDep,
+    now: NowDep,
     margin_s: Annotated[
         int | None,
         Query(ge=0, le=86_400, description="Late margin (default: LASTMILE_LATE_MARGIN_S)."),
@@ -264,15 +298,25 @@ def read_eta(
     their last GPS fix, or the last stop they finished) and follow the plan's
     order with the travel model, waiting for windows and adding service times.
     ``late`` marks stops whose ETA is after their window end minus the margin.
+
+    The same ETAs are answered again for up to ``LASTMILE_ETA_ANSWER_FRESH_S``
+    (default 2 s; ``computed_at`` says when) while nothing they were computed from
+    changed: no stop event, GPS fix, change to the plan, its stops or the route.
     """
+    principal, session = who
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
-    return eta.compute_eta(
+    answer = functools.partial(
+        eta.answer_eta,
         session,
-        route_id=route.id,
+        principal=principal,
+        route_id=route_id,
         travel_model=runtime.travel_model,
         margin_s=margin,
+        now=now,
         kept=runtime.route_stops,
-    ).out
+        recent=runtime.recent_etas,
+    )
+    return await run_in_threadpool(_closing, session, answer)
 
 
 # -- tracker devices and the OsmAnd protocol ----------------------------------------------------
@@ -400,7 +444,11 @@ async def _osmand(
     if result.stored:
         event = pings.position_event(route, result, tracker=identifier)
         background.add_task(
-            runtime.after_pings, stored.org_id, [event], route.id if route else None
+            runtime.after_pings,
+            stored.org_id,
+            [event],
+            route.id if route else None,
+            result.stored,
         )
     return Response(status_code=200, background=background)
 

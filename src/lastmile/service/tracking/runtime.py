@@ -19,7 +19,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,8 +29,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from lastmile.service.tracking import durability, eta
+from lastmile.service.tracking import arrivals, durability, eta
 from lastmile.service.tracking.broker import Broker, make_broker
+from lastmile.service.tracking.schemas import PingIn
 from lastmile.service.tracking.settings import TrackingSettings
 from lastmile.service.travel import ServiceTravel
 
@@ -52,6 +53,8 @@ class TrackingRuntime:
     own_engine: Engine | None = None  # the sessions' engine, disposed at close
     #: The stops of routes whose ETAs were asked for lately (``GET /routes/{id}/eta``).
     route_stops: eta.RouteStopsCache = field(default_factory=eta.RouteStopsCache)
+    #: The ETAs answered lately (``GET /routes/{id}/eta``, see ``eta_answer_fresh_s``).
+    recent_etas: eta.RecentEtas = field(init=False)
     _next_refresh: dict[uuid.UUID, float] = field(default_factory=dict)
     _jitter: random.Random = field(default_factory=random.Random)
     #: Routes waiting for an ETA refresh: route -> (organisation, claim first).
@@ -59,6 +62,9 @@ class TrackingRuntime:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _worker: asyncio.Task[None] | None = None
     _closing: bool = False
+
+    def __post_init__(self) -> None:
+        self.recent_etas = eta.RecentEtas(self.settings.eta_answer_fresh_s)
 
     async def start(self) -> None:
         await self.broker.start()
@@ -122,16 +128,37 @@ class TrackingRuntime:
             await self.broker.publish(org_id, event)
 
     async def after_pings(
-        self, org_id: uuid.UUID, events: list[dict[str, Any]], route_id: uuid.UUID | None
+        self,
+        org_id: uuid.UUID,
+        events: list[dict[str, Any]],
+        route_id: uuid.UUID | None,
+        fixes: Sequence[PingIn] = (),
     ) -> None:
-        """After a ping batch is acknowledged: tell dashboards, and recompute the
-        route's ETAs if they are older than ``eta_refresh_s``."""
+        """After a ping batch is acknowledged: tell dashboards, detect arrivals
+        and departures in the new ``fixes`` (recorded as stop events, which
+        refresh the ETAs at once), else recompute the route's ETAs if they are
+        older than ``eta_refresh_s``."""
         try:
             await self.publish(org_id, events)
         except Exception:
             logger.exception("live update after pings failed")
-        if route_id is not None and self.refresh_due(route_id):
+        if route_id is None:
+            return
+        if fixes:
+            try:
+                found = await run_in_threadpool(self._detect, route_id, fixes)
+            except Exception:
+                logger.exception("arrival detection on route %s failed", route_id)
+            else:
+                if found.recorded is not None:
+                    await self.after_stop_events(org_id, found.recorded.live, route_id)
+                    return
+        if self.refresh_due(route_id):
             self.request_refresh(org_id, route_id, claim=True)
+
+    def _detect(self, route_id: uuid.UUID, fixes: Sequence[PingIn]) -> arrivals.Detected:
+        with self.sessions() as session:
+            return arrivals.detect_arrivals(session, route_id=route_id, fixes=fixes)
 
     async def after_stop_events(
         self, org_id: uuid.UUID, events: list[dict[str, Any]], route_id: uuid.UUID

@@ -83,7 +83,10 @@ class StopEventIn(ApiModel):
     model_config = FINITE
 
     event_id: EventId
-    kind: StopEventKind = Field(description="arrived, delivered, picked_up or failed.")
+    kind: StopEventKind = Field(
+        description="arrived, departed, delivered, picked_up or failed (arrived and departed "
+        "are also detected from the route's GPS fixes, see docs/tracking.md)."
+    )
     at: AwareDatetime = Field(description="When it happened (device time, with zone).")
     sequence: Int | None = Field(default=None, ge=0, description="The visit's sequence.")
     order_id: uuid.UUID | None = Field(default=None, description="The order served there.")
@@ -157,6 +160,11 @@ class StopEventOut(ApiModel):
     received_at: Instant = Field(description="When the service stored it.")
     duplicate: bool = Field(
         default=False, description="True: sent before (same event_id); nothing changed now."
+    )
+    detected: bool = Field(
+        default=False,
+        description="True: an arrival or departure detected from the route's GPS fixes, "
+        "not reported by the driver.",
     )
 
 

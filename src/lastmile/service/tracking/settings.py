@@ -33,6 +33,14 @@ class TrackingSettings(BaseSettings):
         ge=0,
         description="Position pings recompute a route's ETAs at most this often.",
     )
+    eta_answer_fresh_s: float = Field(
+        default=2.0,
+        ge=0,
+        le=60,
+        description="GET /routes/{id}/eta answers again the ETAs it computed for the route at "
+        "most this many seconds before, when nothing they were computed from changed since "
+        "(stop events, last fix, plan, stops, route); 0: computed for every request.",
+    )
     live_heartbeat_s: float = Field(
         default=15.0, gt=0, description="Idle live streams get a comment this often."
     )

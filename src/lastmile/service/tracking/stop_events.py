@@ -56,6 +56,9 @@ from lastmile.service.tracking.schemas import (
 )
 
 _TASKS = ("job", "pickup", "delivery")
+#: The ``source`` of arrivals and departures detected from GPS fixes
+#: (:mod:`lastmile.service.tracking.arrivals`), not reported by anyone.
+DETECTED = "detected"
 
 
 @dataclass
@@ -82,6 +85,7 @@ def _event_out(row: models.StopEvent, *, duplicate: bool) -> StopEventOut:
         at=row.recorded_at,
         received_at=row.received_at,
         duplicate=duplicate,
+        detected=row.source == DETECTED,
     )
 
 
@@ -273,6 +277,7 @@ def record_stop_events(
                 "order_status": row.order_status,
                 "reattempt_on": row.reattempt_on.isoformat() if row.reattempt_on else None,
                 "at": row.recorded_at.isoformat(),
+                "detected": source == DETECTED,
             }
         )
     if route.status != route_status:
