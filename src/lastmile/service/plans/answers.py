@@ -1,6 +1,7 @@
 """Answers people read: routes as their drivers need them (every order stop with
-its address, customer, phone, instructions and parcels, and whether goods are
-handed over (delivery) or collected (pickup); the vehicle and driver by name),
+its address, customer, phone, instructions and parcels, whether goods are
+handed over (delivery) or collected (pickup), and links opening it in
+navigation apps; the vehicle and driver by name),
 and unassigned orders named by their external id and customer."""
 
 from __future__ import annotations
@@ -11,12 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from lastmile.domain import OrderKind, VisitKind
+from lastmile.operations.navigation import navigation_links
 from lastmile.service import naming
 from lastmile.service.fleet.models import Driver, Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.schemas import TimeWindowOut
 from lastmile.service.plans.models import Plan, Route, Visit
 from lastmile.service.plans.schemas import (
+    NavigationOut,
     ParcelOut,
     RouteOut,
     RouteStopOut,
@@ -49,6 +52,19 @@ def _stop(visit: Visit, order: Order) -> RouteStopOut:
             for i in order.items
         ],
         time_windows=[TimeWindowOut.model_validate(w) for w in windows or []],
+        navigation=_navigation(visit, address or order.customer_name),
+    )
+
+
+def _navigation(visit: Visit, label: str) -> NavigationOut | None:
+    if visit.lat is None or visit.lon is None:
+        return None
+    links = navigation_links(visit.lat, visit.lon, label)
+    return NavigationOut(
+        geo=links.geo,
+        osmand=links.osmand,
+        google_maps=links.google_maps,
+        apple_maps=links.apple_maps,
     )
 
 

@@ -6,7 +6,17 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import Uuid
 
@@ -42,9 +52,17 @@ class Plan(TenantBase):
 
 
 class PlanningJob(TenantBase):
-    """The background optimisation that fills a plan."""
+    """The background optimisation that fills a plan, and its place in the queue.
+
+    A job is queued, then leased by one planning slot (of an API process or of
+    ``lastmile worker``: ``leased_by`` names it) until ``lease_expires_at``; the
+    slot renews the lease while it runs the job. A lease that runs out means the
+    slot's process died: the job is queued again, up to the ``planning_attempts``
+    setting (``attempts`` counts the starts), or fails (see
+    :mod:`lastmile.service.plans.queue`)."""
 
     __tablename__ = "planning_jobs"
+    __table_args__ = (Index("ix_planning_jobs_queue_status", "queue", "status"),)
 
     plan_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("plans.id", ondelete="CASCADE"), unique=True
@@ -60,12 +78,26 @@ class PlanningJob(TenantBase):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: The queue it waits in (the ``planning_queue`` setting of the process that took it).
+    queue: Mapped[str] = mapped_column(String(64), default="default", server_default="default")
+    #: How many times a slot has started it.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: The slot running it (host, process and slot), empty while queued.
+    leased_by: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    #: When its slot's lease runs out unless renewed (None: not leased).
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     @property
     def time_limit_s(self) -> float | None:
         """The search time the job was given, seconds (None for jobs that kept none)."""
         value = (self.params or {}).get("time_limit_s")
         return float(value) if isinstance(value, int | float) else None
+
+    @property
+    def robust(self) -> dict[str, Any] | None:
+        """The robustness asked for (``on_time``, ``noise``), or None."""
+        value = (self.params or {}).get("robust")
+        return value if isinstance(value, dict) else None
 
 
 class Route(TenantBase):

@@ -32,7 +32,7 @@ from lastmile.service.schemas import MAX_INT
 router = APIRouter(tags=["plans"])
 
 
-def get_runner(request: Request) -> JobRunner:
+async def get_runner(request: Request) -> JobRunner:
     runner: JobRunner = request.app.state.job_runner
     return runner
 
@@ -55,14 +55,18 @@ PlanDep = Annotated[Plan, Depends(plan_dep)]
 RouteDep = Annotated[Route, Depends(route_dep)]
 
 
-def _job_out(job: PlanningJob | None) -> JobOut | None:
-    return JobOut.model_validate(job) if job is not None else None
+def _job_out(session: SessionDep, job: PlanningJob | None) -> JobOut | None:
+    if job is None:
+        return None
+    out = JobOut.model_validate(job)
+    out.queue_position = service.queue_position(session, job=job)
+    return out
 
 
 def _plan_out(session: SessionDep, plan: Plan) -> PlanOut:
     out = PlanOut.model_validate(plan, from_attributes=True)
     job = service.get_job(session, plan=plan)
-    out.job = _job_out(job)
+    out.job = _job_out(session, job)
     out.travel_model = service.travel_model_of(job)
     return out
 
@@ -73,7 +77,7 @@ def _plan_detail(session: SessionDep, plan: Plan) -> PlanDetail:
         **PlanOut.model_validate(plan, from_attributes=True).model_dump(
             exclude={"job", "travel_model"}
         ),
-        job=_job_out(job),
+        job=_job_out(session, job),
         travel_model=service.travel_model_of(job),
         routes=[RouteOut.model_validate(r) for r in plan.routes],
         unassigned=unassigned_answers(session, plan),
@@ -91,8 +95,10 @@ def create_plan(
 ) -> PlanOut:
     """Start optimising a day: answers at once with the plan and its queued job.
 
-    Follow progress with GET /plans/{plan_id}/job; the routes appear in
-    GET /plans/{plan_id} when the job has succeeded.
+    The job waits in the queue every API process and worker shares; a free
+    planning slot starts it (organisations take turns). Follow progress with
+    GET /plans/{plan_id}/job; the routes appear in GET /plans/{plan_id} when the
+    job has succeeded.
     """
     plan, job = service.create_plan(
         session, org=org, data=body, settings=settings, created_by_id=user.user_id
@@ -116,8 +122,8 @@ def read_plan(plan: PlanDep, session: SessionDep) -> PlanDetail:
 
 @router.get("/plans/{plan_id}/job", response_model=JobOut)
 def read_job(plan: PlanDep, session: SessionDep) -> JobOut:
-    """Progress of the plan's optimisation job."""
-    job = _job_out(service.get_job(session, plan=plan))
+    """Progress of the plan's optimisation job; while it waits, its place in the queue."""
+    job = _job_out(session, service.get_job(session, plan=plan))
     assert job is not None
     return job
 
@@ -127,7 +133,9 @@ def cancel_plan(plan: PlanDep, session: SessionDep, runner: RunnerDep) -> JobOut
     """Cancel the plan's optimisation (409 if it has already ended)."""
     job = service.request_cancel(session, plan=plan)
     runner.cancel(job.id)
-    return JobOut.model_validate(job)
+    out = _job_out(session, job)
+    assert out is not None
+    return out
 
 
 @router.post("/plans/{plan_id}/dispatch", response_model=PlanDetail)

@@ -14,6 +14,24 @@ from lastmile.service.schemas import FINITE, ApiModel, Day, Instant
 MAX_SEED = 2**31 - 1
 
 
+class RobustOptions(ApiModel):
+    """Plan with slack for travel-time noise (docs/robust.md): each stop reached
+    within its window with probability at least ``on_time``."""
+
+    model_config = FINITE
+
+    on_time: float = Field(
+        ge=0.5, le=0.999, description="Target probability of reaching each stop in time, e.g. 0.9."
+    )
+    noise: str = Field(
+        default="lognormal",
+        max_length=200,
+        description="The travel-time noise the buffers are sized for: lognormal, gamma or "
+        "none, with options, e.g. 'lognormal:sigma=0.25' (keys sigma, reference_s, "
+        "max_sigma, median).",
+    )
+
+
 class PlanCreate(ApiModel):
     """Start an optimisation for one day.
 
@@ -46,6 +64,11 @@ class PlanCreate(ApiModel):
     seed: int = Field(
         default=0, ge=0, le=MAX_SEED, description="Random seed (same seed, same plan)."
     )
+    robust: RobustOptions | None = Field(
+        default=None,
+        description="Plan robustly against travel-time noise (none: plan on the predicted "
+        "travel times).",
+    )
 
 
 class JobOut(ApiModel):
@@ -57,10 +80,26 @@ class JobOut(ApiModel):
     progress: float = Field(description="0 to 1.")
     message: str = Field(description="What the job is doing.")
     error: str = Field(description="Why it failed, if it did.")
+    queue_position: int | None = Field(
+        default=None,
+        description="While queued: its place among the organisation's queued jobs (1: the "
+        "organisation's next to start; organisations take turns for the planning slots, and "
+        "each runs at most LASTMILE_PLANNING_ORG_LIMIT jobs at once). None once it runs.",
+    )
+    attempts: int = Field(
+        default=0,
+        description="How many times a planning slot has started it (a job whose worker "
+        "stopped under it is started again, up to LASTMILE_PLANNING_ATTEMPTS).",
+    )
     time_limit_s: float | None = Field(
         default=None,
         description="The search time the job was given, seconds (the service's default "
         "when the request named none): compare with the time since started_at.",
+    )
+    robust: RobustOptions | None = Field(
+        default=None,
+        description="The robustness the plan was asked for (none: planned on the "
+        "predicted travel times); the noise as the service read it.",
     )
     created_at: Instant = Field(description="When it was queued.")
     started_at: Instant | None = Field(description="When it started.")
@@ -73,6 +112,15 @@ class ParcelOut(ApiModel):
     barcode: str | None = Field(description="Barcode to scan (none: the order as a whole).")
     description: str = Field(description="What it is.")
     quantity: int = Field(description="How many pieces.")
+
+
+class NavigationOut(ApiModel):
+    """Links that open the stop in a navigation app (the app when installed, else its web map)."""
+
+    geo: str = Field(description="geo: URI (RFC 5870) with the stop's label: any map app.")
+    osmand: str = Field(description="OsmAnd (https://osmand.net/map?pin=lat,lon).")
+    google_maps: str = Field(description="Google Maps directions to the stop.")
+    apple_maps: str = Field(description="Apple Maps directions to the stop.")
 
 
 class RouteStopOut(ApiModel):
@@ -88,6 +136,11 @@ class RouteStopOut(ApiModel):
     parcels: list[ParcelOut] = Field(description="The parcels, with their barcodes.")
     time_windows: list[TimeWindowOut] = Field(
         default_factory=list, description="When service may start at this stop (none: any time)."
+    )
+    navigation: NavigationOut | None = Field(
+        default=None,
+        description="Links opening the stop in navigation apps (None: the stop has no "
+        "coordinates).",
     )
 
 

@@ -21,6 +21,7 @@ from lastmile.operations import (
 from lastmile.service import naming
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.principal import Principal
+from lastmile.service.automation.models import AUTO_DISPATCH, CARRY_OVER, note
 from lastmile.service.crud import get_owned
 from lastmile.service.db import utcnow
 from lastmile.service.errors import Conflict, FieldError, Forbidden, NotFound, Unprocessable
@@ -28,7 +29,7 @@ from lastmile.service.fleet.models import Driver, Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event, windows_of
 from lastmile.service.orgs.models import Organisation
-from lastmile.service.plans import versions
+from lastmile.service.plans import queue, versions
 from lastmile.service.plans.models import Plan, PlanningJob, Route, UnassignedOrder, Visit
 from lastmile.service.plans.schemas import (
     DispatchRequest,
@@ -37,8 +38,10 @@ from lastmile.service.plans.schemas import (
     PlanCreate,
 )
 from lastmile.service.plans.snapshot import DAY, Snapshot, build_snapshot, plan_epoch
-from lastmile.service.plans.solver_options import check_solver_options
+from lastmile.service.plans.solver_options import check_robust, check_solver_options
+from lastmile.service.pod.models import Proof
 from lastmile.service.settings import Settings
+from lastmile.service.tracking.models import StopEvent
 from lastmile.service.travel import ServiceTravel
 
 _PLANNABLE = (OrderStatus.PENDING.value, OrderStatus.PLANNED.value)
@@ -64,6 +67,11 @@ def create_plan(
     """Check the request and queue a planning job; the caller submits it to the runner."""
     time_limit, errors = check_solver_options(
         engine=data.engine, time_limit_s=data.time_limit_s, settings=settings
+    )
+    robust = (
+        check_robust(data.robust.on_time, data.robust.noise, errors)
+        if data.robust is not None
+        else None
     )
     epoch = plan_epoch(data.date, org.timezone)
 
@@ -124,6 +132,12 @@ def create_plan(
         order_ids = list(dict.fromkeys(data.order_ids))
     if errors:
         raise Unprocessable("the plan request is not valid", errors)
+    carried = (
+        carry_over(session, org=org, day=data.date, epoch=epoch)
+        if org.options.plan_carry_over
+        else {}
+    )
+    order_ids += [oid for oid in carried if oid not in set(order_ids)]
 
     plan = Plan(
         id=uuid.uuid4(),
@@ -139,40 +153,71 @@ def create_plan(
         plan_id=plan.id,
         status="queued",
         message="queued",
+        queue=settings.planning_queue,
         params={
             "engine": data.engine,
             "time_limit_s": time_limit,
             "seed": data.seed,
             "order_ids": [str(o) for o in order_ids],
             "vehicle_ids": [str(v) for v in vehicle_ids],
+            **({"robust": robust.to_dict()} if robust is not None else {}),
         },
     )
     session.add_all([plan, job])
+    session.flush()
+    for oid, why in carried.items():
+        note(
+            session,
+            org_id=org.id,
+            kind=CARRY_OVER,
+            plan_id=plan.id,
+            order_id=oid,
+            message=f"{why}: planned into {plan.name}",
+        )
     session.commit()
     return plan, job
 
 
-# -- job bookkeeping (called by the runner) -------------------------------------------------
-
-
-def start_job(session: Session, *, job_id: uuid.UUID) -> dict[str, Any] | None:
-    """Take a queued job (atomically, so two runners never take the same one).
-
-    Returns its parameters, or None if it is no longer queued.
-    """
-    now = utcnow()
-    taken = session.execute(
-        update(PlanningJob)
-        .where(PlanningJob.id == job_id, PlanningJob.status == "queued")
-        .values(status="running", started_at=now, heartbeat_at=now, message="building the problem")
+def carry_over(
+    session: Session, *, org: Organisation, day: dt.date, epoch: dt.datetime
+) -> dict[uuid.UUID, str]:
+    """The orders a plan for ``day`` takes with the ``plan_carry_over`` option, and
+    why: pending orders whose re-attempt (decided when they failed) falls on ``day``,
+    and pending orders that an earlier plan left unassigned and whose windows allow
+    ``day``. The default selection (every pending order of the day) holds them
+    already; a request listing its orders gets them added."""
+    found: dict[uuid.UUID, str] = {}
+    pending = OrderStatus.PENDING.value
+    due = set(
+        session.scalars(
+            select(StopEvent.order_id).where(
+                StopEvent.org_id == org.id, StopEvent.reattempt_on == day
+            )
+        )
+    ) | set(
+        session.scalars(
+            select(Proof.order_id).where(Proof.org_id == org.id, Proof.reattempt_on == day)
+        )
     )
-    session.commit()
-    if getattr(taken, "rowcount", 0) != 1:
-        return None
-    job = session.get(PlanningJob, job_id)
-    assert job is not None
-    session.refresh(job)
-    return dict(job.params)
+    for order in session.scalars(
+        select(Order).where(Order.org_id == org.id, Order.id.in_(due), Order.status == pending)
+    ):
+        if _on_day(order, epoch):
+            found[order.id] = f"{naming.of_order(order)}: re-attempt due on {day.isoformat()}"
+    left = session.execute(
+        select(Order, Plan.name, UnassignedOrder.reason)
+        .join(UnassignedOrder, UnassignedOrder.order_id == Order.id)
+        .join(Plan, Plan.id == UnassignedOrder.plan_id)
+        .where(Order.org_id == org.id, Order.status == pending, Plan.epoch < epoch)
+        .order_by(Plan.epoch.desc())
+    )
+    for order, plan_name, reason in left:
+        if order.id not in found and _on_day(order, epoch):
+            found[order.id] = f"{naming.of_order(order)}: left unassigned by {plan_name} ({reason})"
+    return found
+
+
+# -- job bookkeeping (called by the runner) -------------------------------------------------
 
 
 def cancel_requested(session: Session, *, job_id: uuid.UUID) -> bool:
@@ -182,58 +227,61 @@ def cancel_requested(session: Session, *, job_id: uuid.UUID) -> bool:
     )
 
 
-def record_progress(session: Session, *, job_id: uuid.UUID, progress: float, message: str) -> None:
-    session.execute(
+def record_progress(
+    session: Session, *, job_id: uuid.UUID, progress: float, message: str, holder: str | None = None
+) -> bool:
+    """Write the job's progress (and heartbeat); with ``holder``, only while that
+    slot still holds the job's lease. Returns whether it was written."""
+    held = [PlanningJob.leased_by == holder] if holder is not None else []
+    done = session.execute(
         update(PlanningJob)
-        .where(PlanningJob.id == job_id, PlanningJob.status == "running")
+        .where(PlanningJob.id == job_id, PlanningJob.status == "running", *held)
         .values(
             progress=round(min(1.0, max(0.0, progress)), 4), message=message, heartbeat_at=utcnow()
         )
     )
     session.commit()
+    return getattr(done, "rowcount", 0) == 1
 
 
-def renew_heartbeats(session: Session, *, job_ids: list[uuid.UUID]) -> None:
-    """Mark these jobs, if still running, as alive now (their process is)."""
-    if job_ids:
-        session.execute(
-            update(PlanningJob)
-            .where(PlanningJob.id.in_(job_ids), PlanningJob.status == "running")
-            .values(heartbeat_at=utcnow())
-        )
-    session.commit()
-
-
-def finish_job(session: Session, *, job_id: uuid.UUID, status: str, error: str = "") -> None:
-    """End a job that produced no plan: failed or cancelled (the plan follows)."""
+def finish_job(
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    status: str,
+    error: str = "",
+    holder: str | None = None,
+) -> bool:
+    """End a job that produced no plan: failed or cancelled (the plan follows).
+    With ``holder``, only while that slot still holds the job's lease. Returns
+    whether the job ended here (False: it had ended already, or was not ``holder``'s)."""
     session.rollback()
+    held = (
+        [PlanningJob.status == "running", PlanningJob.leased_by == holder]
+        if holder is not None
+        else [PlanningJob.status.in_(("queued", "running"))]
+    )
+    done = session.execute(
+        update(PlanningJob)
+        .where(PlanningJob.id == job_id, *held)
+        .values(
+            status=status,
+            error=error,
+            message=status,
+            finished_at=utcnow(),
+            leased_by="",
+            lease_expires_at=None,
+        )
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        session.rollback()
+        return False
     job = session.get(PlanningJob, job_id)
-    if job is None or job.status in ("succeeded", "failed", "cancelled"):
-        return
-    job.status = status
-    job.error = error
-    job.message = status
-    job.finished_at = utcnow()
-    plan = session.get(Plan, job.plan_id)
+    plan = session.get(Plan, job.plan_id) if job is not None else None
     if plan is not None and plan.status == "planning":
         plan.status = status
     session.commit()
-
-
-def orphaned_jobs(
-    session: Session, *, stale_after: dt.timedelta
-) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
-    """Queued jobs, and running jobs whose heartbeat stopped (their process died)."""
-    queued = list(session.scalars(select(PlanningJob.id).where(PlanningJob.status == "queued")))
-    cutoff = utcnow() - stale_after
-    abandoned = list(
-        session.scalars(
-            select(PlanningJob.id).where(
-                PlanningJob.status == "running", PlanningJob.heartbeat_at < cutoff
-            )
-        )
-    )
-    return queued, abandoned
+    return True
 
 
 def snapshot_for_job(
@@ -270,13 +318,19 @@ def store_result(
     snapshot: Snapshot,
     plan: DomainPlan,
     travel: dict[str, Any] | None = None,
-) -> None:
+    holder: str | None = None,
+) -> bool:
     """Write the plan's routes, visits (with ETAs) and unassigned orders; orders
     on routes become planned. ``travel`` says which travel model made the plan
-    (kept with the job's parameters, shown with the plan)."""
+    (kept with the job's parameters, shown with the plan). With ``holder``, only
+    while that slot still holds the job's lease (the job's end is a
+    compare-and-set on it, in the same transaction as the plan): returns whether
+    the plan was stored."""
     session.rollback()
     job = session.get(PlanningJob, job_id)
     assert job is not None
+    if holder is not None and (job.status != "running" or job.leased_by != holder):
+        return False
     row = session.get(Plan, job.plan_id)
     assert row is not None
     epoch = snapshot.epoch
@@ -343,18 +397,82 @@ def store_result(
     row.status = "ready"
     row.engine = plan.engine
     row.travel_note = problem.travel_note[:300]
-    if travel is not None:
-        job.params = {**job.params, "travel_model": travel}
+    params = {**job.params, "travel_model": travel} if travel is not None else job.params
     row.cost = plan.cost
     row.distance_m = plan.distance
     row.travel_s = plan.travel
-    job.status = "succeeded"
-    job.progress = 1.0
-    job.message = (
-        f"{len(served)} orders on {len(row.routes)} routes, {len(row.unassigned)} unassigned"
+    held = (
+        [PlanningJob.status == "running", PlanningJob.leased_by == holder]
+        if holder is not None
+        else []
     )
-    job.finished_at = utcnow()
+    done = session.execute(
+        update(PlanningJob)
+        .where(PlanningJob.id == job_id, *held)
+        .values(
+            status="succeeded",
+            progress=1.0,
+            message=(
+                f"{len(served)} orders on {len(row.routes)} routes, "
+                f"{len(row.unassigned)} unassigned"
+            ),
+            finished_at=utcnow(),
+            leased_by="",
+            lease_expires_at=None,
+            params=params,
+        )
+    )
+    if getattr(done, "rowcount", 0) != 1:
+        session.rollback()  # the lease was lost meanwhile: the job's next attempt writes it
+        return False
+    session.flush()
+    # In the same transaction: nobody sees the plan ready and not yet dispatched.
+    dispatch_automatically(session, plan=row)
     session.commit()
+    return True
+
+
+def dispatch_automatically(session: Session, *, plan: Plan) -> Plan | None:
+    """With the ``auto_dispatch`` option: dispatch a plan that has just become ready
+    as ``POST /plans/{id}/dispatch`` without assignments would (drivers from the
+    shifts), and log it. A plan that cannot be dispatched stays ready; why is
+    logged. The caller commits (:func:`store_result`, with the plan itself).
+    Returns the dispatched plan, or None."""
+    org = session.get(Organisation, plan.org_id)
+    if org is None or not org.options.auto_dispatch or plan.status != "ready":
+        return None
+    if not plan.routes:
+        note(
+            session,
+            org_id=org.id,
+            kind=AUTO_DISPATCH,
+            plan_id=plan.id,
+            message=f"{plan.name} not dispatched: it has no routes",
+        )
+        return None
+    try:
+        # dispatch_plan checks everything before it changes anything: a refusal
+        # leaves the plan as stored.
+        dispatched = dispatch_plan(session, plan=plan, request=DispatchRequest())
+    except (Unprocessable, Conflict) as exc:
+        details = "; ".join(e.reason for e in getattr(exc, "errors", ()) or ())
+        note(
+            session,
+            org_id=org.id,
+            kind=AUTO_DISPATCH,
+            plan_id=plan.id,
+            message=f"{plan.name} not dispatched: {exc}" + (f" ({details})" if details else ""),
+        )
+        return None
+    note(
+        session,
+        org_id=org.id,
+        kind=AUTO_DISPATCH,
+        plan_id=plan.id,
+        message=f"{plan.name} dispatched: {len(dispatched.routes)} route(s) to the drivers "
+        "of their shifts",
+    )
+    return dispatched
 
 
 # -- reading and cancelling ----------------------------------------------------------------
@@ -366,6 +484,11 @@ def get_plan(session: Session, *, org_id: uuid.UUID, plan_id: uuid.UUID) -> Plan
 
 def get_job(session: Session, *, plan: Plan) -> PlanningJob | None:
     return session.scalar(select(PlanningJob).where(PlanningJob.plan_id == plan.id))
+
+
+def queue_position(session: Session, *, job: PlanningJob) -> int | None:
+    """A queued job's place among its organisation's queued jobs (None once it runs)."""
+    return queue.queue_position(session, job=job)
 
 
 def travel_model_of(job: PlanningJob | None) -> dict[str, Any] | None:

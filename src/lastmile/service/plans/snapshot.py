@@ -31,7 +31,12 @@ from lastmile.service.fleet.models import Shift, Vehicle, VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import windows_of
 from lastmile.service.orgs.models import Organisation
-from lastmile.service.travel import ServiceTravel, expected_departures
+from lastmile.service.travel import (
+    OrgTraffic,
+    ServiceTravel,
+    expected_departures,
+    org_traffic,
+)
 
 #: Capacity used for a vehicle type that gives none (no limit).
 UNLIMITED = 2**31 - 1
@@ -61,6 +66,8 @@ class Snapshot:
     timezone: str = "UTC"
     #: When every leg of the matrices leaves (s since the epoch), if they all do at once.
     departure: int | None = None
+    #: The organisation's learned traffic the matrices were made with (None: the configured).
+    traffic: OrgTraffic | None = None
 
 
 def _windows(raw: list[dict[str, Any]], epoch: dt.datetime) -> tuple[tuple[TimeWindow, ...], bool]:
@@ -275,7 +282,10 @@ def build_snapshot(
             set_aside[o.id] = found
 
     profiles = sorted({t.profile for t in problem_types.values()})
-    day = travel_model.for_day(epoch, org.timezone, departure=departure, held=departure is not None)
+    traffic = org_traffic(session, org.id, travel_model)
+    day = travel_model.for_day(
+        epoch, org.timezone, departure=departure, held=departure is not None, traffic=traffic
+    )
     stamps = None
     if departure is None and day.time_dependent:
         stamps = expected_departures(
@@ -299,4 +309,5 @@ def build_snapshot(
         set_aside=set_aside,
         timezone=org.timezone,
         departure=departure,
+        traffic=traffic,
     )

@@ -1,9 +1,13 @@
-"""The solver options a request may ask for (engine, time limit), checked once for
-planning a day and for re-optimising a plan on the road."""
+"""The solver options a request may ask for (engine, time limit, robustness), checked
+once for planning a day and for re-optimising a plan on the road."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from lastmile.exceptions import InputError
 from lastmile.planning.engines import REGISTRY
+from lastmile.planning.robust import Robustness, bare_message
 from lastmile.service.errors import FieldError
 from lastmile.service.settings import Settings
 
@@ -26,3 +30,21 @@ def check_solver_options(
             )
         )
     return time_limit, errors
+
+
+def check_robust(on_time: float, noise: str, errors: list[FieldError]) -> Robustness | None:
+    """The :class:`Robustness` a request's ``robust`` field asks for, or None with
+    what is wrong added to ``errors`` (the field named: ``robust.noise``...)."""
+    try:
+        return Robustness.parse(on_time, noise)
+    except InputError as exc:
+        errors.append(FieldError(reason=bare_message(exc), column=exc.where or "robust"))
+        return None
+
+
+def robustness_of(params: dict[str, Any]) -> Robustness | None:
+    """The :class:`Robustness` a stored job's parameters ask for (None: plain)."""
+    value = params.get("robust")
+    if not isinstance(value, dict):
+        return None
+    return Robustness.parse(float(value["on_time"]), str(value.get("noise", "lognormal")))

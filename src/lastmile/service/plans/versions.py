@@ -245,6 +245,8 @@ def planned_vs_actual(session: Session, *, plan: Plan) -> dict[str, Any]:
         if kind is StopEventKind.ARRIVED:
             arrived.setdefault(key, e.recorded_at)
             continue
+        if not kind.is_outcome:
+            continue
         # A failure settles every stop of the order still open on that route.
         targets = (
             [
