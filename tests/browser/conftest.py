@@ -151,6 +151,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
         database_url=f"sqlite:///{folder / 'lastmile.db'}",
         planning_executor="thread",
         default_time_limit_s=2.0,
+        tracking_refresh_s=2,
     )
     yield from _serve(settings)
 

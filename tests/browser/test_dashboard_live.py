@@ -93,11 +93,17 @@ def _dispatched_day(api: httpx.Client, *, orders: int = 8, tight: bool = False) 
         return _ok(api.post("/orders", json=body | extra), 201)  # type: ignore[no-any-return]
 
     made = [order(i) for i in range(orders)]
-    plan = _ok(api.post("/plans", json={"date": day.isoformat(), "time_limit_s": 2}), 202)
-    deadline = time.monotonic() + 60
-    while (job := _ok(api.get(f"/plans/{plan['id']}/job")))["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, "planning did not finish"
-        time.sleep(0.2)
+    # Searched in a thread of the served app: 8 orders need no more than 1 s, a
+    # longer limit only when a busy machine makes the first search miss.
+    for time_limit_s in (1, 5):
+        body = {"date": day.isoformat(), "time_limit_s": time_limit_s}
+        plan = _ok(api.post("/plans", json=body), 202)
+        deadline = time.monotonic() + 60
+        while (job := _ok(api.get(f"/plans/{plan['id']}/job")))["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, "planning did not finish"
+            time.sleep(0.05)
+        if job["status"] == "succeeded":
+            break
     assert job["status"] == "succeeded", job
     dispatched = _ok(api.post(f"/plans/{plan['id']}/dispatch", json={}))
     urgent = order(99, customer={"name": "Urgent Customer"})

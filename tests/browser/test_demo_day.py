@@ -47,7 +47,7 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, str]]:
                     break
             except httpx.TransportError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.05)
         yield url, log.read_text()
     finally:
         process.send_signal(signal.SIGINT)

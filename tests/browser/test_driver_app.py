@@ -140,6 +140,7 @@ def test_a_driver_sees_the_stops_and_delivers_with_a_scan_and_a_signature(
     hrefs = [a.get_attribute("href") for a in first.locator("nav.navigate a").all()]
     assert hrefs[0].startswith("geo:") and "osmand.net/map?pin=" in hrefs[1]
     assert hrefs[2].startswith("https://www.google.com/maps/dir/?api=1&destination=")
+    assert hrefs[3].startswith("https://maps.apple.com/?daddr=")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert axe(page) == []
     shot(page, "driver-app")

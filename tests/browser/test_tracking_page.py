@@ -14,8 +14,9 @@ from typing import Any
 from playwright.sync_api import expect
 
 ZONE = zoneinfo.ZoneInfo("Europe/Helsinki")
-#: The page polls every 20 s; a change must show within one poll and a margin.
-LIVE_MS = 30_000
+#: The server of these tests has the page poll every 2 s (LASTMILE_TRACKING_REFRESH_S);
+#: a change must show within one poll and a margin.
+LIVE_MS = 10_000
 
 
 def _day(offset: int) -> dt.date:

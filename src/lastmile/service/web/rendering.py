@@ -13,6 +13,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from lastmile.service.notifications.message_templates import customer_language
+from lastmile.service.orders.models import Order
 from lastmile.service.orgs import service as orgs
 from lastmile.service.web.texts import DEFAULT_LANGUAGE, Texts
 
@@ -38,6 +40,13 @@ def language_of(session: Session, org_id: uuid.UUID | None) -> str:
     settings = orgs.get_org(session, org_id=org_id).settings or {}
     language = settings.get("language", DEFAULT_LANGUAGE)
     return language if isinstance(language, str) else DEFAULT_LANGUAGE
+
+
+def customer_language_of(session: Session, order: Order) -> str:
+    """The language of an order's customer (the order's, else the organisation's
+    ``customer_language``, else its language); a language the pages are not written
+    in reads as English, like the customer's messages."""
+    return customer_language(orgs.get_org(session, org_id=order.org_id), order)
 
 
 def render(

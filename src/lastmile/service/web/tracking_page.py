@@ -39,6 +39,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from lastmile.exceptions import InputError
+from lastmile.service.db import utcnow
 from lastmile.service.deps import SessionDep, SettingsDep, client_address
 from lastmile.service.errors import NotFound, TooManyRequests
 from lastmile.service.maps.service import RoadMap
@@ -49,7 +50,7 @@ from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.security import same
 from lastmile.service.settings import Settings
 from lastmile.service.web.access import page_context
-from lastmile.service.web.rendering import language_of, render
+from lastmile.service.web.rendering import customer_language_of, render
 from lastmile.service.web.texts import Texts, preferred_language
 
 _TEXTS = ("track",)
@@ -217,7 +218,7 @@ def _page(
     status_code: int = 200,
 ) -> Response:
     texts = Texts(language)
-    today = dt.datetime.now(zoneinfo.ZoneInfo(view.timezone)).date()
+    today = utcnow().astimezone(zoneinfo.ZoneInfo(view.timezone)).date()
     context = page_context(
         request,
         None,
@@ -232,6 +233,7 @@ def _page(
         today=today.isoformat(),
         last_day=(today + dt.timedelta(days=13)).isoformat(),
         open=not view.status.is_final,
+        refresh_ms=int(request.app.state.settings.tracking_refresh_s * 1000),
     )
     response = render(
         request,
@@ -287,7 +289,7 @@ def tracking_page(
         view = orders.tracking_view(session, token=token)
     except NotFound:
         return _not_found(request)
-    language = language_of(session, order.org_id)
+    language = customer_language_of(session, order)
     return _page(request, token=token, view=view, language=language, sent=sent)
 
 
@@ -331,7 +333,7 @@ def tracking_form(
         order = notifications.order_of_link(session, token=token)
     except NotFound:
         return _not_found(request)
-    language = language_of(session, order.org_id)
+    language = customer_language_of(session, order)
     if not _same_origin(request, settings) or not same(form_token(token), form_token_):
         return _not_found(
             request,

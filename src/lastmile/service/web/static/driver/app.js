@@ -115,8 +115,8 @@ function stopCard(visit, number, status, isNext) {
     stop.instructions ? el("p", { class: "instructions" }, el("strong", { text: `${t("driver.instructions")}: ` }), stop.instructions) : null,
     parcels.length ? el("div", { class: "parcels" }, el("p", { class: "label", text: t("driver.parcels") }), el("ul", {}, ...parcels)) : null,
   );
-  if (isNext && visit.lat != null && visit.lon != null) {
-    const links = navigationLinks(visit.lat, visit.lon, stop.address);
+  const links = finished(status) ? [] : navigationLinks(stop.navigation);
+  if (links.length) {
     card.append(
       el("nav", { class: "navigate", "aria-label": t("driver.navigate") },
         ...links.map(([name, href]) => el("a", { href, text: t(`driver.${name}`), target: href.startsWith("http") ? "_blank" : null, rel: "noopener" }))),

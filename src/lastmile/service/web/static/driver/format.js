@@ -11,14 +11,15 @@ export function time(iso) {
   return clock.format(new Date(iso));
 }
 
-// geo: URI (any map app), OsmAnd, Google Maps directions: [name, href] pairs.
-export function navigationLinks(lat, lon, label = "") {
-  const at = `${lat},${lon}`;
-  const q = label ? `${at}(${encodeURIComponent(label)})` : at;
+// The API's navigation links of a stop (geo: URI for any map app, OsmAnd, Google
+// Maps, Apple Maps) as [name, href] pairs, in that order.
+export function navigationLinks(navigation) {
+  if (!navigation) return [];
   return [
-    ["nav_geo", `geo:${at}?q=${q}`],
-    ["nav_osmand", `https://osmand.net/map?pin=${at}#17/${lat}/${lon}`],
-    ["nav_google", `https://www.google.com/maps/dir/?api=1&destination=${at}&travelmode=driving`],
+    ["nav_geo", navigation.geo],
+    ["nav_osmand", navigation.osmand],
+    ["nav_google", navigation.google_maps],
+    ["nav_apple", navigation.apple_maps],
   ];
 }
 

@@ -1,12 +1,12 @@
 // The customer's tracking page, live: polls the tracking answer (GET /track/{token}
-// as JSON) every 20 s and redraws what changed; shows the driver on a map when the
+// as JSON) every LASTMILE_TRACKING_REFRESH_S (20 s by default) and redraws what changed; shows the driver on a map when the
 // answer holds their position (the server includes it only once few stops remain
 // before the customer's); sends the forms to POST /track/replies with the link's
 // token. Without this script the page still shows everything and the forms post.
 import { t } from "/static/js/api.js";
 import { createMap } from "/static/js/map.js";
 
-const POLL_MS = 20_000;
+const POLL_MS = Number(document.querySelector('meta[name="tracking-refresh-ms"]')?.content) || 20_000;
 const token = document.querySelector('meta[name="tracking-token"]').content;
 const zone = document.querySelector('meta[name="org-timezone"]').content;
 const lang = document.documentElement.lang || "en";
