@@ -40,6 +40,11 @@ SESSION = "lms_session0123456789secret"
         (f"/auth/me?access_token={SESSION}", f"/auth/me?access_token={REDACTED}"),
         (f"/orders/{SESSION}", f"/orders/lms_{REDACTED}"),
         ("/orders?id=42&limit=5", "/orders?id=42&limit=5"),
+        # The SMS gateway's and inbound-mail service's addresses carry a secret.
+        ("/sms/inbound/lmi_inbound0123456789", f"/sms/inbound/{REDACTED}"),
+        ("/email/inbound/lmi_inbound0123456789?x=1", f"/email/inbound/{REDACTED}?x=1"),
+        ("/sms/status/operator-chosen-secret", f"/sms/status/{REDACTED}"),
+        ("/messaging/inbound-secret", "/messaging/inbound-secret"),
     ],
 )
 def test_redact(logged: str, expected: str) -> None:

@@ -142,6 +142,24 @@ def test_serve_makes_links_from_its_own_address_not_from_requests(
     assert commands.listening_url("::1", 8000) == "http://[::1]:8000"
 
 
+def test_serve_refuses_an_sms_gateway_it_cannot_build(
+    sqlite_env: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uvicorn
+
+    started: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.setenv("LASTMILE_SMS_GATEWAY", "http")
+    monkeypatch.delenv("LASTMILE_SMS_HTTP_URL", raising=False)
+    assert commands.main(["serve", "--host", "127.0.0.1"]) == 2
+    assert "cannot start" in capsys.readouterr().err and not started
+    monkeypatch.setenv("LASTMILE_SMS_HTTP_URL", "https://sms.example/send")
+    assert commands.main(["serve", "--host", "127.0.0.1"]) == 0
+    # uvicorn gets a log configuration that prints the texts' log.
+    config = started[-1]["log_config"]
+    assert config["loggers"]["lastmile.sms"]["level"] == "INFO"
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

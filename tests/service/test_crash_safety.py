@@ -47,8 +47,9 @@ STALE_S = 2.0
 
 @pytest.fixture(scope="module")
 def routes(app: FastAPI, client: TestClient) -> tuple[Tenant, dict[str, dict[str, Any]]]:
-    """A tenant with a dispatched plan: each driver's route (as in ``build_world``,
-    with a time limit a busy machine can keep)."""
+    """A tenant with a dispatched plan: each driver's route (as in ``build_world``).
+    The suite searches plans in a thread of this process (no worker process to
+    start, tests/service/conftest.py) and a solve takes its whole limit: 1 s."""
     t = new_tenant(app, client)
     depot = t.depot()
     vtype = t.vehicle_type(capacity=[6])
@@ -58,7 +59,7 @@ def routes(app: FastAPI, client: TestClient) -> tuple[Tenant, dict[str, dict[str
         t.order(i)
     # On a loaded machine the solver may miss even a generous limit: try again.
     for _ in range(3):
-        plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 6}, status=202)
+        plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 1}, status=202)
         job = t.wait_for_job(plan["id"], timeout_s=120)
         if job["status"] == "succeeded":
             break
@@ -308,7 +309,11 @@ def test_a_planning_job_killed_midway_ends_failed_with_its_reason(
 ) -> None:
     t = planning_tenant(app, client)
     log = tmp_path / "server.log"
-    settings = {"planning_stale_after_s": str(STALE_S), "planning_executor": "process"}
+    settings = {
+        "planning_stale_after_s": str(STALE_S),
+        "planning_executor": "process",
+        "planning_attempts": "1",  # not started again: tests/service/plans/test_queue.py
+    }
     with (
         server(database_url, log, **settings) as (proc, base),
         httpx.Client(base_url=base, headers=t.headers(), timeout=10) as http,

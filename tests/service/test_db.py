@@ -49,3 +49,26 @@ def test_datetimes_come_back_aware_and_utc(app: FastAPI) -> None:
         assert row.created_at.utcoffset() == dt.timedelta(0)
         session.delete(row)
         session.commit()
+
+
+def test_a_sqlite_session_that_reads_then_writes_after_another_commit_is_not_refused(
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """SQLite refuses at once (``database is locked``, SQLITE_BUSY_SNAPSHOT, whatever the
+    busy timeout) a transaction that read, then writes after another connection
+    committed. The service's sessions never meet it: the driver begins a transaction
+    at the first write, so the reads before it hold no snapshot (an explicit ``BEGIN``
+    before the reads would bring the refusal back)."""
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE counter (n INTEGER)"))
+        conn.execute(text("INSERT INTO counter VALUES (0)"))
+    with db.make_sessionmaker(engine)() as session:
+        n = session.execute(text("SELECT n FROM counter")).scalar_one()
+        with engine.begin() as conn:  # another writer commits meanwhile
+            conn.execute(text("UPDATE counter SET n = n + 1"))
+        session.execute(text("UPDATE counter SET n = n + :n"), {"n": n + 10})
+        session.commit()
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT n FROM counter")).scalar_one() == 11
+    engine.dispose()

@@ -18,6 +18,7 @@ from lastmile.service.app import create_app
 from lastmile.service.demo_day import (
     HELSINKI_BOX,
     SHIFT_HOURS,
+    DemoSeedError,
     SeededDay,
     demo_settings,
     fresh_database,
@@ -189,10 +190,18 @@ def test_the_dashboard_and_the_driver_app_open_for_their_users(
 
 def test_on_a_road_network_the_day_lies_on_its_roads(tmp_path: Path) -> None:
     monaco = Path(__file__).resolve().parents[1] / "data" / "osm" / "monaco.osm.pbf"
-    url = fresh_database(tmp_path / "service.db")
-    settings = demo_settings(url, public_base_url="http://demo.test", network=str(monaco))
-    app = create_app(settings.model_copy(update={"traffic": "none"}), geocode=None)
-    facts = seed_demo_day(app, orders=8, time_limit_s=5.0)
+    # The demo plans in a thread: 8 orders on Monaco's roads need 2 s; a fresh day
+    # with 5 s when a busy machine made that search miss.
+    for time_limit_s in (2.0, 5.0):
+        url = fresh_database(tmp_path / f"service-{time_limit_s:g}.db")
+        settings = demo_settings(url, public_base_url="http://demo.test", network=str(monaco))
+        app = create_app(settings.model_copy(update={"traffic": "none"}), geocode=None)
+        try:
+            facts = seed_demo_day(app, orders=8, time_limit_s=time_limit_s)
+            break
+        except DemoSeedError:
+            if time_limit_s == 5.0:
+                raise
     w, s, e, n = app.state.travel_model.network("car").bounds
     admin = facts.user("admin")
     with TestClient(app) as client:

@@ -1,7 +1,9 @@
 """Secrets out of the access log.
 
 Customer tracking links carry their token in the path (``/track/{token}``),
-trackers send theirs in the query string (``/osmand?id=...&token=...``), and a
+trackers send theirs in the query string (``/osmand?id=...&token=...``), SMS
+gateways and inbound-mail services post to addresses carrying a secret
+(``/sms/inbound/{secret}``), and a
 client may put a session token or API key in a URL by mistake. uvicorn logs
 each request's path and query string as they came, so
 :class:`RedactSecrets` rewrites its access-log records before any handler
@@ -20,6 +22,9 @@ REDACTED = "[redacted]"
 
 #: The token segment after ``/track/`` (``/track/replies`` names no token).
 _TRACKING_PATH = re.compile(r"(/track/)(?!replies(?:[/?#\s\"]|$))[^/?#\s\"]+")
+#: The secret segment of the gateways' callback addresses (/sms/status/<secret>,
+#: /sms/inbound/<secret>, /email/inbound/<secret>).
+_CALLBACK_PATH = re.compile(r"(/(?:sms/status|sms/inbound|email/inbound)/)[^/?#\s\"]+")
 #: Query fields whose values are credentials.
 _SECRET_FIELDS = re.compile(
     r"([?&](?:token|access_token|password|passwd|pwd|secret|key|api_key|apikey)=)[^&#\s\"]*",
@@ -29,13 +34,15 @@ _SECRET_FIELDS = re.compile(
 #: may treat the identifier as the secret).
 _OSMAND_QUERY = re.compile(r"(/osmand/?\?)([^#\s\"]*)", re.IGNORECASE)
 _TRACKER_ID = re.compile(r"((?:^|&)(?:id|deviceid|device_id)=)[^&]*", re.IGNORECASE)
-#: The service's own tokens: sessions (lms_), API keys (lmk_), trackers (lmd_).
-_PREFIXED_TOKEN = re.compile(r"\b(lm[skd]_)[A-Za-z0-9_\-]{4,}")
+#: The service's own tokens: sessions (lms_), API keys (lmk_), trackers (lmd_),
+#: inbound secrets (lmi_).
+_PREFIXED_TOKEN = re.compile(r"\b(lm[skdi]_)[A-Za-z0-9_\-]{4,}")
 
 
 def redact(text: str) -> str:
     """``text`` (a request line, a path with its query) with its secrets replaced."""
     text = _TRACKING_PATH.sub(rf"\g<1>{REDACTED}", text)
+    text = _CALLBACK_PATH.sub(rf"\g<1>{REDACTED}", text)
     text = _SECRET_FIELDS.sub(rf"\g<1>{REDACTED}", text)
     text = _OSMAND_QUERY.sub(
         lambda m: m.group(1) + _TRACKER_ID.sub(rf"\g<1>{REDACTED}", m.group(2)), text

@@ -3,9 +3,10 @@
 Building the app builds the process's travel model from the settings
 (:mod:`lastmile.service.travel`: a road network named there is loaded now, and a
 missing or unreadable file is an ``InputError`` naming it). On start-up the
-database is migrated to head (unless ``auto_migrate`` is off) and the planning
-job runner is started; on shut-down running jobs are
-cancelled. Building the app installs the notifications outbox (changes and
+database is migrated to head (unless ``auto_migrate`` is off) and the process's
+planning slots are started (:class:`~lastmile.service.plans.jobs.JobRunner`, on
+the queue every process shares); on shut-down the jobs they run go back to the
+queue. Building the app installs the notifications outbox (changes and
 published events become queued webhooks and customer messages in their own
 transaction). Errors have one shape everywhere: ``{"detail": str, "errors": [...]}``.
 """
@@ -13,6 +14,8 @@ transaction). Errors have one shape everywhere: ``{"detail": str, "errors": [...
 from __future__ import annotations
 
 import gc
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,16 +26,19 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import Field
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 import lastmile
 from lastmile.exceptions import InputError
 from lastmile.service import accesslog, db
 from lastmile.service.auth.router import router as auth_router
+from lastmile.service.automation.router import router as automation_router
+from lastmile.service.clock import SimulatedClock, wall_clock
 from lastmile.service.depots.router import router as depots_router
 from lastmile.service.errors import FieldError, ServiceError, TooManyRequests, Unprocessable
 from lastmile.service.fleet.router import router as fleet_router
 from lastmile.service.geocoding import GeocodeFn, make_geocoder
+from lastmile.service.learning.router import router as learning_router
 from lastmile.service.maps.router import router as maps_router
 from lastmile.service.maps.service import RoadMap
 from lastmile.service.notifications.outbox import install_outbox
@@ -46,6 +52,7 @@ from lastmile.service.pod.router import router as pod_router
 from lastmile.service.ratelimit import RateLimiter
 from lastmile.service.replan.router import router as replan_router
 from lastmile.service.replan.views import LiveViews
+from lastmile.service.reports.router import router as reports_router
 from lastmile.service.schemas import ApiModel, ErrorOut, answer_zone
 from lastmile.service.settings import Settings
 from lastmile.service.tracking.router import router as live_router
@@ -54,6 +61,7 @@ from lastmile.service.web.access import LoginRequired, login_url
 from lastmile.service.web.dashboard import router as dashboard_router
 from lastmile.service.web.driver import router as driver_router
 from lastmile.service.web.rendering import STATIC
+from lastmile.service.web.reports_page import router as reports_page_router
 from lastmile.service.web.router import router as web_router
 from lastmile.service.web.tracking_page import router as tracking_page_router
 from lastmile.travel import TravelModel
@@ -67,6 +75,17 @@ class Health(ApiModel):
     travel: dict[str, Any] = Field(
         description="How travel is computed: kind (road, osrm or straight_line) and its "
         "settings, e.g. network, traffic and weather (file names only, never secrets)."
+    )
+    planning: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Where optimisations run: executor (local: processes of this machine; "
+        "dask: the cluster behind scheduler, LASTMILE_SCHEDULER) and solver_workers.",
+    )
+    clock: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The service's clock: simulated (false: the wall clock), speed (1 on "
+        "the wall clock), now; a simulated clock (LASTMILE_SIMULATED_CLOCK) also gives its "
+        "start. A client driving real vehicles should refuse a simulated clock.",
     )
 
 
@@ -125,14 +144,61 @@ class _AnswerZoneMiddleware:
             await self.app(scope, receive, send)
 
 
+_log = logging.getLogger("lastmile.service")
+
+
+class _UnexpectedErrorMiddleware:
+    """An exception no handler knows becomes a logged 500 in the usual error shape.
+
+    Starlette's own last-resort handler answers 500 and then re-raises, and
+    uvicorn closes a connection whose application raised: the client's next
+    request on it was reset. Here the exception ends with the answer, the
+    connection stays usable, and the log line and the answer share an error id
+    (the traceback is only in the log). An exception after the answer started
+    cannot be answered any more and is re-raised.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception:
+            if started:
+                raise
+            error_id = secrets.token_hex(6)
+            _log.exception(
+                "unexpected error %s on %s %s", error_id, scope.get("method"), scope.get("path")
+            )
+            response = _error_response(
+                500, f"internal error {error_id}: the server could not answer; it has been logged"
+            )
+            await response(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
     geocode: GeocodeFn | object | None = _DEFAULT,
     travel_model: TravelModel | ServiceTravel | None = None,
+    hold_clock: bool = False,
 ) -> FastAPI:
     """A configured app. ``geocode`` and ``travel_model`` override what the
-    settings would build (tests pass fakes; one model serves every profile and day)."""
+    settings would build (tests pass fakes; one model serves every profile and day).
+    ``hold_clock``: a simulated clock starts held (``app.state.simulated_clock.run()``
+    lets it go)."""
     settings = settings or Settings()
     if isinstance(travel_model, ServiceTravel):
         travel = travel_model
@@ -148,6 +214,15 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.auto_migrate:
             db.upgrade(engine)
+        # A simulation instance's clock starts when the app starts serving; every
+        # utcnow() of the process follows it until the app stops.
+        simulated = settings.make_clock()
+        if simulated is not None and hold_clock:
+            simulated.hold()
+        previous_clock = db.install_clock(simulated.now) if simulated is not None else None
+        if simulated is not None:
+            app.state.simulated_clock = simulated
+            app.state.clock = simulated.now
         runner = JobRunner(
             sessions=app.state.sessionmaker,
             settings=settings,
@@ -161,6 +236,8 @@ def create_app(
         finally:
             runner.shutdown(wait=True)
             engine.dispose()
+            if simulated is not None:
+                db.install_clock(previous_clock)
 
     app = FastAPI(
         title="lastmile",
@@ -178,6 +255,7 @@ def create_app(
         redoc_url=None,
     )
     app.add_middleware(_AnswerZoneMiddleware)
+    app.add_middleware(_UnexpectedErrorMiddleware)
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
@@ -203,6 +281,9 @@ def create_app(
         pod_router,
         notifications_router,
         maps_router,
+        learning_router,
+        reports_router,
+        automation_router,
     ):
         app.include_router(router, responses=_ERRORS)
     # Before the API's /track/{token}: browsers asking for HTML get the page there.
@@ -210,13 +291,22 @@ def create_app(
     app.include_router(tracking_router, responses=_PUBLIC_ERRORS)
     app.include_router(web_router)
     app.include_router(dashboard_router)
+    app.include_router(reports_page_router)
     app.include_router(driver_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health", response_model=Health, tags=["service"])
     def health() -> Health:
-        """Liveness check and the travel configuration (no authentication)."""
-        return Health(status="ok", version=lastmile.__version__, travel=travel.describe())
+        """Liveness check, the travel configuration and where optimisations run (no
+        authentication)."""
+        simulated: SimulatedClock | None = getattr(app.state, "simulated_clock", None)
+        return Health(
+            status="ok",
+            version=lastmile.__version__,
+            travel=travel.describe(),
+            planning=settings.describe_planning(),
+            clock=simulated.describe() if simulated is not None else wall_clock(),
+        )
 
     _install_error_handlers(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]

@@ -3,9 +3,10 @@
 Wire them into the main parser with::
 
     from lastmile.service.commands import (
-        add_admin_parser, add_db_parser, add_orders_parser, add_serve_parser)
+        add_admin_parser, add_db_parser, add_orders_parser, add_serve_parser,
+        add_worker_parser)
     add_serve_parser(subparsers); add_admin_parser(subparsers); add_db_parser(subparsers)
-    add_orders_parser(subparsers)
+    add_orders_parser(subparsers); add_worker_parser(subparsers)
     ...
     args = parser.parse_args(argv)
     return args.handler(args)          # every sub-command sets ``handler``
@@ -126,11 +127,141 @@ def run_serve(args: argparse.Namespace) -> int:
             )
     try:
         app = create_app(settings)
+        _check_sms_gateway()
     except InputError as exc:
         print(f"error: cannot start: {exc}", file=sys.stderr)
         return 2
     accesslog.install()
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        log_config=log_config(args.log_level),
+    )
+    return 0
+
+
+def _check_sms_gateway() -> None:
+    """Refuse to start with an SMS gateway that cannot be built (``LASTMILE_SMS_GATEWAY=http``
+    without a URL, a body template that is not JSON): said now, not at the first text."""
+    from pydantic import ValidationError
+
+    from lastmile.service.notifications.gateways import make_gateway
+    from lastmile.service.notifications.settings import NotifySettings
+
+    try:
+        notify = NotifySettings()
+    except ValidationError as exc:
+        raise InputError(str(exc), where="LASTMILE_*") from None
+    make_gateway(notify).close()
+
+
+def log_config(level: str = "info") -> dict[str, Any]:
+    """uvicorn's logging configuration, which also prints the service's own
+    ``lastmile.sms`` log (texts the log gateway "sends", gateway failures, customers'
+    answers) on the server's output, formatted like uvicorn's lines: at INFO, or at
+    ``level`` when that is higher (``--log-level warning`` leaves the texts out)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    shown = level.upper() if level in ("warning", "error", "critical") else "INFO"
+    config["loggers"]["lastmile.sms"] = {
+        "handlers": ["default"],
+        "level": shown,
+        "propagate": False,
+    }
+    return config
+
+
+# -- worker ------------------------------------------------------------------------------
+
+
+def add_worker_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """``lastmile worker [--slots N] [--queue NAME]``."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "worker",
+        help="run planning jobs from the shared queue (no web server)",
+        description="Take queued planning jobs from the database (LASTMILE_DATABASE_URL) and "
+        "run them, N at a time, until stopped (SIGTERM or Ctrl-C: the jobs running then go "
+        "back to the queue). Any number of workers and API processes may share one "
+        "PostgreSQL database; organisations take turns for the slots. Travel comes from the "
+        "same LASTMILE_* settings as lastmile serve (LASTMILE_NETWORK, ...).",
+    )
+    p.add_argument(
+        "--slots",
+        type=int,
+        default=None,
+        metavar="N",
+        help="jobs run at the same time (overrides LASTMILE_PLANNING_SLOTS; default 1)",
+    )
+    p.add_argument(
+        "--queue",
+        default=None,
+        metavar="NAME",
+        help="the queue to take jobs from (overrides LASTMILE_PLANNING_QUEUE; default: default)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    p.set_defaults(handler=run_worker)
+    return p
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from lastmile.service import db
+    from lastmile.service.notifications.outbox import install_outbox
+    from lastmile.service.plans.jobs import JobRunner
+    from lastmile.service.travel import ServiceTravel
+
+    if args.slots is not None and args.slots < 1:
+        print(f"error: --slots must be at least 1, not {args.slots}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings(planning_queue=args.queue)
+    slots = args.slots if args.slots is not None else max(1, settings.slots)
+    try:
+        travel = ServiceTravel.from_settings(settings)
+    except InputError as exc:
+        print(f"error: cannot start: {exc}", file=sys.stderr)
+        return 2
+    engine = db.make_engine(settings.database_url)
+    if settings.auto_migrate:
+        db.upgrade(engine)
+    install_outbox()  # a stored plan's changes become webhooks, as in the API process
+    runner = JobRunner(
+        sessions=db.make_sessionmaker(engine),
+        settings=settings,
+        travel_model=travel,
+        slots=slots,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        del signum, frame
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    runner.recover()
+    print(
+        f"lastmile worker {runner.name}: {slots} planning slot(s) on queue "
+        f"{settings.planning_queue!r}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stop.wait()
+    print("lastmile worker: stopping; running jobs go back to the queue", file=sys.stderr)
+    runner.shutdown(wait=True)
+    engine.dispose()
     return 0
 
 
@@ -430,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     add_admin_parser(subparsers)
     add_orders_parser(subparsers)
     add_db_parser(subparsers)
+    add_worker_parser(subparsers)
     args = parser.parse_args(argv)
     handler = args.handler
     result: int = handler(args)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,23 @@ NAMING_CONVENTION = {
 }
 
 
+#: The clock :func:`utcnow` reads instead of the wall clock (a simulation instance's,
+#: :mod:`lastmile.service.clock`); set by :func:`install_clock` while such an app runs.
+_clock: Callable[[], dt.datetime] | None = None
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """Now, aware, UTC: the wall clock, or the simulated clock when one is installed."""
+    clock = _clock
+    return dt.datetime.now(dt.UTC) if clock is None else clock()
+
+
+def install_clock(clock: Callable[[], dt.datetime] | None) -> Callable[[], dt.datetime] | None:
+    """Make :func:`utcnow` read ``clock`` (None: the wall clock again) in this
+    process; returns the clock it replaces."""
+    global _clock
+    previous, _clock = _clock, clock
+    return previous
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -12,7 +12,7 @@ token in ``X-CSRF-Token`` (403 otherwise).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -34,7 +34,7 @@ _bearer = HTTPBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -67,7 +67,7 @@ def limit_login_attempts(request: Request, settings: Settings, email: str) -> No
     state.login_limiter.hit(f"login:{address}:{email.strip().lower()}", what="login attempts")
 
 
-def get_credentials(
+async def get_credentials(
     request: Request,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> HTTPAuthorizationCredentials | None:
@@ -102,14 +102,19 @@ def get_principal(session: SessionDep, credentials: CredentialsDep) -> Principal
 CurrentUser = Annotated[Principal, Depends(get_principal)]
 
 
-def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
-    """A dependency that lets only ``roles`` through (403 for the others)."""
-    names = ", ".join(r.value for r in roles)
+def ensure_role(principal: Principal, *roles: Role) -> Principal:
+    """``principal`` if it holds one of ``roles`` (403 otherwise)."""
+    if principal.role not in roles:
+        names = ", ".join(r.value for r in roles)
+        raise Forbidden(f"needs role {names}; you are {principal.role.value}")
+    return principal
 
-    def check(principal: CurrentUser) -> Principal:
-        if principal.role not in roles:
-            raise Forbidden(f"needs role {names}; you are {principal.role.value}")
-        return principal
+
+def require_roles(*roles: Role) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only ``roles`` through (403 for the others)."""
+
+    async def check(principal: CurrentUser) -> Principal:
+        return ensure_role(principal, *roles)
 
     return check
 
@@ -126,7 +131,7 @@ class Page:
     offset: int
 
 
-def get_page(
+async def get_page(
     limit: Annotated[int, Query(ge=1, le=1000, description="Most items to return.")] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")] = 0,
 ) -> Page:

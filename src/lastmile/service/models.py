@@ -4,14 +4,20 @@ from lastmile.service.auth.models import ApiKey as ApiKey
 from lastmile.service.auth.models import Role as Role
 from lastmile.service.auth.models import SessionToken as SessionToken
 from lastmile.service.auth.models import User as User
+from lastmile.service.automation.models import AutomationEntry as AutomationEntry
+from lastmile.service.automation.models import AutomationRun as AutomationRun
 from lastmile.service.db import Base as Base
 from lastmile.service.depots.models import Depot as Depot
 from lastmile.service.fleet.models import Driver as Driver
 from lastmile.service.fleet.models import Shift as Shift
 from lastmile.service.fleet.models import Vehicle as Vehicle
 from lastmile.service.fleet.models import VehicleType as VehicleType
+from lastmile.service.learning.models import LearnedTraffic as LearnedTraffic
 from lastmile.service.notifications.models import CustomerNotification as CustomerNotification
 from lastmile.service.notifications.models import CustomerReply as CustomerReply
+from lastmile.service.notifications.models import InboundMessage as InboundMessage
+from lastmile.service.notifications.models import InboundSecret as InboundSecret
+from lastmile.service.notifications.models import OutboundMessage as OutboundMessage
 from lastmile.service.notifications.models import WebhookDelivery as WebhookDelivery
 from lastmile.service.notifications.models import WebhookEndpoint as WebhookEndpoint
 from lastmile.service.orders.models import Order as Order
@@ -33,11 +39,14 @@ from lastmile.service.tracking.models import TrackerDevice as TrackerDevice
 
 __all__ = [
     "ApiKey",
+    "AutomationEntry",
+    "AutomationRun",
     "Base",
     "CustomerNotification",
     "CustomerReply",
     "Depot",
     "Driver",
+    "LearnedTraffic",
     "Order",
     "OrderItem",
     "Organisation",

@@ -148,6 +148,21 @@ PerDimension = Annotated[list[Int], Field(max_length=MAX_DIMENSIONS)]
 Barcode = Annotated[str, StringConstraints(max_length=MAX_BARCODE_LENGTH)]
 
 
+def _language_code(value: str) -> str:
+    code = value.strip().lower()
+    if not (2 <= len(code) <= 3 and code.isascii() and code.isalpha()):
+        raise ValueError(f"{value[:20]!r} is not a language code (2 or 3 letters, e.g. en, fi)")
+    return code
+
+
+#: An ISO 639 language code (``en``, ``fi``), written in lower case.
+LanguageCode = Annotated[
+    str,
+    AfterValidator(_language_code),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z]{2,3}$", "examples": ["en", "fi"]}),
+]
+
+
 class ApiModel(BaseModel):
     """Base of every request/response schema (reads ORM rows directly).
 

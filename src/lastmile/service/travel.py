@@ -25,6 +25,12 @@ with one road profile is solved with
 :func:`lastmile.planning.solve_time_dependent` when traffic or weather change
 speeds through the day (:meth:`ServiceTravel.job_legs`; the worker process
 builds the same model again from what :class:`JobLegs` holds, a few values).
+
+An organisation whose speeds were learned from its own trips
+(``service/learning``, a profile in use) plans and times with that profile
+instead of the configured one: :func:`org_traffic` reads it (parsed once per
+revision and process) and every query above takes it as ``traffic``; day
+models are kept per traffic profile.
 """
 
 from __future__ import annotations
@@ -44,12 +50,15 @@ import numpy as np
 import numpy.typing as npt
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from lastmile.domain import Depot as DomainDepot
 from lastmile.domain import Location, Order, Vehicle
 from lastmile.domain.time import HORIZON
 from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
+from lastmile.service.learning.models import LearnedTraffic
 from lastmile.service.settings import Settings
 from lastmile.travel import HaversineModel, TravelMatrix, TravelModel, grown_matrix
 from lastmile.travel.network import RoadNetwork, get_profile
@@ -59,6 +68,8 @@ from lastmile.travel.time_dependent import TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
 
 IntArray = npt.NDArray[np.int64]
+#: Learned profiles (one per organisation and revision) kept parsed per process.
+LEARNED_PROFILES = 64
 #: A day model and when it is to be built again (monotonic seconds).
 _Kept = tuple[TimeDependentModel, float]
 #: Between[profile](origins, destinations) -> (durations, distances); see planning.live.grow.
@@ -173,12 +184,23 @@ class TravelConfig:
 
 
 @dataclass(frozen=True)
+class OrgTraffic:
+    """An organisation's learned traffic profile: ``key`` names it among the kept day
+    models (organisation and revision), ``label`` says what it is in a travel note."""
+
+    key: str
+    profile: TrafficProfile
+    label: str = ""
+
+
+@dataclass(frozen=True)
 class JobLegs:
     """What a planning worker needs to build a job's time-dependent model again."""
 
     spec: NetworkSpec
     profile: str
     epoch: dt.datetime
+    traffic: OrgTraffic | None = None
 
 
 class ServiceTravel:
@@ -192,11 +214,13 @@ class ServiceTravel:
         self._custom = model is not None
         self._traffic: TrafficProfile | None = None
         self._networks: dict[str, RoadNetwork] = {}
-        self._days: collections.OrderedDict[tuple[str, dt.datetime], _Kept]
+        self._days: collections.OrderedDict[tuple[str, dt.datetime, str], _Kept]
         self._days = collections.OrderedDict()
-        self._held: collections.OrderedDict[tuple[str, dt.datetime, int | None], HeldRoadModel] = (
-            collections.OrderedDict()
-        )
+        self._held: collections.OrderedDict[
+            tuple[str, dt.datetime, int | None, str], HeldRoadModel
+        ] = collections.OrderedDict()
+        self._learned: collections.OrderedDict[tuple[Any, int], OrgTraffic]
+        self._learned = collections.OrderedDict()
         self._lock = threading.Lock()
         if model is not None:
             return
@@ -240,8 +264,35 @@ class ServiceTravel:
 
     @property
     def time_dependent(self) -> bool:
-        """Whether travel times depend on the time of day."""
+        """Whether travel times depend on the time of day (with the configured traffic)."""
         return self.spec is not None and self.spec.time_dependent
+
+    @property
+    def on_roads(self) -> bool:
+        """Whether travel is on a road network of the process's own (speeds can be learned)."""
+        return self.spec is not None
+
+    @property
+    def base_traffic(self) -> TrafficProfile:
+        """The configured traffic profile (what learning starts from)."""
+        if self._traffic is None:
+            raise InputError("travel is not on a road network", where="travel settings")
+        return self._traffic
+
+    def learned(self, key: Any, revision: int, load: Callable[[], TrafficProfile]) -> OrgTraffic:
+        """The learned profile ``revision`` of ``key`` (an organisation), parsed by ``load``
+        the first time this process sees it."""
+        with self._lock:
+            found = self._learned.get((key, revision))
+            if found is not None:
+                self._learned.move_to_end((key, revision))
+                return found
+        made = OrgTraffic(f"{key}#{revision}", load(), f"learned revision {revision}")
+        with self._lock:
+            self._learned[(key, revision)] = made
+            while len(self._learned) > LEARNED_PROFILES:
+                self._learned.popitem(last=False)
+        return made
 
     def network_key(self, profile: str) -> str:
         """Profiles with the same key share their travel times ("" for every profile
@@ -272,11 +323,14 @@ class ServiceTravel:
         with self._lock:
             return self._networks.setdefault(key, loaded)
 
-    def day_model(self, profile: str, epoch: dt.datetime) -> TimeDependentModel:
+    def day_model(
+        self, profile: str, epoch: dt.datetime, traffic: OrgTraffic | None = None
+    ) -> TimeDependentModel:
         """The road model of ``profile`` for the day whose midnight is ``epoch`` (aware,
-        in the plan's time zone: traffic follows its wall clock)."""
+        in the plan's time zone: traffic follows its wall clock), with ``traffic``
+        instead of the configured profile when given."""
         assert self.spec is not None
-        key = (self.network_key(profile), epoch)
+        key = (self.network_key(profile), epoch, traffic.key if traffic is not None else "")
         now = time.monotonic()
         with self._lock:
             found = self._days.get(key)
@@ -284,7 +338,12 @@ class ServiceTravel:
                 self._days.move_to_end(key)
                 return found[0]
         network = self.network(profile)
-        model = self.spec.model(network, epoch=epoch, traffic=self._traffic, weather_fallback=True)
+        model = self.spec.model(
+            network,
+            epoch=epoch,
+            traffic=traffic.profile if traffic is not None else self._traffic,
+            weather_fallback=True,
+        )
         with self._lock:
             self._days[key] = (model, now + FORECAST_TTL_S)
             self._days.move_to_end(key)
@@ -292,11 +351,22 @@ class ServiceTravel:
                 self._days.popitem(last=False)
         return model
 
-    def held_model(self, profile: str, epoch: dt.datetime, departure: int | None) -> HeldRoadModel:
+    def held_model(
+        self,
+        profile: str,
+        epoch: dt.datetime,
+        departure: int | None,
+        traffic: OrgTraffic | None = None,
+    ) -> HeldRoadModel:
         """The day model of ``profile`` with the speeds at ``departure`` held, kept per
         process: every re-planning request on a kept live view asks for the same one."""
-        day = self.day_model(profile, epoch)
-        key = (self.network_key(profile), epoch, departure)
+        day = self.day_model(profile, epoch, traffic)
+        key = (
+            self.network_key(profile),
+            epoch,
+            departure,
+            traffic.key if traffic is not None else "",
+        )
         with self._lock:
             found = self._held.get(key)
             if found is not None and found.model is day:
@@ -317,27 +387,74 @@ class ServiceTravel:
         *,
         departure: int | None = None,
         held: bool = False,
+        traffic: OrgTraffic | None = None,
     ) -> DayTravel:
         """Travel on the day at ``epoch`` in ``timezone``; legs leave at ``departure``
         (seconds since the epoch) unless a query says otherwise. ``held``: on a road
         network, the speeds at ``departure`` hold on every leg (:class:`HeldRoadModel`,
-        for re-planning) instead of each leg's own time-dependent fastest path."""
-        return DayTravel(self, local_epoch(epoch, timezone), departure, held=held)
+        for re-planning) instead of each leg's own time-dependent fastest path.
+        ``traffic``: an organisation's learned profile (see :func:`org_traffic`)."""
+        return DayTravel(
+            self,
+            local_epoch(epoch, timezone),
+            departure,
+            held=held,
+            traffic=traffic if self.spec is not None else None,
+        )
 
     def job_legs(
-        self, problem: PlanningProblem, epoch: dt.datetime, timezone: str
+        self,
+        problem: PlanningProblem,
+        epoch: dt.datetime,
+        timezone: str,
+        traffic: OrgTraffic | None = None,
     ) -> JobLegs | None:
         """How a planning job re-times ``problem`` through the day, or None when a plain
         solve on its matrices is right: travel does not depend on the time of day, or
         the fleet drives on several road profiles (each profile's matrix then has every
         row leaving when it is expected to, see :func:`expected_departures`)."""
-        if not self.time_dependent or self.spec is None or not problem.vehicles:
+        if self.spec is None or not problem.vehicles:
+            return None
+        if not (self.time_dependent or traffic is not None):
             return None
         profiles = {v.type.profile for v in problem.vehicles}
         keys = {self.network_key(p) for p in profiles}
         if len(keys) != 1:
             return None
-        return JobLegs(self.spec, keys.pop(), local_epoch(epoch, timezone))
+        return JobLegs(self.spec, keys.pop(), local_epoch(epoch, timezone), traffic)
+
+
+def traffic_revision_of(org_id: Any) -> Any:
+    """The select of the revision of the learned traffic profile ``org_id`` uses (a
+    value or a correlated column), for a scalar subquery: NULL when none is in use."""
+    return select(LearnedTraffic.revision).where(
+        LearnedTraffic.org_id == org_id, LearnedTraffic.in_use.is_(True)
+    )
+
+
+_UNREAD: Any = object()
+
+
+def org_traffic(
+    session: Session, org_id: Any, travel: ServiceTravel, *, revision: int | None = _UNREAD
+) -> OrgTraffic | None:
+    """The traffic profile learned from ``org_id``'s own trips, when one is in use and
+    travel is on a road network (else None: the configured profile applies).
+    ``revision``: the in-use profile's revision as already read with another query
+    (:func:`traffic_revision_of`; None: none in use), instead of a query of its own."""
+    if not travel.on_roads:
+        return None
+    if revision is _UNREAD:
+        revision = session.scalar(traffic_revision_of(org_id))
+    if revision is None:
+        return None
+
+    def load() -> TrafficProfile:
+        row = session.scalar(select(LearnedTraffic).where(LearnedTraffic.org_id == org_id))
+        assert row is not None
+        return row.traffic_profile()
+
+    return travel.learned(org_id, int(revision), load)
 
 
 def local_epoch(epoch: dt.datetime, timezone: str) -> dt.datetime:
@@ -491,22 +608,24 @@ class HeldRoadModel:
         """Metres from each root's tree to the nodes ``there`` only, walking each path
         once (few trees: cheaper than :meth:`_tree_lengths` over every node)."""
         out = np.zeros((len(roots), len(there)))
+        n, length_of = self._n, self._length_of
+        targets = there.tolist()
         for r, root in enumerate(roots.tolist()):
-            up = pred[r]
+            up = pred[r].tolist()  # plain ints: a list is read much faster than an array
             memo: dict[int, float] = {root: 0.0}
-            for j, node in enumerate(there.tolist()):
+            row = out[r]
+            for j, node in enumerate(targets):
                 chain = []
                 v = node
                 while v not in memo:
                     chain.append(v)
-                    v = int(up[v])
+                    v = up[v]
                     if v < 0:
                         raise InputError(f"node {node} cannot be reached", where="network")
                 for u in reversed(chain):
-                    p = int(up[u])
-                    a, b = (u, p) if backwards else (p, u)
-                    memo[u] = memo[p] + self._length_of[a * self._n + b]
-                out[r, j] = memo[node]
+                    p = up[u]
+                    memo[u] = memo[p] + length_of[u * n + p if backwards else p * n + u]
+                row[j] = memo[node]
         return out
 
     def matrix(
@@ -580,16 +699,18 @@ class DayTravel:
         departure: int | None,
         *,
         held: bool = False,
+        traffic: OrgTraffic | None = None,
     ) -> None:
         self.travel = travel
         self.epoch = epoch
         self.departure = departure
         self.held = held
+        self.traffic = traffic
         self._models: dict[str, TravelModel] = {}
 
     @property
     def time_dependent(self) -> bool:
-        return self.travel.time_dependent
+        return self.travel.time_dependent or self.traffic is not None
 
     def model(self, profile: str) -> TravelModel:
         """The model vehicles of ``profile`` drive on (legs leaving at the day's departure)."""
@@ -600,9 +721,11 @@ class DayTravel:
             if fixed is not None:
                 found = fixed
             elif self.held:
-                found = self.travel.held_model(key, self.epoch, self.departure)
+                found = self.travel.held_model(key, self.epoch, self.departure, self.traffic)
             else:
-                found = RoadModelAt(self.travel.day_model(key, self.epoch), self.departure)
+                found = RoadModelAt(
+                    self.travel.day_model(key, self.epoch, self.traffic), self.departure
+                )
             self._models[key] = found
         return found
 
@@ -613,9 +736,12 @@ class DayTravel:
             key = self.travel.network_key(p)
             if key not in seen:
                 seen[key] = self.model(p).description
+        learned = ""
+        if self.traffic is not None:
+            learned = f"; speeds learned from the organisation's trips ({self.traffic.label})"
         if len(seen) == 1:
-            return next(iter(seen.values()))
-        return "; ".join(f"{key}: {text}" for key, text in seen.items())
+            return next(iter(seen.values())) + learned
+        return "; ".join(f"{key}: {text}" for key, text in seen.items()) + learned
 
     def matrices(
         self,
@@ -792,10 +918,12 @@ __all__ = [
     "HeldRoadModel",
     "JobLegs",
     "LegDurations",
+    "OrgTraffic",
     "RoadModelAt",
     "ServiceTravel",
     "TravelConfig",
     "expected_departures",
     "local_epoch",
+    "org_traffic",
     "public_url",
 ]

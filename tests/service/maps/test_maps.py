@@ -91,8 +91,15 @@ def day(road_app: tuple[FastAPI, TestClient]) -> MonacoDay:
             "amount": [1],
         }
         t.ok("post", "/orders", json=body, status=201)
-    plan = t.ok("post", "/plans", json={"date": str(DAY), "time_limit_s": 10.0}, status=202)
-    job = t.wait_for_job(plan["id"], timeout_s=120)
+    # Planned in a thread of this process (no worker process to start): 2 s leave
+    # time to search once the road matrix is built; a longer limit if the machine
+    # is too busy for that.
+    for time_limit_s in (2.0, 10.0):
+        body = {"date": str(DAY), "time_limit_s": time_limit_s}
+        plan = t.ok("post", "/plans", json=body, status=202)
+        job = t.wait_for_job(plan["id"], timeout_s=120)
+        if job["status"] == "succeeded":
+            break
     assert job["status"] == "succeeded", (job["error"], job["message"])
     plan = t.ok("post", f"/plans/{plan['id']}/dispatch", json={})
     assert len(plan["routes"]) == 2, plan

@@ -77,7 +77,7 @@ def test_orders_carry_their_route_by_vehicle_and_driver(planner: Tenant) -> None
     waiting = t.order(
         9, delivery=windowed("2020-01-01T09:00:00+01:00", "2020-01-01T10:00:00+01:00")
     )
-    body = {"date": str(DAY), "time_limit_s": 2, "order_ids": [o["id"] for o in orders]}
+    body = {"date": str(DAY), "time_limit_s": 0.5, "order_ids": [o["id"] for o in orders]}
     plan = t.ok("post", "/plans", json=body, status=202)
     job = t.wait_for_job(plan["id"], timeout_s=120)
     assert job["status"] == "succeeded", job["error"]

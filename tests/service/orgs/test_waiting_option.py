@@ -10,6 +10,14 @@ import pytest
 
 from ..conftest import DAY, Tenant  # type: ignore[import-not-found]
 
+#: The automation options as they stand by default (tests/service/automation).
+AUTOMATIONS_OFF = {
+    "plan_carry_over": False,
+    "auto_plan_at": "",
+    "auto_plan_time_limit_s": 60.0,
+    "auto_dispatch": False,
+}
+
 
 def _order(t: Tenant, i: int, start: str, end: str) -> dict[str, Any]:
     window = {"start": f"{DAY}T{start}:00+02:00", "end": f"{DAY}T{end}:00+02:00"}
@@ -30,9 +38,24 @@ def _seconds(a: str, b: str) -> int:
     return int((dt.datetime.fromisoformat(b) - dt.datetime.fromisoformat(a)).total_seconds())
 
 
+#: The other options' defaults (customers' language; arrival detection, see
+#: tests/service/tracking/test_arrivals.py).
+OTHERS = {
+    "customer_language": None,
+    "arrival_detection": True,
+    "arrival_radius_m": 60.0,
+    "arrival_dwell_s": 25,
+    "departure_radius_m": 120.0,
+    "arrival_max_accuracy_m": 100.0,
+}
+
+
 def test_the_option_is_on_by_default_and_switchable(tenant: Tenant) -> None:
     settings = tenant.ok("get", "/org")["settings"]
-    assert settings == {"waiting_costs_like_driving": True, "language": "en"}
+    assert (
+        settings
+        == {"waiting_costs_like_driving": True, "language": "en", **OTHERS} | AUTOMATIONS_OFF
+    )
     off = {"settings": {"waiting_costs_like_driving": False}}
     assert tenant.patch("/org", "dispatcher", json=off).status_code == 403
     bad = tenant.patch("/org", json={"settings": {"waiting_costs_like_driving": "maybe"}})
@@ -40,10 +63,16 @@ def test_the_option_is_on_by_default_and_switchable(tenant: Tenant) -> None:
     unknown = tenant.patch("/org", json={"settings": {"overtime": True}})
     assert unknown.status_code == 422
     changed = tenant.ok("patch", "/org", json=off)
-    assert changed["settings"] == {"waiting_costs_like_driving": False, "language": "en"}
+    assert (
+        changed["settings"]
+        == {"waiting_costs_like_driving": False, "language": "en", **OTHERS} | AUTOMATIONS_OFF
+    )
     # Other changes leave it alone.
     renamed = tenant.ok("patch", "/org", json={"name": "Renamed"})
-    assert renamed["settings"] == {"waiting_costs_like_driving": False, "language": "en"}
+    assert (
+        renamed["settings"]
+        == {"waiting_costs_like_driving": False, "language": "en", **OTHERS} | AUTOMATIONS_OFF
+    )
     assert tenant.ok("get", "/org", "d1")["settings"]["waiting_costs_like_driving"] is False
     on = {"settings": {"waiting_costs_like_driving": True}}
     assert tenant.ok("patch", "/org", json=on)["settings"]["waiting_costs_like_driving"] is True

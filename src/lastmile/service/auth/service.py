@@ -58,8 +58,9 @@ def authenticate(session: Session, *, token: str) -> Principal:
     """Who ``token`` (a session token or an API key) belongs to (401 when nobody)."""
     now = utcnow()
     if token.startswith(SESSION_PREFIX):
-        # Every request comes here: one query (built once), plain columns.
-        row = session.execute(_SESSION, {"token_hash": digest(token)}).first()
+        # Every request comes here: one query (built once), plain columns, on the
+        # session's connection (without the ORM's per-statement work).
+        row = session.connection().execute(_SESSION, {"token_hash": digest(token)}).first()
         if row is None:
             raise NotAuthenticated("unknown session token")
         if row.revoked_at is not None or row.expires_at <= now:

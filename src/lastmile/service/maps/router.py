@@ -36,7 +36,7 @@ class GeoJSONResponse(JSONResponse):
 ROADS_CACHE_CONTROL = "private, max-age=86400"
 
 
-def get_road_map(request: Request) -> RoadMap:
+async def get_road_map(request: Request) -> RoadMap:
     road_map: RoadMap = request.app.state.road_map
     return road_map
 

@@ -21,6 +21,8 @@ amount                all values separated by ``;``
 skills                separated by ``;``
 priority              0-100
 customer_name, customer_phone, customer_email, instructions
+language              the customer's language for messages (en, fi, ...); empty:
+                      the organisation's
 barcodes              separated by ``;`` (one item each)
 compartment           compartment of the order's items
 ===================== ==========================================================
@@ -69,6 +71,7 @@ _BASE_COLUMNS = (
     "customer_phone",
     "customer_email",
     "instructions",
+    "language",
     "barcodes",
     "compartment",
 )
@@ -478,6 +481,7 @@ def _parse_row(row: _Row, dims: list[str], seen: dict[str, int]) -> OrderIn | No
                 phone=row.text("customer_phone"),
                 email=row.text("customer_email"),
             ),
+            language=row.text("language") or None,
             instructions=row.text("instructions"),
             compartment=compartment,
             items=[ItemIn(barcode=code) for code in row.listed("barcodes")],

@@ -32,6 +32,7 @@ _NOT_PLANNING = frozenset(
         "customer_phone",
         "customer_email",
         "instructions",
+        "language",
         "compartment",
         "pickup_address",
         "delivery_address",
@@ -76,6 +77,9 @@ class Order(TenantBase):
     customer_phone: Mapped[str] = mapped_column(String(64), default="")
     customer_email: Mapped[str] = mapped_column(String(320), default="")
     instructions: Mapped[str] = mapped_column(Text, default="")
+    #: The customer's language for messages and the tracking page (ISO 639 code);
+    #: None: the organisation's ``customer_language``.
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
     #: Compartment of the items that name none (loading lists).
     compartment: Mapped[str | None] = mapped_column(String(64), default=None)
 

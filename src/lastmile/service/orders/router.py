@@ -42,7 +42,7 @@ public_router = APIRouter(tags=["customer tracking"])
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 
 
-def get_geocoder(request: Request) -> GeocodeFn | None:
+async def get_geocoder(request: Request) -> GeocodeFn | None:
     geocode: GeocodeFn | None = request.app.state.geocode
     return geocode
 

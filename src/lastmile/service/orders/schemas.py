@@ -16,6 +16,7 @@ from lastmile.service.schemas import (
     ErrorItem,
     Instant,
     Int,
+    LanguageCode,
     Names,
     PerDimension,
 )
@@ -142,6 +143,12 @@ class OrderIn(ApiModel):
     priority: int = Field(default=0, ge=0, le=100, description="Kept first when not all fit.")
     depot_id: uuid.UUID | None = Field(default=None, description="Depot it ships from, if fixed.")
     customer: ContactIn = Field(default_factory=ContactIn, description="Customer contact.")
+    language: LanguageCode | None = Field(
+        default=None,
+        description="The customer's language for messages and the tracking page (en, fi, ...); "
+        "null: the organisation's customer_language. Messages in a language without "
+        "templates are sent in English.",
+    )
     instructions: str = Field(
         default="", max_length=INSTRUCTIONS_MAX_LENGTH, description="Notes for the driver."
     )
@@ -180,6 +187,9 @@ class OrderUpdate(ApiModel):
     priority: int | None = Field(default=None, ge=0, le=100, description="New priority.")
     depot_id: uuid.UUID | None = Field(default=None, description="New depot.")
     customer: ContactIn | None = Field(default=None, description="New customer contact.")
+    language: LanguageCode | None = Field(
+        default=None, description="The customer's language; null: the organisation's."
+    )
     instructions: str | None = Field(
         default=None, max_length=INSTRUCTIONS_MAX_LENGTH, description="New notes."
     )
@@ -211,6 +221,9 @@ class OrderOut(ApiModel):
     priority: int = Field(description="Priority, 0-100.")
     depot_id: uuid.UUID | None = Field(description="Depot it ships from, if fixed.")
     customer: ContactIn = Field(description="Customer contact.")
+    language: str | None = Field(
+        default=None, description="The customer's language; null: the organisation's."
+    )
     instructions: str = Field(description="Notes for the driver.")
     compartment: str | None = Field(description="Compartment of items that name none.")
     items: list[ItemOut] = Field(description="Order lines.")

@@ -114,6 +114,7 @@ def to_out(order: Order) -> OrderOut:
         customer=ContactIn(
             name=order.customer_name, phone=order.customer_phone, email=order.customer_email
         ),
+        language=order.language,
         instructions=order.instructions,
         compartment=order.compartment,
         items=[ItemOut.model_validate(i) for i in order.items],
@@ -154,6 +155,7 @@ def content_of(order: Order) -> OrderIn:
         customer=ContactIn(
             name=order.customer_name, phone=order.customer_phone, email=order.customer_email
         ),
+        language=order.language,
         instructions=order.instructions[:INSTRUCTIONS_MAX_LENGTH],
         compartment=order.compartment,
         items=[
@@ -207,6 +209,7 @@ def fill_order(
     order.customer_name = data.customer.name
     order.customer_phone = data.customer.phone
     order.customer_email = data.customer.email
+    order.language = data.language
     order.instructions = data.instructions
     order.compartment = data.compartment
     order.items = [

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lastmile.service.db import Base, UTCDateTime, utcnow
+from lastmile.service.orgs.schemas import OrgSettings
 
 
 class Organisation(Base):
@@ -31,3 +32,11 @@ class Organisation(Base):
     def waiting_costs_like_driving(self) -> bool:
         """Whether plans charge waiting like driving (on unless switched off)."""
         return bool((self.settings or {}).get("waiting_costs_like_driving", True))
+
+    @property
+    def options(self) -> OrgSettings:
+        """The options, defaults filled in (keys no longer known are ignored)."""
+        known = OrgSettings.model_fields
+        return OrgSettings.model_validate(
+            {k: v for k, v in (self.settings or {}).items() if k in known}
+        )

@@ -14,7 +14,12 @@ from lastmile.service.errors import Conflict, NotFound
 from lastmile.service.fleet.models import VehicleType
 from lastmile.service.orders.models import Order
 from lastmile.service.orgs.models import Organisation
-from lastmile.service.orgs.schemas import OrgUpdate
+from lastmile.service.orgs.schemas import OrgSettings, OrgUpdate
+
+#: Options that switch automations on or off (they change no plan's problem).
+AUTOMATION_SETTINGS = frozenset(
+    {"plan_carry_over", "auto_plan_at", "auto_plan_time_limit_s", "auto_dispatch"}
+)
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -82,11 +87,20 @@ def update_org(session: Session, *, org_id: uuid.UUID, changes: OrgUpdate) -> Or
         org.dimensions = names
     if changes.settings is not None:
         given = changes.settings.model_dump(exclude_none=True)
+        merged = OrgSettings.model_validate({**(org.settings or {}), **given})
+        if merged.departure_radius_m < merged.arrival_radius_m:
+            raise InputError(
+                f"must be at least arrival_radius_m ({merged.arrival_radius_m:g} m): "
+                "the vehicle leaves a wider circle than the one it arrives in",
+                where="settings.departure_radius_m",
+            )
         if given:
-            # A new dict: the JSON column sees the change. Plans read it, so it is
-            # a change to what plans are built from.
+            # A new dict: the JSON column sees the change. Plans read the costing
+            # options, so those change what plans are built from; the automations'
+            # switches do not.
             org.settings = {**(org.settings or {}), **given}
-            org.planning_revision = (org.planning_revision or 0) + 1
+            if set(given) - AUTOMATION_SETTINGS:
+                org.planning_revision = (org.planning_revision or 0) + 1
     session.commit()
     return org
 

@@ -35,7 +35,7 @@ from lastmile.service.tracking.router import RuntimeDep as TrackingRuntimeDep
 router = APIRouter(tags=["proof of delivery"])
 
 
-def get_pod_settings(request: Request) -> PodSettings:
+async def get_pod_settings(request: Request) -> PodSettings:
     settings: PodSettings | None = getattr(request.app.state, "pod_settings", None)
     if settings is None:
         settings = PodSettings()

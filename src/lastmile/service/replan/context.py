@@ -125,6 +125,7 @@ def _day(travel: ServiceTravel, snapshot: Snapshot) -> DayTravel:
         snapshot.timezone,
         departure=snapshot.departure,
         held=snapshot.departure is not None,
+        traffic=snapshot.traffic,
     )
 
 
