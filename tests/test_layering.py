@@ -27,10 +27,11 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("domain",),
     ("travel", "geocode"),
     ("planning",),
-    ("formats", "operations", "simulate"),
-    ("plan_output",),
+    ("formats", "operations", "analytics"),
+    ("simulate", "plan_output"),
     ("service",),
     ("demo",),
+    ("demo_service",),
     ("cli",),
 )
 

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -25,6 +25,11 @@ from lastmile.exceptions import InputError, LastmileError, UnknownEngine, Unsupp
 from lastmile.plan_output import print_plan, write_atomically
 from lastmile.planning.problem import PlanningProblem
 from lastmile.travel.network_options import add_network_arguments
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from lastmile.planning.robust import Robustness
 
 OSM_ATTRIBUTION = "map data © OpenStreetMap contributors (ODbL)"
 
@@ -38,8 +43,11 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # -- reading and writing ----------------------------------------------------------------
 
 
-def read_problem(path: Path, *, fmt: str = "auto", rounding: str | None = None) -> PlanningProblem:
-    """Read a problem file in any supported format (``auto``: by suffix)."""
+def read_problem(
+    path: Path, *, fmt: str = "auto", rounding: str | None = None, lazy_above: int | None = None
+) -> PlanningProblem:
+    """Read a problem file in any supported format (``auto``: by suffix);
+    ``lazy_above``: see :func:`lastmile.formats.any.read_any`."""
     from lastmile.formats.any import format_by_suffix, read_any
 
     if not path.is_file():
@@ -50,7 +58,12 @@ def read_problem(path: Path, *, fmt: str = "auto", rounding: str | None = None) 
             "--rounding applies to Solomon and VRPLIB instances, not VROOM problems",
             where="--rounding",
         )
-    return read_any(path, format=resolved, rounding=rounding)  # type: ignore[arg-type]
+    return read_any(
+        path,
+        format=resolved,  # type: ignore[arg-type]
+        rounding=rounding,  # type: ignore[arg-type]
+        lazy_above=lazy_above,
+    )
 
 
 def _solve_with_progress(problem: PlanningProblem, *, show: bool, **kwargs: Any) -> Plan:
@@ -101,21 +114,44 @@ def process_age_s() -> float:
 
 def cmd_solve(args: argparse.Namespace) -> int:
     """``lastmile solve``: the whole command keeps to ``--time-limit``. Start-up and
-    reading come out of the search's time, and so does a reserve for the output."""
-    from lastmile.formats.geojson import plan_to_geojson
-    from lastmile.formats.vroom import write_solution
-    from lastmile.planning.validate import validate
-
+    reading come out of the search's time, and so does a reserve for the output.
+    With ``--scheduler`` the searches run on a Dask cluster (connecting counts too)."""
     started = time.perf_counter() - process_age_s()
     if args.time_limit <= 0:
         raise InputError(
             f"must be more than 0 seconds, got {args.time_limit:g}", where="--time-limit"
         )
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"must be at least 1, got {args.workers}", where="--workers")
+    robust = _robustness(args)
+    if not args.scheduler:
+        return _solve_file(args, started, robust, None)
+    from lastmile.planning.executors import check_scheduler, open_executor
+
+    # Connecting comes out of the time limit like reading the file does.
+    address = check_scheduler(args.scheduler, where="--scheduler")
+    with open_executor(address, workers=args.workers) as executor:
+        return _solve_file(args, started, robust, executor)
+
+
+def _solve_file(
+    args: argparse.Namespace,
+    started: float,
+    robust: Robustness | None,
+    executor: Executor | None,
+) -> int:
+    """The rest of ``lastmile solve``, its searches run by ``executor`` if any."""
+    from lastmile.formats.geojson import plan_to_geojson
+    from lastmile.formats.vroom import write_solution
+    from lastmile.planning.validate import validate
+
     path = Path(args.input)
     loaded = time.perf_counter()
     if args.network:
-        return _solve_on_network(args, path)
-    problem = read_problem(path, fmt=args.format, rounding=args.rounding)
+        return _solve_on_network(args, path, robust, executor)
+    problem = read_problem(
+        path, fmt=args.format, rounding=args.rounding, lazy_above=_lazy_above(args, robust)
+    )
     if args.waiting_costs:
         problem = dataclasses.replace(problem, cost_waiting=True)
     load_s = time.perf_counter() - loaded
@@ -128,6 +164,10 @@ def cmd_solve(args: argparse.Namespace) -> int:
         engine=args.engine,
         time_limit=search_s,
         seed=args.seed,
+        robust=robust,
+        decompose=args.decompose,
+        workers=args.workers,
+        executor=executor,
     )
     report = validate(problem, plan)
     solution = write_solution(problem, plan, computing_time_s=plan.runtime_s + load_s)
@@ -139,6 +179,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
         print(json.dumps(solution))
     if not args.quiet:
         print_plan(err, problem, plan, valid=report.ok)
+        if robust is not None:
+            err.print(robust.describe())
     if not report.ok:
         for v in report.violations[:20]:
             err.print(f"[red]violation[/red] {v.code}: {v.message}")
@@ -146,12 +188,45 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lazy_above(args: argparse.Namespace, robust: Robustness | None) -> int | None:
+    """From how many stops a problem given by coordinates is read without a dense
+    matrix: where ``solve`` will decompose it (never for robust plans)."""
+    from lastmile.planning.decompose import DECOMPOSE_ABOVE
+
+    if args.decompose == "off" or (robust is not None and robust.active):
+        return None
+    return 0 if args.decompose == "on" else DECOMPOSE_ABOVE
+
+
+def _robustness(args: argparse.Namespace) -> Robustness | None:
+    """``--robust`` and ``--noise`` as a :class:`Robustness` (None without ``--robust``)."""
+    from lastmile.planning.robust import Robustness, bare_message
+
+    if args.robust is None:
+        if args.noise is not None:
+            raise InputError("sizes the buffers of --robust: give --robust too", where="--noise")
+        return None
+    try:
+        return Robustness.parse(args.robust, args.noise or "lognormal")
+    except InputError as exc:
+        if exc.where.startswith("robust.noise"):
+            field = exc.where.removeprefix("robust.noise").lstrip(".")
+            message = f"{field}: {bare_message(exc)}" if field else bare_message(exc)
+            raise InputError(message, where="--noise") from exc
+        raise InputError(bare_message(exc), where="--robust") from exc
+
+
 def _profile_of(name: str) -> str:
     """The routing profile of a problem's profile name (``van@x1.5`` drives as ``van``)."""
     return name.split("@x", 1)[0]
 
 
-def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
+def _solve_on_network(
+    args: argparse.Namespace,
+    path: Path,
+    robust: Robustness | None,
+    executor: Executor | None = None,
+) -> int:
     """Plan a problem given by coordinates on a road network, with traffic and weather.
 
     Every vehicle travels on the network of its own routing profile (VROOM's
@@ -210,6 +285,9 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
         engine=args.engine,
         time_limit=args.time_limit,
         seed=args.seed,
+        robust=robust,
+        workers=args.workers,
+        executor=executor,
     )
     plan = result.plan
     violations = result.violations()
@@ -234,6 +312,8 @@ def _solve_on_network(args: argparse.Namespace, path: Path) -> int:
             f"{result.error.within_60s:.1%} of stops (p95 {result.error.p95_s:.0f} s); "
             f"{OSM_ATTRIBUTION}"
         )
+        if robust is not None:
+            err.print(robust.describe())
     for v in violations[:20]:
         err.print(f"[red]violation[/red] {v.code}: {v.message}")
     return 1 if violations else 0
@@ -250,16 +330,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
             orders=120 if args.orders is None else args.orders,
             network=args.network or "",
             seed=args.seed,
-            time_limit_s=args.time_limit,
+            time_limit_s=10.0 if args.time_limit is None else args.time_limit,
         )
-    from lastmile.demo import run_demo
+    if args.service and args.in_process:
+        raise InputError("give --service or --in-process, not both", where="--service")
+    if args.in_process:
+        from lastmile.demo import run_demo
 
-    return run_demo(
+        return run_demo(
+            out_dir=Path(args.out),
+            time_limit=10.0 if args.time_limit is None else args.time_limit,
+            seed=args.seed,
+            orders=250 if args.orders is None else args.orders,
+            waiting_costs=args.waiting_costs,
+        )
+    from lastmile.demo_service import run_service_demo
+
+    return run_service_demo(
         out_dir=Path(args.out),
-        time_limit=args.time_limit,
+        time_limit=5.0 if args.time_limit is None else args.time_limit,
         seed=args.seed,
-        orders=250 if args.orders is None else args.orders,
-        waiting_costs=args.waiting_costs,
+        orders=100 if args.orders is None else args.orders,
+        speed=args.speed,
     )
 
 
@@ -296,22 +388,93 @@ def build_parser() -> argparse.ArgumentParser:
         help="drivers paid by the hour: charge cost_per_hour on route duration "
         "(waiting and service included), not only driving time",
     )
+    solve.add_argument(
+        "--robust",
+        type=float,
+        metavar="ON_TIME",
+        default=None,
+        help="robust plan: each stop on time with at least this probability (e.g. 0.9) "
+        "under the travel-time noise of --noise (docs/robust.md)",
+    )
+    solve.add_argument(
+        "--noise",
+        default=None,
+        metavar="MODEL",
+        help="travel-time noise for --robust: lognormal (default), gamma or none, "
+        "with options, e.g. lognormal:sigma=0.25,median=1.05",
+    )
+    solve.add_argument(
+        "--decompose",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="plan in parts solved in parallel: auto from 4,000 stops (docs/decomposition.md)",
+    )
+    solve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="searches run side by side (default: one per core, or with --scheduler "
+        "one per thread of the Dask cluster)",
+    )
+    solve.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="tcp://HOST:PORT",
+        help="run the searches on the Dask cluster behind this scheduler instead of "
+        "local processes (docs/scale.md)",
+    )
     add_network_arguments(solve)
     solve.set_defaults(func=cmd_solve)
 
-    demo = sub.add_parser("demo", help="plan a realistic delivery day and show it")
+    demo = sub.add_parser(
+        "demo",
+        help="plan a realistic delivery day, drive it through the digital twin and report on it",
+        description="By default (--service) a day in Helsinki played through a private "
+        "service on a simulated clock: road network with traffic, offline geocoding, live "
+        "tracking, notifications (docs/simulation.md, The demo day through the service). "
+        "--in-process: a generated Lyon day, planned and driven in-process by the digital "
+        "twin on straight lines.",
+    )
     demo.add_argument("--out", default="out/demo", help="folder for the demo's files")
-    demo.add_argument("--time-limit", type=float, default=10.0)
+    demo.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        help="seconds to plan (default: 10; 5 with --service)",
+    )
     demo.add_argument("--seed", type=int, default=7)
     demo.add_argument(
-        "--orders", type=int, default=None, help="deliveries (default: 250; 120 with --serve)"
+        "--orders",
+        type=int,
+        default=None,
+        help="deliveries (default: 250; 100 with --service, 120 with --serve)",
+    )
+    demo.add_argument(
+        "--speed",
+        type=float,
+        default=400.0,
+        help="with --service: simulated seconds per second of the service's clock (default 400)",
+    )
+    demo.add_argument(
+        "--service",
+        action="store_true",
+        help="play a day in Helsinki (bundled OpenStreetMap extract) through a private "
+        "service: orders geocoded offline, vans and cargo bikes, planning on the roads with "
+        "traffic, live tracking, delay alerts, an urgent order, a failed delivery booked "
+        "again, texts to customers in notifications.log (the default)",
+    )
+    demo.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the generated Lyon day planned and driven in-process by the digital twin",
     )
     demo.add_argument(
         "--waiting-costs",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="charge waiting like driving, as the service does by default (drivers paid by "
-        "the hour); --no-waiting-costs charges driving time only",
+        help="with --in-process: charge waiting like driving, as the service does by default "
+        "(drivers paid by the hour); --no-waiting-costs charges driving time only",
     )
     served = demo.add_argument_group(
         "the demo served", "--serve: seed today in a demo organisation and serve it in a browser"
@@ -338,17 +501,34 @@ def build_parser() -> argparse.ArgumentParser:
     add_route_parser(sub)
     add_matrix_parser(sub)
 
+    from lastmile.service.learning.commands import add_learn_parser
+
+    add_learn_parser(sub)
+
+    from lastmile.simulate.commands import add_simulate_parser
+
+    simulate_parser = add_simulate_parser(sub)
+
+    from lastmile.analytics.commands import add_report_parser
+
+    add_report_parser(sub)
+
     from lastmile.service.commands import (
         add_admin_parser,
         add_db_parser,
         add_orders_parser,
         add_serve_parser,
+        add_worker_parser,
     )
+    from lastmile.service.simulation import private_service
 
+    # `lastmile simulate --serve` starts its private service with this.
+    simulate_parser.set_defaults(private_service=private_service)
     add_serve_parser(sub)
     add_admin_parser(sub)
     add_orders_parser(sub)
     add_db_parser(sub)
+    add_worker_parser(sub)
     return parser
 
 
