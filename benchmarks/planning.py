@@ -67,6 +67,8 @@ class BenchmarkSet:
     default_rounding: str
     #: rounding -> objective column of bks.csv that was computed under it
     bks_objective: dict[str, str]
+    #: what runs when neither --instances nor --families is given (empty: all)
+    default_instances: tuple[str, ...] = ()
 
 
 SETS: dict[str, BenchmarkSet] = {
@@ -78,7 +80,14 @@ SETS: dict[str, BenchmarkSet] = {
         {"dimacs": "distance_dimacs", "exact": "distance_double"},
     ),
     "homberger1000": BenchmarkSet(
-        "homberger1000", "homberger1000", True, "dimacs", {"dimacs": "distance_dimacs"}
+        "homberger1000",
+        "homberger1000",
+        True,
+        "dimacs",
+        {"dimacs": "distance_dimacs"},
+        default_instances=tuple(
+            f"{family}_10_1" for family in ("C1", "C2", "R1", "R2", "RC1", "RC2")
+        ),
     ),
     "cvrp": BenchmarkSet("cvrp", "cvrplib_x", False, "round", {"round": "distance_round"}),
 }
@@ -178,25 +187,57 @@ def load_bks(path: Path) -> dict[tuple[str, str], tuple[float, int]]:
     return table
 
 
+def family(name: str) -> str:
+    """The instance family: ``C1`` for C1_10_4 and C104, ``X`` for X-n101-k25."""
+    if "_" in name:
+        return name.split("_", 1)[0]
+    if name.startswith("X-"):
+        return "X"
+    head = name.rstrip("0123456789")
+    return name[: len(head) + 1]
+
+
 def list_instances(
     bench: BenchmarkSet,
     *,
     rounding: str,
     only: Sequence[str] = (),
+    families: Sequence[str] = (),
+    per_family: int | None = None,
     root: Path = INSTANCES,
 ) -> list[Instance]:
-    """The set's instances (filtered by name, case-insensitive), sorted by name."""
+    """The set's instances, sorted by name.
+
+    ``only`` keeps those names (case-insensitive), ``families`` those families
+    (``all``: every family; see :func:`family`) and ``per_family`` the first N
+    of each family. With neither ``only`` nor ``families``, the set's default
+    instances. A classic set's instance without a ``.txt`` copy is read from its
+    ``.vrp`` (the same instance, field by field).
+    """
     folder = root / bench.folder
     vrp_folder = folder / "vrplib" if bench.classic else folder
     bks = load_bks(folder / "bks.csv")
     objective = bench.bks_objective.get(rounding, "")
+    if not only and not families:
+        only = bench.default_instances
     wanted = {name.upper() for name in only}
+    fams = {f.upper() for f in families}
+    every_family = "ALL" in fams
     out = []
+    taken: dict[str, int] = {}
     for vrp in sorted(vrp_folder.glob("*.vrp"), key=lambda p: _natural(p.stem)):
         name = vrp.stem
         if wanted and name.upper() not in wanted:
             continue
+        fam = family(name)
+        if fams and not every_family and fam.upper() not in fams:
+            continue
+        if per_family is not None and taken.get(fam, 0) >= per_family:
+            continue
+        taken[fam] = taken.get(fam, 0) + 1
         problem_path = folder / f"{name}.txt" if bench.classic else vrp
+        if not problem_path.exists():
+            problem_path = vrp
         best = bks.get((name, objective))
         out.append(
             Instance(
@@ -210,8 +251,11 @@ def list_instances(
             )
         )
     missing = wanted - {i.name.upper() for i in out}
-    if missing:
+    if missing and per_family is None:
         raise SystemExit(f"unknown instance(s) in set {bench.name}: {', '.join(sorted(missing))}")
+    unknown = fams - {"ALL"} - {family(i.name).upper() for i in out}
+    if unknown:
+        raise SystemExit(f"unknown famil(ies) in set {bench.name}: {', '.join(sorted(unknown))}")
     return out
 
 
@@ -683,6 +727,62 @@ def summary_tables(
     return overview, means
 
 
+@dataclass
+class FamilyRow:
+    family: str
+    instances: int
+    #: solver -> (mean gap % over the instances it completed, how many it completed)
+    gaps: dict[str, tuple[float | None, int]]
+
+
+def family_gaps(
+    instances: Sequence[Instance], results: Sequence[Sequence[SolverRun]], solvers: Sequence[str]
+) -> list[FamilyRow]:
+    """Per family, each solver's mean gap to the BKS over the instances it completed."""
+    rows: dict[str, FamilyRow] = {}
+    for inst in instances:
+        row = rows.setdefault(family(inst.name), FamilyRow(family(inst.name), 0, {}))
+        row.instances += 1
+    for fam, row in rows.items():
+        for name in solvers:
+            gaps = [
+                gap
+                for inst, runs in zip(instances, results, strict=True)
+                if family(inst.name) == fam
+                for r in runs
+                if r.solver == name and r.complete
+                if (gap := gap_pct(r.distance, inst.bks)) is not None
+            ]
+            row.gaps[name] = (statistics.fmean(gaps) if gaps else None, len(gaps))
+    return list(rows.values())
+
+
+def family_table(rows: Sequence[FamilyRow], solvers: Sequence[str]) -> Table:
+    """Mean gap % per family, solvers side by side, and whether lastmile is below each peer."""
+    table = Table(title="mean gap % to BKS per family (instances completed)", title_justify="left")
+    table.add_column("family")
+    table.add_column("instances", justify="right")
+    for name in solvers:
+        table.add_column(name, justify="right")
+    peers = [s for s in solvers if s != "lastmile"]
+    for peer in peers:
+        table.add_column(f"lastmile below {peer}", justify="right")
+    for row in rows:
+        cells = [
+            f"{_fmt(gap, '+.2f')} ({done})" for gap, done in (row.gaps[name] for name in solvers)
+        ]
+        ours = row.gaps.get("lastmile", (None, 0))
+        verdicts = []
+        for peer in peers:
+            theirs = row.gaps[peer]
+            if ours[0] is None or theirs[0] is None or ours[1] < theirs[1]:
+                verdicts.append("no" if ours[1] < theirs[1] else "-")
+            else:
+                verdicts.append("yes" if ours[0] < theirs[0] else "no")
+        table.add_row(row.family, str(row.instances), *cells, *verdicts)
+    return table
+
+
 def command_line(argv: Sequence[str]) -> str:
     """The command as typed from the current directory (interpreter included)."""
     python = Path(sys.executable)
@@ -741,6 +841,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=5.0, help="seconds per solver")
     parser.add_argument("--instances", default="", help="comma-separated names, e.g. C101,R101")
     parser.add_argument(
+        "--families",
+        default="",
+        help="comma-separated families, e.g. C1,R2 (or 'all'); "
+        "default: the set's usual instances (homberger1000: the six *_10_1)",
+    )
+    parser.add_argument(
+        "--per-family", type=int, default=None, help="only the first N instances of each family"
+    )
+    parser.add_argument(
         "--peers", default=",".join(PEERS), help=f"comma-separated subset of {','.join(PEERS)}"
     )
     parser.add_argument(
@@ -764,7 +873,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"unknown peer(s): {', '.join(sorted(unknown))}; use {', '.join(PEERS)}")
     solvers = ["lastmile", *peers]
     only = [n.strip() for n in args.instances.split(",") if n.strip()]
-    instances = list_instances(bench, rounding=rounding, only=only, root=args.root)
+    families = [f.strip() for f in args.families.split(",") if f.strip()]
+    if args.per_family is not None and args.per_family < 1:
+        parser.error(f"--per-family: must be >= 1, got {args.per_family}")
+    if args.per_family is not None and not families and not only:
+        families = ["all"]
+    instances = list_instances(
+        bench,
+        rounding=rounding,
+        only=only,
+        families=families,
+        per_family=args.per_family,
+        root=args.root,
+    )
 
     console = Console(width=None if sys.stdout.isatty() else 120)
     info = machine()
@@ -792,6 +913,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overview, means = summary_tables(instances, results, solvers)
     console.print(overview)
     console.print(means)
+    console.print(family_table(family_gaps(instances, results, solvers), solvers))
     with contextlib.suppress(OSError):
         load = "/".join(f"{x:.2f}" for x in os.getloadavg())
         console.print(f"load average at the end (1/5/15 min): {load}", highlight=False)

@@ -26,6 +26,7 @@ import os
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -60,16 +61,22 @@ class Result:
     error: str = ""
 
 
-def make_instance(seed: int, orders: int, vans: int, bikes: int) -> Path:
-    """Write (once) the VROOM JSON of one generated day; return its path."""
-    path = CACHE / f"city-{orders}-s{seed}.json"
+def cached_problem(path: Path, build: Callable[[], PlanningProblem]) -> Path:
+    """Write (once) the VROOM JSON of the problem ``build`` makes; return ``path``."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        problem = city_day(n_orders=orders, n_vans=vans, n_bikes=bikes, seed=seed)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(write_problem(problem)))
+        tmp.write_text(json.dumps(write_problem(build())))
         tmp.replace(path)
     return path
+
+
+def make_instance(seed: int, orders: int, vans: int, bikes: int) -> Path:
+    """Write (once) the VROOM JSON of one generated day; return its path."""
+    return cached_problem(
+        CACHE / f"city-{orders}-s{seed}.json",
+        lambda: city_day(n_orders=orders, n_vans=vans, n_bikes=bikes, seed=seed),
+    )
 
 
 def vroom_solution_to_plan(problem: PlanningProblem, solution: dict[str, Any]) -> Plan:
@@ -121,12 +128,23 @@ def run_lastmile(path: Path, seconds: float) -> Result:
     )
 
 
-def run_pyvroom(path: Path, seconds: float) -> Result:
-    problem = read_problem(path)
+def run_pyvroom(
+    path: Path,
+    seconds: float,
+    *,
+    level: int = 5,
+    problem: PlanningProblem | None = None,
+) -> Result:
+    """pyvroom on the VROOM file at ``path``: 2 threads, ``level``, timeout ``seconds``.
+
+    ``problem`` is the same file as lastmile read it (read here if not given);
+    VROOM's routes are laid on it and validated.
+    """
+    problem = problem if problem is not None else read_problem(path)
     began = time.perf_counter()
     inp = vroom.Input.from_json(path)
     solution = inp.solve(
-        exploration_level=5, nb_threads=2, timeout=timedelta(seconds=seconds)
+        exploration_level=level, nb_threads=2, timeout=timedelta(seconds=seconds)
     ).to_dict()
     wall = time.perf_counter() - began
     plan = vroom_solution_to_plan(problem, solution)

@@ -18,7 +18,9 @@ now ``--at`` o'clock, and today's date there.
 
 Each request's wall time is shown, and the CPU time the process spent meanwhile
 (all its threads: the request is served in another one), which other work on a
-shared machine changes less.
+shared machine changes less. ETAs answered again (nothing moved within
+``LASTMILE_ETA_ANSWER_FRESH_S``, see docs/tracking.md) are counted, and the
+requests that computed theirs shown apart.
 
     python benchmarks/service_network.py [--orders 300] [--vans 10] [--plan-seconds 20]
         [--repeat 50] [--eta-requests 200] [--at 11] [--traffic default]
@@ -190,16 +192,26 @@ def main(argv: list[str] | None = None) -> int:
 
             eta_module._timed_when_driven = timing  # type: ignore[assignment]
             eta_cpu: list[float] = []
+            computed: list[float] = []
             for k in range(args.eta_requests):
                 rid = started[k % len(started)]
+                timed = len(legs_times)
                 t0, c0 = time.perf_counter(), time.process_time()
                 api.call("get", f"/routes/{rid}/eta")
                 eta_times.append(time.perf_counter() - t0)
                 eta_cpu.append(time.process_time() - c0)
+                if len(legs_times) > timed:
+                    computed.append(eta_times[-1])
             eta_module._timed_when_driven = timed_legs  # type: ignore[assignment]
             print(f"  GET /routes/{{id}}/eta         {percentiles(eta_times)}")
             print(f"    of which legs on the roads {percentiles(legs_times)}")
             print(f"    CPU time of the process    {percentiles(eta_cpu)}")
+            if computed and len(computed) < len(eta_times):
+                print(f"    the {len(computed)} computed       {percentiles(computed)}")
+                print(
+                    f"    ({len(eta_times) - len(computed)} of {len(eta_times)} answered again "
+                    "within LASTMILE_ETA_ANSWER_FRESH_S)"
+                )
             insert_times, insert_cpu = [], []
             applied = 0
             for i in range(args.repeat):

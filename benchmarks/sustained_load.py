@@ -125,7 +125,25 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "live_events": sum(r["live_events"] for r in rows),
         "rss_first_minute_mib": first,
         "rss_last_minute_mib": last,
+        "rss_slope_mib_per_min": rss_slopes(rows),
     }
+
+
+def rss_slopes(rows: list[dict[str, Any]]) -> list[float]:
+    """Per process, the least-squares slope of RSS over the minutes (MiB per minute):
+    the drift, less sensitive to one minute's garbage than last minus first."""
+    if len(rows) < 2:
+        return [0.0 for _ in rows[0]["rss_mib"]]
+    minutes = [float(r["minute"]) for r in rows]
+    mean_t = sum(minutes) / len(minutes)
+    spread = sum((t - mean_t) ** 2 for t in minutes)
+    slopes = []
+    for j in range(len(rows[0]["rss_mib"])):
+        values = [float(r["rss_mib"][j]) for r in rows]
+        mean_v = sum(values) / len(values)
+        slope = sum((t - mean_t) * (v - mean_v) for t, v in zip(minutes, values, strict=True))
+        slopes.append(round(slope / spread, 2))
+    return slopes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{total['worst_minute_p99_ms']} ms, "
             f"{total['errors']} errors, {total['live_events']} live events; API RSS MiB "
             f"{total['rss_first_minute_mib']} after minute 1, {total['rss_last_minute_mib']} "
-            f"at the end; load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
+            f"at the end (drift {total['rss_slope_mib_per_min']} MiB/min); "
+            f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
         )
         if args.json:
             args.json.write_text(json.dumps({"minutes": rows, "summary": total}, indent=2))

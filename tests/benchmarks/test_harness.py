@@ -141,3 +141,45 @@ def test_every_solver_on_a_tiny_instance(tmp_path: Path) -> None:
     saved = json.loads(out.read_text())
     assert saved["command"].endswith("--json " + str(out))
     assert [r["solver"] for r in saved["instances"][0]["runs"]] == ["lastmile", "vroom"]
+
+
+def test_families_and_instance_selection() -> None:
+    assert [bench.family(n) for n in ("C1_10_4", "C104", "RC208", "RC2_10_10", "X-n101-k25")] == [
+        "C1",
+        "C1",
+        "RC2",
+        "RC2",
+        "X",
+    ]
+    gh = bench.SETS["homberger1000"]
+    default = bench.list_instances(gh, rounding="dimacs")
+    assert [i.name for i in default] == [
+        f"{f}_10_1" for f in ("C1", "C2", "R1", "R2", "RC1", "RC2")
+    ]
+    two = bench.list_instances(gh, rounding="dimacs", families=["all"], per_family=2)
+    assert [i.name for i in two][:4] == ["C1_10_1", "C1_10_2", "C2_10_1", "C2_10_2"]
+    assert len(two) == 12 and all(i.bks for i in two)
+    rc2 = bench.list_instances(gh, rounding="dimacs", families=["rc2"])
+    assert len(rc2) == 10 and rc2[-1].name == "RC2_10_10"
+    # instances without a classic .txt copy are read from their VRPLIB file
+    assert rc2[0].problem_path.suffix == ".txt" and rc2[1].problem_path.suffix == ".vrp"
+    with pytest.raises(SystemExit, match="famil"):
+        bench.list_instances(gh, rounding="dimacs", families=["Z9"])
+
+
+def test_family_gaps_average_what_each_solver_completed() -> None:
+    insts = [
+        bench.Instance("C1_10_1", Path("a"), Path("a"), "dimacs", bks=100.0),
+        bench.Instance("C1_10_2", Path("b"), Path("b"), "dimacs", bks=200.0),
+        bench.Instance("R1_10_1", Path("c"), Path("c"), "dimacs", bks=100.0),
+    ]
+    results = [
+        [_run("lastmile", 1010), _run("pyvrp", 1020)],  # +1 %, +2 %
+        [_run("lastmile", 2060), _run("pyvrp", 2020)],  # +3 %, +1 %
+        [_run("lastmile", 1050), _run("pyvrp", None, error="x")],
+    ]
+    rows = {r.family: r for r in bench.family_gaps(insts, results, ["lastmile", "pyvrp"])}
+    assert rows["C1"].instances == 2
+    assert rows["C1"].gaps["lastmile"][0] == pytest.approx(2.0)
+    assert rows["C1"].gaps["pyvrp"] == (pytest.approx(1.5), 2)
+    assert rows["R1"].gaps["pyvrp"] == (None, 0)
