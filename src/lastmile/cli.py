@@ -520,16 +520,24 @@ def build_parser() -> argparse.ArgumentParser:
         add_serve_parser,
         add_worker_parser,
     )
-    from lastmile.service.simulation import private_service
 
     # `lastmile simulate --serve` starts its private service with this.
-    simulate_parser.set_defaults(private_service=private_service)
+    simulate_parser.set_defaults(private_service=_private_service)
     add_serve_parser(sub)
     add_admin_parser(sub)
     add_orders_parser(sub)
     add_db_parser(sub)
     add_worker_parser(sub)
     return parser
+
+
+def _private_service(**options: Any) -> Any:
+    """:func:`lastmile.service.simulation.private_service`, imported when a command
+    uses it: the service (FastAPI, its models and schemas) takes seconds to import,
+    which no other command should pay for."""
+    from lastmile.service.simulation import private_service
+
+    return private_service(**options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
