@@ -513,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
+    from lastmile.demo_service import run_service_demo
     from lastmile.service.commands import (
         add_admin_parser,
         add_db_parser,
@@ -524,7 +525,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `lastmile simulate --serve` starts its private service with this.
     simulate_parser.set_defaults(private_service=private_service)
-    add_serve_parser(sub)
+    # `lastmile serve --demo` plays the demo day live with this.
+    add_serve_parser(sub, play_demo=run_service_demo)
     add_admin_parser(sub)
     add_orders_parser(sub)
     add_db_parser(sub)
