@@ -229,7 +229,7 @@ def run_service_demo(
     (or until ``stop`` is set)."""
     import httpx
 
-    from lastmile.service.simulation import private_service
+    from lastmile.service.simulation import listen_socket, private_service
     from lastmile.simulate.http import DayPlan, ServiceDay, ServiceDriveError, clock_start
     from lastmile.simulate.twin import TwinConfig
     from lastmile.travel.network_options import build_travel_models
@@ -245,6 +245,8 @@ def run_service_demo(
         raise InputError(f"must be 0 or more, got {start_after:g}", where="--start-after")
     if not 0 <= port <= 65535:
         raise InputError(f"must be between 0 and 65535, got {port}", where="--port")
+    if live:  # said now, not after the map has been loaded for nothing
+        listen_socket(host, port)[0].close()
     if not EXTRACT.is_file():
         raise LastmileError(f"the demo's map is missing from this installation: {EXTRACT}")
     zone = ZoneInfo(TIMEZONE)

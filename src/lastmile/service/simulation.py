@@ -111,7 +111,7 @@ def private_service(
             database.parent.mkdir(parents=True, exist_ok=True)
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{database}{suffix}").unlink(missing_ok=True)
-        sock, url = _listen(host, port)
+        sock, url = listen_socket(host, port)
         settings = Settings(
             database_url=f"sqlite:///{database}",
             planning_executor="thread",
@@ -228,7 +228,7 @@ def private_service(
                 errors.close()
 
 
-def _listen(host: str, port: int) -> tuple[socket.socket, str]:
+def listen_socket(host: str, port: int) -> tuple[socket.socket, str]:
     """A socket bound to ``host:port`` and the URL it is reached at (links are made
     with it too): for a wildcard ``host``, this machine's loopback address, the only
     one known to reach it."""
