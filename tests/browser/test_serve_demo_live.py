@@ -1,8 +1,8 @@
 """``lastmile serve --demo`` watched in a browser: the admin it prints signs in on
 the dashboard while the planned day waits for its clock; once the clock runs, the
-vans' GPS fixes arrive (the newest fix moves on) and stops turn delivered on the
-timeline, without a reload. (The map draws on a canvas: its markers are not in
-the page's tree.)"""
+vans' GPS fixes arrive (the newest fix moves on), the timeline's line for now
+moves with the service's simulated clock and stops turn delivered, without a
+reload. (The map draws on a canvas: its markers are not in the page's tree.)"""
 
 from __future__ import annotations
 
@@ -83,6 +83,11 @@ def test_the_vans_move_and_stops_are_delivered_on_the_dashboard(
         page.wait_for_function(f"() => {NEWEST_FIX} !== ''", timeout=60_000)
         first = page.evaluate(NEWEST_FIX)
         page.wait_for_function(f"(at) => {NEWEST_FIX} > at", arg=first, timeout=60_000)
+        # The timeline's line for now follows the service's clock, not the browser's.
+        page.wait_for_function(
+            "() => document.querySelector('#live-timeline .now')?.hidden === false",
+            timeout=30_000,
+        )
         page.locator("#live-timeline .status-delivered").first.wait_for(timeout=60_000)
         assert page.evaluate("() => performance.timeOrigin") == loaded
         _shot(page, "serve-demo-live")
