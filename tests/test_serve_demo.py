@@ -128,6 +128,11 @@ def test_the_day_plays_live_for_the_printed_admin_and_serves_on_until_ctrl_c(
         assert clock["simulated"] and clock["speed"] == SPEED
 
         live_demo.wait_for(r"the clock runs")
+        # The morning before the first van leaves is skipped: the clock starts just before.
+        leaves, moved = live_demo.wait_for(
+            r"the first van leaves at (\d\d:\d\d): the clock moves on to (\d\d:\d\d)"
+        ).groups()
+        assert "07:50" < moved < leaves
         assert "Ctrl-C to stop" not in live_demo.printed()
         plan = next(p for p in client.get("/plans").json() if p["status"] == "dispatched")
         # Reads while the day is played, as the dashboard makes them: the vans move.

@@ -54,6 +54,8 @@ FLEET = (
 )
 #: A lunch break of half an hour, started between 11:30 and 13:30.
 LUNCH = (11 * 3600 + 1800, 13 * 3600 + 1800, 1800)
+#: Played live, the clock starts this many minutes before the first van leaves.
+LEAD_MIN = 10
 
 
 def _at(epoch: dt.datetime, seconds: float) -> str:
@@ -374,9 +376,28 @@ def _print_sign_in(console: Console, svc: Any, day: dt.date) -> None:
 
 
 def _start_clock(console: Console, svc: Any, day: dt.date, *, speed: float, after: float) -> None:
-    """Runs the service's held clock ``after`` seconds from now, said first."""
+    """Runs the service's held clock ``after`` seconds from now, said first; moved on
+    first to a few minutes before the first van leaves (the plan has them leave as
+    late as their stops allow: nothing would move on the dashboard until then)."""
+    import httpx
+
     hour = 3600 / speed
     pace = f"an hour every {hour:.0f} s" if hour >= 1 else f"x{speed:g}"
+    if svc.move_clock is not None:
+        with httpx.Client(
+            base_url=svc.url, headers={"Authorization": f"Bearer {svc.token}"}, timeout=60
+        ) as api:
+            now = dt.datetime.fromisoformat(api.get("/health").json()["clock"]["now"])
+            plans = [p for p in api.get("/plans").json() if p["status"] == "dispatched"]
+            routes = api.get(f"/plans/{plans[0]['id']}").json()["routes"] if plans else []
+        leaves = [dt.datetime.fromisoformat(r["start_at"]) for r in routes if r["visits"]]
+        if leaves and min(leaves) - dt.timedelta(minutes=LEAD_MIN) > now:
+            start = min(leaves) - dt.timedelta(minutes=LEAD_MIN)
+            svc.move_clock(start)
+            console.print(
+                f"the first van leaves at {min(leaves).astimezone(ZoneInfo(TIMEZONE)):%H:%M}: "
+                f"the clock moves on to {start.astimezone(ZoneInfo(TIMEZONE)):%H:%M}"
+            )
     if after > 0:
         console.print(
             f"the day is planned and dispatched: the clock starts in {after:g} s ({pace}); "

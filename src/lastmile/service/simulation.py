@@ -60,6 +60,8 @@ class PrivateService:
     sms_log: Path | None = None
     #: Stops the clock where it is (:attr:`run_clock` lets it run on from there).
     hold_clock: Callable[[], None] | None = None
+    #: Moves the held clock forward to an aware instant (see :meth:`SimulatedClock.move_to`).
+    move_clock: Callable[[dt.datetime], None] | None = None
     #: The organisation's admin, who may sign in on the pages with this password.
     email: str = ""
     password: str = ""
@@ -212,6 +214,7 @@ def private_service(
                 clock.run,
                 sms_log,
                 clock.hold,
+                move_clock=clock.move_to,
                 email=email,
                 password=password,
             )
