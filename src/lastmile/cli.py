@@ -477,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(drivers paid by the hour); --no-waiting-costs charges driving time only",
     )
     served = demo.add_argument_group(
-        "the demo served", "--serve: seed today in a demo organisation and serve it in a browser"
+        "the demo served",
+        "--serve: seed today in a demo organisation, caught at mid-day, and serve it in a "
+        "browser (to watch a whole day played live instead: lastmile serve --demo)",
     )
     served.add_argument(
         "--serve",
