@@ -384,13 +384,11 @@ def _start_clock(console: Console, svc: Any, day: dt.date, *, speed: float, afte
     hour = 3600 / speed
     pace = f"an hour every {hour:.0f} s" if hour >= 1 else f"x{speed:g}"
     if svc.move_clock is not None:
-        with httpx.Client(
-            base_url=svc.url, headers={"Authorization": f"Bearer {svc.token}"}, timeout=60
-        ) as api:
-            now = dt.datetime.fromisoformat(api.get("/health").json()["clock"]["now"])
-            plans = [p for p in api.get("/plans").json() if p["status"] == "dispatched"]
-            routes = api.get(f"/plans/{plans[0]['id']}").json()["routes"] if plans else []
-        leaves = [dt.datetime.fromisoformat(r["start_at"]) for r in routes if r["visits"]]
+        try:
+            now, leaves = _departures(svc)
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            console.print(f"the plan's departures could not be read ({exc}): the clock starts here")
+            leaves = []
         if leaves and min(leaves) - dt.timedelta(minutes=LEAD_MIN) > now:
             start = min(leaves) - dt.timedelta(minutes=LEAD_MIN)
             svc.move_clock(start)
@@ -407,6 +405,22 @@ def _start_clock(console: Console, svc: Any, day: dt.date, *, speed: float, afte
         time.sleep(after)
     console.print(f"the clock runs ({pace}): the vans are on their way")
     svc.run_clock()
+
+
+def _departures(svc: Any) -> tuple[dt.datetime, list[dt.datetime]]:
+    """The service's time now and when the dispatched plan's vehicles leave."""
+    import httpx
+
+    with httpx.Client(
+        base_url=svc.url, headers={"Authorization": f"Bearer {svc.token}"}, timeout=60
+    ) as api:
+        now = dt.datetime.fromisoformat(api.get("/health").json()["clock"]["now"])
+        plans = api.get("/plans").raise_for_status().json()
+        dispatched = [p for p in plans if p["status"] == "dispatched"]
+        if not dispatched:
+            return now, []
+        plan = api.get(f"/plans/{dispatched[0]['id']}").raise_for_status().json()
+    return now, [dt.datetime.fromisoformat(r["start_at"]) for r in plan["routes"] if r["visits"]]
 
 
 def _serve_until_stopped(
