@@ -477,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(drivers paid by the hour); --no-waiting-costs charges driving time only",
     )
     served = demo.add_argument_group(
-        "the demo served", "--serve: seed today in a demo organisation and serve it in a browser"
+        "the demo served",
+        "--serve: seed today in a demo organisation, caught at mid-day, and serve it in a "
+        "browser (to watch a whole day played live instead: lastmile serve --demo)",
     )
     served.add_argument(
         "--serve",
@@ -513,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
+    from lastmile.demo_service import run_service_demo
     from lastmile.service.commands import (
         add_admin_parser,
         add_db_parser,
@@ -523,7 +526,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     # `lastmile simulate --serve` starts its private service with this.
     simulate_parser.set_defaults(private_service=_private_service)
-    add_serve_parser(sub)
+    # `lastmile serve --demo` plays the demo day live with this.
+    add_serve_parser(sub, play_demo=run_service_demo)
     add_admin_parser(sub)
     add_orders_parser(sub)
     add_db_parser(sub)
