@@ -279,6 +279,33 @@ def test_a_breakdown_says_why_goods_no_van_can_take_stay_behind(world: World, cl
         assert "broke down" in u["reason"] and u["code"] != "on_board", u
 
 
+def test_a_completed_route_stays_as_it_was_after_a_breakdown(world: World, clock: Any) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    d1 = str(t.driver_ids["d1"])
+    done = start_and_deliver(world, "d1", len(tasks(route_of(world.plan, d1))))
+    before = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
+    assert before["status"] == "completed"
+    route = start_and_deliver(world, "d2", 1)
+    clock(11, 0)
+    r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert r["applied"] is True, r
+    # The van whose day is over neither drives its stops again nor takes the
+    # broken van's parcels: they are unassigned, saying why.
+    after = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
+    assert after["status"] == "completed"
+    assert after["visits"] == before["visits"]
+    assert tasks(after) == tasks(done)
+    left = {u["order_id"]: u for u in r["unassigned"]}
+    assert set(left) == set(tasks(route)[1:])
+    for u in left.values():
+        assert u["reason"].endswith("which broke down: no other vehicle is available"), u
+    # The plan's cost still counts the completed route.
+    assert r["cost_after"] >= before["cost"]
+    again = t.post(f"/plans/{plan_id}/breakdown", json={"vehicle_id": done["vehicle_id"]})
+    assert again.status_code == 409, again.text
+
+
 def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:
     t = world.tenant
     d1 = str(t.driver_ids["d1"])

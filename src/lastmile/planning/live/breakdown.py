@@ -64,6 +64,8 @@ def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> 
         key=lambda o: (_deadline(o), -o.priority, o.id),
     )
     left: list[tuple[Order, Unassigned]] = []
+    # Every other vehicle unavailable too: that is the reason, not a lack of room.
+    alone = all(v.id in current.unavailable for v in live.problem.vehicles)
     ready = max(live.states[vehicle_id].ready_s, live.now_s) if track.started else live.now_s
     for order in moving:
         original = live.problem.order(order.id)
@@ -98,6 +100,10 @@ def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> 
             )
         else:
             order = dataclasses.replace(order, skills=original.skills)
+        if alone:
+            reason = f"moved off {vehicle_id}, which broke down: no other vehicle is available"
+            left.append((original, Unassigned(order.id, reason, "no_vehicle")))
+            continue
         result = insert(current, order, known=True)
         if isinstance(result, LiveView):
             current = result

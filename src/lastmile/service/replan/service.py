@@ -29,7 +29,14 @@ from lastmile.service.fleet.models import Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.plans import models as pm
 from lastmile.service.plans.solver_options import check_solver_options
-from lastmile.service.replan.context import BARE, BROKEN_DOWN, LiveContext, changing, load_live
+from lastmile.service.replan.context import (
+    BARE,
+    BROKEN_DOWN,
+    COMPLETED,
+    LiveContext,
+    changing,
+    load_live,
+)
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.replan.writeback import Stored, store
@@ -231,7 +238,7 @@ def insert_order(
         vehicle = naming.vehicle_labels(session, org_id=plan.org_id, ids=[route.vehicle_id])
         summary = (
             f"{ref} inserted on {vehicle[route.vehicle_id]}: "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}"
         )
         stored = store(
             session,
@@ -325,6 +332,8 @@ def breakdown(
             )
         if all(r.status == BROKEN_DOWN for r in rows):
             raise Conflict(f"{label} has already broken down in this plan")
+        if all(r.status == COMPLETED for r in rows):
+            raise Conflict(f"{label} has completed its route: it has no stops left to move")
         ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
         before = {u.order_id for u in ctx.live.plan.unassigned}
         result = ctx.live.without_vehicle(vid, transfer_s=transfer_s)
@@ -350,11 +359,12 @@ def breakdown(
         transfers: list[str] = []
         if transfer_s is not None:
             transfers = _hand_over(session, ctx=ctx, vehicle_id=vid, transfer_s=transfer_s)
-        handed = f" ({len(transfers)} handed over where it stands)" if transfers else ""
+        placed = len(set(transfers) - {u.order_id for u in left})
+        handed = f" ({placed} handed over where it stands)" if placed else ""
         summary = (
             f"{label} broke down: {moved} stop(s) moved{handed}, {len(left)} left unassigned"
             f"{_listed(session, plan, [u.order_id for u in left])}; "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}"
         )
         stored = store(
             session,
@@ -428,7 +438,7 @@ def reoptimise(
             )
         summary = (
             f"re-optimised ({result.plan.engine}): "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}, "
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}, "
             f"{len(result.plan.unassigned)} unassigned"
             f"{_listed(session, plan, [u.order_id for u in result.plan.unassigned])}"
         )
