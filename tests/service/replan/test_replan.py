@@ -277,6 +277,8 @@ def test_a_breakdown_says_why_goods_no_van_can_take_stay_behind(world: World, cl
     for u in left.values():
         assert u["reason"].startswith("moved off vehicle Van "), u
         assert "broke down" in u["reason"] and u["code"] != "on_board", u
+        # Why is judged on the vans still working, never the broken one.
+        assert u["reason"].count(route["vehicle_id"]) == 1, u
 
 
 def test_a_completed_route_stays_as_it_was_after_a_breakdown(world: World, clock: Any) -> None:

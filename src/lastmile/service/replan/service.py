@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -337,12 +338,19 @@ def breakdown(
         ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
         before = {u.order_id for u in ctx.live.plan.unassigned}
         result = ctx.live.without_vehicle(vid, transfer_s=transfer_s)
-        # Reasons name the vehicle as people know it.
-        left = [
-            dataclasses.replace(u, reason=u.reason.replace(vid, label))
-            for u in result.plan.unassigned
-            if u.order_id not in before
-        ]
+        # Reasons name the vehicles as people know them.
+        fresh = [u for u in result.plan.unassigned if u.order_id not in before]
+        named = {v.id for v in ctx.problem.vehicles if any(v.id in u.reason for u in fresh)}
+        labels = naming.vehicle_labels(session, org_id=plan.org_id, ids=named)
+
+        ids = re.compile(
+            r"(?:vehicle )?'?(" + "|".join(map(re.escape, labels)) + r")'?" if labels else "$^"
+        )
+
+        def relabel(text: str) -> str:
+            return ids.sub(lambda m: labels[m.group(1)], text) if labels else text
+
+        left = [dataclasses.replace(u, reason=relabel(u.reason)) for u in fresh]
         if left:
             renamed = {u.order_id: u for u in left}
             kept = tuple(renamed.get(u.order_id, u) for u in result.plan.unassigned)
