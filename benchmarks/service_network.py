@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             statements: list[int] = []
             counted = [0]
             texts: list[str] = []
+            # CPU time of the thread serving the request: what other work on the
+            # machine changes least.
             profiler = cProfile.Profile() if args.profile else None
             inserting = replan_service.insert_order
 
