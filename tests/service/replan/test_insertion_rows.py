@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from lastmile.planning.live import LivePlan
 from lastmile.service.orders.models import Order
 from lastmile.service.plans import models as pm
+from lastmile.service.plans import versions
 from lastmile.service.replan import insertion, service
 from lastmile.service.replan.context import changing, load_live
 from lastmile.service.replan.models import PlanChange
@@ -218,3 +219,18 @@ def test_an_insertion_writes_what_the_general_write_back_writes(
         for key in ("cost", "distance_m", "travel_s", "start_at", "end_at", "visits"):
             assert rewritten[key] == held[key], key
     assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "dispatched"
+    # A second one: its version copies the routes it left alone from the one the
+    # first wrote (kept in memory); every route's visits are as stored.
+    second = t.order(61, external_id="urgent-61")
+    answer = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": second["id"]})
+    assert answer["applied"] is True
+    assert fell_back == []
+    session: Session = app.state.sessionmaker()
+    try:
+        plan = session.get(pm.Plan, uuid.UUID(plan_id))
+        assert plan is not None
+        latest = versions.latest_version(session, plan_id=plan.id)
+        assert latest is not None and latest.number == 3
+        assert latest.routes == versions.snapshot_routes(session, plan)
+    finally:
+        session.close()

@@ -6,19 +6,21 @@ route added or dropped) and the plan's unassigned orders stay as they are.
 The visits behind the new stop are compared with their rows and written in one
 ``executemany`` (a SQLAlchemy Core statement), the new stop inserted the same
 way, the routes, the plan, the logged change and the plan's next version
-written with one Core statement each; the rows held in the session are given
-their new values as committed (so the answer and the version read them, and
-the session's unit of work has nothing of them to flush). The order's status
-still moves through the session: the outbox turns that into its webhooks and
-customer messages. Any other shape goes through
-:func:`~lastmile.service.replan.writeback.store`.
+written with one Core statement each (the version copies the routes the change
+left alone from the previous version, kept in memory when this process wrote
+it). The rows held in the session are given their new values as committed (so
+the answer and the version read them, and the session's unit of work has
+nothing of them to flush). The order's status still moves through the session:
+the outbox turns that into its webhooks and customer messages. Any other shape
+goes through :func:`~lastmile.service.replan.writeback.store`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter, OrderedDict, defaultdict
 from typing import Any, cast
 
 from sqlalchemy import Table, Uuid, bindparam, delete, insert, select, update
@@ -83,10 +85,13 @@ _ORDER_NAMES = select(Order.id, Order.external_id, Order.customer_name).where(
 #: Ids bound in one statement at most.
 _CHUNK = 500
 _LATEST_VERSION = (
-    select(_VERSIONS.c.number, _VERSIONS.c.routes)
+    select(_VERSIONS.c.id, _VERSIONS.c.number)
     .where(_VERSIONS.c.plan_id == bindparam("plan_id", type_=Uuid))
     .order_by(_VERSIONS.c.number.desc())
     .limit(1)
+)
+_VERSION_ROUTES = select(_VERSIONS.c.routes).where(
+    _VERSIONS.c.id == bindparam("version_id", type_=Uuid)
 )
 
 
@@ -267,17 +272,54 @@ def _write_route(
         _commit_values(row, route_moved)
 
 
+class _KeptVersions:
+    """The latest version each plan was given here (its id and routes), so the next
+    one copies the routes a change left alone without reading the version again.
+    A version never changes once written: one kept is used only while the plan's
+    latest version has its id."""
+
+    def __init__(self, size: int = 32) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._kept: OrderedDict[uuid.UUID, tuple[uuid.UUID, list[dict[str, Any]]]] = OrderedDict()
+
+    def get(self, plan_id: uuid.UUID, version_id: uuid.UUID) -> list[dict[str, Any]] | None:
+        with self._lock:
+            held = self._kept.get(plan_id)
+            if held is None or held[0] != version_id:
+                return None
+            self._kept.move_to_end(plan_id)
+            return held[1]
+
+    def put(self, plan_id: uuid.UUID, version_id: uuid.UUID, routes: list[dict[str, Any]]) -> None:
+        with self._lock:
+            self._kept[plan_id] = (version_id, routes)
+            self._kept.move_to_end(plan_id)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+
+
+_KEPT_VERSIONS = _KeptVersions()
+
+
 def _record_version(
     session: Session, *, plan: pm.Plan, kind: str, summary: str, change: PlanChange
-) -> None:
+) -> tuple[uuid.UUID, list[dict[str, Any]]]:
     """The plan's next version (:func:`versions.record_version` with
-    ``untouched_as_latest``), read and written as plain columns."""
+    ``untouched_as_latest``), read and written as plain columns; its id and routes."""
     connection = session.connection()
     latest = connection.execute(_LATEST_VERSION, {"plan_id": plan.id}).first()
-    known = {r["route_id"]: r["visits"] for r in latest.routes} if latest is not None else {}
+    known: dict[str, list[dict[str, Any]]] = {}
+    if latest is not None:
+        before = _KEPT_VERSIONS.get(plan.id, latest.id)
+        if before is None:
+            before = connection.execute(_VERSION_ROUTES, {"version_id": latest.id}).scalar_one()
+        known = {r["route_id"]: r["visits"] for r in before}
+    version_id = uuid.uuid4()
+    routes = versions.snapshot_routes(session, plan, known=known)
     connection.execute(
         insert(_VERSIONS).values(
-            id=uuid.uuid4(),
+            id=version_id,
             org_id=plan.org_id,
             plan_id=plan.id,
             number=(latest.number + 1) if latest is not None else 1,
@@ -285,11 +327,12 @@ def _record_version(
             summary=summary,
             change_id=change.id,
             cost=plan.cost,
-            routes=versions.snapshot_routes(session, plan, known=known),
+            routes=routes,
             created_by_id=change.created_by_id,
             created_at=utcnow(),
         )
     )
+    return version_id, routes
 
 
 def store_insertion(
@@ -365,7 +408,9 @@ def store_insertion(
     session.add(change)  # held as the row it now is: nothing to insert
     if plan.status == "dispatched":
         # The plan as dispatched stays as it was; the change is its next version.
-        _record_version(session, plan=plan, kind=kind, summary=summary, change=change)
+        version = _record_version(session, plan=plan, kind=kind, summary=summary, change=change)
+    else:
+        version = None
     publish(
         session,
         org_id=plan.org_id,
@@ -380,6 +425,8 @@ def store_insertion(
         },
     )
     session.commit()
+    if version is not None:
+        _KEPT_VERSIONS.put(plan.id, *version)
     if remember_in is not None:
         remember(views=remember_in, ctx=ctx, result=result)
     return Stored(change, False, unassigned, [row for row, _ in touched])
