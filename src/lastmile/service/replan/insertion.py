@@ -38,7 +38,13 @@ from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
 from lastmile.service.plans import models as pm
 from lastmile.service.plans import versions
-from lastmile.service.replan.context import BARE, ON_THE_ROAD, LiveContext, remember
+from lastmile.service.replan.context import (
+    BARE,
+    ON_THE_ROAD,
+    LiveContext,
+    completed_totals,
+    remember,
+)
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.replan.writeback import _TARGET, Stored, _advance, store
@@ -384,7 +390,14 @@ def store_insertion(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    totals = {"cost": full.cost, "distance_m": full.distance, "travel_s": full.travel}
+    # Completed routes are out of the live view: their totals are added as they are.
+    done_cost, done_distance, done_travel = completed_totals(plan)
+    after = full.cost + done_cost
+    totals = {
+        "cost": after,
+        "distance_m": full.distance + done_distance,
+        "travel_s": full.travel + done_travel,
+    }
     connection = session.connection()
     connection.execute(update(_PLANS).where(_PLANS.c.id == plan.id).values(totals))
     _commit_values(plan, totals)
@@ -396,7 +409,7 @@ def store_insertion(
         summary=summary,
         detail={**detail, "relaxations": [r.message for r in result.relaxations]},
         cost_before=before,
-        cost_after=full.cost,
+        cost_after=after,
         created_by_id=user_id,
         created_at=utcnow(),
     )
@@ -421,7 +434,7 @@ def store_insertion(
             "kind": kind,
             "summary": summary,
             "cost_before": before,
-            "cost_after": full.cost,
+            "cost_after": after,
         },
     )
     session.commit()
