@@ -173,26 +173,34 @@ def at_half_past_nine(app: FastAPI) -> Iterator[None]:
     del app.state.clock
 
 
+@pytest.mark.parametrize("delivered", [2, None], ids=["on-the-road", "completed"])
 def test_an_insertion_writes_what_the_general_write_back_writes(
-    world: World, app: FastAPI, at_half_past_nine: None, monkeypatch: pytest.MonkeyPatch
+    world: World,
+    app: FastAPI,
+    at_half_past_nine: None,
+    monkeypatch: pytest.MonkeyPatch,
+    delivered: int | None,
 ) -> None:
     t = world.tenant
     plan_id = world.plan["id"]
-    # The fuller van on the road with two stops done; the other has room left.
+    # The fuller van on the road with two stops done, or all of them (its route
+    # completed: out of the live view, in the plan's totals); the other has room.
     route = max(world.plan["routes"], key=lambda r: len(r["visits"]))
     who = next(w for w in ("d1", "d2") if str(t.driver_ids[w]) == route["driver_id"])
     t.ok("post", f"/routes/{route['id']}/start", who)
-    jobs = [v for v in route["visits"] if v["order_id"]][:2]
+    jobs = [v for v in route["visits"] if v["order_id"]][:delivered]
     events = [
         {
             "event_id": f"{who}-{k}",
             "kind": "delivered",
-            "at": f"{DAY}T09:{10 + 5 * k:02d}:00+02:00",
+            "at": f"{DAY}T09:{4 * k:02d}:00+02:00",
             "sequence": v["sequence"],
         }
         for k, v in enumerate(jobs)
     ]
     t.ok("post", f"/routes/{route['id']}/events", who, json={"events": events})
+    status = t.ok("get", f"/routes/{route['id']}")["status"]
+    assert status == ("started" if delivered else "completed")
     urgent = t.order(60, external_id="urgent-60")
     fell_back: list[str] = []
 
