@@ -18,17 +18,26 @@ now ``--at`` o'clock, and today's date there.
 
 Each request's wall time is shown, and the CPU time the process spent meanwhile
 (all its threads: the request is served in another one), which other work on a
-shared machine changes less. ETAs answered again (nothing moved within
-``LASTMILE_ETA_ANSWER_FRESH_S``, see docs/tracking.md) are counted, and the
-requests that computed theirs shown apart.
+shared machine changes less; for insertions also the CPU time the thread serving
+the request spent in the re-planning service call (``replan.service.insert_order``:
+holding the plan, the live view, the insertion, storing it, the answer's data).
+ETAs answered again (nothing moved within ``LASTMILE_ETA_ANSWER_FRESH_S``, see
+docs/tracking.md) are counted, and the requests that computed theirs shown
+apart.
 
     python benchmarks/service_network.py [--orders 300] [--vans 10] [--plan-seconds 20]
         [--repeat 50] [--eta-requests 200] [--at 11] [--traffic default]
+        [--profile insertions.prof]
+
+With ``--profile``, the insertions' service calls (in the thread serving each
+request) are profiled with cProfile into that file (read it with ``python -m
+pstats``), and the SQL statements each insertion ran are counted.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import datetime as dt
 import os
 import random
@@ -39,8 +48,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from lastmile.service.app import create_app
+from lastmile.service.replan import service as replan_service
 from lastmile.service.settings import Settings
 from lastmile.service.tracking import eta as eta_module
 from replan_service import (
@@ -143,6 +155,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--at", type=int, default=11, help="local hour of the day")
     parser.add_argument("--traffic", default="default")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile", default="", help="cProfile the insertions' service calls into this file"
+    )
     args = parser.parse_args(argv)
 
     rng = random.Random(args.seed)
@@ -214,6 +229,33 @@ def main(argv: list[str] | None = None) -> int:
                 )
             insert_times, insert_cpu = [], []
             applied = 0
+            statements: list[int] = []
+            counted = [0]
+            texts: list[str] = []
+            profiler = cProfile.Profile() if args.profile else None
+            inserting = replan_service.insert_order
+            service_cpu: list[float] = []
+
+            def measured(*a: Any, **kw: Any) -> Any:
+                # The thread serving the request: its CPU time in the service call
+                # (what waiting for a core on a busy machine changes least).
+                c0 = time.thread_time()
+                if profiler is not None:
+                    profiler.enable()
+                try:
+                    return inserting(*a, **kw)
+                finally:
+                    if profiler is not None:
+                        profiler.disable()
+                    service_cpu.append(time.thread_time() - c0)
+
+            def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+                counted[0] += 1
+                texts.append(" ".join(statement.split())[:150])
+
+            replan_service.insert_order = measured  # type: ignore[assignment]
+            if profiler is not None:
+                event.listen(Engine, "before_cursor_execute", count)
             for i in range(args.repeat):
                 lon, lat = point(rng)
                 start = now + dt.timedelta(hours=1)
@@ -233,16 +275,31 @@ def main(argv: list[str] | None = None) -> int:
                     "amount": [1],
                 }
                 order = api.call("post", "/orders", 201, json=body)
+                before = counted[0]
+                texts.clear()
                 t0, c0 = time.perf_counter(), time.process_time()
                 answer = api.call(
                     "post", f"/plans/{plan_id}/orders", json={"order_id": order["id"]}
                 )
+                statements.append(counted[0] - before)
                 insert_times.append(time.perf_counter() - t0)
                 insert_cpu.append(time.process_time() - c0)
                 applied += answer["applied"]
             print(f"  POST /plans/{{id}}/orders      {percentiles(insert_times)}")
             print(f"    CPU time of the process    {percentiles(insert_cpu)}")
+            print(f"    of which the service call  {percentiles(service_cpu)} (its thread's CPU)")
             print(f"  ({applied} of {args.repeat} urgent orders placed)")
+            replan_service.insert_order = inserting  # type: ignore[assignment]
+            if profiler is not None:
+                event.remove(Engine, "before_cursor_execute", count)
+                profiler.dump_stats(args.profile)
+                print(
+                    f"  SQL statements per insertion: {sum(statements) / len(statements):.1f} "
+                    f"(min {min(statements)}, max {max(statements)}); profile in {args.profile}"
+                )
+                print("  the last insertion's statements:")
+                for statement in texts:
+                    print(f"    {statement}")
     return 0
 
 

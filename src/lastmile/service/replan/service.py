@@ -30,6 +30,7 @@ from lastmile.service.fleet.models import Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.plans import models as pm
 from lastmile.service.plans.solver_options import check_solver_options
+from lastmile.service.replan import insertion
 from lastmile.service.replan.context import (
     BARE,
     BROKEN_DOWN,
@@ -236,12 +237,19 @@ def insert_order(
             )
         oid = str(order.id)
         route = next(r for r in result.plan.routes if any(v.order_id == oid for v in r.visits))
-        vehicle = naming.vehicle_labels(session, org_id=plan.org_id, ids=[route.vehicle_id])
+        # The vehicle's label, and those of the vehicles running late, in one query.
+        vehicles = insertion.vehicle_labels(
+            session,
+            org_id=plan.org_id,
+            ids={uuid.UUID(route.vehicle_id)}
+            | {uuid.UUID(r.vehicle_id) for r in ctx.live.relaxations},
+        )
         summary = (
-            f"{ref} inserted on {vehicle[route.vehicle_id]}: "
+            f"{ref} inserted on {vehicles[route.vehicle_id]}: "
             f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}"
         )
-        stored = store(
+        late = insertion.late_messages(session, ctx, vehicles)
+        stored = insertion.store_insertion(
             session,
             ctx=ctx,
             result=result,
@@ -251,7 +259,18 @@ def insert_order(
             user_id=user_id,
             remember_in=views,
         )
-        return _outcome(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
+        change = stored.change
+        return ReplanOutcome(
+            applied=True,
+            summary=summary,
+            change=change,
+            cost_before=change.cost_before,
+            cost_after=plan.cost,
+            needs_dispatch=stored.needs_dispatch,
+            unassigned=[],
+            late=late,
+            routes=list(stored.routes),
+        )
 
 
 #: Handover of a broken-down vehicle's goods to another vehicle, by default (seconds).
