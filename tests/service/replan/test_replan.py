@@ -308,6 +308,26 @@ def test_a_completed_route_stays_as_it_was_after_a_breakdown(world: World, clock
     assert again.status_code == 409, again.text
 
 
+def test_an_order_for_a_plan_whose_every_route_is_closed_fits_nowhere_saying_why(
+    world: World, clock: Any
+) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    d1 = str(t.driver_ids["d1"])
+    start_and_deliver(world, "d1", len(tasks(route_of(world.plan, d1))))
+    route = start_and_deliver(world, "d2", 1)
+    clock(11, 0)
+    t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    urgent = t.order(52, external_id="urgent-52")
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+    assert r["applied"] is False, r
+    (left,) = r["unassigned"]
+    assert left["order_id"] == urgent["id"]
+    assert "no vehicle of this plan is still working" in left["reason"], left
+    assert "urgent-52" in r["summary"] and "fits nowhere" in r["summary"], r
+    assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "pending"
+
+
 def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:
     t = world.tenant
     d1 = str(t.driver_ids["d1"])

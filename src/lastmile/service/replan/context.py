@@ -164,6 +164,12 @@ def _with_rows(problem: PlanningProblem, extra: list[Location], day: DayTravel) 
     return out
 
 
+def live_vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
+    """The vehicles that may still take work in ``plan``: those of its routes and
+    of its planning job, less the ones whose route is closed (completed, broken down)."""
+    return _vehicle_ids(session, plan)
+
+
 def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
     vehicle_ids = {r.vehicle_id for r in plan.routes}

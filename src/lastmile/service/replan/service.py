@@ -37,6 +37,7 @@ from lastmile.service.replan.context import (
     COMPLETED,
     LiveContext,
     changing,
+    live_vehicle_ids,
     load_live,
 )
 from lastmile.service.replan.models import PlanChange
@@ -216,6 +217,25 @@ def insert_order(
     no vehicle can take it, nothing changes and the outcome says why."""
     with changing(session, plan=plan, views=views) as plan:
         order = plan_order(session, plan=plan, order_id=order_id)
+        ref = naming.of_order(order)
+        if not live_vehicle_ids(session, plan):
+            # Every route is closed: no vehicle of this plan is still out today.
+            why = Unassigned(
+                str(order.id),
+                "no vehicle of this plan is still working: every route is completed or broken down",
+                "shift",
+            )
+            return ReplanOutcome(
+                applied=False,
+                summary=f"{ref} fits nowhere: {why.reason}",
+                change=None,
+                cost_before=plan.cost,
+                cost_after=plan.cost,
+                needs_dispatch=False,
+                unassigned=[why],
+                late=[],
+                order_labels=naming.order_labels(session, org_id=plan.org_id, ids=[why.order_id]),
+            )
         ctx = load_live(
             session,
             plan=plan,
@@ -225,7 +245,6 @@ def insert_order(
             views=views,
         )
         result = ctx.live.insert(ctx.order(order.id))
-        ref = naming.of_order(order)
         if not isinstance(result, LivePlan):
             return _outcome(
                 session,
