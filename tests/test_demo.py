@@ -70,7 +70,7 @@ def test_the_service_demo_plays_a_small_day_through_the_service(
     out = tmp_path / "demo"
     # Many customers away: one of them is booked again the same day.
     status = lastmile.demo_service.run_service_demo(
-        out_dir=out, orders=14, speed=3000, time_limit=1, seed=3, absent_rate=0.4
+        out_dir=out, orders=14, speed=3000, time_limit=3, seed=3, absent_rate=0.4
     )
     printed = capsys.readouterr().out
     assert status == 0, printed

@@ -62,7 +62,7 @@ def start_live_demo(tmp_path: Path, *extra: str) -> Running:
     log = tmp_path / "serve.log"
     env = os.environ | {"PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [sys.executable, "-m", "lastmile.cli", "serve", "--demo", "--port", str(port)]
-    command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "1", "--seed", "3"]
+    command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "4", "--seed", "3"]
     command += ["--out", str(out), *extra]
     with log.open("w") as printed:
         process = subprocess.Popen(command, stdout=printed, stderr=subprocess.STDOUT, env=env)

@@ -105,8 +105,10 @@ def test_portfolio_uses_several_workers() -> None:
     p = random_matrix_problem(n_orders=30, n_vehicles=6, seed=2)
     plan = solve(p, time_limit=1.5, workers=2, seed=4)
     # On a busy machine a worker that lags past the limit is stopped and the
-    # label says so ("pyvrp x2 (partial)"); two workers were run either way.
-    assert plan.engine.startswith("pyvrp x2")
+    # label says so ("pyvrp x2 (partial)"), or the greedy plan was better than
+    # what the workers had by then ("greedy (pyvrp x2 gave no better plan in
+    # time)"); two workers were run either way.
+    assert "pyvrp x2" in plan.engine, plan.engine
     assert validate(p, plan).ok
 
 
