@@ -136,7 +136,7 @@ def test_breaks_and_setup_go_through_vroom_then_ortools() -> None:
     assert report.ok, report.violations
     for route in plan.routes:
         vehicle = p.vehicle(route.vehicle_id)
-        taken = [x.break_id for x in route.visits if x.kind is VisitKind.BREAK]
+        taken = [x.break_id or "" for x in route.visits if x.kind is VisitKind.BREAK]
         assert sorted(taken) == sorted(b.id for b in vehicle.breaks)
 
 
