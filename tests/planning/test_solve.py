@@ -221,12 +221,13 @@ def test_a_day_vroom_cannot_search_whole_uses_its_budget_within_the_allowance(
     monkeypatch.setattr(module, "GROUP_STOPS", 90)
     monkeypatch.setattr("lastmile.planning.engines.vroom.cut_short", lambda *a, **k: True)
     day = _break_day()
-    limit = 6.0
+    limit = 10.0
     began = time.perf_counter()
     plan = solve(day, time_limit=limit, workers=2, seed=0)
     wall = time.perf_counter() - began
     assert plan.engine.startswith("vroom+groups"), plan.engine
-    assert 0.75 * limit <= wall <= limit + max(2.0, 0.05 * limit), wall
+    # the groups stop when less than a group's shortest search is left
+    assert 0.7 * limit <= wall <= limit + max(2.0, 0.05 * limit), wall
     assert validate(day, plan).ok
     served = {v.order_id for r in plan.routes for v in r.tasks}
     assert served | {u.order_id for u in plan.unassigned} == {o.id for o in day.orders}

@@ -1113,7 +1113,9 @@ def _improve_in_groups(
     (:func:`~lastmile.planning.decompose.border_groups`: the left-out orders join
     the group of the nearest route, idle vehicles the groups that need them),
     offset from the last round's, and searches every group from scratch with
-    VROOM on one core per group; a group's routes are replaced only when its
+    VROOM on one core per group (when the time left holds fewer waves of groups
+    than there are, as many groups as fit, from another place each round, so
+    that little of the budget goes unused); a group's routes are replaced only when its
     search leaves out fewer orders, or as many for less cost. The plan never gets
     worse, and a group that fails or does not finish keeps its routes.
     """
@@ -1134,9 +1136,14 @@ def _improve_in_groups(
                 GROUP_STOPS,
                 _GROUP_OFFSETS[rounds % len(_GROUP_OFFSETS)],
             )
-            waves = math.ceil(len(groups) / workers) if groups else 1
-            if len(groups) < 2 or left / waves < _GROUP_MIN_S:
+            fit = int(left // _GROUP_MIN_S)  # waves of groups the time left holds
+            if len(groups) < 2 or fit < 1:
                 break
+            if math.ceil(len(groups) / workers) > fit:
+                # Not time for every group: as many as fit, from another place each round.
+                k = workers * fit
+                at = (rounds * k) % len(groups)
+                groups = (groups[at:] + groups[:at])[:k]
             jobs = []
             for g, (part, start) in enumerate(groups):
                 spec, index_map = part_spec(problem, part, index=g, start=start)
