@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -266,3 +268,17 @@ def test_solve_waiting_costs_charge_route_duration(
     assert costs[True][0] == 930 and costs[True][2] == 890
     assert main(["solve", str(path), "--waiting-costs", "--engine", "vroom"]) == 2
     assert "waiting_costs" in capsys.readouterr().err
+
+
+def test_the_command_line_does_not_import_the_service_until_a_command_needs_it() -> None:
+    """`lastmile solve` and the others start without importing FastAPI, SQLAlchemy
+    and the service's models (seconds on a busy machine)."""
+    probe = (
+        "import sys; from lastmile.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('fastapi', 'sqlalchemy', 'lastmile.service.app') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert out.stdout.strip() == "[]", out.stdout

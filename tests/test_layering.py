@@ -33,6 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("demo",),
     ("demo_service",),
     ("cli",),
+    ("__main__",),
 )
 
 

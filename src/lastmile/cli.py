@@ -477,7 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(drivers paid by the hour); --no-waiting-costs charges driving time only",
     )
     served = demo.add_argument_group(
-        "the demo served", "--serve: seed today in a demo organisation and serve it in a browser"
+        "the demo served",
+        "--serve: seed today in a demo organisation, caught at mid-day, and serve it in a "
+        "browser (to watch a whole day played live instead: lastmile serve --demo)",
     )
     served.add_argument(
         "--serve",
@@ -513,6 +515,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_report_parser(sub)
 
+    from lastmile.demo_service import run_service_demo
     from lastmile.service.commands import (
         add_admin_parser,
         add_db_parser,
@@ -520,16 +523,25 @@ def build_parser() -> argparse.ArgumentParser:
         add_serve_parser,
         add_worker_parser,
     )
-    from lastmile.service.simulation import private_service
 
     # `lastmile simulate --serve` starts its private service with this.
-    simulate_parser.set_defaults(private_service=private_service)
-    add_serve_parser(sub)
+    simulate_parser.set_defaults(private_service=_private_service)
+    # `lastmile serve --demo` plays the demo day live with this.
+    add_serve_parser(sub, play_demo=run_service_demo)
     add_admin_parser(sub)
     add_orders_parser(sub)
     add_db_parser(sub)
     add_worker_parser(sub)
     return parser
+
+
+def _private_service(**options: Any) -> Any:
+    """:func:`lastmile.service.simulation.private_service`, imported when a command
+    uses it: the service (FastAPI, its models and schemas) takes seconds to import,
+    which no other command should pay for."""
+    from lastmile.service.simulation import private_service
+
+    return private_service(**options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

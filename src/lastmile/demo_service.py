@@ -29,6 +29,7 @@ import argparse
 import datetime as dt
 import functools
 import random
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -53,6 +54,8 @@ FLEET = (
 )
 #: A lunch break of half an hour, started between 11:30 and 13:30.
 LUNCH = (11 * 3600 + 1800, 13 * 3600 + 1800, 1800)
+#: Played live, the clock starts this many minutes before the first van leaves.
+LEAD_MIN = 10
 
 
 def _at(epoch: dt.datetime, seconds: float) -> str:
@@ -211,13 +214,24 @@ def run_service_demo(
     seed: int = 7,
     day: dt.date | None = None,
     absent_rate: float = 0.05,
+    live: bool = False,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    start_after: float = 5.0,
+    stop: threading.Event | None = None,
 ) -> int:
     """Play the demo day through a private service and report on it (see the
-    module docstring); 0 when the day was played to its end."""
+    module docstring); 0 when the day was played to its end.
+
+    ``live`` (``lastmile serve --demo``): the service listens on ``host:port`` with
+    its database at ``out_dir/service.db``; the dashboard's address and the admin's
+    sign-in are printed once it is up, the day is set up and planned, and the clock
+    starts ``start_after`` seconds later (time to open the page). After the report
+    the clock is held at the day's end and the service goes on serving until Ctrl-C
+    (or until ``stop`` is set)."""
     import httpx
 
-    from lastmile.demo import report_day
-    from lastmile.service.simulation import private_service
+    from lastmile.service.simulation import listen_socket, private_service
     from lastmile.simulate.http import DayPlan, ServiceDay, ServiceDriveError, clock_start
     from lastmile.simulate.twin import TwinConfig
     from lastmile.travel.network_options import build_travel_models
@@ -229,6 +243,12 @@ def run_service_demo(
         raise InputError(f"must be at least 2, got {orders}", where="--orders")
     if not speed > 0:
         raise InputError(f"must be more than 0, got {speed:g}", where="--speed")
+    if not start_after >= 0:
+        raise InputError(f"must be 0 or more, got {start_after:g}", where="--start-after")
+    if not 0 <= port <= 65535:
+        raise InputError(f"must be between 0 and 65535, got {port}", where="--port")
+    if live:  # said now, not after the map has been loaded for nothing
+        listen_socket(host, port)[0].close()
     if not EXTRACT.is_file():
         raise LastmileError(f"the demo's map is missing from this installation: {EXTRACT}")
     zone = ZoneInfo(TIMEZONE)
@@ -277,6 +297,9 @@ def run_service_demo(
     )
     with (
         private_service(
+            host=host,
+            port=port,
+            database=out_dir / "service.db" if live else None,
             start=start,
             speed=speed,
             timezone=TIMEZONE,
@@ -292,6 +315,12 @@ def run_service_demo(
         ) as svc,
         httpx.Client(base_url=svc.url, timeout=120) as client,
     ):
+        before_driving = svc.run_clock
+        if live:
+            _print_sign_in(console, svc, day)
+            before_driving = functools.partial(
+                _start_clock, console, svc, day, speed=speed, after=start_after
+            )
         placed: list[dict[str, Any]] = []
         service_day = ServiceDay(
             client,
@@ -299,7 +328,7 @@ def run_service_demo(
             spec=spec,
             config=config,
             log=console.print,
-            before_driving=svc.run_clock,
+            before_driving=before_driving,
             seed=functools.partial(seed_demo_day, placed=placed),
             travel=travel,
             tolerate_server_errors=True,
@@ -319,6 +348,111 @@ def run_service_demo(
             return 1
         # The last texts leave with the outbox's next round.
         time.sleep(min(3.0, max(0.5, 2 * 600 / speed)))
+        if live:
+            if svc.hold_clock is not None:
+                # The day stays on the dashboard as it ended (not the next, empty one).
+                svc.hold_clock()
+            _report(console, service_day, result, placed, sms_log, out_dir, day)
+            console.print(f"done in {time.perf_counter() - began:.1f} s in all")
+            _serve_until_stopped(console, svc, day, stop)
+            return 0
+    _report(console, service_day, result, placed, sms_log, out_dir, day)
+    console.print(f"done in {time.perf_counter() - began:.1f} s in all")
+    return 0
+
+
+def _dashboard_url(svc: Any, day: dt.date) -> str:
+    return f"{svc.url}/dashboard?day={day.isoformat()}"
+
+
+def _print_sign_in(console: Console, svc: Any, day: dt.date) -> None:
+    """Where to watch the day, and who to sign in as."""
+    console.print(
+        f"\n[bold]watch the day live: open {_dashboard_url(svc, day)}[/bold]\n"
+        f"  sign in as {svc.email}  password {svc.password}\n"
+        f"  the day's database (SQLite, kept afterwards): {svc.database}\n",
+        soft_wrap=True,
+    )
+
+
+def _start_clock(console: Console, svc: Any, day: dt.date, *, speed: float, after: float) -> None:
+    """Runs the service's held clock ``after`` seconds from now, said first; moved on
+    first to a few minutes before the first van leaves (the plan has them leave as
+    late as their stops allow: nothing would move on the dashboard until then)."""
+    import httpx
+
+    hour = 3600 / speed
+    pace = f"an hour every {hour:.0f} s" if hour >= 1 else f"x{speed:g}"
+    if svc.move_clock is not None:
+        try:
+            now, leaves = _departures(svc)
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as exc:
+            console.print(f"the plan's departures could not be read ({exc}): the clock starts here")
+            leaves = []
+        if leaves and min(leaves) - dt.timedelta(minutes=LEAD_MIN) > now:
+            start = min(leaves) - dt.timedelta(minutes=LEAD_MIN)
+            svc.move_clock(start)
+            console.print(
+                f"the first van leaves at {min(leaves).astimezone(ZoneInfo(TIMEZONE)):%H:%M}: "
+                f"the clock moves on to {start.astimezone(ZoneInfo(TIMEZONE)):%H:%M}"
+            )
+    if after > 0:
+        console.print(
+            f"the day is planned and dispatched: the clock starts in {after:g} s ({pace}); "
+            f"open {_dashboard_url(svc, day)} now",
+            soft_wrap=True,
+        )
+        time.sleep(after)
+    console.print(f"the clock runs ({pace}): the vans are on their way")
+    svc.run_clock()
+
+
+def _departures(svc: Any) -> tuple[dt.datetime, list[dt.datetime]]:
+    """The service's time now and when the dispatched plan's vehicles leave."""
+    import httpx
+
+    with httpx.Client(
+        base_url=svc.url, headers={"Authorization": f"Bearer {svc.token}"}, timeout=60
+    ) as api:
+        now = dt.datetime.fromisoformat(api.get("/health").json()["clock"]["now"])
+        plans = api.get("/plans").raise_for_status().json()
+        dispatched = [p for p in plans if p["status"] == "dispatched"]
+        if not dispatched:
+            return now, []
+        plan = api.get(f"/plans/{dispatched[0]['id']}").raise_for_status().json()
+    return now, [dt.datetime.fromisoformat(r["start_at"]) for r in plan["routes"] if r["visits"]]
+
+
+def _serve_until_stopped(
+    console: Console, svc: Any, day: dt.date, stop: threading.Event | None
+) -> None:
+    """Serves on, the clock held at the day's end, until Ctrl-C (or ``stop``)."""
+    console.print(
+        f"\n[bold]the day is over[/bold]; the service's clock is held at its end. Still "
+        f"serving at {_dashboard_url(svc, day)} (sign in as {svc.email}, password "
+        f"{svc.password}); the database is {svc.database}. Ctrl-C to stop.",
+        soft_wrap=True,
+    )
+    stop = stop or threading.Event()
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def _report(
+    console: Console,
+    service_day: Any,
+    result: Any,
+    placed: list[dict[str, Any]],
+    sms_log: Path,
+    out_dir: Path,
+    day: dt.date,
+) -> None:
+    """The day's figures, its record and its HTML report (see the module docstring)."""
+    from lastmile.demo import report_day
+
     record = result.record
     counts = result.counts
     geocoded = [p for p in placed if p.get("geocode")]
@@ -357,5 +491,3 @@ def run_service_demo(
         title=f"Helsinki, {day.isoformat()}: the day through the service",
         also={"notifications": sms_log},
     )
-    console.print(f"done in {time.perf_counter() - began:.1f} s in all")
-    return 0

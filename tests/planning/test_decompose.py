@@ -188,14 +188,22 @@ def test_a_failing_part_costs_its_time_not_the_plan(day: PlanningProblem) -> Non
     )
 
 
-def test_every_part_failing_leaves_every_order_out_with_the_reason(day: PlanningProblem) -> None:
+def test_every_part_failing_still_gives_a_plan_built_greedily(day: PlanningProblem) -> None:
+    """Every worker lost: the orders are planned by the construction in this
+    process; none is left out for the failure alone."""
     pool = _Failing(fail=None)
     plan = solve_decomposed(day, time_limit=3, workers=1, part_stops=90, executor=pool)
     pool.shutdown()
-    assert plan.routes == ()
-    assert len(plan.unassigned) == len(day.orders)
-    assert {u.code for u in plan.unassigned} == {"part_failed"}
-    assert all("RuntimeError: worker lost" in u.reason for u in plan.unassigned)
+    report = validate(day, plan)
+    assert report.ok, report.violations[:3]
+    _accounted(day, plan)
+    assert plan.routes
+    assert "greedy" in plan.engine
+    assert len(plan.unassigned) < len(day.orders) / 4
+    # Left out for the failure only when the construction could not place them.
+    assert all(
+        "RuntimeError: worker lost" in u.reason for u in plan.unassigned if u.code == "part_failed"
+    )
 
 
 def test_a_part_started_from_routes_never_comes_back_worse(day: PlanningProblem) -> None:

@@ -96,8 +96,10 @@ def test_schedule_leaves_as_late_as_the_windows_allow_and_costs_the_duration() -
 
 @pytest.mark.parametrize("engine", ["pyvrp", "ortools"])
 def test_waiting_costs_change_the_plan(engine: str) -> None:
-    driving = solve(problem(waiting=False), engine=engine, time_limit=1, seed=1)
-    waiting = solve(problem(waiting=True), engine=engine, time_limit=1, seed=1)
+    # One worker searches in this process: a busy machine slows it down but cannot
+    # keep a worker process from answering in time (the greedy plan would then win).
+    driving = solve(problem(waiting=False), engine=engine, time_limit=1, seed=1, workers=1)
+    waiting = solve(problem(waiting=True), engine=engine, time_limit=1, seed=1, workers=1)
     for p, plan in ((problem(waiting=False), driving), (problem(waiting=True), waiting)):
         report = validate(p, plan)
         assert report.ok, report.violations

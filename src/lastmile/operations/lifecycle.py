@@ -72,6 +72,8 @@ _TRANSITIONS: dict[tuple[OrderStatus, OrderEvent], tuple[OrderStatus, frozenset[
     (_S.DISPATCHED, _E.DISPATCH): (_S.DISPATCHED, _ANY_KIND),
     (_S.DISPATCHED, _E.START): (_S.EN_ROUTE, _ANY_KIND),
     (_S.EN_ROUTE, _E.PICK_UP): (_S.PICKED_UP, frozenset({OrderKind.SHIPMENT})),
+    # Picked up again: goods handed over from a vehicle that broke down.
+    (_S.PICKED_UP, _E.PICK_UP): (_S.PICKED_UP, frozenset({OrderKind.SHIPMENT})),
     (_S.EN_ROUTE, _E.COMPLETE): (
         _S.COMPLETED,
         frozenset({OrderKind.DELIVERY, OrderKind.PICKUP}),

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from lastmile.domain import Plan, Route, Unassigned, VisitKind
+from lastmile.domain import Plan, Route, Unassigned, Vehicle, VisitKind
 from lastmile.exceptions import SolveError, UnsupportedConstraint
 from lastmile.planning.decompose import (
     DECOMPOSE_ABOVE,
@@ -957,6 +957,7 @@ def solve_decomposed(
         if own:
             _stop_pool(pool)
 
+    _construct_lost(problem, state, working)
     plan = _repair(problem, Plan(tuple(state.routes.values())))
     order_of = {v.id: k for k, v in enumerate(problem.vehicles)}
     routes = tuple(sorted(plan.routes, key=lambda r: order_of[r.vehicle_id]))
@@ -1052,6 +1053,32 @@ def _run_round(
         log.info("part %d did not finish in time", spec.index)
         if not spec.start:  # a part with nothing planned yet: its orders are lost
             _forget(state, part, "its part of the decomposed solve did not finish in time")
+
+
+def _construct_lost(problem: PlanningProblem, state: _State, working: list[Vehicle]) -> None:
+    """Plan the orders of parts that failed or ran out of time (a lost worker, a
+    machine too busy to search) greedily, in this process, on the vehicles left
+    without a route: a lost part costs its search, not its orders. What the
+    construction cannot place stays in ``state.lost`` with its part's reason."""
+    if not state.lost:
+        return
+    free = [v for v in working if v.id not in state.routes]
+    lost = [o for o in problem.orders if o.id in state.lost]
+    if not free or not lost:
+        return
+    from lastmile.planning.construct import greedy_plan
+
+    sub = dataclasses.replace(problem, orders=tuple(lost), vehicles=tuple(free))
+    allowance = _GREEDY_FIXED_S + _GREEDY_PER_ORDER_S * len(lost)
+    plan = greedy_plan(sub, deadline=time.perf_counter() + allowance)
+    for route in plan.routes:
+        state.routes[route.vehicle_id] = route
+        for visit in route.visits:
+            if visit.order_id:
+                state.lost.pop(visit.order_id, None)
+    if plan.routes:
+        state.engines["greedy"] = state.engines.get("greedy", 0) + len(plan.routes)
+    log.info("%d routes built greedily for %d orders of lost parts", len(plan.routes), len(lost))
 
 
 def _forget(state: _State, part: Part, why: str | None) -> None:

@@ -61,6 +61,17 @@ class SimulatedClock:
         if self._wall_start is None:
             self._wall_start = time.monotonic()
 
+    def move_to(self, when: dt.datetime) -> None:
+        """Put a held clock at ``when`` (aware, later than now: the service's time
+        never goes back); it stays held."""
+        if not self.held:
+            raise ValueError("only a held clock can be moved")
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValueError(f"the instant needs a time zone: {when!r}")
+        if when < self.now():
+            raise ValueError(f"the clock cannot go back from {self.now()} to {when}")
+        self._anchor = when.astimezone(dt.UTC)
+
     @classmethod
     def parse(cls, text: str, *, where: str = SETTING) -> SimulatedClock:
         """``"<ISO instant with zone> [x<speed>]"``, e.g. ``2026-12-08T06:00+01:00 x120``."""

@@ -20,6 +20,7 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from lastmile.exceptions import InputError
@@ -38,17 +39,28 @@ def _settings(**overrides: Any) -> Any:
 # -- serve -------------------------------------------------------------------------------
 
 
-def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_serve_parser(
+    subparsers: Any, *, play_demo: Callable[..., int] | None = None
+) -> argparse.ArgumentParser:
     """``lastmile serve [--host HOST] [--port PORT] [--network EXTRACT.osm.pbf]
     [--traffic default|none|FILE.csv] [--weather clear|CONDITIONS|FILE|open-meteo]
-    [--osrm-url URL]``."""
-    p: argparse.ArgumentParser = subparsers.add_parser(
-        "serve",
-        help="run the web service (API at /docs)",
-        description="Run the lastmile API under uvicorn. Configuration comes from "
+    [--osrm-url URL]``; with ``play_demo`` (``lastmile.demo_service.run_service_demo``,
+    which sits above the service and is handed in by the main CLI), also
+    ``--demo [--speed N] [--orders N] [--out DIR] [--seed S] [--time-limit T]
+    [--start-after S]``."""
+    description = (
+        "Run the lastmile API under uvicorn. Configuration comes from "
         "LASTMILE_* environment variables (LASTMILE_DATABASE_URL, ...); the travel options "
         "below override LASTMILE_NETWORK, LASTMILE_TRAFFIC, LASTMILE_WEATHER and "
-        "LASTMILE_OSRM_URL. Without any, travel is a straight line at a fixed speed.",
+        "LASTMILE_OSRM_URL. Without any, travel is a straight line at a fixed speed."
+    )
+    if play_demo is not None:
+        description += (
+            " --demo: play the demo day in Helsinki live instead, on a simulated clock, "
+            "and watch it on the dashboard (docs/simulation.md)."
+        )
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "serve", help="run the web service (API at /docs)", description=description
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
@@ -82,8 +94,62 @@ def add_serve_parser(subparsers: Any) -> argparse.ArgumentParser:
     travel.add_argument(
         "--osrm-url", metavar="URL", help="ask a running osrm-routed for travel times instead"
     )
+    if play_demo is not None:
+        demo = p.add_argument_group(
+            "the demo day, live",
+            "--demo: a private service on HOST:PORT (SQLite in --out, a simulated clock, the "
+            "bundled Helsinki road network and geocoder) plays the demo day of lastmile demo "
+            "while you watch: it prints the dashboard's address and a sign-in, waits "
+            "--start-after seconds, drives the day at --speed, prints its report and serves "
+            "on until Ctrl-C",
+        )
+        demo.add_argument("--demo", action="store_true", help="play the demo day live (see above)")
+        demo.add_argument(
+            "--speed",
+            type=float,
+            default=None,
+            metavar="N",
+            help="simulated seconds per real second (default 60: an hour a minute)",
+        )
+        demo.add_argument(
+            "--orders", type=int, default=None, metavar="N", help="deliveries (default 100)"
+        )
+        demo.add_argument(
+            "--out",
+            default=None,
+            metavar="DIR",
+            help="folder for the day's database, record, report and texts (default out/demo-live)",
+        )
+        demo.add_argument("--seed", type=int, default=None, help="the day's draw (default 7)")
+        demo.add_argument(
+            "--time-limit",
+            type=float,
+            default=None,
+            metavar="T",
+            help="seconds to plan (default 5)",
+        )
+        demo.add_argument(
+            "--start-after",
+            type=float,
+            default=None,
+            metavar="S",
+            help="seconds between the day being planned and its clock starting, to open "
+            "the dashboard (default 5)",
+        )
+        p.set_defaults(play_demo=play_demo)
     p.set_defaults(handler=run_serve)
     return p
+
+
+#: ``lastmile serve --demo``'s own options and their defaults.
+DEMO_OPTIONS: dict[str, object] = {
+    "speed": 60.0,
+    "orders": 100,
+    "out": "out/demo-live",
+    "seed": 7,
+    "time_limit": 5.0,
+    "start_after": 5.0,
+}
 
 
 def listening_url(host: str, port: int) -> str:
@@ -96,8 +162,46 @@ def listening_url(host: str, port: int) -> str:
     return f"http://{host}:{port}"
 
 
+def run_serve_demo(args: argparse.Namespace) -> int:
+    """``lastmile serve --demo``: the demo day played live (``args.play_demo``)."""
+    from pathlib import Path
+
+    for option in ("network", "traffic", "weather", "osrm_url", "public_base_url"):
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise InputError(
+                "not with --demo: the demo day plans on the bundled Helsinki road network "
+                "with rush hours, and its links start with the address it listens on",
+                where=flag,
+            )
+
+    def given(option: str) -> Any:
+        value = getattr(args, option, None)
+        return DEMO_OPTIONS[option] if value is None else value
+
+    result: int = args.play_demo(
+        out_dir=Path(str(given("out"))),
+        orders=int(given("orders")),
+        speed=float(given("speed")),
+        time_limit=float(given("time_limit")),
+        seed=int(given("seed")),
+        live=True,
+        host=args.host,
+        port=args.port,
+        start_after=float(given("start_after")),
+    )
+    return result
+
+
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
+
+    if getattr(args, "demo", False):
+        return run_serve_demo(args)
+    for option in DEMO_OPTIONS:
+        if getattr(args, option, None) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise InputError("only with --demo", where=flag)
 
     from lastmile.service import accesslog
     from lastmile.service.app import create_app

@@ -9,7 +9,10 @@ token. :mod:`lastmile.simulate.http` then drives the day through the API.
 ``lastmile demo`` gives it more: a road network with traffic to plan and re-plan
 on, the offline geocoder over the same extract (orders are posted by address),
 customer notifications sent through the log SMS gateway into a file of its own,
-and delay scans often enough for a day that passes in minutes.
+and delay scans often enough for a day that passes in minutes. ``lastmile serve
+--demo`` gives it an address and a port of the user's choosing and a database
+file that outlives it, so the day can be watched in a browser while it is played
+and looked into afterwards.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import uvicorn
 
-from lastmile.exceptions import LastmileError
+from lastmile.exceptions import InputError, LastmileError
 from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
@@ -57,6 +60,11 @@ class PrivateService:
     sms_log: Path | None = None
     #: Stops the clock where it is (:attr:`run_clock` lets it run on from there).
     hold_clock: Callable[[], None] | None = None
+    #: Moves the held clock forward to an aware instant (see :meth:`SimulatedClock.move_to`).
+    move_clock: Callable[[dt.datetime], None] | None = None
+    #: The organisation's admin, who may sign in on the pages with this password.
+    email: str = ""
+    password: str = ""
 
 
 @contextmanager
@@ -73,6 +81,9 @@ def private_service(
     service_log: Path | None = None,
     delay_scan_s: float = 60.0,
     org_name: str = ORG,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    database: Path | None = None,
 ) -> Iterator[PrivateService]:
     """The service on a simulated clock starting at ``start`` (aware), ``speed``
     times faster than real time, until the block ends.
@@ -86,16 +97,23 @@ def private_service(
     the terminal. ``delay_scan_s``: how often (real seconds) the service looks
     for late stops to tell their customers about.
 
+    ``host`` and ``port`` (0: any free one): where it listens; a port that cannot
+    be listened on is an :class:`InputError` naming ``--port``. ``database``: the
+    SQLite file, made afresh (a previous one there is removed) and left in place
+    afterwards (default: in a temporary directory removed at the end).
+
     The clock is held at ``start`` until :attr:`PrivateService.run_clock` is called:
     setting a day up through the API takes as long as it takes (hundreds of orders
     posted one by one, planning, on a machine that may be busy), and no simulated
     hour passes meanwhile."""
     with tempfile.TemporaryDirectory(prefix="lastmile-sim-") as folder:
-        database = Path(folder) / "service.db"
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        url = f"http://127.0.0.1:{port}"
+        if database is None:
+            database = Path(folder) / "service.db"
+        else:
+            database.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{database}{suffix}").unlink(missing_ok=True)
+        sock, url = listen_socket(host, port)
         settings = Settings(
             database_url=f"sqlite:///{database}",
             planning_executor="thread",
@@ -190,7 +208,15 @@ def private_service(
             answer.raise_for_status()
             clock = app.state.simulated_clock
             yield PrivateService(
-                url, answer.json()["access_token"], database, clock.run, sms_log, clock.hold
+                url,
+                answer.json()["access_token"],
+                database,
+                clock.run,
+                sms_log,
+                clock.hold,
+                move_clock=clock.move_to,
+                email=email,
+                password=password,
             )
         finally:
             server.should_exit = True
@@ -203,6 +229,32 @@ def private_service(
             if errors is not None:
                 root.removeHandler(errors)
                 errors.close()
+
+
+def listen_socket(host: str, port: int) -> tuple[socket.socket, str]:
+    """A socket bound to ``host:port`` and the URL it is reached at (links are made
+    with it too): for a wildcard ``host``, this machine's loopback address, the only
+    one known to reach it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind((host.strip("[]"), port))
+    except OverflowError:
+        sock.close()
+        raise InputError(f"must be between 0 and 65535, got {port}", where="--port") from None
+    except OSError as exc:
+        sock.close()
+        raise InputError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", where="--port"
+        ) from None
+    port = sock.getsockname()[1]
+    wildcard = host in ("", "0.0.0.0", "::", "[::]")
+    if wildcard:
+        local = "[::1]" if family == socket.AF_INET6 else "127.0.0.1"
+    else:
+        local = f"[{host.strip('[]')}]" if family == socket.AF_INET6 else host
+    return sock, f"http://{local}:{port}"
 
 
 class _LocalTime(logging.Filter):

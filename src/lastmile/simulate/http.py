@@ -1033,7 +1033,12 @@ class ServiceDay:
         detail = self.admin.call("GET", f"/plans/{plan_id}")
         for r in detail["routes"]:
             for v in r["visits"]:
-                if v["order_id"] and v["order_id"] not in mirror.orders:
+                known = mirror.orders.get(v["order_id"]) if v["order_id"] else None
+                if v["order_id"] and (
+                    known is None
+                    # Goods handed over after a breakdown: the order is a shipment now.
+                    or (v["kind"] == "pickup" and known.get("kind") == "delivery")
+                ):
                     mirror.orders[v["order_id"]] = self.admin.call(
                         "GET", f"/orders/{v['order_id']}"
                     )

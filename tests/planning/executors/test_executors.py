@@ -191,7 +191,7 @@ def test_a_planning_worker_process_runs_its_searches_on_the_scheduler(cluster: A
         while True:
             assert conn.poll(120), "the planning worker gave no answer"
             kind, *payload = conn.recv()
-            if kind != "progress":
+            if kind not in ("started", "progress"):
                 break
     finally:
         proc.kill()
@@ -213,6 +213,8 @@ def test_a_planning_worker_whose_scheduler_is_unreachable_fails_naming_it() -> N
     request = (problem, "auto", 1.0, 0, 2, None, None, None, address)
     proc, conn = _start_worker(request)
     try:
+        assert conn.poll(120), "the planning worker gave no answer"
+        assert conn.recv() == ("started",)
         assert conn.poll(120), "the planning worker gave no answer"
         kind, *payload = conn.recv()
     finally:

@@ -165,8 +165,11 @@ def test_a_breakdown_on_the_road_keeps_the_stops_done(
     d1 = str(t.driver_ids["d1"])
     route = start_and_deliver(world, "d1", 2)
     clock(9, 40)
+    # No handover: the goods on board stay unassigned.
     r = t.ok(
-        "post", f"/plans/{world.plan['id']}/breakdown", json={"vehicle_id": route["vehicle_id"]}
+        "post",
+        f"/plans/{world.plan['id']}/breakdown",
+        json={"vehicle_id": route["vehicle_id"], "transfer_s": None},
     )
     assert r["applied"] is True, r
     plan = t.ok("get", f"/plans/{world.plan['id']}")

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import itertools
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -159,21 +160,27 @@ def test_an_order_that_fits_nowhere_changes_nothing(world: World, clock: Any) ->
     assert t.ok("get", f"/orders/{late['id']}")["status"] == "pending"
 
 
-def test_a_breakdown_moves_what_is_not_on_board(world: World, clock: Any) -> None:
+def test_a_breakdown_without_transfer_leaves_the_goods_on_board(world: World, clock: Any) -> None:
     t = world.tenant
     d1 = str(t.driver_ids["d1"])
     route = start_and_deliver(world, "d1", 1)
     clock(9, 40)
     vehicle_id = route["vehicle_id"]
-    r = t.ok("post", f"/plans/{world.plan['id']}/breakdown", json={"vehicle_id": vehicle_id})
+    r = t.ok(
+        "post",
+        f"/plans/{world.plan['id']}/breakdown",
+        json={"vehicle_id": vehicle_id, "transfer_s": None},
+    )
     assert r["applied"] is True, r
     broken = route_of(r, d1)
     assert broken["status"] == "broken_down"
     assert tasks(broken) == tasks(route)[:1]
-    # Its parcels are on board: they wait for a transfer, with the reason.
+    # No transfer asked for: its parcels wait on board, with the reason.
     left = {u["order_id"]: u for u in r["unassigned"]}
     assert set(left) == set(tasks(route)[1:])
     assert {u["code"] for u in left.values()} == {"on_board"}
+    # The reason names the van as people know it, not by its id alone.
+    assert all("Van " in u["reason"] for u in left.values()), left
     detail = t.ok("get", f"/plans/{world.plan['id']}")
     assert {u["order_id"] for u in detail["unassigned"]} >= set(left)
     refused = t.post(
@@ -181,6 +188,124 @@ def test_a_breakdown_moves_what_is_not_on_board(world: World, clock: Any) -> Non
         json={"vehicle_id": world.depot["id"]},
     )
     assert refused.status_code == 422
+
+
+def test_a_breakdown_hands_the_goods_on_board_over_to_another_van(
+    app: FastAPI, world: World, clock: Any
+) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    d1 = str(t.driver_ids["d1"])
+    route = start_and_deliver(world, "d1", 1)
+    first = next(v for v in route["visits"] if v["order_id"])
+    on_board = tasks(route)[1:]
+    assert on_board
+    clock(9, 40)
+    r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert r["applied"] is True, r
+    assert route_of(r, d1)["status"] == "broken_down"
+    # The other van has room and time: it collects every parcel where the broken
+    # van stands (its last stop) and delivers it as ordered.
+    assert r["unassigned"] == [], r["unassigned"]
+    assert f"{len(on_board)} stop(s) moved" in r["summary"], r["summary"]
+    detail = t.ok("get", f"/plans/{plan_id}")
+    (rescue,) = [rt for rt in detail["routes"] if rt["status"] != "broken_down"]
+    pickups = [v for v in rescue["visits"] if v["kind"] == "pickup"]
+    assert {v["order_id"] for v in pickups} == set(on_board)
+    assert {(v["lon"], v["lat"]) for v in pickups} == {(first["lon"], first["lat"])}
+    for oid in on_board:
+        order = t.ok("get", f"/orders/{oid}")
+        assert order["kind"] == "shipment"
+        assert "handover from Van" in order["pickup"]["address"]
+        assert order["pickup"]["service_s"] == 600
+        ahead = [v["kind"] for v in rescue["visits"] if v["order_id"] == oid]
+        assert ahead == ["pickup", "job"] or ahead == ["pickup", "delivery"], ahead
+    assert not {u["order_id"] for u in detail["unassigned"]} & set(on_board)
+
+    # The plan as stored, rebuilt from the database, passes the validator.
+    from lastmile.planning.validate import validate
+    from lastmile.service.plans.models import Plan as PlanRow
+    from lastmile.service.replan.context import load_live
+
+    with app.state.sessionmaker() as session:
+        row = session.get(PlanRow, uuid.UUID(plan_id))
+        live = load_live(
+            session, plan=row, travel_model=app.state.travel_model, now=app.state.clock()
+        ).live
+    report = validate(live.residual, live.residual_plan)
+    assert report.ok, report.violations
+    served = {v.order_id for rt in live.residual_plan.routes for v in rt.visits}
+    assert set(on_board) <= served
+
+    # The other van's driver collects and delivers them.
+    other = next(w for w in ("d1", "d2") if str(t.driver_ids[w]) == rescue["driver_id"])
+    t.ok("post", f"/routes/{rescue['id']}/start", other)
+    oid = on_board[0]
+    events = [
+        {
+            "event_id": "handover-1",
+            "kind": "picked_up",
+            "at": f"{DAY}T10:00:00+02:00",
+            "order_id": oid,
+        },
+        {
+            "event_id": "handover-2",
+            "kind": "delivered",
+            "at": f"{DAY}T10:30:00+02:00",
+            "order_id": oid,
+        },
+    ]
+    t.ok("post", f"/routes/{rescue['id']}/events", other, json={"events": events})
+    assert t.ok("get", f"/orders/{oid}")["status"] == "completed"
+
+
+def test_a_breakdown_says_why_goods_no_van_can_take_stay_behind(world: World, clock: Any) -> None:
+    t = world.tenant
+    route = start_and_deliver(world, "d1", 1)
+    on_board = tasks(route)[1:]
+    # A handover so long that nobody can deliver afterwards within the windows
+    # (they end at 18:00): the parcels stay behind, each with the reason.
+    clock(14, 0)
+    r = t.ok(
+        "post",
+        f"/plans/{world.plan['id']}/breakdown",
+        json={"vehicle_id": route["vehicle_id"], "transfer_s": 4 * 3600},
+    )
+    assert r["applied"] is True, r
+    left = {u["order_id"]: u for u in r["unassigned"]}
+    assert set(left) == set(on_board)
+    for u in left.values():
+        assert u["reason"].startswith("moved off vehicle Van "), u
+        assert "broke down" in u["reason"] and u["code"] != "on_board", u
+        # Why is judged on the vans still working, never the broken one.
+        assert u["reason"].count(route["vehicle_id"]) == 1, u
+
+
+def test_a_completed_route_stays_as_it_was_after_a_breakdown(world: World, clock: Any) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    d1 = str(t.driver_ids["d1"])
+    done = start_and_deliver(world, "d1", len(tasks(route_of(world.plan, d1))))
+    before = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
+    assert before["status"] == "completed"
+    route = start_and_deliver(world, "d2", 1)
+    clock(11, 0)
+    r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert r["applied"] is True, r
+    # The van whose day is over neither drives its stops again nor takes the
+    # broken van's parcels: they are unassigned, saying why.
+    after = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
+    assert after["status"] == "completed"
+    assert after["visits"] == before["visits"]
+    assert tasks(after) == tasks(done)
+    left = {u["order_id"]: u for u in r["unassigned"]}
+    assert set(left) == set(tasks(route)[1:])
+    for u in left.values():
+        assert u["reason"].endswith("which broke down: no other vehicle is available"), u
+    # The plan's cost still counts the completed route.
+    assert r["cost_after"] >= before["cost"]
+    again = t.post(f"/plans/{plan_id}/breakdown", json={"vehicle_id": done["vehicle_id"]})
+    assert again.status_code == 409, again.text
 
 
 def test_reoptimise_keeps_what_is_done(world: World, clock: Any) -> None:

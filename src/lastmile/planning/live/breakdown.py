@@ -7,6 +7,7 @@ up from the broken vehicle when a handover time is given.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 from lastmile.domain import Order, OrderKind, Plan, Stop, TimeWindow, Unassigned
@@ -14,14 +15,32 @@ from lastmile.domain.time import HORIZON
 from lastmile.exceptions import InputError
 from lastmile.planning.live.assemble import full_plan
 from lastmile.planning.live.insertion import insert
-from lastmile.planning.live.routes import check
+from lastmile.planning.live.routes import check, readable, with_depot_skill
 from lastmile.planning.live.view import LiveView
+from lastmile.planning.unassigned import explain_unassigned
 
 
 def _deadline(order: Order) -> int:
     """The earliest end of the order's last windows (the horizon without windows)."""
     ends = [s.time_windows[-1].end for s in order.stops if s.time_windows]
     return min(ends) if ends else HORIZON
+
+
+def _why(live: LiveView, order: Order, fallback: Unassigned) -> Unassigned:
+    """Why no vehicle still taking work can serve ``order``, judged on those vehicles
+    only (the broken one would otherwise be named as the one that fares best)."""
+    residual = live.residual
+    vehicles = tuple(v for v in residual.vehicles if v.id not in live.unavailable)
+    if not vehicles:
+        return fallback
+    placed = with_depot_skill(order) if live.states else order
+    problem = copy.copy(residual)
+    object.__setattr__(problem, "vehicles", vehicles)
+    object.__setattr__(problem, "orders", (placed,))
+    object.__setattr__(problem, "_by_id", {placed.id: placed})
+    problem.__dict__.pop("features", None)
+    found = explain_unassigned(problem, Plan((), (Unassigned(order.id, "", ""),)))
+    return readable(found[0]) if found else fallback
 
 
 def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> LiveView:
@@ -64,6 +83,8 @@ def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> 
         key=lambda o: (_deadline(o), -o.priority, o.id),
     )
     left: list[tuple[Order, Unassigned]] = []
+    # Every other vehicle unavailable too: that is the reason, not a lack of room.
+    alone = all(v.id in current.unavailable for v in live.problem.vehicles)
     ready = max(live.states[vehicle_id].ready_s, live.now_s) if track.started else live.now_s
     for order in moving:
         original = live.problem.order(order.id)
@@ -98,12 +119,17 @@ def without_vehicle(live: LiveView, vehicle_id: str, transfer_s: int | None) -> 
             )
         else:
             order = dataclasses.replace(order, skills=original.skills)
+        if alone:
+            reason = f"moved off {vehicle_id}, which broke down: no other vehicle is available"
+            left.append((original, Unassigned(order.id, reason, "no_vehicle")))
+            continue
         result = insert(current, order, known=True)
         if isinstance(result, LiveView):
             current = result
         else:
-            reason = f"moved off {vehicle_id}, which broke down: {result.reason}"
-            left.append((original, Unassigned(order.id, reason, result.code)))
+            why = _why(current, order, result)
+            reason = f"moved off {vehicle_id}, which broke down: {why.reason}"
+            left.append((original, Unassigned(order.id, reason, why.code)))
     if not left:
         return current
     # Orders that found no vehicle stay in the problem, unassigned with their reason.

@@ -114,6 +114,16 @@ class LivePlan:
         track = self.view.tracks.get(vehicle_id)
         return track.pinned if track is not None else {}
 
+    def standing(self, vehicle_id: str) -> tuple[int, int] | None:
+        """Where a vehicle on the road stands (a row of :attr:`problem`) and from when
+        what it carries can be handed over (its ready time, never before now); None
+        for a vehicle that has not left. A transfer after a breakdown
+        (:meth:`without_vehicle`) is picked up there."""
+        track = self.view.tracks.get(vehicle_id)
+        if track is None or not track.started or track.here is None:
+            return None
+        return track.here, max(self.view.states[vehicle_id].ready_s, self.view.now_s)
+
     # -- changes ---------------------------------------------------------------------------
 
     def insert(self, order: Order) -> LivePlan | Unassigned:

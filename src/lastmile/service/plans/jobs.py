@@ -32,6 +32,11 @@ search all come out of it, and a share is kept back for storing the plan (see
 :func:`store_reserve_s`). The worker is told the moment its answer is due (wall
 clock); a worker that has not answered within :func:`grace_s` of the limit (and
 :data:`WORKER_START_S` for its own start-up) is killed and the job fails, saying so.
+A worker that is slow to start (a machine so busy that the interpreter and its
+imports take seconds) is not failed for it: it is waited for up to
+:data:`WORKER_START_LIMIT_S`, then searches for what is left of the limit (at least
+a moment) and has :func:`grace_s` from its start to answer. The plan comes late,
+but it comes.
 """
 
 from __future__ import annotations
@@ -82,6 +87,9 @@ MIN_SEARCH_S = 0.1
 #: Allowance for the worker process's own start-up (interpreter, imports) on a busy
 #: machine, on top of the limit's allowance, before a silent worker is stopped.
 WORKER_START_S = 1.0
+#: How long a worker process may take to start (it says so once its imports are
+#: done) before it is stopped and the job fails, seconds.
+WORKER_START_LIMIT_S = 30.0
 
 
 def grace_s(time_limit: float) -> float:
@@ -511,6 +519,7 @@ class JobRunner:
         )
         proc, conn = _start_worker(request)
         deadline = began + left_s + grace_s(time_limit) + WORKER_START_S
+        started: float | None = None
         reported = 0.0
         message = "starting the solver"
         try:
@@ -526,12 +535,22 @@ class JobRunner:
                         return plan
                     if kind == "error":
                         raise _Failed(str(payload[0]))
+                    if kind == "started":
+                        started = time.monotonic()
+                        # Started late, it still searches a moment and answers.
+                        deadline = max(deadline, started + MIN_SEARCH_S + grace_s(time_limit))
+                        continue
                     reported, message = float(payload[0]), str(payload[1])
                 elif proc.poll() is not None:
                     raise _ended(proc, "died")
                 if self._cancelled(session, job_id, held):
                     raise Cancelled()
-                if time.monotonic() > deadline:
+                if started is None and time.monotonic() - began > WORKER_START_LIMIT_S:
+                    raise _Failed(
+                        f"the solver's process did not start within {WORKER_START_LIMIT_S:g} s; "
+                        "it was stopped"
+                    )
+                if started is not None and time.monotonic() > deadline:
                     raise _Failed(
                         f"the solver gave no plan within the time limit of {time_limit:g} s "
                         f"(waited {grace_s(time_limit) + WORKER_START_S:g} s more); it was stopped"

@@ -223,6 +223,8 @@ def main(argv: list[str]) -> int:
     )
     robust = rest[0] if rest else None
     scheduler = rest[1] if len(rest) > 1 else ""
+    # Imports done and the request read: from here the search keeps to its time.
+    conn.send(("started",))
     run(problem, engine, time_limit_s, seed, workers, conn, road, answer_by, robust, scheduler)
     return 0
 

@@ -60,11 +60,28 @@ ON_THE_ROAD = ("started",)
 #: A route whose vehicle broke down: kept in its plan (with the stops it did) for
 #: people to see, out of every later change.
 BROKEN_DOWN = "broken_down"
+#: A route every stop of which has its outcome, or that its driver closed: its
+#: vehicle's day is over, what it did stays as it was.
+COMPLETED = "completed"
+#: Route statuses out of every change, their vehicles with them.
+CLOSED = (BROKEN_DOWN, COMPLETED)
 
 
 def live_routes(plan: pm.Plan) -> list[pm.Route]:
-    """The plan's routes that still take part in changes (all but broken-down ones)."""
-    return [r for r in plan.routes if r.status != BROKEN_DOWN]
+    """The plan's routes that still take part in changes (all but closed ones:
+    broken down or completed)."""
+    return [r for r in plan.routes if r.status not in CLOSED]
+
+
+def completed_totals(plan: pm.Plan) -> tuple[int, int, int]:
+    """Cost, distance and driving of the plan's completed routes (as they were
+    driven and last written): part of the plan's totals, out of the live view."""
+    done = [r for r in plan.routes if r.status == COMPLETED]
+    return (
+        sum(r.cost for r in done),
+        sum(r.distance_m for r in done),
+        sum(r.travel_s for r in done),
+    )
 
 
 #: A GPS fix older than this is not trusted as the vehicle's position.
@@ -95,6 +112,10 @@ class LiveContext:
     @property
     def problem(self) -> PlanningProblem:
         return self.live.problem
+
+    def cost_of(self, plan: DomainPlan) -> int:
+        """The plan's cost with ``plan`` as its live part: the completed routes added."""
+        return plan.cost + completed_totals(self.plan)[0]
 
     def order(self, order_id: uuid.UUID) -> DomainOrder:
         """The planning order ``order_id`` (one of the plan's, or one asked for)."""
@@ -148,7 +169,7 @@ def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
     vehicle_ids = {r.vehicle_id for r in plan.routes}
     if job is not None:
         vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
-    return vehicle_ids - {r.vehicle_id for r in plan.routes if r.status == BROKEN_DOWN}
+    return vehicle_ids - {r.vehicle_id for r in plan.routes if r.status in CLOSED}
 
 
 def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:

@@ -347,7 +347,7 @@ def _evaluate(
     if outcome.ok:
         summary = (
             f"{ref} moved from {source} to {where}{at}: "
-            f"{naming.cost_change(plan.cost, outcome.plan.cost)}"
+            f"{naming.cost_change(plan.cost, ctx.cost_of(outcome.plan))}"
         )
     else:
         summary = (
@@ -361,7 +361,7 @@ def _evaluate(
         violations=violations,
         position=move.position,
         cost_before=plan.cost,
-        cost_after=outcome.plan.cost,
+        cost_after=ctx.cost_of(outcome.plan),
         changed_routes=_changed_routes(session, ctx, outcome, oid),
         late=late_messages(session, ctx),
     )

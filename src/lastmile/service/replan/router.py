@@ -201,15 +201,18 @@ def breakdown(
     """A vehicle broke down: the stops it has not done go to the other vehicles.
 
     Orders not yet on board are inserted one by one (tightest deadline first).
-    Goods on board the broken vehicle cannot move by themselves: they are
-    listed as unassigned (code ``on_board``) for the dispatcher to arrange a
-    transfer. The vehicle's route keeps what it did and is marked
-    ``broken_down``.
+    Goods on board are handed over: each becomes a shipment picked up from the
+    broken vehicle where it stands (``transfer_s`` seconds of handover) and
+    delivered as ordered, inserted the same way; with ``transfer_s: null``
+    they are listed as unassigned (code ``on_board``) for the dispatcher to
+    arrange. What no vehicle can take is unassigned with the reason. The
+    vehicle's route keeps what it did and is marked ``broken_down``.
     """
     outcome = service.breakdown(
         session,
         plan=plan,
         vehicle_id=body.vehicle_id,
+        transfer_s=body.transfer_s,
         user_id=user.user_id,
         travel_model=travel,
         clock=clock,

@@ -20,6 +20,15 @@ class BreakdownIn(ApiModel):
     """A vehicle of the plan that cannot go on."""
 
     vehicle_id: uuid.UUID = Field(description="The vehicle that broke down.")
+    transfer_s: int | None = Field(
+        default=600,
+        ge=0,
+        le=4 * 3600,
+        description="Seconds to hand the goods on board over to another vehicle, which "
+        "picks them up where the broken one stands (each such order becomes a shipment "
+        "picked up there). null: no transfer, the goods on board are left unassigned "
+        "(code on_board) for the dispatcher to arrange.",
+    )
 
 
 class ReoptimiseIn(ApiModel):

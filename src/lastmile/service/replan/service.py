@@ -9,7 +9,9 @@ builds its live view (:func:`load_live`), lets the library make the change
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,10 +26,18 @@ from lastmile.operations import OrderStatus
 from lastmile.planning.live import LivePlan
 from lastmile.service import naming
 from lastmile.service.errors import Conflict, FieldError, NotFound, Unprocessable
+from lastmile.service.fleet.models import Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.plans import models as pm
 from lastmile.service.plans.solver_options import check_solver_options
-from lastmile.service.replan.context import BARE, BROKEN_DOWN, LiveContext, changing, load_live
+from lastmile.service.replan.context import (
+    BARE,
+    BROKEN_DOWN,
+    COMPLETED,
+    LiveContext,
+    changing,
+    load_live,
+)
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
 from lastmile.service.replan.writeback import Stored, store
@@ -229,7 +239,7 @@ def insert_order(
         vehicle = naming.vehicle_labels(session, org_id=plan.org_id, ids=[route.vehicle_id])
         summary = (
             f"{ref} inserted on {vehicle[route.vehicle_id]}: "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}"
         )
         stored = store(
             session,
@@ -244,6 +254,50 @@ def insert_order(
         return _outcome(session, plan, ctx=ctx, stored=stored, summary=summary, unassigned=[])
 
 
+#: Handover of a broken-down vehicle's goods to another vehicle, by default (seconds).
+TRANSFER_S = 600
+
+
+def _hand_over(
+    session: Session,
+    *,
+    ctx: LiveContext,
+    vehicle_id: str,
+    transfer_s: int,
+) -> list[str]:
+    """The goods on board broken-down ``vehicle_id`` become shipments picked up from
+    it where it stands (``transfer_s`` of handover, from when it stands there),
+    delivered as ordered: the orders' rows say so from now on, so the change, the
+    drivers' apps and every later re-plan see the same transfer. Returns their ids."""
+    pinned = ctx.live.pinned(vehicle_id)
+    standing = ctx.live.standing(vehicle_id)
+    if not pinned or standing is None:
+        return []
+    row, ready = standing
+    where = ctx.problem.locations[row]
+    start = ctx.plan.epoch + dt.timedelta(seconds=ready)
+    window = {
+        "start": start.isoformat(),
+        # Never the binding bound: the delivery's windows and the shifts are.
+        "end": (start + dt.timedelta(days=1)).isoformat(),
+    }
+    van = session.get(Vehicle, uuid.UUID(vehicle_id))
+    name = (van.name or van.registration or vehicle_id) if van is not None else vehicle_id
+    ids = sorted(pinned)
+    for order in session.scalars(
+        select(Order).where(Order.id.in_([uuid.UUID(i) for i in ids])).options(*BARE)
+    ):
+        order.kind = "shipment"
+        order.pickup_address = f"handover from {name} (broken down)"
+        order.pickup_lon, order.pickup_lat = where.lon, where.lat
+        order.pickup_windows = [window]
+        order.pickup_service_s = transfer_s
+        order.pickup_geocode_confidence = None
+        order.pickup_geocoded_address = ""
+        order.pickup_needs_review = False
+    return ids
+
+
 def breakdown(
     session: Session,
     *,
@@ -253,10 +307,21 @@ def breakdown(
     travel_model: ServiceTravel,
     clock: Clock,
     views: LiveViews | None,
+    transfer_s: int | None = TRANSFER_S,
 ) -> ReplanOutcome:
-    """The vehicle broke down: the stops it has not done go to the other vehicles;
-    goods on its board are left unassigned (``on_board``), its route is
+    """The vehicle broke down: the stops it has not done go to the other vehicles.
+
+    Goods on its board are handed over: each becomes a shipment picked up from
+    it where it stands (``transfer_s`` seconds of handover) and delivered as
+    ordered, inserted like any other order. With ``transfer_s=None`` they are
+    left unassigned (``on_board``) for the dispatcher to arrange. What no
+    vehicle can take is unassigned with the reason; its route is
     ``broken_down``."""
+    if transfer_s is not None and transfer_s < 0:
+        raise Unprocessable(
+            "the request is not valid",
+            [FieldError(reason=f"must be >= 0, got {transfer_s}", column="transfer_s")],
+        )
     with changing(session, plan=plan, views=views) as plan:
         vid = str(vehicle_id)
         label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[vehicle_id])[vid]
@@ -268,19 +333,46 @@ def breakdown(
             )
         if all(r.status == BROKEN_DOWN for r in rows):
             raise Conflict(f"{label} has already broken down in this plan")
+        if all(r.status == COMPLETED for r in rows):
+            raise Conflict(f"{label} has completed its route: it has no stops left to move")
         ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
         before = {u.order_id for u in ctx.live.plan.unassigned}
-        result = ctx.live.without_vehicle(vid)
-        left = [u for u in result.plan.unassigned if u.order_id not in before]
+        result = ctx.live.without_vehicle(vid, transfer_s=transfer_s)
+        # Reasons name the vehicles as people know them.
+        fresh = [u for u in result.plan.unassigned if u.order_id not in before]
+        named = {v.id for v in ctx.problem.vehicles if any(v.id in u.reason for u in fresh)}
+        labels = naming.vehicle_labels(session, org_id=plan.org_id, ids=named)
+
+        ids = re.compile(
+            r"(?:vehicle )?'?(" + "|".join(map(re.escape, labels)) + r")'?" if labels else "$^"
+        )
+
+        def relabel(text: str) -> str:
+            return ids.sub(lambda m: labels[m.group(1)], text) if labels else text
+
+        left = [dataclasses.replace(u, reason=relabel(u.reason)) for u in fresh]
+        if left:
+            renamed = {u.order_id: u for u in left}
+            kept = tuple(renamed.get(u.order_id, u) for u in result.plan.unassigned)
+            result = LivePlan(
+                dataclasses.replace(
+                    result.view, plan=dataclasses.replace(result.plan, unassigned=kept)
+                )
+            )
         remaining = ctx.live.residual_route(vid)
         ahead = {v.order_id for v in remaining.tasks if v.order_id} if remaining else set()
         real = {o.id for o in ctx.problem.orders}
         ahead &= real
         moved = len(ahead - {u.order_id for u in left})
+        transfers: list[str] = []
+        if transfer_s is not None:
+            transfers = _hand_over(session, ctx=ctx, vehicle_id=vid, transfer_s=transfer_s)
+        placed = len(set(transfers) - {u.order_id for u in left})
+        handed = f" ({placed} handed over where it stands)" if placed else ""
         summary = (
-            f"{label} broke down: {moved} stop(s) moved, {len(left)} left unassigned"
+            f"{label} broke down: {moved} stop(s) moved{handed}, {len(left)} left unassigned"
             f"{_listed(session, plan, [u.order_id for u in left])}; "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}"
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}"
         )
         stored = store(
             session,
@@ -288,7 +380,12 @@ def breakdown(
             result=result,
             kind="breakdown",
             summary=summary,
-            detail={"vehicle_id": vid, "unassigned": [u.order_id for u in left]},
+            detail={
+                "vehicle_id": vid,
+                "unassigned": [u.order_id for u in left],
+                "transferred": transfers,
+                "transfer_s": transfer_s,
+            },
             user_id=user_id,
             broken=vid,
         )
@@ -349,7 +446,7 @@ def reoptimise(
             )
         summary = (
             f"re-optimised ({result.plan.engine}): "
-            f"{naming.cost_change(plan.cost, result.plan.cost)}, "
+            f"{naming.cost_change(plan.cost, ctx.cost_of(result.plan))}, "
             f"{len(result.plan.unassigned)} unassigned"
             f"{_listed(session, plan, [u.order_id for u in result.plan.unassigned])}"
         )

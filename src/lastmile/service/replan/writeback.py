@@ -30,6 +30,7 @@ from lastmile.service.replan.context import (
     BROKEN_DOWN,
     ON_THE_ROAD,
     LiveContext,
+    completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
@@ -231,7 +232,14 @@ def store(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    plan.cost, plan.distance_m, plan.travel_s = full.cost, full.distance, full.travel
+    # Completed routes are out of the live view: their totals are added as they are.
+    done_cost, done_distance, done_travel = completed_totals(plan)
+    after = full.cost + done_cost
+    plan.cost, plan.distance_m, plan.travel_s = (
+        after,
+        full.distance + done_distance,
+        full.travel + done_travel,
+    )
     change = PlanChange(
         id=uuid.uuid4(),
         org_id=plan.org_id,
@@ -240,7 +248,7 @@ def store(
         summary=summary,
         detail={**detail, "relaxations": [r.message for r in result.relaxations]},
         cost_before=before,
-        cost_after=full.cost,
+        cost_after=after,
         created_by_id=user_id,
         created_at=utcnow(),
     )
@@ -267,7 +275,7 @@ def store(
             "kind": kind,
             "summary": summary,
             "cost_before": before,
-            "cost_after": full.cost,
+            "cost_after": after,
         },
     )
     session.commit()

@@ -25,9 +25,41 @@ const secondsFormat = new Intl.DateTimeFormat(LANG, {
 const fmt = (date) => (date ? timeFormat.format(date) : "–");
 const numberFormat = new Intl.NumberFormat(LANG, { maximumFractionDigits: 1 });
 
+// The service's clock when it is simulated (a day played faster than real time,
+// lastmile serve --demo), read from /health and carried on from there: it is elsewhere
+// in time than the browser's and runs faster, and "now" on this page (today, the
+// timeline's line, how long ago a vehicle's last fix was) is then the service's. On
+// the wall clock, the browser's.
+const serviceClock = { simulated: false, now: 0, readAt: 0, speed: 1, held: false };
+
+async function readServiceClock() {
+  try {
+    const response = await fetch("/health", { credentials: "same-origin" });
+    const clock = response.ok ? (await response.json()).clock : null;
+    const now = clock ? Date.parse(clock.now) : NaN;
+    if (Number.isFinite(now)) {
+      Object.assign(serviceClock, {
+        simulated: Boolean(clock.simulated),
+        now,
+        readAt: performance.now(),
+        speed: Number(clock.speed) || 1,
+        held: Boolean(clock.held),
+      });
+    }
+  } catch {
+    // The browser's clock stands in until the next reading.
+  }
+}
+
+export function serviceNow() {
+  if (!serviceClock.simulated) return Date.now();
+  if (serviceClock.held) return serviceClock.now;
+  return serviceClock.now + (performance.now() - serviceClock.readAt) * serviceClock.speed;
+}
+
 export function todayInZone() {
   // en-CA writes dates as YYYY-MM-DD.
-  return new Intl.DateTimeFormat("en-CA", { timeZone: TIMEZONE }).format(new Date());
+  return new Intl.DateTimeFormat("en-CA", { timeZone: TIMEZONE }).format(new Date(serviceNow()));
 }
 
 const $ = (id) => document.getElementById(id);
@@ -53,7 +85,7 @@ const work = { events: 0, eventMs: 0, frames: 0, frameMs: 0, longestFrameMs: 0 }
 window.lastmileLiveWork = work;
 
 const map = new LiveMap($("live-map"));
-const timeline = new Timeline($("live-timeline-body"), fmt);
+const timeline = new Timeline($("live-timeline-body"), fmt, serviceNow);
 const alerts = new Alerts($("live-alert-list"), $("live-alerts-none"), $("live-alert-count"));
 
 // -- loading ---------------------------------------------------------------------------
@@ -300,7 +332,7 @@ function handle(event) {
     case "route_status": {
       if (!route) return;
       route.status = event.status;
-      if (event.status === "started" && !route.startedAt) route.startedAt = new Date();
+      if (event.status === "started" && !route.startedAt) route.startedAt = new Date(serviceNow());
       state.dirty.routes.add(route.id);
       break;
     }
@@ -437,7 +469,7 @@ function renderFigures() {
 }
 
 function checkStale() {
-  const now = Date.now();
+  const now = serviceNow();
   for (const route of state.routes.values()) {
     if (route.status !== "started") {
       alerts.resolve(`stale:${route.id}`);
@@ -456,6 +488,7 @@ function checkStale() {
 
 const actions = setUpActions({ reload: () => load(state.day), format: fmt });
 
+await readServiceClock();
 const dayInput = $("live-day");
 const wanted = new URLSearchParams(location.search).get("day");
 dayInput.value = wanted && /^\d{4}-\d{2}-\d{2}$/.test(wanted) ? wanted : todayInZone();
@@ -500,7 +533,13 @@ setInterval(() => {
   timeline.tick();
   checkStale();
   checkChanges().catch(showError);
+  readServiceClock(); // held or run again since: counted from the next round
 }, 30_000);
+// A simulated clock's half minute can be half an hour of the day: the line for now
+// moves more often then.
+setInterval(() => {
+  if (serviceClock.simulated && serviceClock.speed > 1 && !serviceClock.held) timeline.tick();
+}, 2_000);
 
 load(dayInput.value)
   .then(() => {

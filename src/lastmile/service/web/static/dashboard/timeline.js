@@ -6,9 +6,10 @@
 import { t } from "/static/js/api.js";
 
 export class Timeline {
-  constructor(element, format) {
+  constructor(element, format, now = Date.now) {
     this.element = element;
     this.format = format; // Date -> "HH:MM" in the organisation's zone
+    this.now = now; // the service's time now, in ms since the epoch
     this.bars = new Map(); // stop key -> bar element
     this.lateMarks = new Map(); // stop key -> mark element
     this.span = null;
@@ -189,7 +190,7 @@ export class Timeline {
   // Moves the line for now (called every half minute).
   tick() {
     if (!this.nowLine || !this.span) return;
-    const now = Date.now();
+    const now = this.now();
     const inside = now >= this.span.from && now <= this.span.to;
     this.nowLine.hidden = !inside;
     if (inside) {
