@@ -1096,8 +1096,11 @@ def _forget(state: _State, part: Part, why: str | None) -> None:
 # -- improving a whole-day VROOM plan group by group --------------------------------------
 
 #: Stops per group when a large day's VROOM plan is improved group by group: small
-#: enough for VROOM on one core to finish its searches in a few seconds.
-GROUP_STOPS = 250
+#: enough for VROOM on one core to finish its searches in a second or two, so that
+#: rounds follow each other. At 30 s on 2,000-stop suburban days with breaks
+#: (seeds 120, 220) groups of 150 stops gave plans 0.8-2.4 % cheaper than groups of
+#: 250 and 1.8-4.5 % cheaper than groups of 400 (docs/benchmarks.md).
+GROUP_STOPS = 150
 #: Stops from which a day VROOM's whole-day search would cut short is planned from
 #: VROOM's constructions improved group by group: on 1,500-2,000-stop days with
 #: breaks VROOM's local search improved its constructions by 0-0.2 % in 8-20 s.
