@@ -138,7 +138,7 @@ def test_breaks_and_setup_go_through_vroom_then_ortools() -> None:
     assert report.ok, report.violations
     for route in plan.routes:
         vehicle = p.vehicle(route.vehicle_id)
-        taken = [x.break_id for x in route.visits if x.kind is VisitKind.BREAK]
+        taken = [x.break_id or "" for x in route.visits if x.kind is VisitKind.BREAK]
         assert sorted(taken) == sorted(b.id for b in vehicle.breaks)
 
 
@@ -181,3 +181,55 @@ def test_no_vehicle_able_to_work_leaves_every_order_unassigned_with_a_reason() -
     plan = solve(p, time_limit=1.0, seed=0)
     assert not any(r.tasks for r in plan.routes)
     assert len(plan.unassigned) == 10 and all(u.reason for u in plan.unassigned)
+
+
+# -- large days VROOM cannot search whole: its constructions, improved group by group --
+
+
+def _break_day() -> PlanningProblem:
+    return city_day(n_orders=260, n_vans=10, n_bikes=2, seed=5, breaks=True)
+
+
+def test_groups_improve_a_vroom_plan_and_never_make_it_worse() -> None:
+    import time
+
+    from lastmile.planning.engines import get_engine
+    from lastmile.planning.solve import _improve_in_groups
+
+    day = _break_day()
+    start = get_engine("vroom", construct_only=True).solve(day, time_limit=5)
+    assert start.engine == "vroom" and validate(day, start).ok
+    began = time.perf_counter()
+    improved, rounds = _improve_in_groups(day, start, began + 6, 2, 0, None, None)
+    wall = time.perf_counter() - began
+    assert rounds >= 1
+    assert wall <= 6 + 0.5, wall
+    assert validate(day, improved).ok
+    # each group's routes are replaced only by better ones, so the plan as a whole
+    # serves at least as many orders for no more cost
+    assert (len(improved.unassigned), improved.cost) <= (len(start.unassigned), start.cost)
+    assert improved.cost < start.cost  # VROOM searched to its end beats its constructions
+
+
+def test_a_day_vroom_cannot_search_whole_uses_its_budget_within_the_allowance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import time
+
+    module = importlib.import_module("lastmile.planning.solve")
+    # The day stands for a 1,500-stop one: VROOM's whole-day search would be cut short.
+    monkeypatch.setattr(module, "GROUP_ABOVE", 200)
+    monkeypatch.setattr(module, "GROUP_STOPS", 90)
+    monkeypatch.setattr("lastmile.planning.engines.vroom.cut_short", lambda *a, **k: True)
+    day = _break_day()
+    limit = 10.0
+    began = time.perf_counter()
+    plan = solve(day, time_limit=limit, workers=2, seed=0)
+    wall = time.perf_counter() - began
+    assert plan.engine.startswith("vroom+groups"), plan.engine
+    # the groups stop when less than a group's shortest search is left
+    assert 0.7 * limit <= wall <= limit + max(2.0, 0.05 * limit), wall
+    assert validate(day, plan).ok
+    served = {v.order_id for r in plan.routes for v in r.tasks}
+    assert served | {u.order_id for u in plan.unassigned} == {o.id for o in day.orders}

@@ -72,6 +72,7 @@ def test_options_are_passed_to_the_engine() -> None:
         "exploration_level",
         "aim_share",
         "stoppable",
+        "construct_only",
     )
     vroom = get_engine("vroom", nb_threads=1, aim_share=0.5)
     assert (vroom.nb_threads, vroom.aim_share) == (1, 0.5)  # type: ignore[attr-defined]

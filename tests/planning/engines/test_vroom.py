@@ -397,3 +397,18 @@ def test_a_stoppable_search_tries_vroom_beyond_its_construction_estimate() -> No
     assert plan.engine == "vroom"
     assert plan.routes
     assert validate(problem, plan).ok
+
+
+def test_construct_only_gives_vroom_constructions_quickly_and_valid() -> None:
+    from lastmile.simulate import city_day
+
+    problem = city_day(n_orders=300, n_vans=12, n_bikes=2, seed=2, breaks=True)
+    began = time.perf_counter()
+    plan = get_engine("vroom", construct_only=True).solve(problem, time_limit=20)
+    quick = time.perf_counter() - began
+    assert plan.engine == "vroom"
+    assert validate(problem, plan).ok
+    served = {v.order_id for r in plan.routes for v in r.tasks}
+    assert served | {u.order_id for u in plan.unassigned} == {o.id for o in problem.orders}
+    # the constructions only: far from the 20 s a full search may use
+    assert quick < 5, quick

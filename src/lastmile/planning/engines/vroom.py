@@ -262,6 +262,18 @@ def plan_search(
     return level, max(0.01, budget_s - construction_seconds(num_tasks, level, nb_threads))
 
 
+def cut_short(
+    num_tasks: int, budget_s: float, *, nb_threads: int, aim_s: float | None = None
+) -> bool:
+    """Whether VROOM's searches at the level :func:`plan_search` picks for
+    ``budget_s`` are estimated to be cut short by its timeout (the day is too large
+    for even its lowest level to finish)."""
+    level, timeout = plan_search(
+        num_tasks, budget_s, nb_threads=nb_threads, max_level=5, aim_s=aim_s
+    )
+    return _searches_per_thread(level, nb_threads) * search_seconds(num_tasks) > timeout
+
+
 def run_vroom(
     problem: PlanningProblem,
     *,
@@ -269,6 +281,7 @@ def run_vroom(
     nb_threads: int = 2,
     exploration_level: int = 5,
     aim_share: float = 1.0,
+    construct_only: bool = False,
 ) -> VroomResult:
     """Solve with VROOM and return its routes (steps and VROOM's arrival times).
 
@@ -277,7 +290,9 @@ def run_vroom(
     search by :func:`plan_search` (``exploration_level`` is then a maximum),
     which picks a level whose searches should finish within ``aim_share`` of it
     (VROOM stops when they do). Without a deadline VROOM runs at
-    ``exploration_level`` to completion.
+    ``exploration_level`` to completion. ``construct_only``: VROOM's four
+    constructions of level 0 and next to no local search (a start for a search
+    that follows).
     """
     inp = build_input(problem)
     timeout = None
@@ -292,6 +307,8 @@ def run_vroom(
             aim_s=budget * aim_share,
         )
         timeout = timedelta(seconds=seconds)
+    if construct_only:
+        exploration_level, timeout = 0, timedelta(seconds=0.01)
     try:
         solution = inp.solve(
             exploration_level=exploration_level, nb_threads=nb_threads, timeout=timeout
@@ -414,7 +431,8 @@ class VroomEngine(BaseEngine):
     are VROOM's own settings; ``aim_share`` is the share of the time limit within
     which the level chosen should finish its searches (the rest is left to
     whoever improves VROOM's plan when it does). ``initial`` plans are not used
-    (VROOM would then follow a single search path from them).
+    (VROOM would then follow a single search path from them, and it rejects
+    its own routes with breaks as a start).
     """
 
     name: ClassVar[str] = "vroom"
@@ -432,6 +450,7 @@ class VroomEngine(BaseEngine):
         exploration_level: int = 5,
         aim_share: float = 1.0,
         stoppable: bool = False,
+        construct_only: bool = False,
     ) -> None:
         if nb_threads < 1:
             raise ValueError(f"nb_threads must be >= 1, got {nb_threads}")
@@ -448,6 +467,10 @@ class VroomEngine(BaseEngine):
         #: must allow for a busy machine and is several times too long on a quiet
         #: one (a 2,000-order day with tight windows: 21 s estimated, 2 s taken).
         self.stoppable = stoppable
+        #: Only VROOM's constructions (level 0, next to no local search): the start
+        #: of a day too large for VROOM's local search to get anywhere in the time,
+        #: which the caller then improves (see ``planning.solve``).
+        self.construct_only = construct_only
 
     def solve(
         self,
@@ -472,6 +495,7 @@ class VroomEngine(BaseEngine):
             nb_threads=self.nb_threads,
             exploration_level=self.exploration_level,
             aim_share=self.aim_share,
+            construct_only=self.construct_only,
         )
         routes: list[Route] = []
         unassigned = [
