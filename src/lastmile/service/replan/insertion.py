@@ -20,14 +20,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections import Counter, OrderedDict, defaultdict
+from collections import Counter, OrderedDict
 from typing import Any, cast
 
 from sqlalchemy import Table, Uuid, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
-from lastmile.domain import Route, VisitKind
+from lastmile.domain import Route
 from lastmile.operations import OrderEvent, OrderStatus
 from lastmile.planning.live import LivePlan
 from lastmile.service import naming
@@ -40,14 +40,13 @@ from lastmile.service.plans import models as pm
 from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
-    ON_THE_ROAD,
     LiveContext,
     completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
-from lastmile.service.replan.writeback import _TARGET, Stored, _advance, store
+from lastmile.service.replan.writeback import _TARGET, Stored, _advance, match_visits, store
 
 _VISITS = cast(Table, pm.Visit.__table__)
 _ROUTES = cast(Table, pm.Route.__table__)
@@ -180,60 +179,37 @@ def _write_route(
 ) -> None:
     """Write ``route``'s visits into ``row``'s: matched to the rows they were, only
     those that moved written, new ones inserted, rows left over deleted."""
-    plan, snapshot, problem = ctx.plan, ctx.snapshot, result.problem
+    plan, problem = ctx.plan, result.problem
     epoch = plan.epoch
 
     def at(t: int) -> dt.datetime:
         return epoch + dt.timedelta(seconds=int(t))
 
-    pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
-    for old in row.visits:
-        pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
-    keep_times = ctx.done.get(route.vehicle_id, set())
+    matched, left = match_visits(ctx, problem, row, route, at)
     visits: list[pm.Visit] = []
     changed: list[tuple[pm.Visit, dict[str, Any]]] = []
     added: list[pm.Visit] = []
-    for seq, v in enumerate(route.visits):
-        loc = problem.locations[v.location]
-        order_id = uuid.UUID(v.order_id) if v.order_id else None
-        depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
-        same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
-        visit = same.pop(0) if same else None
-        behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
-        behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
-        values: dict[str, Any] = {
-            "sequence": seq,
-            "lon": loc.lon,
-            "lat": loc.lat,
-            "load": list(v.load),
-            "distance_m": v.distance,
-            "travel_s": v.travel,
-        }
-        if not behind or visit is None:
-            # What already happened keeps its recorded times.
-            values |= {
-                "arrival_at": at(v.arrival),
-                "start_at": at(v.start),
-                "departure_at": at(v.departure),
-                "eta_at": at(v.arrival),
-            }
+    for m in matched:
+        visit = m.row
         if visit is None:
             visit = pm.Visit(
                 id=uuid.uuid4(),
                 org_id=plan.org_id,
                 route_id=row.id,
-                kind=v.kind.value,
-                order_id=order_id,
-                depot_id=depot_id,
-                break_id=v.break_id,
-                **values,
+                kind=m.kind,
+                order_id=m.order_id,
+                depot_id=m.depot_id,
+                break_id=m.break_id,
+                **m.values,
             )
             added.append(visit)
-            if order_id is not None and not behind:
+            if m.order_id is not None and not m.behind:
                 # Orders already on the route moved with it (dispatch, start).
-                target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+                target_of[m.order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
         else:
-            moved = {name: value for name, value in values.items() if getattr(visit, name) != value}
+            moved = {
+                name: value for name, value in m.values.items() if getattr(visit, name) != value
+            }
             if moved:
                 changed.append((visit, moved))
         visits.append(visit)
@@ -254,7 +230,6 @@ def _write_route(
                 for visit in added
             ],
         )
-    left = [old for olds in pool.values() for old in olds]
     if left:
         connection.execute(_DELETE_VISITS, {"visit_ids": [old.id for old in left]})
     for visit, moved in changed:

@@ -10,15 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from lastmile.domain import Unassigned, VisitKind
+from lastmile.domain import Route, Unassigned, VisitKind
 from lastmile.operations import OrderEvent, OrderStatus
 from lastmile.planning.live import LivePlan
+from lastmile.planning.problem import PlanningProblem
 from lastmile.service.db import utcnow
 from lastmile.service.events import publish
 from lastmile.service.orders.models import Order
@@ -47,6 +49,64 @@ _STEPS = {
     OrderStatus.DISPATCHED: OrderEvent.START,
 }
 _RANK = [OrderStatus.PENDING, OrderStatus.PLANNED, OrderStatus.DISPATCHED, OrderStatus.EN_ROUTE]
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    """One visit of a rewritten route, as its row must be: ``row`` is the row it
+    was (None: a new visit), ``values`` what it holds now (times left out for
+    what already happened, ``behind``)."""
+
+    row: pm.Visit | None
+    values: dict[str, Any]
+    kind: str
+    order_id: uuid.UUID | None
+    depot_id: uuid.UUID | None
+    break_id: str | None
+    behind: bool
+
+
+def match_visits(
+    ctx: LiveContext,
+    problem: PlanningProblem,
+    row: pm.Route,
+    route: Route,
+    at: Callable[[int], dt.datetime],
+) -> tuple[list[VisitRow], list[pm.Visit]]:
+    """``route``'s visits matched to the rows of ``row`` they were (by kind, order,
+    break and depot), and the rows left over (to delete)."""
+    snapshot = ctx.snapshot
+    pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
+    for old in row.visits:
+        pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
+    keep_times = ctx.done.get(route.vehicle_id, set())
+    out: list[VisitRow] = []
+    for seq, v in enumerate(route.visits):
+        loc = problem.locations[v.location]
+        order_id = uuid.UUID(v.order_id) if v.order_id else None
+        depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
+        same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
+        visit = same.pop(0) if same else None
+        behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
+        behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
+        values: dict[str, Any] = {
+            "sequence": seq,
+            "lon": loc.lon,
+            "lat": loc.lat,
+            "load": list(v.load),
+            "distance_m": v.distance,
+            "travel_s": v.travel,
+        }
+        if not behind or visit is None:
+            # What already happened keeps its recorded times.
+            values |= {
+                "arrival_at": at(v.arrival),
+                "start_at": at(v.start),
+                "departure_at": at(v.departure),
+                "eta_at": at(v.arrival),
+            }
+        out.append(VisitRow(visit, values, v.kind.value, order_id, depot_id, v.break_id, behind))
+    return out, [old for olds in pool.values() for old in olds]
 
 
 def _advance(order: Order, target: OrderStatus) -> None:
@@ -120,49 +180,24 @@ def store(
             needs_dispatch |= plan.status == "dispatched"
         # Visits are matched to the rows they were and changed in place (ids stay;
         # only what moved is written); a row left over is deleted.
-        pool: dict[tuple[Any, ...], list[pm.Visit]] = defaultdict(list)
-        for old in row.visits:
-            pool[(old.kind, old.order_id, old.break_id, old.depot_id)].append(old)
-        keep_times = ctx.done.get(vid, set())
+        matched, _ = match_visits(ctx, problem, row, route, at)
         visits: list[pm.Visit] = []
-        for seq, v in enumerate(route.visits):
-            loc = problem.locations[v.location]
-            order_id = uuid.UUID(v.order_id) if v.order_id else None
-            depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
-            same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
-            visit = same.pop(0) if same else None
-            behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
-            behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
-            values: dict[str, Any] = {
-                "sequence": seq,
-                "lon": loc.lon,
-                "lat": loc.lat,
-                "load": list(v.load),
-                "distance_m": v.distance,
-                "travel_s": v.travel,
-            }
-            if not behind or visit is None:
-                # What already happened keeps its recorded times.
-                values |= {
-                    "arrival_at": at(v.arrival),
-                    "start_at": at(v.start),
-                    "departure_at": at(v.departure),
-                    "eta_at": at(v.arrival),
-                }
+        for m in matched:
+            visit = m.row
             if visit is None:
                 visit = pm.Visit(
                     org_id=plan.org_id,
-                    kind=v.kind.value,
-                    order_id=order_id,
-                    depot_id=depot_id,
-                    break_id=v.break_id,
-                    **values,
+                    kind=m.kind,
+                    order_id=m.order_id,
+                    depot_id=m.depot_id,
+                    break_id=m.break_id,
+                    **m.values,
                 )
-                if order_id is not None and not behind:
+                if m.order_id is not None and not m.behind:
                     # Orders already on the route moved with it (dispatch, start).
-                    target_of[order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
+                    target_of[m.order_id] = _TARGET.get(row.status, OrderStatus.PLANNED)
             else:
-                for name, value in values.items():
+                for name, value in m.values.items():
                     if getattr(visit, name) != value:
                         setattr(visit, name, value)
             visits.append(visit)
