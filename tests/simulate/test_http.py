@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections import Counter
 from pathlib import Path
@@ -153,3 +154,13 @@ def test_the_command_asks_for_what_driving_a_service_needs(
     ):
         assert main(["simulate", *args, "--orders", "5", "-o", out]) == 2
         assert f"{where}:" in capsys.readouterr().err
+
+
+def test_a_private_service_writes_only_its_own_texts_to_its_file(tmp_path: Path) -> None:
+    """Another service in the same process (tests, a second private service) logs
+    its texts to ``lastmile.sms`` too; they stay out of this one's file."""
+    texts = tmp_path / "texts.log"
+    with private_service(start=START, speed=SPEED, sms_log=texts):
+        logging.getLogger("lastmile.sms").info("SMS to +33100000000 [x]: another service")
+        logging.getLogger("lastmile.sms.private-elsewhere").info("SMS to +331 [y]: and another")
+    assert "+331" not in texts.read_text()

@@ -38,6 +38,7 @@ from lastmile.service.app import create_app
 from lastmile.service.auth.models import Role
 from lastmile.service.auth.service import create_user
 from lastmile.service.db import utcnow
+from lastmile.service.notifications.gateways import LogGateway
 from lastmile.service.notifications.settings import NotifySettings
 from lastmile.service.orgs.service import create_org
 from lastmile.service.settings import Settings
@@ -144,7 +145,9 @@ def private_service(
             sms_workers=1,
             _env_file=None,  # type: ignore[call-arg]
         )
-        sms = logging.getLogger("lastmile.sms")
+        # This service's texts only (a child of ``lastmile.sms``: they still reach
+        # the service's log), not those of other services in the same process.
+        sms = logging.getLogger(f"lastmile.sms.private-{port}")
         root = logging.getLogger()
         handler: logging.Handler | None = None
         errors: logging.Handler | None = None
@@ -183,6 +186,9 @@ def private_service(
                 if not thread.is_alive() or time.monotonic() > deadline:
                     raise LastmileError("the private service did not start")
                 time.sleep(0.02)
+            gateway = app.state.notifier.senders.sms
+            if isinstance(gateway, LogGateway):
+                gateway.log = sms
             password = secrets.token_urlsafe(12)
             email = "admin@simulated.example"
             with app.state.sessionmaker() as session:

@@ -29,9 +29,12 @@ class LogGateway:
     callbacks: CallbackFormat = field(default_factory=CallbackFormat)
     #: (to, text, reference) of the last texts.
     sent: deque[tuple[str, str, str]] = field(default_factory=lambda: deque(maxlen=1000))
+    #: Where the texts are logged: ``lastmile.sms``, or a child of it for one
+    #: service among several in a process (a private service's own file).
+    log: logging.Logger = field(default=logger, repr=False)
 
     def send(self, *, to: str, text: str, reference: str) -> GatewayAnswer:
-        logger.info("SMS to %s [%s]: %s", to, reference, text)
+        self.log.info("SMS to %s [%s]: %s", to, reference, text)
         self.sent.append((to, text, reference))
         return GatewayAnswer(provider_id=f"log-{reference}")
 
