@@ -32,7 +32,6 @@ from lastmile.operations import OrderEvent, OrderStatus
 from lastmile.planning.live import LivePlan
 from lastmile.service import naming
 from lastmile.service.db import utcnow
-from lastmile.service.events import publish
 from lastmile.service.fleet.models import Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.orders.service import apply_event
@@ -46,7 +45,14 @@ from lastmile.service.replan.context import (
 )
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
-from lastmile.service.replan.writeback import _TARGET, Stored, _advance, match_visits, store
+from lastmile.service.replan.writeback import (
+    _TARGET,
+    Stored,
+    _advance,
+    announce_change,
+    match_visits,
+    store,
+)
 
 _VISITS = cast(Table, pm.Visit.__table__)
 _ROUTES = cast(Table, pm.Route.__table__)
@@ -399,19 +405,7 @@ def store_insertion(
         version = _record_version(session, plan=plan, kind=kind, summary=summary, change=change)
     else:
         version = None
-    publish(
-        session,
-        org_id=plan.org_id,
-        event_type="plan.changed",
-        data={
-            "plan_id": str(plan.id),
-            "change_id": str(change.id),
-            "kind": kind,
-            "summary": summary,
-            "cost_before": before,
-            "cost_after": after,
-        },
-    )
+    announce_change(session, plan=plan, change=change, before=before, after=after)
     session.commit()
     if version is not None:
         _KEPT_VERSIONS.put(plan.id, *version)

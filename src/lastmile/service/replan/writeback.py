@@ -109,6 +109,25 @@ def match_visits(
     return out, [old for olds in pool.values() for old in olds]
 
 
+def announce_change(
+    session: Session, *, plan: pm.Plan, change: PlanChange, before: int, after: int
+) -> None:
+    """Publish ``plan.changed`` for ``change`` (sent with the commit)."""
+    publish(
+        session,
+        org_id=plan.org_id,
+        event_type="plan.changed",
+        data={
+            "plan_id": str(plan.id),
+            "change_id": str(change.id),
+            "kind": change.kind,
+            "summary": change.summary,
+            "cost_before": before,
+            "cost_after": after,
+        },
+    )
+
+
 def _advance(order: Order, target: OrderStatus) -> None:
     """Move a pending/planned/dispatched order up to ``target`` (never back)."""
     status = OrderStatus(order.status)
@@ -300,19 +319,7 @@ def store(
             user_id=user_id,
             untouched_as_latest=True,
         )
-    publish(
-        session,
-        org_id=plan.org_id,
-        event_type="plan.changed",
-        data={
-            "plan_id": str(plan.id),
-            "change_id": str(change.id),
-            "kind": kind,
-            "summary": summary,
-            "cost_before": before,
-            "cost_after": after,
-        },
-    )
+    announce_change(session, plan=plan, change=change, before=before, after=after)
     session.commit()
     if remember_in is not None:
         remember(views=remember_in, ctx=ctx, result=result)
