@@ -13,7 +13,9 @@ now ``--at`` o'clock, and today's date there.
    start to end against its time limit;
 3. the plan dispatched, half of the routes started: every stop planned to be
    finished by now reported delivered, a GPS fix a minute ago on each;
-4. ``GET /routes/{id}/eta`` ``--eta-requests`` times over the started routes;
+4. ``GET /routes/{id}/eta`` ``--eta-requests`` times over the started routes, and as
+   many ``GET /auth/me`` (an authenticated request doing no work of its own: what the
+   test client, the framework and the session check cost every request);
 5. ``--repeat`` urgent orders inserted, one ``POST /plans/{id}/orders`` each.
 
 Each request's wall time is shown, and the CPU time the process spent meanwhile
@@ -218,6 +220,14 @@ def main(argv: list[str] | None = None) -> int:
                 if len(legs_times) > timed:
                     computed.append(eta_times[-1])
             eta_module._timed_when_driven = timed_legs  # type: ignore[assignment]
+            # The floor: what any authenticated request costs through this client and
+            # the framework (session check, JSON answer), with no work of its own.
+            floor: list[float] = []
+            for _ in range(args.eta_requests):
+                t0 = time.perf_counter()
+                api.call("get", "/auth/me")
+                floor.append(time.perf_counter() - t0)
+            print(f"  GET /auth/me (the floor)     {percentiles(floor)}")
             print(f"  GET /routes/{{id}}/eta         {percentiles(eta_times)}")
             print(f"    of which legs on the roads {percentiles(legs_times)}")
             print(f"    CPU time of the process    {percentiles(eta_cpu)}")
