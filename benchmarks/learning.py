@@ -30,7 +30,8 @@ Learned (map matching, fit) on the first ``--train-days`` weekdays, checked on t
 next ``--test-days``: the error of leg durations (stop to stop, the planner's
 time-dependent fastest path between the stops) and of the ETAs of the stops
 within the next hour after each departure (the sum of the predicted legs and
-service), under the prior (default profile) and the learned one.
+service), under the prior (default profile), the learned one and the "true" one
+the days were driven at (the floor the leg noise leaves to any learned profile).
 
 ``--part twin``: the same on days the digital twin (lastmile.simulate.twin) plans
 and drives on the Monaco extract with the same "true" speeds: ``--orders`` orders
@@ -39,8 +40,8 @@ prior, driven at the truth with ``--leg-noise``, pings every ``--interval`` s
 with ``--gps-noise`` m; learned from the records of the first days
 (lastmile.travel.mapmatch.traces_of_day), and on the held-back days the ETAs of
 the stops each van reached within the hour after each departure, predicted with
-the prior and with the learned profile (the dwell at each stop as it was: only
-travel is predicted).
+the prior, the learned and the true profile (the dwell at each stop as it was:
+only travel is predicted).
 
     python benchmarks/learning.py [--part all|fit|match|days|twin] [--seed 1]
 """
@@ -246,7 +247,9 @@ def days_part(args: argparse.Namespace) -> None:
         f"factor error on the cells with data: prior {profile_error(prior, truth, mask=mask):.3f}, "
         f"learned {profile_error(learned.profile, truth, mask=mask):.3f}"
     )
-    rows = {"prior": prior, "learned": learned.profile}
+    # The speeds the days were driven at: the best any learned profile can do, the
+    # leg noise aside (what is left in its row is the noise itself).
+    rows = {"prior": prior, "learned": learned.profile, "truth": truth}
     leg_err: dict[str, list[float]] = {name: [] for name in rows}
     eta_err: dict[str, list[float]] = {name: [] for name in rows}
     for day in test:
@@ -347,7 +350,7 @@ def twin_part(args: argparse.Namespace) -> None:
     learned = learn_traffic(network, report.observed, prior=prior, holdout_share=0.2)
     for line in learned.lines():
         print("  " + line)
-    profiles = {"prior": prior, "learned": learned.profile}
+    profiles = {"prior": prior, "learned": learned.profile, "truth": truth}
     errors: dict[str, list[float]] = {name: [] for name in profiles}
     for record, problem in zip(
         records[args.train_days :], problems[args.train_days :], strict=True
