@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from lastmile.service.replan.context import (
     LiveContext,
     changing,
     load_live,
+    reopenable,
 )
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.service import Clock, late_messages
@@ -176,8 +178,11 @@ def _readable(v: Violation) -> str:
     return v.message
 
 
-def _target(session: Session, plan: pm.Plan, req: MoveRequest) -> str:
-    """The id of the vehicle asked for (its route checked when a route is asked for)."""
+def _target(
+    session: Session, plan: pm.Plan, req: MoveRequest, reopened: Collection[uuid.UUID]
+) -> str:
+    """The id of the vehicle asked for (its route checked when a route is asked for:
+    open, or completed with its vehicle free to be sent out again, ``reopened``)."""
     if req.to_route_id is None:
         assert req.to_vehicle_id is not None
         row = next((r for r in plan.routes if r.vehicle_id == req.to_vehicle_id), None)
@@ -194,7 +199,7 @@ def _target(session: Session, plan: pm.Plan, req: MoveRequest) -> str:
                     )
                 ],
             )
-    if row.status not in _OPEN:
+    if row.status not in _OPEN and row.id not in reopened:
         label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[row.vehicle_id])
         raise Conflict(
             f"the route of {label[str(row.vehicle_id)]} is {row.status}: it takes no more stops"
@@ -311,8 +316,9 @@ def _evaluate(
 ) -> tuple[LiveContext, MoveOutcome, MoveResult]:
     """The move asked for on ``plan``'s live view, and what it gives in words."""
     order = _movable(session, plan, req.order_id)
-    vid = _target(session, plan, req)
-    ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
+    now = clock()
+    vid = _target(session, plan, req, reopenable(session, plan=plan, now=now))
+    ctx = load_live(session, plan=plan, travel_model=travel_model, now=now, views=views)
     oid = str(order.id)
     ref = naming.of_order(order)
     if oid not in {o.id for o in ctx.problem.orders}:

@@ -30,7 +30,9 @@ from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
     BROKEN_DOWN,
+    COMPLETED,
     ON_THE_ROAD,
+    REOPENED,
     LiveContext,
     completed_totals,
     remember,
@@ -87,7 +89,8 @@ def match_visits(
         depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
         same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
         visit = same.pop(0) if same else None
-        behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
+        # A completed route in the live view left its depot too.
+        behind = v.kind is VisitKind.START and row.status in (*ON_THE_ROAD, COMPLETED)
         behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
         values: dict[str, Any] = {
             "sequence": seq,
@@ -107,6 +110,31 @@ def match_visits(
             }
         out.append(VisitRow(visit, values, v.kind.value, order_id, depot_id, v.break_id, behind))
     return out, [old for olds in pool.values() for old in olds]
+
+
+def reopening(row: pm.Route, matched: list[VisitRow]) -> dict[str, Any]:
+    """The route's new status when ``matched`` gives its completed route stops
+    ahead (its vehicle drives again: :data:`REOPENED`, no longer completed), as
+    column values; empty when it stays as it is. The stops it did keep their
+    outcomes (stop events) and recorded times."""
+    if row.status != COMPLETED or row.closed_at is not None:
+        return {}
+    if not any(m.order_id is not None and not m.behind for m in matched):
+        return {}
+    return {"status": REOPENED, "completed_at": None}
+
+
+def reopened_detail(reopened: list[tuple[pm.Route, dt.datetime | None]]) -> dict[str, Any]:
+    """What a change's log says of the completed routes it reopened: each route
+    and when it had completed."""
+    if not reopened:
+        return {}
+    return {
+        "reopened": [
+            {"route_id": str(row.id), "completed_at": done.isoformat() if done else None}
+            for row, done in reopened
+        ]
+    }
 
 
 def announce_change(
@@ -179,6 +207,7 @@ def store(
     needs_dispatch = False
     target_of: dict[uuid.UUID, OrderStatus] = {}
     rewritten: list[pm.Route] = []
+    reopened: list[tuple[pm.Route, dt.datetime | None]] = []
     for vid, route in by_vehicle.items():
         row = ctx.routes.get(vid)
         if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
@@ -200,6 +229,10 @@ def store(
         # Visits are matched to the rows they were and changed in place (ids stay;
         # only what moved is written); a row left over is deleted.
         matched, _ = match_visits(ctx, problem, row, route, at)
+        again = reopening(row, matched)
+        if again:
+            reopened.append((row, row.completed_at))
+            row.status, row.completed_at = again["status"], again["completed_at"]
         visits: list[pm.Visit] = []
         for m in matched:
             visit = m.row
@@ -286,8 +319,8 @@ def store(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    # Completed routes are out of the live view: their totals are added as they are.
-    done_cost, done_distance, done_travel = completed_totals(plan)
+    # Completed routes out of the live view: their totals are added as they are.
+    done_cost, done_distance, done_travel = completed_totals(plan, ctx.live_ids)
     after = full.cost + done_cost
     plan.cost, plan.distance_m, plan.travel_s = (
         after,
@@ -300,7 +333,11 @@ def store(
         plan_id=plan.id,
         kind=kind,
         summary=summary,
-        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
+        detail={
+            **detail,
+            "relaxations": [r.message for r in result.relaxations],
+            **reopened_detail(reopened),
+        },
         cost_before=before,
         cost_after=after,
         created_by_id=user_id,
