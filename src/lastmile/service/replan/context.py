@@ -447,7 +447,11 @@ def _back_at_depot(
     last = replay.last_finished
     finished = replay.stops[last].finished_s if last is not None else None
     if last is None or finished is None:
-        origin, left = where.location, where.ready_s  # nothing reported: from its start
+        # Nothing finished reported (its stops settled otherwise): from where it
+        # was seen, or its start.
+        if where.why == "position":
+            return depot, where.ready_s
+        origin, left = where.location, where.ready_s
     else:
         origin, left = stops[last].location, finished
     durations = problem.matrix_for(vehicle).durations
