@@ -178,10 +178,47 @@ class LiveContext:
         """The ids of the routes in the live view."""
         return {r.id for r in self.routes.values()}
 
+    def reopens(self, route: Route) -> bool:
+        """Whether ``route`` (of a full plan of the live view) gives a completed
+        route stops ahead: then it reopens; else the route stays as written."""
+        row = self.routes.get(route.vehicle_id)
+        if row is None or row.status != COMPLETED:
+            return False
+        behind = self.done.get(route.vehicle_id, set())
+        return any(
+            v.order_id is not None and (v.order_id, v.kind) not in behind for v in route.tasks
+        )
+
+    def kept(self, route: Route) -> bool:
+        """Whether ``route`` is a completed route's that stays as written (no stop
+        ahead): a change leaves its row, and its figures, as they are."""
+        row = self.routes.get(route.vehicle_id)
+        return row is not None and row.status == COMPLETED and not self.reopens(route)
+
+    def totals_of(self, plan: DomainPlan) -> tuple[int, int, int]:
+        """The plan's cost, distance and driving with ``plan`` as its live part:
+        each route as ``plan`` has it, but completed ones as written (those it
+        gives no stop ahead, and those out of the live view)."""
+        cost, distance, travel = completed_totals(self.plan, self.live_ids)
+        for route in plan.routes:
+            if self.kept(route):
+                row = self.routes[route.vehicle_id]
+                cost, distance, travel = (
+                    cost + row.cost,
+                    distance + row.distance_m,
+                    travel + row.travel_s,
+                )
+            else:
+                cost, distance, travel = (
+                    cost + route.cost,
+                    distance + route.distance,
+                    travel + route.travel,
+                )
+        return cost, distance, travel
+
     def cost_of(self, plan: DomainPlan) -> int:
-        """The plan's cost with ``plan`` as its live part: the completed routes out
-        of the live view added."""
-        return plan.cost + completed_totals(self.plan, self.live_ids)[0]
+        """The plan's cost with ``plan`` as its live part (:meth:`totals_of`)."""
+        return self.totals_of(plan)[0]
 
     def order(self, order_id: uuid.UUID) -> DomainOrder:
         """The planning order ``order_id`` (one of the plan's, or one asked for)."""

@@ -40,7 +40,6 @@ from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
     LiveContext,
-    completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
@@ -163,7 +162,7 @@ def _touched(ctx: LiveContext, result: LivePlan) -> list[tuple[pm.Route, Route]]
         row = ctx.routes.get(vid)
         if row is None:
             return None
-        if ctx.live.plan.route_of(vid) != route:
+        if ctx.live.plan.route_of(vid) != route and not ctx.kept(route):
             out.append((row, route))
     for vid, row in ctx.routes.items():
         if vid not in by_vehicle and row.status in ("planned", "dispatched"):
@@ -360,6 +359,8 @@ def store_insertion(
         )
     plan, full = ctx.plan, result.plan
     before = plan.cost
+    # Figured before the rows change (a completed route given stops reopens).
+    cost, distance, travel = ctx.totals_of(full)
     target_of: dict[uuid.UUID, OrderStatus] = {}
     reopened: list[tuple[pm.Route, dt.datetime | None]] = []
     for row, route in touched:
@@ -386,14 +387,9 @@ def store_insertion(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    # Completed routes out of the live view: their totals are added as they are.
-    done_cost, done_distance, done_travel = completed_totals(plan, ctx.live_ids)
-    after = full.cost + done_cost
-    totals = {
-        "cost": after,
-        "distance_m": full.distance + done_distance,
-        "travel_s": full.travel + done_travel,
-    }
+    # Completed routes as written, the others as the change left them.
+    after = cost
+    totals = {"cost": cost, "distance_m": distance, "travel_s": travel}
     connection = session.connection()
     connection.execute(update(_PLANS).where(_PLANS.c.id == plan.id).values(totals))
     _commit_values(plan, totals)

@@ -34,7 +34,6 @@ from lastmile.service.replan.context import (
     ON_THE_ROAD,
     REOPENED,
     LiveContext,
-    completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
@@ -202,6 +201,8 @@ def store(
         return epoch + dt.timedelta(seconds=int(t))
 
     before = plan.cost
+    # Figured before the rows change (a completed route given stops reopens).
+    totals = ctx.totals_of(full)
     by_vehicle = {r.vehicle_id: r for r in full.routes}
     next_position = max((r.position for r in plan.routes), default=-1) + 1
     needs_dispatch = False
@@ -212,6 +213,8 @@ def store(
         row = ctx.routes.get(vid)
         if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
             continue  # untouched by the change: its rows stay as they are
+        if vid != broken and ctx.kept(route):
+            continue  # a completed route given nothing new stays as it was
         if row is None:
             row = pm.Route(
                 id=uuid.uuid4(),
@@ -319,14 +322,9 @@ def store(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    # Completed routes out of the live view: their totals are added as they are.
-    done_cost, done_distance, done_travel = completed_totals(plan, ctx.live_ids)
-    after = full.cost + done_cost
-    plan.cost, plan.distance_m, plan.travel_s = (
-        after,
-        full.distance + done_distance,
-        full.travel + done_travel,
-    )
+    # Completed routes as written, the others as the change left them.
+    after = totals[0]
+    plan.cost, plan.distance_m, plan.travel_s = totals
     change = PlanChange(
         id=uuid.uuid4(),
         org_id=plan.org_id,
