@@ -271,6 +271,14 @@ def _stops(
     return out
 
 
+def _route_cost(ctx: LiveContext, route: DomainRoute | None) -> int:
+    """``route``'s cost in the plan's totals: a completed route's as written until
+    it reopens (:meth:`LiveContext.totals_of`)."""
+    if route is None:
+        return 0
+    return ctx.routes[route.vehicle_id].cost if ctx.kept(route) else route.cost
+
+
 def _changed_routes(
     session: Session, ctx: LiveContext, outcome: MoveOutcome, moved: str
 ) -> list[MovedRoute]:
@@ -296,8 +304,8 @@ def _changed_routes(
                 route_id=row.id if row is not None else None,
                 vehicle_id=uuid.UUID(vid),
                 vehicle=vehicles[vid],
-                cost_before=old.cost if old is not None else 0,
-                cost_after=new.cost if new is not None else 0,
+                cost_before=_route_cost(ctx, old),
+                cost_after=_route_cost(ctx, new),
                 removed=new is None,
                 stops=_stops(ctx, old, new, moved, orders),
             )
