@@ -43,8 +43,9 @@ from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
 from lastmile.service import naming
+from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict
-from lastmile.service.fleet.models import Shift
+from lastmile.service.fleet.models import Shift, Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
@@ -86,8 +87,8 @@ def reopenable(session: Session, *, plan: pm.Plan, now: dt.datetime) -> set[uuid
     """The plan's completed routes whose vehicle may be sent out again at ``now``:
     completed by their stops' outcomes (not closed by a dispatcher), their vehicle
     on no other route of the plan still open, its shift that day (the one plans
-    use: the earliest) and its driver's last shift that day not over. A vehicle or
-    driver without a shift that day is bounded by its depot's hours only."""
+    use: the earliest), the hours of the depot it ends at and its driver's last
+    shift that day (if any) not over."""
     done = [r for r in plan.routes if r.status == COMPLETED and r.closed_at is None]
     if not done:
         return set()
@@ -117,9 +118,20 @@ def reopenable(session: Session, *, plan: pm.Plan, now: dt.datetime) -> set[uuid
             driver_end[shift.driver_id] = max(
                 shift.end_at, driver_end.get(shift.driver_id, shift.end_at)
             )
+    # A vehicle back at its depot works while the depot is open (as plans have it).
+    vans = list(session.scalars(select(Vehicle).where(Vehicle.id.in_(vehicle_ids))))
+    depot_ids = {v.end_depot_id or v.depot_id for v in vans if v.returns_to_depot}
+    closes = dict(
+        session.execute(select(Depot.id, Depot.closes_s).where(Depot.id.in_(depot_ids))).all()
+    )
+    depot_end = {
+        v.id: plan.epoch + dt.timedelta(seconds=closes[v.end_depot_id or v.depot_id])
+        for v in vans
+        if v.returns_to_depot and (v.end_depot_id or v.depot_id) in closes
+    }
     out = set()
     for r in done:
-        ends = [vehicle_end.get(r.vehicle_id)]
+        ends = [vehicle_end.get(r.vehicle_id), depot_end.get(r.vehicle_id)]
         if r.driver_id is not None:
             ends.append(driver_end.get(r.driver_id))
         if all(end is None or end > now for end in ends):
@@ -130,8 +142,8 @@ def reopenable(session: Session, *, plan: pm.Plan, now: dt.datetime) -> set[uuid
 def completed_totals(plan: pm.Plan, live: Collection[uuid.UUID] = ()) -> tuple[int, int, int]:
     """Cost, distance and driving of the plan's completed routes out of the live
     view (those not in ``live``, by route id), as they were driven and last
-    written: part of the plan's totals. A completed route in the live view (its
-    vehicle may take more work) is counted by the live plan."""
+    written: part of the plan's totals (see :meth:`LiveContext.totals_of` for
+    those in it)."""
     done = [r for r in plan.routes if r.status == COMPLETED and r.id not in live]
     return (
         sum(r.cost for r in done),
