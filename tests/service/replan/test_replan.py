@@ -12,6 +12,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -383,6 +384,35 @@ def test_a_van_back_from_its_round_takes_an_urgent_order_while_its_shift_lasts(
         },
     )
     assert t.ok("get", f"/routes/{route['id']}")["status"] == "completed"
+
+
+def test_the_live_stream_hears_of_a_reopened_route(app: FastAPI, world: World, clock: Any) -> None:
+    from lastmile.service.replan import service
+    from lastmile.service.replan.models import PlanChange
+
+    t = world.tenant
+    plan_id = world.plan["id"]
+    done = finish_round(world, "d1")
+    route = start_and_deliver(world, "d2", 1)
+    clock(11, 0)
+    r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert r["applied"] is True, r
+    with app.state.sessionmaker() as session:
+        change = session.get(PlanChange, uuid.UUID(r["change"]["id"]))
+        assert change is not None
+        (reopened,) = change.detail["reopened"]
+        assert reopened["route_id"] == done["id"]
+        assert dt.datetime.fromisoformat(reopened["completed_at"]) == dt.datetime.fromisoformat(
+            done["completed_at"]
+        )
+        rows = [SimpleNamespace(id=uuid.UUID(rt["id"]), status=rt["status"]) for rt in r["routes"]]
+        outcome = SimpleNamespace(applied=True, summary=r["summary"], change=change, routes=rows)
+        events = service.live_events(outcome)
+    statuses = [(e["route_id"], e["status"]) for e in events if e["type"] == "route_status"]
+    assert statuses == [(done["id"], "started")]
+    assert {e["route_id"] for e in events if e["type"] == "plan"} == {
+        rt["id"] for rt in r["routes"]
+    }
 
 
 def test_a_van_back_from_its_round_takes_a_broken_vans_parcels(
