@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from lastmile.analytics import summarise
-from lastmile.domain import Plan, Route, VisitKind
+from lastmile.domain import Plan, Route, Unassigned, VisitKind
 from lastmile.domain.day import DayRecord, StopStatus
 from lastmile.exceptions import InputError
+from lastmile.planning import build_route
 from lastmile.planning.construct import greedy_plan
 from lastmile.planning.problem import PlanningProblem
+from lastmile.planning.schedule import Step
 from lastmile.planning.validate import validate
 from lastmile.simulate import city_day
 from lastmile.simulate.incidents import Scheduled
@@ -447,3 +449,45 @@ def test_routes_carry_their_working_hours(day: tuple[PlanningProblem, Plan]) -> 
         assert r.shift_start is not None and r.shift_end is not None
         assert r.shift_start <= r.planned_start <= r.planned_end <= r.shift_end
     assert summarise(record)[0].time_utilisation is not None
+
+
+def test_a_van_back_from_its_round_drives_a_stop_given_to_it_again(
+    day: tuple[PlanningProblem, Plan],
+) -> None:
+    """As the service sends out a van whose round is done while its shift lasts,
+    the twin drives what a new plan gives it, from its depot."""
+    problem, plan = day
+    route = max(plan.routes, key=lambda r: len(r.tasks))
+    first, moved = route.tasks[:2]
+    assert first.kind is moved.kind is VisitKind.JOB
+    vehicle = problem.vehicle(route.vehicle_id)
+    # Its round is one stop; the second waits, unassigned.
+    short = build_route(problem, vehicle, [Step(VisitKind.JOB, order_id=first.order_id)])
+    rest = {v.order_id for v in route.tasks[1:]}
+    routes = tuple(short if r.vehicle_id == route.vehicle_id else r for r in plan.routes)
+    unassigned = tuple(Unassigned(oid or "", "later", "later") for oid in sorted(rest))
+    twin = Twin(problem, Plan(routes, unassigned), config=QUIET)
+    back = short.end_time + 60
+    list(twin.advance_to(back))
+    (ended,) = [r for r in twin.record().routes if r.vehicle_id == route.vehicle_id]
+    assert ended.actual_end == short.end_time
+    # The next plan gives it the second stop.
+    again = build_route(
+        problem,
+        vehicle,
+        [
+            Step(VisitKind.JOB, order_id=first.order_id),
+            Step(VisitKind.JOB, order_id=moved.order_id),
+        ],
+    )
+    routes = tuple(again if r.vehicle_id == route.vehicle_id else r for r in routes)
+    twin.replace_plan(problem, Plan(routes, unassigned[1:]))
+    list(twin.advance_to(None))
+    record = twin.record()
+    (stop,) = [s for s in record.stops if s.order_id == moved.order_id]
+    assert stop.vehicle_id == route.vehicle_id
+    assert stop.status is StopStatus.DONE and (stop.arrival or 0) > back
+    (done,) = [s for s in record.stops if s.order_id == first.order_id]
+    assert done.status is StopStatus.DONE and (done.departure or 0) < back
+    (ended,) = [r for r in record.routes if r.vehicle_id == route.vehicle_id]
+    assert (ended.actual_end or 0) > (stop.departure or 0)

@@ -189,6 +189,9 @@ class _Car:
     actual_end: int | None = None
     planned: Route | None = None
     version: int = 0
+    #: A route with stops ahead given to the vehicle on its way home: driven once
+    #: it is back.
+    resume: Route | None = None
 
     @property
     def on_road(self) -> bool:
@@ -666,6 +669,8 @@ class Twin:
         car.segment = None
         if car.actual_end is None:
             car.actual_end = t
+        if car.resume is not None and not car.broken:
+            self._resume(car, schedule=False)
 
     def _not_reached(self, car: _Car, visit: Visit, reason: str) -> None:
         entry = self._ledger.get((visit.order_id or "", visit.kind, car.vehicle.id))
@@ -742,12 +747,43 @@ class Twin:
         for oid, _kind in owners:
             self._unassigned.pop(oid, None)
         for car in self._cars.values():
-            if car.broken or car.finished or car.going_home:
+            if car.broken:
                 continue
             route = plan.route_of(car.vehicle.id)
+            if car.finished or car.going_home:
+                # Back from its round (or on its way back) and given stops again:
+                # it sets off from its depot once there, as a service sends it.
+                if route is not None and self._ahead(car, route):
+                    car.resume = route
+                    if car.finished:
+                        self._resume(car, schedule=True)
+                continue
             if route is None:
                 route = Route(car.vehicle.id, ())
             self._set_route(car, route, inserted=frozenset(self._urgent), owners=owners)
+
+    @staticmethod
+    def _ahead(car: _Car, route: Route) -> bool:
+        """Whether ``route`` has stops the vehicle has not done."""
+        behind = car.committed()
+        return any(v.is_task and _key(v) not in behind for v in route.visits)
+
+    def _resume(self, car: _Car, *, schedule: bool) -> None:
+        """The vehicle, back at its depot, drives its new route (:attr:`_Car.resume`)
+        from now (``schedule``: its next event is queued here, not by the step
+        that finished it)."""
+        route, car.resume = car.resume, None
+        assert route is not None
+        car.finished = car.going_home = False
+        car.actual_end = None
+        car.t = max(car.t, self.now)
+        self._set_route(car, route, inserted=frozenset(self._urgent))
+        self._next_segment(car)
+        if schedule:
+            self._schedule_car(car)
+            clock = any(kind == "clock" for _, _, _, kind, _, _ in self._heap)
+            if self.config.eta_every_s and not clock:
+                self._push(self.now + self.config.eta_every_s, 1, "clock", 0, 0)
 
     @property
     def initial_plan_orders(self) -> tuple[Order, ...]:
@@ -855,8 +891,10 @@ class Twin:
 
     def _live(self, t: int, *, breaking: str | None = None) -> LivePlan:
         """The plan as the service would see it at ``t``: vehicles on the road where
-        they are (committed to the stop they drive to), done ones out of the game;
-        ``breaking`` (a vehicle breaking down now) keeps its stops for the re-plan."""
+        they are (committed to the stop they drive to), those back from their round
+        (or on their way back) at their depot while their shift lasts, other done
+        ones out of the game; ``breaking`` (a vehicle breaking down now) keeps its
+        stops for the re-plan."""
         states: list[VehicleState] = []
         unavailable: list[str] = []
         for car in self._cars.values():
@@ -875,7 +913,16 @@ class Twin:
                 location, ready = car.loc, car.t
             if location is None:
                 continue
-            if (car.broken and vid != breaking) or car.finished or car.going_home:
+            done = car.finished or car.going_home
+            end = car.vehicle.end_depot
+            home = (
+                done
+                and not car.broken
+                and end is not None
+                and location == self.problem.depots[end].location
+                and max(ready, t) < car.vehicle.shift.end
+            )
+            if (car.broken and vid != breaking) or (done and not home):
                 unavailable.append(vid)
             states.append(
                 VehicleState(
@@ -884,6 +931,7 @@ class Twin:
                     max(ready, t),
                     frozenset(k for k, s in behind.items() if s is StopStatus.DONE),
                     frozenset(k for k, s in behind.items() if s is not StopStatus.DONE),
+                    at_depot=home,
                 )
             )
         # A vehicle out of the game keeps what it did and takes no break it has not

@@ -8,6 +8,7 @@ from live_cases import J, day, one_route
 from lastmile.domain import Order, OrderKind, Stop, Unassigned, VisitKind
 from lastmile.exceptions import InputError
 from lastmile.planning.live import LivePlan, VehicleState
+from lastmile.planning.validate import validate
 
 
 def test_goods_on_board_stay_on_their_vehicle() -> None:
@@ -78,3 +79,33 @@ def test_inputs_that_do_not_fit_are_refused() -> None:
         live.insert(problem.order("a"))
     with pytest.raises(InputError, match="not a row"):
         live.insert(Order("x", OrderKind.DELIVERY, delivery=Stop(99)))
+
+
+def test_a_vehicle_back_at_its_depot_starts_a_new_trip_there() -> None:
+    problem = day(vehicles=1, capacity=9)
+    plan = one_route(problem)
+    back = plan.routes[0].visits[-1]  # its round done, at the depot
+    assert back.kind is VisitKind.END
+    did = {"completed": frozenset({("a", J), ("b", J)}), "failed": frozenset({("c", J)})}
+    urgent = Order("u", OrderKind.DELIVERY, delivery=Stop(2, service=60), amount=(9,))
+    # On the road, c's parcels ride along and depot goods need a reload first.
+    out = LivePlan.build(
+        problem, plan, now_s=back.arrival, states=[VehicleState("v0", 0, back.arrival, **did)]
+    )
+    assert isinstance(out.insert(urgent), Unassigned)
+    # Back at the depot: it unloaded c's parcels, loads the urgent ones, drives again.
+    home = VehicleState("v0", 0, back.arrival, at_depot=True, **did)
+    live = LivePlan.build(problem, plan, now_s=back.arrival, states=[home])
+    assert "v0~on-board" not in {o.id for o in live.residual.orders}
+    result = live.insert(urgent)
+    assert isinstance(result, LivePlan)
+    route = result.plan.route_of("v0")
+    assert route is not None
+    assert [v.order_id for v in route.tasks] == ["a", "b", "c", "u"]
+    assert route.tasks[-1].arrival >= back.arrival + 2 * 600  # from the depot, not before now
+    assert validate(result.residual, result.residual_plan).ok
+    # Only a depot's row can be one.
+    with pytest.raises(InputError, match="no depot's"):
+        LivePlan.build(
+            problem, plan, now_s=back.arrival, states=[VehicleState("v0", 2, 0, at_depot=True)]
+        )

@@ -272,3 +272,43 @@ def test_a_route_emptied_by_moves_goes_and_a_move_can_make_one(world: World, clo
     assert made["cost_delta"] == preview["cost_delta"]
     plan = t.ok("get", f"/plans/{plan_id}")
     assert len(plan["routes"]) == 2 and plan["cost"] == made["cost_after"]
+
+
+def test_a_stop_moves_onto_a_van_back_from_its_round(world: World, clock: Any) -> None:
+    t, plan_id = world.tenant, world.plan["id"]
+    a, b = routes(world)
+    who = next(w for w in ("d1", "d2") if str(t.driver_ids[w]) == a["driver_id"])
+    t.ok("post", f"/routes/{a['id']}/start", who)
+    jobs = [v for v in a["visits"] if v["order_id"]]
+    events = [
+        {
+            "event_id": f"{who}-{k}",
+            "kind": "delivered",
+            "at": f"{DAY}T09:{10 + 5 * k:02d}:00+02:00",
+            "sequence": v["sequence"],
+        }
+        for k, v in enumerate(jobs)
+    ]
+    t.ok("post", f"/routes/{a['id']}/events", who, json={"events": events})
+    assert t.ok("get", f"/routes/{a['id']}")["status"] == "completed"
+    clock(13, 0)
+    moving = tasks(b)[-1]
+    body = {"order_id": moving, "to_route_id": a["id"]}
+    before = t.ok("get", f"/plans/{plan_id}")
+    preview = t.ok("post", f"/plans/{plan_id}/moves/preview", json=body)
+    assert preview["feasible"] is True, preview
+    # The completed route counts as written until the move reopens it.
+    assert (
+        sum(r["cost_after"] - r["cost_before"] for r in preview["changed_routes"])
+        == preview["cost_delta"]
+    )
+    made = t.ok("post", f"/plans/{plan_id}/moves", json=body)
+    assert made["applied"] is True, made
+    after = t.ok("get", f"/plans/{plan_id}")
+    by_id = {r["id"]: r for r in after["routes"]}
+    assert by_id[a["id"]]["status"] == "started"
+    assert tasks(by_id[a["id"]]) == [*tasks(a), moving]
+    assert moving not in tasks(by_id[b["id"]])
+    assert after["cost"] - before["cost"] == preview["cost_delta"] == made["cost_delta"]
+    assert after["cost"] == sum(r["cost"] for r in after["routes"])
+    assert t.ok("get", f"/orders/{moving}")["status"] == "en_route"

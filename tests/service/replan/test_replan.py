@@ -12,6 +12,7 @@ import itertools
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -281,49 +282,244 @@ def test_a_breakdown_says_why_goods_no_van_can_take_stay_behind(world: World, cl
         assert u["reason"].count(route["vehicle_id"]) == 1, u
 
 
-def test_a_completed_route_stays_as_it_was_after_a_breakdown(world: World, clock: Any) -> None:
+def live_view(app: FastAPI, plan_id: str) -> Any:
+    """The plan's live view, rebuilt from the database, checked by the validator."""
+    from lastmile.planning.validate import validate
+    from lastmile.service.plans.models import Plan as PlanRow
+    from lastmile.service.replan.context import load_live
+
+    with app.state.sessionmaker() as session:
+        row = session.get(PlanRow, uuid.UUID(plan_id))
+        live = load_live(
+            session, plan=row, travel_model=app.state.travel_model, now=app.state.clock()
+        ).live
+    report = validate(live.residual, live.residual_plan)
+    assert report.ok, report.violations
+    return live
+
+
+def finish_round(world: World, who: str) -> dict[str, Any]:
+    """Driver ``who`` starts their route and delivers every stop (by 09:10 + 5 min a
+    stop): the route completes by its stops' outcomes."""
+    t = world.tenant
+    route = start_and_deliver(world, who, len(tasks(route_of(world.plan, str(t.driver_ids[who])))))
+    done = t.ok("get", f"/routes/{route['id']}")
+    assert done["status"] == "completed" and done["closed_at"] is None, done
+    return done
+
+
+def test_a_van_back_from_its_round_takes_an_urgent_order_while_its_shift_lasts(
+    app: FastAPI, world: World, clock: Any
+) -> None:
     t = world.tenant
     plan_id = world.plan["id"]
-    d1 = str(t.driver_ids["d1"])
-    done = start_and_deliver(world, "d1", len(tasks(route_of(world.plan, d1))))
-    before = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
-    assert before["status"] == "completed"
+    rounds = {who: finish_round(world, who) for who in ("d1", "d2")}
+    clock(13, 0)
+    urgent = t.order(54, external_id="urgent-54")
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+    assert r["applied"] is True, r
+    (route,) = r["routes"]
+    who = next(w for w in rounds if rounds[w]["id"] == route["id"])
+    before = rounds[who]
+    # The route reopens: its van drives again, the stops it did are kept as they
+    # were (same rows, same recorded times), the new stop comes after them.
+    assert route["status"] == "started" and route["completed_at"] is None, route
+    assert tasks(route) == [*tasks(before), urgent["id"]]
+    old = {v["id"]: v for v in before["visits"] if v["order_id"]}
+    for v in route["visits"]:
+        if v["id"] in old:
+            assert (v["arrival_at"], v["departure_at"]) == (
+                old[v["id"]]["arrival_at"],
+                old[v["id"]]["departure_at"],
+            )
+    # It sets off from its depot (back long ago) no earlier than now.
+    new = next(v for v in route["visits"] if v["order_id"] == urgent["id"])
+    assert dt.datetime.fromisoformat(new["arrival_at"]) > dt.datetime(
+        DAY.year, DAY.month, DAY.day, 13, 0, tzinfo=PARIS
+    )
+    assert route["visits"][-1]["kind"] == "end"
+    # The outcomes stay; the new stop has none yet; the order is on its way.
+    outcomes = t.ok("get", f"/routes/{route['id']}/outcomes")
+    assert [o["outcome"] for o in outcomes] == ["delivered"] * len(tasks(before)) + [None]
+    assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "en_route"
+    told = [n["event"] for n in t.ok("get", f"/orders/{urgent['id']}/notifications")]
+    assert "on_the_way" in told, told
+    # Tracking predicts it, as for any route on the road.
+    eta = t.ok("get", f"/routes/{route['id']}/eta")
+    assert eta["status"] == "started" and eta["remaining"] == 1, eta
+    ahead = [s for s in eta["stops"] if s["order_id"] == urgent["id"]]
+    assert ahead and dt.datetime.fromisoformat(ahead[0]["eta_at"]) >= dt.datetime(
+        DAY.year, DAY.month, DAY.day, 13, 0, tzinfo=PARIS
+    )
+    # The driver's app shows it, with the new stop.
+    (mine,) = t.ok("get", "/me/routes", who)
+    assert mine["status"] == "started" and tasks(mine)[-1] == urgent["id"]
+    # The other van's route is left as it was; the plan's cost adds up.
+    other = next(w for w in rounds if w != who)
+    plan = t.ok("get", f"/plans/{plan_id}")
+    assert route_of(plan, str(t.driver_ids[other]))["status"] == "completed"
+    assert plan["cost"] == r["cost_after"] == sum(rt["cost"] for rt in plan["routes"])
+    (change,) = t.ok("get", f"/plans/{plan_id}/changes")
+    assert (change["cost_before"], change["cost_after"]) == (r["cost_before"], r["cost_after"])
+    live = live_view(app, plan_id)
+    assert urgent["id"] in {v.order_id for rt in live.residual_plan.routes for v in rt.visits}
+    # Planned versus actual still has every stop done, with its outcome.
+    pva = t.ok("get", f"/plans/{plan_id}/planned-vs-actual")
+    outcome = {s["order_id"]: s["outcome"] for s in pva["stops"]}
+    assert all(outcome[o] == "delivered" for o in tasks(before)), outcome
+    # The driver delivers it: the route completes again.
+    t.ok(
+        "post",
+        f"/routes/{route['id']}/events",
+        who,
+        json={
+            "events": [
+                {
+                    "event_id": f"{who}-urgent",
+                    "kind": "delivered",
+                    "at": f"{DAY}T13:40:00+02:00",
+                    "order_id": urgent["id"],
+                }
+            ]
+        },
+    )
+    assert t.ok("get", f"/routes/{route['id']}")["status"] == "completed"
+
+
+def test_the_live_stream_hears_of_a_reopened_route(app: FastAPI, world: World, clock: Any) -> None:
+    from lastmile.service.replan import service
+    from lastmile.service.replan.models import PlanChange
+
+    t = world.tenant
+    plan_id = world.plan["id"]
+    done = finish_round(world, "d1")
     route = start_and_deliver(world, "d2", 1)
     clock(11, 0)
     r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
     assert r["applied"] is True, r
-    # The van whose day is over neither drives its stops again nor takes the
-    # broken van's parcels: they are unassigned, saying why.
-    after = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
-    assert after["status"] == "completed"
-    assert after["visits"] == before["visits"]
-    assert tasks(after) == tasks(done)
-    left = {u["order_id"]: u for u in r["unassigned"]}
-    assert set(left) == set(tasks(route)[1:])
-    for u in left.values():
-        assert u["reason"].endswith("which broke down: no other vehicle is available"), u
-    # The plan's cost still counts the completed route.
-    assert r["cost_after"] >= before["cost"]
-    again = t.post(f"/plans/{plan_id}/breakdown", json={"vehicle_id": done["vehicle_id"]})
-    assert again.status_code == 409, again.text
+    with app.state.sessionmaker() as session:
+        change = session.get(PlanChange, uuid.UUID(r["change"]["id"]))
+        assert change is not None
+        (reopened,) = change.detail["reopened"]
+        assert reopened["route_id"] == done["id"]
+        assert dt.datetime.fromisoformat(reopened["completed_at"]) == dt.datetime.fromisoformat(
+            done["completed_at"]
+        )
+        rows = [SimpleNamespace(id=uuid.UUID(rt["id"]), status=rt["status"]) for rt in r["routes"]]
+        outcome = SimpleNamespace(applied=True, summary=r["summary"], change=change, routes=rows)
+        events = service.live_events(outcome)
+    statuses = [(e["route_id"], e["status"]) for e in events if e["type"] == "route_status"]
+    assert statuses == [(done["id"], "started")]
+    assert {e["route_id"] for e in events if e["type"] == "plan"} == {
+        rt["id"] for rt in r["routes"]
+    }
 
 
-def test_an_order_for_a_plan_whose_every_route_is_closed_fits_nowhere_saying_why(
-    world: World, clock: Any
+def test_a_van_back_from_its_round_takes_a_broken_vans_parcels(
+    app: FastAPI, world: World, clock: Any
 ) -> None:
     t = world.tenant
     plan_id = world.plan["id"]
     d1 = str(t.driver_ids["d1"])
-    start_and_deliver(world, "d1", len(tasks(route_of(world.plan, d1))))
+    done = finish_round(world, "d1")
     route = start_and_deliver(world, "d2", 1)
+    on_board = tasks(route)[1:]
     clock(11, 0)
-    t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    r = t.ok("post", f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert r["applied"] is True, r
+    # The van whose round is over, back at its depot with its shift still open,
+    # collects the parcels where the broken van stands and delivers them; the
+    # stops it did stay as they were.
+    assert r["unassigned"] == [], r["unassigned"]
+    after = route_of(t.ok("get", f"/plans/{plan_id}"), d1)
+    assert after["status"] == "started"
+    assert tasks(after)[: len(tasks(done))] == tasks(done)
+    assert set(tasks(after)[len(tasks(done)) :]) == set(on_board)
+    kept = {v["id"]: v for v in done["visits"] if v["order_id"]}
+    assert all(
+        v["arrival_at"] == kept[v["id"]]["arrival_at"] for v in after["visits"] if v["id"] in kept
+    )
+    before, after_cost = r["cost_before"], r["cost_after"]
+    assert f"{before:,} -> {after_cost:,}" in r["summary"], r["summary"]
+    live_view(app, plan_id)
+    again = t.post(f"/plans/{plan_id}/breakdown", json={"vehicle_id": route["vehicle_id"]})
+    assert again.status_code == 409, again.text
+
+
+def test_a_route_the_dispatcher_closed_takes_no_more_work(
+    app: FastAPI, world: World, clock: Any
+) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    d2 = str(t.driver_ids["d2"])
+    done = finish_round(world, "d1")
+    closed = start_and_deliver(world, "d2", 1)
+    clock(12, 0)
+    shut = t.ok("post", f"/routes/{closed['id']}/close", "dispatcher", json={"note": "van needed"})
+    assert shut["status"] == "completed"
+    clock(13, 0)
+    urgent = t.order(55, external_id="urgent-55")
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
+    assert r["applied"] is True, r
+    # The van that completed its round takes it, never the one the dispatcher
+    # sent home.
+    assert [rt["id"] for rt in r["routes"]] == [done["id"]]
+    plan = t.ok("get", f"/plans/{plan_id}")
+    still = route_of(plan, d2)
+    assert still["status"] == "completed" and still["closed_at"] is not None
+    assert tasks(still) == tasks(closed)
+    live_view(app, plan_id)
+    # Once the dispatcher closes the other one too, nothing is left working.
+    clock(14, 0)
+    t.ok("post", f"/routes/{done['id']}/close", "dispatcher")
+    late = t.order(56, external_id="urgent-56")
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": late["id"]})
+    assert r["applied"] is False, r
+    (left,) = r["unassigned"]
+    assert "no vehicle of this plan is still working" in left["reason"], left
+    assert t.ok("get", f"/orders/{late['id']}")["status"] == "pending"
+
+
+def test_an_order_fits_nowhere_once_every_round_is_done_and_every_shift_over(
+    world: World, clock: Any
+) -> None:
+    t = world.tenant
+    plan_id = world.plan["id"]
+    for who in ("d1", "d2"):
+        finish_round(world, who)
+    # The shifts end at 20:00.
+    clock(19, 0)
+    first = t.order(
+        57,
+        external_id="urgent-57",
+        delivery={
+            "lon": 2.34,
+            "lat": 48.85,
+            "service_s": 240,
+            "time_windows": [{"start": f"{DAY}T09:00:00+02:00", "end": f"{DAY}T19:50:00+02:00"}],
+        },
+    )
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": first["id"]})
+    assert r["applied"] is True, r
+    (route,) = r["routes"]
+    assert route["status"] == "started"
+    who = next(w for w in ("d1", "d2") if str(t.driver_ids[w]) == route["driver_id"])
+    event = {
+        "event_id": f"{who}-57",
+        "kind": "delivered",
+        "at": f"{DAY}T19:30:00+02:00",
+        "order_id": first["id"],
+    }
+    t.ok("post", f"/routes/{route['id']}/events", who, json={"events": [event]})
+    assert t.ok("get", f"/routes/{route['id']}")["status"] == "completed"
+    clock(20, 30)
     urgent = t.order(52, external_id="urgent-52")
     r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": urgent["id"]})
     assert r["applied"] is False, r
     (left,) = r["unassigned"]
     assert left["order_id"] == urgent["id"]
     assert "no vehicle of this plan is still working" in left["reason"], left
+    assert "completed with its shift over" in left["reason"], left
     assert "urgent-52" in r["summary"] and "fits nowhere" in r["summary"], r
     assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "pending"
 

@@ -83,7 +83,7 @@ def test_a_route_completes_after_a_rescheduled_failure(world: World) -> None:
     assert t.ok("get", f"/orders/{second['order_id']}")["status"] == "pending"
     after = t.ok("get", f"/routes/{rid}")
     assert after["status"] == "completed" and after["completed_at"] is not None
-    assert after["closed_by_id"] is None
+    assert after["closed_by_id"] is None and after["closed_at"] is None
     outcomes = {o["order_id"]: o for o in t.ok("get", f"/routes/{rid}/outcomes", "d1")}
     assert outcomes[first["order_id"]]["outcome"] == "failed"
     assert outcomes[first["order_id"]]["reason"] == "refused"
@@ -128,6 +128,8 @@ def test_a_dispatcher_closes_a_route(world: World, other_tenant: Tenant, evening
     assert {e["at"] for e in skipped} == {"2025-05-02T17:00:00+02:00"}  # 15:00 UTC in Paris time
     route_now = t.ok("get", f"/routes/{rid}")
     assert route_now["status"] == "completed" and route_now["closed_by_id"] is not None
+    # Marked closed by the dispatcher (its van takes no more work that day).
+    assert route_now["closed_at"] == "2025-05-02T17:00:00+02:00"
     # Closed once: closing again is a conflict.
     again = t.post(f"/routes/{rid}/close", json={})
     assert again.status_code == 409 and "completed" in again.json()["detail"]

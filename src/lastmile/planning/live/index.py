@@ -275,7 +275,13 @@ class RouteIndex:
                 if not (pinned or dead):
                     break
                 first += 1
-            delivery_from = next((k for k in range(first, m - 1) if kinds[k] is _RELOAD), None)
+            # Goods waiting at a depot are loaded at a reload ahead, or where it
+            # stands when that is a depot.
+            delivery_from = (
+                first
+                if track.at_depot
+                else next((k for k in range(first, m - 1) if kinds[k] is _RELOAD), None)
+            )
         else:
             delivery_from = 0
         return cls(

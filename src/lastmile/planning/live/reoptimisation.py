@@ -75,7 +75,9 @@ def reoptimise_view(
         if not track.started or vid in live.unavailable:
             continue
         route = live.residual_plan.route_of(vid)
-        if keep_started or (route is not None and any(v.kind is _RELOAD for v in route.visits)):
+        # A vehicle back at a depot has set off on nothing yet: kept only for a reload.
+        keep = keep_started and not track.at_depot
+        if keep or (route is not None and any(v.kind is _RELOAD for v in route.visits)):
             frozen.add(vid)
     for vehicle in residual.vehicles:
         # A vehicle whose day is over (ready only after its shift ends: a route closed

@@ -103,6 +103,8 @@ class _Builder:
                 raise InputError("two states for one vehicle", where=where)
             if not 0 <= s.location < len(problem.locations):
                 raise InputError(f"location {s.location} is not a matrix row", where=where)
+            if s.at_depot and all(d.location != s.location for d in problem.depots):
+                raise InputError(f"location {s.location} is no depot's", where=where)
             self.states[s.vehicle_id] = s
         for vid in unavailable:
             if vid not in vehicle_ids:
@@ -227,10 +229,14 @@ class _Builder:
                 track = dataclasses.replace(track, dead_load_id=None)
             steps[vid] = pseudo + steps[vid]
             tracks[vid] = dataclasses.replace(
-                track, now_row=now_rows.get(vid), here=self.states[vid].location
+                track,
+                now_row=now_rows.get(vid),
+                here=self.states[vid].location,
+                at_depot=self.states[vid].at_depot,
             )
             reload_ahead = any(s.kind is _RELOAD for s in h.steps)
-            vtype = depot_type(vehicle.type) if reload_ahead else vehicle.type
+            loads = reload_ahead or self.states[vid].at_depot
+            vtype = depot_type(vehicle.type) if loads else vehicle.type
             vehicles.append(self.started_vehicle(vehicle, h, vtype, start_depot[vid], len(pseudo)))
 
         strict = PlanningProblem(
@@ -292,10 +298,13 @@ class _Builder:
         frontier = max((keys[k] for k in done), default=0)
         failed_orders = {oid for oid, _ in state.failed}
         picked = {oid for oid, kind in state.completed if kind is _PICKUP}
-        # The trip in progress began at the last reload behind the vehicle.
+        # The trip in progress began at the last reload behind the vehicle (or
+        # begins where it stands, at a depot).
         trip_begin = max(
             (i for i, v in enumerate(visits) if v.kind is _RELOAD and i < frontier), default=0
         )
+        if state.at_depot:
+            trip_begin = len(visits)
         behind: list[Visit] = []
         rest: list[Step] = []
         pinned: dict[str, OrderKind] = {}

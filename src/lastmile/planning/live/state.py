@@ -47,6 +47,12 @@ class VehicleState:
     ``now_s``). ``travel_s``/``distance_m`` are what it has driven so far;
     by default the plan's figures up to the last stop behind it plus the leg
     from there to ``location``.
+
+    ``at_depot``: the vehicle stands at a depot (``location`` is that depot's
+    row) with nothing on board, ready to load there: a vehicle back from its
+    round. A new trip begins there: what it brought back was unloaded, the
+    stops ahead are not on board, and it can take goods waiting at a depot
+    (:data:`LOADED_AT_DEPOT`).
     """
 
     vehicle_id: str
@@ -56,6 +62,7 @@ class VehicleState:
     failed: frozenset[StopKey] = frozenset()
     travel_s: int | None = None
     distance_m: int | None = None
+    at_depot: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "completed", frozenset(self.completed))
@@ -95,3 +102,5 @@ class Track:
     #: The real row behind the vehicle's private "now" row.
     now_row: int | None = None
     here: int | None = None
+    #: Standing at a depot, ready to load there (:attr:`VehicleState.at_depot`).
+    at_depot: bool = False

@@ -128,6 +128,10 @@ class Route(TenantBase):
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     close_note: Mapped[str] = mapped_column(Text, default="")
+    #: When a dispatcher closed the route (``POST /routes/{id}/close``): its van is
+    #: done for the day. None for a route completed by its stops' outcomes, whose
+    #: van may be given more work while its shift lasts.
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     visits: Mapped[list[Visit]] = relationship(
         cascade="all, delete-orphan", order_by="Visit.sequence", lazy="selectin"

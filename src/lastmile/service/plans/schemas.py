@@ -202,6 +202,11 @@ class RouteOut(ApiModel):
         default=None, description="The dispatcher who closed it (None: it completed by itself)."
     )
     close_note: str = Field(default="", description="Why it was closed.")
+    closed_at: Instant | None = Field(
+        default=None,
+        description="When a dispatcher closed it (None: it completed by itself, and its "
+        "van may be given more work while its shift lasts).",
+    )
     visits: list[VisitOut] = Field(description="Timed steps, in order.")
 
 

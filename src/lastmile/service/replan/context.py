@@ -17,22 +17,25 @@ import copy
 import dataclasses
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, lazyload, selectinload
 
 from lastmile.domain import Location, Route, Unassigned, VisitKind
 from lastmile.domain import Order as DomainOrder
 from lastmile.domain import Plan as DomainPlan
+from lastmile.domain.geo import haversine_m
 from lastmile.exceptions import InputError
 from lastmile.operations import OrderStatus
 from lastmile.operations.position import Fix, Origin, vehicle_position
+from lastmile.operations.progress import RouteProgress as Replay
 from lastmile.operations.progress import (
     StopEventKind,
     StopEventRecord,
+    TrackedStop,
     route_progress,
     tracked_stops,
 )
@@ -40,7 +43,9 @@ from lastmile.planning import PlanningProblem, build_route
 from lastmile.planning.live import LiveChangeRejected, LivePlan, VehicleState
 from lastmile.planning.schedule import Step
 from lastmile.service import naming
+from lastmile.service.depots.models import Depot
 from lastmile.service.errors import Conflict
+from lastmile.service.fleet.models import Shift, Vehicle
 from lastmile.service.orders.models import Order
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans import models as pm
@@ -60,23 +65,86 @@ ON_THE_ROAD = ("started",)
 #: A route whose vehicle broke down: kept in its plan (with the stops it did) for
 #: people to see, out of every later change.
 BROKEN_DOWN = "broken_down"
-#: A route every stop of which has its outcome, or that its driver closed: its
-#: vehicle's day is over, what it did stays as it was.
+#: A route every stop of which has its outcome, or that a dispatcher closed: what
+#: it did stays as it was. Closed by a dispatcher (``closed_at``), its vehicle's
+#: day is over; completed by its stops' outcomes, its vehicle may be sent out
+#: again while its shift lasts (:func:`reopenable`), and the route reopens
+#: (``started`` again) when it is given new stops.
 COMPLETED = "completed"
-#: Route statuses out of every change, their vehicles with them.
+#: Route statuses out of changes, their vehicles with them (but see :func:`reopenable`).
 CLOSED = (BROKEN_DOWN, COMPLETED)
+#: The status of a completed route given new stops: its vehicle drives again.
+REOPENED = "started"
 
 
-def live_routes(plan: pm.Plan) -> list[pm.Route]:
-    """The plan's routes that still take part in changes (all but closed ones:
-    broken down or completed)."""
-    return [r for r in plan.routes if r.status not in CLOSED]
+def live_routes(plan: pm.Plan, reopened: Collection[uuid.UUID] = ()) -> list[pm.Route]:
+    """The plan's routes that take part in changes: all but closed ones (broken down
+    or completed), and the completed ones of ``reopened`` (see :func:`reopenable`)."""
+    return [r for r in plan.routes if r.status not in CLOSED or r.id in reopened]
 
 
-def completed_totals(plan: pm.Plan) -> tuple[int, int, int]:
-    """Cost, distance and driving of the plan's completed routes (as they were
-    driven and last written): part of the plan's totals, out of the live view."""
-    done = [r for r in plan.routes if r.status == COMPLETED]
+def reopenable(session: Session, *, plan: pm.Plan, now: dt.datetime) -> set[uuid.UUID]:
+    """The plan's completed routes whose vehicle may be sent out again at ``now``:
+    completed by their stops' outcomes (not closed by a dispatcher), their vehicle
+    on no other route of the plan still open, its shift that day (the one plans
+    use: the earliest), the hours of the depot it ends at and its driver's last
+    shift that day (if any) not over."""
+    done = [r for r in plan.routes if r.status == COMPLETED and r.closed_at is None]
+    if not done:
+        return set()
+    busy = {r.vehicle_id for r in plan.routes if r.status not in CLOSED}
+    # One route per vehicle (the latest), as the live view has them.
+    latest = {r.vehicle_id: r for r in sorted(done, key=lambda r: r.position)}
+    done = [r for r in latest.values() if r.vehicle_id not in busy]
+    if not done:
+        return set()
+    vehicle_ids = {r.vehicle_id for r in done}
+    driver_ids = {r.driver_id for r in done if r.driver_id is not None}
+    vehicle_end: dict[uuid.UUID, dt.datetime] = {}
+    driver_end: dict[uuid.UUID, dt.datetime] = {}
+    for shift in session.scalars(
+        select(Shift)
+        .where(
+            Shift.org_id == plan.org_id,
+            or_(Shift.vehicle_id.in_(vehicle_ids), Shift.driver_id.in_(driver_ids)),
+            Shift.end_at > plan.epoch,
+            Shift.start_at < plan.epoch + _DAY,
+        )
+        .order_by(Shift.start_at)
+    ):
+        if shift.vehicle_id in vehicle_ids:
+            vehicle_end.setdefault(shift.vehicle_id, shift.end_at)
+        if shift.driver_id in driver_ids:
+            driver_end[shift.driver_id] = max(
+                shift.end_at, driver_end.get(shift.driver_id, shift.end_at)
+            )
+    # A vehicle back at its depot works while the depot is open (as plans have it).
+    vans = list(session.scalars(select(Vehicle).where(Vehicle.id.in_(vehicle_ids))))
+    depot_ids = {v.end_depot_id or v.depot_id for v in vans if v.returns_to_depot}
+    closes = dict(
+        session.execute(select(Depot.id, Depot.closes_s).where(Depot.id.in_(depot_ids))).all()
+    )
+    depot_end = {
+        v.id: plan.epoch + dt.timedelta(seconds=closes[v.end_depot_id or v.depot_id])
+        for v in vans
+        if v.returns_to_depot and (v.end_depot_id or v.depot_id) in closes
+    }
+    out = set()
+    for r in done:
+        ends = [vehicle_end.get(r.vehicle_id), depot_end.get(r.vehicle_id)]
+        if r.driver_id is not None:
+            ends.append(driver_end.get(r.driver_id))
+        if all(end is None or end > now for end in ends):
+            out.add(r.id)
+    return out
+
+
+def completed_totals(plan: pm.Plan, live: Collection[uuid.UUID] = ()) -> tuple[int, int, int]:
+    """Cost, distance and driving of the plan's completed routes out of the live
+    view (those not in ``live``, by route id), as they were driven and last
+    written: part of the plan's totals (see :meth:`LiveContext.totals_of` for
+    those in it)."""
+    done = [r for r in plan.routes if r.status == COMPLETED and r.id not in live]
     return (
         sum(r.cost for r in done),
         sum(r.distance_m for r in done),
@@ -86,6 +154,10 @@ def completed_totals(plan: pm.Plan) -> tuple[int, int, int]:
 
 #: A GPS fix older than this is not trusted as the vehicle's position.
 _FIX_MAX_AGE = dt.timedelta(minutes=15)
+#: A vehicle whose route completed is back at its depot once a fix this close to
+#: it is reported.
+_AT_DEPOT_M = 200.0
+_DAY = dt.timedelta(days=1)
 _FINISHED = {"delivered": "completed", "picked_up": "completed", "failed": "failed"}
 
 #: Orders as re-planning reads them: without their items (not planned on).
@@ -113,9 +185,52 @@ class LiveContext:
     def problem(self) -> PlanningProblem:
         return self.live.problem
 
+    @property
+    def live_ids(self) -> set[uuid.UUID]:
+        """The ids of the routes in the live view."""
+        return {r.id for r in self.routes.values()}
+
+    def reopens(self, route: Route) -> bool:
+        """Whether ``route`` (of a full plan of the live view) gives a completed
+        route stops ahead: then it reopens; else the route stays as written."""
+        row = self.routes.get(route.vehicle_id)
+        if row is None or row.status != COMPLETED:
+            return False
+        behind = self.done.get(route.vehicle_id, set())
+        return any(
+            v.order_id is not None and (v.order_id, v.kind) not in behind for v in route.tasks
+        )
+
+    def kept(self, route: Route) -> bool:
+        """Whether ``route`` is a completed route's that stays as written (no stop
+        ahead): a change leaves its row, and its figures, as they are."""
+        row = self.routes.get(route.vehicle_id)
+        return row is not None and row.status == COMPLETED and not self.reopens(route)
+
+    def totals_of(self, plan: DomainPlan) -> tuple[int, int, int]:
+        """The plan's cost, distance and driving with ``plan`` as its live part:
+        each route as ``plan`` has it, but completed ones as written (those it
+        gives no stop ahead, and those out of the live view)."""
+        cost, distance, travel = completed_totals(self.plan, self.live_ids)
+        for route in plan.routes:
+            if self.kept(route):
+                row = self.routes[route.vehicle_id]
+                cost, distance, travel = (
+                    cost + row.cost,
+                    distance + row.distance_m,
+                    travel + row.travel_s,
+                )
+            else:
+                cost, distance, travel = (
+                    cost + route.cost,
+                    distance + route.distance,
+                    travel + route.travel,
+                )
+        return cost, distance, travel
+
     def cost_of(self, plan: DomainPlan) -> int:
-        """The plan's cost with ``plan`` as its live part: the completed routes added."""
-        return plan.cost + completed_totals(self.plan)[0]
+        """The plan's cost with ``plan`` as its live part (:meth:`totals_of`)."""
+        return self.totals_of(plan)[0]
 
     def order(self, order_id: uuid.UUID) -> DomainOrder:
         """The planning order ``order_id`` (one of the plan's, or one asked for)."""
@@ -164,44 +279,58 @@ def _with_rows(problem: PlanningProblem, extra: list[Location], day: DayTravel) 
     return out
 
 
-def live_vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
+def live_vehicle_ids(
+    session: Session, plan: pm.Plan, reopened: Collection[uuid.UUID] = ()
+) -> set[uuid.UUID]:
     """The vehicles that may still take work in ``plan``: those of its routes and
-    of its planning job, less the ones whose route is closed (completed, broken down)."""
-    return _vehicle_ids(session, plan)
+    of its planning job, less the ones whose route is closed (completed, broken
+    down), unless it is among ``reopened`` (see :func:`reopenable`)."""
+    return _vehicle_ids(session, plan, reopened)
 
 
-def _vehicle_ids(session: Session, plan: pm.Plan) -> set[uuid.UUID]:
+def _vehicle_ids(
+    session: Session, plan: pm.Plan, reopened: Collection[uuid.UUID]
+) -> set[uuid.UUID]:
     job = session.scalar(select(pm.PlanningJob).where(pm.PlanningJob.plan_id == plan.id))
     vehicle_ids = {r.vehicle_id for r in plan.routes}
     if job is not None:
         vehicle_ids |= {uuid.UUID(v) for v in job.params.get("vehicle_ids", [])}
-    return vehicle_ids - {r.vehicle_id for r in plan.routes if r.status in CLOSED}
+    closed = {r.vehicle_id for r in plan.routes if r.status in CLOSED and r.id not in reopened}
+    return vehicle_ids - closed
 
 
-def _routes_key(plan: pm.Plan) -> tuple[Any, ...]:
+def _routes_key(plan: pm.Plan, live: Collection[uuid.UUID]) -> tuple[Any, ...]:
     return tuple(
-        (str(r.id), str(r.vehicle_id), r.status, r.started_at)
+        (str(r.id), str(r.vehicle_id), r.status, r.started_at, r.id in live)
         for r in sorted(plan.routes, key=lambda r: str(r.id))
     )
 
 
-def _plan_key(session: Session, plan: pm.Plan) -> tuple[Any, ...]:
+def _plan_key(session: Session, plan: pm.Plan, live: Collection[uuid.UUID]) -> tuple[Any, ...]:
     """The parts of a fingerprint a change to the plan's routes moves: every change
     of a ready or dispatched plan is logged (:class:`PlanChange`)."""
     changes = session.scalar(
         select(func.count()).select_from(PlanChange).where(PlanChange.plan_id == plan.id)
     )
-    return (plan.status, plan.epoch, _routes_key(plan), changes)
+    return (plan.status, plan.epoch, _routes_key(plan, live), changes)
 
 
-def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[Any, ...]:
+def fingerprint(
+    session: Session,
+    *,
+    plan: pm.Plan,
+    org: Organisation,
+    reopened: Collection[uuid.UUID] = (),
+) -> tuple[Any, ...]:
     """What a live view of ``plan`` is built from, in two small queries (see
     :mod:`lastmile.service.replan.views`); positions and the clock are not in it.
 
     The fleet, depots and orders are in it by the organisation's
     ``planning_revision``, which every write to them raises (in its own
-    transaction, so no reader sees the rows without the revision)."""
-    started = [r.id for r in plan.routes if r.status in ON_THE_ROAD]
+    transaction, so no reader sees the rows without the revision). Which
+    completed routes are in the view (``reopened``) is in it too."""
+    live = {r.id for r in live_routes(plan, reopened)}
+    started = [r.id for r in plan.routes if r.status in ON_THE_ROAD or r.id in reopened]
     events: tuple[Any, ...] = (0, None)
     if started:
         events = tuple(
@@ -212,7 +341,7 @@ def fingerprint(session: Session, *, plan: pm.Plan, org: Organisation) -> tuple[
             ).one()
         )
     organisation = (org.planning_revision, org.timezone, tuple(org.dimensions))
-    return (_plan_key(session, plan), events, organisation)
+    return (_plan_key(session, plan, live), events, organisation)
 
 
 def vehicle_states(
@@ -223,19 +352,23 @@ def vehicle_states(
     routes: list[Route],
     now: dt.datetime,
     now_s: int,
+    reopened: Collection[uuid.UUID] = (),
 ) -> tuple[list[VehicleState], list[Location], dict[str, set[tuple[str, VisitKind]]]]:
     """Where each vehicle on the road is now, from its stop events and last GPS fix.
 
-    ``routes`` are the plan's live routes (in :func:`live_routes` order) as the library
-    sees them, on ``problem``'s rows. The position is
-    :func:`lastmile.operations.position.vehicle_position`, the rule tracking uses
-    too, with finished stops only (a stop the driver reached but has not finished
-    is still ahead of the vehicle) and fixes no older than ``_FIX_MAX_AGE``. A fix
-    it picks becomes a location of its own, numbered after ``problem``'s. Returns
-    the vehicles' states, the fixes' locations (to add as rows, in order) and, by
-    vehicle, the orders behind it (by order id and visit kind).
+    ``routes`` are the plan's live routes (in :func:`live_routes` order, with the
+    completed ones of ``reopened``) as the library sees them, on ``problem``'s
+    rows. The position is :func:`lastmile.operations.position.vehicle_position`,
+    the rule tracking uses too, with finished stops only (a stop the driver
+    reached but has not finished is still ahead of the vehicle) and fixes no
+    older than ``_FIX_MAX_AGE``. A fix it picks becomes a location of its own,
+    numbered after ``problem``'s. A vehicle whose route completed (every stop
+    behind it) and ends at a depot is at that depot (:func:`_back_at_depot`).
+    Returns the vehicles' states, the fixes' locations (to add as rows, in
+    order) and, by vehicle, the orders behind it (by order id and visit kind).
     """
-    started = [r for r in live_routes(plan) if r.status in ON_THE_ROAD]
+    rows = live_routes(plan, reopened)
+    started = [r for r in rows if r.status in ON_THE_ROAD or r.id in reopened]
     events: dict[uuid.UUID, list[StopEvent]] = {r.id: [] for r in started}
     if started:
         for ev in session.scalars(
@@ -255,8 +388,8 @@ def vehicle_states(
     states: list[VehicleState] = []
     fixes: list[Location] = []
     done: dict[str, set[tuple[str, VisitKind]]] = {}
-    for row, route in zip(live_routes(plan), routes, strict=True):
-        if row.status not in ON_THE_ROAD:
+    for row, route in zip(rows, routes, strict=True):
+        if row.status not in ON_THE_ROAD and row.id not in reopened:
             continue
         vid = str(row.vehicle_id)
         on_route = {(v.order_id, v.kind): v for v in route.visits if v.is_task and v.order_id}
@@ -267,6 +400,10 @@ def vehicle_states(
             if key not in on_route or key in completed or key in failed:
                 continue
             (completed if ev.kind != "failed" else failed).add(key)
+        if row.id in reopened:
+            # Every stop of a completed route has its outcome (one failed at its
+            # order's other stop settles it too).
+            failed |= {k for k in on_route if k not in completed}
         done[vid] = completed | failed
         stops = tracked_stops(problem, route)
         replay = route_progress(
@@ -302,12 +439,72 @@ def vehicle_states(
             ),
             fix_since_s=seconds_since(plan.epoch, now - _FIX_MAX_AGE),
         )
+        at_depot = None
+        if row.id in reopened:
+            seen = (
+                Location(last.last_lon, last.last_lat)
+                if last is not None and last.last_lon is not None and last.last_lat is not None
+                else None
+            )
+            at_depot = _back_at_depot(problem, vid, stops, replay, where, seen)
+        if at_depot is not None:
+            depot_row, back_s = at_depot
+            states.append(
+                VehicleState(
+                    vid,
+                    depot_row,
+                    max(now_s, back_s),
+                    frozenset(completed),
+                    frozenset(failed),
+                    at_depot=True,
+                )
+            )
+            continue
         if where.why == "position":
             assert last is not None and last.last_lon is not None and last.last_lat is not None
             fixes.append(Location(last.last_lon, last.last_lat, name=f"vehicle {vid} fix"))
         location, ready = where.location, max(now_s, where.ready_s)
         states.append(VehicleState(vid, location, ready, frozenset(completed), frozenset(failed)))
     return states, fixes, done
+
+
+def _back_at_depot(
+    problem: PlanningProblem,
+    vehicle_id: str,
+    stops: Sequence[TrackedStop],
+    replay: Replay,
+    where: Origin,
+    fix: Location | None,
+) -> tuple[int, int] | None:
+    """Where and when a vehicle whose route completed is back at the depot its
+    route ends at (None for a route without an end depot): once it has driven
+    there from the stop it finished last, or when a GPS fix taken since shows it
+    at the depot. Seconds since the plan's epoch, maybe before now."""
+    vehicle = problem.vehicle(vehicle_id)
+    if vehicle.end_depot is None:
+        return None
+    depot = problem.depots[vehicle.end_depot].location
+    here = problem.locations[depot]
+    if (
+        where.why == "position"
+        and fix is not None
+        and here.lon is not None
+        and here.lat is not None
+        and haversine_m(fix, here) <= _AT_DEPOT_M
+    ):
+        return depot, where.ready_s
+    last = replay.last_finished
+    finished = replay.stops[last].finished_s if last is not None else None
+    if last is None or finished is None:
+        # Nothing finished reported (its stops settled otherwise): from where it
+        # was seen, or its start.
+        if where.why == "position":
+            return depot, where.ready_s
+        origin, left = where.location, where.ready_s
+    else:
+        origin, left = stops[last].location, finished
+    durations = problem.matrix_for(vehicle).durations
+    return depot, left + int(durations[origin, depot])
 
 
 def _build(
@@ -320,9 +517,11 @@ def _build(
     now: dt.datetime,
     as_of: dt.datetime,
     extra_orders: Iterable[uuid.UUID] = (),
+    reopened: Collection[uuid.UUID] = (),
 ) -> tuple[Snapshot, LivePlan, dict[str, set[tuple[str, VisitKind]]]]:
-    """The live view of ``plan`` from the database, vehicles ready no earlier than ``as_of``."""
-    rows = live_routes(plan)
+    """The live view of ``plan`` from the database, vehicles ready no earlier than
+    ``as_of``, the completed routes of ``reopened`` in it."""
+    rows = live_routes(plan, reopened)
     order_ids = {v.order_id for r in rows for v in r.visits if v.order_id is not None}
     order_ids |= {u.order_id for u in plan.unassigned}
     order_ids |= set(extra_orders)
@@ -372,6 +571,7 @@ def _build(
         routes=domain_routes,
         now=now,
         now_s=now_s,
+        reopened=reopened,
     )
     problem = _with_rows(problem, fixes, _day(travel_model, snapshot))
     snapshot = dataclasses.replace(snapshot, problem=problem)
@@ -475,30 +675,34 @@ def load_live(
     With ``views``, a view kept from an earlier request is used when nothing it
     was built from has changed (see :mod:`lastmile.service.replan.views`).
     ``extra_orders`` are orders the plan does not have yet: they are in
-    :attr:`LiveContext.extra`, their addresses rows of the problem.
+    :attr:`LiveContext.extra`, their addresses rows of the problem. Completed
+    routes whose vehicle may still be sent out (:func:`reopenable`) are in the
+    view, their vehicle at the end of its round.
     """
     if plan.status not in ("ready", "dispatched"):
         raise Conflict(f"the plan is {plan.status}; only ready or dispatched plans can change")
     org = session.get(Organisation, plan.org_id)
     assert org is not None
-    routes = {str(r.vehicle_id): r for r in live_routes(plan)}
+    reopened = reopenable(session, plan=plan, now=now)
+    routes = {str(r.vehicle_id): r for r in live_routes(plan, reopened)}
 
     def build(as_of: dt.datetime, extra: Iterable[uuid.UUID] = ()) -> LiveContext:
         snapshot, live, done = _build(
             session,
             plan=plan,
             org=org,
-            vehicle_ids=_vehicle_ids(session, plan),
+            vehicle_ids=_vehicle_ids(session, plan, reopened),
             travel_model=travel_model,
             now=now,
             as_of=as_of,
             extra_orders=extra,
+            reopened=reopened,
         )
         return LiveContext(plan, org, snapshot, live, now, routes, done)
 
     cached: CachedView | None = None
     if views is not None and views.enabled:
-        key = fingerprint(session, plan=plan, org=org)
+        key = fingerprint(session, plan=plan, org=org, reopened=reopened)
         cached = views.get(plan.id, key, now)
         if cached is None:
             built = build(now + views.ttl)
@@ -530,7 +734,7 @@ def remember(*, views: LiveViews | None, ctx: LiveContext, result: LivePlan) -> 
     # as they were read before the change, so one that came in meanwhile shows as
     # a difference too.
     status, epoch, _, changes = ctx.cached.key[0]
-    key = ((status, epoch, _routes_key(ctx.plan), changes + 1), *ctx.cached.key[1:])
+    key = ((status, epoch, _routes_key(ctx.plan, ctx.live_ids), changes + 1), *ctx.cached.key[1:])
     snapshot = dataclasses.replace(ctx.snapshot, problem=result.problem)
     views.put(
         ctx.plan.id,

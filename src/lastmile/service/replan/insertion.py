@@ -40,7 +40,6 @@ from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
     LiveContext,
-    completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
@@ -51,6 +50,8 @@ from lastmile.service.replan.writeback import (
     _advance,
     announce_change,
     match_visits,
+    reopened_detail,
+    reopening,
     store,
 )
 
@@ -161,7 +162,7 @@ def _touched(ctx: LiveContext, result: LivePlan) -> list[tuple[pm.Route, Route]]
         row = ctx.routes.get(vid)
         if row is None:
             return None
-        if ctx.live.plan.route_of(vid) != route:
+        if ctx.live.plan.route_of(vid) != route and not ctx.kept(route):
             out.append((row, route))
     for vid, row in ctx.routes.items():
         if vid not in by_vehicle and row.status in ("planned", "dispatched"):
@@ -182,9 +183,11 @@ def _write_route(
     row: pm.Route,
     route: Route,
     target_of: dict[uuid.UUID, OrderStatus],
-) -> None:
+) -> dt.datetime | None:
     """Write ``route``'s visits into ``row``'s: matched to the rows they were, only
-    those that moved written, new ones inserted, rows left over deleted."""
+    those that moved written, new ones inserted, rows left over deleted. A
+    completed route given stops reopens (:func:`reopening`): returns when it
+    had completed then, else None."""
     plan, problem = ctx.plan, result.problem
     epoch = plan.epoch
 
@@ -192,6 +195,11 @@ def _write_route(
         return epoch + dt.timedelta(seconds=int(t))
 
     matched, left = match_visits(ctx, problem, row, route, at)
+    again = reopening(row, matched)
+    completed_at = row.completed_at if again else None
+    if again:
+        # Set first: the orders joining it move as for a route on the road.
+        _commit_values(row, again)
     visits: list[pm.Visit] = []
     changed: list[tuple[pm.Visit, dict[str, Any]]] = []
     added: list[pm.Visit] = []
@@ -254,9 +262,11 @@ def _write_route(
         "end_at": at(route.end_time),
     }
     route_moved = {k: v for k, v in route_values.items() if getattr(row, k) != v}
+    route_moved |= again
     if route_moved:
         connection.execute(update(_ROUTES).where(_ROUTES.c.id == row.id).values(route_moved))
         _commit_values(row, route_moved)
+    return completed_at
 
 
 class _KeptVersions:
@@ -349,9 +359,15 @@ def store_insertion(
         )
     plan, full = ctx.plan, result.plan
     before = plan.cost
+    # Figured before the rows change (a completed route given stops reopens).
+    cost, distance, travel = ctx.totals_of(full)
     target_of: dict[uuid.UUID, OrderStatus] = {}
+    reopened: list[tuple[pm.Route, dt.datetime | None]] = []
     for row, route in touched:
-        _write_route(session, ctx, result, row, route, target_of)
+        was = row.status
+        completed_at = _write_route(session, ctx, result, row, route, target_of)
+        if row.status != was:
+            reopened.append((row, completed_at))
     unassigned = list(full.unassigned)
     unassigned_ids = {uuid.UUID(u.order_id) for u in unassigned}
     # Unassigned orders change only when planned or dispatched (usually none of
@@ -371,14 +387,9 @@ def store_insertion(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    # Completed routes are out of the live view: their totals are added as they are.
-    done_cost, done_distance, done_travel = completed_totals(plan)
-    after = full.cost + done_cost
-    totals = {
-        "cost": after,
-        "distance_m": full.distance + done_distance,
-        "travel_s": full.travel + done_travel,
-    }
+    # Completed routes as written, the others as the change left them.
+    after = cost
+    totals = {"cost": cost, "distance_m": distance, "travel_s": travel}
     connection = session.connection()
     connection.execute(update(_PLANS).where(_PLANS.c.id == plan.id).values(totals))
     _commit_values(plan, totals)
@@ -388,7 +399,11 @@ def store_insertion(
         plan_id=plan.id,
         kind=kind,
         summary=summary,
-        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
+        detail={
+            **detail,
+            "relaxations": [r.message for r in result.relaxations],
+            **reopened_detail(reopened),
+        },
         cost_before=before,
         cost_after=after,
         created_by_id=user_id,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -40,6 +41,7 @@ from lastmile.service.replan.context import (
     LiveContext,
     changing,
     load_live,
+    reopenable,
 )
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.service import Clock, late_messages
@@ -176,8 +178,11 @@ def _readable(v: Violation) -> str:
     return v.message
 
 
-def _target(session: Session, plan: pm.Plan, req: MoveRequest) -> str:
-    """The id of the vehicle asked for (its route checked when a route is asked for)."""
+def _target(
+    session: Session, plan: pm.Plan, req: MoveRequest, reopened: Collection[uuid.UUID]
+) -> str:
+    """The id of the vehicle asked for (its route checked when a route is asked for:
+    open, or completed with its vehicle free to be sent out again, ``reopened``)."""
     if req.to_route_id is None:
         assert req.to_vehicle_id is not None
         row = next((r for r in plan.routes if r.vehicle_id == req.to_vehicle_id), None)
@@ -194,7 +199,7 @@ def _target(session: Session, plan: pm.Plan, req: MoveRequest) -> str:
                     )
                 ],
             )
-    if row.status not in _OPEN:
+    if row.status not in _OPEN and row.id not in reopened:
         label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[row.vehicle_id])
         raise Conflict(
             f"the route of {label[str(row.vehicle_id)]} is {row.status}: it takes no more stops"
@@ -266,6 +271,14 @@ def _stops(
     return out
 
 
+def _route_cost(ctx: LiveContext, route: DomainRoute | None) -> int:
+    """``route``'s cost in the plan's totals: a completed route's as written until
+    it reopens (:meth:`LiveContext.totals_of`)."""
+    if route is None:
+        return 0
+    return ctx.routes[route.vehicle_id].cost if ctx.kept(route) else route.cost
+
+
 def _changed_routes(
     session: Session, ctx: LiveContext, outcome: MoveOutcome, moved: str
 ) -> list[MovedRoute]:
@@ -291,8 +304,8 @@ def _changed_routes(
                 route_id=row.id if row is not None else None,
                 vehicle_id=uuid.UUID(vid),
                 vehicle=vehicles[vid],
-                cost_before=old.cost if old is not None else 0,
-                cost_after=new.cost if new is not None else 0,
+                cost_before=_route_cost(ctx, old),
+                cost_after=_route_cost(ctx, new),
                 removed=new is None,
                 stops=_stops(ctx, old, new, moved, orders),
             )
@@ -311,8 +324,9 @@ def _evaluate(
 ) -> tuple[LiveContext, MoveOutcome, MoveResult]:
     """The move asked for on ``plan``'s live view, and what it gives in words."""
     order = _movable(session, plan, req.order_id)
-    vid = _target(session, plan, req)
-    ctx = load_live(session, plan=plan, travel_model=travel_model, now=clock(), views=views)
+    now = clock()
+    vid = _target(session, plan, req, reopenable(session, plan=plan, now=now))
+    ctx = load_live(session, plan=plan, travel_model=travel_model, now=now, views=views)
     oid = str(order.id)
     ref = naming.of_order(order)
     if oid not in {o.id for o in ctx.problem.orders}:

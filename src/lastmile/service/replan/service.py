@@ -39,6 +39,7 @@ from lastmile.service.replan.context import (
     changing,
     live_vehicle_ids,
     load_live,
+    reopenable,
 )
 from lastmile.service.replan.models import PlanChange
 from lastmile.service.replan.views import LiveViews
@@ -86,21 +87,27 @@ class AppliedChange(Protocol):
 
 def live_events(outcome: AppliedChange) -> list[dict[str, Any]]:
     """The live events announcing an applied change: one ``plan`` event per route
-    it rewrote (its driver's app reads the route again), none when nothing changed."""
+    it rewrote (its driver's app reads the route again), and a ``route_status``
+    event for each completed route it reopened; none when nothing changed."""
     change = outcome.change
     if not outcome.applied or change is None:
         return []
-    return [
-        {
-            "type": "plan",
-            "plan_id": str(change.plan_id),
-            "route_id": str(route.id),
-            "change_id": str(change.id),
-            "kind": change.kind,
-            "summary": outcome.summary,
-        }
-        for route in outcome.routes
-    ]
+    reopened = {r["route_id"] for r in (change.detail or {}).get("reopened", [])}
+    out: list[dict[str, Any]] = []
+    for route in outcome.routes:
+        out.append(
+            {
+                "type": "plan",
+                "plan_id": str(change.plan_id),
+                "route_id": str(route.id),
+                "change_id": str(change.id),
+                "kind": change.kind,
+                "summary": outcome.summary,
+            }
+        )
+        if str(route.id) in reopened:
+            out.append({"type": "route_status", "route_id": str(route.id), "status": route.status})
+    return out
 
 
 def late_messages(session: Session, ctx: LiveContext) -> list[str]:
@@ -218,11 +225,13 @@ def insert_order(
     with changing(session, plan=plan, views=views) as plan:
         order = plan_order(session, plan=plan, order_id=order_id)
         ref = naming.of_order(order)
-        if not live_vehicle_ids(session, plan):
+        now = clock()
+        if not live_vehicle_ids(session, plan, reopenable(session, plan=plan, now=now)):
             # Every route is closed: no vehicle of this plan is still out today.
             why = Unassigned(
                 str(order.id),
-                "no vehicle of this plan is still working: every route is completed or broken down",
+                "no vehicle of this plan is still working: every route is broken down, "
+                "closed by a dispatcher, or completed with its shift over",
                 "shift",
             )
             return ReplanOutcome(
@@ -240,7 +249,7 @@ def insert_order(
             session,
             plan=plan,
             travel_model=travel_model,
-            now=clock(),
+            now=now,
             extra_orders=[order.id],
             views=views,
         )

@@ -30,9 +30,10 @@ from lastmile.service.plans import versions
 from lastmile.service.replan.context import (
     BARE,
     BROKEN_DOWN,
+    COMPLETED,
     ON_THE_ROAD,
+    REOPENED,
     LiveContext,
-    completed_totals,
     remember,
 )
 from lastmile.service.replan.models import PlanChange
@@ -87,7 +88,8 @@ def match_visits(
         depot_id = snapshot.depot_ids[v.depot] if v.depot is not None else None
         same = pool.get((v.kind.value, order_id, v.break_id, depot_id))
         visit = same.pop(0) if same else None
-        behind = v.kind is VisitKind.START and row.status in ON_THE_ROAD
+        # A completed route in the live view left its depot too.
+        behind = v.kind is VisitKind.START and row.status in (*ON_THE_ROAD, COMPLETED)
         behind |= v.order_id is not None and (v.order_id, v.kind) in keep_times
         values: dict[str, Any] = {
             "sequence": seq,
@@ -107,6 +109,31 @@ def match_visits(
             }
         out.append(VisitRow(visit, values, v.kind.value, order_id, depot_id, v.break_id, behind))
     return out, [old for olds in pool.values() for old in olds]
+
+
+def reopening(row: pm.Route, matched: list[VisitRow]) -> dict[str, Any]:
+    """The route's new status when ``matched`` gives its completed route stops
+    ahead (its vehicle drives again: :data:`REOPENED`, no longer completed), as
+    column values; empty when it stays as it is. The stops it did keep their
+    outcomes (stop events) and recorded times."""
+    if row.status != COMPLETED or row.closed_at is not None:
+        return {}
+    if not any(m.order_id is not None and not m.behind for m in matched):
+        return {}
+    return {"status": REOPENED, "completed_at": None}
+
+
+def reopened_detail(reopened: list[tuple[pm.Route, dt.datetime | None]]) -> dict[str, Any]:
+    """What a change's log says of the completed routes it reopened: each route
+    and when it had completed."""
+    if not reopened:
+        return {}
+    return {
+        "reopened": [
+            {"route_id": str(row.id), "completed_at": done.isoformat() if done else None}
+            for row, done in reopened
+        ]
+    }
 
 
 def announce_change(
@@ -174,15 +201,20 @@ def store(
         return epoch + dt.timedelta(seconds=int(t))
 
     before = plan.cost
+    # Figured before the rows change (a completed route given stops reopens).
+    totals = ctx.totals_of(full)
     by_vehicle = {r.vehicle_id: r for r in full.routes}
     next_position = max((r.position for r in plan.routes), default=-1) + 1
     needs_dispatch = False
     target_of: dict[uuid.UUID, OrderStatus] = {}
     rewritten: list[pm.Route] = []
+    reopened: list[tuple[pm.Route, dt.datetime | None]] = []
     for vid, route in by_vehicle.items():
         row = ctx.routes.get(vid)
         if row is not None and vid != broken and ctx.live.plan.route_of(vid) == route:
             continue  # untouched by the change: its rows stay as they are
+        if vid != broken and ctx.kept(route):
+            continue  # a completed route given nothing new stays as it was
         if row is None:
             row = pm.Route(
                 id=uuid.uuid4(),
@@ -200,6 +232,10 @@ def store(
         # Visits are matched to the rows they were and changed in place (ids stay;
         # only what moved is written); a row left over is deleted.
         matched, _ = match_visits(ctx, problem, row, route, at)
+        again = reopening(row, matched)
+        if again:
+            reopened.append((row, row.completed_at))
+            row.status, row.completed_at = again["status"], again["completed_at"]
         visits: list[pm.Visit] = []
         for m in matched:
             visit = m.row
@@ -286,21 +322,20 @@ def store(
             _advance(order, target_of[order.id])
         elif order.status in (OrderStatus.PLANNED.value, OrderStatus.DISPATCHED.value):
             apply_event(order, OrderEvent.UNPLAN)
-    # Completed routes are out of the live view: their totals are added as they are.
-    done_cost, done_distance, done_travel = completed_totals(plan)
-    after = full.cost + done_cost
-    plan.cost, plan.distance_m, plan.travel_s = (
-        after,
-        full.distance + done_distance,
-        full.travel + done_travel,
-    )
+    # Completed routes as written, the others as the change left them.
+    after = totals[0]
+    plan.cost, plan.distance_m, plan.travel_s = totals
     change = PlanChange(
         id=uuid.uuid4(),
         org_id=plan.org_id,
         plan_id=plan.id,
         kind=kind,
         summary=summary,
-        detail={**detail, "relaxations": [r.message for r in result.relaxations]},
+        detail={
+            **detail,
+            "relaxations": [r.message for r in result.relaxations],
+            **reopened_detail(reopened),
+        },
         cost_before=before,
         cost_after=after,
         created_by_id=user_id,

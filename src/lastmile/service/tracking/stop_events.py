@@ -562,6 +562,7 @@ def close_route(
     route.status = "completed"
     route.completed_at = now
     route.closed_by_id = principal.user_id
+    route.closed_at = now
     route.close_note = text
     try:
         with write_turn(session):
