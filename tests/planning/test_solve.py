@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -19,13 +24,16 @@ from lastmile.domain import (
     VisitKind,
 )
 from lastmile.exceptions import UnknownEngine, UnsupportedConstraint
+from lastmile.formats.solomon import read_solomon
 from lastmile.planning import solve
+from lastmile.planning.engines.pyvrp import PyVRPEngine
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve import _choose_engines, _repair
 from lastmile.planning.validate import validate
 from lastmile.simulate import city_day, random_matrix_problem
 
+DATA = Path(__file__).parents[1] / "data"
 POS = np.arange(5)
 DUR = np.abs(POS[:, None] - POS[None, :]).astype(np.int64) * 600
 VT = VehicleType("van", (10,))
@@ -110,6 +118,40 @@ def test_portfolio_uses_several_workers() -> None:
     # time)"); two workers were run either way.
     assert "pyvrp x2" in plan.engine, plan.engine
     assert validate(p, plan).ok
+
+
+def test_no_worker_hands_in_a_plan_breaking_rules_on_a_day_over_full_through_its_windows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """R101 (100 customers, tight windows) with 10 of its vehicles: they carry the
+    demand twice over, but the windows need about twenty, so some orders must be
+    left out. The worker requiring every order finds no plan serving them all and
+    lets orders out for the rest of its time: each worker's plan passes the
+    validator as it is and leaves out about as few orders as a search with prizes
+    (a plan serving everyone by breaking windows would lose some 40 more to the
+    repair step)."""
+    solve_module = sys.modules["lastmile.planning.solve"]
+    r101 = read_solomon(DATA / "R101.txt", rounding="dimacs")
+    short = dataclasses.replace(r101, vehicles=r101.vehicles[:10])
+    plans: list[Plan] = []
+
+    def one_after_the_other(
+        problem: PlanningProblem, jobs: list[Any], budget: float, *args: object
+    ) -> list[Plan | None]:
+        out = [solve_module._run_job(problem, job) for job in jobs]
+        plans.extend(out)
+        return list(out)
+
+    monkeypatch.setattr(solve_module, "_run_jobs", one_after_the_other)
+    plan = solve(short, time_limit=3.0, workers=2)
+    assert plan.engine == "pyvrp x2", plan.engine
+    assert validate(short, plan).ok
+    collector = PyVRPEngine(prize_collecting=True).solve(short, time_limit=3.0, seed=0)
+    assert len(plans) == 2
+    for found in plans:
+        assert validate(short, found).ok
+        assert len(found.unassigned) <= len(collector.unassigned) + 10
+    assert len(plan.unassigned) <= len(collector.unassigned) + 5
 
 
 def test_repair_takes_out_the_order_that_breaks_a_route() -> None:

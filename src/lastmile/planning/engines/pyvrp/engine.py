@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import MaxRuntime
+from pyvrp.stop import MaxRuntime, MultipleCriteria, StoppingCriterion
 
 from lastmile.domain import OrderKind, Plan
 from lastmile.exceptions import UnsupportedConstraint
@@ -43,6 +43,8 @@ INITIAL_EXPONENT = 1.8
 INITIAL_SHARE = 0.2
 #: The largest share of the time limit lowering and neighbourhoods may take.
 FIRST_PLAN_SHARE = 0.8
+#: PyVRP's cost of an infeasible solution.
+_INT64_MAX = 2**63 - 1
 #: The most a busy machine is taken to slow the steps PyVRP does not time.
 MAX_SLOWNESS = 8.0
 #: The shortest search worth starting from a plan already in hand, seconds.
@@ -63,7 +65,9 @@ class PyVRPEngine(BaseEngine):
         Feature.MAX_TRAVEL_TIME,
     }
 
-    def __init__(self, *, prize_collecting: bool = True) -> None:
+    def __init__(
+        self, *, prize_collecting: bool = True, feasible_within: float | None = None
+    ) -> None:
         #: Orders optional with a prize larger than any route cost, so an
         #: over-full problem leaves out as little as possible instead of
         #: returning an infeasible plan. With False every order is required
@@ -71,6 +75,11 @@ class PyVRPEngine(BaseEngine):
         #: matter, so problems with priorities always collect prizes, and
         #: problems with reloads never do -- see ``model.lower``).
         self.prize_collecting = prize_collecting
+        #: A search requiring every order that has found no plan serving them all
+        #: within this share of its time stops there and returns its best plan
+        #: (infeasible): the day is over-full, and the caller may spend the rest of
+        #: the time letting orders out (see ``planning.solve``). None: never.
+        self.feasible_within = feasible_within
 
     def check_supported(self, problem: PlanningProblem) -> None:
         """Raise :class:`UnsupportedConstraint` for anything PyVRP cannot honour here."""
@@ -128,9 +137,12 @@ class PyVRPEngine(BaseEngine):
             # PyVRP warns when it struggles to find a feasible solution; the
             # planner's validator and repair step deal with that outcome.
             warnings.simplefilter("ignore", PenaltyBoundWarning)
+            stop: StoppingCriterion = MaxRuntime(remaining)
+            if self.feasible_within is not None:
+                stop = MultipleCriteria([stop, NoFeasibleWithin(self.feasible_within * remaining)])
             result = pyvrp.solve(
                 lowered.data,
-                stop=MaxRuntime(remaining),
+                stop=stop,
                 seed=seed,
                 collect_stats=False,
                 display=False,
@@ -217,3 +229,18 @@ class PyVRPEngine(BaseEngine):
         )
         plan = model.to_plan(problem, lowered, solution)
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)
+
+
+class NoFeasibleWithin:
+    """A PyVRP stopping criterion: ``seconds`` have passed and no feasible solution
+    was found (PyVRP passes the best solution's cost, int64's maximum while it is
+    infeasible)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.began: float | None = None
+
+    def __call__(self, best_cost: int) -> bool:
+        if self.began is None:
+            self.began = time.perf_counter()
+        return best_cost >= _INT64_MAX and time.perf_counter() - self.began > self.seconds
