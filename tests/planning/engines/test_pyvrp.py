@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+import time
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -19,6 +23,7 @@ from lastmile.domain import (
     VisitKind,
 )
 from lastmile.exceptions import UnsupportedConstraint
+from lastmile.formats.solomon import read_solomon
 from lastmile.planning.engines.pyvrp import PyVRPEngine, model
 from lastmile.planning.problem import PlanningProblem, TravelMatrix
 from lastmile.planning.validate import validate
@@ -199,3 +204,22 @@ def test_random_problems_validate(seed: int) -> None:
     p = random_matrix_problem(n_orders=40, n_vehicles=8, seed=seed)
     plan = solve(p, 0.5)
     assert len(visited(plan)) + len(plan.unassigned) == 40
+
+
+def test_a_search_requiring_every_order_stops_early_when_none_serves_them_all() -> None:
+    """``feasible_within``: R101 with 10 of its vehicles has no plan serving all 100
+    customers (the windows need about twenty); the search gives up after about 30 % of
+    its time, while one that finds such a plan runs to its end."""
+    r101 = read_solomon(Path(__file__).parents[2] / "data" / "R101.txt", rounding="dimacs")
+    short = dataclasses.replace(r101, vehicles=r101.vehicles[:10])
+    engine = PyVRPEngine(prize_collecting=False, feasible_within=0.3)
+    began = time.perf_counter()
+    plan = engine.solve(short, time_limit=4.0, seed=0)
+    assert time.perf_counter() - began < 3.0
+    assert not plan.unassigned  # every order on a route, some of them late
+    assert not validate(short, plan).ok
+    easy = random_matrix_problem(n_orders=20, n_vehicles=4, seed=1)
+    began = time.perf_counter()
+    plan = engine.solve(easy, time_limit=1.0, seed=0)
+    assert time.perf_counter() - began > 0.8
+    assert validate(easy, plan).ok and not plan.unassigned
