@@ -16,6 +16,7 @@ largest single process's (``getrusage``). Every plan is checked by
 
     nice .venv/bin/python benchmarks/scale.py --sizes 5000 --time-limit 60
     nice .venv/bin/python benchmarks/scale.py --sizes 20000 --time-limit 600 --workers 2
+    nice .venv/bin/python benchmarks/scale.py --sizes 20000 --workers 2 --no-whole --vehicles 200
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-#: stops -> (seed, orders). One vehicle per 100 orders (9 vans for each bike).
+#: stops -> (seed, orders). By default one vehicle per 100 orders (9 vans for each bike).
 DAYS = {5_000: (51, 4_630), 20_000: (52, 18_520), 50_000: (53, 46_300)}
 
 
@@ -45,6 +46,14 @@ class Run:
     mode: str
     workers: int
     time_limit: float
+    vehicles: int | None = None  # the fleet (one bike in ten); None: one per 100 orders
+
+
+def fleet(orders: int, vehicles: int | None) -> tuple[int, int]:
+    """(vans, bikes): ``vehicles`` (default one per 100 orders), one in ten a bike."""
+    total = orders // 100 if vehicles is None else vehicles
+    bikes = total // 10
+    return total - bikes, bikes
 
 
 def one(run: Run) -> dict[str, Any]:
@@ -54,12 +63,11 @@ def one(run: Run) -> dict[str, Any]:
     from lastmile.simulate import city_day
 
     seed, orders = DAYS[run.stops]
-    vehicles = orders // 100
-    bikes = vehicles // 10
+    vans, bikes = fleet(orders, run.vehicles)
     made = time.perf_counter()
     problem = city_day(
         n_orders=orders,
-        n_vans=vehicles - bikes,
+        n_vans=vans,
         n_bikes=bikes,
         seed=seed,
         lazy=run.mode != "whole",
@@ -129,6 +137,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--workers", default="1,2", help="worker counts to run, e.g. 1,2")
     parser.add_argument("--no-whole", action="store_true", help="skip the whole-day solve")
+    parser.add_argument(
+        "--vehicles",
+        type=int,
+        default=None,
+        help="vehicles per day, one in ten a cargo bike (default: one per 100 orders)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -158,9 +172,12 @@ def main(argv: list[str] | None = None) -> int:
         table.add_column(col, justify="left" if col == "mode" else "right")
     for stops in (int(s) for s in args.sizes.split(",")):
         limit = args.time_limit or defaults[stops]
-        runs = [Run(stops, "decomposed", int(w), limit) for w in args.workers.split(",")]
+        runs = [
+            Run(stops, "decomposed", int(w), limit, args.vehicles) for w in args.workers.split(",")
+        ]
         if stops <= 5_000 and not args.no_whole:
-            runs.append(Run(stops, "whole", max(int(w) for w in args.workers.split(",")), limit))
+            most = max(int(w) for w in args.workers.split(","))
+            runs.append(Run(stops, "whole", most, limit, args.vehicles))
         results = []
         for run in runs:
             res = measured(run)
