@@ -13,6 +13,8 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import pyvrp
+from pyvrp.stop import MaxIterations
 
 from lastmile.domain import (
     Depot,
@@ -219,3 +221,32 @@ def test_a_plan_pyvrp_cannot_express_gives_no_initial_solution() -> None:
     low = model.lower(problem, prize_collecting=False)
     assert model.initial_solution(problem, low, plan) is not None
     assert model.initial_solution(problem, low, bad) is None
+
+
+def test_a_search_from_a_feasible_plan_also_visits_infeasible_solutions() -> None:
+    # PyVRP's penalties started at half their bound (50,000 times a second's
+    # driving per second late) and fell too slowly for a short search to ever
+    # leave the feasible region: from a good start plan it stalled at once.
+    problem = city_day(n_orders=30, n_vans=4, n_bikes=1, seed=2, breaks=False)
+    plan = greedy(problem)
+    assert not plan.unassigned
+    low = model.lower(problem, prize_collecting=False)
+    start = model.initial_solution(problem, low, plan)
+    assert start is not None and start.is_feasible() and start.is_complete()
+    params = model.solve_params(low)
+    assert params.penalty.max_penalty == model.max_penalty(low)
+    result = pyvrp.solve(
+        low.data,
+        stop=MaxIterations(500),
+        seed=0,
+        collect_stats=True,
+        display=False,
+        params=params,
+        initial_solution=start,
+    )
+    assert any(not datum.candidate_feas for datum in result.stats.data)
+    assert result.best.is_feasible()
+    back = model.to_plan(problem, low, result.best)
+    assert validate(problem, back).ok
+    assert not back.unassigned
+    assert back.cost <= plan.cost

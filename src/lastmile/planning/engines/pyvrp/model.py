@@ -448,14 +448,43 @@ def _profile_matrices(
 # -- solving ----------------------------------------------------------------------
 
 
+#: PyVRP's penalties start at this share of their bound (PyVRP's own start: half).
+#: From half the bound (50,000 times a second's driving cost per second late)
+#: they fall by 10 % per 500 solutions while most are feasible, so a search of a
+#: few thousand iterations never sees an infeasible solution and stalls in its
+#: start plan's neighbourhood (see docs/benchmarks.md, "Over-full days"). Starting
+#: low, the bound left as it is, they climb by half per 500 solutions again when
+#: too few are feasible: a day over-full through its windows is still pressed
+#: towards plans that keep their windows.
+START_PENALTY_SHARE = 5e-4
+
+
 def max_penalty(lowered: Lowered) -> float:
     """The bound on PyVRP's penalties, in the lowered cost units."""
     return 100_000.0 * lowered.cost_scale
 
 
+@dataclass
+class StartedPenaltyParams(pyvrp.PenaltyParams):
+    """PyVRP's penalty parameters, the penalties starting at ``start`` instead of
+    midway between their bounds."""
+
+    start: float = 50.0
+
+    def midpoint_penalties(self, data: pyvrp.ProblemData) -> tuple[list[float], float, float]:
+        start = min(max(self.start, self.min_penalty), self.max_penalty)
+        return ([start] * data.num_load_dimensions, start, start)
+
+
+def penalty_params(max_penalty: float) -> pyvrp.PenaltyParams:
+    """PyVRP's penalty parameters bounded by ``max_penalty``, starting at
+    :data:`START_PENALTY_SHARE` of it."""
+    return StartedPenaltyParams(max_penalty=max_penalty, start=START_PENALTY_SHARE * max_penalty)
+
+
 def solve_params(lowered: Lowered) -> pyvrp.SolveParams:
     """PyVRP's search parameters for ``lowered``."""
-    return pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty(lowered)))
+    return pyvrp.SolveParams(penalty=penalty_params(max_penalty(lowered)))
 
 
 def to_plan(problem: PlanningProblem, lowered: Lowered, solution: pyvrp.Solution) -> Plan:

@@ -50,6 +50,7 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import MaxRuntime
 
 from lastmile.planning.engines.base import NoFeasiblePlan
+from lastmile.planning.engines.pyvrp import model
 from lastmile.planning.executors import dispatch_s
 
 log = logging.getLogger(__name__)
@@ -153,14 +154,14 @@ def search_task(
     start: list[RouteSpec] | None,
 ) -> tuple[list[RouteSpec], int, bool]:
     """One search as an executor's task (see :func:`_search`)."""
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty))
+    params = pyvrp.SolveParams(penalty=model.penalty_params(max_penalty))
     return _search(data, params, seconds, seed, clients, available, start)
 
 
 def _serve(data: pyvrp.ProblemData, max_penalty: float, conn: Connection) -> None:
     """Worker loop: answer search requests until told to stop."""
     # built here: PyVRP's parameter objects cannot be pickled for spawned workers
-    params = pyvrp.SolveParams(penalty=pyvrp.PenaltyParams(max_penalty=max_penalty))
+    params = pyvrp.SolveParams(penalty=model.penalty_params(max_penalty))
     try:
         while True:
             request = conn.recv()
