@@ -336,8 +336,8 @@ def test_a_changed_window_is_told_in_the_customers_language(
     def told() -> list[str]:
         return [text for to, text, _ in sms.sent if to == "+358405555555" and window in text]
 
-    # The gateway's record of the text, whenever it lands next to the others.
-    wait_for(lambda: bool(told()), running, timeout_s=5.0)
+    # The SMS pool sends queued texts after the note is marked sent: wait for its record.
+    wait_for(lambda: bool(told()), running)
     assert len(told()) == 1
     assert note.subject == "Uusi aika: toimitus ord-5"
     # A customer who was told nothing yet hears nothing of a new window.
