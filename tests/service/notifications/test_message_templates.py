@@ -94,7 +94,13 @@ def texts_of(sms: LogGateway) -> dict[str, str]:
 
 def sent_to(app: FastAPI, notifier: Notifier, order_id: str, event: str) -> CustomerNotification:
     def done() -> bool:
-        return any(n.event == event and n.status != "pending" for n in notes(app, order_id))
+        # A text is queued for the SMS pool, which sends it and updates its entry.
+        return any(
+            n.event == event
+            and n.status != "pending"
+            and all(c.get("status") != "queued" for c in n.channels)
+            for n in notes(app, order_id)
+        )
 
     wait_for(done, notifier)
     note = next(n for n in notes(app, order_id) if n.event == event)
