@@ -411,7 +411,7 @@ def _timed_when_driven(
 def _last_fix(row: Any) -> PositionFix | None:
     if row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
         return None
-    return PositionFix(
+    return PositionFix.model_construct(
         at=row.last_fix_at, lon=row.last_lon, lat=row.last_lat, speed_kph=row.last_speed_kph
     )
 
@@ -495,7 +495,10 @@ def compute_eta(
     def at(t: int) -> dt.datetime:
         return epoch + dt.timedelta(seconds=t)
 
-    out = RouteEtaOut(
+    # Built from values of the database and the computation, already of the
+    # fields' types: constructed without validating them again (the answer's
+    # serializers still run).
+    out = RouteEtaOut.model_construct(
         route_id=route.id,
         status=route.status,
         computed_at=now,
@@ -509,7 +512,7 @@ def compute_eta(
         position=position,
         end_at=at(eta.end_s) if eta.end_s is not None else None,
         stops=[
-            StopEtaOut(
+            StopEtaOut.model_construct(
                 sequence=s.sequence,
                 kind=s.kind,
                 order_id=by_seq[s.sequence].order_id,

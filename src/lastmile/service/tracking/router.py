@@ -8,7 +8,6 @@ recomputation happen after the answer (see runtime.py). See docs/tracking.md.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -249,42 +248,24 @@ def close_route(
     return closed.out
 
 
-async def reader(
-    request: Request, credentials: CredentialsDep
-) -> AsyncIterator[tuple[Principal, Session]]:
-    """Who asks, with the session they were authenticated in (one thread hop; the
-    session is handed on to the request's work, as :func:`ping_target` does, which
-    closes it in its own thread hop: closing ends a transaction, a round trip)."""
-    session: Session = request.app.state.sessionmaker()
-    try:
-        principal = await run_in_threadpool(_authenticated, session, credentials)
-        yield principal, session
-    finally:
-        session.close()  # closed already, unless the request failed in between
-
-
-def _authenticated(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
-    try:
-        return get_principal(session, credentials)
-    except BaseException:
-        session.close()
-        raise
-
-
-def _closing(session: Session, answer: Callable[[], RouteEtaOut]) -> RouteEtaOut:
-    try:
-        return answer()
-    finally:
-        session.close()
-
-
-ReaderDep = Annotated[tuple[Principal, Session], Depends(reader)]
+def _eta_for_caller(
+    sessionmaker: Callable[[], Session],
+    credentials: HTTPAuthorizationCredentials | None,
+    **asked: Any,
+) -> RouteEtaOut:
+    """Who asks and their answer in one thread hop and one session (the ETA is the
+    read that dashboards and customers' pages repeat most: a hop and a session
+    less than a dependency of its own would take)."""
+    with sessionmaker() as session:
+        principal = get_principal(session, credentials)
+        return eta.answer_eta(session, principal=principal, **asked)
 
 
 @router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)
 async def read_eta(
     route_id: uuid.UUID,
-    who: ReaderDep,
+    request: Request,
+    credentials: CredentialsDep,
     runtime: RuntimeDep,
     now: NowDep,
     margin_s: Annotated[
@@ -303,12 +284,11 @@ async def read_eta(
     (default 2 s; ``computed_at`` says when) while nothing they were computed from
     changed: no stop event, GPS fix, change to the plan, its stops or the route.
     """
-    principal, session = who
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
-    answer = functools.partial(
-        eta.answer_eta,
-        session,
-        principal=principal,
+    return await run_in_threadpool(
+        _eta_for_caller,
+        request.app.state.sessionmaker,
+        credentials,
         route_id=route_id,
         travel_model=runtime.travel_model,
         margin_s=margin,
@@ -316,7 +296,6 @@ async def read_eta(
         kept=runtime.route_stops,
         recent=runtime.recent_etas,
     )
-    return await run_in_threadpool(_closing, session, answer)
 
 
 # -- tracker devices and the OsmAnd protocol ----------------------------------------------------
