@@ -29,16 +29,23 @@ apart.
 
     python benchmarks/service_network.py [--orders 300] [--vans 10] [--plan-seconds 20]
         [--repeat 50] [--eta-requests 200] [--at 11] [--traffic default]
-        [--profile insertions.prof]
+        [--profile insertions.prof] [--server inline|process]
 
 With ``--profile``, the insertions' service calls (in the thread serving each
 request) are profiled with cProfile into that file (read it with ``python -m
 pstats``), and the SQL statements each insertion ran are counted.
+
+With ``--server process`` the app runs under uvicorn in a process of its own (as
+``lastmile serve`` runs it, access log off) with the same settings, and this process
+asks it over HTTP on localhost: the timings are then a real client's, without the
+test client's own cost (it hands every request to the app's event loop in another
+thread), and the timings inside the server's process are not shown.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime as dt
 import os
@@ -46,13 +53,16 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+import _uvicorn as uvicorn_server
 from lastmile.service.app import create_app
 from lastmile.service.replan import service as replan_service
 from lastmile.service.settings import Settings
@@ -160,7 +170,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", default="", help="cProfile the insertions' service calls into this file"
     )
+    parser.add_argument(
+        "--server",
+        choices=("inline", "process"),
+        default="inline",
+        help="inline: the app in this process with its test client (default); process: "
+        "lastmile's app under uvicorn in a process of its own, asked over HTTP on "
+        "localhost with one keep-alive connection (the timings inside the process, legs "
+        "and the service call, are then not shown)",
+    )
     args = parser.parse_args(argv)
+    if args.server == "process" and args.profile:
+        parser.error("--profile needs --server inline")
 
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -174,15 +195,16 @@ def main(argv: list[str] | None = None) -> int:
             solver_workers=1,
             max_time_limit_s=max(600.0, args.plan_seconds),
         )
-        loaded = time.perf_counter()
-        app = create_app(settings, geocode=None)
-        load_s = time.perf_counter() - loaded
-        with TestClient(app) as client:
+        with serving(settings, args, Path(tmp)) as (client, load_s):
             token = client.post("/auth/login", json={"email": email, "password": password}).json()[
                 "access_token"
             ]
             api = Api(client, token)
-            print(f"travel: {client.get('/health').json()['travel']} (app built in {load_s:.2f} s)")
+            print(
+                f"travel: {client.get('/health').json()['travel']} "
+                f"({'app built' if args.server == 'inline' else 'server up'} in {load_s:.2f} s; "
+                f"{args.server})"
+            )
             seed_fleet_and_orders(api, args, rng, day)
             plan_id, took, waited = plan_day(api, args, day)
             plan = api.call("post", f"/plans/{plan_id}/dispatch", json={})
@@ -227,11 +249,13 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 api.call("get", "/auth/me")
                 floor.append(time.perf_counter() - t0)
+            inline = args.server == "inline"
             print(f"  GET /auth/me (the floor)     {percentiles(floor)}")
             print(f"  GET /routes/{{id}}/eta         {percentiles(eta_times)}")
-            print(f"    of which legs on the roads {percentiles(legs_times)}")
-            print(f"    CPU time of the process    {percentiles(eta_cpu)}")
-            if computed and len(computed) < len(eta_times):
+            if inline:
+                print(f"    of which legs on the roads {percentiles(legs_times)}")
+                print(f"    CPU time of the process    {percentiles(eta_cpu)}")
+            if inline and computed and len(computed) < len(eta_times):
                 print(f"    the {len(computed)} computed       {percentiles(computed)}")
                 print(
                     f"    ({len(eta_times) - len(computed)} of {len(eta_times)} answered again "
@@ -296,8 +320,11 @@ def main(argv: list[str] | None = None) -> int:
                 insert_cpu.append(time.process_time() - c0)
                 applied += answer["applied"]
             print(f"  POST /plans/{{id}}/orders      {percentiles(insert_times)}")
-            print(f"    CPU time of the process    {percentiles(insert_cpu)}")
-            print(f"    of which the service call  {percentiles(service_cpu)} (its thread's CPU)")
+            if inline:
+                print(f"    CPU time of the process    {percentiles(insert_cpu)}")
+                print(
+                    f"    of which the service call  {percentiles(service_cpu)} (its thread's CPU)"
+                )
             print(f"  ({applied} of {args.repeat} urgent orders placed)")
             replan_service.insert_order = inserting  # type: ignore[assignment]
             if profiler is not None:
@@ -311,6 +338,38 @@ def main(argv: list[str] | None = None) -> int:
                 for statement in texts:
                     print(f"    {statement}")
     return 0
+
+
+@contextlib.contextmanager
+def serving(
+    settings: Settings, args: argparse.Namespace, tmp: Path
+) -> Iterator[tuple[TestClient | httpx.Client, float]]:
+    """A client of the app and the seconds it took to be ready: the test client of
+    the app built here, or an HTTP client of ``lastmile``'s app under uvicorn in a
+    process of its own with the same settings (``LASTMILE_*``)."""
+    began = time.perf_counter()
+    if args.server == "inline":
+        app = create_app(settings, geocode=None)
+        built = time.perf_counter() - began
+        with TestClient(app) as client:
+            yield client, built
+        return
+    env = {
+        "LASTMILE_DATABASE_URL": settings.database_url,
+        "LASTMILE_AUTO_MIGRATE": "false",
+        "LASTMILE_REDIS_URL": "",
+        "LASTMILE_NETWORK": str(settings.network),
+        "LASTMILE_TRAFFIC": str(settings.traffic),
+        "LASTMILE_SOLVER_WORKERS": str(settings.solver_workers),
+        "LASTMILE_MAX_TIME_LIMIT_S": str(settings.max_time_limit_s),
+        "LASTMILE_GEOCODER": "none",
+    }
+    proc, base = uvicorn_server.start(env, workers=1, log=tmp / "server.log", startup_s=180)
+    try:
+        with httpx.Client(base_url=base, timeout=600) as client:
+            yield client, time.perf_counter() - began
+    finally:
+        uvicorn_server.stop(proc)
 
 
 if __name__ == "__main__":
