@@ -30,7 +30,9 @@ class Origin:
 
     ``why`` says which report it comes from: ``at_stop`` (the driver is at a
     stop), ``position`` (a GPS fix), ``last_stop`` (the stop finished last) or
-    ``start`` (nothing reported yet: the route's start).
+    ``start`` (nothing reported yet: the route's start). Callers may name
+    others (the service's tracking: ``depot``, a van back from its round and
+    sent out again).
     """
 
     location: int

@@ -344,13 +344,22 @@ def test_a_van_back_from_its_round_takes_an_urgent_order_while_its_shift_lasts(
     assert t.ok("get", f"/orders/{urgent['id']}")["status"] == "en_route"
     told = [n["event"] for n in t.ok("get", f"/orders/{urgent['id']}/notifications")]
     assert "on_the_way" in told, told
-    # Tracking predicts it, as for any route on the road.
+    assert dt.datetime.fromisoformat(route["reopened_at"]) == dt.datetime(
+        DAY.year, DAY.month, DAY.day, 13, 0, tzinfo=PARIS
+    )
+    # Tracking predicts it as re-planning does: from the depot the van went back
+    # to (not from the stop it finished last), leaving now.
     eta = t.ok("get", f"/routes/{route['id']}/eta")
     assert eta["status"] == "started" and eta["remaining"] == 1, eta
+    assert eta["origin"] == "depot", eta
     ahead = [s for s in eta["stops"] if s["order_id"] == urgent["id"]]
     assert ahead and dt.datetime.fromisoformat(ahead[0]["eta_at"]) >= dt.datetime(
         DAY.year, DAY.month, DAY.day, 13, 0, tzinfo=PARIS
     )
+    predicted = dt.datetime.fromisoformat(ahead[0]["eta_at"])
+    assert abs(predicted - dt.datetime.fromisoformat(new["arrival_at"])) <= dt.timedelta(
+        minutes=1
+    ), (ahead, new)
     # The driver's app shows it, with the new stop.
     (mine,) = t.ok("get", "/me/routes", who)
     assert mine["status"] == "started" and tasks(mine)[-1] == urgent["id"]

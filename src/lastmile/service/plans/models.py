@@ -132,6 +132,9 @@ class Route(TenantBase):
     #: done for the day. None for a route completed by its stops' outcomes, whose
     #: van may be given more work while its shift lasts.
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
+    #: When the route, completed by its stops' outcomes, last took more stops: its van
+    #: had gone back to its depot and set off again (ETAs start from there).
+    reopened_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, default=None)
 
     visits: Mapped[list[Visit]] = relationship(
         cascade="all, delete-orphan", order_by="Visit.sequence", lazy="selectin"

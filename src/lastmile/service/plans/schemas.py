@@ -207,6 +207,11 @@ class RouteOut(ApiModel):
         description="When a dispatcher closed it (None: it completed by itself, and its "
         "van may be given more work while its shift lasts).",
     )
+    reopened_at: Instant | None = Field(
+        default=None,
+        description="When it last took more stops after it had completed (its van back "
+        "at its depot and sent out again; None: never).",
+    )
     visits: list[VisitOut] = Field(description="Timed steps, in order.")
 
 

@@ -195,7 +195,7 @@ def _write_route(
         return epoch + dt.timedelta(seconds=int(t))
 
     matched, left = match_visits(ctx, problem, row, route, at)
-    again = reopening(row, matched)
+    again = reopening(row, matched, ctx.now)
     completed_at = row.completed_at if again else None
     if again:
         # Set first: the orders joining it move as for a route on the road.

@@ -111,7 +111,7 @@ def match_visits(
     return out, [old for olds in pool.values() for old in olds]
 
 
-def reopening(row: pm.Route, matched: list[VisitRow]) -> dict[str, Any]:
+def reopening(row: pm.Route, matched: list[VisitRow], now: dt.datetime) -> dict[str, Any]:
     """The route's new status when ``matched`` gives its completed route stops
     ahead (its vehicle drives again: :data:`REOPENED`, no longer completed), as
     column values; empty when it stays as it is. The stops it did keep their
@@ -120,7 +120,7 @@ def reopening(row: pm.Route, matched: list[VisitRow]) -> dict[str, Any]:
         return {}
     if not any(m.order_id is not None and not m.behind for m in matched):
         return {}
-    return {"status": REOPENED, "completed_at": None}
+    return {"status": REOPENED, "completed_at": None, "reopened_at": now}
 
 
 def reopened_detail(reopened: list[tuple[pm.Route, dt.datetime | None]]) -> dict[str, Any]:
@@ -232,10 +232,11 @@ def store(
         # Visits are matched to the rows they were and changed in place (ids stay;
         # only what moved is written); a row left over is deleted.
         matched, _ = match_visits(ctx, problem, row, route, at)
-        again = reopening(row, matched)
+        again = reopening(row, matched, ctx.now)
         if again:
             reopened.append((row, row.completed_at))
-            row.status, row.completed_at = again["status"], again["completed_at"]
+            for name, value in again.items():
+                setattr(row, name, value)
         visits: list[pm.Visit] = []
         for m in matched:
             visit = m.row

@@ -20,6 +20,7 @@ import math
 import threading
 import uuid
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -136,6 +137,7 @@ def _statements() -> tuple[Any, Any, Any, Any]:
             Route.status,
             Route.start_at,
             Route.end_at,
+            Route.reopened_at,
             Plan.epoch,
             Organisation.timezone,
             VehicleType.profile,
@@ -408,6 +410,28 @@ def _timed_when_driven(
     return eta
 
 
+def back_at_depot(
+    stops: list[TrackedStop],
+    origin: Origin,
+    reopened_s: int,
+    now_s: int,
+    leg_s: Callable[[int, int, int], int],
+) -> Origin:
+    """Where a route that completed and then took more stops (at ``reopened_s``)
+    sets off from: its van went back to the depot its route ends at after the stop
+    it finished last, so while no stop was finished since, it leaves that depot
+    once back (the stop's report plus the drive, ``leg_s(from, to, leaving_s)``)
+    and not before ``now_s``, as re-planning has it. A fix or a stop reported
+    since, or a route that does not end at a depot, leaves ``origin`` as it is."""
+    if origin.why != "last_stop" or origin.ready_s > reopened_s:
+        return origin
+    end = stops[-1] if stops and stops[-1].kind is VisitKind.END else None
+    if end is None or end.location == origin.location:
+        return origin
+    back_s = origin.ready_s + leg_s(origin.location, end.location, origin.ready_s)
+    return Origin(end.location, max(now_s, back_s), "depot")
+
+
 def _last_fix(row: Any) -> PositionFix | None:
     if row.last_fix_at is None or row.last_lon is None or row.last_lat is None:
         return None
@@ -482,10 +506,20 @@ def compute_eta(
     traffic = org_traffic(session, route.org_id, travel_model, revision=route.traffic_revision)
     day = travel_model.for_day(epoch, route.timezone, departure=now_s, traffic=traffic)
     model = day.model(route.profile or "car")
+    durations: list[list[int]] = []
+    if not isinstance(model, RoadModelAt) and locations:
+        durations = model.matrix(locations, departure=now_s).durations.tolist()
+    if route.reopened_at is not None:
+
+        def leg_s(a: int, b: int, leaving_s: int) -> int:
+            if isinstance(model, RoadModelAt):
+                return LegDurations(model, locations, lambda _a, _b: leaving_s).duration(a, b)
+            return durations[a][b]
+
+        origin = back_at_depot(stops, origin, _seconds(epoch, route.reopened_at), now_s, leg_s)
     if isinstance(model, RoadModelAt):
         eta = _timed_when_driven(model, locations, stops, progress, now_s, origin, margin_s)
     else:
-        durations = model.matrix(locations, departure=now_s).durations.tolist() if locations else []
         eta = recompute_etas(
             stops, progress, durations=durations, now_s=now_s, origin=origin, margin_s=margin_s
         )

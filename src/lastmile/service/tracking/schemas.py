@@ -208,7 +208,8 @@ class RouteEtaOut(ApiModel):
     status: str = Field(description="dispatched, started or completed.")
     computed_at: Instant = Field(description="When this was computed.")
     origin: str = Field(
-        description="What the ETAs start from: at_stop, position, last_stop or start."
+        description="What the ETAs start from: at_stop, position, last_stop, depot (a van back "
+        "from its round and sent out again) or start."
     )
     margin_s: int = Field(description="Late margin used.")
     done: int = Field(description="Stops done.")
