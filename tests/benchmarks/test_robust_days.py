@@ -12,7 +12,9 @@ import pytest
 
 from lastmile.planning import solve
 from lastmile.planning.robust import Robustness
+from lastmile.planning.validate import validate
 from lastmile.simulate.scenario import city_day
+from lastmile.travel.traffic import WEEKDAY, TrafficProfile
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,3 +69,47 @@ def test_stops_not_reached_are_counted_late_and_cut_the_cost(day) -> None:  # ty
     # Fixed costs plus three times the planned hours would be more than was driven.
     fixed = sum(problem.vehicle(r.vehicle_id).type.fixed_cost for r in plain.routes)
     assert driven.cost < fixed + 3 * (plain.cost - fixed)
+
+
+def test_the_typical_matrix_lies_between_free_flow_and_the_slowest_slice(day) -> None:  # type: ignore[no-untyped-def]
+    """The static plan at typical speeds plans vans on their true leg times
+    averaged over their shifts: never faster than free flow, never slower than
+    the slowest slice of the shifts; bikes ride free of traffic and keep theirs."""
+    bench = _load()
+    problem = day[0]
+    legs = bench.day_legs(problem)
+    typical = bench.typical_problem(problem, legs)
+    vans = [v for v in problem.vehicles if v.type.profile == "van"]
+    first = min(v.shift.start for v in vans) // 900
+    last = -(-max(v.shift.end for v in vans) // 900)
+    profile = TrafficProfile.default()
+    speeds = profile.factors[profile.day_index(WEEKDAY), profile.class_index(bench.VAN_ROADS)]
+    slowest = float(speeds[first:last].min())
+    free = problem.matrices["van"].durations
+    mean = typical.matrices["van"].durations
+    assert (mean >= free).all()
+    assert (mean <= np.ceil(free / slowest)).all()
+    assert (mean > free)[free > 60].all()  # the day's traffic slows every van leg
+    assert (typical.matrices["van"].distances == problem.matrices["van"].distances).all()
+    assert (typical.matrices["bike"].durations == problem.matrices["bike"].durations).all()
+
+
+def test_a_typical_speed_plan_is_valid_and_driven_like_the_others() -> None:
+    """End to end on a small day of vans only: planned by plain ``solve`` on the
+    typical matrices, valid against them, and driven through the day's true
+    traffic, where (without noise) it is on time at the stop the free-flow plan
+    reaches late."""
+    bench = _load()
+    problem = city_day(n_orders=16, n_vans=2, n_bikes=0, seed=7)
+    legs = bench.day_legs(problem)
+    typical = bench.typical_problem(problem, legs)
+    flat = solve(problem, engine="vroom", time_limit=1.0, workers=1)
+    plan = solve(typical, engine="vroom", time_limit=1.0, workers=1)
+    assert validate(typical, plan).ok
+    assert len(plan.unassigned) == len(flat.unassigned)
+    assert plan.cost > flat.cost  # the same day on slower legs
+    exact = Robustness.parse(0.5, "none")
+    driven = bench.drive_twin(problem, plan, legs, exact, draws=1, seed=1)
+    free = bench.drive_twin(problem, flat, legs, exact, draws=1, seed=1)
+    assert free.on_time < 1.0
+    assert driven.on_time == 1.0 and driven.missed == 0.0

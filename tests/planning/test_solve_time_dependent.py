@@ -23,7 +23,9 @@ from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
 from lastmile.planning.solve_time_dependent import (
     ArrivalError,
+    RoundReport,
     TimeDependentResult,
+    _pick,
     solve_time_dependent,
 )
 from lastmile.travel.synthetic import GridNetwork, grid_network
@@ -220,3 +222,20 @@ def test_each_profile_drives_its_own_leg_model() -> None:
     assert driven >= 2
     with pytest.raises(InputError, match="no leg model for profile 'cargo_bike'"):
         solve_time_dependent(problem, {"van": van_legs})
+
+
+def _report(k: int, within_60s: float, unassigned: int, cost: int) -> RoundReport:
+    error = ArrivalError(10, 0.0, 0.0, 0.0, 0.0, within_60s)
+    return RoundReport(k, error, cost, cost, 10, 0, unassigned, cost, 1.0)
+
+
+def test_the_round_kept_is_the_cheapest_accurate_one_else_the_cheapest() -> None:
+    # Some warm round meets the accuracy target: the cheapest of those, round 0 aside.
+    rounds = [_report(0, 0.9, 0, 100), _report(1, 0.96, 0, 130), _report(2, 0.97, 0, 120)]
+    assert _pick(rounds) == 2
+    # None does: accuracy no longer tells them apart; the fewest unassigned, then
+    # the cheapest after repair, round 0 included.
+    rounds = [_report(0, 0.4, 0, 100), _report(1, 0.5, 0, 130), _report(2, 0.3, 1, 90)]
+    assert _pick(rounds) == 0
+    rounds = [_report(0, 0.4, 2, 100), _report(1, 0.5, 1, 130), _report(2, 0.3, 1, 120)]
+    assert _pick(rounds) == 2

@@ -24,7 +24,8 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
    plan changes less and less, so the stamps it was planned with converge on
    its own schedule. The round kept is the one serving the most orders, then
    the cheapest re-timed among those meeting the accuracy target (95 % of
-   promises within 60 s), else the most accurate.
+   promises within 60 s); when no round meets it, the one serving the most
+   orders, then the cheapest re-timed, the first round included.
 5. **Repair** the kept round's re-timed routes with the independent validator:
    a route that breaks a rule under true travel times loses its first
    offending order until it holds; lost orders are re-inserted where the
@@ -370,15 +371,23 @@ def _legs_by_vehicle(
 def _pick(reports: Sequence[RoundReport]) -> int:
     """The round to keep: fewest orders unassigned after repair; then, among rounds
     whose promises meet the accuracy target (95 % within 60 s), the cheapest after
-    repair; failing that, the most accurate. The first round's stamps are guesses:
-    it competes only when it is the only round."""
+    repair. The first round's stamps are guesses: it competes for accuracy only
+    when it is the only round.
+
+    When no round meets the target, accuracy no longer tells the rounds apart
+    (every round's plan is re-timed on the true legs and repaired alike): the
+    round kept is then the one with the fewest orders unassigned, then the
+    cheapest after repair, the first round included.
+    """
     pool = [r for r in reports if r.round > 0] or list(reports)
     fewest = min(r.unassigned for r in pool)
     pool = [r for r in pool if r.unassigned == fewest]
     accurate = [r for r in pool if r.error.within_60s >= _ACCURACY_TARGET]
     if accurate:
         return min(accurate, key=lambda r: (r.final_cost, -r.round)).round
-    return max(pool, key=lambda r: (r.error.within_60s, -r.final_cost)).round
+    fewest = min(r.unassigned for r in reports)
+    pool = [r for r in reports if r.unassigned == fewest]
+    return min(pool, key=lambda r: (r.final_cost, -r.error.within_60s, -r.round)).round
 
 
 def _warm_solve(
