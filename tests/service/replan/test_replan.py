@@ -745,3 +745,59 @@ def test_reoptimise_on_two_solver_processes_after_the_view_grew(
     plan = t.ok("get", f"/plans/{plan_id}")
     served = [o for rt in plan["routes"] for o in tasks(rt)]
     assert urgent["id"] in served and len(served) == len(set(served))
+
+
+def test_a_change_after_a_failed_stop_booked_for_another_day_keeps_the_costs(
+    world: World, clock: Any
+) -> None:
+    """A stop failed and booked again for the next day moves its order's windows to
+    that day. The started route is still timed from when its van left (it was once
+    re-timed around the new windows: the van 'left' the next day, and the route's
+    cost came out negative)."""
+    t = world.tenant
+    plan_id = world.plan["id"]
+    route = start_and_deliver(world, "d1", 1)
+    second = [v for v in route["visits"] if v["order_id"]][1]
+    t.ok(
+        "post",
+        f"/routes/{route['id']}/events",
+        "d1",
+        json={
+            "events": [
+                {
+                    "event_id": "d1-absent",
+                    "kind": "failed",
+                    "at": f"{DAY}T09:30:00+02:00",
+                    "sequence": second["sequence"],
+                    "reason": "recipient_absent",
+                }
+            ]
+        },
+    )
+    booked = t.ok("get", f"/orders/{second['order_id']}")
+    assert booked["status"] == "pending", booked  # booked again, for another day
+    before = t.ok("get", f"/plans/{plan_id}")
+    clock(11, 14)
+    # A return to collect: the van on the road has room for it.
+    window = {"start": f"{DAY}T09:00:00+02:00", "end": f"{DAY}T18:00:00+02:00"}
+    collect = t.ok(
+        "post",
+        "/orders",
+        json={
+            "external_id": "return-1",
+            "kind": "pickup",
+            "pickup": {"lon": 2.33, "lat": 48.84, "service_s": 120, "time_windows": [window]},
+            "amount": [1],
+        },
+        status=201,
+    )
+    r = t.ok("post", f"/plans/{plan_id}/orders", json={"order_id": collect["id"]})
+    assert r["applied"] is True, r
+    plan = t.ok("get", f"/plans/{plan_id}")
+    assert r["cost_before"] == before["cost"]
+    assert plan["cost"] == r["cost_after"] == sum(rt["cost"] for rt in plan["routes"])
+    assert all(rt["cost"] > 0 for rt in plan["routes"]), plan["routes"]
+    started = next(rt for rt in plan["routes"] if rt["id"] == route["id"])
+    was = next(rt for rt in before["routes"] if rt["id"] == route["id"])
+    assert started["visits"][0]["departure_at"] == was["visits"][0]["departure_at"]
+    assert started["cost"] >= was["cost"], (was["cost"], started["cost"])

@@ -209,11 +209,18 @@ class LiveContext:
 
     def totals_of(self, plan: DomainPlan) -> tuple[int, int, int]:
         """The plan's cost, distance and driving with ``plan`` as its live part:
-        each route as ``plan`` has it, but completed ones as written (those it
-        gives no stop ahead, and those out of the live view)."""
+        each route as ``plan`` has it where it changed, the others as written
+        (completed ones it gives no stop ahead, those out of the live view, and
+        those it leaves as the live view has them: their rows are not rewritten,
+        so the plan's totals stay the sum of its routes' and a change's delta is
+        what it changed, not the drift of other vans' forecasts since they were
+        last written)."""
         cost, distance, travel = completed_totals(self.plan, self.live_ids)
         for route in plan.routes:
-            if self.kept(route):
+            if self.kept(route) or (
+                route.vehicle_id in self.routes
+                and self.live.plan.route_of(route.vehicle_id) == route
+            ):
                 row = self.routes[route.vehicle_id]
                 cost, distance, travel = (
                     cost + row.cost,
@@ -556,7 +563,9 @@ def _build(
             label = naming.vehicle_labels(session, org_id=plan.org_id, ids=[vid])[vid]
             raise Conflict(f"{label} of route {row.id} is no longer available")
         steps = _steps(row, known, snapshot.depot_ids)
-        domain_routes.append(build_route(problem, problem.vehicle(vid), steps))
+        domain_routes.append(
+            build_route(problem, problem.vehicle(vid), steps, start_time=_left_at(plan, row))
+        )
     on_routes = {v.order_id for r in domain_routes for v in r.visits if v.order_id}
     unassigned = tuple(
         Unassigned(str(u.order_id), u.reason, u.code)
@@ -585,6 +594,18 @@ def _build(
     except (InputError, LiveChangeRejected) as exc:
         raise Conflict(f"the plan no longer fits its orders and fleet: {exc}") from None
     return snapshot, live, done
+
+
+def _left_at(plan: pm.Plan, row: pm.Route) -> int | None:
+    """When a route that has started left, as written (its start visit's departure,
+    seconds since the plan's epoch): it is timed from there, not re-timed from its
+    shift's start around the windows its stops have now (a stop failed and booked
+    again for another day has that day's windows: the van would 'leave' then, its
+    duration and cost would come out negative). None for a route not started: it
+    is timed afresh."""
+    if row.started_at is None or not row.visits or row.visits[0].kind != VisitKind.START.value:
+        return None
+    return seconds_since(plan.epoch, row.visits[0].departure_at)
 
 
 def _with_extra(
