@@ -528,16 +528,18 @@ def search(
     seed: int,
     params: pyvrp.SolveParams,
     initial_solution: pyvrp.Solution | None = None,
+    update_s: float = PENALTY_UPDATE_S,
 ) -> pyvrp.Result:
     """``pyvrp.solve`` (PyVRP 0.14's, step for step, without statistics), its
-    penalties managed by :class:`TimedPenaltyManager`."""
+    penalties managed by :class:`TimedPenaltyManager` (updated at least every
+    ``update_s`` seconds)."""
     rng = pyvrp.RandomNumberGenerator(seed=seed)
     neighbours = compute_neighbours(data, params.neighbourhood)
     ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
     for op in params.operators:
         if op.supports(data):
             ls.add_operator(op(data))
-    pm = TimedPenaltyManager(params.penalty.midpoint_penalties(data), params.penalty)
+    pm = TimedPenaltyManager(params.penalty.midpoint_penalties(data), params.penalty, update_s)
     init = initial_solution
     if init is None:
         random = pyvrp.Solution.make_random(data, rng)
