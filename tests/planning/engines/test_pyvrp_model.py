@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -259,8 +260,8 @@ def test_penalties_are_updated_once_their_time_is_up_however_few_solutions() -> 
         clients=[pyvrp.Client(location=k, delivery=[5]) for k in (1, 2, 3)],
         depots=[pyvrp.Depot(location=0)],
         vehicle_types=[pyvrp.VehicleType(capacity=[1])],
-        distance_matrices=[np.abs(np.subtract.outer(range(4), range(4)))],
-        duration_matrices=[np.zeros((4, 4), dtype=int)],
+        distance_matrices=cast(Any, [np.abs(np.subtract.outer(range(4), range(4)))]),
+        duration_matrices=cast(Any, [np.zeros((4, 4), dtype=int)]),
     )
     overloaded = pyvrp.Solution(data, [[0, 1, 2]])
     params = pyvrp.PenaltyParams(max_penalty=1e6, solutions_between_updates=500)
