@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -250,3 +251,48 @@ def test_a_search_from_a_feasible_plan_also_visits_infeasible_solutions() -> Non
     assert validate(problem, back).ok
     assert not back.unassigned
     assert back.cost <= plan.cost
+
+
+def test_penalties_are_updated_once_their_time_is_up_however_few_solutions() -> None:
+    # one van of capacity 1 for three parcels of 5: every solution is overloaded
+    data = pyvrp.ProblemData(
+        locations=[pyvrp.Location(x=k, y=0) for k in range(4)],
+        clients=[pyvrp.Client(location=k, delivery=[5]) for k in (1, 2, 3)],
+        depots=[pyvrp.Depot(location=0)],
+        vehicle_types=[pyvrp.VehicleType(capacity=[1])],
+        distance_matrices=cast(Any, [np.abs(np.subtract.outer(range(4), range(4)))]),
+        duration_matrices=cast(Any, [np.zeros((4, 4), dtype=int)]),
+    )
+    overloaded = pyvrp.Solution(data, [[0, 1, 2]])
+    params = pyvrp.PenaltyParams(max_penalty=1e6, solutions_between_updates=500)
+    start = ([10.0], 10.0, 10.0)
+    waiting = model.TimedPenaltyManager(start, params, every_s=3600.0)
+    due = model.TimedPenaltyManager(start, params, every_s=0.0)
+    for _ in range(3):
+        waiting.register(overloaded)
+        due.register(overloaded)
+    # 3 solutions of 500: PyVRP's rule alone leaves the penalties where they were
+    assert waiting.penalties() == start
+    assert waiting.updates == 0
+    # every registration is past its time: each overloaded one raises the load
+    # penalty by half; time warp and distance, never violated, fall
+    loads, tw, dist = due.penalties()
+    assert loads[0] == pytest.approx(10.0 * params.penalty_increase**3)
+    assert tw == dist == pytest.approx(10.0 * params.penalty_decrease**3)
+
+
+def test_the_search_is_pyvrps_own_when_the_time_rule_never_fires() -> None:
+    problem = city_day(n_orders=30, n_vans=4, n_bikes=1, seed=2, breaks=False)
+    low = model.lower(problem, prize_collecting=False)
+    params = model.solve_params(low)
+    ours = model.search(low.data, MaxIterations(300), seed=4, params=params, update_s=1e9)
+    theirs = pyvrp.solve(
+        low.data, stop=MaxIterations(300), seed=4, collect_stats=False, params=params
+    )
+    assert ours.best.is_feasible()
+    assert ours.cost() == theirs.cost()
+
+    def routes(solution: pyvrp.Solution) -> list[list[str]]:
+        return [[str(a) for a in route] for route in solution.routes()]
+
+    assert routes(ours.best) == routes(theirs.best)

@@ -140,14 +140,8 @@ class PyVRPEngine(BaseEngine):
             stop: StoppingCriterion = MaxRuntime(remaining)
             if self.feasible_within is not None:
                 stop = MultipleCriteria([stop, NoFeasibleWithin(self.feasible_within * remaining)])
-            result = pyvrp.solve(
-                lowered.data,
-                stop=stop,
-                seed=seed,
-                collect_stats=False,
-                display=False,
-                params=params,
-                initial_solution=init,
+            result = model.search(
+                lowered.data, stop, seed=seed, params=params, initial_solution=init
             )
         plan = model.to_plan(problem, lowered, result.best)
         return Plan(plan.routes, plan.unassigned, self.name, time.perf_counter() - began)

@@ -35,6 +35,7 @@ together with shipments or reloads, several time windows on a shipment stop.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ from typing import Any, cast
 import numpy as np
 import numpy.typing as npt
 import pyvrp
+from pyvrp.search import LocalSearch, PerturbationManager, compute_neighbours
+from pyvrp.stop import StoppingCriterion
 
 from lastmile.domain import HORIZON, Order, OrderKind, Plan, Stop, Unassigned, Vehicle, VisitKind
 from lastmile.planning.problem import Feature, PlanningProblem
@@ -453,10 +456,19 @@ def _profile_matrices(
 #: they fall by 10 % per 500 solutions while most are feasible, so a search of a
 #: few thousand iterations never sees an infeasible solution and stalls in its
 #: start plan's neighbourhood (see docs/benchmarks.md, "Over-full days"). Starting
-#: low, the bound left as it is, they climb by half per 500 solutions again when
+#: low, the bound left as it is, they climb by half per update again when
 #: too few are feasible: a day over-full through its windows is still pressed
 #: towards plans that keep their windows.
 START_PENALTY_SHARE = 5e-4
+#: The longest PyVRP's penalties go without an update, seconds. PyVRP updates them
+#: every 500 solutions, about a second on a 200-order day on this machine; a search
+#: on a day of several hundred orders with tight windows makes 20-60 solutions a
+#: second (suburbs-600-s107: 99 and 165 in its two workers' 10 s searches), so its
+#: penalties never moved from their low start, every solution stayed infeasible and
+#: neither worker improved on its start plan. With this, a slow search updates them
+#: as often as a fast one (docs/benchmarks.md, "lastmile's PyVRP engine against
+#: PyVRP called directly").
+PENALTY_UPDATE_S = 1.0
 
 
 def max_penalty(lowered: Lowered) -> float:
@@ -474,6 +486,66 @@ class StartedPenaltyParams(pyvrp.PenaltyParams):
     def midpoint_penalties(self, data: pyvrp.ProblemData) -> tuple[list[float], float, float]:
         start = min(max(self.start, self.min_penalty), self.max_penalty)
         return ([start] * data.num_load_dimensions, start, start)
+
+
+class TimedPenaltyManager(pyvrp.PenaltyManager):
+    """PyVRP's penalty manager, also updating a penalty once ``every_s`` seconds
+    have passed since its last update, however few solutions were registered."""
+
+    def __init__(
+        self,
+        initial_penalties: tuple[list[float], float, float],
+        params: pyvrp.PenaltyParams,
+        every_s: float = PENALTY_UPDATE_S,
+    ) -> None:
+        super().__init__(initial_penalties, params)
+        self.every_s = every_s
+        self._updated = [time.perf_counter()] * len(self._viol_lists)
+        self.updates = 0
+
+    def _register(self, idx: int, violation: int) -> None:
+        viol_list = self._viol_lists[idx]
+        now = time.perf_counter()
+        if (
+            len(viol_list) + 1 < self._params.solutions_between_updates
+            and now - self._updated[idx] < self.every_s
+        ):
+            viol_list.append(violation)
+            return
+        viol_list.append(violation)
+        self._updated[idx] = now
+        self.updates += 1
+        feasible = sum(v == 0 for v in viol_list) / len(viol_list)
+        self._prev_avg_violations[idx] = sum(viol_list) / len(viol_list)
+        viol_list.clear()
+        self._penalties[idx] = self._compute(self._penalties[idx], feasible)
+
+
+def search(
+    data: pyvrp.ProblemData,
+    stop: StoppingCriterion,
+    *,
+    seed: int,
+    params: pyvrp.SolveParams,
+    initial_solution: pyvrp.Solution | None = None,
+    update_s: float = PENALTY_UPDATE_S,
+) -> pyvrp.Result:
+    """``pyvrp.solve`` (PyVRP 0.14's, step for step, without statistics), its
+    penalties managed by :class:`TimedPenaltyManager` (updated at least every
+    ``update_s`` seconds)."""
+    rng = pyvrp.RandomNumberGenerator(seed=seed)
+    neighbours = compute_neighbours(data, params.neighbourhood)
+    ls = LocalSearch(data, rng, neighbours, PerturbationManager(params.perturbation))
+    for op in params.operators:
+        if op.supports(data):
+            ls.add_operator(op(data))
+    pm = TimedPenaltyManager(params.penalty.midpoint_penalties(data), params.penalty, update_s)
+    init = initial_solution
+    if init is None:
+        random = pyvrp.Solution.make_random(data, rng)
+        init = ls(random, pm.max_cost_evaluator(), exhaustive=True)
+    algo = pyvrp.IteratedLocalSearch(data, pm, ls, init, params.ils)
+    return algo.run(stop, collect_stats=False, display=False)
 
 
 def penalty_params(max_penalty: float) -> pyvrp.PenaltyParams:

@@ -130,14 +130,8 @@ def _search(
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PenaltyBoundWarning)
-        result = pyvrp.solve(
-            sub,
-            stop=MaxRuntime(max(0.05, seconds)),
-            seed=seed,
-            collect_stats=False,
-            display=False,
-            params=params,
-            initial_solution=init,
+        result = model.search(
+            sub, MaxRuntime(max(0.05, seconds)), seed=seed, params=params, initial_solution=init
         )
     best = result.best
     feasible = best.is_feasible() and best.is_complete()
