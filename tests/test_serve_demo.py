@@ -60,7 +60,10 @@ def start_live_demo(tmp_path: Path, *extra: str) -> Running:
     port = free_port()
     out = tmp_path / "out"
     log = tmp_path / "serve.log"
-    env = os.environ | {"PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env = os.environ | {
+        "PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+        "PYTHONFAULTHANDLER": "1",
+    }
     command = [sys.executable, "-m", "lastmile.cli", "serve", "--demo", "--port", str(port)]
     command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "4", "--seed", "3"]
     command += ["--out", str(out), *extra]
@@ -70,14 +73,20 @@ def start_live_demo(tmp_path: Path, *extra: str) -> Running:
 
 
 def stop(running: Running) -> int:
-    """Ctrl-C, as the user stops it; its exit status."""
+    """Ctrl-C, as the user stops it; its exit status. If it has not stopped within
+    30 s (it takes about a second), its threads' stacks are dumped into its output
+    (the process runs with Python's fault handler: SIGABRT) to say where it waits."""
     if running.process.poll() is None:
         running.process.send_signal(signal.SIGINT)
     try:
-        return running.process.wait(timeout=20)
+        return running.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        running.process.kill()
-        running.process.wait()
+        running.process.send_signal(signal.SIGABRT)
+        try:
+            running.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            running.process.kill()
+            running.process.wait()
         raise AssertionError(f"Ctrl-C did not stop it:\n{running.printed()}") from None
 
 

@@ -8,6 +8,7 @@ answering "1", "2" or instructions by text and by e-mail.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -232,14 +233,19 @@ class FakeSmsc:
 
     def drop(self) -> None:
         """Cut the connection (the SMSC restarted)."""
-        if self._conn is not None:
-            self._conn.shutdown(socket.SHUT_RDWR)
+        conn = self._conn
+        if conn is not None:
+            # The client may have hung up first: the connection is cut already.
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         self._stop.set()
-        self.drop()
-        self._thread.join(timeout=5)
-        self.server.close()
+        try:
+            self.drop()
+            self._thread.join(timeout=5)
+        finally:
+            self.server.close()
 
 
 @pytest.fixture
