@@ -68,8 +68,22 @@ def start_live_demo(tmp_path: Path, *extra: str) -> Running:
     command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "4", "--seed", "3"]
     command += ["--out", str(out), *extra]
     with log.open("w") as printed:
-        process = subprocess.Popen(command, stdout=printed, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(
+            command,
+            stdout=printed,
+            stderr=subprocess.STDOUT,
+            env=env,
+            preexec_fn=_ctrl_c_reaches_it,
+        )
     return Running(process, log, f"http://127.0.0.1:{port}", out)
+
+
+def _ctrl_c_reaches_it() -> None:
+    """In the child, before it runs: Ctrl-C neither blocked nor ignored, as in a
+    terminal. A child inherits both from the test process, which other tests' native
+    code may leave with SIGINT blocked (then Ctrl-C never reached the demo)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def stop(running: Running) -> int:
