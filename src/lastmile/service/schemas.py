@@ -56,6 +56,12 @@ def answer_in(timezone: str) -> None:
         holder.zone = dt.UTC
 
 
+def answer_zone_name() -> str:
+    """The name of the current answer's time zone (``UTC`` outside a request)."""
+    holder = _answer_zone.get()
+    return str(holder.zone) if holder is not None else "UTC"
+
+
 def local_time(value: dt.datetime) -> dt.datetime:
     """``value`` in the current answer's time zone (naive values are read as UTC)."""
     holder = _answer_zone.get()

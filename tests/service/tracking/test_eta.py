@@ -17,7 +17,13 @@ from sqlalchemy import select
 from lastmile.domain import VisitKind
 from lastmile.service.orders.models import Order
 from lastmile.service.plans.models import Route, Visit
-from lastmile.service.tracking.eta import RecentEtas, RouteStopsCache, compute_eta, refresh_eta
+from lastmile.service.tracking.eta import (
+    EtaAnswer,
+    RecentEtas,
+    RouteStopsCache,
+    compute_eta,
+    refresh_eta,
+)
 from lastmile.service.tracking.schemas import RouteEtaOut
 
 from ..conftest import World, build_world  # type: ignore[import-not-found]
@@ -255,17 +261,20 @@ def test_recent_etas_are_kept_per_route_and_margin_within_their_bound() -> None:
         end_at=None,
         stops=[],
     )
+    answer = EtaAnswer.of(out)
+    assert RouteEtaOut.model_validate_json(answer.body) == out
     recent = RecentEtas(fresh_s=2.0, size=2)
-    recent.put(rid, 600, ("rows", 1), out)
-    assert recent.get(rid, 600, ("rows", 1), now + dt.timedelta(seconds=2)) is out
+    recent.put(rid, 600, ("rows", 1), answer)
+    assert recent.get(rid, 600, ("rows", 1), now + dt.timedelta(seconds=2)) is answer
     assert recent.get(rid, 600, ("rows", 2), now) is None  # its rows moved
     assert recent.get(rid, 0, ("rows", 1), now) is None  # another margin
+    assert recent.get(rid, 600, ("rows", 1), now, "Europe/Paris") is None  # another zone
     assert recent.get(rid, 600, ("rows", 1), now + dt.timedelta(seconds=2.5)) is None
     assert recent.get(rid, 600, ("rows", 1), now - dt.timedelta(seconds=1)) is None
     for _ in range(2):
-        recent.put(uuid.uuid4(), 600, ("rows", 1), out)
+        recent.put(uuid.uuid4(), 600, ("rows", 1), answer)
     assert len(recent) == 2 and recent.get(rid, 600, ("rows", 1), now) is None
     # A bound of 0 keeps nothing: every request computes.
     never = RecentEtas(fresh_s=0)
-    never.put(rid, 600, ("rows", 1), out)
+    never.put(rid, 600, ("rows", 1), answer)
     assert len(never) == 0 and never.get(rid, 600, ("rows", 1), now) is None

@@ -51,6 +51,7 @@ from lastmile.service.orders.service import windows_of
 from lastmile.service.orgs.models import Organisation
 from lastmile.service.plans.models import Plan, Route, Visit
 from lastmile.service.replan.models import PlanChange
+from lastmile.service.schemas import answer_zone_name
 from lastmile.service.tracking import access, models
 from lastmile.service.tracking.durability import write_turn
 from lastmile.service.tracking.pings import CLOCK_SKEW
@@ -573,12 +574,26 @@ def compute_eta(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EtaAnswer:
+    """An ETA answer and its JSON body, times in the asker's zone (what the
+    endpoint sends: an answer given again is sent as it was, not built again)."""
+
+    out: RouteEtaOut
+    body: bytes
+
+    @classmethod
+    def of(cls, out: RouteEtaOut) -> EtaAnswer:
+        return cls(out, out.model_dump_json().encode())
+
+
 class RecentEtas:
-    """The ETAs answered lately, per route and margin, per process (at most ``size``,
-    the least recently used go first), with what they were computed from: the
-    route's first row (its status, last fix, plan's count of changes, planning
-    revision, times, driver, shift end, learned traffic's revision) and its stop
-    events, as :func:`answer_eta` reads them again for every request.
+    """The ETAs answered lately, per route, margin and answer time zone, per process
+    (at most ``size``, the least recently used go first), with what they were
+    computed from: the route's first row (its status, last fix, plan's count of
+    changes, planning revision, times, driver, shift end, learned traffic's
+    revision) and its stop events, as :func:`answer_eta` reads them again for
+    every request.
 
     An answer is given again only under the same rows and while it is at most
     ``fresh_s`` old (ETAs also move with the clock: a van that is behind falls
@@ -591,33 +606,44 @@ class RecentEtas:
         self.fresh = dt.timedelta(seconds=fresh_s)
         self.size = size
         self._kept: collections.OrderedDict[
-            tuple[uuid.UUID, int], tuple[tuple[Any, ...], RouteEtaOut]
+            tuple[uuid.UUID, int, str], tuple[tuple[Any, ...], EtaAnswer]
         ] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def get(
-        self, route_id: uuid.UUID, margin_s: int, key: tuple[Any, ...], now: dt.datetime
-    ) -> RouteEtaOut | None:
+        self,
+        route_id: uuid.UUID,
+        margin_s: int,
+        key: tuple[Any, ...],
+        now: dt.datetime,
+        zone: str = "UTC",
+    ) -> EtaAnswer | None:
         if not self.fresh:
             return None
         with self._lock:
-            found = self._kept.get((route_id, margin_s))
+            found = self._kept.get((route_id, margin_s, zone))
             if found is None or found[0] != key:
                 return None
-            out = found[1]
-            if not out.computed_at <= now <= out.computed_at + self.fresh:
+            answer = found[1]
+            computed = answer.out.computed_at
+            if not computed <= now <= computed + self.fresh:
                 return None
-            self._kept.move_to_end((route_id, margin_s))
-            return out
+            self._kept.move_to_end((route_id, margin_s, zone))
+            return answer
 
     def put(
-        self, route_id: uuid.UUID, margin_s: int, key: tuple[Any, ...], out: RouteEtaOut
+        self,
+        route_id: uuid.UUID,
+        margin_s: int,
+        key: tuple[Any, ...],
+        answer: EtaAnswer,
+        zone: str = "UTC",
     ) -> None:
         if not self.fresh:
             return
         with self._lock:
-            self._kept[(route_id, margin_s)] = (key, out)
-            self._kept.move_to_end((route_id, margin_s))
+            self._kept[(route_id, margin_s, zone)] = (key, answer)
+            self._kept.move_to_end((route_id, margin_s, zone))
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
 
@@ -635,32 +661,36 @@ def answer_eta(
     now: dt.datetime,
     kept: RouteStopsCache | None = None,
     recent: RecentEtas | None = None,
-) -> RouteEtaOut:
+) -> EtaAnswer:
     """``GET /routes/{id}/eta``: the route's ETAs for ``principal`` (404 for another
     organisation's route, 403 for a driver's route that is not theirs, as
     :func:`access.route_ref` decides), in two queries when nothing moved (the
-    route's row, its stop events), computed by :func:`compute_eta` otherwise."""
+    route's row, its stop events), computed by :func:`compute_eta` otherwise; with
+    the answer's JSON body in the current answer zone."""
     route = _route_row(session, route_id)
     access.check_route(principal, org_id=route.org_id, driver_id=route.driver_id)
     events = _events(session, route_id)
     key = (tuple(route), tuple(tuple(e) for e in events))
+    zone = answer_zone_name()
     if recent is not None:
-        found = recent.get(route_id, margin_s, key, now)
+        found = recent.get(route_id, margin_s, key, now, zone)
         if found is not None:
             return found
-    out = compute_eta(
-        session,
-        route_id=route_id,
-        travel_model=travel_model,
-        margin_s=margin_s,
-        now=now,
-        kept=kept,
-        route=route,
-        events=events,
-    ).out
+    answer = EtaAnswer.of(
+        compute_eta(
+            session,
+            route_id=route_id,
+            travel_model=travel_model,
+            margin_s=margin_s,
+            now=now,
+            kept=kept,
+            route=route,
+            events=events,
+        ).out
+    )
     if recent is not None:
-        recent.put(route_id, margin_s, key, out)
-    return out
+        recent.put(route_id, margin_s, key, answer, zone)
+    return answer
 
 
 def claim_eta_refresh(

@@ -252,13 +252,14 @@ def _eta_for_caller(
     sessionmaker: Callable[[], Session],
     credentials: HTTPAuthorizationCredentials | None,
     **asked: Any,
-) -> RouteEtaOut:
-    """Who asks and their answer in one thread hop and one session (the ETA is the
-    read that dashboards and customers' pages repeat most: a hop and a session
-    less than a dependency of its own would take)."""
+) -> bytes:
+    """Who asks and their answer's JSON body in one thread hop and one session (the
+    ETA is the read that dashboards and customers' pages repeat most: a hop and a
+    session less than a dependency of its own would take, and an answer given
+    again is sent as it was serialised, not validated and serialised again)."""
     with sessionmaker() as session:
         principal = get_principal(session, credentials)
-        return eta.answer_eta(session, principal=principal, **asked)
+        return eta.answer_eta(session, principal=principal, **asked).body
 
 
 @router.get("/routes/{route_id}/eta", response_model=RouteEtaOut)
@@ -272,7 +273,7 @@ async def read_eta(
         int | None,
         Query(ge=0, le=86_400, description="Late margin (default: LASTMILE_LATE_MARGIN_S)."),
     ] = None,
-) -> RouteEtaOut:
+) -> Response:
     """Progress and ETAs of the visits still ahead, computed now.
 
     ETAs start from where the driver is (the stop they reported arriving at,
@@ -285,7 +286,7 @@ async def read_eta(
     changed: no stop event, GPS fix, change to the plan, its stops or the route.
     """
     margin = runtime.settings.late_margin_s if margin_s is None else margin_s
-    return await run_in_threadpool(
+    body = await run_in_threadpool(
         _eta_for_caller,
         request.app.state.sessionmaker,
         credentials,
@@ -296,6 +297,7 @@ async def read_eta(
         kept=runtime.route_stops,
         recent=runtime.recent_etas,
     )
+    return Response(content=body, media_type="application/json")
 
 
 # -- tracker devices and the OsmAnd protocol ----------------------------------------------------
