@@ -65,7 +65,7 @@ def start_live_demo(tmp_path: Path, *extra: str) -> Running:
         "PYTHONFAULTHANDLER": "1",
     }
     command = [sys.executable, "-m", "lastmile.cli", "serve", "--demo", "--port", str(port)]
-    command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "4", "--seed", "3"]
+    command += ["--orders", "6", "--speed", str(SPEED), "--time-limit", "8", "--seed", "3"]
     command += ["--out", str(out), *extra]
     with log.open("w") as printed:
         process = subprocess.Popen(

@@ -44,7 +44,7 @@ def test_the_vans_move_and_stops_are_delivered_on_the_dashboard(
     log = tmp_path / "serve.log"
     env = os.environ | {"PYTHONPATH": f"{SRC}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     command = [sys.executable, "-m", "lastmile.cli", "serve", "--demo", "--port", str(port)]
-    command += ["--orders", "6", "--speed", "2000", "--time-limit", "4", "--seed", "3"]
+    command += ["--orders", "6", "--speed", "2000", "--time-limit", "8", "--seed", "3"]
     command += ["--out", str(tmp_path / "out"), "--start-after", "10"]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
