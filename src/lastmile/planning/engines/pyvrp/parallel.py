@@ -65,7 +65,12 @@ MIN_ROUND = 1.5
 #: searches (one from VROOM's plan) did better at 10 and 30 s: on three generated
 #: 800-order days (``realistic_wide.py`` shape ``clustered``, seeds 209, 309, 409) by
 #: 2-12 %, while on 1,500 and 2,000 orders (seeds 214, 217) decomposition won by 2 %.
-MIN_CLIENTS = 1000
+#: At 1,000 orders it still lost: on four 1,000-order city days with tight windows
+#: (shape ``compact``, seeds 210, 310, 410, 510; 10 s, load 2.6-3) the independent
+#: searches were 0.3 % dearer on one and 6-18 % cheaper on three, and on seed 210 at
+#: 30 s 7 % cheaper; on four 1,500-order days (seeds 214, 215, 314, 315) decomposition
+#: was 0.8 % dearer on one and 0.4-3.5 % cheaper on three: hence 1,200, between them.
+MIN_CLIENTS = 1200
 #: The largest share of the whole-problem phase PyVRP's untimed set-up (its
 #: neighbourhoods, its own first solution) may take; beyond it the problem is
 #: left to independent searches, which start from the greedy plan.
