@@ -139,7 +139,9 @@ def test_stamped_rounds_keep_promises_within_a_minute() -> None:
         width = int(rng.choice([H, 2 * H]))
         orders.append(deliver(f"o{i}", i + 1, start, start + width, service=240))
     problem, bound = problem_on(net, nodes, orders, vehicles=4)
-    result = solve_time_dependent(problem, bound, rounds=3, time_limit=3.0, workers=1, seed=3)
+    result = solve_time_dependent(
+        problem, bound, rounds=3, start="stamped", time_limit=3.0, workers=1, seed=3
+    )
     assert len(result.rounds) == 3
     assert result.error.n == sum(len(r.tasks) for r in result.promised.routes)
     assert result.error.p95_s <= 60 and result.error.within_60s >= 0.95

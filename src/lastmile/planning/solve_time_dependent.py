@@ -55,7 +55,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -88,10 +88,18 @@ _MAX_RETIME_ITERATIONS = 60
 _DEPOT_GRANULARITY_S = 60
 #: Share of the time limit the first (cold) round gets when warm rounds follow.
 _FIRST_ROUND_SHARE = 0.6
+#: Share of the time limit the first round gets when it plans on typical travel.
+_TYPICAL_ROUND_SHARE = 0.8
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
+#: Departures (at most) over the working span averaged into the typical first round's matrices.
+_TYPICAL_SAMPLES = 24
+#: ... at least this far apart (s).
+_TYPICAL_MIN_STEP_S = 1800
 #: Candidate insertions tried with the exact model per dropped order.
-_INSERTION_CANDIDATES = 6
+_INSERTION_CANDIDATES = 12
+#: Stops either side of an insertion position tried as the one to move out for it.
+_EJECTION_SPAN = 3
 #: Violations that re-timing can cause (anything else was already wrong).
 _TIMING_CODES = frozenset(
     {
@@ -244,6 +252,8 @@ def solve_time_dependent(
     *,
     method: str = "stamped",
     rounds: int = 4,
+    start: str = "typical",
+    fewer_routes: bool = True,
     engine: str = "auto",
     time_limit: float = 10.0,
     seed: int = 0,
@@ -263,10 +273,13 @@ def solve_time_dependent(
         legs_of = dict(buffered_legs(problem, true_legs, robust))
     if method not in ("stamped", "shift"):
         raise InputError(f"unknown method {method!r} (use stamped or shift)", where="method")
+    if start not in ("typical", "stamped"):
+        raise InputError(f"unknown start {start!r} (use typical or stamped)", where="start")
     if rounds < 1:
         raise InputError(f"must be >= 1, got {rounds}", where="rounds")
     if method == "shift":
         rounds = 1
+    typical = start == "typical" and method == "stamped"
     began = time.perf_counter()
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
@@ -278,9 +291,14 @@ def solve_time_dependent(
         left = time_limit - (time.perf_counter() - began)
         if k == 0:
             # Stamping the first matrices may have used up a short limit: search a little.
-            budget = max(0.1, left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9))
+            share = _FIRST_ROUND_SHARE if rounds > 1 else 0.9
+            first = stamped
+            if typical:
+                first = _typical_problem(stamped, legs_of)
+                share = _TYPICAL_ROUND_SHARE if rounds > 1 else 0.9
+            budget = max(0.1, left * share)
             promised = solve(
-                stamped,
+                first,
                 engine=engine,
                 time_limit=budget,
                 seed=seed,
@@ -311,6 +329,10 @@ def solve_time_dependent(
             )
         )
         candidates.append((stamped, promised, error, repaired))
+        if typical and len(repaired.plan.unassigned) <= len(promised.unassigned):
+            # Planned on typical travel and repaired on the true legs without losing an
+            # order: the stamped rounds would only trade it for a plan made on guesses.
+            break
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
         if legs_of is not true_legs:
             # Where the buffered plan waits, the sum of the legs after starts afresh.
@@ -318,7 +340,9 @@ def solve_time_dependent(
             for model in {id(m): m for m in legs_of.values()}.values():
                 assert isinstance(model, BufferedLegs)
                 model.restart_at(restart)
-    stamped, promised, error, repaired = candidates[_pick(reports)]
+    stamped, promised, error, repaired = candidates[_pick(reports, first_exact=typical)]
+    if fewer_routes:
+        repaired = _fewer_routes(stamped, legs_of, repaired, began + time_limit)
     if legs_of is not true_legs:
         # The buffers become waiting: each route leaves when it did, on the true legs.
         kept = repaired.plan
@@ -368,7 +392,7 @@ def _legs_by_vehicle(
     return out
 
 
-def _pick(reports: Sequence[RoundReport]) -> int:
+def _pick(reports: Sequence[RoundReport], *, first_exact: bool = False) -> int:
     """The round to keep: fewest orders unassigned after repair; then, among rounds
     whose promises meet the accuracy target (95 % within 60 s), the cheapest after
     repair. The first round's stamps are guesses: it competes for accuracy only
@@ -378,7 +402,21 @@ def _pick(reports: Sequence[RoundReport]) -> int:
     (every round's plan is re-timed on the true legs and repaired alike): the
     round kept is then the one with the fewest orders unassigned, then the
     cheapest after repair, the first round included.
+
+    ``first_exact``: the first round was not planned on guessed stamps but on
+    typical travel times (:func:`_typical_problem`) and, like every round, re-timed
+    on the true legs and repaired; it is kept over the round picked above when it
+    leaves fewer orders unassigned, or as many for less.
     """
+    picked = _pick_round(reports)
+    if first_exact and reports:
+        a, b = reports[0], reports[picked]
+        if (a.unassigned, a.final_cost) < (b.unassigned, b.final_cost):
+            return 0
+    return picked
+
+
+def _pick_round(reports: Sequence[RoundReport]) -> int:
     pool = [r for r in reports if r.round > 0] or list(reports)
     fewest = min(r.unassigned for r in pool)
     pool = [r for r in pool if r.unassigned == fewest]
@@ -414,6 +452,53 @@ def _warm_solve(
 
 
 # -- stamps --------------------------------------------------------------------------------
+
+
+def _typical_problem(
+    stamped: PlanningProblem, legs_of: Mapping[str, LegModel], *, samples: int = _TYPICAL_SAMPLES
+) -> PlanningProblem:
+    """``stamped`` with every profile's matrix at the typical travel of its vehicles' day.
+
+    Each leg takes its duration averaged over departures through the shifts of
+    the vehicles driving that leg model: at most ``samples`` departures, evenly
+    spread over the fleet's working span, each weighing as many vehicles as are
+    on shift then. It is the expected duration of a leg left at a random moment
+    of a working day: a plan on it does not know the rush hours, but neither
+    does it over-estimate a leg by the one departure a row was stamped with.
+    Distances are averaged likewise (a fastest path may change with the hour).
+    """
+    span_start, span_end = _working_span(stamped)
+    step = max(_TYPICAL_MIN_STEP_S, (span_end - span_start) / max(1, samples))
+    times = [int(t) for t in np.arange(span_start + step / 2, span_end, step)] or [span_start]
+    n = len(stamped.locations)
+    means: dict[int, TravelMatrix] = {}
+    matrices = dict(stamped.matrices)
+    for v in stamped.vehicles:
+        model = legs_of[v.id]
+        if id(model) not in means:
+            riders = [u for u in stamped.vehicles if legs_of[u.id] is model]
+            dur = np.zeros((n, n))
+            dist = np.zeros((n, n))
+            weight = 0
+            for t in times:
+                w = sum(1 for u in riders if u.shift.start <= t < u.shift.end)
+                if w == 0:
+                    continue
+                d, s = model.matrix_rows(list(range(n)), [t] * n)
+                dur += w * d
+                dist += w * s
+                weight += w
+            if weight == 0:
+                d, s = model.matrix_rows(list(range(n)), [span_start] * n)
+                dur, dist, weight = d.astype(np.float64), s.astype(np.float64), 1
+            means[id(model)] = TravelMatrix(
+                durations=np.rint(dur / weight).astype(np.int64),
+                distances=np.rint(dist / weight).astype(np.int64),
+            )
+        matrices[v.type.profile] = means[id(model)]
+    return dataclasses.replace(
+        stamped, matrices=matrices, travel_note=f"typical travel of the day ({stamped.travel_note})"
+    )
 
 
 def _working_span(problem: PlanningProblem) -> tuple[int, int]:
@@ -688,7 +773,12 @@ def _repair(
         order = stamped.order(oid)
         if order.kind is OrderKind.SHIPMENT:
             continue
-        placed = _insert(stamped, legs_of, order, routes, steps_of)
+        idle = {v.id for v in stamped.vehicles if v.id not in routes}
+        placed = (
+            _insert(stamped, legs_of, order, routes, steps_of)
+            or _insert_ejecting(stamped, legs_of, order, routes, steps_of)
+            or (bool(idle) and _insert(stamped, legs_of, order, routes, steps_of, only=idle))
+        )
         if placed:
             reinserted.append(oid)
     still = [oid for oid in dropped if oid not in reinserted]
@@ -710,16 +800,19 @@ def _insert(
     order: Order,
     routes: dict[str, _Timed],
     steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
 ) -> bool:
     """Put a single-stop order where its re-timed route stays valid, cheapest first.
 
     Positions are ranked by the detour on the stamped matrix (an unused vehicle
     only after every used one); the best few are re-timed exactly and checked.
+    ``only``: the vehicles allowed (all by default).
     """
     loc = order.single_stop.location
     candidates: list[tuple[bool, float, str, int]] = []
     for vehicle in stamped.vehicles:
-        if not order.skills <= vehicle.skills:
+        if not order.skills <= vehicle.skills or (only is not None and vehicle.id not in only):
             continue
         timed = routes.get(vehicle.id)
         locs = _step_locations(stamped, vehicle, timed.route if timed else None)
@@ -741,6 +834,124 @@ def _insert(
             routes[vid] = timed
             steps_of[vid] = new_steps
             return True
+    return False
+
+
+def _fewer_routes(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    repaired: _Repaired,
+    deadline: float,
+) -> _Repaired:
+    """Empty routes into the others while that makes the plan cheaper.
+
+    Routes are tried from the fewest stops up: each of a route's orders goes
+    where :func:`_insert` (used routes only) or :func:`_insert_ejecting` puts it,
+    every route touched re-timed exactly and valid; the route is given up when
+    all its orders found a place and the plan costs less (a vehicle's fixed
+    cost against the longer days of the others). Routes carrying shipments stay.
+    Stops at ``deadline`` (a ``time.perf_counter`` value), keeping what it has.
+    """
+    routes = {
+        r.vehicle_id: _Timed(r, *repaired.matrices[r.vehicle_id], 0) for r in repaired.plan.routes
+    }
+    steps_of = {vid: _steps(t.route) for vid, t in routes.items()}
+    removed = False
+    tried: set[str] = set()
+    while time.perf_counter() < deadline:
+        pending = [v for v in routes if v not in tried]
+        if len(routes) < 2 or not pending:
+            break
+        vid = min(pending, key=lambda v: (len(routes[v].route.tasks), v))
+        tried.add(vid)
+        steps = steps_of[vid]
+        if any(s.order_id is not None and not _movable(stamped, s) for s in steps):
+            continue
+        trial = {k: t for k, t in routes.items() if k != vid}
+        trial_steps = {k: list(v) for k, v in steps_of.items() if k != vid}
+        others = set(trial)
+        placed = True
+        for step in steps:
+            if step.order_id is None:
+                continue
+            order = stamped.order(step.order_id)
+            if time.perf_counter() >= deadline or not (
+                _insert(stamped, legs_of, order, trial, trial_steps, only=others)
+                or _insert_ejecting(stamped, legs_of, order, trial, trial_steps)
+            ):
+                placed = False
+                break
+        before = sum(t.route.cost for t in routes.values())
+        if placed and sum(t.route.cost for t in trial.values()) < before:
+            routes, steps_of, removed = trial, trial_steps, True
+            tried.clear()
+    if not removed:
+        return repaired
+    old = repaired.plan
+    ordered = tuple(routes[v.id].route for v in stamped.vehicles if v.id in routes)
+    plan = Plan(ordered, old.unassigned, old.engine, old.runtime_s)
+    matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
+    return _Repaired(plan, matrices, repaired.dropped, repaired.reinserted)
+
+
+def _movable(stamped: PlanningProblem, step: Step) -> bool:
+    """Whether ``step`` is a single-stop order's visit (one :func:`_insert` can move)."""
+    if step.kind is not VisitKind.JOB or step.order_id is None:
+        return False
+    return stamped.order(step.order_id).kind is not OrderKind.SHIPMENT
+
+
+def _insert_ejecting(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+) -> bool:
+    """Put a single-stop order into a used route in place of one of its stops, which
+    moves to another used route: where no route has room for it as it is.
+
+    The best few positions by detour on the stamped matrix, each with the stops
+    next to it (``_EJECTION_SPAN`` either side) as the one to move out; the first
+    exchange whose two re-timed routes stay valid is kept.
+    """
+    loc = order.single_stop.location
+    candidates: list[tuple[float, str, int]] = []
+    for vid, timed in routes.items():
+        vehicle = stamped.vehicle(vid)
+        if not order.skills <= vehicle.skills:
+            continue
+        locs = _step_locations(stamped, vehicle, timed.route)
+        dur = stamped.matrix_for(vehicle).durations
+        for pos in range(len(locs) - 1):
+            a, b = locs[pos], locs[pos + 1]
+            extra = float(
+                (dur[a, loc] if a >= 0 else 0)
+                + (dur[loc, b] if b >= 0 else 0)
+                - (dur[a, b] if a >= 0 and b >= 0 else 0)
+            )
+            candidates.append((extra, vid, pos))
+    candidates.sort()
+    for _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
+        steps = steps_of[vid]
+        with_order = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
+        lo, hi = max(0, pos - _EJECTION_SPAN), min(len(steps), pos + _EJECTION_SPAN)
+        for j in range(lo, hi):
+            if not _movable(stamped, steps[j]):
+                continue
+            out = steps[j].order_id
+            new_steps = [s for s in with_order if s.order_id != out]
+            timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
+            if _route_violations(stamped, timed):
+                continue
+            trial = {**routes, vid: timed}
+            trial_steps = {**steps_of, vid: new_steps}
+            assert out is not None
+            others = set(routes) - {vid}
+            if _insert(stamped, legs_of, stamped.order(out), trial, trial_steps, only=others):
+                routes.update(trial)
+                steps_of.update(trial_steps)
+                return True
     return False
 
 
