@@ -771,13 +771,11 @@ def _repair(
     reinserted: list[str] = []
     for oid in list(dropped):
         order = stamped.order(oid)
-        if order.kind is OrderKind.SHIPMENT:
-            continue
         idle = {v.id for v in stamped.vehicles if v.id not in routes}
         placed = (
-            _insert(stamped, legs_of, order, routes, steps_of)
+            _place(stamped, legs_of, order, routes, steps_of)
             or _insert_ejecting(stamped, legs_of, order, routes, steps_of)
-            or (bool(idle) and _insert(stamped, legs_of, order, routes, steps_of, only=idle))
+            or (bool(idle) and _place(stamped, legs_of, order, routes, steps_of, only=idle))
         )
         if placed:
             reinserted.append(oid)
@@ -849,7 +847,7 @@ def _fewer_routes(
     where :func:`_insert` (used routes only) or :func:`_insert_ejecting` puts it,
     every route touched re-timed exactly and valid; the route is given up when
     all its orders found a place and the plan costs less (a vehicle's fixed
-    cost against the longer days of the others). Routes carrying shipments stay.
+    cost against the longer days of the others).
     Stops at ``deadline`` (a ``time.perf_counter`` value), keeping what it has.
     """
     routes = {
@@ -865,18 +863,16 @@ def _fewer_routes(
         vid = min(pending, key=lambda v: (len(routes[v].route.tasks), v))
         tried.add(vid)
         steps = steps_of[vid]
-        if any(s.order_id is not None and not _movable(stamped, s) for s in steps):
-            continue
         trial = {k: t for k, t in routes.items() if k != vid}
         trial_steps = {k: list(v) for k, v in steps_of.items() if k != vid}
         others = set(trial)
         placed = True
-        for step in steps:
-            if step.order_id is None:
-                continue
-            order = stamped.order(step.order_id)
+        moving = dict.fromkeys(s.order_id for s in steps if s.order_id is not None)
+        for oid in moving:
+            assert oid is not None
+            order = stamped.order(oid)
             if time.perf_counter() >= deadline or not (
-                _insert(stamped, legs_of, order, trial, trial_steps, only=others)
+                _place(stamped, legs_of, order, trial, trial_steps, only=others)
                 or _insert_ejecting(stamped, legs_of, order, trial, trial_steps)
             ):
                 placed = False
@@ -892,6 +888,77 @@ def _fewer_routes(
     plan = Plan(ordered, old.unassigned, old.engine, old.runtime_s)
     matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
     return _Repaired(plan, matrices, repaired.dropped, repaired.reinserted)
+
+
+def _place(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
+) -> bool:
+    """:func:`_insert` a single-stop order, :func:`_insert_shipment` a shipment."""
+    if order.kind is OrderKind.SHIPMENT:
+        return _insert_shipment(stamped, legs_of, order, routes, steps_of, only=only)
+    return _insert(stamped, legs_of, order, routes, steps_of, only=only)
+
+
+def _insert_shipment(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
+) -> bool:
+    """Put a shipment's pickup and delivery (after it) where the re-timed route stays
+    valid, cheapest first, as :func:`_insert` does for one stop."""
+    assert order.pickup is not None and order.delivery is not None
+    p, d = order.pickup.location, order.delivery.location
+    candidates: list[tuple[bool, float, str, int, int]] = []
+    for vehicle in stamped.vehicles:
+        if not order.skills <= vehicle.skills or (only is not None and vehicle.id not in only):
+            continue
+        timed = routes.get(vehicle.id)
+        locs = _step_locations(stamped, vehicle, timed.route if timed else None)
+        dur = stamped.matrix_for(vehicle).durations
+
+        def detour(a: int, b: int, x: int, y: int, dur: IntMatrix = dur) -> float:
+            # a -> x -> y -> b in place of a -> b (-1: an open end).
+            return float(
+                (dur[a, x] if a >= 0 else 0)
+                + dur[x, y]
+                + (dur[y, b] if b >= 0 else 0)
+                - (dur[a, b] if a >= 0 and b >= 0 else 0)
+            )
+
+        gaps = range(len(locs) - 1)
+        for i in gaps:
+            for j in range(i, len(locs) - 1):
+                if i == j:
+                    extra = detour(locs[i], locs[i + 1], p, d)
+                else:
+                    extra = detour(locs[i], locs[i + 1], p, p) + detour(locs[j], locs[j + 1], d, d)
+                candidates.append((timed is None, extra, vehicle.id, i, j))
+    candidates.sort()
+    for _, _, vid, i, j in candidates[:_INSERTION_CANDIDATES]:
+        steps = steps_of.get(vid, [])
+        new_steps = [
+            *steps[:i],
+            Step(VisitKind.PICKUP, order_id=order.id),
+            *steps[i:j],
+            Step(VisitKind.DELIVERY, order_id=order.id),
+            *steps[j:],
+        ]
+        timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
+        if not _route_violations(stamped, timed):
+            routes[vid] = timed
+            steps_of[vid] = new_steps
+            return True
+    return False
 
 
 def _movable(stamped: PlanningProblem, step: Step) -> bool:
@@ -913,8 +980,10 @@ def _insert_ejecting(
 
     The best few positions by detour on the stamped matrix, each with the stops
     next to it (``_EJECTION_SPAN`` either side) as the one to move out; the first
-    exchange whose two re-timed routes stay valid is kept.
+    exchange whose two re-timed routes stay valid is kept. Not for shipments.
     """
+    if order.kind is OrderKind.SHIPMENT:
+        return False
     loc = order.single_stop.location
     candidates: list[tuple[float, str, int]] = []
     for vid, timed in routes.items():
