@@ -825,7 +825,7 @@ def _insert(
             candidates.append((timed is None, extra, vehicle.id, pos))
     candidates.sort()
     for _, _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
-        steps = steps_of.get(vid, [])
+        steps = steps_of.get(vid) or _idle_steps(stamped.vehicle(vid))
         new_steps = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
         timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
         if not _route_violations(stamped, timed):
@@ -945,7 +945,7 @@ def _insert_shipment(
                 candidates.append((timed is None, extra, vehicle.id, i, j))
     candidates.sort()
     for _, _, vid, i, j in candidates[:_INSERTION_CANDIDATES]:
-        steps = steps_of.get(vid, [])
+        steps = steps_of.get(vid) or _idle_steps(stamped.vehicle(vid))
         new_steps = [
             *steps[:i],
             Step(VisitKind.PICKUP, order_id=order.id),
@@ -1028,12 +1028,16 @@ def _step_locations(stamped: PlanningProblem, vehicle: Vehicle, route: Route | N
     """Start, the location of every step, end (-1 for an open end): the insertion gaps."""
     start = stamped.depots[vehicle.start_depot].location if vehicle.start_depot is not None else -1
     end = stamped.depots[vehicle.end_depot].location if vehicle.end_depot is not None else -1
-    middle: list[int] = []
-    if route is not None:
-        middle = [
-            v.location for v in route.visits if v.kind not in (VisitKind.START, VisitKind.END)
-        ]
+    if route is None:
+        # An idle vehicle's steps are its breaks (:func:`_idle_steps`), taken on the way.
+        return [start, *[start] * len(vehicle.breaks), end]
+    middle = [v.location for v in route.visits if v.kind not in (VisitKind.START, VisitKind.END)]
     return [start, *middle, end]
+
+
+def _idle_steps(vehicle: Vehicle) -> list[Step]:
+    """The steps of a vehicle with no stop yet: its breaks, which every route takes."""
+    return [Step(VisitKind.BREAK, break_id=b.id) for b in vehicle.breaks]
 
 
 __all__ = [
