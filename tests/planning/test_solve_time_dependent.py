@@ -301,17 +301,26 @@ def test_the_typical_matrix_averages_each_leg_over_the_vehicles_on_shift() -> No
             Vehicle("early", VAN, shift=TimeWindow(7 * H, 8 * H)),
             Vehicle("late", VAN, shift=TimeWindow(7 * H, 9 * H)),
         ),
-        orders=(deliver("A", 1, 7 * H, 9 * H),),
+        orders=(deliver("A", 1, 8 * H, 9 * H),),
         dimensions=("parcels",),
     )
     legs_of = _legs_by_vehicle(problem, legs)
     stamped = _stamped_problem(problem, legs_of, {}, {"early": 7 * H, "late": 7 * H})
-    typical = _typical_problem(stamped, legs_of, samples=4)
     # Half-hour samples at 07:15, 07:45 (two vehicles each, factor 1) and 08:15, 08:45
     # (one each, factor 2): (2 + 2 + 2 + 2) / 6 = 4/3 of free flow.
+    day = np.rint(base * 4 / 3).astype(np.int64)
+    whole_day = _typical_problem(stamped, legs_of, samples=4, by_window=False)
+    for vehicle in whole_day.vehicles:
+        matrix = whole_day.matrix_for(vehicle)
+        np.testing.assert_array_equal(matrix.durations, day)
+        np.testing.assert_array_equal(matrix.distances, base * 10)
+    # By window: A (08:00-09:00) is left at 08:15 or 08:45 only, in the rush; the
+    # depot and the unvisited place keep the day's average.
+    typical = _typical_problem(stamped, legs_of, samples=4)
     for vehicle in typical.vehicles:
         matrix = typical.matrix_for(vehicle)
-        np.testing.assert_array_equal(matrix.durations, np.rint(base * 4 / 3).astype(np.int64))
+        np.testing.assert_array_equal(matrix.durations[[0, 2]], day[[0, 2]])
+        np.testing.assert_array_equal(matrix.durations[1], 2 * base[1])
         np.testing.assert_array_equal(matrix.distances, base * 10)
 
 

@@ -88,7 +88,8 @@ _MAX_RETIME_ITERATIONS = 60
 _DEPOT_GRANULARITY_S = 60
 #: Share of the time limit the first (cold) round gets when warm rounds follow.
 _FIRST_ROUND_SHARE = 0.6
-#: Share of the time limit the first round gets when it plans on typical travel.
+#: Share of the time limit the search gets when it plans on typical travel (the only
+#: round; the rest goes to repair and to emptying routes).
 _TYPICAL_ROUND_SHARE = 0.8
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
@@ -98,8 +99,10 @@ _TYPICAL_SAMPLES = 24
 _TYPICAL_MIN_STEP_S = 1800
 #: Candidate insertions tried with the exact model per dropped order.
 _INSERTION_CANDIDATES = 12
-#: Stops either side of an insertion position tried as the one to move out for it.
-_EJECTION_SPAN = 3
+#: Positions tried for an order that must take another's place, and the stops either
+#: side of each tried as the one to move out for it.
+_EJECTION_POSITIONS = 8
+_EJECTION_SPAN = 2
 #: Violations that re-timing can cause (anything else was already wrong).
 _TIMING_CODES = frozenset(
     {
@@ -295,7 +298,7 @@ def solve_time_dependent(
             first = stamped
             if typical:
                 first = _typical_problem(stamped, legs_of)
-                share = _TYPICAL_ROUND_SHARE if rounds > 1 else 0.9
+                share = _TYPICAL_ROUND_SHARE
             budget = max(0.1, left * share)
             promised = solve(
                 first,
@@ -329,9 +332,9 @@ def solve_time_dependent(
             )
         )
         candidates.append((stamped, promised, error, repaired))
-        if typical and len(repaired.plan.unassigned) <= len(promised.unassigned):
-            # Planned on typical travel and repaired on the true legs without losing an
-            # order: the stamped rounds would only trade it for a plan made on guesses.
+        if typical:
+            # Planned on typical travel, re-timed and repaired on the true legs: warm
+            # rounds on stamped guesses cost more than the repair (docs/robust.md).
             break
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
         if legs_of is not true_legs:
@@ -455,7 +458,11 @@ def _warm_solve(
 
 
 def _typical_problem(
-    stamped: PlanningProblem, legs_of: Mapping[str, LegModel], *, samples: int = _TYPICAL_SAMPLES
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    *,
+    samples: int = _TYPICAL_SAMPLES,
+    by_window: bool = True,
 ) -> PlanningProblem:
     """``stamped`` with every profile's matrix at the typical travel of its vehicles' day.
 
@@ -463,37 +470,57 @@ def _typical_problem(
     the vehicles driving that leg model: at most ``samples`` departures, evenly
     spread over the fleet's working span, each weighing as many vehicles as are
     on shift then. It is the expected duration of a leg left at a random moment
-    of a working day: a plan on it does not know the rush hours, but neither
-    does it over-estimate a leg by the one departure a row was stamped with.
-    Distances are averaged likewise (a fastest path may change with the hour).
+    of a working day, not the one departure a row would be stamped with.
+    With ``by_window`` a stop's row is averaged over the departures from it its
+    time windows allow (window plus service, within the shifts) only: the legs
+    out of a stop served in the evening rush are rush-hour legs. Rows without a
+    window (depots, open stops) keep the whole day's average. Distances are
+    averaged likewise (a fastest path may change with the hour).
     """
     span_start, span_end = _working_span(stamped)
     step = max(_TYPICAL_MIN_STEP_S, (span_end - span_start) / max(1, samples))
     times = [int(t) for t in np.arange(span_start + step / 2, span_end, step)] or [span_start]
     n = len(stamped.locations)
+    leaving: dict[int, list[tuple[int, int]]] = {}
+    if by_window:
+        for order in stamped.orders:
+            for stop in order.stops:
+                for window in stop.time_windows:
+                    if window.is_bounded:
+                        out = leaving.setdefault(stop.location, [])
+                        out.append((window.start + stop.service, window.end + stop.service))
     means: dict[int, TravelMatrix] = {}
     matrices = dict(stamped.matrices)
     for v in stamped.vehicles:
         model = legs_of[v.id]
         if id(model) not in means:
             riders = [u for u in stamped.vehicles if legs_of[u.id] is model]
+            on_shift = np.array(
+                [sum(1 for u in riders if u.shift.start <= t < u.shift.end) for t in times],
+                dtype=np.float64,
+            )
+            if not on_shift.any():
+                on_shift[:] = 1.0
+            weights = np.tile(on_shift, (n, 1))
+            for loc, spans in leaving.items():
+                inside = np.array([any(a <= t <= b for a, b in spans) for t in times])
+                row = on_shift * inside
+                if row.any():
+                    weights[loc] = row
             dur = np.zeros((n, n))
             dist = np.zeros((n, n))
-            weight = 0
-            for t in times:
-                w = sum(1 for u in riders if u.shift.start <= t < u.shift.end)
-                if w == 0:
+            for j, t in enumerate(times):
+                col = weights[:, j]
+                rows = [i for i in range(n) if col[i] > 0]
+                if not rows:
                     continue
-                d, s = model.matrix_rows(list(range(n)), [t] * n)
-                dur += w * d
-                dist += w * s
-                weight += w
-            if weight == 0:
-                d, s = model.matrix_rows(list(range(n)), [span_start] * n)
-                dur, dist, weight = d.astype(np.float64), s.astype(np.float64), 1
+                d, s = model.matrix_rows(rows, [t] * len(rows))
+                dur[rows] += col[rows, None] * d
+                dist[rows] += col[rows, None] * s
+            total = weights.sum(axis=1)[:, None]
             means[id(model)] = TravelMatrix(
-                durations=np.rint(dur / weight).astype(np.int64),
-                distances=np.rint(dist / weight).astype(np.int64),
+                durations=np.rint(dur / total).astype(np.int64),
+                distances=np.rint(dist / total).astype(np.int64),
             )
         matrices[v.type.profile] = means[id(model)]
     return dataclasses.replace(
@@ -978,9 +1005,9 @@ def _insert_ejecting(
     """Put a single-stop order into a used route in place of one of its stops, which
     moves to another used route: where no route has room for it as it is.
 
-    The best few positions by detour on the stamped matrix, each with the stops
-    next to it (``_EJECTION_SPAN`` either side) as the one to move out; the first
-    exchange whose two re-timed routes stay valid is kept. Not for shipments.
+    The best few positions by detour on the stamped matrix (``_EJECTION_POSITIONS``),
+    each with the stops next to it (``_EJECTION_SPAN`` either side) as the one to
+    move out; the first exchange whose two re-timed routes stay valid is kept. Not for shipments.
     """
     if order.kind is OrderKind.SHIPMENT:
         return False
@@ -1001,7 +1028,7 @@ def _insert_ejecting(
             )
             candidates.append((extra, vid, pos))
     candidates.sort()
-    for _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
+    for _, vid, pos in candidates[:_EJECTION_POSITIONS]:
         steps = steps_of[vid]
         with_order = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
         lo, hi = max(0, pos - _EJECTION_SPAN), min(len(steps), pos + _EJECTION_SPAN)
