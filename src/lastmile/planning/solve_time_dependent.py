@@ -28,13 +28,26 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
    orders, then the cheapest re-timed, the first round included.
 5. **Repair** the kept round's re-timed routes with the independent validator:
    a route that breaks a rule under true travel times loses its first
-   offending order until it holds; lost orders are re-inserted where the
-   re-timed route stays valid (cheapest detour first) or reported unassigned
-   with code ``traffic``.
+   offending order until it holds; lost orders are re-inserted (below) or
+   reported unassigned with code ``traffic``.
 
 ``legs`` is one leg model for every vehicle, or one per routing profile (a
 mapping from ``vehicle.type.profile``): a van and a cargo bike then each drive
 their own network's times, in the stamps, the re-timing and the repair alike.
+
+``start="typical"`` (the default) replaces the guessed stamps of steps 1-4 by one
+search on **typical travel**: each leg's duration averaged over departures
+through the vehicles' shifts, a stop's row over the departures its windows allow
+(window plus service: the legs out of an evening stop are evening legs); depot
+rows over the whole day. That plan is re-timed and repaired as in steps 3 and 5
+and kept: on the straight-line days of ``benchmarks/robust_days.py`` (seeds
+101-108) the warm rounds on stamped matrices cost more than the repair of the
+typical plan, often a vehicle more. ``start="stamped"`` runs the rounds above.
+Either way the repair re-inserts a lost order where a re-timed route stays
+valid, then in place of a stop of a used route that moves to another one, then
+into an idle vehicle (shipments: pickup and delivery together); and after the
+round is kept, routes are emptied into the others, the lightest first, while
+that makes the plan cheaper (a vehicle's fixed cost against longer days).
 
 With ``robust`` (:class:`~lastmile.planning.robust.Robustness`) every step above
 drives legs lengthened by buffers sized from the noise model at the time each
@@ -91,6 +104,9 @@ _FIRST_ROUND_SHARE = 0.6
 #: Share of the time limit the search gets when it plans on typical travel (the only
 #: round; the rest goes to repair and to emptying routes).
 _TYPICAL_ROUND_SHARE = 0.8
+#: ... of which the first search gets this share when robust (the second one re-plans
+#: with the buffers restarted where the first plan waits).
+_ROBUST_FIRST_SHARE = 0.5
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
 #: Departures (at most) over the working span averaged into the typical first round's matrices.
@@ -268,8 +284,11 @@ def solve_time_dependent(
 
     ``problem.matrices`` are replaced: every vehicle drives the travel times of
     ``legs`` (one model for all, or ``legs[vehicle.type.profile]``). ``time_limit``
-    (seconds) is shared by the rounds' searches. ``robust`` plans with buffers.
-    ``executor`` runs the first round's searches (see :func:`solve`).
+    (seconds) is shared by the rounds' searches, the repair and the emptying of
+    routes. ``start``: ``"typical"`` (one search on typical travel) or
+    ``"stamped"`` (``rounds`` rounds on stamped matrices); ``fewer_routes``
+    empties routes into the others where that is cheaper. ``robust`` plans with
+    buffers. ``executor`` runs the first round's searches (see :func:`solve`).
     """
     true_legs = legs_of = _legs_by_vehicle(problem, legs)
     if robust is not None and robust.active:
@@ -292,13 +311,21 @@ def solve_time_dependent(
         round_began = time.perf_counter()
         stamped = _stamped_problem(problem, legs_of, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
-        if k == 0:
+        if typical and k > 0:
+            # Robust: the buffers restart where the first plan waits; search again,
+            # from it, on typical travel buffered so.
+            assert promised is not None
+            first = _typical_problem(stamped, legs_of)
+            budget = max(0.1, began + _TYPICAL_ROUND_SHARE * time_limit - time.perf_counter())
+            promised = _warm_solve(first, promised, engine, budget, seed)
+        elif k == 0:
             # Stamping the first matrices may have used up a short limit: search a little.
             share = _FIRST_ROUND_SHARE if rounds > 1 else 0.9
             first = stamped
             if typical:
                 first = _typical_problem(stamped, legs_of)
-                share = _TYPICAL_ROUND_SHARE
+                buffered_again = legs_of is not true_legs and rounds > 1
+                share = _TYPICAL_ROUND_SHARE * (_ROBUST_FIRST_SHARE if buffered_again else 1.0)
             budget = max(0.1, left * share)
             promised = solve(
                 first,
@@ -332,10 +359,6 @@ def solve_time_dependent(
             )
         )
         candidates.append((stamped, promised, error, repaired))
-        if typical:
-            # Planned on typical travel, re-timed and repaired on the true legs: warm
-            # rounds on stamped guesses cost more than the repair (docs/robust.md).
-            break
         stamps, depot_stamps = _restamp(timed, stamps, depot_stamps)
         if legs_of is not true_legs:
             # Where the buffered plan waits, the sum of the legs after starts afresh.
@@ -343,7 +366,17 @@ def solve_time_dependent(
             for model in {id(m): m for m in legs_of.values()}.values():
                 assert isinstance(model, BufferedLegs)
                 model.restart_at(restart)
-    stamped, promised, error, repaired = candidates[_pick(reports, first_exact=typical)]
+        if typical and (k == 1 or legs_of is true_legs):
+            # Planned on typical travel, re-timed and repaired on the true legs: warm
+            # rounds on stamped guesses cost more than the repair (docs/robust.md).
+            break
+    if typical:
+        # The second round is the first with its waits buffered: kept unless it lost orders.
+        last = reports[-1]
+        picked = last.round if last.unassigned <= reports[0].unassigned else 0
+    else:
+        picked = _pick(reports)
+    stamped, promised, error, repaired = candidates[picked]
     if fewer_routes:
         repaired = _fewer_routes(stamped, legs_of, repaired, began + time_limit)
     if legs_of is not true_legs:
@@ -395,7 +428,7 @@ def _legs_by_vehicle(
     return out
 
 
-def _pick(reports: Sequence[RoundReport], *, first_exact: bool = False) -> int:
+def _pick(reports: Sequence[RoundReport]) -> int:
     """The round to keep: fewest orders unassigned after repair; then, among rounds
     whose promises meet the accuracy target (95 % within 60 s), the cheapest after
     repair. The first round's stamps are guesses: it competes for accuracy only
@@ -405,21 +438,7 @@ def _pick(reports: Sequence[RoundReport], *, first_exact: bool = False) -> int:
     (every round's plan is re-timed on the true legs and repaired alike): the
     round kept is then the one with the fewest orders unassigned, then the
     cheapest after repair, the first round included.
-
-    ``first_exact``: the first round was not planned on guessed stamps but on
-    typical travel times (:func:`_typical_problem`) and, like every round, re-timed
-    on the true legs and repaired; it is kept over the round picked above when it
-    leaves fewer orders unassigned, or as many for less.
     """
-    picked = _pick_round(reports)
-    if first_exact and reports:
-        a, b = reports[0], reports[picked]
-        if (a.unassigned, a.final_cost) < (b.unassigned, b.final_cost):
-            return 0
-    return picked
-
-
-def _pick_round(reports: Sequence[RoundReport]) -> int:
     pool = [r for r in reports if r.round > 0] or list(reports)
     fewest = min(r.unassigned for r in pool)
     pool = [r for r in pool if r.unassigned == fewest]
