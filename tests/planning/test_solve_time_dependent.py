@@ -23,17 +23,19 @@ from lastmile.domain import (
 )
 from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
-from lastmile.planning.schedule import Step
+from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve_time_dependent import (
     ArrivalError,
     RoundReport,
     TimeDependentResult,
     _fewer_routes,
+    _lateness,
     _legs_by_vehicle,
     _pick,
     _Repaired,
     _retime,
     _stamped_problem,
+    _tightened,
     _typical_problem,
     solve_time_dependent,
 )
@@ -355,3 +357,28 @@ def test_a_lightly_used_route_is_emptied_into_another_when_that_is_cheaper() -> 
         )
     # Nothing to gain: a single route stays as it is.
     assert _fewer_routes(stamped, legs_of, one, deadline=float("inf")) is one
+
+
+def test_windows_close_earlier_by_how_late_the_true_legs_made_the_first_plan() -> None:
+    # Promised on 07:00 times, B is reached 20 minutes later in the 08:00 rush: its
+    # window closes 20 minutes earlier for the next search; A, on time, keeps its own.
+    orders = [
+        deliver("A", 1, 8 * H + 30 * 60, 8 * H + 35 * 60, service=300),
+        deliver("B", 2, 8 * H + 50 * 60, 10 * H),
+    ]
+    problem, bound = problem_on(triangle(), [0, 1, 2], orders, vehicles=1)
+    legs_of = _legs_by_vehicle(problem, bound)
+    stamped = _stamped_problem(problem, legs_of, {}, {"v0": 7 * H})
+    steps = [Step(VisitKind.JOB, order_id="A"), Step(VisitKind.JOB, order_id="B")]
+    promised = build_route(stamped, stamped.vehicle("v0"), steps)
+    timed = _retime(stamped, legs_of, promised).route
+    late = _lateness([promised], [timed])
+    assert late == {("B", VisitKind.JOB): 1200}
+    tight = _tightened(stamped, late)
+    (a_window,) = tight.order("A").single_stop.time_windows
+    (b_window,) = tight.order("B").single_stop.time_windows
+    assert (a_window.start, a_window.end) == (8 * H + 30 * 60, 8 * H + 35 * 60)
+    assert (b_window.start, b_window.end) == (8 * H + 50 * 60, 10 * H - 1200)
+    # Never before a window opens.
+    (shut,) = _tightened(stamped, {("B", VisitKind.JOB): 5 * H}).order("B").single_stop.time_windows
+    assert shut.start == shut.end == 8 * H + 50 * 60

@@ -80,6 +80,8 @@ from lastmile.domain import (
     OrderKind,
     Plan,
     Route,
+    Stop,
+    TimeWindow,
     Unassigned,
     Vehicle,
     VehicleType,
@@ -104,9 +106,8 @@ _FIRST_ROUND_SHARE = 0.6
 #: Share of the time limit the search gets when it plans on typical travel (the only
 #: round; the rest goes to repair and to emptying routes).
 _TYPICAL_ROUND_SHARE = 0.8
-#: ... of which the first search gets this share when robust (the second one re-plans
-#: with the buffers restarted where the first plan waits).
-_ROBUST_FIRST_SHARE = 0.5
+#: ... of which the first search gets this share (the second one re-plans from it).
+_TYPICAL_FIRST_SHARE = 0.5
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
 #: Departures (at most) over the working span averaged into the typical first round's matrices.
@@ -302,6 +303,7 @@ def solve_time_dependent(
     if method == "shift":
         rounds = 1
     typical = start == "typical" and method == "stamped"
+    lateness: dict[tuple[str, VisitKind], int] | None = None
     began = time.perf_counter()
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
@@ -312,10 +314,11 @@ def solve_time_dependent(
         stamped = _stamped_problem(problem, legs_of, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
         if typical and k > 0:
-            # Robust: the buffers restart where the first plan waits; search again,
-            # from it, on typical travel buffered so.
-            assert promised is not None
-            first = _typical_problem(stamped, legs_of)
+            # Search again from the first plan, on typical travel with every window
+            # closing earlier by as much as the true legs made the first plan late
+            # there (robust: and the buffers restarted where the first plan waits).
+            assert promised is not None and lateness is not None
+            first = _typical_problem(_tightened(stamped, lateness), legs_of)
             budget = max(0.1, began + _TYPICAL_ROUND_SHARE * time_limit - time.perf_counter())
             promised = _warm_solve(first, promised, engine, budget, seed)
         elif k == 0:
@@ -324,8 +327,7 @@ def solve_time_dependent(
             first = stamped
             if typical:
                 first = _typical_problem(stamped, legs_of)
-                buffered_again = legs_of is not true_legs and rounds > 1
-                share = _TYPICAL_ROUND_SHARE * (_ROBUST_FIRST_SHARE if buffered_again else 1.0)
+                share = _TYPICAL_ROUND_SHARE * (_TYPICAL_FIRST_SHARE if rounds > 1 else 1.0)
             budget = max(0.1, left * share)
             promised = solve(
                 first,
@@ -345,6 +347,8 @@ def solve_time_dependent(
         timed = [_retime(stamped, legs_of, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
         repaired = _repair(stamped, legs_of, promised, timed)
+        if k == 0:
+            lateness = _lateness(promised.routes, [t.route for t in timed])
         reports.append(
             RoundReport(
                 round=k,
@@ -366,14 +370,16 @@ def solve_time_dependent(
             for model in {id(m): m for m in legs_of.values()}.values():
                 assert isinstance(model, BufferedLegs)
                 model.restart_at(restart)
-        if typical and (k == 1 or legs_of is true_legs):
+        if typical and k == 1:
             # Planned on typical travel, re-timed and repaired on the true legs: warm
             # rounds on stamped guesses cost more than the repair (docs/robust.md).
             break
-    if typical:
+    if typical and legs_of is not true_legs:
         # The second round is the first with its waits buffered: kept unless it lost orders.
         last = reports[-1]
         picked = last.round if last.unassigned <= reports[0].unassigned else 0
+    elif typical:
+        picked = min(reports, key=lambda r: (r.unassigned, r.final_cost, r.round)).round
     else:
         picked = _pick(reports)
     stamped, promised, error, repaired = candidates[picked]
@@ -545,6 +551,46 @@ def _typical_problem(
     return dataclasses.replace(
         stamped, matrices=matrices, travel_note=f"typical travel of the day ({stamped.travel_note})"
     )
+
+
+def _lateness(
+    promised: Sequence[Route], retimed: Sequence[Route]
+) -> dict[tuple[str, VisitKind], int]:
+    """How much later than promised each stop's service starts once re-timed (> 0 only),
+    by (order id, visit kind)."""
+    late: dict[tuple[str, VisitKind], int] = {}
+    for p, r in zip(promised, retimed, strict=True):
+        for a, b in zip(p.visits, r.visits, strict=True):
+            if a.is_task and a.order_id is not None and b.start > a.start:
+                late[(a.order_id, a.kind)] = b.start - a.start
+    return late
+
+
+def _tightened(
+    problem: PlanningProblem, lateness: Mapping[tuple[str, VisitKind], int]
+) -> PlanningProblem:
+    """``problem`` with each late stop's windows closing earlier by its lateness (never
+    before they open): a time-of-day margin learnt from the first plan's re-timing."""
+
+    def stop(s: Stop | None, late: int) -> Stop | None:
+        if s is None or late <= 0:
+            return s
+        windows = tuple(
+            TimeWindow(w.start, max(w.start, w.end - late)) if w.is_bounded else w
+            for w in s.time_windows
+        )
+        return dataclasses.replace(s, time_windows=windows)
+
+    orders = []
+    for order in problem.orders:
+        if order.kind is OrderKind.SHIPMENT:
+            pickup = stop(order.pickup, lateness.get((order.id, VisitKind.PICKUP), 0))
+            delivery = stop(order.delivery, lateness.get((order.id, VisitKind.DELIVERY), 0))
+        else:
+            late = lateness.get((order.id, VisitKind.JOB), 0)
+            pickup, delivery = stop(order.pickup, late), stop(order.delivery, late)
+        orders.append(dataclasses.replace(order, pickup=pickup, delivery=delivery))
+    return dataclasses.replace(problem, orders=tuple(orders))
 
 
 def _working_span(problem: PlanningProblem) -> tuple[int, int]:
