@@ -374,11 +374,14 @@ def solve_time_dependent(
             # Planned on typical travel, re-timed and repaired on the true legs: warm
             # rounds on stamped guesses cost more than the repair (docs/robust.md).
             break
-    if typical and legs_of is not true_legs:
+    restarts = any(isinstance(m, BufferedLegs) and m.rule.depot_s > 0 for m in legs_of.values())
+    if typical and restarts:
         # The second round is the first with its waits buffered: kept unless it lost orders.
         last = reports[-1]
         picked = last.round if last.unassigned <= reports[0].unassigned else 0
     elif typical:
+        # Both rounds carry the same buffers (none where the plan waits at a target
+        # whose depot buffer is nil): the fewest orders lost, then the cheaper.
         picked = min(reports, key=lambda r: (r.unassigned, r.final_cost, r.round)).round
     else:
         picked = _pick(reports)
