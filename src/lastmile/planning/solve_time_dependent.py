@@ -35,14 +35,19 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
 mapping from ``vehicle.type.profile``): a van and a cargo bike then each drive
 their own network's times, in the stamps, the re-timing and the repair alike.
 
-``start="typical"`` (the default) replaces the guessed stamps of steps 1-4 by one
+``start="typical"`` (the default) replaces the guessed stamps of steps 1-4 by a
 search on **typical travel**: each leg's duration averaged over departures
 through the vehicles' shifts, a stop's row over the departures its windows allow
 (window plus service: the legs out of an evening stop are evening legs); depot
-rows over the whole day. That plan is re-timed and repaired as in steps 3 and 5
-and kept: on the straight-line days of ``benchmarks/robust_days.py`` (seeds
-101-108) the warm rounds on stamped matrices cost more than the repair of the
-typical plan, often a vehicle more. ``start="stamped"`` runs the rounds above.
+rows over the whole day. That plan is re-timed and repaired as in steps 3 and 5,
+then searched again from itself with every window closing earlier by as much as
+the true legs made it late there (:func:`_tightened`; robust: and the rows where
+it waits buffered as depots), re-timed and repaired alike. Kept: the second round
+when it carries more buffers (and lost no more orders), else the one losing fewer
+orders, then the cheaper. On the straight-line days of
+``benchmarks/robust_days.py`` (seeds 101-108) the warm rounds on stamped matrices
+cost more than this, often a vehicle more (docs/robust.md).
+``start="stamped"`` runs the rounds above.
 Either way the repair re-inserts a lost order where a re-timed route stays
 valid, then in place of a stop of a used route that moves to another one, then
 into an idle vehicle (shipments: pickup and delivery together); and after the
