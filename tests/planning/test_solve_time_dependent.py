@@ -13,6 +13,8 @@ from lastmile.domain import (
     Depot,
     Order,
     OrderKind,
+    Plan,
+    Route,
     Stop,
     TimeWindow,
     Vehicle,
@@ -21,13 +23,23 @@ from lastmile.domain import (
 )
 from lastmile.exceptions import InputError
 from lastmile.planning import PlanningProblem
+from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve_time_dependent import (
     ArrivalError,
     RoundReport,
     TimeDependentResult,
+    _fewer_routes,
+    _lateness,
+    _legs_by_vehicle,
     _pick,
+    _Repaired,
+    _retime,
+    _stamped_problem,
+    _tightened,
+    _typical_problem,
     solve_time_dependent,
 )
+from lastmile.travel.matrix import IntMatrix, TravelMatrix
 from lastmile.travel.synthetic import GridNetwork, grid_network
 from lastmile.travel.time_dependent import BoundModel, TimeDependentModel
 from lastmile.travel.traffic import TrafficProfile
@@ -139,7 +151,9 @@ def test_stamped_rounds_keep_promises_within_a_minute() -> None:
         width = int(rng.choice([H, 2 * H]))
         orders.append(deliver(f"o{i}", i + 1, start, start + width, service=240))
     problem, bound = problem_on(net, nodes, orders, vehicles=4)
-    result = solve_time_dependent(problem, bound, rounds=3, time_limit=3.0, workers=1, seed=3)
+    result = solve_time_dependent(
+        problem, bound, rounds=3, start="stamped", time_limit=3.0, workers=1, seed=3
+    )
     assert len(result.rounds) == 3
     assert result.error.n == sum(len(r.tasks) for r in result.promised.routes)
     assert result.error.p95_s <= 60 and result.error.within_60s >= 0.95
@@ -171,6 +185,8 @@ def test_input_checks() -> None:
         solve_time_dependent(problem, bound, method="magic")
     with pytest.raises(InputError, match="rounds"):
         solve_time_dependent(problem, bound, rounds=0)
+    with pytest.raises(InputError, match="start"):
+        solve_time_dependent(problem, bound, start="magic")
     small, _ = problem_on(triangle(), [0, 1], [deliver("A", 1, 8 * H, 9 * H)], vehicles=1)
     with pytest.raises(InputError, match="legs"):
         solve_time_dependent(small, bound)
@@ -239,3 +255,130 @@ def test_the_round_kept_is_the_cheapest_accurate_one_else_the_cheapest() -> None
     assert _pick(rounds) == 0
     rounds = [_report(0, 0.4, 2, 100), _report(1, 0.5, 1, 130), _report(2, 0.3, 1, 120)]
     assert _pick(rounds) == 2
+
+
+def test_the_default_first_round_on_typical_travel_is_timed_exactly() -> None:
+    net = grid_network(rows=14, cols=14, spacing_m=500, seed=7)
+    rng = np.random.default_rng(7)
+    nodes = [int(x) for x in rng.choice(net.num_nodes, 41, replace=False)]
+    orders = []
+    for i in range(40):
+        start = int(rng.integers(7, 16)) * H
+        width = int(rng.choice([H, 2 * H]))
+        orders.append(deliver(f"o{i}", i + 1, start, start + width, service=240))
+    problem, bound = problem_on(net, nodes, orders, vehicles=4)
+    result = solve_time_dependent(problem, bound, time_limit=3.0, workers=1, seed=3)
+    # The default first round plans on typical travel and is repaired on the true legs.
+    assert result.rounds[0].round == 0
+    served = {v.order_id for r in result.plan.routes for v in r.tasks}
+    listed = {u.order_id for u in result.plan.unassigned}
+    assert served | listed == {o.id for o in orders} and not served & listed
+    assert_timed_exactly(result, bound)
+
+
+class _RushLegs:
+    """Every leg its free-flow ``base`` time before 08:00 and twice that from 08:00."""
+
+    def __init__(self, base: IntMatrix) -> None:
+        self.base = base
+
+    @property
+    def size(self) -> int:
+        return int(self.base.shape[0])
+
+    def matrix_rows(self, rows: list[int], departures: list[int]) -> tuple[IntMatrix, IntMatrix]:
+        factor = np.array([2 if t >= 8 * H else 1 for t in departures])[:, None]
+        return self.base[rows] * factor, self.base[rows] * 10
+
+
+def test_the_typical_matrix_averages_each_leg_over_the_vehicles_on_shift() -> None:
+    base = np.array([[0, 600, 900], [600, 0, 300], [900, 300, 0]], dtype=np.int64)
+    legs = _RushLegs(base)
+    problem = PlanningProblem(
+        locations=triangle().locations([0, 1, 2]),
+        matrices={"car": TravelMatrix(base, base * 10)},
+        depots=(Depot("depot", 0),),
+        vehicles=(
+            # 07:00-09:00 and 07:00-08:00: two vehicles on shift before 08:00, one after.
+            Vehicle("early", VAN, shift=TimeWindow(7 * H, 8 * H)),
+            Vehicle("late", VAN, shift=TimeWindow(7 * H, 9 * H)),
+        ),
+        orders=(deliver("A", 1, 8 * H, 9 * H),),
+        dimensions=("parcels",),
+    )
+    legs_of = _legs_by_vehicle(problem, legs)
+    stamped = _stamped_problem(problem, legs_of, {}, {"early": 7 * H, "late": 7 * H})
+    # Half-hour samples at 07:15, 07:45 (two vehicles each, factor 1) and 08:15, 08:45
+    # (one each, factor 2): (2 + 2 + 2 + 2) / 6 = 4/3 of free flow.
+    day = np.rint(base * 4 / 3).astype(np.int64)
+    whole_day = _typical_problem(stamped, legs_of, samples=4, by_window=False)
+    for vehicle in whole_day.vehicles:
+        matrix = whole_day.matrix_for(vehicle)
+        np.testing.assert_array_equal(matrix.durations, day)
+        np.testing.assert_array_equal(matrix.distances, base * 10)
+    # By window: A (08:00-09:00) is left at 08:15 or 08:45 only, in the rush; the
+    # depot and the unvisited place keep the day's average.
+    typical = _typical_problem(stamped, legs_of, samples=4)
+    for vehicle in typical.vehicles:
+        matrix = typical.matrix_for(vehicle)
+        np.testing.assert_array_equal(matrix.durations[[0, 2]], day[[0, 2]])
+        np.testing.assert_array_equal(matrix.durations[1], 2 * base[1])
+        np.testing.assert_array_equal(matrix.distances, base * 10)
+
+
+def test_a_lightly_used_route_is_emptied_into_another_when_that_is_cheaper() -> None:
+    # Two vehicles with a fixed cost each serve one stop apiece, hours apart: one van
+    # can take both, and saves a fixed cost for a longer day.
+    fixed = VehicleType("van", (50,), cost_per_hour=3600, fixed_cost=20_000)
+    orders = [deliver("A", 1, 9 * H, 10 * H), deliver("B", 2, 13 * H, 14 * H)]
+    problem, bound = problem_on(triangle(), [0, 1, 2], orders, vehicles=2)
+    problem = dataclasses.replace(
+        problem, vehicles=tuple(dataclasses.replace(v, type=fixed) for v in problem.vehicles)
+    )
+    legs_of = _legs_by_vehicle(problem, bound)
+    stamped = _stamped_problem(
+        problem, legs_of, {}, {v.id: v.shift.start for v in problem.vehicles}
+    )
+    timed = [
+        _retime(stamped, legs_of, Route("v0", ()), [Step(VisitKind.JOB, order_id="A")]),
+        _retime(stamped, legs_of, Route("v1", ()), [Step(VisitKind.JOB, order_id="B")]),
+    ]
+    plan = Plan(tuple(t.route for t in timed), ())
+    two = _Repaired(plan, {t.route.vehicle_id: (t.durations, t.distances) for t in timed}, [], [])
+    one = _fewer_routes(stamped, legs_of, two, deadline=float("inf"))
+    assert len(one.plan.routes) == 1 and one.plan.cost < two.plan.cost
+    (route,) = one.plan.routes
+    assert [v.order_id for v in route.tasks] == ["A", "B"]
+    for prev, cur in itertools.pairwise(route.visits):
+        if cur.kind is VisitKind.BREAK or prev.location == cur.location:
+            continue
+        assert cur.arrival == prev.departure + bound.leg_duration(
+            prev.location, cur.location, prev.departure
+        )
+    # Nothing to gain: a single route stays as it is.
+    assert _fewer_routes(stamped, legs_of, one, deadline=float("inf")) is one
+
+
+def test_windows_close_earlier_by_how_late_the_true_legs_made_the_first_plan() -> None:
+    # Promised on 07:00 times, B is reached 20 minutes later in the 08:00 rush: its
+    # window closes 20 minutes earlier for the next search; A, on time, keeps its own.
+    orders = [
+        deliver("A", 1, 8 * H + 30 * 60, 8 * H + 35 * 60, service=300),
+        deliver("B", 2, 8 * H + 50 * 60, 10 * H),
+    ]
+    problem, bound = problem_on(triangle(), [0, 1, 2], orders, vehicles=1)
+    legs_of = _legs_by_vehicle(problem, bound)
+    stamped = _stamped_problem(problem, legs_of, {}, {"v0": 7 * H})
+    steps = [Step(VisitKind.JOB, order_id="A"), Step(VisitKind.JOB, order_id="B")]
+    promised = build_route(stamped, stamped.vehicle("v0"), steps)
+    timed = _retime(stamped, legs_of, promised).route
+    late = _lateness([promised], [timed])
+    assert late == {("B", VisitKind.JOB): 1200}
+    tight = _tightened(stamped, late)
+    (a_window,) = tight.order("A").single_stop.time_windows
+    (b_window,) = tight.order("B").single_stop.time_windows
+    assert (a_window.start, a_window.end) == (8 * H + 30 * 60, 8 * H + 35 * 60)
+    assert (b_window.start, b_window.end) == (8 * H + 50 * 60, 10 * H - 1200)
+    # Never before a window opens.
+    (shut,) = _tightened(stamped, {("B", VisitKind.JOB): 5 * H}).order("B").single_stop.time_windows
+    assert shut.start == shut.end == 8 * H + 50 * 60

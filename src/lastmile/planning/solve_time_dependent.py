@@ -28,13 +28,31 @@ matrices*, exact re-timing and repair (docs/traffic.md has the measurements):
    orders, then the cheapest re-timed, the first round included.
 5. **Repair** the kept round's re-timed routes with the independent validator:
    a route that breaks a rule under true travel times loses its first
-   offending order until it holds; lost orders are re-inserted where the
-   re-timed route stays valid (cheapest detour first) or reported unassigned
-   with code ``traffic``.
+   offending order until it holds; lost orders are re-inserted (below) or
+   reported unassigned with code ``traffic``.
 
 ``legs`` is one leg model for every vehicle, or one per routing profile (a
 mapping from ``vehicle.type.profile``): a van and a cargo bike then each drive
 their own network's times, in the stamps, the re-timing and the repair alike.
+
+``start="typical"`` (the default) replaces the guessed stamps of steps 1-4 by a
+search on **typical travel**: each leg's duration averaged over departures
+through the vehicles' shifts, a stop's row over the departures its windows allow
+(window plus service: the legs out of an evening stop are evening legs); depot
+rows over the whole day. That plan is re-timed and repaired as in steps 3 and 5,
+then searched again from itself with every window closing earlier by as much as
+the true legs made it late there (:func:`_tightened`; robust: and the rows where
+it waits buffered as depots), re-timed and repaired alike. Kept: the second round
+when it carries more buffers (and lost no more orders), else the one losing fewer
+orders, then the cheaper. On the straight-line days of
+``benchmarks/robust_days.py`` (seeds 101-108) the warm rounds on stamped matrices
+cost more than this, often a vehicle more (docs/robust.md).
+``start="stamped"`` runs the rounds above.
+Either way the repair re-inserts a lost order where a re-timed route stays
+valid, then in place of a stop of a used route that moves to another one, then
+into an idle vehicle (shipments: pickup and delivery together); and after the
+round is kept, routes are emptied into the others, the lightest first, while
+that makes the plan cheaper (a vehicle's fixed cost against longer days).
 
 With ``robust`` (:class:`~lastmile.planning.robust.Robustness`) every step above
 drives legs lengthened by buffers sized from the noise model at the time each
@@ -55,7 +73,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -67,6 +85,8 @@ from lastmile.domain import (
     OrderKind,
     Plan,
     Route,
+    Stop,
+    TimeWindow,
     Unassigned,
     Vehicle,
     VehicleType,
@@ -88,10 +108,23 @@ _MAX_RETIME_ITERATIONS = 60
 _DEPOT_GRANULARITY_S = 60
 #: Share of the time limit the first (cold) round gets when warm rounds follow.
 _FIRST_ROUND_SHARE = 0.6
+#: Share of the time limit the search gets when it plans on typical travel (the only
+#: round; the rest goes to repair and to emptying routes).
+_TYPICAL_ROUND_SHARE = 0.8
+#: ... of which the first search gets this share (the second one re-plans from it).
+_TYPICAL_FIRST_SHARE = 0.5
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
+#: Departures (at most) over the working span averaged into the typical first round's matrices.
+_TYPICAL_SAMPLES = 24
+#: ... at least this far apart (s).
+_TYPICAL_MIN_STEP_S = 1800
 #: Candidate insertions tried with the exact model per dropped order.
-_INSERTION_CANDIDATES = 6
+_INSERTION_CANDIDATES = 12
+#: Positions tried for an order that must take another's place, and the stops either
+#: side of each tried as the one to move out for it.
+_EJECTION_POSITIONS = 8
+_EJECTION_SPAN = 2
 #: Violations that re-timing can cause (anything else was already wrong).
 _TIMING_CODES = frozenset(
     {
@@ -244,6 +277,8 @@ def solve_time_dependent(
     *,
     method: str = "stamped",
     rounds: int = 4,
+    start: str = "typical",
+    fewer_routes: bool = True,
     engine: str = "auto",
     time_limit: float = 10.0,
     seed: int = 0,
@@ -255,18 +290,25 @@ def solve_time_dependent(
 
     ``problem.matrices`` are replaced: every vehicle drives the travel times of
     ``legs`` (one model for all, or ``legs[vehicle.type.profile]``). ``time_limit``
-    (seconds) is shared by the rounds' searches. ``robust`` plans with buffers.
-    ``executor`` runs the first round's searches (see :func:`solve`).
+    (seconds) is shared by the rounds' searches, the repair and the emptying of
+    routes. ``start``: ``"typical"`` (one search on typical travel) or
+    ``"stamped"`` (``rounds`` rounds on stamped matrices); ``fewer_routes``
+    empties routes into the others where that is cheaper. ``robust`` plans with
+    buffers. ``executor`` runs the first round's searches (see :func:`solve`).
     """
     true_legs = legs_of = _legs_by_vehicle(problem, legs)
     if robust is not None and robust.active:
         legs_of = dict(buffered_legs(problem, true_legs, robust))
     if method not in ("stamped", "shift"):
         raise InputError(f"unknown method {method!r} (use stamped or shift)", where="method")
+    if start not in ("typical", "stamped"):
+        raise InputError(f"unknown start {start!r} (use typical or stamped)", where="start")
     if rounds < 1:
         raise InputError(f"must be >= 1, got {rounds}", where="rounds")
     if method == "shift":
         rounds = 1
+    typical = start == "typical" and method == "stamped"
+    lateness: dict[tuple[str, VisitKind], int] | None = None
     began = time.perf_counter()
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
@@ -276,11 +318,24 @@ def solve_time_dependent(
         round_began = time.perf_counter()
         stamped = _stamped_problem(problem, legs_of, stamps, depot_stamps)
         left = time_limit - (time.perf_counter() - began)
-        if k == 0:
+        if typical and k > 0:
+            # Search again from the first plan, on typical travel with every window
+            # closing earlier by as much as the true legs made the first plan late
+            # there (robust: and the buffers restarted where the first plan waits).
+            assert promised is not None and lateness is not None
+            first = _typical_problem(_tightened(stamped, lateness), legs_of)
+            budget = max(0.1, began + _TYPICAL_ROUND_SHARE * time_limit - time.perf_counter())
+            promised = _warm_solve(first, promised, engine, budget, seed)
+        elif k == 0:
             # Stamping the first matrices may have used up a short limit: search a little.
-            budget = max(0.1, left * (_FIRST_ROUND_SHARE if rounds > 1 else 0.9))
+            share = _FIRST_ROUND_SHARE if rounds > 1 else 0.9
+            first = stamped
+            if typical:
+                first = _typical_problem(stamped, legs_of)
+                share = _TYPICAL_ROUND_SHARE * (_TYPICAL_FIRST_SHARE if rounds > 1 else 1.0)
+            budget = max(0.1, left * share)
             promised = solve(
-                stamped,
+                first,
                 engine=engine,
                 time_limit=budget,
                 seed=seed,
@@ -297,6 +352,8 @@ def solve_time_dependent(
         timed = [_retime(stamped, legs_of, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
         repaired = _repair(stamped, legs_of, promised, timed)
+        if k == 0:
+            lateness = _lateness(promised.routes, [t.route for t in timed])
         reports.append(
             RoundReport(
                 round=k,
@@ -318,7 +375,24 @@ def solve_time_dependent(
             for model in {id(m): m for m in legs_of.values()}.values():
                 assert isinstance(model, BufferedLegs)
                 model.restart_at(restart)
-    stamped, promised, error, repaired = candidates[_pick(reports)]
+        if typical and k == 1:
+            # Planned on typical travel, re-timed and repaired on the true legs: warm
+            # rounds on stamped guesses cost more than the repair (docs/robust.md).
+            break
+    restarts = any(isinstance(m, BufferedLegs) and m.rule.depot_s > 0 for m in legs_of.values())
+    if typical and restarts:
+        # The second round is the first with its waits buffered: kept unless it lost orders.
+        last = reports[-1]
+        picked = last.round if last.unassigned <= reports[0].unassigned else 0
+    elif typical:
+        # Both rounds carry the same buffers (none where the plan waits at a target
+        # whose depot buffer is nil): the fewest orders lost, then the cheaper.
+        picked = min(reports, key=lambda r: (r.unassigned, r.final_cost, r.round)).round
+    else:
+        picked = _pick(reports)
+    stamped, promised, error, repaired = candidates[picked]
+    if fewer_routes:
+        repaired = _fewer_routes(stamped, legs_of, repaired, began + time_limit)
     if legs_of is not true_legs:
         # The buffers become waiting: each route leaves when it did, on the true legs.
         kept = repaired.plan
@@ -414,6 +488,117 @@ def _warm_solve(
 
 
 # -- stamps --------------------------------------------------------------------------------
+
+
+def _typical_problem(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    *,
+    samples: int = _TYPICAL_SAMPLES,
+    by_window: bool = True,
+) -> PlanningProblem:
+    """``stamped`` with every profile's matrix at the typical travel of its vehicles' day.
+
+    Each leg takes its duration averaged over departures through the shifts of
+    the vehicles driving that leg model: at most ``samples`` departures, evenly
+    spread over the fleet's working span, each weighing as many vehicles as are
+    on shift then. It is the expected duration of a leg left at a random moment
+    of a working day, not the one departure a row would be stamped with.
+    With ``by_window`` a stop's row is averaged over the departures from it its
+    time windows allow (window plus service, within the shifts) only: the legs
+    out of a stop served in the evening rush are rush-hour legs. Rows without a
+    window (depots, open stops) keep the whole day's average. Distances are
+    averaged likewise (a fastest path may change with the hour).
+    """
+    span_start, span_end = _working_span(stamped)
+    step = max(_TYPICAL_MIN_STEP_S, (span_end - span_start) / max(1, samples))
+    times = [int(t) for t in np.arange(span_start + step / 2, span_end, step)] or [span_start]
+    n = len(stamped.locations)
+    leaving: dict[int, list[tuple[int, int]]] = {}
+    if by_window:
+        for order in stamped.orders:
+            for stop in order.stops:
+                for window in stop.time_windows:
+                    if window.is_bounded:
+                        out = leaving.setdefault(stop.location, [])
+                        out.append((window.start + stop.service, window.end + stop.service))
+    means: dict[int, TravelMatrix] = {}
+    matrices = dict(stamped.matrices)
+    for v in stamped.vehicles:
+        model = legs_of[v.id]
+        if id(model) not in means:
+            riders = [u for u in stamped.vehicles if legs_of[u.id] is model]
+            on_shift = np.array(
+                [sum(1 for u in riders if u.shift.start <= t < u.shift.end) for t in times],
+                dtype=np.float64,
+            )
+            if not on_shift.any():
+                on_shift[:] = 1.0
+            weights = np.tile(on_shift, (n, 1))
+            for loc, spans in leaving.items():
+                inside = np.array([any(a <= t <= b for a, b in spans) for t in times])
+                row = on_shift * inside
+                if row.any():
+                    weights[loc] = row
+            dur = np.zeros((n, n))
+            dist = np.zeros((n, n))
+            for j, t in enumerate(times):
+                col = weights[:, j]
+                rows = [i for i in range(n) if col[i] > 0]
+                if not rows:
+                    continue
+                d, s = model.matrix_rows(rows, [t] * len(rows))
+                dur[rows] += col[rows, None] * d
+                dist[rows] += col[rows, None] * s
+            total = weights.sum(axis=1)[:, None]
+            means[id(model)] = TravelMatrix(
+                durations=np.rint(dur / total).astype(np.int64),
+                distances=np.rint(dist / total).astype(np.int64),
+            )
+        matrices[v.type.profile] = means[id(model)]
+    return dataclasses.replace(
+        stamped, matrices=matrices, travel_note=f"typical travel of the day ({stamped.travel_note})"
+    )
+
+
+def _lateness(
+    promised: Sequence[Route], retimed: Sequence[Route]
+) -> dict[tuple[str, VisitKind], int]:
+    """How much later than promised each stop's service starts once re-timed (> 0 only),
+    by (order id, visit kind)."""
+    late: dict[tuple[str, VisitKind], int] = {}
+    for p, r in zip(promised, retimed, strict=True):
+        for a, b in zip(p.visits, r.visits, strict=True):
+            if a.is_task and a.order_id is not None and b.start > a.start:
+                late[(a.order_id, a.kind)] = b.start - a.start
+    return late
+
+
+def _tightened(
+    problem: PlanningProblem, lateness: Mapping[tuple[str, VisitKind], int]
+) -> PlanningProblem:
+    """``problem`` with each late stop's windows closing earlier by its lateness (never
+    before they open): a time-of-day margin learnt from the first plan's re-timing."""
+
+    def stop(s: Stop | None, late: int) -> Stop | None:
+        if s is None or late <= 0:
+            return s
+        windows = tuple(
+            TimeWindow(w.start, max(w.start, w.end - late)) if w.is_bounded else w
+            for w in s.time_windows
+        )
+        return dataclasses.replace(s, time_windows=windows)
+
+    orders = []
+    for order in problem.orders:
+        if order.kind is OrderKind.SHIPMENT:
+            pickup = stop(order.pickup, lateness.get((order.id, VisitKind.PICKUP), 0))
+            delivery = stop(order.delivery, lateness.get((order.id, VisitKind.DELIVERY), 0))
+        else:
+            late = lateness.get((order.id, VisitKind.JOB), 0)
+            pickup, delivery = stop(order.pickup, late), stop(order.delivery, late)
+        orders.append(dataclasses.replace(order, pickup=pickup, delivery=delivery))
+    return dataclasses.replace(problem, orders=tuple(orders))
 
 
 def _working_span(problem: PlanningProblem) -> tuple[int, int]:
@@ -686,9 +871,12 @@ def _repair(
     reinserted: list[str] = []
     for oid in list(dropped):
         order = stamped.order(oid)
-        if order.kind is OrderKind.SHIPMENT:
-            continue
-        placed = _insert(stamped, legs_of, order, routes, steps_of)
+        idle = {v.id for v in stamped.vehicles if v.id not in routes}
+        placed = (
+            _place(stamped, legs_of, order, routes, steps_of)
+            or _insert_ejecting(stamped, legs_of, order, routes, steps_of)
+            or (bool(idle) and _place(stamped, legs_of, order, routes, steps_of, only=idle))
+        )
         if placed:
             reinserted.append(oid)
     still = [oid for oid in dropped if oid not in reinserted]
@@ -710,16 +898,19 @@ def _insert(
     order: Order,
     routes: dict[str, _Timed],
     steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
 ) -> bool:
     """Put a single-stop order where its re-timed route stays valid, cheapest first.
 
     Positions are ranked by the detour on the stamped matrix (an unused vehicle
     only after every used one); the best few are re-timed exactly and checked.
+    ``only``: the vehicles allowed (all by default).
     """
     loc = order.single_stop.location
     candidates: list[tuple[bool, float, str, int]] = []
     for vehicle in stamped.vehicles:
-        if not order.skills <= vehicle.skills:
+        if not order.skills <= vehicle.skills or (only is not None and vehicle.id not in only):
             continue
         timed = routes.get(vehicle.id)
         locs = _step_locations(stamped, vehicle, timed.route if timed else None)
@@ -734,7 +925,7 @@ def _insert(
             candidates.append((timed is None, extra, vehicle.id, pos))
     candidates.sort()
     for _, _, vid, pos in candidates[:_INSERTION_CANDIDATES]:
-        steps = steps_of.get(vid, [])
+        steps = steps_of.get(vid) or _idle_steps(stamped.vehicle(vid))
         new_steps = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
         timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
         if not _route_violations(stamped, timed):
@@ -744,16 +935,209 @@ def _insert(
     return False
 
 
+def _fewer_routes(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    repaired: _Repaired,
+    deadline: float,
+) -> _Repaired:
+    """Empty routes into the others while that makes the plan cheaper.
+
+    Routes are tried from the fewest stops up: each of a route's orders goes
+    where :func:`_insert` (used routes only) or :func:`_insert_ejecting` puts it,
+    every route touched re-timed exactly and valid; the route is given up when
+    all its orders found a place and the plan costs less (a vehicle's fixed
+    cost against the longer days of the others).
+    Stops at ``deadline`` (a ``time.perf_counter`` value), keeping what it has.
+    """
+    routes = {
+        r.vehicle_id: _Timed(r, *repaired.matrices[r.vehicle_id], 0) for r in repaired.plan.routes
+    }
+    steps_of = {vid: _steps(t.route) for vid, t in routes.items()}
+    removed = False
+    tried: set[str] = set()
+    while time.perf_counter() < deadline:
+        pending = [v for v in routes if v not in tried]
+        if len(routes) < 2 or not pending:
+            break
+        vid = min(pending, key=lambda v: (len(routes[v].route.tasks), v))
+        tried.add(vid)
+        steps = steps_of[vid]
+        trial = {k: t for k, t in routes.items() if k != vid}
+        trial_steps = {k: list(v) for k, v in steps_of.items() if k != vid}
+        others = set(trial)
+        placed = True
+        moving = dict.fromkeys(s.order_id for s in steps if s.order_id is not None)
+        for oid in moving:
+            assert oid is not None
+            order = stamped.order(oid)
+            if time.perf_counter() >= deadline or not (
+                _place(stamped, legs_of, order, trial, trial_steps, only=others)
+                or _insert_ejecting(stamped, legs_of, order, trial, trial_steps)
+            ):
+                placed = False
+                break
+        before = sum(t.route.cost for t in routes.values())
+        if placed and sum(t.route.cost for t in trial.values()) < before:
+            routes, steps_of, removed = trial, trial_steps, True
+            tried.clear()
+    if not removed:
+        return repaired
+    old = repaired.plan
+    ordered = tuple(routes[v.id].route for v in stamped.vehicles if v.id in routes)
+    plan = Plan(ordered, old.unassigned, old.engine, old.runtime_s)
+    matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
+    return _Repaired(plan, matrices, repaired.dropped, repaired.reinserted)
+
+
+def _place(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
+) -> bool:
+    """:func:`_insert` a single-stop order, :func:`_insert_shipment` a shipment."""
+    if order.kind is OrderKind.SHIPMENT:
+        return _insert_shipment(stamped, legs_of, order, routes, steps_of, only=only)
+    return _insert(stamped, legs_of, order, routes, steps_of, only=only)
+
+
+def _insert_shipment(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+    *,
+    only: Set[str] | None = None,
+) -> bool:
+    """Put a shipment's pickup and delivery (after it) where the re-timed route stays
+    valid, cheapest first, as :func:`_insert` does for one stop."""
+    assert order.pickup is not None and order.delivery is not None
+    p, d = order.pickup.location, order.delivery.location
+    candidates: list[tuple[bool, float, str, int, int]] = []
+    for vehicle in stamped.vehicles:
+        if not order.skills <= vehicle.skills or (only is not None and vehicle.id not in only):
+            continue
+        timed = routes.get(vehicle.id)
+        locs = _step_locations(stamped, vehicle, timed.route if timed else None)
+        dur = stamped.matrix_for(vehicle).durations
+
+        def detour(a: int, b: int, x: int, y: int, dur: IntMatrix = dur) -> float:
+            # a -> x -> y -> b in place of a -> b (-1: an open end).
+            return float(
+                (dur[a, x] if a >= 0 else 0)
+                + dur[x, y]
+                + (dur[y, b] if b >= 0 else 0)
+                - (dur[a, b] if a >= 0 and b >= 0 else 0)
+            )
+
+        gaps = range(len(locs) - 1)
+        for i in gaps:
+            for j in range(i, len(locs) - 1):
+                if i == j:
+                    extra = detour(locs[i], locs[i + 1], p, d)
+                else:
+                    extra = detour(locs[i], locs[i + 1], p, p) + detour(locs[j], locs[j + 1], d, d)
+                candidates.append((timed is None, extra, vehicle.id, i, j))
+    candidates.sort()
+    for _, _, vid, i, j in candidates[:_INSERTION_CANDIDATES]:
+        steps = steps_of.get(vid) or _idle_steps(stamped.vehicle(vid))
+        new_steps = [
+            *steps[:i],
+            Step(VisitKind.PICKUP, order_id=order.id),
+            *steps[i:j],
+            Step(VisitKind.DELIVERY, order_id=order.id),
+            *steps[j:],
+        ]
+        timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
+        if not _route_violations(stamped, timed):
+            routes[vid] = timed
+            steps_of[vid] = new_steps
+            return True
+    return False
+
+
+def _movable(stamped: PlanningProblem, step: Step) -> bool:
+    """Whether ``step`` is a single-stop order's visit (one :func:`_insert` can move)."""
+    if step.kind is not VisitKind.JOB or step.order_id is None:
+        return False
+    return stamped.order(step.order_id).kind is not OrderKind.SHIPMENT
+
+
+def _insert_ejecting(
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    order: Order,
+    routes: dict[str, _Timed],
+    steps_of: dict[str, list[Step]],
+) -> bool:
+    """Put a single-stop order into a used route in place of one of its stops, which
+    moves to another used route: where no route has room for it as it is.
+
+    The best few positions by detour on the stamped matrix (``_EJECTION_POSITIONS``),
+    each with the stops next to it (``_EJECTION_SPAN`` either side) as the one to
+    move out; the first exchange whose two re-timed routes stay valid is kept. Not for shipments.
+    """
+    if order.kind is OrderKind.SHIPMENT:
+        return False
+    loc = order.single_stop.location
+    candidates: list[tuple[float, str, int]] = []
+    for vid, timed in routes.items():
+        vehicle = stamped.vehicle(vid)
+        if not order.skills <= vehicle.skills:
+            continue
+        locs = _step_locations(stamped, vehicle, timed.route)
+        dur = stamped.matrix_for(vehicle).durations
+        for pos in range(len(locs) - 1):
+            a, b = locs[pos], locs[pos + 1]
+            extra = float(
+                (dur[a, loc] if a >= 0 else 0)
+                + (dur[loc, b] if b >= 0 else 0)
+                - (dur[a, b] if a >= 0 and b >= 0 else 0)
+            )
+            candidates.append((extra, vid, pos))
+    candidates.sort()
+    for _, vid, pos in candidates[:_EJECTION_POSITIONS]:
+        steps = steps_of[vid]
+        with_order = [*steps[:pos], Step(VisitKind.JOB, order_id=order.id), *steps[pos:]]
+        lo, hi = max(0, pos - _EJECTION_SPAN), min(len(steps), pos + _EJECTION_SPAN)
+        for j in range(lo, hi):
+            if not _movable(stamped, steps[j]):
+                continue
+            out = steps[j].order_id
+            new_steps = [s for s in with_order if s.order_id != out]
+            timed = _retime(stamped, legs_of, Route(vid, ()), new_steps)
+            if _route_violations(stamped, timed):
+                continue
+            trial = {**routes, vid: timed}
+            trial_steps = {**steps_of, vid: new_steps}
+            assert out is not None
+            others = set(routes) - {vid}
+            if _insert(stamped, legs_of, stamped.order(out), trial, trial_steps, only=others):
+                routes.update(trial)
+                steps_of.update(trial_steps)
+                return True
+    return False
+
+
 def _step_locations(stamped: PlanningProblem, vehicle: Vehicle, route: Route | None) -> list[int]:
     """Start, the location of every step, end (-1 for an open end): the insertion gaps."""
     start = stamped.depots[vehicle.start_depot].location if vehicle.start_depot is not None else -1
     end = stamped.depots[vehicle.end_depot].location if vehicle.end_depot is not None else -1
-    middle: list[int] = []
-    if route is not None:
-        middle = [
-            v.location for v in route.visits if v.kind not in (VisitKind.START, VisitKind.END)
-        ]
+    if route is None:
+        # An idle vehicle's steps are its breaks (:func:`_idle_steps`), taken on the way.
+        return [start, *[start] * len(vehicle.breaks), end]
+    middle = [v.location for v in route.visits if v.kind not in (VisitKind.START, VisitKind.END)]
     return [start, *middle, end]
+
+
+def _idle_steps(vehicle: Vehicle) -> list[Step]:
+    """The steps of a vehicle with no stop yet: its breaks, which every route takes."""
+    return [Step(VisitKind.BREAK, break_id=b.id) for b in vehicle.breaks]
 
 
 __all__ = [
