@@ -1160,11 +1160,16 @@ _GROUP_MIN_S = 2.0
 #: budget is planned in parts: on 2,000-stop compact city days at 10 s (seed 218, 10 s,
 #: machine loaded 4 times over) parts of 800 stops were too large for VROOM's
 #: constructions in their share (greedy parts: 23 orders left out), parts of 400 served
-#: every order at 0.4 % above pyvroom, parts of 250 every order at 8 % above it.
+#: every order at 0.4 % above pyvroom, parts of 250 every order at 8 % above it; on
+#: seeds 218, 318, 418 parts of 500 and 340 cost 0.4 % and 4.1 % more in all than 400.
 BIG_PART_STOPS = 400
 #: Share of the budget of such a day's parts; groups of routes improve their plan in
 #: the rest.
 _BIG_PARTS_SHARE = 0.7
+#: The least time left for a wave of groups after such a day's parts: at 10 s on
+#: 2,000-stop compact days (seeds 218, 318, 418, two runs each, load 3-4) 1 s gave
+#: plans 1 % cheaper in all than 2 s (two waves of groups instead of one).
+_BIG_GROUP_MIN_S = 1.0
 #: How far past its budget a group's search may end (VROOM keeps to its limit; the
 #: part also builds its matrices and repairs its routes).
 _GROUP_ALLOWANCE_S = 0.3
@@ -1235,9 +1240,16 @@ def _planned_in_parts(
         start.cost,
     )
     rounds = 0
-    if began + budget - time.perf_counter() >= _GROUP_MIN_S:
+    if began + budget - time.perf_counter() >= _BIG_GROUP_MIN_S:
         start, rounds = _improve_in_groups(
-            problem, start, began + budget, workers, seed, executor, on_progress
+            problem,
+            start,
+            began + budget,
+            workers,
+            seed,
+            executor,
+            on_progress,
+            min_s=_BIG_GROUP_MIN_S,
         )
     label = f"{label} + groups ({rounds} round(s))"
     return dataclasses.replace(start, engine=label), label
@@ -1251,6 +1263,7 @@ def _improve_in_groups(
     seed: int,
     executor: cf.Executor | None,
     on_progress: Progress | None,
+    min_s: float = _GROUP_MIN_S,
 ) -> tuple[Plan, int]:
     """``plan`` improved by VROOM on groups of neighbouring routes until ``end``
     (``time.perf_counter()``), and the number of rounds of groups run.
@@ -1258,6 +1271,7 @@ def _improve_in_groups(
     Each round cuts the routes into groups of about :data:`GROUP_STOPS` stops
     (:func:`~lastmile.planning.decompose.border_groups`: the left-out orders join
     the group of the nearest route, idle vehicles the groups that need them),
+    a wave of groups running while ``min_s`` seconds or more are left,
     offset from the last round's, and searches every group from scratch with
     VROOM on one core per group (when the time left holds fewer waves of groups
     than there are, as many groups as fit, from another place each round, so
@@ -1282,7 +1296,7 @@ def _improve_in_groups(
                 GROUP_STOPS,
                 _GROUP_OFFSETS[rounds % len(_GROUP_OFFSETS)],
             )
-            fit = int(left // _GROUP_MIN_S)  # waves of groups the time left holds
+            fit = int(left // min_s)  # waves of groups the time left holds
             if len(groups) < 2 or fit < 1:
                 break
             if math.ceil(len(groups) / workers) > fit:
