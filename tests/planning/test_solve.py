@@ -320,19 +320,24 @@ def test_a_day_vroom_cannot_construct_whole_is_planned_in_parts_then_groups(
     assert (len(plan.unassigned), plan.cost) < (len(greedy.unassigned), greedy.cost)
 
 
-def test_a_day_vroom_constructs_whole_in_time_is_not_planned_in_parts(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("overrun", [False, True])
+def test_a_day_is_planned_in_parts_only_when_constructions_overrun_and_allowed(
+    monkeypatch: pytest.MonkeyPatch, overrun: bool
 ) -> None:
     import importlib
 
     module = importlib.import_module("lastmile.planning.solve")
     monkeypatch.setattr(module, "GROUP_ABOVE", 200)
     monkeypatch.setattr("lastmile.planning.engines.vroom.cut_short", lambda *a, **k: True)
+    if overrun:  # constructions estimated to overrun, but decompose="off" below
+        monkeypatch.setattr(
+            "lastmile.planning.engines.vroom.whole_construction_seconds", lambda *a, **k: 1e3
+        )
 
     def no_parts(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("planned in parts")
 
     monkeypatch.setattr(module, "_planned_in_parts", no_parts)
     day = _break_day()  # 260 stops: constructions of well under a second
-    plan = solve(day, time_limit=5, workers=2, seed=0)
+    plan = solve(day, time_limit=5, workers=2, seed=0, decompose="off" if overrun else "auto")
     assert plan.engine.startswith("vroom"), plan.engine

@@ -114,8 +114,9 @@ def solve(
     ``decompose``: ``"auto"`` plans days of
     :data:`~lastmile.planning.decompose.DECOMPOSE_ABOVE` stops or more in parts
     (:func:`solve_decomposed`, run on ``executor``
-    when given), ``"on"`` always, ``"off"`` never. Robust plans are never
-    decomposed.
+    when given), and smaller ones whose whole-day VROOM constructions would
+    overrun the limit (:func:`_planned_in_parts`), ``"on"`` always, ``"off"``
+    never. Robust plans are never decomposed.
     """
     from lastmile.planning.unassigned import explain_unassigned
 
@@ -183,7 +184,15 @@ def solve(
             found, label = None, "no time left to search"
         else:
             found, label = _portfolio(
-                solvable, names, budget, seed, workers, on_progress, executor, fallback
+                solvable,
+                names,
+                budget,
+                seed,
+                workers,
+                on_progress,
+                executor,
+                fallback,
+                in_parts=decompose != "off",
             )
         if found is not None and found.engine != "greedy":
             # A search may leave out an order a cheap insertion serves: put it in
@@ -433,9 +442,15 @@ def _portfolio(
     on_progress: Progress | None,
     executor: cf.Executor | None = None,
     fallback: Plan | None = None,
+    *,
+    in_parts: bool = True,
 ) -> tuple[Plan | None, str]:
     """Run the search on every core and keep the best plan (None when every
-    search was stopped at the deadline before it had one)."""
+    search was stopped at the deadline before it had one).
+
+    ``in_parts``: a day whose whole-day VROOM constructions would overrun ``budget``
+    may be planned in parts (:func:`_planned_in_parts`); ``fallback`` is the greedy
+    plan in hand, if any."""
     began = time.perf_counter()
     budget = max(0.1, budget)
     first = names[0]
@@ -510,7 +525,7 @@ def _portfolio(
         # A day whose whole-day search VROOM would cut short long before it
         # converges gets VROOM's constructions only, then VROOM on groups of routes.
         grouped = first == "vroom" and _groups_pay(problem, budget, workers)
-        if grouped and _construction_misses(problem, budget, workers):
+        if in_parts and grouped and _construction_misses(problem, budget, workers):
             # Its whole-day constructions alone would overrun the budget.
             return _planned_in_parts(
                 problem, budget, seed, workers, executor, on_progress, fallback
