@@ -275,3 +275,69 @@ def test_a_day_vroom_cannot_search_whole_uses_its_budget_within_the_allowance(
     assert validate(day, plan).ok
     served = {v.order_id for r in plan.routes for v in r.tasks}
     assert served | {u.order_id for u in plan.unassigned} == {o.id for o in day.orders}
+
+
+def test_long_routes_make_vroom_constructions_estimated_slower() -> None:
+    from lastmile.planning.engines.vroom import whole_construction_seconds
+
+    # the same 2,000 tasks: 45 per vehicle (a compact city day) against 20 (suburbs)
+    long_routes = whole_construction_seconds(2_000, 44, nb_threads=2)
+    short_routes = whole_construction_seconds(2_000, 99, nb_threads=2)
+    assert long_routes > 10.0 > short_routes
+    assert whole_construction_seconds(2_000, 44, nb_threads=1) > long_routes
+
+
+def test_a_day_vroom_cannot_construct_whole_is_planned_in_parts_then_groups(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import importlib
+    import time
+
+    from lastmile.planning.construct import greedy_plan
+
+    module = importlib.import_module("lastmile.planning.solve")
+    # The day stands for a 2,000-stop one whose whole-day constructions overrun the budget.
+    monkeypatch.setattr(module, "GROUP_ABOVE", 200)
+    monkeypatch.setattr(module, "GROUP_STOPS", 90)
+    monkeypatch.setattr(module, "BIG_PART_STOPS", 90)
+    monkeypatch.setattr("lastmile.planning.engines.vroom.cut_short", lambda *a, **k: True)
+    monkeypatch.setattr(
+        "lastmile.planning.engines.vroom.whole_construction_seconds", lambda *a, **k: 1e3
+    )
+    day = _break_day()
+    limit = 10.0
+    began = time.perf_counter()
+    plan = solve(day, time_limit=limit, workers=2, seed=0)
+    wall = time.perf_counter() - began
+    assert plan.engine.startswith("decomposed (vroom"), plan.engine
+    assert "groups (" in plan.engine and "groups (0 round" not in plan.engine, plan.engine
+    assert wall <= limit + max(2.0, 0.05 * limit), wall
+    assert validate(day, plan).ok
+    served = {v.order_id for r in plan.routes for v in r.tasks}
+    assert served | {u.order_id for u in plan.unassigned} == {o.id for o in day.orders}
+    # the greedy plan is the fallback this replaces: the parts and groups do better
+    greedy = greedy_plan(day, deadline=time.perf_counter() + 5)
+    assert (len(plan.unassigned), plan.cost) < (len(greedy.unassigned), greedy.cost)
+
+
+@pytest.mark.parametrize("overrun", [False, True])
+def test_a_day_is_planned_in_parts_only_when_constructions_overrun_and_allowed(
+    monkeypatch: pytest.MonkeyPatch, overrun: bool
+) -> None:
+    import importlib
+
+    module = importlib.import_module("lastmile.planning.solve")
+    monkeypatch.setattr(module, "GROUP_ABOVE", 200)
+    monkeypatch.setattr("lastmile.planning.engines.vroom.cut_short", lambda *a, **k: True)
+    if overrun:  # constructions estimated to overrun, but decompose="off" below
+        monkeypatch.setattr(
+            "lastmile.planning.engines.vroom.whole_construction_seconds", lambda *a, **k: 1e3
+        )
+
+    def no_parts(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("planned in parts")
+
+    monkeypatch.setattr(module, "_planned_in_parts", no_parts)
+    day = _break_day()  # 260 stops: constructions of well under a second
+    plan = solve(day, time_limit=5, workers=2, seed=0, decompose="off" if overrun else "auto")
+    assert plan.engine.startswith("vroom"), plan.engine

@@ -114,8 +114,9 @@ def solve(
     ``decompose``: ``"auto"`` plans days of
     :data:`~lastmile.planning.decompose.DECOMPOSE_ABOVE` stops or more in parts
     (:func:`solve_decomposed`, run on ``executor``
-    when given), ``"on"`` always, ``"off"`` never. Robust plans are never
-    decomposed.
+    when given), and smaller ones whose whole-day VROOM constructions would
+    overrun the limit (:func:`_planned_in_parts`), ``"on"`` always, ``"off"``
+    never. Robust plans are never decomposed.
     """
     from lastmile.planning.unassigned import explain_unassigned
 
@@ -182,7 +183,17 @@ def solve(
         if fallback is not None and budget < _MIN_SEARCH_S:
             found, label = None, "no time left to search"
         else:
-            found, label = _portfolio(solvable, names, budget, seed, workers, on_progress, executor)
+            found, label = _portfolio(
+                solvable,
+                names,
+                budget,
+                seed,
+                workers,
+                on_progress,
+                executor,
+                fallback,
+                in_parts=decompose != "off",
+            )
         if found is not None and found.engine != "greedy":
             # A search may leave out an order a cheap insertion serves: put it in
             # before plans are compared (out of the time kept for checking).
@@ -430,9 +441,16 @@ def _portfolio(
     workers: int,
     on_progress: Progress | None,
     executor: cf.Executor | None = None,
+    fallback: Plan | None = None,
+    *,
+    in_parts: bool = True,
 ) -> tuple[Plan | None, str]:
     """Run the search on every core and keep the best plan (None when every
-    search was stopped at the deadline before it had one)."""
+    search was stopped at the deadline before it had one).
+
+    ``in_parts``: a day whose whole-day VROOM constructions would overrun ``budget``
+    may be planned in parts (:func:`_planned_in_parts`); ``fallback`` is the greedy
+    plan in hand, if any."""
     began = time.perf_counter()
     budget = max(0.1, budget)
     first = names[0]
@@ -507,6 +525,11 @@ def _portfolio(
         # A day whose whole-day search VROOM would cut short long before it
         # converges gets VROOM's constructions only, then VROOM on groups of routes.
         grouped = first == "vroom" and _groups_pay(problem, budget, workers)
+        if in_parts and grouped and _construction_misses(problem, budget, workers):
+            # Its whole-day constructions alone would overrun the budget.
+            return _planned_in_parts(
+                problem, budget, seed, workers, executor, on_progress, fallback
+            )
         vroom_job = _Job(
             "vroom",
             budget,
@@ -1148,6 +1171,20 @@ GROUP_STOPS = 150
 GROUP_ABOVE = 1_000
 #: The least time left after VROOM's plan for a round of groups to be worth starting.
 _GROUP_MIN_S = 2.0
+#: Stops per part when a day whose whole-day VROOM constructions would not fit the
+#: budget is planned in parts: on 2,000-stop compact city days at 10 s (seed 218, 10 s,
+#: machine loaded 4 times over) parts of 800 stops were too large for VROOM's
+#: constructions in their share (greedy parts: 23 orders left out), parts of 400 served
+#: every order at 0.4 % above pyvroom, parts of 250 every order at 8 % above it; on
+#: seeds 218, 318, 418 parts of 500 and 340 cost 0.4 % and 4.1 % more in all than 400.
+BIG_PART_STOPS = 400
+#: Share of the budget of such a day's parts; groups of routes improve their plan in
+#: the rest.
+_BIG_PARTS_SHARE = 0.7
+#: The least time left for a wave of groups after such a day's parts: at 10 s on
+#: 2,000-stop compact days (seeds 218, 318, 418, two runs each, load 3-4) 1 s gave
+#: plans 1 % cheaper in all than 2 s (two waves of groups instead of one).
+_BIG_GROUP_MIN_S = 1.0
 #: How far past its budget a group's search may end (VROOM keeps to its limit; the
 #: part also builds its matrices and repairs its routes).
 _GROUP_ALLOWANCE_S = 0.3
@@ -1168,6 +1205,71 @@ def _groups_pay(problem: PlanningProblem, budget: float, workers: int) -> bool:
     )
 
 
+def _construction_misses(problem: PlanningProblem, budget: float, workers: int) -> bool:
+    """Whether VROOM's constructions of the whole of ``problem`` are estimated
+    (:func:`~lastmile.planning.engines.vroom.whole_construction_seconds`) to take
+    longer than ``budget``: the day is then planned in parts (:func:`_planned_in_parts`).
+    (At 10 s: 2,000-stop compact days of 45 stops per vehicle, 13 s, are; 2,000-stop
+    suburban days of 20, 6 s, and 1,500-stop multi-depot days of 30, 5 s, are not:
+    their whole-day constructions often finish, and parts served them worse.)"""
+    from lastmile.planning.engines.vroom import whole_construction_seconds
+
+    vehicles = sum(1 for v in problem.vehicles if problem.idle_reason(v) is None)
+    estimate = whole_construction_seconds(problem.num_stops, vehicles, workers)
+    return estimate > budget
+
+
+def _planned_in_parts(
+    problem: PlanningProblem,
+    budget: float,
+    seed: int,
+    workers: int,
+    executor: cf.Executor | None,
+    on_progress: Progress | None,
+    fallback: Plan | None,
+) -> tuple[Plan, str]:
+    """A day whose whole-day VROOM constructions would not finish in ``budget``:
+    VROOM on parts of :data:`BIG_PART_STOPS` stops (:func:`solve_decomposed`) in
+    :data:`_BIG_PARTS_SHARE` of it, then VROOM on groups of neighbouring routes
+    (:func:`_improve_in_groups`) for the rest. The groups start from the greedy
+    ``fallback`` instead when it leaves out fewer orders, or as many for less."""
+    began = time.perf_counter()
+    start = solve_decomposed(
+        problem,
+        time_limit=budget * _BIG_PARTS_SHARE,
+        engine="vroom",
+        seed=seed,
+        workers=workers,
+        executor=executor,
+        part_stops=BIG_PART_STOPS,
+        on_progress=on_progress,
+    )
+    label = start.engine
+    if fallback is not None and _rank(fallback) < _rank(start):
+        start, label = fallback, "greedy"
+    log.debug(
+        "day in parts: %s after %.1f s, %d left out, cost %d",
+        label,
+        time.perf_counter() - began,
+        len(start.unassigned),
+        start.cost,
+    )
+    rounds = 0
+    if began + budget - time.perf_counter() >= _BIG_GROUP_MIN_S:
+        start, rounds = _improve_in_groups(
+            problem,
+            start,
+            began + budget,
+            workers,
+            seed,
+            executor,
+            on_progress,
+            min_s=_BIG_GROUP_MIN_S,
+        )
+    label = f"{label} + groups ({rounds} round(s))"
+    return dataclasses.replace(start, engine=label), label
+
+
 def _improve_in_groups(
     problem: PlanningProblem,
     plan: Plan,
@@ -1176,6 +1278,7 @@ def _improve_in_groups(
     seed: int,
     executor: cf.Executor | None,
     on_progress: Progress | None,
+    min_s: float = _GROUP_MIN_S,
 ) -> tuple[Plan, int]:
     """``plan`` improved by VROOM on groups of neighbouring routes until ``end``
     (``time.perf_counter()``), and the number of rounds of groups run.
@@ -1183,6 +1286,7 @@ def _improve_in_groups(
     Each round cuts the routes into groups of about :data:`GROUP_STOPS` stops
     (:func:`~lastmile.planning.decompose.border_groups`: the left-out orders join
     the group of the nearest route, idle vehicles the groups that need them),
+    a wave of groups running while ``min_s`` seconds or more are left,
     offset from the last round's, and searches every group from scratch with
     VROOM on one core per group (when the time left holds fewer waves of groups
     than there are, as many groups as fit, from another place each round, so
@@ -1207,7 +1311,7 @@ def _improve_in_groups(
                 GROUP_STOPS,
                 _GROUP_OFFSETS[rounds % len(_GROUP_OFFSETS)],
             )
-            fit = int(left // _GROUP_MIN_S)  # waves of groups the time left holds
+            fit = int(left // min_s)  # waves of groups the time left holds
             if len(groups) < 2 or fit < 1:
                 break
             if math.ceil(len(groups) / workers) > fit:

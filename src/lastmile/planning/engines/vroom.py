@@ -65,6 +65,14 @@ CONSTRUCTION_EXPONENT = 2.3
 #: not finish in time costs the whole search.
 BUSY_FACTOR = 3.0
 
+#: VROOM's four constructions of a whole large day take about this many seconds per
+#: tasks^2 x tasks per vehicle on two threads: a 2,000-task compact city day with
+#: mixed windows and breaks (45 tasks per vehicle, ``realistic_wide.py`` seed 118)
+#: took 13.3 s on a 2-core machine loaded three to five times over (22.1 s on one
+#: thread); 2,000-task suburban days (20 tasks per vehicle, seeds 120, 220) finish
+#: theirs in well under 10 s.
+WHOLE_S_PER_TASK2_ROUTE = 7.3e-8
+
 #: A whole VROOM search (construction and local search to its end) takes about
 #: ``SEARCH_S_PER_TASK * tasks ** SEARCH_EXPONENT`` seconds: measured with pyvroom 1.15 at
 #: level 1 on 2 threads on generated city days (315, 432, 539 tasks: 0.78, 1.55, 2.35 s
@@ -227,6 +235,17 @@ def construction_seconds(num_tasks: int, exploration_level: int, nb_threads: int
     busy = 1 + (BUSY_FACTOR - 1) * min(1.0, beyond - 1)
     one = HEURISTIC_S_PER_TASK2 * num_tasks**2 * beyond ** (CONSTRUCTION_EXPONENT - 2) * busy
     return float(_searches_per_thread(exploration_level, nb_threads) * one)
+
+
+def whole_construction_seconds(num_tasks: int, num_vehicles: int, nb_threads: int) -> float:
+    """Estimated seconds of VROOM's four constructions (level 0) of a whole day of
+    ``num_tasks`` tasks on ``num_vehicles`` vehicles: :data:`WHOLE_S_PER_TASK2_ROUTE`
+    x tasks^2 x tasks per vehicle for two threads. Unlike :func:`construction_seconds`
+    it tells days of long routes, whose constructions take longest, from days of
+    short ones of the same size."""
+    per_vehicle = num_tasks / max(1, num_vehicles)
+    two_threads = WHOLE_S_PER_TASK2_ROUTE * num_tasks**2 * per_vehicle
+    return float(two_threads * _searches_per_thread(0, nb_threads) / 2)
 
 
 def search_seconds(num_tasks: int) -> float:
