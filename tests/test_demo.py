@@ -79,6 +79,10 @@ def test_the_service_demo_plays_a_small_day_through_the_service(
     }
     # Every order was posted by its address and placed by the service's geocoder.
     assert "14 of 14 orders placed by the service's offline geocoder" in printed
+    # The day is planned with buffers for the travel times' variation, as a
+    # dispatcher who tells customers times would ask (docs/robust.md).
+    # (the request itself: tests/simulate/test_http.py)
+    assert "robust: each stop late with a chance under 50%" in printed.replace("\n", " ")
     record = DayRecord.from_dict(json.loads((out / "record.json").read_text()))
     assert record.source == "service"
     assert {r.profile for r in record.routes} <= {"van", "cargo_bike"}

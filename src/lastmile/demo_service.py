@@ -54,6 +54,8 @@ FLEET = (
 )
 #: A lunch break of half an hour, started between 11:30 and 13:30.
 LUNCH = (11 * 3600 + 1800, 13 * 3600 + 1800, 1800)
+#: The day's plan request's per-stop on-time target (``robust.on_time``).
+DEMO_ROBUST_ON_TIME = 0.5
 #: Played live, the clock starts this many minutes before the first van leaves.
 LEAD_MIN = 10
 
@@ -283,6 +285,9 @@ def run_service_demo(
         # through proofs of delivery. Each stop event recomputes the route's ETAs on
         # the road network, the day's main cost.
         arrived_events=False,
+        # A dispatcher who tells customers times plans with buffers for the day's
+        # variation (docs/robust.md): each stop late with a chance under one half.
+        robust_on_time=DEMO_ROBUST_ON_TIME,
     )
     config = TwinConfig(
         noise=TravelNoise.parse("lognormal:sigma=0.2"),
@@ -339,7 +344,8 @@ def run_service_demo(
         service_day.admin.attempts = 5
         console.print(
             f"entering the day through the API and planning it on the roads "
-            f"(up to {time_limit:g} s) ..."
+            f"(up to {time_limit:g} s, robust: each stop late with a chance under "
+            f"{1 - DEMO_ROBUST_ON_TIME:.0%}) ..."
         )
         try:
             result = service_day.run()

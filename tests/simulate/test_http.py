@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import time
 from collections import Counter
@@ -164,3 +165,37 @@ def test_a_private_service_writes_only_its_own_texts_to_its_file(tmp_path: Path)
         logging.getLogger("lastmile.sms").info("SMS to +33100000000 [x]: another service")
         logging.getLogger("lastmile.sms.private-elsewhere").info("SMS to +331 [y]: and another")
     assert "+331" not in texts.read_text()
+
+
+@pytest.mark.parametrize("on_time", [None, 0.5])
+def test_the_plan_request_asks_for_a_robust_plan_when_the_day_says_so(
+    on_time: float | None,
+) -> None:
+    from lastmile.simulate.http import Api, DayPlan, plan_and_dispatch
+
+    posted: list[dict[str, object]] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/plans":
+            posted.append(json.loads(request.content))
+            return httpx.Response(202, json={"id": "p1"})
+        if request.url.path == "/plans/p1/job":
+            return httpx.Response(200, json={"status": "succeeded"})
+        if request.url.path == "/plans/p1/dispatch":
+            return httpx.Response(200, json={"routes": []})
+        return httpx.Response(404, json={"detail": "not here"})
+
+    spec = DayPlan(robust_on_time=on_time)
+    with httpx.Client(transport=httpx.MockTransport(answer), base_url="http://svc") as client:
+        out = plan_and_dispatch(Api(client, "t"), dt.date(2026, 5, 4), 3.0, spec.robust_on_time)
+    assert out == {"routes": []}
+    expected: dict[str, object] = {"date": "2026-05-04", "time_limit_s": 3.0}
+    if on_time is not None:
+        expected["robust"] = {"on_time": on_time}
+    assert posted == [expected]
+
+
+def test_a_day_refuses_a_robust_target_outside_0_and_1() -> None:
+    for bad in (0.0, 1.0, 1.5):
+        with pytest.raises(InputError, match="robust_on_time"):
+            DayPlan(robust_on_time=bad)

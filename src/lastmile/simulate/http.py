@@ -209,6 +209,9 @@ class DayPlan:
     #: Phones report ``arrived`` at each stop; False: the service learns arrivals from
     #: the GPS pings alone (each reported event recomputes the route's ETAs).
     arrived_events: bool = True
+    #: The plan request's per-stop on-time target (``robust.on_time``, docs/robust.md);
+    #: None plans without buffers.
+    robust_on_time: float | None = None
 
     def __post_init__(self) -> None:
         if self.orders < 1:
@@ -224,6 +227,10 @@ class DayPlan:
             )
         if not 0 <= self.shift[0] < self.shift[1] <= 24 * 3600:
             raise InputError(f"not a shift within the day: {self.shift}", where="shift")
+        if self.robust_on_time is not None and not 0 < self.robust_on_time < 1:
+            raise InputError(
+                f"must be between 0 and 1, got {self.robust_on_time}", where="robust_on_time"
+            )
 
 
 def clock_start(
@@ -362,11 +369,15 @@ def seed_day(
     return people
 
 
-def plan_and_dispatch(api: Api, day: dt.date, time_limit_s: float) -> dict[str, Any]:
-    """Plan ``day`` with the service's planning job and dispatch the plan."""
-    plan = api.call(
-        "POST", "/plans", {"date": day.isoformat(), "time_limit_s": time_limit_s}, expect=202
-    )
+def plan_and_dispatch(
+    api: Api, day: dt.date, time_limit_s: float, robust_on_time: float | None = None
+) -> dict[str, Any]:
+    """Plan ``day`` with the service's planning job (robust to ``robust_on_time`` per
+    stop when given) and dispatch the plan."""
+    request: dict[str, Any] = {"date": day.isoformat(), "time_limit_s": time_limit_s}
+    if robust_on_time is not None:
+        request["robust"] = {"on_time": robust_on_time}
+    plan = api.call("POST", "/plans", request, expect=202)
     deadline = time.monotonic() + time_limit_s + 120
     while (job := api.call("GET", f"/plans/{plan['id']}/job"))["status"] in ("queued", "running"):
         if time.monotonic() > deadline:
@@ -656,7 +667,9 @@ class ServiceDay:
         people = self.seed(
             self.admin, day=day, zone=zone, spec=self.spec, dimensions=org["dimensions"]
         )
-        detail = plan_and_dispatch(self.admin, day, self.spec.time_limit_s)
+        detail = plan_and_dispatch(
+            self.admin, day, self.spec.time_limit_s, self.spec.robust_on_time
+        )
         plan_id = detail["id"]
         orders = self._orders(detail)
         health = self.client.get("/health").json()
