@@ -1032,65 +1032,72 @@ def _fewer_vehicles(
 ) -> _Repaired:
     """Search again with one vehicle fewer, while there is time; kept when cheaper.
 
-    The vehicle of the lightest route (fewest stops) is taken out of ``search`` (the
-    problem the kept round searched on), and so are the idle ones; the engine starts
-    from the plan without that route (its orders to be put back by the search) and
-    must serve every order the plan serves. Its plan is re-timed on ``legs_of`` and
-    repaired as a round's is (an order the engine left out re-inserted by the
-    repair), and kept when it leaves no more orders unassigned and costs less. When
-    the true legs made it late somewhere, the windows there close earlier by as much
-    (:func:`_tightened`, as for the second round) and the engine searches again from
-    its plan, up to ``_FEWER_SEARCH_ATTEMPTS`` times; then the next lightest route is
-    tried. The searches end by ``deadline`` (a ``time.perf_counter`` value), each
-    given half the time left, and none starts with less than
-    ``_FEWER_SEARCH_MIN_S`` left. The engine's own search can move every stop,
-    where :func:`_fewer_routes` only re-inserts the emptied route's orders.
+    A route's vehicle is taken out of ``search`` (the problem the kept round searched
+    on), and so are the idle ones; the engine starts from the plan without that
+    route (its orders to be put back by the search) and must serve every order the
+    plan serves. Its plan is re-timed on ``legs_of`` and repaired as a round's is (an
+    order the engine left out re-inserted by the repair), and kept when it leaves no
+    more orders unassigned and costs less. Every route is tried once, the lightest
+    (fewest stops) first; then again, up to ``_FEWER_SEARCH_ATTEMPTS`` times each, on
+    windows closing earlier by as much as the true legs made the last search late
+    there (:func:`_tightened`, as for the second round), starting from its plan.
+    After a plan is kept, its own routes are tried likewise. The searches end by
+    ``deadline`` (a ``time.perf_counter`` value), each given half the time left, and
+    none starts with less than ``_FEWER_SEARCH_MIN_S`` left. The engine's search can
+    move every stop, where :func:`_fewer_routes` only re-inserts the emptied route's
+    orders.
     """
     current = repaired
-    tried: set[str] = set()
-    while True:
+
+    def queue() -> list[tuple[str, PlanningProblem, Plan, int]]:
         routes = current.plan.routes
-        pending = [r for r in routes if r.vehicle_id not in tried]
-        if len(routes) < 2 or not pending or deadline - time.perf_counter() < _FEWER_SEARCH_MIN_S:
-            return current
-        out = min(pending, key=lambda r: (len(r.tasks), r.vehicle_id))
-        tried.add(out.vehicle_id)
-        kept = [r for r in routes if r is not out]
+        if len(routes) < 2:
+            return []
         served = {v.order_id for r in routes for v in r.visits if v.order_id}
-        using = {r.vehicle_id for r in kept}
-        sub = dataclasses.replace(
-            search,
-            orders=tuple(o for o in search.orders if o.id in served),
-            vehicles=tuple(v for v in search.vehicles if v.id in using),
-        )
-        start = Plan(tuple(kept), (), current.plan.engine)
-        for _ in range(_FEWER_SEARCH_ATTEMPTS):
-            left = deadline - time.perf_counter()
-            if left < _FEWER_SEARCH_MIN_S:
-                break
-            plan = _search_from(sub, start, engine, max(_FEWER_SEARCH_MIN_S, left / 2), seed)
-            if plan is None:
-                break
-            found = {v.order_id for r in plan.routes for v in r.visits if v.order_id}
-            promised = Plan(plan.routes, current.plan.unassigned, plan.engine, plan.runtime_s)
-            timed = [_retime(stamped, legs_of, r) for r in plan.routes]
-            trial = _repair(stamped, legs_of, promised, timed, lost=sorted(served - found))
-            if (
-                len(trial.plan.unassigned) <= len(current.plan.unassigned)
-                and trial.plan.cost < current.plan.cost
-            ):
-                current = _Repaired(
-                    trial.plan,
-                    trial.matrices,
-                    [*current.dropped, *trial.dropped],
-                    [*current.reinserted, *trial.reinserted],
-                )
-                tried.clear()
-                break
-            late = _lateness(plan.routes, [t.route for t in timed])
-            if not trial.dropped or not late:
-                break  # valid as planned and still dearer: tighter windows will not help
-            sub, start = _tightened(sub, late), Plan(plan.routes, (), plan.engine)
+        out = []
+        for route in sorted(routes, key=lambda r: (len(r.tasks), r.vehicle_id)):
+            kept = tuple(r for r in routes if r is not route)
+            using = {r.vehicle_id for r in kept}
+            sub = dataclasses.replace(
+                search,
+                orders=tuple(o for o in search.orders if o.id in served),
+                vehicles=tuple(v for v in search.vehicles if v.id in using),
+            )
+            out.append((route.vehicle_id, sub, Plan(kept, (), current.plan.engine), 1))
+        return out
+
+    pending = queue()
+    while pending:
+        left = deadline - time.perf_counter()
+        if left < _FEWER_SEARCH_MIN_S:
+            break
+        vid, sub, start, attempt = pending.pop(0)
+        plan = _search_from(sub, start, engine, max(_FEWER_SEARCH_MIN_S, left / 2), seed)
+        if plan is None:
+            continue
+        served = {o.id for o in sub.orders}
+        found = {v.order_id for r in plan.routes for v in r.visits if v.order_id}
+        promised = Plan(plan.routes, current.plan.unassigned, plan.engine, plan.runtime_s)
+        timed = [_retime(stamped, legs_of, r) for r in plan.routes]
+        trial = _repair(stamped, legs_of, promised, timed, lost=sorted(served - found))
+        if (
+            len(trial.plan.unassigned) <= len(current.plan.unassigned)
+            and trial.plan.cost < current.plan.cost
+        ):
+            current = _Repaired(
+                trial.plan,
+                trial.matrices,
+                [*current.dropped, *trial.dropped],
+                [*current.reinserted, *trial.reinserted],
+            )
+            pending = queue()
+            continue
+        late = _lateness(plan.routes, [t.route for t in timed])
+        if trial.dropped and late and attempt < _FEWER_SEARCH_ATTEMPTS:
+            # Late on the true legs: search again with the windows closing earlier there.
+            tight = _tightened(sub, late)
+            pending.append((vid, tight, Plan(plan.routes, (), plan.engine), attempt + 1))
+    return current
 
 
 def _search_from(
