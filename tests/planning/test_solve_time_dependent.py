@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import time
 
 import numpy as np
 import pytest
@@ -26,12 +27,15 @@ from lastmile.planning import PlanningProblem
 from lastmile.planning.schedule import Step, build_route
 from lastmile.planning.solve_time_dependent import (
     ArrivalError,
+    LegModel,
     RoundReport,
     TimeDependentResult,
     _fewer_routes,
+    _fewer_vehicles,
     _lateness,
     _legs_by_vehicle,
     _pick,
+    _repair,
     _Repaired,
     _retime,
     _stamped_problem,
@@ -39,6 +43,7 @@ from lastmile.planning.solve_time_dependent import (
     _typical_problem,
     solve_time_dependent,
 )
+from lastmile.planning.validate import validate
 from lastmile.travel.matrix import IntMatrix, TravelMatrix
 from lastmile.travel.synthetic import GridNetwork, grid_network
 from lastmile.travel.time_dependent import BoundModel, TimeDependentModel
@@ -382,3 +387,93 @@ def test_windows_close_earlier_by_how_late_the_true_legs_made_the_first_plan() -
     # Never before a window opens.
     (shut,) = _tightened(stamped, {("B", VisitKind.JOB): 5 * H}).order("B").single_stop.time_windows
     assert shut.start == shut.end == 8 * H + 50 * 60
+
+
+def _two_vans_hours_apart() -> tuple[PlanningProblem, dict[str, LegModel], _Repaired]:
+    """Two vans with a fixed cost each serving one stop, hours apart: one van can take both."""
+    fixed = VehicleType("van", (50,), cost_per_hour=3600, fixed_cost=20_000)
+    orders = [deliver("A", 1, 9 * H, 10 * H), deliver("B", 2, 13 * H, 14 * H)]
+    problem, bound = problem_on(triangle(), [0, 1, 2], orders, vehicles=2)
+    problem = dataclasses.replace(
+        problem, vehicles=tuple(dataclasses.replace(v, type=fixed) for v in problem.vehicles)
+    )
+    legs_of = _legs_by_vehicle(problem, bound)
+    stamped = _stamped_problem(
+        problem, legs_of, {}, {v.id: v.shift.start for v in problem.vehicles}
+    )
+    timed = [
+        _retime(stamped, legs_of, Route("v0", ()), [Step(VisitKind.JOB, order_id="A")]),
+        _retime(stamped, legs_of, Route("v1", ()), [Step(VisitKind.JOB, order_id="B")]),
+    ]
+    plan = Plan(tuple(t.route for t in timed), ())
+    two = _Repaired(plan, {t.route.vehicle_id: (t.durations, t.distances) for t in timed}, [], [])
+    return stamped, legs_of, two
+
+
+def test_a_search_with_a_vehicle_fewer_is_kept_when_it_is_cheaper() -> None:
+    stamped, legs_of, two = _two_vans_hours_apart()
+    one = _fewer_vehicles(
+        stamped,
+        stamped,
+        legs_of,
+        two,
+        engine="pyvrp",
+        seed=1,
+        deadline=time.perf_counter() + 1.0,
+    )
+    assert len(one.plan.routes) == 1 and one.plan.unassigned == ()
+    assert one.plan.cost < two.plan.cost
+    (route,) = one.plan.routes
+    assert {v.order_id for v in route.tasks} == {"A", "B"}
+    # Timed exactly on the true legs, and valid against the matrix it drives.
+    for prev, cur in itertools.pairwise(route.visits):
+        if cur.kind is VisitKind.BREAK or prev.location == cur.location:
+            continue
+        leg = legs_of[route.vehicle_id]
+        assert isinstance(leg, BoundModel)
+        assert cur.arrival == prev.departure + leg.leg_duration(
+            prev.location, cur.location, prev.departure
+        )
+    dur, dist = one.matrices[route.vehicle_id]
+    matrices = dict(stamped.matrices)
+    matrices[stamped.vehicle(route.vehicle_id).type.profile] = TravelMatrix(dur, dist)
+    assert validate(dataclasses.replace(stamped, matrices=matrices), one.plan).ok
+    # A single route has no vehicle to give up; no time left: nothing is searched.
+    assert (
+        _fewer_vehicles(
+            stamped, stamped, legs_of, one, engine="pyvrp", seed=1, deadline=float("inf")
+        )
+        is one
+    )
+    assert (
+        _fewer_vehicles(
+            stamped, stamped, legs_of, two, engine="pyvrp", seed=1, deadline=time.perf_counter()
+        )
+        is two
+    )
+
+
+def test_the_repair_puts_back_orders_the_search_left_out() -> None:
+    stamped, legs_of, two = _two_vans_hours_apart()
+    # A plan serving A only, and B named lost: the repair re-inserts B where it fits.
+    only_a = Plan(two.plan.routes[:1], ())
+    timed = [_retime(stamped, legs_of, r) for r in only_a.routes]
+    repaired = _repair(stamped, legs_of, only_a, timed, lost=["B"])
+    assert repaired.dropped == ["B"] and repaired.reinserted == ["B"]
+    assert repaired.plan.unassigned == ()
+    assert {v.order_id for r in repaired.plan.routes for v in r.tasks} == {"A", "B"}
+
+
+def test_the_plan_comes_back_within_its_time_limit() -> None:
+    net = grid_network(rows=14, cols=14, spacing_m=500, seed=7)
+    rng = np.random.default_rng(11)
+    nodes = [int(x) for x in rng.choice(net.num_nodes, 41, replace=False)]
+    orders = []
+    for i in range(40):
+        start = int(rng.integers(7, 16)) * H
+        orders.append(deliver(f"o{i}", i + 1, start, start + 2 * H, service=240))
+    problem, bound = problem_on(net, nodes, orders, vehicles=4)
+    began = time.perf_counter()
+    result = solve_time_dependent(problem, bound, time_limit=2.0, workers=1, seed=5)
+    assert time.perf_counter() - began <= 2.0 + 2.0
+    assert_timed_exactly(result, bound)

@@ -52,7 +52,11 @@ Either way the repair re-inserts a lost order where a re-timed route stays
 valid, then in place of a stop of a used route that moves to another one, then
 into an idle vehicle (shipments: pickup and delivery together); and after the
 round is kept, routes are emptied into the others, the lightest first, while
-that makes the plan cheaper (a vehicle's fixed cost against longer days).
+that makes the plan cheaper (a vehicle's fixed cost against longer days). The
+time then left goes to the engine's search with one vehicle fewer: the lightest
+route's vehicle (and the idle ones) taken out of the kept round's problem,
+started from the plan without that route; its plan is re-timed and repaired
+alike and kept when it loses no more orders and costs less (:func:`_fewer_vehicles`).
 
 With ``robust`` (:class:`~lastmile.planning.robust.Robustness`) every step above
 drives legs lengthened by buffers sized from the noise model at the time each
@@ -113,6 +117,10 @@ _FIRST_ROUND_SHARE = 0.6
 _TYPICAL_ROUND_SHARE = 0.8
 #: ... of which the first search gets this share (the second one re-plans from it).
 _TYPICAL_FIRST_SHARE = 0.5
+#: Least time (s) worth a search with one vehicle fewer (:func:`_fewer_vehicles`).
+_FEWER_SEARCH_MIN_S = 0.5
+#: Searches (at most) with one given vehicle fewer, each on windows tightened by the last.
+_FEWER_SEARCH_ATTEMPTS = 4
 #: Share of stops whose promise must be within 60 s for a round to count as accurate.
 _ACCURACY_TARGET = 0.95
 #: Departures (at most) over the working span averaged into the typical first round's matrices.
@@ -313,6 +321,8 @@ def solve_time_dependent(
     stamps, depot_stamps = _initial_stamps(problem, shift_only=method == "shift")
     reports: list[RoundReport] = []
     candidates: list[tuple[PlanningProblem, Plan, ArrivalError, _Repaired]] = []
+    searched: list[PlanningProblem] = []  # the problem each round's search was on
+    repair_s = 0.0  # the longest re-timing and repair of a round's plan
     promised: Plan | None = None
     for k in range(rounds):
         round_began = time.perf_counter()
@@ -349,9 +359,12 @@ def solve_time_dependent(
             weights = [0.5**j for j in range(rounds - k)]
             budget = max(0.1, 0.9 * left * weights[0] / sum(weights))
             promised = _warm_solve(stamped, promised, engine, budget, seed)
+        searched.append(first if k == 0 or typical else stamped)
+        repair_began = time.perf_counter()
         timed = [_retime(stamped, legs_of, r) for r in promised.routes]
         error = ArrivalError.of(_arrival_diffs(promised.routes, [t.route for t in timed]))
         repaired = _repair(stamped, legs_of, promised, timed)
+        repair_s = max(repair_s, time.perf_counter() - repair_began)
         if k == 0:
             lateness = _lateness(promised.routes, [t.route for t in timed])
         reports.append(
@@ -393,6 +406,18 @@ def solve_time_dependent(
     stamped, promised, error, repaired = candidates[picked]
     if fewer_routes:
         repaired = _fewer_routes(stamped, legs_of, repaired, began + time_limit)
+        # What time is left: a search with the lightest route's vehicle taken out,
+        # ending early enough for its own repair and (robust) the final one.
+        passes = 2 if legs_of is not true_legs else 1
+        repaired = _fewer_vehicles(
+            searched[picked],
+            stamped,
+            legs_of,
+            repaired,
+            engine=engine,
+            seed=seed,
+            deadline=began + time_limit - passes * repair_s,
+        )
     if legs_of is not true_legs:
         # The buffers become waiting: each route leaves when it did, on the true legs.
         kept = repaired.plan
@@ -846,10 +871,15 @@ def _repair(
     legs_of: Mapping[str, LegModel],
     promised: Plan,
     timed: list[_Timed],
+    *,
+    lost: Sequence[str] = (),
 ) -> _Repaired:
+    """Each re-timed route loses its first offending order until it holds; the orders
+    lost so (and ``lost``: orders ``promised`` should have served) are re-inserted,
+    else reported unassigned."""
     routes: dict[str, _Timed] = {}
     steps_of: dict[str, list[Step]] = {}
-    dropped: list[str] = []
+    dropped: list[str] = list(lost)
     for t in timed:
         vid = t.route.vehicle_id
         steps = _steps(t.route)
@@ -988,6 +1018,102 @@ def _fewer_routes(
     plan = Plan(ordered, old.unassigned, old.engine, old.runtime_s)
     matrices = {vid: (t.durations, t.distances) for vid, t in routes.items()}
     return _Repaired(plan, matrices, repaired.dropped, repaired.reinserted)
+
+
+def _fewer_vehicles(
+    search: PlanningProblem,
+    stamped: PlanningProblem,
+    legs_of: Mapping[str, LegModel],
+    repaired: _Repaired,
+    *,
+    engine: str,
+    seed: int,
+    deadline: float,
+) -> _Repaired:
+    """Search again with one vehicle fewer, while there is time; kept when cheaper.
+
+    A route's vehicle is taken out of ``search`` (the problem the kept round searched
+    on), and so are the idle ones; the engine starts from the plan without that
+    route (its orders to be put back by the search) and must serve every order the
+    plan serves. Its plan is re-timed on ``legs_of`` and repaired as a round's is (an
+    order the engine left out re-inserted by the repair), and kept when it leaves no
+    more orders unassigned and costs less. Every route is tried once, the lightest
+    (fewest stops) first; then again, up to ``_FEWER_SEARCH_ATTEMPTS`` times each, on
+    windows closing earlier by as much as the true legs made the last search late
+    there (:func:`_tightened`, as for the second round), starting from its plan.
+    After a plan is kept, its own routes are tried likewise. The searches end by
+    ``deadline`` (a ``time.perf_counter`` value), each given half the time left, and
+    none starts with less than ``_FEWER_SEARCH_MIN_S`` left. The engine's search can
+    move every stop, where :func:`_fewer_routes` only re-inserts the emptied route's
+    orders.
+    """
+    current = repaired
+
+    def queue() -> list[tuple[str, PlanningProblem, Plan, int]]:
+        routes = current.plan.routes
+        if len(routes) < 2:
+            return []
+        served = {v.order_id for r in routes for v in r.visits if v.order_id}
+        out = []
+        for route in sorted(routes, key=lambda r: (len(r.tasks), r.vehicle_id)):
+            kept = tuple(r for r in routes if r is not route)
+            using = {r.vehicle_id for r in kept}
+            sub = dataclasses.replace(
+                search,
+                orders=tuple(o for o in search.orders if o.id in served),
+                vehicles=tuple(v for v in search.vehicles if v.id in using),
+            )
+            out.append((route.vehicle_id, sub, Plan(kept, (), current.plan.engine), 1))
+        return out
+
+    pending = queue()
+    while pending:
+        left = deadline - time.perf_counter()
+        if left < _FEWER_SEARCH_MIN_S:
+            break
+        vid, sub, start, attempt = pending.pop(0)
+        plan = _search_from(sub, start, engine, max(_FEWER_SEARCH_MIN_S, left / 2), seed)
+        if plan is None:
+            continue
+        served = {o.id for o in sub.orders}
+        found = {v.order_id for r in plan.routes for v in r.visits if v.order_id}
+        promised = Plan(plan.routes, current.plan.unassigned, plan.engine, plan.runtime_s)
+        timed = [_retime(stamped, legs_of, r) for r in plan.routes]
+        trial = _repair(stamped, legs_of, promised, timed, lost=sorted(served - found))
+        if (
+            len(trial.plan.unassigned) <= len(current.plan.unassigned)
+            and trial.plan.cost < current.plan.cost
+        ):
+            current = _Repaired(
+                trial.plan,
+                trial.matrices,
+                [*current.dropped, *trial.dropped],
+                [*current.reinserted, *trial.reinserted],
+            )
+            pending = queue()
+            continue
+        late = _lateness(plan.routes, [t.route for t in timed])
+        if trial.dropped and late and attempt < _FEWER_SEARCH_ATTEMPTS:
+            # Late on the true legs: search again with the windows closing earlier there.
+            tight = _tightened(sub, late)
+            pending.append((vid, tight, Plan(plan.routes, (), plan.engine), attempt + 1))
+    return current
+
+
+def _search_from(
+    sub: PlanningProblem, start: Plan, engine: str, budget: float, seed: int
+) -> Plan | None:
+    """The first engine able to model ``sub`` (``engine``, or each in turn for
+    ``"auto"``) searching from ``start`` for ``budget`` seconds; None when none can,
+    or its plan breaks a rule of ``sub``."""
+    names = [engine] if engine != "auto" else list(REGISTRY)
+    for name in names:
+        candidate = get_engine(name)
+        if candidate.supports(sub) is not None:
+            continue
+        plan = candidate.solve(sub, time_limit=budget, seed=seed, initial=start)
+        return plan if validate(sub, plan).ok else None
+    return None
 
 
 def _place(
