@@ -15,6 +15,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 import pyvrp
+from pyvrp.search import NeighbourhoodParams
 from pyvrp.stop import MaxIterations
 
 from lastmile.domain import (
@@ -286,8 +287,15 @@ def test_the_search_is_pyvrps_own_when_the_time_rule_never_fires() -> None:
     low = model.lower(problem, prize_collecting=False)
     params = model.solve_params(low)
     ours = model.search(low.data, MaxIterations(300), seed=4, params=params, update_s=1e9)
+    # the same neighbourhoods: waiting weighed in the problem's cost units
+    theirs_params = pyvrp.SolveParams(
+        ils=params.ils,
+        penalty=params.penalty,
+        neighbourhood=model.scaled_neighbourhood(low.data, params.neighbourhood),
+        operators=params.operators,
+    )
     theirs = pyvrp.solve(
-        low.data, stop=MaxIterations(300), seed=4, collect_stats=False, params=params
+        low.data, stop=MaxIterations(300), seed=4, collect_stats=False, params=theirs_params
     )
     assert ours.best.is_feasible()
     assert ours.cost() == theirs.cost()
@@ -296,3 +304,42 @@ def test_the_search_is_pyvrps_own_when_the_time_rule_never_fires() -> None:
         return [[str(a) for a in route] for route in solution.routes()]
 
     assert routes(ours.best) == routes(theirs.best)
+
+
+def test_a_seconds_driving_costs_what_the_vehicles_pay_for_it_in_lowered_units() -> None:
+    # whole costs, time only: a second costs one unit, PyVRP's own convention
+    timed = VehicleType("timed", (100,), cost_per_hour=3600)
+    base = random_matrix_problem(n_orders=20, n_vehicles=3, seed=7)
+    problem = dataclasses.replace(
+        base, vehicles=tuple(dataclasses.replace(v, type=timed) for v in base.vehicles)
+    )
+    low = model.lower(problem, prize_collecting=False)
+    assert low.cost_scale == 1
+    assert model.cost_per_second(low.data) == pytest.approx(1.0, abs=0.01)
+    # fine costs (per km too): the median over edges of the cost per second, x 1000
+    odd = VehicleType("odd", (100,), cost_per_hour=1000, cost_per_km=300)
+    problem = dataclasses.replace(
+        base, vehicles=tuple(dataclasses.replace(v, type=odd) for v in base.vehicles)
+    )
+    low = model.lower(problem, prize_collecting=False)
+    assert low.cost_scale == model.FINE_COST_SCALE
+    m = problem.matrices[problem.vehicles[0].type.profile]
+    dur, dist = np.asarray(m.durations, float), np.asarray(m.distances, float)
+    moving = dur > 0
+    per_s = np.median((1000 / 3600 * dur[moving] + 0.3 * dist[moving]) / dur[moving])
+    assert model.cost_per_second(low.data) == pytest.approx(1000 * per_s, rel=0.1)
+
+
+def test_neighbourhoods_weigh_waiting_in_the_problems_cost_units() -> None:
+    odd = VehicleType("odd", (100,), cost_per_hour=1000, cost_per_km=300)
+    base = random_matrix_problem(n_orders=20, n_vehicles=3, seed=7)
+    problem = dataclasses.replace(
+        base, vehicles=tuple(dataclasses.replace(v, type=odd) for v in base.vehicles)
+    )
+    low = model.lower(problem, prize_collecting=False)
+    default = NeighbourhoodParams(weight_wait_time=0.2, num_neighbours=7)
+    scaled = model.scaled_neighbourhood(low.data, default)
+    assert scaled.weight_wait_time == pytest.approx(0.2 * model.cost_per_second(low.data))
+    assert scaled.weight_wait_time > 100 * default.weight_wait_time
+    assert scaled.num_neighbours == 7
+    assert scaled.symmetric_proximity == default.symmetric_proximity
