@@ -282,15 +282,21 @@ def plan_search(
 
 
 def cut_short(
-    num_tasks: int, budget_s: float, *, nb_threads: int, aim_s: float | None = None
+    num_tasks: int,
+    budget_s: float,
+    *,
+    nb_threads: int,
+    aim_s: float | None = None,
+    share: float = 1.0,
 ) -> bool:
     """Whether VROOM's searches at the level :func:`plan_search` picks for
     ``budget_s`` are estimated to be cut short by its timeout (the day is too large
-    for even its lowest level to finish)."""
+    for even its lowest level to finish): its timeout leaves them less than ``share``
+    of the time they are estimated to need."""
     level, timeout = plan_search(
         num_tasks, budget_s, nb_threads=nb_threads, max_level=5, aim_s=aim_s
     )
-    return _searches_per_thread(level, nb_threads) * search_seconds(num_tasks) > timeout
+    return share * _searches_per_thread(level, nb_threads) * search_seconds(num_tasks) > timeout
 
 
 def run_vroom(
