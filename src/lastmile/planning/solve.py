@@ -1193,28 +1193,15 @@ _GROUP_ALLOWANCE_S = 0.3
 _GROUP_OFFSETS = (0.0, 0.5, 0.25, 0.75)
 
 
-#: VROOM's search of the whole day is kept when its timeout leaves it at least this
-#: share of the time it is estimated to need; cut shorter, its constructions are
-#: improved group by group instead. Suburban 1,000-stop days at 30 s (0.40 of it):
-#: the whole-day search then OR-Tools gave 1,079,118 / 1,103,397 / 1,097,796 on s111,
-#: s211 and s311 against 1,076,681 / 1,111,303 / 1,141,296 with groups; the clustered
-#: 1,200-stop day at 30 s (0.22) is 6.8 % below pyvroom's whole-day search with groups.
-_WHOLE_SEARCH_SHARE = 0.35
-
-
 def _groups_pay(problem: PlanningProblem, budget: float, workers: int) -> bool:
     """Whether VROOM's search of the whole of ``problem`` in ``budget`` seconds is
-    estimated to be cut well short (:func:`~lastmile.planning.engines.vroom.cut_short`,
-    below :data:`_WHOLE_SEARCH_SHARE` of its time) on a day of :data:`GROUP_ABOVE`
-    stops or more: its plan is then improved group by group."""
+    estimated to be cut short (:func:`~lastmile.planning.engines.vroom.cut_short`)
+    on a day of :data:`GROUP_ABOVE` stops or more: its plan is then improved group
+    by group."""
     from lastmile.planning.engines.vroom import cut_short
 
     return problem.num_stops >= GROUP_ABOVE and cut_short(
-        problem.num_stops,
-        budget,
-        nb_threads=workers,
-        aim_s=budget * _VROOM_SHARE,
-        share=_WHOLE_SEARCH_SHARE,
+        problem.num_stops, budget, nb_threads=workers, aim_s=budget * _VROOM_SHARE
     )
 
 

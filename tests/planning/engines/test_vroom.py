@@ -28,7 +28,6 @@ from lastmile.planning.engines import get_engine
 from lastmile.planning.engines.vroom import (
     VroomEngine,
     VroomRoute,
-    cut_short,
     plan_search,
     retime,
     run_vroom,
@@ -413,18 +412,3 @@ def test_construct_only_gives_vroom_constructions_quickly_and_valid() -> None:
     assert served | {u.order_id for u in plan.unassigned} == {o.id for o in problem.orders}
     # the constructions only: far from the 20 s a full search may use
     assert quick < 5, quick
-
-
-def test_a_search_is_cut_short_when_its_timeout_leaves_less_than_the_share_asked() -> None:
-    tasks, budget, aim = 1000, 30.0, 21.0
-    level, timeout = plan_search(tasks, budget, nb_threads=2, max_level=5, aim_s=aim)
-    searches = 4 * (level + 1) + 4 * (level >= 4) + 4 * (level >= 5)
-    need = -(-searches // 2) * search_seconds(tasks)
-    assert timeout < need  # the whole search does not fit ...
-    assert cut_short(tasks, budget, nb_threads=2, aim_s=aim)
-    # ... but its timeout leaves it this share of what it needs
-    left = timeout / need
-    assert not cut_short(tasks, budget, nb_threads=2, aim_s=aim, share=0.9 * left)
-    assert cut_short(tasks, budget, nb_threads=2, aim_s=aim, share=1.1 * left)
-    # a day small enough to finish is never cut short
-    assert not cut_short(50, 10.0, nb_threads=2)

@@ -282,21 +282,15 @@ def plan_search(
 
 
 def cut_short(
-    num_tasks: int,
-    budget_s: float,
-    *,
-    nb_threads: int,
-    aim_s: float | None = None,
-    share: float = 1.0,
+    num_tasks: int, budget_s: float, *, nb_threads: int, aim_s: float | None = None
 ) -> bool:
     """Whether VROOM's searches at the level :func:`plan_search` picks for
     ``budget_s`` are estimated to be cut short by its timeout (the day is too large
-    for even its lowest level to finish): its timeout leaves them less than ``share``
-    of the time they are estimated to need."""
+    for even its lowest level to finish)."""
     level, timeout = plan_search(
         num_tasks, budget_s, nb_threads=nb_threads, max_level=5, aim_s=aim_s
     )
-    return share * _searches_per_thread(level, nb_threads) * search_seconds(num_tasks) > timeout
+    return _searches_per_thread(level, nb_threads) * search_seconds(num_tasks) > timeout
 
 
 def run_vroom(
