@@ -5,14 +5,15 @@ downloads and unpacks it) and, for the in-process table, the wheel's Python
 module in a throwaway CPython >= 3.12 environment (the wheel is abi3 for 3.12+;
 lastmile's own interpreter may be older). All under ``cache_dir``:
 
-- ``prepare_ch``: the network as OSM XML (``_osm_xml.write_osm_xml``), then
-  ``osrm-extract -p car.lua`` and ``osrm-contract``; cached per network content,
-  with the seconds each step took when it ran;
-- ``table_in_process``: ``_osrm_table_child.py`` loads the CH data with
-  ``osrm.OSRM(algorithm="CH")`` and times ``Table`` (best of ``repeat``, load
-  time apart);
-- ``table_http``: ``osrm-routed --algorithm ch`` and a ``/table`` request over
-  HTTP, best of ``repeat``.
+- ``prepare``: the network as OSM XML (``_osm_xml.write_osm_xml``), then
+  ``osrm-extract -p car.lua`` and ``osrm-contract`` (CH), or ``osrm-partition``
+  and ``osrm-customize`` (MLD); cached per network content, with the seconds
+  each step took when it ran;
+- ``table_in_process``: ``_osrm_table_child.py`` loads the data with
+  ``osrm.OSRM(algorithm="CH")`` (or ``"MLD"``) and times ``Table`` (best of
+  ``repeat``, load time apart);
+- ``table_http``: ``osrm-routed --algorithm ch`` (or ``mld``) and a ``/table``
+  request over HTTP, best of ``repeat``.
 
 Every step raises ``OSRMUnavailable`` with the reason when it cannot run here.
 """
@@ -61,44 +62,71 @@ def _check_speed_reduction(package: Path) -> None:
         )
 
 
-def prepare_ch(
-    net: Any, name: str, cache_dir: Path, *, fresh: bool = False
+def prepare(
+    net: Any,
+    name: str,
+    cache_dir: Path,
+    algorithm: str = "ch",
+    *,
+    fresh: bool = False,
+    timeout_s: float = 1800.0,
 ) -> tuple[Path, dict[str, Any]]:
-    """The ``.osrm`` base of ``net`` contracted by OSRM, and how it was made.
+    """The ``.osrm`` base of ``net`` prepared for ``algorithm``, and how it was made.
 
-    The figures are ``write_osm_s``, ``extract_s``, ``contract_s`` (wall seconds,
-    measured when the cache entry was made), ``cached`` and the OSM counts.
+    ``"ch"``: ``osrm-contract``; ``"mld"``: ``osrm-partition`` and ``osrm-customize``
+    (both on one ``osrm-extract`` output). The figures are ``write_osm_s``,
+    ``extract_s`` and ``contract_s`` or ``partition_s`` + ``customize_s`` (wall
+    seconds, measured when the cache entry was made, ``built``), ``cached`` and the
+    OSM counts. A step running longer than ``timeout_s`` raises ``OSRMUnavailable``.
     """
+    if algorithm not in ("ch", "mld"):
+        raise ValueError(f"algorithm must be 'ch' or 'mld', not {algorithm!r}")
     package = osrm_server.ensure_binaries(cache_dir)
     _check_speed_reduction(package)
-    folder = cache_dir / "data" / f"{name}-{network_digest(net)}-car-ch"
+    folder = cache_dir / "data" / f"{name}-{network_digest(net)}-car"
     base = folder / "map.osrm"
-    stamp = folder / "ready.json"
-    if stamp.is_file() and not fresh:
-        figures = json.loads(stamp.read_text())
+    extract_stamp = folder / "extract.json"
+    stamp = folder / f"{algorithm}.json"
+    if stamp.is_file() and extract_stamp.is_file() and not fresh:
+        figures = {**json.loads(extract_stamp.read_text()), **json.loads(stamp.read_text())}
         figures["cached"] = True
         return base, figures
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    figures: dict[str, Any] = {}
-    t0 = time.perf_counter()
-    figures["osm"] = write_osm_xml(
-        net, folder / "map.osm", maxspeed_factor=1.0 / CAR_SPEED_REDUCTION
-    )
-    figures["write_osm_s"] = time.perf_counter() - t0
     threads = str(max(1, os.cpu_count() or 1))
     bin_dir = package / "bin"
-    lua = package / "share" / "profiles" / "car.lua"
-    for step, cmd in (
-        ("extract_s", [str(bin_dir / "osrm-extract"), "-t", threads, "-p", str(lua), "map.osm"]),
-        ("contract_s", [str(bin_dir / "osrm-contract"), "-t", threads, "map.osrm"]),
-    ):
+    if fresh or not extract_stamp.is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        extract: dict[str, Any] = {}
         t0 = time.perf_counter()
-        osrm_server._run(cmd, cwd=folder)
-        figures[step] = time.perf_counter() - t0
-    figures["threads"] = int(threads)
-    figures["built"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
-    stamp.write_text(json.dumps(figures, indent=1) + "\n")
+        extract["osm"] = write_osm_xml(
+            net, folder / "map.osm", maxspeed_factor=1.0 / CAR_SPEED_REDUCTION
+        )
+        extract["write_osm_s"] = time.perf_counter() - t0
+        lua = package / "share" / "profiles" / "car.lua"
+        t0 = time.perf_counter()
+        osrm_server._run(
+            [str(bin_dir / "osrm-extract"), "-t", threads, "-p", str(lua), "map.osm"],
+            cwd=folder,
+            timeout_s=timeout_s,
+        )
+        extract["extract_s"] = time.perf_counter() - t0
+        extract["threads"] = int(threads)
+        extract_stamp.write_text(json.dumps(extract, indent=1) + "\n")
+    steps = (
+        [("contract_s", "osrm-contract")]
+        if algorithm == "ch"
+        else [("partition_s", "osrm-partition"), ("customize_s", "osrm-customize")]
+    )
+    done: dict[str, Any] = {}
+    for key, program in steps:
+        t0 = time.perf_counter()
+        osrm_server._run(
+            [str(bin_dir / program), "-t", threads, "map.osrm"], cwd=folder, timeout_s=timeout_s
+        )
+        done[key] = time.perf_counter() - t0
+    done["built"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    stamp.write_text(json.dumps(done, indent=1) + "\n")
+    figures = {**json.loads(extract_stamp.read_text()), **done}
     figures["cached"] = False
     return base, figures
 
@@ -159,7 +187,7 @@ def ensure_bindings_env(cache_dir: Path) -> Path:
 
 
 def table_in_process(
-    python: Path, base: Path, lonlat: np.ndarray, repeat: int, work: Path
+    python: Path, base: Path, lonlat: np.ndarray, repeat: int, work: Path, algorithm: str = "ch"
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Figures of ``_osrm_table_child.py``, and its durations and distances (n x n)."""
     n = len(lonlat)
@@ -169,7 +197,11 @@ def table_in_process(
     cmd = [str(python), str(HERE / "_osrm_table_child.py"), str(base), str(points), str(out)]
     try:
         proc = subprocess.run(
-            [*cmd, str(repeat)], capture_output=True, text=True, timeout=3600, check=False
+            [*cmd, str(repeat), algorithm.upper()],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise OSRMUnavailable(f"the in-process OSRM table could not run: {exc}") from exc
@@ -183,9 +215,10 @@ def table_in_process(
 
 
 def table_http(
-    base: Path, lonlat: np.ndarray, repeat: int, cache_dir: Path
+    base: Path, lonlat: np.ndarray, repeat: int, cache_dir: Path, algorithm: str = "ch"
 ) -> tuple[dict[str, Any], np.ndarray]:
-    """``osrm-routed --algorithm ch``: the ``/table`` answer over HTTP, best of ``repeat``."""
+    """``osrm-routed --algorithm ALGORITHM``: the ``/table`` answer over HTTP, best of
+    ``repeat``."""
     import httpx
 
     n = len(lonlat)
@@ -194,7 +227,7 @@ def table_http(
     figures: dict[str, Any] = {}
     t0 = time.perf_counter()
     server = osrm_server.OSRMServer(
-        base, cache_dir=cache_dir, algorithm="ch", max_table_size=max(n, 100)
+        base, cache_dir=cache_dir, algorithm=algorithm, max_table_size=max(n, 100)
     )
     server.start(timeout_s=300)
     figures["start_s"] = time.perf_counter() - t0

@@ -1,8 +1,8 @@
 """Time OSRM's table in-process: run by a CPython >= 3.12 with the ``osrm-bindings`` wheel.
 
-    python3.12 _osrm_table_child.py BASE.osrm POINTS.json OUT_PREFIX REPEAT
+    python3.12 _osrm_table_child.py BASE.osrm POINTS.json OUT_PREFIX REPEAT [CH|MLD]
 
-``POINTS.json`` is ``[[lon, lat], ...]``. Loads ``BASE.osrm`` (CH, read into
+``POINTS.json`` is ``[[lon, lat], ...]``. Loads ``BASE.osrm`` (CH by default, read into
 memory: no shared memory, no mmap, as ``osrm-routed`` by default), then calls
 ``OSRM.Table`` on every point as source and target, best of ``REPEAT`` wall
 seconds, once with ``annotations=["duration"]`` and once with
@@ -27,6 +27,7 @@ import osrm  # type: ignore[import-not-found]
 
 def main() -> None:
     base, points_file, out, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    algorithm = sys.argv[5] if len(sys.argv) > 5 else "CH"
     with open(points_file) as fh:
         coords = [(float(x), float(y)) for x, y in json.load(fh)]
     figures: dict[str, object] = {
@@ -35,7 +36,7 @@ def main() -> None:
     }
     t0, c0 = time.perf_counter(), time.process_time()
     engine = osrm.OSRM(
-        algorithm="CH",
+        algorithm=algorithm,
         storage_config=base,
         use_shared_memory=False,
         use_mmap=False,  # read the data now, as osrm-routed does by default

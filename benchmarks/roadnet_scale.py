@@ -21,7 +21,12 @@ at random as sources and targets:
   ``--osrm-repeat``; durations only, and durations + distances as lastmile's
   matrix gives) and over HTTP from ``osrm-routed --algorithm ch``. OSRM's figures
   differ from ours by its turn penalties and whole-km/h ``maxspeed``: their
-  ratio is printed. ``OSRM not run: <reason>`` when it cannot run here;
+  ratio is printed. ``OSRM not run: <reason>`` when it cannot run here (each
+  preprocessing program may run ``--osrm-timeout`` seconds).
+  ``--osrm-algorithm mld`` runs OSRM's multi-level Dijkstra instead
+  (``osrm-partition`` + ``osrm-customize``): on this grid-like city
+  ``osrm-contract`` is very slow (its edge-based graph, turns included, is far
+  harder to contract than the node graph pandana and we contract);
 - results must agree: CH equals Dijkstra (durations and distances within 1e-6),
   pandana's durations within its rounding (it keeps weights in whole milliseconds,
   so 0.1 % at most);
@@ -34,7 +39,8 @@ Prints a table with ratios and the process's peak memory after each phase
 
     nice python benchmarks/roadnet_scale.py [--side 320] [--points 1000] [--seed 1]
         [--no-pandana] [--no-dijkstra] [--exact-rows 8] [--no-osrm] [--osrm-fresh]
-        [--osrm-repeat 3] [--no-osrm-http] [--json PATH]
+        [--osrm-repeat 3] [--no-osrm-http] [--osrm-algorithm ch|mld]
+        [--osrm-timeout 1800] [--json PATH]
 """
 
 from __future__ import annotations
@@ -83,12 +89,24 @@ def main() -> None:
     parser.add_argument("--no-pandana", action="store_true")
     parser.add_argument("--no-dijkstra", action="store_true")
     parser.add_argument("--exact-rows", type=int, default=8, help="rows of the exact TD search")
-    parser.add_argument("--no-osrm", action="store_true", help="skip the OSRM CH peer")
+    parser.add_argument("--no-osrm", action="store_true", help="skip the OSRM peer")
     parser.add_argument(
         "--osrm-fresh", action="store_true", help="rebuild OSRM's data even when cached"
     )
     parser.add_argument("--osrm-repeat", type=int, default=3, help="best of N OSRM tables")
     parser.add_argument("--no-osrm-http", action="store_true", help="skip osrm-routed")
+    parser.add_argument(
+        "--osrm-algorithm",
+        choices=("ch", "mld"),
+        default="ch",
+        help="OSRM's contraction hierarchy (the peer) or its multi-level Dijkstra",
+    )
+    parser.add_argument(
+        "--osrm-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds each OSRM preprocessing program may run",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
@@ -225,7 +243,10 @@ def main() -> None:
         if key in osrm_figures:
             over = ch_total / osrm_figures[key]
             osrm_figures["ratio_cch_over_" + key[:-2]] = over
-            print(f"lastmile CCH (customization + query) / OSRM CH table ({what}): {over:.2f}")
+            print(
+                f"lastmile CCH (customization + query) / OSRM "
+                f"{osrm_figures['algorithm'].upper()} table ({what}): {over:.2f}"
+            )
     if "osrm_not_run" in osrm_figures:
         print(f"OSRM not run: {osrm_figures['osrm_not_run']}")
     load_after = os.getloadavg()
@@ -264,11 +285,15 @@ def run_osrm(
     figures: dict[str, Any],
     work: Path,
 ) -> None:
-    """OSRM's CH on the same network and points: its rows join ``rows``."""
-    from _osrm_ch import ensure_bindings_env, prepare_ch, table_http, table_in_process
+    """OSRM on the same network and points (CH, or MLD with ``--osrm-algorithm mld``):
+    its rows join ``rows``."""
+    from _osrm_ch import ensure_bindings_env, prepare, table_http, table_in_process
     from lastmile.travel.osrm import OSRMUnavailable
 
     n = len(nodes)
+    algo = args.osrm_algorithm
+    name = f"OSRM {algo.upper()}"
+    figures["algorithm"] = algo
     cache = REPO / ".cache" / "osrm"
     # Six decimals, as OSRM keeps coordinates: in-process and HTTP get the same points.
     lonlat = np.round(np.c_[net.node_lon[nodes], net.node_lat[nodes]], 6)
@@ -279,7 +304,14 @@ def run_osrm(
         print(f"  {label:<58} {seconds:8.2f} s{cpu_s}", flush=True)
 
     try:
-        base, prep = prepare_ch(net, f"city-{args.side}-s0", cache, fresh=args.osrm_fresh)
+        base, prep = prepare(
+            net,
+            f"city-{args.side}-s0",
+            cache,
+            algo,
+            fresh=args.osrm_fresh,
+            timeout_s=args.osrm_timeout,
+        )
         figures["prepare"] = prep
         when = f", cached: built {prep['built']}" if prep["cached"] else ""
         print(
@@ -288,9 +320,13 @@ def run_osrm(
         )
         add("OSRM: network written as OSM XML", prep["write_osm_s"])
         add("OSRM preprocessing: osrm-extract (car.lua)", prep["extract_s"])
-        add("OSRM preprocessing: osrm-contract (CH)", prep["contract_s"])
+        if algo == "ch":
+            add("OSRM preprocessing: osrm-contract (CH)", prep["contract_s"])
+        else:
+            add("OSRM preprocessing: osrm-partition (MLD)", prep["partition_s"])
+            add("OSRM preprocessing: osrm-customize (MLD)", prep["customize_s"])
         python = ensure_bindings_env(cache)
-        fig, o_dur, o_dist = table_in_process(python, base, lonlat, args.osrm_repeat, work)
+        fig, o_dur, o_dist = table_in_process(python, base, lonlat, args.osrm_repeat, work, algo)
     except OSRMUnavailable as exc:
         figures["osrm_not_run"] = str(exc)
         print(f"  OSRM not run: {exc}")
@@ -301,10 +337,10 @@ def run_osrm(
         f"snapping {fig['snap_median_m']:.2f} m median, {fig['snap_max_m']:.2f} m max; "
         f"first table call {fig['first_table_s']:.2f} s"
     )
-    add("OSRM CH load in-process (osrm.OSRM)", fig["load_s"], fig["load_cpu_s"])
-    add(f"{n}x{n} matrix, OSRM CH table in-process, durations", fig["table_durations_s"],
+    add(f"{name} load in-process (osrm.OSRM)", fig["load_s"], fig["load_cpu_s"])
+    add(f"{n}x{n} matrix, {name} table in-process, durations", fig["table_durations_s"],
         fig["table_durations_cpu_s"])  # fmt: skip
-    add(f"{n}x{n} matrix, OSRM CH table in-process, dur + dist", fig["table_both_s"],
+    add(f"{n}x{n} matrix, {name} table in-process, dur + dist", fig["table_both_s"],
         fig["table_both_cpu_s"])  # fmt: skip
     off = ~np.eye(n, dtype=bool)
     missing = int((~np.isfinite(o_dur[off])).sum())
@@ -324,7 +360,7 @@ def run_osrm(
         print(f"  OSRM found no route for {missing} pairs")
     if not args.no_osrm_http:
         try:
-            http, h_dur = table_http(base, lonlat, args.osrm_repeat, cache)
+            http, h_dur = table_http(base, lonlat, args.osrm_repeat, cache, algo)
         except OSRMUnavailable as exc:
             figures["http_not_run"] = str(exc)
             print(f"  OSRM over HTTP not run: {exc}")
@@ -333,8 +369,8 @@ def run_osrm(
         figures["http_table_s"] = http["table_s"]
         same = np.isfinite(h_dur) & np.isfinite(o_dur)
         figures["http_vs_in_process_max_abs_s"] = gap = float(np.abs(h_dur - o_dur)[same].max())
-        add("osrm-routed --algorithm ch start", http["start_s"])
-        add(f"{n}x{n} matrix, osrm-routed CH table over HTTP, dur + dist", http["table_s"])
+        add(f"osrm-routed --algorithm {algo} start", http["start_s"])
+        add(f"{n}x{n} matrix, osrm-routed {algo.upper()} table, HTTP, dur + dist", http["table_s"])
         print(f"  HTTP and in-process tables agree within {gap:.2f} s")
 
 
