@@ -27,8 +27,8 @@ at random as sources and targets:
   (``osrm-partition`` + ``osrm-customize``): on this grid-like city
   ``osrm-contract`` is very slow (its edge-based graph, turns included, is far
   harder to contract than the node graph pandana and we contract: on 2 shared
-  cores 24 s for ``--side 40``, 127 s for ``--side 80``, unfinished after
-  30 minutes for ``--side 320``);
+  cores 24 s for ``--side 40``, 127 s for ``--side 80``, 730 s for
+  ``--side 160``, unfinished after 30 minutes for ``--side 320``);
 - results must agree: CH equals Dijkstra (durations and distances within 1e-6),
   pandana's durations within its rounding (it keeps weights in whole milliseconds,
   so 0.1 % at most);
