@@ -19,7 +19,7 @@ look like a city's roads rather than a lattice:
   tertiary 40, residential 30 km/h) with +-10 % per street.
 
 Only the largest strongly connected part is kept (as ``RoadNetwork.from_pbf``
-does). ``side=320`` gives about 210,000 nodes and 100,000 junctions.
+does). ``side=320`` gives 277,513 nodes (100,658 junctions) and 661,489 edges.
 """
 
 from __future__ import annotations

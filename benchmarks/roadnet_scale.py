@@ -1,6 +1,6 @@
-"""City-size road matrices: our contraction hierarchy against Dijkstra and pandana.
+"""City-size road matrices: our contraction hierarchy against Dijkstra, pandana and OSRM.
 
-On a synthetic city of about 210,000 nodes (``benchmarks/_city.py``: no
+On a synthetic city of about 280,000 nodes (``benchmarks/_city.py``: no
 city-size OSM extract ships on a package registry reachable here; the largest,
 Monaco in tests/data/osm, has 14,000 nodes), with ``--points`` road nodes drawn
 at random as sources and targets:
@@ -10,9 +10,25 @@ at random as sources and targets:
 - the ``points x points`` free-flow matrix three ways: ``RoadNetwork.matrix``
   through the CCH (customization + bucket many-to-many), the same through one
   Dijkstra per source (the path below ``CH_MIN_JUNCTIONS``), and pandana's
-  ``Network.shortest_path_lengths`` over every pair (a CH query per pair; the OSRM
-  Python bindings on PyPI are source-only and need a C++ toolchain with Boost
-  that the registries here do not provide, so pandana is the CH peer);
+  ``Network.shortest_path_lengths`` over every pair (a CH query per pair);
+- OSRM's contraction hierarchy on the same network (``_osrm_ch.py``): the city
+  written as OSM XML (``highway``, ``maxspeed``, ``oneway`` per street, see
+  ``_osm_xml.py``), ``osrm-extract -p car.lua`` and ``osrm-contract`` from PyPI's
+  ``osrm-bindings`` wheel (cached per network under ``.cache/osrm``; the times
+  shown are those of the run that built the cache, ``--osrm-fresh`` rebuilds),
+  then the same points' ``table`` in-process through the wheel's Python module
+  (run by a CPython >= 3.12 in a throwaway venv; load time apart, best of
+  ``--osrm-repeat``; durations only, and durations + distances as lastmile's
+  matrix gives) and over HTTP from ``osrm-routed --algorithm ch``. OSRM's figures
+  differ from ours by its turn penalties and whole-km/h ``maxspeed``: their
+  ratio is printed. ``OSRM not run: <reason>`` when it cannot run here (each
+  preprocessing program may run ``--osrm-timeout`` seconds).
+  ``--osrm-algorithm mld`` runs OSRM's multi-level Dijkstra instead
+  (``osrm-partition`` + ``osrm-customize``): on this grid-like city
+  ``osrm-contract`` is very slow (its edge-based graph, turns included, is far
+  harder to contract than the node graph pandana and we contract: on 2 shared
+  cores 24 s for ``--side 40``, 127 s for ``--side 80``, 730 s for
+  ``--side 160``, unfinished after 30 minutes for ``--side 320``);
 - results must agree: CH equals Dijkstra (durations and distances within 1e-6),
   pandana's durations within its rounding (it keeps weights in whole milliseconds,
   so 0.1 % at most);
@@ -20,16 +36,20 @@ at random as sources and targets:
   matrix for the 08:00 slice (snapping, one customization, the query), one more
   slice (17:30), and the exact time-dependent search on a few rows, extrapolated.
 
-Prints a table with ratios and the process's peak memory after each phase.
+Prints a table with ratios and the process's peak memory after each phase
+(OSRM's phases run in other processes: their memory is not in it).
 
     nice python benchmarks/roadnet_scale.py [--side 320] [--points 1000] [--seed 1]
-        [--no-pandana] [--no-dijkstra] [--exact-rows 8]
+        [--no-pandana] [--no-dijkstra] [--exact-rows 8] [--no-osrm] [--osrm-fresh]
+        [--osrm-repeat 3] [--no-osrm-http] [--osrm-algorithm ch|mld]
+        [--osrm-timeout 1800] [--json PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import resource
 import tempfile
@@ -45,12 +65,15 @@ from lastmile.travel.network import RoadNetwork
 from lastmile.travel.network.ch import ContractionHierarchy
 from lastmile.travel.time_dependent import TimeDependentModel
 
+REPO = Path(__file__).resolve().parents[1]
+Row = tuple[str, float, float | None, float | None]
+
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def timed(label: str, rows: list[tuple[str, float, float, float]], fn: Any) -> Any:
+def timed(label: str, rows: list[Row], fn: Any) -> Any:
     """Run ``fn``, recording wall seconds, CPU seconds (all threads) and peak memory."""
     t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
@@ -68,10 +91,31 @@ def main() -> None:
     parser.add_argument("--no-pandana", action="store_true")
     parser.add_argument("--no-dijkstra", action="store_true")
     parser.add_argument("--exact-rows", type=int, default=8, help="rows of the exact TD search")
+    parser.add_argument("--no-osrm", action="store_true", help="skip the OSRM peer")
+    parser.add_argument(
+        "--osrm-fresh", action="store_true", help="rebuild OSRM's data even when cached"
+    )
+    parser.add_argument("--osrm-repeat", type=int, default=3, help="best of N OSRM tables")
+    parser.add_argument("--no-osrm-http", action="store_true", help="skip osrm-routed")
+    parser.add_argument(
+        "--osrm-algorithm",
+        choices=("ch", "mld"),
+        default="ch",
+        help="OSRM's contraction hierarchy (the peer) or its multi-level Dijkstra",
+    )
+    parser.add_argument(
+        "--osrm-timeout",
+        type=float,
+        default=1800.0,
+        help="seconds each OSRM preprocessing program may run",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
 
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}")
-    rows: list[tuple[str, float, float, float]] = []
+    load_before = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load_before}")
+    rows: list[Row] = []
+    osrm_figures: dict[str, Any] = {}
     built = timed("generate synthetic city", rows, lambda: synthetic_city(args.side, seed=0))
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "city.car.lastmile.npz"
@@ -146,6 +190,8 @@ def main() -> None:
             )
             # pandana keeps each edge in whole milliseconds: 0.5 ms per edge at most.
             assert rel.max() < 1e-3
+        if not args.no_osrm:
+            run_osrm(args, net, nodes, ch_dur, ch_dist, rows, osrm_figures, Path(tmp))
 
         # -- the time-dependent model on the same network --------------------------
         model = TimeDependentModel(net, epoch=dt.datetime(2026, 3, 3))  # a Tuesday
@@ -187,8 +233,147 @@ def main() -> None:
         ratio = ""
         if "matrix," in label and "TD" not in label:
             ratio = f"{seconds / ch_total:7.2f}"
-        print(f"{label:<60} {seconds:8.2f} {cpu:8.2f} {ratio:>7} {mb:8.0f}")
+        cpu_s = "-" if cpu is None else f"{cpu:8.2f}"
+        mb_s = "-" if mb is None else f"{mb:8.0f}"
+        print(f"{label:<60} {seconds:8.2f} {cpu_s:>8} {ratio:>7} {mb_s:>8}")
     print(f"CCH matrix with its customization: {ch_total:.2f} s (ratios above are against this)")
+    for key, what in (
+        ("table_both_s", "in-process, durations + distances"),
+        ("table_durations_s", "in-process, durations only"),
+        ("http_table_s", "osrm-routed over HTTP, durations + distances"),
+    ):
+        if key in osrm_figures:
+            over = ch_total / osrm_figures[key]
+            osrm_figures["ratio_cch_over_" + key[:-2]] = over
+            print(
+                f"lastmile CCH (customization + query) / OSRM "
+                f"{osrm_figures['algorithm'].upper()} table ({what}): {over:.2f}"
+            )
+    if "osrm_not_run" in osrm_figures:
+        print(f"OSRM not run: {osrm_figures['osrm_not_run']}")
+    load_after = os.getloadavg()
+    print(f"load average after: {load_after}")
+    if args.json:
+        figures = {
+            "side": args.side,
+            "points": n,
+            "seed": args.seed,
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": load_after,
+            "network": {
+                "nodes": net.n_nodes,
+                "edges": net.n_edges,
+                "junctions": net.n_junctions,
+            },
+            "phases": [
+                {"phase": label, "wall_s": s_, "cpu_s": cpu, "peak_mb": mb}
+                for label, s_, cpu, mb in rows
+            ],
+            "cch_matrix_with_customization_s": ch_total,
+            "osrm": osrm_figures,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+
+
+def run_osrm(
+    args: argparse.Namespace,
+    net: RoadNetwork,
+    nodes: np.ndarray,
+    ch_dur: np.ndarray,
+    ch_dist: np.ndarray,
+    rows: list[Row],
+    figures: dict[str, Any],
+    work: Path,
+) -> None:
+    """OSRM on the same network and points (CH, or MLD with ``--osrm-algorithm mld``):
+    its rows join ``rows``."""
+    from _osrm_ch import ensure_bindings_env, prepare, table_http, table_in_process
+    from lastmile.travel.osrm import OSRMUnavailable
+
+    n = len(nodes)
+    algo = args.osrm_algorithm
+    name = f"OSRM {algo.upper()}"
+    figures["algorithm"] = algo
+    cache = REPO / ".cache" / "osrm"
+    # Six decimals, as OSRM keeps coordinates: in-process and HTTP get the same points.
+    lonlat = np.round(np.c_[net.node_lon[nodes], net.node_lat[nodes]], 6)
+
+    def add(label: str, seconds: float, cpu: float | None = None) -> None:
+        rows.append((label, seconds, cpu, None))
+        cpu_s = "" if cpu is None else f"  cpu {cpu:8.2f} s"
+        print(f"  {label:<58} {seconds:8.2f} s{cpu_s}", flush=True)
+
+    try:
+        base, prep = prepare(
+            net,
+            f"city-{args.side}-s0",
+            cache,
+            algo,
+            fresh=args.osrm_fresh,
+            timeout_s=args.osrm_timeout,
+        )
+        figures["prepare"] = prep
+        when = f", cached: built {prep['built']}" if prep["cached"] else ""
+        print(
+            f"  OSRM data: {prep['osm']['nodes']} OSM nodes, {prep['osm']['ways']} ways "
+            f"({prep['osm']['oneway_ways']} one way), {prep['threads']} threads{when}"
+        )
+        add("OSRM: network written as OSM XML", prep["write_osm_s"])
+        add("OSRM preprocessing: osrm-extract (car.lua)", prep["extract_s"])
+        if algo == "ch":
+            add("OSRM preprocessing: osrm-contract (CH)", prep["contract_s"])
+        else:
+            add("OSRM preprocessing: osrm-partition (MLD)", prep["partition_s"])
+            add("OSRM preprocessing: osrm-customize (MLD)", prep["customize_s"])
+        python = ensure_bindings_env(cache)
+        fig, o_dur, o_dist = table_in_process(python, base, lonlat, args.osrm_repeat, work, algo)
+    except OSRMUnavailable as exc:
+        figures["osrm_not_run"] = str(exc)
+        print(f"  OSRM not run: {exc}")
+        return
+    figures.update(fig)
+    print(
+        f"  OSRM (osrm-bindings {fig['osrm_bindings']}, Python {fig['python']}): "
+        f"snapping {fig['snap_median_m']:.2f} m median, {fig['snap_max_m']:.2f} m max; "
+        f"first table call {fig['first_table_s']:.2f} s"
+    )
+    add(f"{name} load in-process (osrm.OSRM)", fig["load_s"], fig["load_cpu_s"])
+    add(f"{n}x{n} matrix, {name} table in-process, durations", fig["table_durations_s"],
+        fig["table_durations_cpu_s"])  # fmt: skip
+    add(f"{n}x{n} matrix, {name} table in-process, dur + dist", fig["table_both_s"],
+        fig["table_both_cpu_s"])  # fmt: skip
+    off = ~np.eye(n, dtype=bool)
+    missing = int((~np.isfinite(o_dur[off])).sum())
+    figures["pairs_without_route"] = missing
+    for key, mine, theirs in (("duration", ch_dur, o_dur), ("distance", ch_dist, o_dist)):
+        ratio = theirs[off] / np.maximum(mine[off], 1.0)
+        ratio = ratio[np.isfinite(ratio)]
+        q = np.quantile(ratio, [0.0, 0.05, 0.5, 0.95, 1.0])
+        figures[f"{key}_ratio_osrm_over_lastmile"] = dict(
+            zip(("min", "p05", "median", "p95", "max"), q.tolist(), strict=True)
+        )
+        print(
+            f"  OSRM / lastmile {key}s over {ratio.size} pairs: median {q[2]:.3f}, "
+            f"5-95 % {q[1]:.3f}-{q[3]:.3f}, min {q[0]:.3f}, max {q[4]:.3f}"
+        )
+    if missing:
+        print(f"  OSRM found no route for {missing} pairs")
+    if not args.no_osrm_http:
+        try:
+            http, h_dur = table_http(base, lonlat, args.osrm_repeat, cache, algo)
+        except OSRMUnavailable as exc:
+            figures["http_not_run"] = str(exc)
+            print(f"  OSRM over HTTP not run: {exc}")
+            return
+        figures["http_start_s"] = http["start_s"]
+        figures["http_table_s"] = http["table_s"]
+        same = np.isfinite(h_dur) & np.isfinite(o_dur)
+        figures["http_vs_in_process_max_abs_s"] = gap = float(np.abs(h_dur - o_dur)[same].max())
+        add(f"osrm-routed --algorithm {algo} start", http["start_s"])
+        add(f"{n}x{n} matrix, osrm-routed {algo.upper()} table, HTTP, dur + dist", http["table_s"])
+        print(f"  HTTP and in-process tables agree within {gap:.2f} s")
 
 
 if __name__ == "__main__":

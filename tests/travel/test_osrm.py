@@ -228,3 +228,12 @@ def test_every_vehicle_profile_has_an_osrm_profile() -> None:
     assert set(PROFILE_NAMES) <= set(PROFILES)
     assert PROFILES["cargo_bike"] == PROFILES["bicycle"] == "bicycle.lua"
     assert PROFILES["truck"] == "car.lua"
+
+
+def test_server_serves_mld_by_default_or_ch_and_nothing_else(tmp_path: Path) -> None:
+    from lastmile.travel.osrm_server import OSRMServer
+
+    assert OSRMServer(tmp_path / "map.osrm", port=1).algorithm == "mld"
+    assert OSRMServer(tmp_path / "map.osrm", port=1, algorithm="ch").algorithm == "ch"
+    with pytest.raises(ValueError, match="'mld' or 'ch'"):
+        OSRMServer(tmp_path / "map.osrm", port=1, algorithm="corech")

@@ -8,7 +8,8 @@ downloads it and we unzip it). Steps, all cached under ``cache_dir``:
 2. ``prepare``: ``osrm-extract -p car.lua``, ``osrm-partition``, ``osrm-customize``
    (MLD), once per extract content and profile;
 3. ``OSRMServer``: start ``osrm-routed --algorithm mld`` on 127.0.0.1 and a free
-   port, wait until it answers, stop it by its own pid.
+   port, wait until it answers, stop it by its own pid (``algorithm="ch"`` serves
+   data made by ``osrm-contract`` instead, as ``benchmarks/roadnet_scale.py`` does).
 
 ``OSRMUnavailable`` says why when any step cannot run here.
 """
@@ -169,7 +170,11 @@ class OSRMServer:
         cache_dir: str | Path | None = None,
         max_table_size: int = 10_000,
         threads: int | None = None,
+        algorithm: str = "mld",
     ) -> None:
+        if algorithm not in ("mld", "ch"):
+            raise ValueError(f"algorithm must be 'mld' or 'ch', not {algorithm!r}")
+        self.algorithm = algorithm
         self.osrm_base = Path(osrm_base)
         self.port = port if port is not None else free_port()
         self.cache_dir = cache_dir
@@ -193,7 +198,7 @@ class OSRMServer:
         package = ensure_binaries(self.cache_dir)
         cmd = [
             str(package / "bin" / "osrm-routed"),
-            "--algorithm", "mld",
+            "--algorithm", self.algorithm,
             "--ip", "127.0.0.1",
             "--port", str(self.port),
             "--threads", str(self.threads),
